@@ -1,0 +1,41 @@
+/**
+ * Forward passes for one image: class probabilities, and the output of any named layer.
+ * Input: one preprocessed image [H,W,C] float32. Every tensor is freed before returning.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { ActivationMaps, Prediction } from '../../../shared/contract';
+import type { LoadedModel } from '../model/loaded-model';
+
+export function predictProbabilities(loaded: LoadedModel, input: Float32Array): Float32Array {
+  const [h, w, c] = loaded.summary.inputShape;
+  return tf.tidy(() => {
+    const out = loaded.model.predict(tf.tensor4d(input, [1, h, w, c])) as tf.Tensor;
+    return out.dataSync() as Float32Array;
+  }).slice();
+}
+
+export function topPredictions(probabilities: Float32Array, classes: string[] | undefined, top: number): Prediction[] {
+  const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b] - probabilities[a] || a - b);
+  return order.slice(0, Math.max(1, top)).map((index) => ({
+    index,
+    ...(classes ? { label: classes[index] } : {}),
+    probability: probabilities[index],
+  }));
+}
+
+export function layerActivations(loaded: LoadedModel, layer: string, input: Float32Array): ActivationMaps {
+  const sub = loaded.layerModel(layer);
+  const [h, w, c] = loaded.summary.inputShape;
+  const { data, shape } = tf.tidy(() => {
+    const out = sub.predict(tf.tensor4d(input, [1, h, w, c])) as tf.Tensor;
+    return { data: out.dataSync() as Float32Array, shape: out.shape.slice(1) };
+  });
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return { layer, shape, data: data.slice(), min, max };
+}

@@ -1,0 +1,66 @@
+/**
+ * Evaluation of the current model on a labelled dataset: accuracy, per-class accuracy, confusion matrix
+ * (rows = true class, columns = predicted). Dataset classes are matched to model classes by name when the model
+ * has labels, else by index. Unreadable images are skipped and named in the result.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { EvaluationResult, SkippedFile } from '../../../shared/contract';
+import { InspectorError, toErrorInfo } from '../../../shared/errors';
+import type { Dataset } from '../data/dataset';
+import type { LoadedModel } from '../model/loaded-model';
+import type { JobContext } from './job-context';
+
+const BATCH = 32;
+
+export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, params: { limit?: number }, ctx: JobContext): Promise<EvaluationResult> {
+  const classes = dataset.summary.classes.map((c) => c.name);
+  const modelClasses = loaded.summary.classes;
+  const numOutputs = loaded.model.outputs[0].shape[loaded.model.outputs[0].shape.length - 1] as number;
+  const toModelClass = classes.map((name, i) => (modelClasses ? modelClasses.indexOf(name) : i < numOutputs ? i : -1));
+  if (toModelClass.every((m) => m < 0)) {
+    throw new InspectorError('BAD_ARGUMENT', `None of the dataset's classes (${classes.join(', ')}) is a class of the model`);
+  }
+  const entries = dataset.entries.slice(0, params.limit ?? dataset.entries.length);
+  const confusion = classes.map(() => classes.map(() => 0));
+  const skipped: SkippedFile[] = [];
+  const [h, w, c] = loaded.summary.inputShape;
+  const classCounts = classes.map(() => 0);
+  let correct = 0;
+  let counted = 0;
+  for (let start = 0; start < entries.length; start += BATCH) {
+    ctx.throwIfCancelled();
+    const batchEntries = entries.slice(start, start + BATCH);
+    const inputs: Float32Array[] = [];
+    const used: typeof batchEntries = [];
+    for (const entry of batchEntries) {
+      try {
+        inputs.push(await dataset.loadInput(entry.index, loaded.summary.preprocessing, loaded.summary.inputShape));
+        used.push(entry);
+      } catch (error) {
+        const info = toErrorInfo(error);
+        skipped.push({ file: entry.file, code: info.code, message: info.message });
+      }
+    }
+    if (used.length > 0) {
+      const batch = new Float32Array(used.length * h * w * c);
+      inputs.forEach((x, i) => batch.set(x, i * h * w * c));
+      const predicted = tf.tidy(() => tf.argMax(loaded.model.predict(tf.tensor4d(batch, [used.length, h, w, c])) as tf.Tensor, -1).dataSync());
+      used.forEach((entry, i) => {
+        const modelClass = predicted[i];
+        const predictedDatasetClass = toModelClass.indexOf(modelClass);
+        if (toModelClass[entry.classIndex] < 0) return;
+        counted++;
+        classCounts[entry.classIndex]++;
+        if (predictedDatasetClass === entry.classIndex) correct++;
+        if (predictedDatasetClass >= 0) confusion[entry.classIndex][predictedDatasetClass]++;
+      });
+    }
+    ctx.progress(Math.min(entries.length, start + BATCH), entries.length, `Evaluated ${Math.min(entries.length, start + BATCH)} of ${entries.length} images`);
+    await ctx.yield();
+  }
+  const perClass: Record<string, number> = {};
+  classes.forEach((name, i) => {
+    perClass[name] = classCounts[i] > 0 ? confusion[i][i] / classCounts[i] : 0;
+  });
+  return { accuracy: counted ? correct / counted : 0, per_class: perClass, confusion, classes, count: counted, skipped };
+}

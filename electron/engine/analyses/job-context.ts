@@ -1,0 +1,21 @@
+/** What a running job gets from its host: progress reporting, cancellation, and a way to yield. */
+import { InspectorError } from '../../../shared/errors';
+
+export interface JobContext {
+  progress(done: number, total: number, message: string): void;
+  isCancelled(): boolean;
+  throwIfCancelled(): void;
+  /** Lets messages (cancel, other calls) through between batches. */
+  yield(): Promise<void>;
+}
+
+export function makeJobContext(report: (done: number, total: number, message: string) => void, isCancelled: () => boolean): JobContext {
+  return {
+    progress: report,
+    isCancelled,
+    throwIfCancelled() {
+      if (isCancelled()) throw new InspectorError('JOB_CANCELLED', 'The job was cancelled');
+    },
+    yield: () => new Promise((resolve) => setImmediate(resolve)),
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * EngineCore: the engine's state and computations for one thread — the open model, the open dataset, uploaded
+ * images — behind plain async methods. Worker threads wrap it (host.ts / worker.ts); the CLI uses it directly.
+ * It never imports electron.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type {
+  ActivationMaps,
+  DatasetSummary,
+  EvaluationResult,
+  ImagePage,
+  ImageRef,
+  JobKind,
+  JobParams,
+  ModelSummary,
+  PredictResult,
+  UploadedImage,
+} from '../../shared/contract';
+import { InspectorError } from '../../shared/errors';
+import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
+import { evaluateModel } from './analyses/evaluate';
+import type { JobContext } from './analyses/job-context';
+import { initBackend, type BackendChoice, type BackendName } from './backend';
+import { openDataset, type Dataset } from './data/dataset';
+import { decodeImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
+import { openModel, type LoadedModel } from './model/loaded-model';
+import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, resolveDatasetPath, resolveModelPath } from './paths';
+
+interface Upload {
+  name: string;
+  bytes: Uint8Array;
+}
+
+export class EngineCore {
+  private model?: LoadedModel;
+  private dataset?: Dataset;
+  private readonly uploads = new Map<string, Upload>();
+  backend?: BackendChoice;
+
+  async init(options: { preferred?: BackendName; allowNative?: boolean } = {}): Promise<BackendChoice> {
+    this.backend = await initBackend(options);
+    return this.backend;
+  }
+
+  async openModel(id: string | undefined): Promise<ModelSummary> {
+    const modelId = id ?? BUNDLED_MODEL_ID;
+    const loaded = await openModel(resolveModelPath(modelId), modelId);
+    this.model?.dispose();
+    this.model = loaded;
+    return loaded.summary;
+  }
+
+  async openDataset(id: string | undefined): Promise<DatasetSummary> {
+    const datasetId = id ?? BUNDLED_SAMPLES_ID;
+    const name = datasetId === BUNDLED_SAMPLES_ID ? 'Sample images (Fashion-MNIST test set)' : undefined;
+    this.dataset = openDataset(resolveDatasetPath(datasetId), datasetId, name);
+    return this.dataset.summary;
+  }
+
+  get modelSummary(): ModelSummary | undefined {
+    return this.model?.summary;
+  }
+
+  get datasetSummary(): DatasetSummary | undefined {
+    return this.dataset?.summary;
+  }
+
+  private requireModel(): LoadedModel {
+    if (!this.model) throw new InspectorError('MODEL_NOT_LOADED', 'No model is open');
+    return this.model;
+  }
+
+  private requireDataset(): Dataset {
+    if (!this.dataset) throw new InspectorError('DATASET_NOT_FOUND', 'No dataset is open');
+    return this.dataset;
+  }
+
+  listImages(params: { offset: number; limit: number; classIndex?: number }): ImagePage {
+    const dataset = this.requireDataset();
+    const all = params.classIndex === undefined ? dataset.entries : dataset.entries.filter((e) => e.classIndex === params.classIndex);
+    const offset = Math.max(0, Math.floor(params.offset));
+    return { total: all.length, offset, images: all.slice(offset, offset + Math.max(0, Math.floor(params.limit))) };
+  }
+
+  async addUpload(id: string, name: string, bytes: Uint8Array): Promise<UploadedImage> {
+    if (sniffType(bytes) === 'npy') {
+      const inputShape = this.requireModel().summary.inputShape;
+      // Validates shape and dtype now, so a bad file is refused at upload time.
+      await toModelInput(bytes, name, this.requireModel().summary.preprocessing, inputShape);
+      this.uploads.set(id, { name, bytes });
+      return { ref: { source: 'upload', id }, name, width: inputShape[1], height: inputShape[0] };
+    }
+    const decoded = await decodeImage(bytes, name, 3);
+    this.uploads.set(id, { name, bytes });
+    return { ref: { source: 'upload', id }, name, width: decoded.width, height: decoded.height };
+  }
+
+  private upload(id: string): Upload {
+    const upload = this.uploads.get(id);
+    if (!upload) throw new InspectorError('IMAGE_NOT_FOUND', `No uploaded image ${id}`);
+    return upload;
+  }
+
+  async modelInput(image: ImageRef): Promise<{ input: Float32Array; trueClass?: number }> {
+    const loaded = this.requireModel();
+    if (image.source === 'dataset') {
+      const dataset = this.requireDataset();
+      const input = await dataset.loadInput(image.index, loaded.summary.preprocessing, loaded.summary.inputShape);
+      const entry = dataset.entries[image.index];
+      const classes = loaded.summary.classes;
+      const trueClass = classes ? classes.indexOf(entry.className) : entry.classIndex;
+      return { input, ...(trueClass >= 0 ? { trueClass } : {}) };
+    }
+    const upload = this.upload(image.id);
+    return { input: await toModelInput(upload.bytes, upload.name, loaded.summary.preprocessing, loaded.summary.inputShape) };
+  }
+
+  async getImage(params: { image: ImageRef; size?: number }): Promise<Uint8Array> {
+    const size = Math.min(1024, Math.max(16, params.size ?? 256));
+    if (params.image.source === 'dataset') return this.requireDataset().displayPng(params.image.index, size);
+    const upload = this.upload(params.image.id);
+    return sniffType(upload.bytes) === 'npy' ? npyDisplayPng(upload.bytes, upload.name, size) : displayPng(upload.bytes, upload.name, size);
+  }
+
+  async predict(params: { image: ImageRef; top?: number }): Promise<PredictResult> {
+    const loaded = this.requireModel();
+    const { input, trueClass } = await this.modelInput(params.image);
+    const probabilities = predictProbabilities(loaded, input);
+    return { predictions: topPredictions(probabilities, loaded.summary.classes, params.top ?? 5), ...(trueClass !== undefined ? { trueClass } : {}) };
+  }
+
+  async activations(params: { image: ImageRef; layer: string }): Promise<ActivationMaps> {
+    const loaded = this.requireModel();
+    loaded.layerModel(params.layer); // LAYER_NOT_FOUND before any decoding work
+    const { input } = await this.modelInput(params.image);
+    return layerActivations(loaded, params.layer, input);
+  }
+
+  async runJob<K extends JobKind>(kind: K, params: JobParams[K], ctx: JobContext): Promise<EvaluationResult> {
+    switch (kind) {
+      case 'evaluate':
+        return evaluateModel(this.requireModel(), this.requireDataset(), params, ctx);
+      default:
+        throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
+    }
+  }
+
+  numTensors(): number {
+    return tf.memory().numTensors;
+  }
+}

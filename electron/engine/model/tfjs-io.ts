@@ -1,0 +1,146 @@
+/**
+ * TF.js Layers model.json + weight shards on the local file system (tfjs-node's file:// handler is not
+ * available without the native package, so the project has its own). Loading validates the shards against the
+ * manifest so a truncated or missing shard is a coded error, not a garbage model.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { io } from '@tensorflow/tfjs-core';
+import { InspectorError } from '../../../shared/errors';
+import { writeFileAtomic } from '../store/atomic';
+
+const BYTES_PER_DTYPE: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2, complex64: 8 };
+
+interface ModelJson {
+  modelTopology?: unknown;
+  weightsManifest?: Array<{ paths: string[]; weights: io.WeightsManifestEntry[] }>;
+  format?: string;
+  generatedBy?: string;
+  convertedBy?: string | null;
+  userDefinedMetadata?: Record<string, unknown>;
+  trainingConfig?: io.TrainingConfig;
+}
+
+function weightSpecBytes(spec: io.WeightsManifestEntry): number {
+  const count = spec.shape.reduce((a, b) => a * b, 1);
+  if (spec.quantization) {
+    const q = spec.quantization.dtype;
+    return count * (q === 'uint8' ? 1 : 2);
+  }
+  const bytes = BYTES_PER_DTYPE[spec.dtype];
+  if (bytes === undefined) throw new InspectorError('MODEL_JSON_INVALID', `weight ${spec.name}: unknown dtype ${spec.dtype}`);
+  return count * bytes;
+}
+
+export function readModelJson(modelJsonPath: string): ModelJson {
+  if (!fs.existsSync(modelJsonPath)) {
+    throw new InspectorError('MODEL_NOT_FOUND', `No model file at ${modelJsonPath}`);
+  }
+  if (fs.statSync(modelJsonPath).isDirectory()) {
+    const inner = path.join(modelJsonPath, 'model.json');
+    if (fs.existsSync(inner)) return readModelJson(inner);
+    throw new InspectorError('MODEL_NOT_FOUND', `${modelJsonPath} is a folder without a model.json`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(modelJsonPath, 'utf8'));
+  } catch (error) {
+    throw new InspectorError('MODEL_JSON_INVALID', `${path.basename(modelJsonPath)} is not valid JSON`, String(error));
+  }
+  if (!parsed || typeof parsed !== 'object' || !('modelTopology' in parsed)) {
+    throw new InspectorError('MODEL_JSON_INVALID', `${path.basename(modelJsonPath)} has no modelTopology: not a TF.js Layers model`);
+  }
+  const json = parsed as ModelJson;
+  const topology = json.modelTopology as { class_name?: string; model_config?: unknown; config?: unknown } | null;
+  if (!topology || typeof topology !== 'object') {
+    throw new InspectorError('MODEL_JSON_INVALID', 'modelTopology is empty');
+  }
+  if (json.format === 'graph-model' || (topology as { node?: unknown }).node !== undefined) {
+    throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', 'This is a TF.js graph model; CNN Inspector opens TF.js Layers models');
+  }
+  return json;
+}
+
+/** Resolves `model` (a model.json file or a folder holding one) to the model.json path. */
+export function resolveModelJsonPath(model: string): string {
+  if (fs.existsSync(model) && fs.statSync(model).isDirectory()) return path.join(model, 'model.json');
+  return model;
+}
+
+export function fileSystemLoader(modelPath: string): io.IOHandler {
+  const modelJsonPath = resolveModelJsonPath(modelPath);
+  return {
+    async load(): Promise<io.ModelArtifacts> {
+      const json = readModelJson(modelJsonPath);
+      const dir = path.dirname(modelJsonPath);
+      const weightSpecs: io.WeightsManifestEntry[] = [];
+      const buffers: Buffer[] = [];
+      for (const group of json.weightsManifest ?? []) {
+        let expected = 0;
+        for (const spec of group.weights) {
+          weightSpecs.push(spec);
+          expected += weightSpecBytes(spec);
+        }
+        let actual = 0;
+        for (const shard of group.paths) {
+          const shardPath = path.join(dir, shard);
+          if (!fs.existsSync(shardPath)) {
+            throw new InspectorError('MODEL_WEIGHTS_MISSING', `Weight file ${shard} named in model.json is missing`);
+          }
+          const bytes = fs.readFileSync(shardPath);
+          actual += bytes.length;
+          buffers.push(bytes);
+        }
+        if (actual !== expected) {
+          throw new InspectorError(
+            'MODEL_WEIGHTS_INCONSISTENT',
+            `Weight files hold ${actual} bytes but model.json describes ${expected} bytes (${group.paths.join(', ')})`,
+          );
+        }
+      }
+      const all = Buffer.concat(buffers);
+      const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+      return {
+        modelTopology: json.modelTopology as object,
+        weightSpecs,
+        weightData,
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy ?? undefined,
+        userDefinedMetadata: json.userDefinedMetadata as {},
+        trainingConfig: json.trainingConfig,
+      };
+    },
+  };
+}
+
+/** Saves to `dir/model.json` + `dir/weights.bin` (one shard), each written atomically. */
+export function fileSystemSaver(dir: string, userDefinedMetadata?: Record<string, unknown>): io.IOHandler {
+  return {
+    async save(artifacts: io.ModelArtifacts): Promise<io.SaveResult> {
+      fs.mkdirSync(dir, { recursive: true });
+      const weightData = artifacts.weightData
+        ? Array.isArray(artifacts.weightData)
+          ? Buffer.concat(artifacts.weightData.map((b) => Buffer.from(b)))
+          : Buffer.from(artifacts.weightData)
+        : Buffer.alloc(0);
+      writeFileAtomic(path.join(dir, 'weights.bin'), weightData);
+      const json: ModelJson = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: 'CNN Inspector',
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }],
+        userDefinedMetadata: userDefinedMetadata ?? (artifacts.userDefinedMetadata as Record<string, unknown> | undefined),
+      };
+      writeFileAtomic(path.join(dir, 'model.json'), JSON.stringify(json));
+      return {
+        modelArtifactsInfo: {
+          dateSaved: new Date(),
+          modelTopologyType: 'JSON',
+          weightDataBytes: weightData.length,
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * InspectorService: the contract (shared/contract.ts) implemented over an EngineHost. Every transport —
+ * Electron IPC, WebSocket, in-process — wraps one of these. Holds app-level state (current model and dataset
+ * summaries, the job table) and emits events.
+ */
+import { randomUUID } from 'node:crypto';
+import type {
+  ActivationMaps,
+  AppState,
+  DatasetSummary,
+  Disposer,
+  EventName,
+  EventPayloads,
+  ImagePage,
+  ImageRef,
+  Inspector,
+  JobFinished,
+  JobKind,
+  JobParams,
+  JobProgress,
+  JobResults,
+  JobStatus,
+  ModelSummary,
+  PredictResult,
+  UploadedImage,
+} from '../../shared/contract';
+import { InspectorError, toErrorInfo, type ErrorInfo } from '../../shared/errors';
+import { validateJobParams } from './validate';
+import { EngineHost, type EngineHostOptions } from './host';
+
+interface JobRecord {
+  kind: JobKind;
+  status: JobStatus;
+  result?: unknown;
+  error?: ErrorInfo;
+}
+
+const VERSION = process.env.CNN_INSPECTOR_VERSION ?? '0.0.0-dev';
+
+export class InspectorService implements Inspector {
+  readonly host: EngineHost;
+  private model?: ModelSummary;
+  private dataset?: DatasetSummary;
+  private readonly jobs = new Map<string, JobRecord>();
+  private readonly listeners: { [E in EventName]: Set<(e: EventPayloads[E]) => void> } = {
+    jobProgress: new Set(),
+    jobFinished: new Set(),
+    stateChanged: new Set(),
+  };
+
+  constructor(options: EngineHostOptions & { transport?: string } = {}, host?: EngineHost) {
+    this.host = host ?? new EngineHost(options);
+    this.transport = options.transport ?? 'in-process';
+  }
+
+  private readonly transport: string;
+
+  private emit<E extends EventName>(name: E, payload: EventPayloads[E]): void {
+    for (const listener of this.listeners[name]) (listener as (e: EventPayloads[E]) => void)(payload);
+  }
+
+  private on<E extends EventName>(name: E, handler: (e: EventPayloads[E]) => void): Disposer {
+    const set = this.listeners[name] as Set<(e: EventPayloads[E]) => void>;
+    set.add(handler);
+    return () => set.delete(handler);
+  }
+
+  onJobProgress(handler: (event: JobProgress) => void): Disposer {
+    return this.on('jobProgress', handler);
+  }
+
+  onJobFinished(handler: (event: JobFinished) => void): Disposer {
+    return this.on('jobFinished', handler);
+  }
+
+  onStateChanged(handler: (event: AppState) => void): Disposer {
+    return this.on('stateChanged', handler);
+  }
+
+  private async announceState(): Promise<void> {
+    if (this.listeners.stateChanged.size > 0) this.emit('stateChanged', await this.getState());
+  }
+
+  async getState(): Promise<AppState> {
+    const backend = await this.host.backend();
+    return {
+      version: VERSION,
+      backend: { name: backend.name, detail: backend.detail, skipped: backend.skipped, workers: this.host.size },
+      ...(this.model ? { model: this.model } : {}),
+      ...(this.dataset ? { dataset: this.dataset } : {}),
+      transport: this.transport,
+    };
+  }
+
+  async openModel(params: { path?: string }): Promise<ModelSummary> {
+    this.model = await this.host.broadcast<ModelSummary>('openModel', 'model', params?.path);
+    await this.announceState();
+    return this.model;
+  }
+
+  async openDataset(params: { path?: string }): Promise<DatasetSummary> {
+    this.dataset = await this.host.broadcast<DatasetSummary>('openDataset', 'dataset', params?.path);
+    await this.announceState();
+    return this.dataset;
+  }
+
+  listImages(params: { offset: number; limit: number; classIndex?: number }): Promise<ImagePage> {
+    return this.host.call('listImages', params);
+  }
+
+  getImage(params: { image: ImageRef; size?: number }): Promise<Uint8Array> {
+    return this.host.call('getImage', params);
+  }
+
+  uploadImage(params: { name: string; bytes: Uint8Array }): Promise<UploadedImage> {
+    const id = randomUUID();
+    return this.host.broadcast('addUpload', `upload:${id}`, id, params.name, params.bytes);
+  }
+
+  predict(params: { image: ImageRef; top?: number }): Promise<PredictResult> {
+    return this.host.call('predict', params);
+  }
+
+  activations(params: { image: ImageRef; layer: string }): Promise<ActivationMaps> {
+    return this.host.call('activations', params);
+  }
+
+  async startJob<K extends JobKind>(params: { kind: K; params: JobParams[K] }): Promise<{ jobId: string }> {
+    validateJobParams(params.kind, params.params);
+    const jobId = randomUUID();
+    const kind = params.kind;
+    const record: JobRecord = { kind, status: 'queued' };
+    this.jobs.set(jobId, record);
+    this.host
+      .runJob(jobId, kind, params.params, (done, total, message) => {
+        record.status = 'running';
+        this.emit('jobProgress', { jobId, kind, done, total, message });
+      })
+      .then(
+        (result) => {
+          record.status = 'done';
+          record.result = result;
+          this.emit('jobFinished', { jobId, kind, status: 'done' });
+        },
+        (error: unknown) => {
+          const info = toErrorInfo(error);
+          record.status = info.code === 'JOB_CANCELLED' ? 'cancelled' : 'failed';
+          record.error = info;
+          this.emit('jobFinished', { jobId, kind, status: record.status, error: info });
+        },
+      );
+    return { jobId };
+  }
+
+  async cancelJob(params: { jobId: string }): Promise<void> {
+    if (!this.jobs.has(params.jobId)) throw new InspectorError('JOB_NOT_FOUND', `No job ${params.jobId}`);
+    this.host.cancelJob(params.jobId);
+  }
+
+  async getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]> {
+    const record = this.jobs.get(params.jobId);
+    if (!record) throw new InspectorError('JOB_NOT_FOUND', `No job ${params.jobId}`);
+    if (record.status === 'done') return record.result as JobResults[K];
+    if (record.status === 'cancelled') throw new InspectorError('JOB_CANCELLED', 'The job was cancelled');
+    if (record.status === 'failed') throw new InspectorError('JOB_FAILED', record.error?.message ?? 'The job failed', record.error?.code);
+    throw new InspectorError('BAD_ARGUMENT', `The job is still ${record.status}`);
+  }
+
+  dispose(): Promise<void> {
+    return this.host.dispose();
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The training loop: mini-batch SGD with momentum, step learning-rate decay, random crop / flip augmentation,
+ * checkpoints on a schedule, progress and cancellation. Data are preprocessed float32 [N,H,W,C] with int labels.
+ * Training runs on the model's logits (the input of a final softmax) with softmax cross-entropy, which is
+ * numerically safer than cross-entropy on probabilities.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { InspectorError } from '../../../shared/errors';
+import { augmentBatch, type AugmentOptions } from './augment';
+import { mulberry32, shuffledIndices } from './random';
+
+export interface LabelledArray {
+  /** [N,H,W,C] preprocessed inputs, float32, row-major. */
+  x: Float32Array;
+  /** [N] class indices. */
+  y: Int32Array;
+  shape: [number, number, number, number];
+}
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  momentum: number;
+  /** Learning rate is divided by `factor` every `everyEpochs` epochs (step decay). */
+  lrDecay?: { everyEpochs: number; factor: number };
+  weightDecay?: number;
+  augment?: AugmentOptions;
+  seed: number;
+  /** Epoch numbers (1-based) after which `onCheckpoint` is called. */
+  checkpointEpochs?: number[];
+  onCheckpoint?: (epoch: number) => Promise<void>;
+  onProgress?: (p: TrainProgress) => void;
+  shouldCancel?: () => boolean;
+  validation?: LabelledArray;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  batch: number;
+  batchesPerEpoch: number;
+  loss: number;
+  learningRate: number;
+  imagesPerSecond: number;
+  validationAccuracy?: number;
+}
+
+export interface TrainResult {
+  history: Array<{ epoch: number; loss: number; validationAccuracy?: number; learningRate: number }>;
+  imagesPerSecond: number;
+}
+
+/** The tensor the loss should be computed on: the input of a trailing softmax, if the model ends in one. */
+export function logitsModel(model: tfl.LayersModel): { model: tfl.LayersModel; fromLogits: boolean } {
+  const last = model.layers[model.layers.length - 1];
+  const config = last.getConfig() as { activation?: string };
+  if (last.getClassName() === 'Activation' && config.activation === 'softmax') {
+    const input = last.input as tfl.SymbolicTensor;
+    return { model: tfl.model({ inputs: model.inputs, outputs: input }), fromLogits: true };
+  }
+  if (last.getClassName() === 'Softmax') {
+    return { model: tfl.model({ inputs: model.inputs, outputs: last.input as tfl.SymbolicTensor }), fromLogits: true };
+  }
+  return { model, fromLogits: config.activation !== 'softmax' };
+}
+
+function sliceBatch(data: LabelledArray, indices: Int32Array, start: number, end: number): { x: Float32Array; y: Int32Array } {
+  const [, h, w, c] = data.shape;
+  const size = h * w * c;
+  const x = new Float32Array((end - start) * size);
+  const y = new Int32Array(end - start);
+  for (let i = start; i < end; i++) {
+    const src = indices[i];
+    x.set(data.x.subarray(src * size, (src + 1) * size), (i - start) * size);
+    y[i - start] = data.y[src];
+  }
+  return { x, y };
+}
+
+/** Accuracy of `model` on `data`, in batches; returns fraction correct. */
+export async function evaluateAccuracy(model: tfl.LayersModel, data: LabelledArray, batchSize = 256): Promise<number> {
+  const n = data.y.length;
+  const [, h, w, c] = data.shape;
+  const size = h * w * c;
+  let correct = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const end = Math.min(n, start + batchSize);
+    const predicted = tf.tidy(() => {
+      const xb = tf.tensor4d(data.x.subarray(start * size, end * size), [end - start, h, w, c]);
+      return tf.argMax(model.predict(xb) as tf.Tensor, -1);
+    });
+    const labels = await predicted.data();
+    predicted.dispose();
+    for (let i = 0; i < labels.length; i++) if (labels[i] === data.y[start + i]) correct++;
+    await new Promise((r) => setImmediate(r));
+  }
+  return correct / n;
+}
+
+export async function trainClassifier(model: tfl.LayersModel, data: LabelledArray, options: TrainOptions): Promise<TrainResult> {
+  const n = data.y.length;
+  if (n === 0) throw new InspectorError('DATASET_EMPTY', 'No training images');
+  const numClasses = (model.outputs[0].shape[model.outputs[0].shape.length - 1] as number) ?? 0;
+  const { model: lossModel, fromLogits } = logitsModel(model);
+  const optimizer = tf.train.momentum(options.learningRate, options.momentum);
+  const random = mulberry32(options.seed);
+  const batchesPerEpoch = Math.ceil(n / options.batchSize);
+  const [, h, w, c] = data.shape;
+  const history: TrainResult['history'] = [];
+  const startTime = Date.now();
+  let imagesSeen = 0;
+  const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
+  const regularised = trainable.filter((v) => v.shape.length > 1);
+  try {
+    for (let epoch = 1; epoch <= options.epochs; epoch++) {
+      const decaySteps = options.lrDecay ? Math.floor((epoch - 1) / options.lrDecay.everyEpochs) : 0;
+      const learningRate = options.learningRate / Math.pow(options.lrDecay?.factor ?? 1, decaySteps);
+      optimizer.setLearningRate(learningRate);
+      const order = shuffledIndices(n, random);
+      let epochLoss = 0;
+      for (let b = 0; b < batchesPerEpoch; b++) {
+        if (options.shouldCancel?.()) throw new InspectorError('JOB_CANCELLED', 'Training cancelled');
+        const start = b * options.batchSize;
+        const end = Math.min(n, start + options.batchSize);
+        const batch = sliceBatch(data, order, start, end);
+        const shape: [number, number, number, number] = [end - start, h, w, c];
+        const xData = options.augment ? augmentBatch(batch.x, shape, options.augment, random) : batch.x;
+        const lossTensor = tf.tidy(() => {
+          const xb = tf.tensor4d(xData, shape);
+          const yb = tf.oneHot(tf.tensor1d(batch.y, 'int32'), numClasses);
+          return optimizer.minimize(() => {
+            const out = lossModel.apply(xb, { training: true }) as tf.Tensor;
+            let loss = fromLogits
+              ? tf.losses.softmaxCrossEntropy(yb, out)
+              : tf.neg(tf.mean(tf.sum(tf.mul(yb, tf.log(tf.clipByValue(out, 1e-7, 1))), -1)));
+            if (options.weightDecay) {
+              const l2 = tf.addN(regularised.map((v) => tf.sum(tf.square(v))));
+              loss = tf.add(loss, tf.mul(l2, options.weightDecay / 2));
+            }
+            return loss as tf.Scalar;
+          }, true) as tf.Scalar;
+        });
+        const loss = (await lossTensor.data())[0];
+        lossTensor.dispose();
+        epochLoss += loss * (end - start);
+        imagesSeen += end - start;
+        options.onProgress?.({
+          epoch,
+          batch: b + 1,
+          batchesPerEpoch,
+          loss,
+          learningRate,
+          imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000),
+        });
+        // Yield so cancellation messages and progress events get through.
+        if (b % 4 === 0) await new Promise((r) => setImmediate(r));
+      }
+      const validationAccuracy = options.validation ? await evaluateAccuracy(model, options.validation) : undefined;
+      history.push({ epoch, loss: epochLoss / n, validationAccuracy, learningRate });
+      options.onProgress?.({
+        epoch,
+        batch: batchesPerEpoch,
+        batchesPerEpoch,
+        loss: epochLoss / n,
+        learningRate,
+        imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000),
+        validationAccuracy,
+      });
+      if (options.checkpointEpochs?.includes(epoch) && options.onCheckpoint) await options.onCheckpoint(epoch);
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  return { history, imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000) };
+}

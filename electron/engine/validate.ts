@@ -1,0 +1,75 @@
+/**
+ * Payload validation for everything that arrives over a transport (IPC, WebSocket): a malformed request is a
+ * BAD_ARGUMENT with a message, never an exception deep in the engine.
+ */
+import { COMMANDS, JOB_KINDS, type CommandName, type JobKind } from '../../shared/contract';
+import { InspectorError } from '../../shared/errors';
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function fail(message: string): never {
+  throw new InspectorError('BAD_ARGUMENT', message);
+}
+
+function checkImageRef(v: unknown): void {
+  if (!isObject(v)) fail('image must be an object');
+  if (v.source === 'dataset') {
+    if (!Number.isInteger(v.index) || (v.index as number) < 0) fail('image.index must be a non-negative integer');
+  } else if (v.source === 'upload') {
+    if (typeof v.id !== 'string') fail('image.id must be a string');
+  } else fail('image.source must be "dataset" or "upload"');
+}
+
+export function isCommand(name: unknown): name is CommandName {
+  return typeof name === 'string' && (COMMANDS as readonly string[]).includes(name);
+}
+
+export function validateJobParams(kind: unknown, params: unknown): asserts kind is JobKind {
+  if (typeof kind !== 'string' || !(JOB_KINDS as readonly string[]).includes(kind)) fail(`Unknown job kind ${String(kind)}`);
+  if (params !== undefined && !isObject(params)) fail('job params must be an object');
+  if (kind === 'evaluate' && isObject(params) && params.limit !== undefined && (!Number.isInteger(params.limit) || (params.limit as number) < 1)) {
+    fail('evaluate.limit must be a positive integer');
+  }
+}
+
+/** Validates the single parameter object of a command. */
+export function validateCommand(name: unknown, params: unknown): asserts name is CommandName {
+  if (!isCommand(name)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command ${String(name)}`);
+  const p = (params ?? {}) as Record<string, unknown>;
+  if (params !== undefined && !isObject(params)) fail(`${name}: parameters must be an object`);
+  switch (name) {
+    case 'getState':
+      return;
+    case 'openModel':
+    case 'openDataset':
+      if (p.path !== undefined && typeof p.path !== 'string') fail(`${name}: path must be a string`);
+      return;
+    case 'listImages':
+      if (!Number.isInteger(p.offset) || !Number.isInteger(p.limit)) fail('listImages: offset and limit must be integers');
+      if (p.classIndex !== undefined && !Number.isInteger(p.classIndex)) fail('listImages: classIndex must be an integer');
+      return;
+    case 'getImage':
+      checkImageRef(p.image);
+      if (p.size !== undefined && typeof p.size !== 'number') fail('getImage: size must be a number');
+      return;
+    case 'uploadImage':
+      if (typeof p.name !== 'string' || !(p.bytes instanceof Uint8Array)) fail('uploadImage: needs name (string) and bytes (Uint8Array)');
+      if (p.bytes.length > 200 * 1024 * 1024) throw new InspectorError('IMAGE_TOO_LARGE', 'Files over 200 MB are refused');
+      return;
+    case 'predict':
+      checkImageRef(p.image);
+      if (p.top !== undefined && (!Number.isInteger(p.top) || (p.top as number) < 1)) fail('predict: top must be a positive integer');
+      return;
+    case 'activations':
+      checkImageRef(p.image);
+      if (typeof p.layer !== 'string') fail('activations: layer must be a string');
+      return;
+    case 'startJob':
+      validateJobParams(p.kind, p.params);
+      return;
+    case 'cancelJob':
+    case 'getJobResult':
+      if (typeof p.jobId !== 'string') fail(`${name}: jobId must be a string`);
+      return;
+  }
+}

@@ -1,0 +1,15 @@
+/// <reference types="vite/client" />
+import type { Inspector } from '../shared/contract';
+
+declare module '*.vue' {
+  import type { DefineComponent } from 'vue';
+  const component: DefineComponent<object, object, unknown>;
+  export default component;
+}
+
+declare global {
+  interface Window {
+    /** Present in the Electron window only (preload.ts). */
+    inspector?: Inspector;
+  }
+}

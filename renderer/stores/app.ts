@@ -1,0 +1,60 @@
+/** App-wide state: connection, backend, the open model and dataset. State only; calls go through api/. */
+import { defineStore } from 'pinia';
+import type { AppState, DatasetSummary, ModelSummary } from '../../shared/contract';
+import { api } from '../api';
+
+export interface ErrorBanner {
+  code: string;
+  message: string;
+}
+
+export const useAppStore = defineStore('app', {
+  state: () => ({
+    state: undefined as AppState | undefined,
+    connected: false,
+    error: undefined as ErrorBanner | undefined,
+    busy: false,
+  }),
+  getters: {
+    model: (s): ModelSummary | undefined => s.state?.model,
+    dataset: (s): DatasetSummary | undefined => s.state?.dataset,
+    backendLabel: (s): string => s.state?.backend.detail ?? 'connecting…',
+  },
+  actions: {
+    showError(error: unknown) {
+      const e = error as { code?: string; message?: string };
+      this.error = { code: e.code ?? 'INTERNAL', message: e.message ?? String(error) };
+    },
+    async refresh() {
+      this.state = await api().getState();
+      this.connected = true;
+    },
+    applyState(state: AppState) {
+      this.state = state;
+    },
+    async openModel(path?: string) {
+      this.busy = true;
+      try {
+        await api().openModel({ path });
+        await this.refresh();
+        this.error = undefined;
+      } catch (error) {
+        this.showError(error);
+      } finally {
+        this.busy = false;
+      }
+    },
+    async openDataset(path?: string) {
+      this.busy = true;
+      try {
+        await api().openDataset({ path });
+        await this.refresh();
+        this.error = undefined;
+      } catch (error) {
+        this.showError(error);
+      } finally {
+        this.busy = false;
+      }
+    },
+  },
+});

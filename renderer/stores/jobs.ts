@@ -1,0 +1,71 @@
+/** Long jobs: progress, cancellation and results, fed by the engine's events. */
+import { defineStore } from 'pinia';
+import type { EvaluationResult, JobFinished, JobKind, JobProgress, JobStatus } from '../../shared/contract';
+import { api } from '../api';
+import { useAppStore } from './app';
+
+export interface JobView {
+  jobId: string;
+  kind: JobKind;
+  status: JobStatus;
+  done: number;
+  total: number;
+  message: string;
+  result?: EvaluationResult;
+  error?: string;
+}
+
+export const useJobsStore = defineStore('jobs', {
+  state: () => ({ jobs: [] as JobView[] }),
+  getters: {
+    running: (s) => s.jobs.filter((j) => j.status === 'running' || j.status === 'queued'),
+    latest: (s) => (kind: JobKind) => [...s.jobs].reverse().find((j) => j.kind === kind),
+  },
+  actions: {
+    async start(kind: JobKind, params: Record<string, unknown> = {}) {
+      try {
+        const { jobId } = await api().startJob({ kind, params } as Parameters<ReturnType<typeof api>['startJob']>[0]);
+        if (!this.jobs.some((j) => j.jobId === jobId)) this.jobs.push({ jobId, kind, status: 'queued', done: 0, total: 0, message: 'Waiting to start…' });
+        return jobId;
+      } catch (error) {
+        useAppStore().showError(error);
+        return undefined;
+      }
+    },
+    async cancel(jobId: string) {
+      try {
+        await api().cancelJob({ jobId });
+      } catch (error) {
+        useAppStore().showError(error);
+      }
+    },
+    onProgress(event: JobProgress) {
+      let job = this.jobs.find((j) => j.jobId === event.jobId);
+      if (!job) {
+        job = { jobId: event.jobId, kind: event.kind, status: 'running', done: 0, total: 0, message: '' };
+        this.jobs.push(job);
+      }
+      job.status = 'running';
+      job.done = event.done;
+      job.total = event.total;
+      job.message = event.message;
+    },
+    async onFinished(event: JobFinished) {
+      let job = this.jobs.find((j) => j.jobId === event.jobId);
+      if (!job) {
+        job = { jobId: event.jobId, kind: event.kind, status: event.status, done: 0, total: 0, message: '' };
+        this.jobs.push(job);
+      }
+      job.status = event.status;
+      if (event.status === 'done') {
+        job.message = 'Finished';
+        job.result = (await api().getJobResult({ jobId: event.jobId })) as EvaluationResult;
+      } else if (event.status === 'cancelled') {
+        job.message = 'Cancelled';
+      } else {
+        job.message = 'Failed';
+        job.error = event.error?.message;
+      }
+    },
+  },
+});

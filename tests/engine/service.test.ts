@@ -1,0 +1,120 @@
+/**
+ * The service over the worker pool (the same object Electron IPC and the WebSocket server wrap): open the bundled
+ * model and samples, predict, activations, jobs with progress, cancellation, and tensor counts back to baseline
+ * in every worker.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JobFinished, JobProgress } from '../../shared/contract';
+import { InspectorService } from '../../electron/engine/service';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+let service: InspectorService;
+let baseline: number[];
+
+function waitFinished(jobId: string, svc: InspectorService): Promise<JobFinished> {
+  return new Promise((resolve) => {
+    const dispose = svc.onJobFinished((e) => {
+      if (e.jobId === jobId) {
+        dispose();
+        resolve(e);
+      }
+    });
+  });
+}
+
+describe('InspectorService over the worker pool', () => {
+  beforeAll(async () => {
+    service = new InspectorService({ workers: 2, preferredBackend: 'wasm' });
+    await service.openModel({});
+    await service.openDataset({});
+    baseline = await service.host.numTensors();
+  });
+  afterAll(async () => {
+    await service?.dispose();
+  });
+
+  it('reports the backend and the open model and dataset', async () => {
+    const state = await service.getState();
+    expect(state.backend.name).toBe('wasm');
+    expect(state.backend.workers).toBe(2);
+    expect(state.model?.id).toBe('bundled:default');
+    expect(state.dataset?.classes.map((c) => c.name)).toEqual(fs.readdirSync(path.join(ROOT, 'resources', 'samples')).sort());
+  });
+
+  it('conv1 activations of a sample have the layer shape, and tensors return to baseline', async () => {
+    const maps = await service.activations({ image: { source: 'dataset', index: 0 }, layer: 'conv1' });
+    expect(maps.shape).toEqual([28, 28, 32]);
+    expect(maps.data).toBeInstanceOf(Float32Array);
+    expect(maps.data.length).toBe(28 * 28 * 32);
+    expect(maps.min).toBeGreaterThanOrEqual(0); // fused ReLU
+    expect(Math.max(...maps.data.subarray(0, 1000))).toBeLessThanOrEqual(maps.max);
+    const predict = await service.predict({ image: { source: 'dataset', index: 0 }, top: 3 });
+    expect(predict.predictions).toHaveLength(3);
+    // Dataset class 0 is "Ankle-boot" (sorted folder names); trueClass is the model's index for that name.
+    const state = await service.getState();
+    expect(state.model?.classes?.[predict.trueClass!]).toBe(state.dataset?.classes[0].name);
+    expect(await service.host.numTensors()).toEqual(baseline);
+  });
+
+  it('unknown layers and images are coded errors', async () => {
+    await expect(service.activations({ image: { source: 'dataset', index: 0 }, layer: 'conv9' })).rejects.toMatchObject({ code: 'LAYER_NOT_FOUND' });
+    await expect(service.predict({ image: { source: 'dataset', index: 99999 } })).rejects.toMatchObject({ code: 'IMAGE_NOT_FOUND' });
+    await expect(service.uploadImage({ name: 'x.png', bytes: new Uint8Array(0) })).rejects.toMatchObject({ code: 'IMAGE_EMPTY_FILE' });
+    await expect(service.openModel({ path: path.join(ROOT, 'tests/fixtures/bad/model-truncated-shard/model.json') })).rejects.toMatchObject({
+      code: 'MODEL_WEIGHTS_INCONSISTENT',
+    });
+    // A failed open leaves the previous model in place.
+    expect((await service.getState()).model?.id).toBe('bundled:default');
+  });
+
+  it('an evaluation job reports progress and returns accuracy consistent with its confusion matrix', async () => {
+    const progress: JobProgress[] = [];
+    const dispose = service.onJobProgress((e) => progress.push(e));
+    const { jobId } = await service.startJob({ kind: 'evaluate', params: { limit: 100 } });
+    const finished = await waitFinished(jobId, service);
+    dispose();
+    expect(finished.status).toBe('done');
+    const result = await service.getJobResult<'evaluate'>({ jobId });
+    expect(result.count).toBe(100);
+    const diagonal = result.confusion.reduce((s, row, i) => s + row[i], 0);
+    const total = result.confusion.flat().reduce((a, b) => a + b, 0);
+    expect(total).toBe(100);
+    expect(result.accuracy).toBeCloseTo(diagonal / total, 10);
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress[progress.length - 1]).toMatchObject({ done: 100, total: 100 });
+    expect(await service.host.numTensors()).toEqual(baseline);
+  });
+
+  it('a cancelled job stops early, reports cancelled, and frees its memory', async () => {
+    const { jobId } = await service.startJob({ kind: 'evaluate', params: {} });
+    let done = 0;
+    const dispose = service.onJobProgress((e) => {
+      if (e.jobId === jobId) {
+        done = e.done;
+        if (e.done >= 64) void service.cancelJob({ jobId });
+      }
+    });
+    const finished = await waitFinished(jobId, service);
+    dispose();
+    expect(finished.status).toBe('cancelled');
+    expect(finished.error?.code).toBe('JOB_CANCELLED');
+    expect(done).toBeLessThan(500);
+    await expect(service.getJobResult({ jobId })).rejects.toMatchObject({ code: 'JOB_CANCELLED' });
+    expect(await service.host.numTensors()).toEqual(baseline);
+  });
+
+  it('opens a folder dataset the project did not make, naming the files it skips', async () => {
+    const dir = path.join(ROOT, 'tests', 'fixtures', 'datasets', 'mixed');
+    const summary = await service.openDataset({ path: dir });
+    expect(summary.classes).toEqual([
+      { name: 'Bag', count: 2 },
+      { name: 'Trouser', count: 1 },
+    ]);
+    expect(summary.skipped.map((s) => s.file).sort()).toEqual(['Bag/empty.png', 'Trouser/readme.txt']);
+    const predict = await service.predict({ image: { source: 'dataset', index: 2 }, top: 1 });
+    expect((await service.getState()).model?.classes?.[predict.trueClass!]).toBe('Trouser');
+    await service.openDataset({});
+  });
+});
