@@ -44,7 +44,7 @@ function load(prefix: string, limit: number): LabelledArray & { raw: Uint8Array 
 }
 
 async function main(): Promise<void> {
-  const epochs = arg('epochs', 5);
+  const epochs = arg('epochs', 8);
   const limit = arg('limit', 60000);
   const outRoot = argString('out', path.resolve('resources'));
   const seed = 20131112; // ZF's arXiv date: any fixed number makes the run reproducible.
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
     batchSize: 64,
     learningRate: 0.01,
     momentum: 0.9,
-    lrDecay: { everyEpochs: 3, factor: 10 },
+    lrDecay: { everyEpochs: 5, factor: 10 },
     weightDecay: 5e-4,
     augment: { cropPad: 2, flip: true, fill: (0 - FASHION_MNIST_PREPROCESSING.mean[0]) / FASHION_MNIST_PREPROCESSING.std[0] },
     seed,

@@ -128,4 +128,4 @@ export function cliMain(): void {
   );
 }
 
-if (require.main === module) cliMain();
+if (typeof require !== "undefined" && require.main === module) cliMain();

@@ -99,7 +99,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const url = new URL(req.url ?? '/', 'http://local');
     const origin = req.headers.origin;
     // Refuse pages from other sites (cross-site WebSocket hijacking) and, when a token is set, anyone without it.
-    const originOk = !origin || new URL(origin).host === req.headers.host;
+    let originOk = !origin;
+    try {
+      originOk ||= new URL(origin!).host === req.headers.host;
+    } catch {
+      originOk = false; // "null" (opaque origins) and garbage
+    }
     const tokenOk = !token || sameToken(url.searchParams.get('token'), token) || sameToken(cookieToken(req), token);
     if (url.pathname !== '/ws' || !originOk || !tokenOk) {
       socket.write('HTTP/1.1 401 Unauthorized\r\n\r\n');
@@ -179,7 +184,7 @@ function argValue(argv: string[], name: string): string | undefined {
   return i >= 0 ? argv[i + 1] : undefined;
 }
 
-if (require.main === module) {
+if (typeof require !== "undefined" && require.main === module) {
   const argv = process.argv.slice(2);
   startServer({
     host: argValue(argv, 'host'),

@@ -87,7 +87,7 @@ export function decodeMessage(frame: ArrayBuffer | Uint8Array): WireMessage {
       if ($type === 'ArrayBuffer') return b.buffer;
       const Ctor = TYPED[$type];
       if (!Ctor) throw new Error(`wire: unknown array type ${String($type)}`);
-      return new Ctor(b.buffer, 0, b.byteLength / Ctor.BYTES_PER_ELEMENT);
+      return new Ctor(b.buffer as ArrayBuffer, 0, b.byteLength / Ctor.BYTES_PER_ELEMENT);
     }
     return value;
   }) as WireMessage;

@@ -41,7 +41,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
       // Random inputs are made on cpu, then the same values are run on both backends.
       await tf.setBackend('cpu');
       const xValues = tf.randomNormal(c.x, 0, 1, 'float32', 7);
-      const outShape = reference(xValues, xValues as tf.Tensor4D, c.f, c.s, c.pad).shape as [number, number, number, number];
+      const outShape = reference(xValues as tf.Tensor4D, xValues as tf.Tensor4D, c.f, c.s, c.pad).shape as [number, number, number, number];
       const dyValues = tf.randomNormal(outShape, 0, 1, 'float32', 11);
       const xData = xValues.dataSync().slice();
       const dyData = dyValues.dataSync().slice();
@@ -72,7 +72,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const before = tf.memory().numTensors;
     const x = tf.randomNormal([2, 6, 6, 2], 0, 1, 'float32', 3) as tf.Tensor4D;
     const w = tf.randomNormal([3, 3, 2, 4], 0, 1, 'float32', 5) as tf.Tensor4D;
-    const gradWasm = tf.grad((filter: tf.Tensor4D) => tf.sum(tf.square(tf.conv2d(x, filter, 1, 'same'))))(w);
+    const gradWasm = tf.grad((filter: tf.Tensor) => tf.sum(tf.square(tf.conv2d(x, filter as tf.Tensor4D, 1, 'same'))))(w);
     const wasmData = gradWasm.dataSync().slice();
     const xd = x.dataSync().slice();
     const wd = w.dataSync().slice();
@@ -81,7 +81,7 @@ describe('Conv2DBackpropFilter on wasm', () => {
     await tf.setBackend('cpu');
     const xc = tf.tensor4d(xd, [2, 6, 6, 2]);
     const wc = tf.tensor4d(wd, [3, 3, 2, 4]);
-    const gradCpu = tf.grad((filter: tf.Tensor4D) => tf.sum(tf.square(tf.conv2d(xc, filter, 1, 'same'))))(wc).dataSync();
+    const gradCpu = tf.grad((filter: tf.Tensor) => tf.sum(tf.square(tf.conv2d(xc, filter as tf.Tensor4D, 1, 'same'))))(wc).dataSync();
     for (let i = 0; i < gradCpu.length; i++) expect(wasmData[i]).toBeCloseTo(gradCpu[i], 2);
     tf.dispose([xc, wc]);
     await tf.setBackend('wasm');

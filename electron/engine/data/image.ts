@@ -45,7 +45,7 @@ function sharpError(error: unknown, name: string, type: SniffedType): InspectorE
   return new InspectorError('IMAGE_DECODE_FAILED', `${name} could not be decoded: the file looks like ${type.toUpperCase()} but is damaged`, message);
 }
 
-function pipeline(bytes: Uint8Array): sharp.Sharp {
+function pipeline(bytes: Uint8Array): ReturnType<typeof sharp> {
   // First frame only for GIF/TIFF; failOn 'error' rejects truncated files instead of returning grey pixels.
   return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', pages: 1 });
 }

@@ -171,6 +171,8 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
     }
   } finally {
     optimizer.dispose();
+    // MomentumOptimizer.dispose() leaves SGD's learning-rate scalar `c` behind (tfjs 4.22): free it here.
+    (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
   }
   return { history, imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000) };
 }

@@ -1,0 +1,123 @@
+/**
+ * `npm run bench`: one JSON object per line — {name, value, unit, peer?, peer_value?, ratio?} (DESIGN.md).
+ *  - forward images/s of the bundled model and of ZFNet-224 (ZF Fig. 3 sizes, random weights, batch 8) on the
+ *    chosen backend; PyTorch CPU (/usr/bin/python3, when `import torch` works) on the same ZFNet-224 as the peer
+ *  - the default model's training images/s (the loop that trains the bundled model)
+ *  - peak RSS and tensor count after a 2 000-image pass through the engine (decode → preprocess → predict)
+ * Ratios are ours / peer for throughputs (higher is better).
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../electron/engine/backend';
+import { makeJobContext } from '../electron/engine/analyses/job-context';
+import { EngineCore } from '../electron/engine/core';
+import { buildZfFashion, buildZfNet224 } from '../electron/engine/model/architectures';
+import { trainClassifier } from '../electron/engine/train/loop';
+
+interface Line {
+  name: string;
+  value: number;
+  unit: string;
+  peer?: string | null;
+  peer_value?: number;
+  ratio?: number;
+}
+
+const print = (line: Line) => console.log(JSON.stringify(line));
+const round = (v: number, digits = 2) => Number(v.toFixed(digits));
+
+async function forwardImagesPerSecond(model: { predict(x: tf.Tensor): tf.Tensor | tf.Tensor[] }, shape: number[], batch: number, seconds: number): Promise<number> {
+  const x = tf.randomUniform([batch, ...shape]);
+  const once = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
+  once(); // warm-up (kernel setup, XNNPACK packing)
+  let images = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    once();
+    images += batch;
+  }
+  x.dispose();
+  return images / ((performance.now() - start) / 1000);
+}
+
+const TORCH_ZFNET = `
+import time, torch, torch.nn as nn
+torch.set_num_threads(2)
+torch.manual_seed(0)
+net = nn.Sequential(
+  nn.Conv2d(3, 96, 7, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1), nn.LocalResponseNorm(5, 1e-4, 0.75, 2),
+  nn.Conv2d(96, 256, 5, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1), nn.LocalResponseNorm(5, 1e-4, 0.75, 2),
+  nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
+  nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(),
+  nn.Linear(256 * 6 * 6, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 1000), nn.Softmax(1)).eval()
+x = torch.rand(8, 3, 224, 224)
+with torch.no_grad():
+  net(x)
+  n, t0 = 0, time.time()
+  while time.time() - t0 < SECONDS:
+    net(x); n += 8
+print(n / (time.time() - t0))
+`;
+
+function torchZfNetImagesPerSecond(seconds: number): number | null {
+  try {
+    const out = execFileSync('/usr/bin/python3', ['-c', TORCH_ZFNET.replace('SECONDS', String(seconds))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return Number(out.trim());
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend();
+  const seconds = Number(process.env.BENCH_SECONDS ?? 6);
+
+  const fashion = buildZfFashion(1);
+  print({ name: `default model forward (batch 64, ${backend.name})`, value: round(await forwardImagesPerSecond(fashion, [28, 28, 1], 64, seconds), 1), unit: 'images/s' });
+
+  const train = { x: new Float32Array(1024 * 784).map(() => Math.random()), y: new Int32Array(1024).map((_, i) => i % 10), shape: [1024, 28, 28, 1] as [number, number, number, number] };
+  const trained = await trainClassifier(fashion, train, { epochs: 1, batchSize: 64, learningRate: 0.01, momentum: 0.9, seed: 1, augment: { cropPad: 2, flip: true, fill: 0 } });
+  print({ name: `default model training (batch 64, ${backend.name})`, value: round(trained.imagesPerSecond, 1), unit: 'images/s' });
+  fashion.dispose();
+
+  const zf = buildZfNet224(1);
+  const ours = await forwardImagesPerSecond(zf, [224, 224, 3], 8, seconds);
+  zf.dispose();
+  const peer = torchZfNetImagesPerSecond(seconds);
+  print({
+    name: `ZFNet-224 forward (batch 8, ${backend.name})`,
+    value: round(ours),
+    unit: 'images/s',
+    peer: peer === null ? null : 'PyTorch CPU (2 threads)',
+    ...(peer === null ? {} : { peer_value: round(peer), ratio: round(ours / peer, 3) }),
+  });
+
+  // A 2 000-image pass through the engine's evaluation path, on Fashion-MNIST IDX if installed, else the samples.
+  const idx = '/usr/share/datasets/fashion-mnist';
+  const core = new EngineCore();
+  await core.init();
+  await core.openModel(undefined);
+  await core.openDataset(fs.existsSync(path.join(idx, 't10k-images-idx3-ubyte.gz')) ? idx : undefined);
+  const tensorsBefore = tf.memory().numTensors;
+  let peakRss = process.memoryUsage().rss;
+  const timer = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+  const start = performance.now();
+  let passed = 0;
+  while (passed < 2000) {
+    const result = await core.runJob('evaluate', { limit: Math.min(2000 - passed, 10000) }, makeJobContext(() => undefined, () => false));
+    passed += result.count;
+  }
+  const elapsed = (performance.now() - start) / 1000;
+  clearInterval(timer);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  print({ name: 'engine pass: decode + preprocess + predict (default model)', value: round(passed / elapsed, 1), unit: 'images/s' });
+  print({ name: 'peak RSS during a 2000-image pass', value: round(peakRss / 1024 / 1024, 1), unit: 'MiB' });
+  print({ name: 'tensors alive after a 2000-image pass minus before', value: tf.memory().numTensors - tensorsBefore, unit: 'tensors' });
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,259 @@
+/**
+ * THE contract between the renderer (or any client) and the engine. Every message shape is declared here once.
+ * Three transports implement `InspectorApi` + `InspectorEvents`: Electron IPC (preload exposes
+ * `window.inspector`), WebSocket (browser / classroom mode) and in-process (tests, CLI).
+ * No runtime dependency on Node, the DOM or Electron.
+ *
+ * Big arrays cross as typed arrays, images as PNG bytes — never as JSON number lists.
+ */
+import type { ErrorInfo } from './errors';
+/** How raw pixels become the model's input: x = (pixel · scale − mean[c]) / std[c], per channel. */
+export interface Preprocessing {
+    /** [height, width] the image is resized to. */
+    inputSize: [number, number];
+    /** 1 = grey, 3 = colour. Images are converted to this many channels. */
+    channels: 1 | 3;
+    /** Multiplies raw 0–255 pixel values (1/255 maps to [0,1]). */
+    scale: number;
+    mean: number[];
+    std: number[];
+    /** Colour channel order of the model's input (Caffe-era models use 'bgr'). */
+    channelOrder?: 'rgb' | 'bgr';
+    /** 'stretch' resizes to inputSize ignoring aspect; 'center-crop' resizes the short side then crops. */
+    resize?: 'stretch' | 'center-crop';
+}
+/** What a model file can carry in TF.js `userDefinedMetadata`. */
+export interface ModelMetadata {
+    name?: string;
+    description?: string;
+    labels?: string[];
+    preprocessing?: Preprocessing;
+    [key: string]: unknown;
+}
+/**
+ * Receptive field of a spatial layer in input pixels: the unit at output position (y, x) sees the input box
+ * rows [offset[0] + y·stride[0], offset[0] + y·stride[0] + size[0]) and likewise for columns, before clipping to
+ * the image (offsets can be negative where padding was used).
+ */
+export interface ReceptiveField {
+    size: [number, number];
+    stride: [number, number];
+    offset: [number, number];
+}
+export interface LayerInfo {
+    name: string;
+    /** The layer's class as the model file names it (Conv2D, MaxPooling2D, Dense, LRN, …). */
+    type: string;
+    /** Output shape without the batch dimension: [H, W, C] for spatial layers, [C] for dense. */
+    outputShape: number[];
+    params: number;
+    /** Names of the layers feeding this one (empty for the input). */
+    inputs: string[];
+    /** Fused activation, if the layer has one (e.g. 'relu'). */
+    activation?: string;
+    /** For layers whose output is [H, W, C]. */
+    receptiveField?: ReceptiveField;
+    /** Kernel size [h, w] and channel counts, for convolution layers. */
+    kernel?: {
+        size: [number, number];
+        strides: [number, number];
+        filters: number;
+    };
+}
+export interface ModelSummary {
+    /** Path of the model.json, or 'bundled:default' for the default model. */
+    id: string;
+    name: string;
+    description?: string;
+    format: 'tfjs-layers';
+    /** Input shape without batch: [H, W, C]. */
+    inputShape: number[];
+    classes?: string[];
+    layers: LayerInfo[];
+    preprocessing: Preprocessing;
+    totalParams: number;
+    /** Things the person should know, e.g. "No class labels in the file: showing class numbers". */
+    notices: string[];
+    /** Training checkpoints shipped with the model (epoch names), for the evolution view. */
+    checkpoints: string[];
+}
+export interface SkippedFile {
+    file: string;
+    code: string;
+    message: string;
+}
+export interface DatasetSummary {
+    /** Absolute path, or 'bundled:samples'. */
+    id: string;
+    name: string;
+    kind: 'folder' | 'idx';
+    classes: Array<{
+        name: string;
+        count: number;
+    }>;
+    count: number;
+    /** Files that could not be used, each named with the reason. Nothing is dropped silently. */
+    skipped: SkippedFile[];
+}
+export interface ImageEntry {
+    index: number;
+    /** Path relative to the dataset folder (or "train[123]" for IDX). */
+    file: string;
+    classIndex: number;
+    className: string;
+}
+/** Which image an analysis runs on. */
+export type ImageRef = {
+    source: 'dataset';
+    index: number;
+} | {
+    source: 'upload';
+    id: string;
+};
+export interface ImagePage {
+    total: number;
+    offset: number;
+    images: ImageEntry[];
+}
+export interface UploadedImage {
+    ref: ImageRef;
+    name: string;
+    width: number;
+    height: number;
+}
+export interface Prediction {
+    index: number;
+    label?: string;
+    probability: number;
+}
+export interface PredictResult {
+    predictions: Prediction[];
+    /** The true class, when the image comes from a labelled dataset. */
+    trueClass?: number;
+}
+/** Activation maps of one layer for one image. */
+export interface ActivationMaps {
+    layer: string;
+    /** [H, W, C] for spatial layers, [C] for dense. */
+    shape: number[];
+    /** Row-major values in `shape`, float32. */
+    data: Float32Array;
+    min: number;
+    max: number;
+}
+export interface JobParams {
+    /** Accuracy, per-class accuracy and confusion matrix of the current model on the current dataset. */
+    evaluate: {
+        limit?: number;
+    };
+}
+export type JobKind = keyof JobParams;
+export interface JobResults {
+    evaluate: EvaluationResult;
+}
+export interface EvaluationResult {
+    accuracy: number;
+    per_class: Record<string, number>;
+    confusion: number[][];
+    classes: string[];
+    count: number;
+    skipped: SkippedFile[];
+}
+export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+export interface JobProgress {
+    jobId: string;
+    kind: JobKind;
+    done: number;
+    total: number;
+    message: string;
+}
+export interface JobFinished {
+    jobId: string;
+    kind: JobKind;
+    status: Extract<JobStatus, 'done' | 'failed' | 'cancelled'>;
+    error?: ErrorInfo;
+}
+export interface BackendInfo {
+    name: 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
+    detail: string;
+    skipped: string[];
+    workers: number;
+}
+export interface AppState {
+    version: string;
+    backend: BackendInfo;
+    model?: ModelSummary;
+    dataset?: DatasetSummary;
+    /** 'electron' | 'browser' — how this client is connected. */
+    transport: string;
+}
+/** Commands. Each returns a Promise; errors reject with an InspectorError carrying a stable code. */
+export interface InspectorApi {
+    getState(): Promise<AppState>;
+    /** Opens a TF.js Layers model.json (or folder). No path: the bundled default model. */
+    openModel(params: {
+        path?: string;
+    }): Promise<ModelSummary>;
+    /** Opens a folder of class sub-folders or Fashion-MNIST IDX files. No path: the bundled samples. */
+    openDataset(params: {
+        path?: string;
+    }): Promise<DatasetSummary>;
+    listImages(params: {
+        offset: number;
+        limit: number;
+        classIndex?: number;
+    }): Promise<ImagePage>;
+    /** The image as PNG bytes (as decoded, before preprocessing); `size` bounds the longer side. */
+    getImage(params: {
+        image: ImageRef;
+        size?: number;
+    }): Promise<Uint8Array>;
+    /** An image file the person picked (PNG/JPEG/… or .npy); returns a reference usable everywhere. */
+    uploadImage(params: {
+        name: string;
+        bytes: Uint8Array;
+    }): Promise<UploadedImage>;
+    predict(params: {
+        image: ImageRef;
+        top?: number;
+    }): Promise<PredictResult>;
+    activations(params: {
+        image: ImageRef;
+        layer: string;
+    }): Promise<ActivationMaps>;
+    startJob<K extends JobKind>(params: {
+        kind: K;
+        params: JobParams[K];
+    }): Promise<{
+        jobId: string;
+    }>;
+    cancelJob(params: {
+        jobId: string;
+    }): Promise<void>;
+    getJobResult<K extends JobKind>(params: {
+        jobId: string;
+    }): Promise<JobResults[K]>;
+}
+export type Disposer = () => void;
+/** Events, named onX; each subscription returns a disposer. */
+export interface InspectorEvents {
+    onJobProgress(handler: (event: JobProgress) => void): Disposer;
+    onJobFinished(handler: (event: JobFinished) => void): Disposer;
+    /** The open model or dataset changed (from a menu, another client, …). */
+    onStateChanged(handler: (event: AppState) => void): Disposer;
+}
+export type Inspector = InspectorApi & InspectorEvents;
+/** Command names, for channel validation in IPC and WebSocket handlers. */
+export declare const COMMANDS: readonly ["getState", "openModel", "openDataset", "listImages", "getImage", "uploadImage", "predict", "activations", "startJob", "cancelJob", "getJobResult"];
+export type CommandName = (typeof COMMANDS)[number];
+/** Event names and the payload each carries. */
+export interface EventPayloads {
+    jobProgress: JobProgress;
+    jobFinished: JobFinished;
+    stateChanged: AppState;
+}
+export type EventName = keyof EventPayloads;
+export declare const EVENTS: readonly ["jobProgress", "jobFinished", "stateChanged"];
+export declare const JOB_KINDS: readonly ["evaluate"];
+/** Parameter type of a command. */
+export type CommandParams<C extends CommandName> = Parameters<InspectorApi[C]>[0];

@@ -1,0 +1,117 @@
+/**
+ * Browser mode end to end, in real Chromium (Debian's /usr/bin/chromium via playwright-core): the app opens on
+ * the bundled model, `conv1` shows a grid of 32 activation tiles, a tile opens its map over the image, the
+ * accuracy job runs with progress; a screenshot is saved to test-results/. Also: the token guard of
+ * `--host 0.0.0.0`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../electron/server';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUT = path.join(ROOT, 'test-results');
+
+describe('browser mode in Chromium', () => {
+  let server: RunningServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (the CI script does)`);
+    server = await startServer({ port: 0, quiet: true, workers: 2 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+    fs.mkdirSync(OUT, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('shows the layer tree, predictions and the conv1 activation grid; a tile opens its map', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.locator('[data-layer="conv1"]').click();
+    await page.waitForSelector('[data-unit-tile="31"]', { timeout: 60_000 });
+    expect(await page.locator('[data-unit-tile]').count()).toBe(32);
+    // Layer tree with shapes and parameter counts.
+    await expect(page.locator('[data-layer="conv1"]').textContent()).resolves.toMatch(/28 × 28 × 32.*832/);
+    // Predictions chart (ECharts canvas) and the verdict line.
+    await page.waitForSelector('.verdict');
+    expect(await page.locator('.chart canvas').count()).toBeGreaterThan(0);
+    // Status bar names the model, the images and the backend.
+    const status = await page.locator('footer.status').textContent();
+    expect(status).toMatch(/ZF-Fashion/);
+    expect(status).toMatch(/Sample images/);
+    expect(status).toMatch(/wasm/);
+    // Tiles are painted: the canvas of unit 0 is 28×28.
+    const size = await page.locator('canvas[data-unit="0"]').evaluate((c) => [(c as unknown as { width: number }).width, (c as unknown as { height: number }).height]);
+    expect(size).toEqual([28, 28]);
+    await page.screenshot({ path: path.join(OUT, 'browser-conv1.png') });
+
+    await page.locator('[data-unit-tile="5"]').click();
+    await page.waitForSelector('[role="dialog"]');
+    await expect(page.locator('[role="dialog"] h2').textContent()).resolves.toMatch(/conv1 · unit 5/);
+    await page.keyboard.press('ArrowRight');
+    await expect(page.locator('[role="dialog"] h2').textContent()).resolves.toMatch(/unit 6/);
+    await page.screenshot({ path: path.join(OUT, 'browser-unit-detail.png') });
+    await page.keyboard.press('Escape');
+    expect(await page.locator('[role="dialog"]').count()).toBe(0);
+
+    // Keyboard: arrow down in the layer tree moves to pool1 (32 units, 14×14).
+    await page.locator('[data-layer="conv1"]').click();
+    await page.locator('ul[role="listbox"]').first().press('ArrowDown');
+    await page.waitForFunction("document.querySelector('canvas[data-unit=\"0\"]')?.getAttribute('width') === '14'");
+
+    // The accuracy job runs with a progress bar and ends with a per-class result.
+    await page.getByRole('button', { name: /Check accuracy/ }).click();
+    await page.waitForSelector('.per-class li', { timeout: 120_000 });
+    expect(await page.locator('.per-class li').count()).toBe(10);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('refuses other sites’ WebSocket connections', async () => {
+    const page = await browser.newPage();
+    await page.goto('about:blank');
+    const wsUrl = server.url.replace('http', 'ws').replace(/\/(\?.*)?$/, '/ws');
+    const outcome = await page.evaluate(
+      (url) =>
+        new Promise<string>((resolve) => {
+          const ws = new WebSocket(url);
+          ws.onopen = () => resolve('open');
+          ws.onerror = () => resolve('refused');
+        }),
+      wsUrl,
+    );
+    expect(outcome).toBe('refused');
+    await page.close();
+  });
+});
+
+describe('classroom mode (--host 0.0.0.0)', () => {
+  it('every request needs the random token from the printed URL', async () => {
+    const server = await startServer({ host: '0.0.0.0', port: 0, quiet: true, workers: 1 });
+    try {
+      expect(server.token).toMatch(/^[\w-]{20,}$/);
+      const base = new URL(server.url);
+      const port = base.port;
+      const without = await fetch(`http://127.0.0.1:${port}/`);
+      expect(without.status).toBe(401);
+      const wrong = await fetch(`http://127.0.0.1:${port}/?token=nope`);
+      expect(wrong.status).toBe(401);
+      const withToken = await fetch(`http://127.0.0.1:${port}/?token=${server.token}`);
+      expect(withToken.status).toBe(200);
+      expect(await withToken.text()).toMatch(/CNN Inspector/);
+    } finally {
+      await server.close();
+    }
+  });
+});

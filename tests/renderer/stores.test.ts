@@ -1,0 +1,115 @@
+/**
+ * Pinia stores with a fresh Pinia per test and a fake engine behind api/: the stores hold state, call through
+ * the contract, drop stale answers and surface coded errors.
+ */
+import { createPinia, setActivePinia } from 'pinia';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { ActivationMaps, AppState, Inspector, JobFinished, JobProgress } from '../../shared/contract';
+import { InspectorError } from '../../shared/errors';
+import { setApi } from '../../renderer/api';
+import { useAppStore } from '../../renderer/stores/app';
+import { useJobsStore } from '../../renderer/stores/jobs';
+import { useSelectionStore } from '../../renderer/stores/selection';
+
+function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls: string[] } {
+  const calls: string[] = [];
+  const state: AppState = {
+    version: 'test',
+    backend: { name: 'cpu', detail: 'cpu (test)', skipped: [], workers: 1 },
+    transport: 'test',
+  };
+  const base: Inspector = {
+    getState: async () => (calls.push('getState'), state),
+    openModel: async () => {
+      calls.push('openModel');
+      throw new InspectorError('MODEL_WEIGHTS_MISSING', 'Weight file weights.bin named in model.json is missing');
+    },
+    openDataset: async () => (calls.push('openDataset'), { id: 'd', name: 'd', kind: 'folder', classes: [], count: 0, skipped: [] }),
+    listImages: async () => ({ total: 0, offset: 0, images: [] }),
+    getImage: async () => new Uint8Array(),
+    uploadImage: async () => ({ ref: { source: 'upload', id: 'u' }, name: 'u', width: 1, height: 1 }),
+    predict: async () => (calls.push('predict'), { predictions: [{ index: 1, probability: 0.9 }] }),
+    activations: async ({ layer }) => {
+      calls.push(`activations:${layer}`);
+      return { layer, shape: [1, 1, 2], data: Float32Array.from([1, 2]), min: 1, max: 2 };
+    },
+    startJob: async () => (calls.push('startJob'), { jobId: 'job-1' }),
+    cancelJob: async () => void calls.push('cancelJob'),
+    getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [] }) as never,
+    onJobProgress: () => () => undefined,
+    onJobFinished: () => () => undefined,
+    onStateChanged: () => () => undefined,
+  };
+  return Object.assign({ ...base, ...overrides }, { calls });
+}
+
+describe('renderer stores', () => {
+  beforeEach(() => {
+    setActivePinia(createPinia());
+  });
+
+  it('app store: a failed model open shows the coded error and keeps the old state', async () => {
+    const fake = fakeInspector();
+    setApi(fake);
+    const app = useAppStore();
+    await app.refresh();
+    expect(app.connected).toBe(true);
+    expect(app.backendLabel).toBe('cpu (test)');
+    await app.openModel('/nope/model.json');
+    expect(app.error).toEqual({ code: 'MODEL_WEIGHTS_MISSING', message: 'Weight file weights.bin named in model.json is missing' });
+    expect(app.busy).toBe(false);
+    expect(fake.calls).toEqual(['getState', 'openModel']);
+  });
+
+  it('selection store: picking an image fetches predictions and activations of the chosen layer', async () => {
+    const fake = fakeInspector();
+    setApi(fake);
+    const selection = useSelectionStore();
+    await selection.selectLayer('conv1');
+    expect(fake.calls).toEqual([]); // no image yet: nothing to compute
+    await selection.selectImage({ source: 'dataset', index: 3 }, 'shoe');
+    expect(fake.calls.sort()).toEqual(['activations:conv1', 'predict']);
+    expect(selection.activations?.layer).toBe('conv1');
+    expect(selection.unitCount).toBe(2);
+    expect(selection.isSpatial).toBe(true);
+    selection.selectUnit(1);
+    await selection.selectLayer('conv2');
+    expect(selection.unit).toBeUndefined(); // a unit number means nothing in another layer
+  });
+
+  it('selection store: an answer for a layer no longer selected is dropped', async () => {
+    let release: (m: ActivationMaps) => void = () => undefined;
+    const fake = fakeInspector({
+      activations: ({ layer }) =>
+        layer === 'slow'
+          ? new Promise<ActivationMaps>((r) => (release = r))
+          : Promise.resolve({ layer, shape: [2], data: Float32Array.from([0, 1]), min: 0, max: 1 }),
+    });
+    setApi(fake);
+    const selection = useSelectionStore();
+    await selection.selectImage({ source: 'dataset', index: 0 }, 'x');
+    const slow = selection.selectLayer('slow');
+    await selection.selectLayer('fast');
+    release({ layer: 'slow', shape: [1], data: Float32Array.from([9]), min: 9, max: 9 });
+    await slow;
+    expect(selection.activations?.layer).toBe('fast');
+  });
+
+  it('jobs store: progress and finish events drive the job view; results are fetched once done', async () => {
+    const fake = fakeInspector();
+    setApi(fake);
+    const jobs = useJobsStore();
+    const jobId = await jobs.start('evaluate');
+    expect(jobId).toBe('job-1');
+    expect(jobs.running).toHaveLength(1);
+    const progress: JobProgress = { jobId: 'job-1', kind: 'evaluate', done: 3, total: 10, message: 'Evaluated 3 of 10 images' };
+    jobs.onProgress(progress);
+    expect(jobs.latest('evaluate')).toMatchObject({ status: 'running', done: 3, total: 10 });
+    const finished: JobFinished = { jobId: 'job-1', kind: 'evaluate', status: 'done' };
+    await jobs.onFinished(finished);
+    expect(jobs.running).toHaveLength(0);
+    expect(jobs.latest('evaluate')?.result?.accuracy).toBe(0.5);
+    await jobs.onFinished({ jobId: 'job-2', kind: 'evaluate', status: 'cancelled', error: { code: 'JOB_CANCELLED', message: 'x' } });
+    expect(jobs.latest('evaluate')?.status).toBe('cancelled');
+  });
+});
