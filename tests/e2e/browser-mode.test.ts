@@ -68,7 +68,7 @@ describe('browser mode in Chromium', () => {
     // Keyboard: arrow down in the layer tree moves to pool1 (32 units, 14×14).
     await page.locator('[data-layer="conv1"]').click();
     await page.locator('ul[role="listbox"]').first().press('ArrowDown');
-    await page.waitForFunction("document.querySelector('canvas[data-unit=\"0\"]')?.getAttribute('width') === '14'");
+    await expect.poll(() => page.locator('canvas[data-unit="0"]').getAttribute('width'), { timeout: 30_000 }).toBe('14');
 
     // The accuracy job runs with a progress bar and ends with a per-class result.
     await page.getByRole('button', { name: /Check accuracy/ }).click();
