@@ -29,7 +29,7 @@ if (electron.path && !headless && !process.argv.includes('--browser')) {
   child.on('exit', (code) => process.exit(code ?? 0));
 } else {
   const why = !electron.path
-    ? `the Electron binary is not installed (${electron.reason})`
+    ? 'the Electron binary is not installed (its download was skipped or blocked; `node node_modules/electron/install.js` fetches it)'
     : headless
       ? 'there is no display (DISPLAY is not set)'
       : 'browser mode was asked for';
