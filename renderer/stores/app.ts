@@ -32,10 +32,11 @@ export const useAppStore = defineStore('app', {
     applyState(state: AppState) {
       this.state = state;
     },
-    async openModel(path?: string) {
+    /** Runs a state-changing call with the busy flag set, then refreshes; a failure becomes the error banner. */
+    async change(call: () => Promise<unknown>) {
       this.busy = true;
       try {
-        await api().openModel({ path });
+        await call();
         await this.refresh();
         this.error = undefined;
       } catch (error) {
@@ -44,17 +45,11 @@ export const useAppStore = defineStore('app', {
         this.busy = false;
       }
     },
-    async openDataset(path?: string) {
-      this.busy = true;
-      try {
-        await api().openDataset({ path });
-        await this.refresh();
-        this.error = undefined;
-      } catch (error) {
-        this.showError(error);
-      } finally {
-        this.busy = false;
-      }
+    openModel(path?: string) {
+      return this.change(() => api().openModel({ path }));
+    },
+    openDataset(path?: string) {
+      return this.change(() => api().openDataset({ path }));
     },
   },
 });

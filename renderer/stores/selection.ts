@@ -31,6 +31,15 @@ export const useSelectionStore = defineStore('selection', {
       this.imageEntry = entry;
       await this.recompute();
     },
+    /** A file the person picked or dropped: sent to the engine, then analysed like any other image. */
+    async openFile(file: File) {
+      try {
+        const uploaded = await api().uploadImage({ name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
+        await this.selectImage(uploaded.ref, `your file · ${uploaded.name}`);
+      } catch (error) {
+        useAppStore().showError(error);
+      }
+    },
     async selectLayer(layer: string) {
       if (this.layer !== layer) this.unit = undefined;
       this.layer = layer;

@@ -11,22 +11,12 @@
 import {
   backend_util,
   Conv2DBackpropFilter,
-  getKernel,
   type Conv2DBackpropFilterAttrs,
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-
-/** The slice of BackendWasm's API this kernel uses (typed here to avoid importing the backend's internals). */
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array;
-  disposeData(dataId: object): boolean;
-}
-
-/** Scratch budget for colsT, in float32 elements (32 MiB). */
-const MAX_SCRATCH_ELEMENTS = 8 * 1024 * 1024;
+import { imagesPerChunk, wasmBatchMatMul, type WasmBackendLike } from './wasm-backend';
 
 export function conv2DBackpropFilterWasm(args: {
   inputs: { x: TensorInfo; dy: TensorInfo };
@@ -58,16 +48,12 @@ export function conv2DBackpropFilterWasm(args: {
   const padLeft = info.padInfo.left;
   const K = filterHeight * filterWidth * inChannels;
   const positionsPerImage = outHeight * outWidth;
-  const imagesPerChunk = Math.max(1, Math.min(batchSize, Math.floor(MAX_SCRATCH_ELEMENTS / (K * positionsPerImage))));
-  const batchMatMul = getKernel('BatchMatMul', 'wasm')!.kernelFunc as unknown as (a: {
-    inputs: { a: TensorInfo; b: TensorInfo };
-    backend: WasmBackendLike;
-    attrs: { transposeA: boolean; transposeB: boolean };
-  }) => TensorInfo;
+  const chunk = imagesPerChunk(batchSize, positionsPerImage, K);
+  const batchMatMul = wasmBatchMatMul();
 
   let accumulated: TensorInfo | undefined;
-  for (let n0 = 0; n0 < batchSize; n0 += imagesPerChunk) {
-    const images = Math.min(imagesPerChunk, batchSize - n0);
+  for (let n0 = 0; n0 < batchSize; n0 += chunk) {
+    const images = Math.min(chunk, batchSize - n0);
     const M = images * positionsPerImage;
     const colsT = backend.makeOutput([1, K, M], 'float32');
     const wholeBatch = images === batchSize;

@@ -10,20 +10,12 @@
 import {
   backend_util,
   Conv2DBackpropInput,
-  getKernel,
   type Conv2DBackpropInputAttrs,
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array;
-  disposeData(dataId: object): boolean;
-}
-
-const MAX_SCRATCH_ELEMENTS = 8 * 1024 * 1024;
+import { imagesPerChunk, wasmBatchMatMul, type WasmBackendLike } from './wasm-backend';
 
 export function conv2DBackpropInputWasm(args: {
   inputs: { dy: TensorInfo; filter: TensorInfo };
@@ -55,12 +47,8 @@ export function conv2DBackpropInputWasm(args: {
   const padLeft = info.padInfo.left;
   const K = filterHeight * filterWidth * inChannels;
   const positionsPerImage = outHeight * outWidth;
-  const imagesPerChunk = Math.max(1, Math.min(batchSize, Math.floor(MAX_SCRATCH_ELEMENTS / (K * positionsPerImage))));
-  const batchMatMul = getKernel('BatchMatMul', 'wasm')!.kernelFunc as unknown as (a: {
-    inputs: { a: TensorInfo; b: TensorInfo };
-    backend: WasmBackendLike;
-    attrs: { transposeA: boolean; transposeB: boolean };
-  }) => TensorInfo;
+  const chunk = imagesPerChunk(batchSize, positionsPerImage, K);
+  const batchMatMul = wasmBatchMatMul();
 
   const dx = backend.makeOutput([...inputShape], 'float32');
   backend.typedArrayFromHeap(dx).fill(0);
@@ -71,8 +59,8 @@ export function conv2DBackpropInputWasm(args: {
     const wt = backend.typedArrayFromHeap(weightsT);
     for (let k = 0; k < K; k++) for (let co = 0; co < outChannels; co++) wt[co * K + k] = wv[k * outChannels + co];
   }
-  for (let n0 = 0; n0 < batchSize; n0 += imagesPerChunk) {
-    const images = Math.min(imagesPerChunk, batchSize - n0);
+  for (let n0 = 0; n0 < batchSize; n0 += chunk) {
+    const images = Math.min(chunk, batchSize - n0);
     const M = images * positionsPerImage;
     const wholeBatch = images === batchSize;
     const dyChunk = wholeBatch
