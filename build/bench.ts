@@ -112,6 +112,11 @@ async function main(): Promise<void> {
   const elapsed = (performance.now() - start) / 1000;
   clearInterval(timer);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const atlasImages = Math.min(2000, (await core.openDataset(undefined)).count);
+  const layers = (core.modelSummary?.layers ?? []).filter((l) => l.type !== 'InputLayer' && l.type !== 'Dropout').map((l) => l.name);
+  const atlasStart = performance.now();
+  await core.buildTopK({ layers, k: 9 }, makeJobContext(() => undefined, () => false));
+  print({ name: `top-9 atlas scan, all ${layers.length} layers of the default model, bundled samples`, value: round(atlasImages / ((performance.now() - atlasStart) / 1000), 1), unit: 'images/s' });
   print({ name: 'engine pass: decode + preprocess + predict (default model)', value: round(passed / elapsed, 1), unit: 'images/s' });
   print({ name: 'peak RSS during a 2000-image pass', value: round(peakRss / 1024 / 1024, 1), unit: 'MiB' });
   print({ name: 'tensors alive after a 2000-image pass minus before', value: tf.memory().numTensors - tensorsBefore, unit: 'tensors' });

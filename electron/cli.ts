@@ -6,7 +6,10 @@ import * as path from 'node:path';
 import { InspectorError, toErrorInfo } from '../shared/errors';
 import { makeJobContext } from './engine/analyses/job-context';
 import { EngineCore } from './engine/core';
+import { buildTopK, mergeTopK, type TopKIndex } from './engine/analyses/topk';
 import { readFileBytes } from './engine/data/image';
+import { writeFileAtomic } from './engine/store/atomic';
+import * as fs from 'node:fs';
 import { writeNpy } from './engine/store/npy';
 
 const USAGE = `cnn-inspect <command> [options]
@@ -14,6 +17,8 @@ const USAGE = `cnn-inspect <command> [options]
   predict     --model M --image I [--top K]
   activations --model M --image I --layer L --out A.npy
   evaluate    --model M --data DIR [--limit N]
+  topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
+  topk-merge  --parts D1,D2,… --out-dir D
 M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
 I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor exactly.`;
 
@@ -69,8 +74,12 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'evaluate'];
+  const known = ['info', 'predict', 'activations', 'evaluate', 'topk', 'topk-merge'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
+  if (command === 'topk-merge') {
+    out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
+    return;
+  }
   const core = new EngineCore();
   const backend = await core.init();
   const summary = await core.openModel(modelId(flags));
@@ -113,7 +122,54 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       print(result);
       return;
     }
+    case 'topk': {
+      const dataset = await core.openDataset(required(flags, 'data'));
+      const outDir = required(flags, 'out-dir');
+      const shard = typeof flags.shard === 'string' ? parseShard(flags.shard) : undefined;
+      const [index] = await core.buildTopK(
+        { layers: [required(flags, 'layer')], k: positiveInt(flags, 'k', 9), shard, outDir, writePatches: !flags['no-patches'] },
+        makeJobContext(
+          (done, total) => {
+            if (flags.progress) process.stderr.write(`\r${done}/${total}`);
+          },
+          () => false,
+        ),
+      );
+      writeFileAtomic(path.join(outDir, 'index.json'), JSON.stringify(index));
+      print({ layer: index.layer, k: index.k, units: index.units.length, images: index.images, dataset: dataset.name, out: path.resolve(outDir, 'index.json'), skipped: index.skipped });
+      return;
+    }
   }
+}
+
+function parseShard(text: string): { index: number; count: number } {
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  if (!m) throw new InspectorError('BAD_ARGUMENT', `--shard must look like i/n (e.g. 0/4), got "${text}"`);
+  return { index: Number(m[1]), count: Number(m[2]) };
+}
+
+/** Merges shard atlases (folders with index.json and patches/) into one folder, copying the winners' patches. */
+function mergeAtlasFolders(parts: string[], outDir: string): { layer: string; k: number; images: number; out: string } {
+  const indexes = parts.map((dir) => {
+    const file = path.join(dir, 'index.json');
+    if (!fs.existsSync(file)) throw new InspectorError('FILE_NOT_FOUND', `No atlas index at ${file}`);
+    const index = JSON.parse(fs.readFileSync(file, 'utf8')) as TopKIndex;
+    for (const unit of index.units) for (const e of unit.top) if (e.patch) e.patch = path.resolve(dir, e.patch);
+    return index;
+  });
+  const merged = mergeTopK(indexes);
+  for (const unit of merged.units)
+    for (const e of unit.top)
+      if (e.patch) {
+        const rel = path.posix.join('patches', merged.layer, `unit${unit.unit}_top${unit.top.indexOf(e) + 1}.png`);
+        fs.mkdirSync(path.dirname(path.join(outDir, rel)), { recursive: true });
+        fs.copyFileSync(e.patch, path.join(outDir, rel) + '.tmp');
+        e.patch = rel;
+      }
+  // Second pass renames, so a patch copied from a folder that is also the output is never overwritten mid-merge.
+  for (const unit of merged.units) for (const e of unit.top) if (e.patch) fs.renameSync(path.join(outDir, e.patch) + '.tmp', path.join(outDir, e.patch));
+  writeFileAtomic(path.join(outDir, 'index.json'), JSON.stringify(merged));
+  return { layer: merged.layer, k: merged.k, images: merged.images, out: path.resolve(outDir, 'index.json') };
 }
 
 /** Entry point: runs the CLI on process.argv and exits with its status. */

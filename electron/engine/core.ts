@@ -19,6 +19,7 @@ import type {
 import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
 import { evaluateModel } from './analyses/evaluate';
+import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
 import type { JobContext } from './analyses/job-context';
 import { initBackend, type BackendChoice, type BackendName } from './backend';
 import { openDataset, type Dataset } from './data/dataset';
@@ -143,6 +144,10 @@ export class EngineCore {
       default:
         throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
     }
+  }
+
+  buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {
+    return buildTopK(this.requireModel(), this.requireDataset(), options, ctx);
   }
 
   numTensors(): number {
