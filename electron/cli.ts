@@ -6,7 +6,8 @@ import * as path from 'node:path';
 import { InspectorError, toErrorInfo } from '../shared/errors';
 import { makeJobContext } from './engine/analyses/job-context';
 import { EngineCore } from './engine/core';
-import { buildTopK, mergeTopK, type TopKIndex } from './engine/analyses/topk';
+import { PROJECTION_METHODS, type ProjectionMethod } from './engine/analyses/projection';
+import { mergeTopK, type TopKIndex } from './engine/analyses/topk';
 import { readFileBytes } from './engine/data/image';
 import { writeFileAtomic } from './engine/store/atomic';
 import * as fs from 'node:fs';
@@ -17,6 +18,7 @@ const USAGE = `cnn-inspect <command> [options]
   predict     --model M --image I [--top K]
   activations --model M --image I --layer L --out A.npy
   evaluate    --model M --data DIR [--limit N]
+  deconv      --model M --image I --layer L --unit U [--method deconv|gradient|guided] [--position y,x] --out P.npy
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
 M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
@@ -74,7 +76,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'evaluate', 'topk', 'topk-merge'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'evaluate', 'topk', 'topk-merge'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -107,6 +109,25 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const maps = await core.activations({ image, layer });
       writeNpy(outFile, { shape: maps.shape, data: maps.data });
       print({ layer, shape: maps.shape, out: path.resolve(outFile), min: maps.min, max: maps.max });
+      return;
+    }
+    case 'deconv': {
+      const layer = required(flags, 'layer');
+      const unitText = required(flags, 'unit');
+      const unit = Number(unitText);
+      if (!Number.isInteger(unit)) throw new InspectorError('BAD_ARGUMENT', `--unit must be an integer, got "${unitText}"`);
+      const method = (typeof flags.method === 'string' ? flags.method : 'deconv') as ProjectionMethod;
+      if (!PROJECTION_METHODS.includes(method)) throw new InspectorError('BAD_ARGUMENT', `--method must be deconv, gradient or guided (got "${method}")`);
+      let position: number[] | undefined;
+      if (typeof flags.position === 'string') {
+        position = flags.position.split(',').map(Number);
+        if (position.length !== 2 || position.some((v) => !Number.isInteger(v))) throw new InspectorError('BAD_ARGUMENT', '--position must be y,x');
+      }
+      const outFile = required(flags, 'out');
+      const image = await loadImage(core, flags);
+      const p = await core.project({ image, layer, unit, method, position });
+      writeNpy(outFile, { shape: p.shape, data: p.data });
+      print({ layer, unit, method, position: p.position, value: p.value, shape: p.shape, out: path.resolve(outFile) });
       return;
     }
     case 'evaluate': {

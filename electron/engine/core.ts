@@ -19,6 +19,7 @@ import type {
 import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
 import { evaluateModel } from './analyses/evaluate';
+import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
 import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
 import type { JobContext } from './analyses/job-context';
 import { initBackend, type BackendChoice, type BackendName } from './backend';
@@ -144,6 +145,14 @@ export class EngineCore {
       default:
         throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
     }
+  }
+
+  /** A unit's activation projected to input space (ZF deconvnet, gradient or guided backprop). */
+  async project(params: { image: ImageRef; layer: string; unit: number; method: ProjectionMethod; position?: number[] }): Promise<Projection> {
+    const loaded = this.requireModel();
+    loaded.layerModel(params.layer); // LAYER_NOT_FOUND before decoding
+    const { input } = await this.modelInput(params.image);
+    return projectUnit(loaded, input, params.layer, params.unit, params.method, params.position);
   }
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {
