@@ -152,6 +152,21 @@ export interface ActivationMaps {
   max: number;
 }
 
+export type ProjectionMethod = 'deconv' | 'gradient' | 'guided';
+
+/** One unit's activation projected down to input space (ZF deconvnet, gradient or guided backprop). */
+export interface ProjectionResult {
+  layer: string;
+  unit: number;
+  method: ProjectionMethod;
+  /** Where the projected activation is ([y, x]; [] for dense layers). */
+  position: number[];
+  value: number;
+  /** Input space [H, W, C]; raw values (display normalisation is the viewer's choice). */
+  shape: number[];
+  data: Float32Array;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Jobs
 
@@ -227,6 +242,8 @@ export interface InspectorApi {
   uploadImage(params: { name: string; bytes: Uint8Array }): Promise<UploadedImage>;
   predict(params: { image: ImageRef; top?: number }): Promise<PredictResult>;
   activations(params: { image: ImageRef; layer: string }): Promise<ActivationMaps>;
+  /** Projects a unit's strongest activation (or the one at `position`) to input space. */
+  project(params: { image: ImageRef; layer: string; unit: number; method: ProjectionMethod; position?: number[] }): Promise<ProjectionResult>;
   startJob<K extends JobKind>(params: { kind: K; params: JobParams[K] }): Promise<{ jobId: string }>;
   cancelJob(params: { jobId: string }): Promise<void>;
   getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]>;
@@ -254,6 +271,7 @@ export const COMMANDS = [
   'uploadImage',
   'predict',
   'activations',
+  'project',
   'startJob',
   'cancelJob',
   'getJobResult',

@@ -22,6 +22,8 @@ import type {
   JobStatus,
   ModelSummary,
   PredictResult,
+  ProjectionMethod,
+  ProjectionResult,
   UploadedImage,
 } from '../../shared/contract';
 import { InspectorError, toErrorInfo, type ErrorInfo } from '../../shared/errors';
@@ -123,6 +125,10 @@ export class InspectorService implements Inspector {
 
   activations(params: { image: ImageRef; layer: string }): Promise<ActivationMaps> {
     return this.host.call('activations', params);
+  }
+
+  project(params: { image: ImageRef; layer: string; unit: number; method: ProjectionMethod; position?: number[] }): Promise<ProjectionResult> {
+    return this.host.call('project', params);
   }
 
   async startJob<K extends JobKind>(params: { kind: K; params: JobParams[K] }): Promise<{ jobId: string }> {

@@ -64,6 +64,13 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       checkImageRef(p.image);
       if (typeof p.layer !== 'string') fail('activations: layer must be a string');
       return;
+    case 'project':
+      checkImageRef(p.image);
+      if (typeof p.layer !== 'string') fail('project: layer must be a string');
+      if (!Number.isInteger(p.unit)) fail('project: unit must be an integer');
+      if (!['deconv', 'gradient', 'guided'].includes(p.method as string)) fail('project: method must be deconv, gradient or guided');
+      if (p.position !== undefined && (!Array.isArray(p.position) || !p.position.every((v) => Number.isInteger(v)))) fail('project: position must be [y, x]');
+      return;
     case 'startJob':
       validateJobParams(p.kind, p.params);
       return;

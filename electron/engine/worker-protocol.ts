@@ -11,6 +11,7 @@ export type WorkerMethod =
   | 'addUpload'
   | 'predict'
   | 'activations'
+  | 'project'
   | 'numTensors';
 
 export type HostToWorker =

@@ -29,6 +29,8 @@ async function call(method: string, args: unknown[]): Promise<unknown> {
       return core.predict(args[0] as Parameters<EngineCore['predict']>[0]);
     case 'activations':
       return core.activations(args[0] as Parameters<EngineCore['activations']>[0]);
+    case 'project':
+      return core.project(args[0] as Parameters<EngineCore['project']>[0]);
     case 'numTensors':
       return core.numTensors();
     default:

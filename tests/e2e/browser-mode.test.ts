@@ -59,6 +59,11 @@ describe('browser mode in Chromium', () => {
     await page.locator('[data-unit-tile="5"]').click();
     await page.waitForSelector('[role="dialog"]');
     await expect(page.locator('[role="dialog"] h2').textContent()).resolves.toMatch(/conv1 · unit 5/);
+    // The unit's strongest activation projected to pixels, three ways, each drawn at input size.
+    for (const method of ['deconv', 'guided', 'gradient']) {
+      await expect.poll(() => page.locator(`canvas[data-projection="${method}"]`).getAttribute('width'), { timeout: 30_000 }).toBe('28');
+    }
+    await page.locator('[role="dialog"]').focus();
     await page.keyboard.press('ArrowRight');
     await expect(page.locator('[role="dialog"] h2').textContent()).resolves.toMatch(/unit 6/);
     await page.screenshot({ path: path.join(OUT, 'browser-unit-detail.png') });

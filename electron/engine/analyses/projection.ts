@@ -14,23 +14,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { backend_util } from '@tensorflow/tfjs-core';
 import { InspectorError } from '../../../shared/errors';
+import type { ProjectionMethod, ProjectionResult } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
 
-export type ProjectionMethod = 'deconv' | 'gradient' | 'guided';
+export type { ProjectionMethod };
 export const PROJECTION_METHODS: readonly ProjectionMethod[] = ['deconv', 'gradient', 'guided'];
 
-export interface Projection {
-  layer: string;
-  unit: number;
-  method: ProjectionMethod;
-  /** Where the chosen activation is: [y, x] for spatial layers, [] for dense. */
-  position: number[];
-  /** The activation's value there. */
-  value: number;
-  /** Input space, [H, W, C]. */
-  shape: number[];
-  data: Float32Array;
-}
+export type Projection = ProjectionResult;
 
 interface LayerConfigLike {
   activation?: string;
