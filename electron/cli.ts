@@ -19,6 +19,7 @@ const USAGE = `cnn-inspect <command> [options]
   activations --model M --image I --layer L --out A.npy
   evaluate    --model M --data DIR [--limit N]
   deconv      --model M --image I --layer L --unit U [--method deconv|gradient|guided] [--position y,x] --out P.npy
+  occlusion   --model M --image I --patch P --stride S [--fill V] [--class K] [--layer L] --out-dir D
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
 M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
@@ -76,7 +77,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'evaluate', 'topk', 'topk-merge'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'evaluate', 'topk', 'topk-merge'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -128,6 +129,26 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const p = await core.project({ image, layer, unit, method, position });
       writeNpy(outFile, { shape: p.shape, data: p.data });
       print({ layer, unit, method, position: p.position, value: p.value, shape: p.shape, out: path.resolve(outFile) });
+      return;
+    }
+    case 'occlusion': {
+      const integer = (name: string) => {
+        const v = Number(required(flags, name));
+        if (!Number.isInteger(v)) throw new InspectorError('BAD_ARGUMENT', `--${name} must be a whole number`);
+        return v;
+      };
+      const patch = integer('patch');
+      const stride = integer('stride');
+      const fill = flags.fill === undefined ? undefined : Number(flags.fill);
+      if (fill !== undefined && !Number.isFinite(fill)) throw new InspectorError('BAD_ARGUMENT', '--fill must be a number');
+      const classIndex = flags.class === undefined ? undefined : integer('class');
+      const outDir = required(flags, 'out-dir');
+      const image = await loadImage(core, flags);
+      const r = await core.occlusion(image, { patch, stride, fill, classIndex, layer: typeof flags.layer === 'string' ? flags.layer : undefined }, makeJobContext(() => undefined, () => false));
+      writeNpy(path.join(outDir, 'probability.npy'), { shape: r.grid, data: r.probability });
+      writeNpy(path.join(outDir, 'top_label.npy'), { shape: r.grid, data: r.topLabel });
+      writeNpy(path.join(outDir, 'feature.npy'), { shape: r.grid, data: r.feature });
+      print({ class: r.classIndex, label: summary.classes?.[r.classIndex], base_probability: r.baseProbability, feature_layer: r.featureLayer, feature_unit: r.featureUnit, grid: r.grid, out_dir: path.resolve(outDir) });
       return;
     }
     case 'evaluate': {

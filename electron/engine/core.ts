@@ -19,6 +19,7 @@ import type {
 import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
 import { evaluateModel } from './analyses/evaluate';
+import { occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
 import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
 import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
 import type { JobContext } from './analyses/job-context';
@@ -153,6 +154,11 @@ export class EngineCore {
     loaded.layerModel(params.layer); // LAYER_NOT_FOUND before decoding
     const { input } = await this.modelInput(params.image);
     return projectUnit(loaded, input, params.layer, params.unit, params.method, params.position);
+  }
+
+  async occlusion(image: ImageRef, options: OcclusionOptions, ctx: JobContext): Promise<OcclusionResult> {
+    const { input } = await this.modelInput(image);
+    return occlusionSensitivity(this.requireModel(), input, options, ctx);
   }
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {

@@ -1,0 +1,139 @@
+/**
+ * Occlusion sensitivity (Zeiler & Fergus §4.2, Fig. 7): a square of `patch` pixels, filled with `fill` in every
+ * channel of the input tensor, is slid over the image with `stride`; top-left corners y, x = 0, S, 2S, … while
+ * y + P ≤ H (and x + P ≤ W). For each position:
+ *   probability[y][x] = softmax output of class K (default: the unoccluded top-1 class)
+ *   topLabel[y][x]    = the most probable class
+ *   feature[y][x]     = sum over positions of one feature map: in the last Conv2D layer (or `layer`), the map whose
+ *                       maximum is largest on the unoccluded input (ZF Fig. 7b)
+ * The default fill is 0 in input-tensor space: the model's mean input after its mean/std normalisation.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { InspectorError } from '../../../shared/errors';
+import type { LoadedModel } from '../model/loaded-model';
+import type { JobContext } from './job-context';
+
+export interface OcclusionOptions {
+  patch: number;
+  stride: number;
+  /** Fill value in input-tensor space (default 0). */
+  fill?: number;
+  /** Class whose probability is mapped (default: unoccluded top-1). */
+  classIndex?: number;
+  /** Spatial layer for the feature map (default: the last Conv2D). */
+  layer?: string;
+  batchSize?: number;
+}
+
+export interface OcclusionResult {
+  classIndex: number;
+  /** Probability of classIndex on the unoccluded image. */
+  baseProbability: number;
+  featureLayer: string;
+  featureUnit: number;
+  /** [Y, X] number of square positions. */
+  grid: [number, number];
+  patch: number;
+  stride: number;
+  fill: number;
+  probability: Float32Array;
+  topLabel: Int32Array;
+  feature: Float32Array;
+}
+
+function endsInSoftmax(model: tfl.LayersModel): boolean {
+  const last = model.layers[model.layers.length - 1];
+  const config = last.getConfig() as { activation?: string };
+  return config.activation === 'softmax' || last.getClassName() === 'Softmax';
+}
+
+export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Array, options: OcclusionOptions, ctx: JobContext): Promise<OcclusionResult> {
+  const [h, w, c] = loaded.summary.inputShape;
+  const { patch, stride } = options;
+  if (!Number.isInteger(patch) || patch < 1) throw new InspectorError('BAD_ARGUMENT', `The patch size must be a positive whole number of pixels (got ${patch})`);
+  if (!Number.isInteger(stride) || stride < 1) throw new InspectorError('BAD_ARGUMENT', `The stride must be a positive whole number of pixels (got ${stride})`);
+  if (patch > h || patch > w) throw new InspectorError('BAD_ARGUMENT', `A ${patch}-pixel square does not fit in the ${h}×${w} input`);
+  const fill = options.fill ?? 0;
+  if (!Number.isFinite(fill)) throw new InspectorError('BAD_ARGUMENT', 'The fill value must be a number');
+  const featureLayer = options.layer ?? [...loaded.summary.layers].reverse().find((l) => l.type === 'Conv2D')?.name;
+  if (!featureLayer) throw new InspectorError('LAYER_NOT_SPATIAL', 'The model has no Conv2D layer; pass --layer with a spatial layer');
+  const featureInfo = loaded.summary.layers.find((l) => l.name === featureLayer);
+  if (!featureInfo) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${featureLayer}"`);
+  if (featureInfo.outputShape.length !== 3) throw new InspectorError('LAYER_NOT_SPATIAL', `Layer ${featureLayer} has no spatial map (output ${featureInfo.outputShape.join('×')})`);
+
+  const softmax = !endsInSoftmax(loaded.model);
+  const probe = tfl.model({ inputs: loaded.model.inputs, outputs: [loaded.model.outputs[0], loaded.model.getLayer(featureLayer).output as tfl.SymbolicTensor] });
+  const run = (batch: Float32Array, n: number) =>
+    tf.tidy(() => {
+      const [out, feat] = probe.predict(tf.tensor4d(batch, [n, h, w, c])) as tf.Tensor[];
+      const probs = softmax ? tf.softmax(out) : out;
+      return { probs: probs.dataSync() as Float32Array, feat: feat.dataSync() as Float32Array };
+    });
+
+  const base = run(input, 1);
+  const classes = base.probs.length;
+  let classIndex = options.classIndex;
+  if (classIndex === undefined) {
+    classIndex = 0;
+    for (let k = 1; k < classes; k++) if (base.probs[k] > base.probs[classIndex]) classIndex = k;
+  } else if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
+    throw new InspectorError('BAD_ARGUMENT', `Class ${classIndex} does not exist (the model has classes 0–${classes - 1})`);
+  }
+  const units = featureInfo.outputShape[2];
+  const positionsPerMap = base.feat.length / units;
+  let featureUnit = 0;
+  let strongest = -Infinity;
+  for (let u = 0; u < units; u++)
+    for (let p = 0; p < positionsPerMap; p++)
+      if (base.feat[p * units + u] > strongest) {
+        strongest = base.feat[p * units + u];
+        featureUnit = u;
+      }
+
+  const gridY = Math.floor((h - patch) / stride) + 1;
+  const gridX = Math.floor((w - patch) / stride) + 1;
+  const total = gridY * gridX;
+  const probability = new Float32Array(total);
+  const topLabel = new Int32Array(total);
+  const feature = new Float32Array(total);
+  const batchSize = options.batchSize ?? 32;
+  const size = h * w * c;
+  for (let start = 0; start < total; start += batchSize) {
+    ctx.throwIfCancelled();
+    const n = Math.min(batchSize, total - start);
+    const batch = new Float32Array(n * size);
+    for (let i = 0; i < n; i++) {
+      const cell = start + i;
+      const y0 = Math.floor(cell / gridX) * stride;
+      const x0 = (cell % gridX) * stride;
+      batch.set(input, i * size);
+      for (let y = y0; y < y0 + patch; y++) batch.fill(fill, i * size + (y * w + x0) * c, i * size + (y * w + x0 + patch) * c);
+    }
+    const { probs, feat } = run(batch, n);
+    for (let i = 0; i < n; i++) {
+      let best = 0;
+      for (let k = 1; k < classes; k++) if (probs[i * classes + k] > probs[i * classes + best]) best = k;
+      probability[start + i] = probs[i * classes + classIndex];
+      topLabel[start + i] = best;
+      let sum = 0;
+      for (let p = 0; p < positionsPerMap; p++) sum += feat[(i * positionsPerMap + p) * units + featureUnit];
+      feature[start + i] = sum;
+    }
+    ctx.progress(start + n, total, `Occluded ${start + n} of ${total} positions`);
+    await ctx.yield();
+  }
+  return {
+    classIndex,
+    baseProbability: base.probs[classIndex],
+    featureLayer,
+    featureUnit,
+    grid: [gridY, gridX],
+    patch,
+    stride,
+    fill,
+    probability,
+    topLabel,
+    feature,
+  };
+}
