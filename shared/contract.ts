@@ -170,14 +170,49 @@ export interface ProjectionResult {
 // ---------------------------------------------------------------------------------------------------------------
 // Jobs
 
+/** Where a grey square hides part of the input (input pixels; fill in input-tensor space, default 0). */
+export interface Occluder {
+  y: number;
+  x: number;
+  patch: number;
+  fill?: number;
+}
+
+export interface OcclusionParams {
+  image: ImageRef;
+  patch: number;
+  stride: number;
+  fill?: number;
+  classIndex?: number;
+  layer?: string;
+}
+
+/** ZF Fig. 7 maps over the grid of square positions, row-major [grid[0], grid[1]]. */
+export interface OcclusionMaps {
+  classIndex: number;
+  baseProbability: number;
+  featureLayer: string;
+  featureUnit: number;
+  grid: [number, number];
+  patch: number;
+  stride: number;
+  fill: number;
+  probability: Float32Array;
+  topLabel: Int32Array;
+  feature: Float32Array;
+}
+
 export interface JobParams {
   /** Accuracy, per-class accuracy and confusion matrix of the current model on the current dataset. */
   evaluate: { limit?: number };
+  /** Occlusion sensitivity of one image (ZF §4.2). */
+  occlusion: OcclusionParams;
 }
 export type JobKind = keyof JobParams;
 
 export interface JobResults {
   evaluate: EvaluationResult;
+  occlusion: OcclusionMaps;
 }
 
 export interface EvaluationResult {
@@ -240,7 +275,8 @@ export interface InspectorApi {
   getImage(params: { image: ImageRef; size?: number }): Promise<Uint8Array>;
   /** An image file the person picked (PNG/JPEG/… or .npy); returns a reference usable everywhere. */
   uploadImage(params: { name: string; bytes: Uint8Array }): Promise<UploadedImage>;
-  predict(params: { image: ImageRef; top?: number }): Promise<PredictResult>;
+  /** Top predictions; with `occlude`, for the image with that square hidden. */
+  predict(params: { image: ImageRef; top?: number; occlude?: Occluder }): Promise<PredictResult>;
   activations(params: { image: ImageRef; layer: string }): Promise<ActivationMaps>;
   /** Projects a unit's strongest activation (or the one at `position`) to input space. */
   project(params: { image: ImageRef; layer: string; unit: number; method: ProjectionMethod; position?: number[] }): Promise<ProjectionResult>;
@@ -288,7 +324,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

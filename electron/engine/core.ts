@@ -7,19 +7,20 @@ import * as tf from '@tensorflow/tfjs-core';
 import type {
   ActivationMaps,
   DatasetSummary,
-  EvaluationResult,
   ImagePage,
   ImageRef,
   JobKind,
   JobParams,
+  JobResults,
   ModelSummary,
+  Occluder,
   PredictResult,
   UploadedImage,
 } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
 import { evaluateModel } from './analyses/evaluate';
-import { occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
+import { occlude, occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
 import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
 import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
 import type { JobContext } from './analyses/job-context';
@@ -125,9 +126,10 @@ export class EngineCore {
     return sniffType(upload.bytes) === 'npy' ? npyDisplayPng(upload.bytes, upload.name, size) : displayPng(upload.bytes, upload.name, size);
   }
 
-  async predict(params: { image: ImageRef; top?: number }): Promise<PredictResult> {
+  async predict(params: { image: ImageRef; top?: number; occlude?: Occluder }): Promise<PredictResult> {
     const loaded = this.requireModel();
     const { input, trueClass } = await this.modelInput(params.image);
+    if (params.occlude) occlude(input, loaded.summary.inputShape, params.occlude);
     const probabilities = predictProbabilities(loaded, input);
     return { predictions: topPredictions(probabilities, loaded.summary.classes, params.top ?? 5), ...(trueClass !== undefined ? { trueClass } : {}) };
   }
@@ -139,10 +141,14 @@ export class EngineCore {
     return layerActivations(loaded, params.layer, input);
   }
 
-  async runJob<K extends JobKind>(kind: K, params: JobParams[K], ctx: JobContext): Promise<EvaluationResult> {
+  async runJob<K extends JobKind>(kind: K, params: JobParams[K], ctx: JobContext): Promise<JobResults[K]> {
     switch (kind) {
       case 'evaluate':
-        return evaluateModel(this.requireModel(), this.requireDataset(), params, ctx);
+        return (await evaluateModel(this.requireModel(), this.requireDataset(), params as JobParams['evaluate'], ctx)) as JobResults[K];
+      case 'occlusion': {
+        const p = params as JobParams['occlusion'];
+        return (await this.occlusion(p.image, p, ctx)) as JobResults[K];
+      }
       default:
         throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
     }

@@ -30,6 +30,14 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
   if (kind === 'evaluate' && isObject(params) && params.limit !== undefined && (!Number.isInteger(params.limit) || (params.limit as number) < 1)) {
     fail('evaluate.limit must be a positive integer');
   }
+  if (kind === 'occlusion') {
+    if (!isObject(params)) fail('occlusion needs parameters');
+    checkImageRef(params.image);
+    if (!Number.isInteger(params.patch) || !Number.isInteger(params.stride)) fail('occlusion: patch and stride must be whole numbers');
+    if (params.fill !== undefined && typeof params.fill !== 'number') fail('occlusion: fill must be a number');
+    if (params.classIndex !== undefined && !Number.isInteger(params.classIndex)) fail('occlusion: classIndex must be a whole number');
+    if (params.layer !== undefined && typeof params.layer !== 'string') fail('occlusion: layer must be a string');
+  }
 }
 
 /** Validates the single parameter object of a command. */
@@ -59,6 +67,11 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
     case 'predict':
       checkImageRef(p.image);
       if (p.top !== undefined && (!Number.isInteger(p.top) || (p.top as number) < 1)) fail('predict: top must be a positive integer');
+      if (p.occlude !== undefined) {
+        const o = p.occlude as Record<string, unknown>;
+        if (!isObject(o) || ![o.y, o.x, o.patch].every((v) => Number.isInteger(v))) fail('predict: occlude needs whole-number y, x and patch');
+        if (o.fill !== undefined && typeof o.fill !== 'number') fail('predict: occlude.fill must be a number');
+      }
       return;
     case 'activations':
       checkImageRef(p.image);

@@ -1,6 +1,6 @@
 /** Long jobs: progress, cancellation and results, fed by the engine's events. */
 import { defineStore } from 'pinia';
-import type { EvaluationResult, JobFinished, JobKind, JobProgress, JobStatus } from '../../shared/contract';
+import type { EvaluationResult, JobFinished, JobKind, JobProgress, JobResults, JobStatus, OcclusionMaps } from '../../shared/contract';
 import { api } from '../api';
 import { useAppStore } from './app';
 
@@ -11,13 +11,15 @@ export interface JobView {
   done: number;
   total: number;
   message: string;
-  result?: EvaluationResult;
+  result?: JobResults[JobKind];
   error?: string;
 }
 
 export const useJobsStore = defineStore('jobs', {
   state: () => ({ jobs: [] as JobView[] }),
   getters: {
+    evaluation: (s) => (s.jobs.filter((j) => j.kind === 'evaluate' && j.result).pop()?.result as EvaluationResult | undefined),
+    occlusion: (s) => (s.jobs.filter((j) => j.kind === 'occlusion' && j.result).pop()?.result as OcclusionMaps | undefined),
     running: (s) => s.jobs.filter((j) => j.status === 'running' || j.status === 'queued'),
     latest: (s) => (kind: JobKind) => [...s.jobs].reverse().find((j) => j.kind === kind),
   },
@@ -59,7 +61,7 @@ export const useJobsStore = defineStore('jobs', {
       job.status = event.status;
       if (event.status === 'done') {
         job.message = 'Finished';
-        job.result = (await api().getJobResult({ jobId: event.jobId })) as EvaluationResult;
+        job.result = (await api().getJobResult({ jobId: event.jobId })) as JobResults[JobKind];
       } else if (event.status === 'cancelled') {
         job.message = 'Cancelled';
       } else {

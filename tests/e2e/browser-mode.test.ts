@@ -83,6 +83,25 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
+  it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    await page.locator('[data-view="occlusion"]').click();
+    await page.getByRole('button', { name: 'Slide the square' }).click();
+    for (const kind of ['probability', 'topLabel', 'feature']) await page.waitForSelector(`[data-occlusion-map="${kind}"] canvas`, { timeout: 60_000 });
+    await page.waitForTimeout(500);
+    const box = (await page.locator('[data-occlusion-map="probability"]').boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 3);
+    await page.waitForSelector('.picked ol li');
+    expect(await page.locator('.picked ol li').count()).toBe(3);
+    await page.screenshot({ path: path.join(OUT, 'browser-occlusion.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('refuses other sites’ WebSocket connections', async () => {
     const page = await browser.newPage();
     await page.goto('about:blank');

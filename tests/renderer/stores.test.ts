@@ -109,7 +109,7 @@ describe('renderer stores', () => {
     const finished: JobFinished = { jobId: 'job-1', kind: 'evaluate', status: 'done' };
     await jobs.onFinished(finished);
     expect(jobs.running).toHaveLength(0);
-    expect(jobs.latest('evaluate')?.result?.accuracy).toBe(0.5);
+    expect(jobs.evaluation?.accuracy).toBe(0.5);
     await jobs.onFinished({ jobId: 'job-2', kind: 'evaluate', status: 'cancelled', error: { code: 'JOB_CANCELLED', message: 'x' } });
     expect(jobs.latest('evaluate')?.status).toBe('cancelled');
   });

@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { OcclusionMaps } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from './job-context';
@@ -26,26 +27,21 @@ export interface OcclusionOptions {
   batchSize?: number;
 }
 
-export interface OcclusionResult {
-  classIndex: number;
-  /** Probability of classIndex on the unoccluded image. */
-  baseProbability: number;
-  featureLayer: string;
-  featureUnit: number;
-  /** [Y, X] number of square positions. */
-  grid: [number, number];
-  patch: number;
-  stride: number;
-  fill: number;
-  probability: Float32Array;
-  topLabel: Int32Array;
-  feature: Float32Array;
-}
+/** The maps, as the contract declares them. */
+export type OcclusionResult = OcclusionMaps;
 
 function endsInSoftmax(model: tfl.LayersModel): boolean {
   const last = model.layers[model.layers.length - 1];
   const config = last.getConfig() as { activation?: string };
   return config.activation === 'softmax' || last.getClassName() === 'Softmax';
+}
+
+/** Hides a square of the input [H,W,C] in place: rows y..y+patch, columns x..x+patch, every channel = fill. */
+export function occlude(input: Float32Array, [h, w, c]: number[], o: { y: number; x: number; patch: number; fill?: number }, offset = 0): void {
+  if (o.patch < 1 || o.y < 0 || o.x < 0 || o.y + o.patch > h || o.x + o.patch > w) {
+    throw new InspectorError('BAD_ARGUMENT', `The square (${o.y}, ${o.x}) of ${o.patch} pixels does not fit in the ${h}×${w} input`);
+  }
+  for (let y = o.y; y < o.y + o.patch; y++) input.fill(o.fill ?? 0, offset + (y * w + o.x) * c, offset + (y * w + o.x + o.patch) * c);
 }
 
 export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Array, options: OcclusionOptions, ctx: JobContext): Promise<OcclusionResult> {
@@ -105,10 +101,8 @@ export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Ar
     const batch = new Float32Array(n * size);
     for (let i = 0; i < n; i++) {
       const cell = start + i;
-      const y0 = Math.floor(cell / gridX) * stride;
-      const x0 = (cell % gridX) * stride;
       batch.set(input, i * size);
-      for (let y = y0; y < y0 + patch; y++) batch.fill(fill, i * size + (y * w + x0) * c, i * size + (y * w + x0 + patch) * c);
+      occlude(batch, [h, w, c], { y: Math.floor(cell / gridX) * stride, x: (cell % gridX) * stride, patch, fill }, i * size);
     }
     const { probs, feat } = run(batch, n);
     for (let i = 0; i < n; i++) {
