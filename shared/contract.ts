@@ -202,17 +202,52 @@ export interface OcclusionMaps {
   feature: Float32Array;
 }
 
+/** One unit's top images in an atlas. */
+export interface AtlasEntry {
+  /** Dataset index. */
+  index: number;
+  /** Path relative to the dataset folder. */
+  image: string;
+  value: number;
+  /** [y, x] of the strongest activation; [] for dense layers. */
+  position: number[];
+  /** [top, left, bottom, right) of the receptive-field patch, in input pixels. */
+  box?: number[];
+}
+
+export interface AtlasLayer {
+  layer: string;
+  k: number;
+  /** Spatial layers have patch + projection sheets; dense layers only the ranked images. */
+  spatial: boolean;
+  images: number;
+  units: Array<{ unit: number; top: AtlasEntry[] }>;
+}
+
+export interface AtlasSummary {
+  model: string;
+  dataset: string;
+  k: number;
+  images: number;
+  layers: Array<{ layer: string; units: number; spatial: boolean }>;
+  builtAt: string;
+  skipped: SkippedFile[];
+}
+
 export interface JobParams {
   /** Accuracy, per-class accuracy and confusion matrix of the current model on the current dataset. */
   evaluate: { limit?: number };
   /** Occlusion sensitivity of one image (ZF §4.2). */
   occlusion: OcclusionParams;
+  /** Top-k atlas with projections of the current model over the current dataset (ZF Fig. 2). */
+  atlas: { k?: number; layers?: string[] };
 }
 export type JobKind = keyof JobParams;
 
 export interface JobResults {
   evaluate: EvaluationResult;
   occlusion: OcclusionMaps;
+  atlas: AtlasSummary;
 }
 
 export interface EvaluationResult {
@@ -280,6 +315,11 @@ export interface InspectorApi {
   activations(params: { image: ImageRef; layer: string }): Promise<ActivationMaps>;
   /** Projects a unit's strongest activation (or the one at `position`) to input space. */
   project(params: { image: ImageRef; layer: string; unit: number; method: ProjectionMethod; position?: number[] }): Promise<ProjectionResult>;
+  /** The atlas already built for the open model and dataset, if any (browsing it needs no computation). */
+  getAtlas(): Promise<AtlasSummary | null>;
+  getAtlasLayer(params: { layer: string }): Promise<AtlasLayer>;
+  /** One unit's sheet: k deconvnet projections (left) beside the k image patches (right), as PNG. */
+  getAtlasSheet(params: { layer: string; unit: number }): Promise<Uint8Array>;
   startJob<K extends JobKind>(params: { kind: K; params: JobParams[K] }): Promise<{ jobId: string }>;
   cancelJob(params: { jobId: string }): Promise<void>;
   getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]>;
@@ -308,6 +348,9 @@ export const COMMANDS = [
   'predict',
   'activations',
   'project',
+  'getAtlas',
+  'getAtlasLayer',
+  'getAtlasSheet',
   'startJob',
   'cancelJob',
   'getJobResult',
@@ -324,7 +367,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

@@ -6,6 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type {
   ActivationMaps,
+  AtlasLayer,
+  AtlasSummary,
   DatasetSummary,
   ImagePage,
   ImageRef,
@@ -19,6 +21,7 @@ import type {
 } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
+import { buildAtlas, readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { evaluateModel } from './analyses/evaluate';
 import { occlude, occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
 import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
@@ -28,6 +31,7 @@ import { initBackend, type BackendChoice, type BackendName } from './backend';
 import { openDataset, type Dataset } from './data/dataset';
 import { decodeImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
 import { openModel, type LoadedModel } from './model/loaded-model';
+import { pairFolder } from './store/workspace';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, resolveDatasetPath, resolveModelPath } from './paths';
 
 interface Upload {
@@ -145,6 +149,10 @@ export class EngineCore {
     switch (kind) {
       case 'evaluate':
         return (await evaluateModel(this.requireModel(), this.requireDataset(), params as JobParams['evaluate'], ctx)) as JobResults[K];
+      case 'atlas': {
+        const p = params as JobParams['atlas'];
+        return (await buildAtlas(this.requireModel(), this.requireDataset(), this.atlasDir(), p, ctx)) as JobResults[K];
+      }
       case 'occlusion': {
         const p = params as JobParams['occlusion'];
         return (await this.occlusion(p.image, p, ctx)) as JobResults[K];
@@ -165,6 +173,25 @@ export class EngineCore {
   async occlusion(image: ImageRef, options: OcclusionOptions, ctx: JobContext): Promise<OcclusionResult> {
     const { input } = await this.modelInput(image);
     return occlusionSensitivity(this.requireModel(), input, options, ctx);
+  }
+
+  /** Where the atlas of the open model on the open dataset lives in the workspace. */
+  private atlasDir(): string {
+    const model = this.requireModel();
+    const dataset = this.requireDataset();
+    return pairFolder(resolveModelPath(model.summary.id), resolveDatasetPath(dataset.summary.id), 'atlas');
+  }
+
+  async getAtlas(): Promise<AtlasSummary | null> {
+    return this.model && this.dataset ? readAtlasSummary(this.atlasDir()) : null;
+  }
+
+  async getAtlasLayer(layer: string): Promise<AtlasLayer> {
+    return readAtlasLayer(this.atlasDir(), layer);
+  }
+
+  async getAtlasSheet(params: { layer: string; unit: number }): Promise<Uint8Array> {
+    return readAtlasSheet(this.atlasDir(), params.layer, params.unit);
   }
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {

@@ -6,6 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type {
   ActivationMaps,
+  AtlasLayer,
+  AtlasSummary,
   AppState,
   DatasetSummary,
   Disposer,
@@ -129,6 +131,18 @@ export class InspectorService implements Inspector {
 
   project(params: { image: ImageRef; layer: string; unit: number; method: ProjectionMethod; position?: number[] }): Promise<ProjectionResult> {
     return this.host.call('project', params);
+  }
+
+  getAtlas(): Promise<AtlasSummary | null> {
+    return this.host.call('getAtlas');
+  }
+
+  getAtlasLayer(params: { layer: string }): Promise<AtlasLayer> {
+    return this.host.call('getAtlasLayer', params);
+  }
+
+  getAtlasSheet(params: { layer: string; unit: number }): Promise<Uint8Array> {
+    return this.host.call('getAtlasSheet', params);
   }
 
   async startJob<K extends JobKind>(params: { kind: K; params: JobParams[K] }): Promise<{ jobId: string }> {

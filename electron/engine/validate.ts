@@ -30,6 +30,10 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
   if (kind === 'evaluate' && isObject(params) && params.limit !== undefined && (!Number.isInteger(params.limit) || (params.limit as number) < 1)) {
     fail('evaluate.limit must be a positive integer');
   }
+  if (kind === 'atlas' && isObject(params)) {
+    if (params.k !== undefined && (!Number.isInteger(params.k) || (params.k as number) < 1 || (params.k as number) > 100)) fail('atlas: k must be 1–100');
+    if (params.layers !== undefined && (!Array.isArray(params.layers) || !params.layers.every((l) => typeof l === 'string'))) fail('atlas: layers must be names');
+  }
   if (kind === 'occlusion') {
     if (!isObject(params)) fail('occlusion needs parameters');
     checkImageRef(params.image);
@@ -83,6 +87,14 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       if (!Number.isInteger(p.unit)) fail('project: unit must be an integer');
       if (!['deconv', 'gradient', 'guided'].includes(p.method as string)) fail('project: method must be deconv, gradient or guided');
       if (p.position !== undefined && (!Array.isArray(p.position) || !p.position.every((v) => Number.isInteger(v)))) fail('project: position must be [y, x]');
+      return;
+    case 'getAtlas':
+      return;
+    case 'getAtlasLayer':
+      if (typeof p.layer !== 'string') fail('getAtlasLayer: layer must be a string');
+      return;
+    case 'getAtlasSheet':
+      if (typeof p.layer !== 'string' || !Number.isInteger(p.unit)) fail('getAtlasSheet: needs layer (string) and unit (integer)');
       return;
     case 'startJob':
       validateJobParams(p.kind, p.params);

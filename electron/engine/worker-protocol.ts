@@ -12,6 +12,9 @@ export type WorkerMethod =
   | 'predict'
   | 'activations'
   | 'project'
+  | 'getAtlas'
+  | 'getAtlasLayer'
+  | 'getAtlasSheet'
   | 'numTensors';
 
 export type HostToWorker =

@@ -31,6 +31,12 @@ async function call(method: string, args: unknown[]): Promise<unknown> {
       return core.activations(args[0] as Parameters<EngineCore['activations']>[0]);
     case 'project':
       return core.project(args[0] as Parameters<EngineCore['project']>[0]);
+    case 'getAtlas':
+      return core.getAtlas();
+    case 'getAtlasLayer':
+      return core.getAtlasLayer((args[0] as { layer: string }).layer);
+    case 'getAtlasSheet':
+      return core.getAtlasSheet(args[0] as { layer: string; unit: number });
     case 'numTensors':
       return core.numTensors();
     default:

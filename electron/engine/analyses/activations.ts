@@ -5,13 +5,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationMaps, Prediction } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
+import { readTidy, readTidyFloat } from './read';
 
 export function predictProbabilities(loaded: LoadedModel, input: Float32Array): Float32Array {
   const [h, w, c] = loaded.summary.inputShape;
-  return tf.tidy(() => {
-    const out = loaded.model.predict(tf.tensor4d(input, [1, h, w, c])) as tf.Tensor;
-    return out.dataSync() as Float32Array;
-  }).slice();
+  return readTidyFloat(() => loaded.model.predict(tf.tensor4d(input, [1, h, w, c])) as tf.Tensor).data;
 }
 
 export function topPredictions(probabilities: Float32Array, classes: string[] | undefined, top: number): Prediction[] {
@@ -26,10 +24,9 @@ export function topPredictions(probabilities: Float32Array, classes: string[] | 
 export function layerActivations(loaded: LoadedModel, layer: string, input: Float32Array): ActivationMaps {
   const sub = loaded.layerModel(layer);
   const [h, w, c] = loaded.summary.inputShape;
-  const { data, shape } = tf.tidy(() => {
-    const out = sub.predict(tf.tensor4d(input, [1, h, w, c])) as tf.Tensor;
-    return { data: out.dataSync() as Float32Array, shape: out.shape.slice(1) };
-  });
+  const out = readTidyFloat(() => sub.predict(tf.tensor4d(input, [1, h, w, c])) as tf.Tensor);
+  const data = out.data;
+  const shape = out.shape.slice(1);
   let min = Infinity;
   let max = -Infinity;
   for (let i = 0; i < data.length; i++) {
@@ -37,5 +34,5 @@ export function layerActivations(loaded: LoadedModel, layer: string, input: Floa
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  return { layer, shape, data: data.slice(), min, max };
+  return { layer, shape, data, min, max };
 }

@@ -9,6 +9,7 @@ import { InspectorError, toErrorInfo } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from './job-context';
+import { readTidy } from './read';
 
 const BATCH = 32;
 
@@ -44,7 +45,7 @@ export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, param
     if (used.length > 0) {
       const batch = new Float32Array(used.length * h * w * c);
       inputs.forEach((x, i) => batch.set(x, i * h * w * c));
-      const predicted = tf.tidy(() => tf.argMax(loaded.model.predict(tf.tensor4d(batch, [used.length, h, w, c])) as tf.Tensor, -1).dataSync());
+      const [{ data: predicted }] = readTidy(() => tf.argMax(loaded.model.predict(tf.tensor4d(batch, [used.length, h, w, c])) as tf.Tensor, -1));
       used.forEach((entry, i) => {
         const modelClass = predicted[i];
         const predictedDatasetClass = toModelClass.indexOf(modelClass);

@@ -14,6 +14,7 @@ import type { OcclusionMaps } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from './job-context';
+import { readTidy } from './read';
 
 export interface OcclusionOptions {
   patch: number;
@@ -60,12 +61,13 @@ export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Ar
 
   const softmax = !endsInSoftmax(loaded.model);
   const probe = tfl.model({ inputs: loaded.model.inputs, outputs: [loaded.model.outputs[0], loaded.model.getLayer(featureLayer).output as tfl.SymbolicTensor] });
-  const run = (batch: Float32Array, n: number) =>
-    tf.tidy(() => {
-      const [out, feat] = probe.predict(tf.tensor4d(batch, [n, h, w, c])) as tf.Tensor[];
-      const probs = softmax ? tf.softmax(out) : out;
-      return { probs: probs.dataSync() as Float32Array, feat: feat.dataSync() as Float32Array };
+  const run = (batch: Float32Array, n: number) => {
+    const [probs, feat] = readTidy(() => {
+      const [out, features] = probe.predict(tf.tensor4d(batch, [n, h, w, c])) as tf.Tensor[];
+      return [softmax ? tf.softmax(out) : out, features];
     });
+    return { probs: probs.data as Float32Array, feat: feat.data as Float32Array };
+  };
 
   const base = run(input, 1);
   const classes = base.probs.length;

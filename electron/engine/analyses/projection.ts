@@ -65,11 +65,14 @@ function unpool(signal: tf.Tensor, input: tf.Tensor, config: LayerConfigLike): t
   const x = input.dataSync();
   const s = signal.dataSync();
   const out = new Float32Array(x.length);
-  const { inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
+  for (let n = 0; n < batchSize; n++) {
+  const inBase = n * inHeight * inWidth * inChannels;
+  const outBase = n * outHeight * outWidth * inChannels;
   for (let oy = 0; oy < outHeight; oy++)
     for (let ox = 0; ox < outWidth; ox++)
       for (let c = 0; c < inChannels; c++) {
-        const v = s[(oy * outWidth + ox) * inChannels + c];
+        const v = s[outBase + (oy * outWidth + ox) * inChannels + c];
         if (v === 0) continue;
         let best = -Infinity;
         let at = -1;
@@ -79,7 +82,7 @@ function unpool(signal: tf.Tensor, input: tf.Tensor, config: LayerConfigLike): t
           for (let kx = 0; kx < filterWidth; kx++) {
             const ix = ox * strideWidth + kx - info.padInfo.left;
             if (ix < 0 || ix >= inWidth) continue;
-            const i = (iy * inWidth + ix) * inChannels + c;
+            const i = inBase + (iy * inWidth + ix) * inChannels + c;
             if (at < 0 || x[i] > best) {
               best = x[i];
               at = i;
@@ -88,6 +91,7 @@ function unpool(signal: tf.Tensor, input: tf.Tensor, config: LayerConfigLike): t
         }
         if (at >= 0) out[at] += v;
       }
+  }
   return tf.tensor(out, input.shape);
 }
 
@@ -162,51 +166,75 @@ export function projectUnit(
   method: ProjectionMethod,
   position?: number[],
 ): Projection {
+  return projectUnitBatch(loaded, [input], layerName, unit, method, [position])[0];
+}
+
+/**
+ * The same for several images at once (one forward and one backward pass for the batch): image i is projected
+ * from positions[i], or from its own strongest activation when that is undefined or [].
+ */
+export function projectUnitBatch(
+  loaded: LoadedModel,
+  inputs: Float32Array[],
+  layerName: string,
+  unit: number,
+  method: ProjectionMethod,
+  positions: Array<number[] | undefined> = [],
+): Projection[] {
   if (!PROJECTION_METHODS.includes(method)) throw new InspectorError('BAD_ARGUMENT', `Unknown method "${method}" (deconv, gradient or guided)`);
   const chain = chainTo(loaded.model, layerName);
   const [h, w, c] = loaded.summary.inputShape;
-  let meta = { position: [] as number[], value: 0 };
+  const n = inputs.length;
+  const size = h * w * c;
+  const meta: Array<{ position: number[]; value: number }> = [];
   // Only the projected signal leaves the scope; every intermediate tensor is freed by tidy.
   const projected = tf.tidy(() => {
-    const inputs: tf.Tensor[] = [];
-    const outputs: tf.Tensor[] = [];
-    let x: tf.Tensor = tf.tensor4d(input, [1, h, w, c]);
+    const batch = new Float32Array(n * size);
+    inputs.forEach((x, i) => batch.set(x, i * size));
+    const layerInputs: tf.Tensor[] = [];
+    const layerOutputs: tf.Tensor[] = [];
+    let x: tf.Tensor = tf.tensor4d(batch, [n, h, w, c]);
     for (const layer of chain) {
-      inputs.push(x);
+      layerInputs.push(x);
       x = layer.apply(x, { training: false }) as tf.Tensor;
-      outputs.push(x);
+      layerOutputs.push(x);
     }
-    const top = outputs[outputs.length - 1];
+    const top = layerOutputs[layerOutputs.length - 1];
     const units = top.shape[top.shape.length - 1] as number;
     if (!Number.isInteger(unit) || unit < 0 || unit >= units) {
       throw new InspectorError('UNIT_OUT_OF_RANGE', `Layer ${layerName} has units 0–${units - 1}; there is no unit ${unit}`);
     }
     const values = top.dataSync();
     const spatial = top.shape.length === 4;
+    const height = spatial ? (top.shape[1] as number) : 1;
     const width = spatial ? (top.shape[2] as number) : 1;
-    const positions = values.length / units;
-    let at: number;
-    if (position && position.length > 0) {
-      if (!spatial || position.length !== 2) throw new InspectorError('BAD_ARGUMENT', `Layer ${layerName} has no spatial positions`);
-      const [py, px] = position;
-      const height = top.shape[1] as number;
-      if (!Number.isInteger(py) || !Number.isInteger(px) || py < 0 || px < 0 || py >= height || px >= width) {
-        throw new InspectorError('BAD_ARGUMENT', `Position (${py}, ${px}) is outside the ${height}×${width} map of ${layerName}`);
-      }
-      at = py * width + px;
-    } else {
-      at = 0;
-      for (let p = 1; p < positions; p++) if (values[p * units + unit] > values[at * units + unit]) at = p;
-    }
-    const value = values[at * units + unit];
+    const perImage = values.length / n;
+    const positionsPerImage = perImage / units;
     const seed = new Float32Array(values.length);
-    seed[at * units + unit] = method === 'deconv' ? value : 1;
+    for (let i = 0; i < n; i++) {
+      const base = i * perImage;
+      const position = positions[i];
+      let at: number;
+      if (position && position.length > 0) {
+        if (!spatial || position.length !== 2) throw new InspectorError('BAD_ARGUMENT', `Layer ${layerName} has no spatial positions`);
+        const [py, px] = position;
+        if (!Number.isInteger(py) || !Number.isInteger(px) || py < 0 || px < 0 || py >= height || px >= width) {
+          throw new InspectorError('BAD_ARGUMENT', `Position (${py}, ${px}) is outside the ${height}×${width} map of ${layerName}`);
+        }
+        at = py * width + px;
+      } else {
+        at = 0;
+        for (let p = 1; p < positionsPerImage; p++) if (values[base + p * units + unit] > values[base + at * units + unit]) at = p;
+      }
+      const value = values[base + at * units + unit];
+      seed[base + at * units + unit] = method === 'deconv' ? value : 1;
+      meta.push({ position: spatial ? [Math.floor(at / width), at % width] : [], value });
+    }
     let signal: tf.Tensor = tf.tensor(seed, top.shape);
-    for (let i = chain.length - 1; i >= 0; i--) signal = stepDown(chain[i], signal, inputs[i], outputs[i], method);
-    meta = { position: spatial ? [Math.floor(at / width), at % width] : [], value };
+    for (let i = chain.length - 1; i >= 0; i--) signal = stepDown(chain[i], signal, layerInputs[i], layerOutputs[i], method);
     return signal;
   });
   const data = projected.dataSync() as Float32Array;
   projected.dispose();
-  return { layer: layerName, unit, method, ...meta, shape: [h, w, c], data };
+  return meta.map((m, i) => ({ layer: layerName, unit, method, ...m, shape: [h, w, c], data: data.slice(i * size, (i + 1) * size) }));
 }

@@ -17,6 +17,7 @@ import { receptiveBox } from '../model/graph';
 import type { LoadedModel } from '../model/loaded-model';
 import { writeFileAtomic } from '../store/atomic';
 import type { JobContext } from './job-context';
+import { readTidy } from './read';
 
 export interface TopEntry {
   /** Dataset index (global, so shards merge exactly). */
@@ -135,10 +136,7 @@ export async function buildTopK(loaded: LoadedModel, dataset: Dataset, options: 
     if (used.length > 0) {
       const batch = new Float32Array(used.length * h * w * c);
       inputs.forEach((x, i) => batch.set(x, i * h * w * c));
-      const arrays = tf.tidy(() => {
-        const out = probe.predict(tf.tensor4d(batch, [used.length, h, w, c]));
-        return (Array.isArray(out) ? out : [out]).map((t) => ({ data: t.dataSync() as Float32Array, shape: t.shape }));
-      });
+      const arrays = readTidy(() => probe.predict(tf.tensor4d(batch, [used.length, h, w, c])));
       arrays.forEach(({ data, shape }, li) => {
         const lists = progress.lists[infos[li].name];
         const units = shape[shape.length - 1] as number;
@@ -180,6 +178,10 @@ export async function buildTopK(loaded: LoadedModel, dataset: Dataset, options: 
     units: progress.lists[info.name].map((top, unit) => ({ unit, top })),
     skipped: progress.skipped,
   }));
+  for (const index of indexes) {
+    const field = loaded.summary.layers.find((l) => l.name === index.layer)?.receptiveField;
+    if (field) for (const unit of index.units) for (const e of unit.top) e.box = receptiveBox(field, e.position[0], e.position[1], [h, w]);
+  }
   if (options.outDir && options.writePatches !== false) await writePatches(loaded, dataset, indexes, options.outDir, ctx);
   if (progressFile) fs.rmSync(progressFile, { force: true });
   return indexes;
@@ -214,7 +216,7 @@ async function writePatches(loaded: LoadedModel, dataset: Dataset, indexes: TopK
       ctx.throwIfCancelled();
       for (let rank = 0; rank < unit.top.length; rank++) {
         const entry = unit.top[rank];
-        const [top, left, bottom, right] = receptiveBox(field, entry.position[0], entry.position[1], [h, w]);
+        const [top, left, bottom, right] = entry.box!;
         if (bottom <= top || right <= left) continue;
         const png = await sharp(await pixelsOf(entry.index), { raw: { width: w, height: h, channels: c as 1 | 3 } })
           .extract({ left, top, width: right - left, height: bottom - top })
@@ -223,7 +225,6 @@ async function writePatches(loaded: LoadedModel, dataset: Dataset, indexes: TopK
         const rel = path.posix.join('patches', index.layer, `unit${unit.unit}_top${rank + 1}.png`);
         fs.writeFileSync(path.join(outDir, rel), png);
         entry.patch = rel;
-        entry.box = [top, left, bottom, right];
       }
     }
   }
