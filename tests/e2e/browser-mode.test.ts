@@ -5,6 +5,7 @@
  * `--host 0.0.0.0`.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +21,8 @@ describe('browser mode in Chromium', () => {
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (the CI script does)`);
+    // A fresh workspace: the atlas test builds its atlas from scratch (worker threads inherit the variable).
+    process.env.CNN_INSPECTOR_WORKSPACE = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-ws-'));
     server = await startServer({ port: 0, quiet: true, workers: 2 });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -79,6 +82,34 @@ describe('browser mode in Chromium', () => {
     await page.getByRole('button', { name: /Check accuracy/ }).click();
     await page.waitForSelector('.per-class li', { timeout: 120_000 });
     expect(await page.locator('.per-class li').count()).toBe(10);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('atlas: builds with progress, shows ZF Fig. 2 sheets per unit, and an image opens in Inspect', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    await page.locator('[data-view="atlas"]').click();
+    await page.getByRole('button', { name: 'Build atlas' }).click();
+    await page.waitForSelector('[role="progressbar"]', { timeout: 30_000 });
+    await page.waitForSelector('[data-atlas-unit="31"] img', { timeout: 240_000 });
+    expect(await page.locator('[data-atlas-unit]').count()).toBe(32);
+    expect(await page.locator('[data-atlas-layer]').allTextContents()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^conv1/), expect.stringMatching(/^conv5/), expect.stringMatching(/^fc7/)]),
+    );
+    await page.locator('[data-atlas-layer="conv3"]').click();
+    await page.waitForSelector('[data-atlas-unit="95"] img', { timeout: 60_000 });
+    await page.screenshot({ path: path.join(OUT, 'browser-atlas.png') });
+    await page.locator('[data-atlas-unit="5"]').click();
+    await page.waitForSelector('.detail .top li');
+    expect(await page.locator('.detail .top li').count()).toBe(9);
+    await page.locator('.detail .top li button').first().click();
+    // Inspect opens on conv3 with the unit's map over the image.
+    await page.waitForSelector('[role="dialog"] h2');
+    await expect(page.locator('[role="dialog"] h2').textContent()).resolves.toMatch(/conv3 · unit 5/);
     expect(errors).toEqual([]);
     await page.close();
   });

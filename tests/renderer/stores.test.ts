@@ -34,6 +34,9 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
       return { layer, shape: [1, 1, 2], data: Float32Array.from([1, 2]), min: 1, max: 2 };
     },
     project: async ({ layer, unit, method }) => ({ layer, unit, method, position: [0, 0], value: 1, shape: [1, 1, 1], data: Float32Array.from([0.5]) }),
+    getAtlas: async () => null,
+    getAtlasLayer: async ({ layer }) => ({ layer, k: 1, spatial: false, images: 0, units: [] }),
+    getAtlasSheet: async () => new Uint8Array(),
     startJob: async () => (calls.push('startJob'), { jobId: 'job-1' }),
     cancelJob: async () => void calls.push('cancelJob'),
     getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [] }) as never,
