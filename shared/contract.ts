@@ -202,6 +202,20 @@ export interface OcclusionMaps {
   feature: Float32Array;
 }
 
+/** A convolution layer's kernels (ZF Fig. 6a) with each filter's RMS and the "one filter dominates" check. */
+export interface FilterBank {
+  layer: string;
+  /** [KH, KW, Cin, Cout]. */
+  shape: number[];
+  data: Float32Array;
+  /** Root mean square of each filter's weights, per output unit. */
+  rms: number[];
+  medianRms: number;
+  /** Filters whose RMS is more than dominanceRatio × the median. */
+  dominant: Array<{ unit: number; ratio: number }>;
+  dominanceRatio: number;
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -315,6 +329,8 @@ export interface InspectorApi {
   activations(params: { image: ImageRef; layer: string }): Promise<ActivationMaps>;
   /** Projects a unit's strongest activation (or the one at `position`) to input space. */
   project(params: { image: ImageRef; layer: string; unit: number; method: ProjectionMethod; position?: number[] }): Promise<ProjectionResult>;
+  /** The kernels of a convolution layer (default: the first). */
+  getFilters(params: { layer?: string }): Promise<FilterBank>;
   /** The atlas already built for the open model and dataset, if any (browsing it needs no computation). */
   getAtlas(): Promise<AtlasSummary | null>;
   getAtlasLayer(params: { layer: string }): Promise<AtlasLayer>;
@@ -348,6 +364,7 @@ export const COMMANDS = [
   'predict',
   'activations',
   'project',
+  'getFilters',
   'getAtlas',
   'getAtlasLayer',
   'getAtlasSheet',

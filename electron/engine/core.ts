@@ -8,6 +8,7 @@ import type {
   ActivationMaps,
   AtlasLayer,
   AtlasSummary,
+  FilterBank,
   DatasetSummary,
   ImagePage,
   ImageRef,
@@ -23,6 +24,7 @@ import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
 import { buildAtlas, readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { evaluateModel } from './analyses/evaluate';
+import { filterBank } from './analyses/filters';
 import { occlude, occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
 import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
 import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
@@ -180,6 +182,10 @@ export class EngineCore {
     const model = this.requireModel();
     const dataset = this.requireDataset();
     return pairFolder(resolveModelPath(model.summary.id), resolveDatasetPath(dataset.summary.id), 'atlas');
+  }
+
+  async getFilters(layer?: string): Promise<FilterBank> {
+    return filterBank(this.requireModel(), layer);
   }
 
   async getAtlas(): Promise<AtlasSummary | null> {

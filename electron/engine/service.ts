@@ -8,6 +8,7 @@ import type {
   ActivationMaps,
   AtlasLayer,
   AtlasSummary,
+  FilterBank,
   AppState,
   DatasetSummary,
   Disposer,
@@ -131,6 +132,10 @@ export class InspectorService implements Inspector {
 
   project(params: { image: ImageRef; layer: string; unit: number; method: ProjectionMethod; position?: number[] }): Promise<ProjectionResult> {
     return this.host.call('project', params);
+  }
+
+  getFilters(params: { layer?: string }): Promise<FilterBank> {
+    return this.host.call('getFilters', params ?? {});
   }
 
   getAtlas(): Promise<AtlasSummary | null> {

@@ -90,6 +90,9 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       return;
     case 'getAtlas':
       return;
+    case 'getFilters':
+      if (p.layer !== undefined && typeof p.layer !== 'string') fail('getFilters: layer must be a string');
+      return;
     case 'getAtlasLayer':
       if (typeof p.layer !== 'string') fail('getAtlasLayer: layer must be a string');
       return;

@@ -12,6 +12,7 @@ export type WorkerMethod =
   | 'predict'
   | 'activations'
   | 'project'
+  | 'getFilters'
   | 'getAtlas'
   | 'getAtlasLayer'
   | 'getAtlasSheet'

@@ -31,6 +31,8 @@ async function call(method: string, args: unknown[]): Promise<unknown> {
       return core.activations(args[0] as Parameters<EngineCore['activations']>[0]);
     case 'project':
       return core.project(args[0] as Parameters<EngineCore['project']>[0]);
+    case 'getFilters':
+      return core.getFilters((args[0] as { layer?: string }).layer);
     case 'getAtlas':
       return core.getAtlas();
     case 'getAtlasLayer':

@@ -35,6 +35,7 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
     },
     project: async ({ layer, unit, method }) => ({ layer, unit, method, position: [0, 0], value: 1, shape: [1, 1, 1], data: Float32Array.from([0.5]) }),
     getAtlas: async () => null,
+    getFilters: async () => ({ layer: 'c', shape: [1, 1, 1, 1], data: Float32Array.from([1]), rms: [1], medianRms: 1, dominant: [], dominanceRatio: 3 }),
     getAtlasLayer: async ({ layer }) => ({ layer, k: 1, spatial: false, images: 0, units: [] }),
     getAtlasSheet: async () => new Uint8Array(),
     startJob: async () => (calls.push('startJob'), { jobId: 'job-1' }),
