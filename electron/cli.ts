@@ -3,6 +3,7 @@
  * .npy, and for any bad input a one-line `error <CODE>: <message>` on stderr with a non-zero exit.
  */
 import * as path from 'node:path';
+import type { InvarianceResult } from '../shared/contract';
 import { InspectorError, toErrorInfo } from '../shared/errors';
 import { makeJobContext } from './engine/analyses/job-context';
 import { EngineCore } from './engine/core';
@@ -20,6 +21,7 @@ const USAGE = `cnn-inspect <command> [options]
   evaluate    --model M --data DIR [--limit N]
   deconv      --model M --image I --layer L --unit U [--method deconv|gradient|guided] [--position y,x] --out P.npy
   occlusion   --model M --image I --patch P --stride S [--fill V] [--class K] [--layer L] --out-dir D
+  invariance  --model M --data DIR [--images i,j,…] [--low L] [--high L] [--translations …] [--scales …] [--rotations …] --out R.csv
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
 M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
@@ -77,7 +79,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'evaluate', 'topk', 'topk-merge'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evaluate', 'topk', 'topk-merge'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -151,6 +153,32 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       print({ class: r.classIndex, label: summary.classes?.[r.classIndex], base_probability: r.baseProbability, feature_layer: r.featureLayer, feature_unit: r.featureUnit, grid: r.grid, out_dir: path.resolve(outDir) });
       return;
     }
+    case 'invariance': {
+      await core.openDataset(required(flags, 'data'));
+      const list = (name: string, integer = false) => {
+        const v = flags[name];
+        if (v === undefined) return undefined;
+        if (typeof v !== 'string') throw new InspectorError('BAD_ARGUMENT', `--${name} needs a comma-separated list`);
+        const numbers = v.split(',').map(Number);
+        if (numbers.some((n) => !Number.isFinite(n) || (integer && !Number.isInteger(n)))) throw new InspectorError('BAD_ARGUMENT', `--${name} must be a comma-separated list of numbers`);
+        return numbers;
+      };
+      const outFile = required(flags, 'out');
+      const r = await core.invariance(
+        {
+          images: list('images', true),
+          lowLayer: typeof flags.low === 'string' ? flags.low : undefined,
+          highLayer: typeof flags.high === 'string' ? flags.high : undefined,
+          translations: list('translations'),
+          scales: list('scales'),
+          rotations: list('rotations'),
+        },
+        makeJobContext(() => undefined, () => false),
+      );
+      writeFileAtomic(outFile, invarianceCsv(r));
+      print({ low_layer: r.lowLayer, high_layer: r.highLayer, images: r.images.map((i) => i.label), out: path.resolve(outFile) });
+      return;
+    }
     case 'evaluate': {
       await core.openDataset(required(flags, 'data'));
       const limit = flags.limit === undefined ? undefined : positiveInt(flags, 'limit', 1);
@@ -182,6 +210,16 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       return;
     }
   }
+}
+
+/** CSV rows image,label,transform,value,low_distance,high_distance,probability. */
+function invarianceCsv(r: InvarianceResult): string {
+  const rows = ['image,class,transform,value,low_distance,high_distance,probability'];
+  for (const [kind, sweep] of Object.entries(r.sweeps))
+    r.images.forEach((image, i) =>
+      sweep.values.forEach((v, j) => rows.push([JSON.stringify(image.label), image.classIndex, kind, v, sweep.low[i][j], sweep.high[i][j], sweep.probability[i][j]].join(','))),
+    );
+  return `${rows.join('\n')}\n`;
 }
 
 function parseShard(text: string): { index: number; count: number } {

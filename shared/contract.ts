@@ -216,6 +216,36 @@ export interface FilterBank {
   dominanceRatio: number;
 }
 
+export type TransformKind = 'translation' | 'scale' | 'rotation';
+
+/** One transform's sweep: values, and per image (rows) per value (columns) the three measurements. */
+export interface InvarianceSweep {
+  values: number[];
+  /** Euclidean distance of the low layer's feature vector to the untransformed image's. */
+  low: number[][];
+  high: number[][];
+  /** Probability of the image's true class (or the original top-1). */
+  probability: number[][];
+}
+
+/** Zeiler & Fergus Fig. 5. */
+export interface InvarianceResult {
+  lowLayer: string;
+  highLayer: string;
+  images: Array<{ label: string; classIndex: number }>;
+  sweeps: Record<TransformKind, InvarianceSweep>;
+}
+
+export interface InvarianceParams {
+  /** Dataset images (default: 5 spread over the classes). */
+  images?: number[];
+  lowLayer?: string;
+  highLayer?: string;
+  translations?: number[];
+  scales?: number[];
+  rotations?: number[];
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -255,6 +285,8 @@ export interface JobParams {
   occlusion: OcclusionParams;
   /** Top-k atlas with projections of the current model over the current dataset (ZF Fig. 2). */
   atlas: { k?: number; layers?: string[] };
+  /** Translation, scale and rotation sweeps (ZF Fig. 5). */
+  invariance: InvarianceParams;
 }
 export type JobKind = keyof JobParams;
 
@@ -262,6 +294,7 @@ export interface JobResults {
   evaluate: EvaluationResult;
   occlusion: OcclusionMaps;
   atlas: AtlasSummary;
+  invariance: InvarianceResult;
 }
 
 export interface EvaluationResult {
@@ -384,7 +417,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

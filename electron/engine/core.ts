@@ -9,6 +9,8 @@ import type {
   AtlasLayer,
   AtlasSummary,
   FilterBank,
+  InvarianceParams,
+  InvarianceResult,
   DatasetSummary,
   ImagePage,
   ImageRef,
@@ -25,6 +27,7 @@ import { layerActivations, predictProbabilities, topPredictions } from './analys
 import { buildAtlas, readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { evaluateModel } from './analyses/evaluate';
 import { filterBank } from './analyses/filters';
+import { invarianceSweeps } from './analyses/invariance';
 import { occlude, occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
 import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
 import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
@@ -155,6 +158,10 @@ export class EngineCore {
         const p = params as JobParams['atlas'];
         return (await buildAtlas(this.requireModel(), this.requireDataset(), this.atlasDir(), p, ctx)) as JobResults[K];
       }
+      case 'invariance': {
+        const p = params as JobParams['invariance'];
+        return (await this.invariance(p, ctx)) as JobResults[K];
+      }
       case 'occlusion': {
         const p = params as JobParams['occlusion'];
         return (await this.occlusion(p.image, p, ctx)) as JobResults[K];
@@ -198,6 +205,25 @@ export class EngineCore {
 
   async getAtlasSheet(params: { layer: string; unit: number }): Promise<Uint8Array> {
     return readAtlasSheet(this.atlasDir(), params.layer, params.unit);
+  }
+
+  /** Default images for sweeps: up to 5, spread over the classes (the first image of every n-th class). */
+  defaultSweepImages(count = 5): number[] {
+    const dataset = this.requireDataset();
+    const firstOfClass = dataset.summary.classes.map((_, c) => dataset.entries.findIndex((e) => e.classIndex === c)).filter((i) => i >= 0);
+    const stride = Math.max(1, Math.floor(firstOfClass.length / count));
+    return firstOfClass.filter((_, i) => i % stride === 0).slice(0, count);
+  }
+
+  async invariance(params: InvarianceParams, ctx: JobContext): Promise<InvarianceResult> {
+    const dataset = this.requireDataset();
+    const indices = params.images ?? this.defaultSweepImages();
+    const images = [];
+    for (const index of indices) {
+      const { input, trueClass } = await this.modelInput({ source: 'dataset', index });
+      images.push({ input, trueClass, label: dataset.entries[index].file });
+    }
+    return invarianceSweeps(this.requireModel(), images, params, ctx);
   }
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {

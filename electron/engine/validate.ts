@@ -34,6 +34,14 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     if (params.k !== undefined && (!Number.isInteger(params.k) || (params.k as number) < 1 || (params.k as number) > 100)) fail('atlas: k must be 1–100');
     if (params.layers !== undefined && (!Array.isArray(params.layers) || !params.layers.every((l) => typeof l === 'string'))) fail('atlas: layers must be names');
   }
+  if (kind === 'invariance' && isObject(params)) {
+    const numbers = (v: unknown) => v === undefined || (Array.isArray(v) && v.length > 0 && v.length <= 200 && v.every((x) => typeof x === 'number' && Number.isFinite(x)));
+    if (!numbers(params.translations) || !numbers(params.scales) || !numbers(params.rotations)) fail('invariance: sweeps must be lists of numbers');
+    if (params.images !== undefined && (!Array.isArray(params.images) || params.images.length === 0 || params.images.length > 50 || !params.images.every((i) => Number.isInteger(i) && i >= 0))) {
+      fail('invariance: images must be 1–50 dataset indices');
+    }
+    for (const l of [params.lowLayer, params.highLayer]) if (l !== undefined && typeof l !== 'string') fail('invariance: layers must be names');
+  }
   if (kind === 'occlusion') {
     if (!isObject(params)) fail('occlusion needs parameters');
     checkImageRef(params.image);

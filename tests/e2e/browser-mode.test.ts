@@ -114,6 +114,23 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
+  it('invariance: sweeps five images and draws the 3 × 3 plots', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    await page.locator('[data-view="invariance"]').click();
+    const csv = page.getByRole('button', { name: 'CSV' });
+    expect(await csv.isDisabled()).toBe(true);
+    await page.getByRole('button', { name: /Move, scale and rotate/ }).click();
+    await expect.poll(() => csv.isDisabled(), { timeout: 120_000 }).toBe(false);
+    expect(await page.locator('[data-invariance-chart] canvas').count()).toBeGreaterThan(0);
+    await page.screenshot({ path: path.join(OUT, 'browser-invariance.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {
     const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     const errors: string[] = [];
