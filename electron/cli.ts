@@ -22,6 +22,7 @@ const USAGE = `cnn-inspect <command> [options]
   deconv      --model M --image I --layer L --unit U [--method deconv|gradient|guided] [--position y,x] --out P.npy
   occlusion   --model M --image I --patch P --stride S [--fill V] [--class K] [--layer L] --out-dir D
   invariance  --model M --data DIR [--images i,j,…] [--low L] [--high L] [--translations …] [--scales …] [--rotations …] --out R.csv
+  evolution   --model M --data DIR [--layer L] [--units 0,1,…] --out-dir D
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
 M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
@@ -79,7 +80,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evaluate', 'topk', 'topk-merge'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'evaluate', 'topk', 'topk-merge'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -177,6 +178,27 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       );
       writeFileAtomic(outFile, invarianceCsv(r));
       print({ low_layer: r.lowLayer, high_layer: r.highLayer, images: r.images.map((i) => i.label), out: path.resolve(outFile) });
+      return;
+    }
+    case 'evolution': {
+      await core.openDataset(required(flags, 'data'));
+      const outDir = required(flags, 'out-dir');
+      let units: number[] | undefined;
+      if (typeof flags.units === 'string') {
+        units = flags.units.split(',').map(Number);
+        if (units.some((u) => !Number.isInteger(u))) throw new InspectorError('BAD_ARGUMENT', '--units must be a comma-separated list of unit numbers');
+      }
+      const r = await core.runJob('evolution', { layer: typeof flags.layer === 'string' ? flags.layer : undefined, units }, makeJobContext(() => undefined, () => false));
+      const cells = r.cells.map((cell) => {
+        const base = `unit${cell.unit}_${cell.checkpoint}`;
+        fs.mkdirSync(outDir, { recursive: true });
+        fs.writeFileSync(path.join(outDir, `${base}_projection.png`), cell.projection);
+        fs.writeFileSync(path.join(outDir, `${base}_patch.png`), cell.patch);
+        return { checkpoint: cell.checkpoint, unit: cell.unit, image: cell.image, value: cell.value, position: cell.position, projection: `${base}_projection.png`, patch: `${base}_patch.png` };
+      });
+      const index = { layer: r.layer, units: r.units, checkpoints: r.checkpoints, cells };
+      writeFileAtomic(path.join(outDir, 'index.json'), JSON.stringify(index));
+      print({ layer: r.layer, units: r.units, checkpoints: r.checkpoints, out: path.resolve(outDir, 'index.json') });
       return;
     }
     case 'evaluate': {

@@ -246,6 +246,26 @@ export interface InvarianceParams {
   rotations?: number[];
 }
 
+/** One unit at one checkpoint: its strongest image over the dataset, projected (ZF Fig. 4). */
+export interface EvolutionCell {
+  checkpoint: string;
+  unit: number;
+  image: string;
+  value: number;
+  position: number[];
+  /** PNGs of the receptive field: the deconvnet projection (grey = 0) and the image patch. */
+  projection: Uint8Array;
+  patch: Uint8Array;
+}
+
+export interface EvolutionResult {
+  layer: string;
+  units: number[];
+  /** Checkpoint names in training order, ending with "final". */
+  checkpoints: string[];
+  cells: EvolutionCell[];
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -287,6 +307,8 @@ export interface JobParams {
   atlas: { k?: number; layers?: string[] };
   /** Translation, scale and rotation sweeps (ZF Fig. 5). */
   invariance: InvarianceParams;
+  /** How chosen units evolved over the training checkpoints (ZF Fig. 4). */
+  evolution: { layer?: string; units?: number[]; checkpoints?: string[] };
 }
 export type JobKind = keyof JobParams;
 
@@ -295,6 +317,7 @@ export interface JobResults {
   occlusion: OcclusionMaps;
   atlas: AtlasSummary;
   invariance: InvarianceResult;
+  evolution: EvolutionResult;
 }
 
 export interface EvaluationResult {
@@ -417,7 +440,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

@@ -26,6 +26,7 @@ import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
 import { buildAtlas, readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { evaluateModel } from './analyses/evaluate';
+import { featureEvolution } from './analyses/evolution';
 import { filterBank } from './analyses/filters';
 import { invarianceSweeps } from './analyses/invariance';
 import { occlude, occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
@@ -36,6 +37,7 @@ import { initBackend, type BackendChoice, type BackendName } from './backend';
 import { openDataset, type Dataset } from './data/dataset';
 import { decodeImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
 import { openModel, type LoadedModel } from './model/loaded-model';
+import { resolveModelJsonPath } from './model/tfjs-io';
 import { pairFolder } from './store/workspace';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, resolveDatasetPath, resolveModelPath } from './paths';
 
@@ -161,6 +163,11 @@ export class EngineCore {
       case 'invariance': {
         const p = params as JobParams['invariance'];
         return (await this.invariance(p, ctx)) as JobResults[K];
+      }
+      case 'evolution': {
+        const model = this.requireModel();
+        const modelJson = resolveModelJsonPath(resolveModelPath(model.summary.id));
+        return (await featureEvolution(model, modelJson, this.requireDataset(), params as JobParams['evolution'], ctx)) as JobResults[K];
       }
       case 'occlusion': {
         const p = params as JobParams['occlusion'];

@@ -42,6 +42,11 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     }
     for (const l of [params.lowLayer, params.highLayer]) if (l !== undefined && typeof l !== 'string') fail('invariance: layers must be names');
   }
+  if (kind === 'evolution' && isObject(params)) {
+    if (params.layer !== undefined && typeof params.layer !== 'string') fail('evolution: layer must be a name');
+    if (params.units !== undefined && (!Array.isArray(params.units) || params.units.length === 0 || params.units.length > 64 || !params.units.every((u) => Number.isInteger(u)))) fail('evolution: units must be 1–64 unit numbers');
+    if (params.checkpoints !== undefined && (!Array.isArray(params.checkpoints) || !params.checkpoints.every((c) => typeof c === 'string'))) fail('evolution: checkpoints must be names');
+  }
   if (kind === 'occlusion') {
     if (!isObject(params)) fail('occlusion needs parameters');
     checkImageRef(params.image);

@@ -131,6 +131,20 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
+  it('training evolution: a units × checkpoints grid of projections', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    await page.goto(server.url);
+    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    await page.locator('[data-view="evolution"]').click();
+    await page.getByRole('button', { name: 'Show evolution' }).click();
+    await page.waitForSelector('[data-evolution-grid] tbody tr:nth-child(8) td img', { timeout: 120_000 });
+    const columns = await page.locator('[data-evolution-grid] thead th').count();
+    expect(columns).toBeGreaterThanOrEqual(3); // unit + at least one checkpoint + final
+    expect(await page.locator('[data-evolution-grid] tbody tr').count()).toBe(8);
+    await page.screenshot({ path: path.join(OUT, 'browser-evolution.png') });
+    await page.close();
+  });
+
   it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {
     const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     const errors: string[] = [];

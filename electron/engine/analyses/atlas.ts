@@ -32,7 +32,7 @@ export function defaultAtlasLayers(loaded: LoadedModel): string[] {
 }
 
 /** 8-bit [H,W,C] image. */
-interface Pixels {
+export interface Pixels {
   data: Uint8Array;
   width: number;
   height: number;
@@ -40,7 +40,7 @@ interface Pixels {
 }
 
 /** The input as the model sees it (resized, before normalisation). */
-function denormalise(x: Float32Array, loaded: LoadedModel): Pixels {
+export function denormalise(x: Float32Array, loaded: LoadedModel): Pixels {
   const pre = loaded.summary.preprocessing;
   const [h, w, c] = loaded.summary.inputShape;
   const data = new Uint8Array(x.length);
@@ -52,7 +52,7 @@ function denormalise(x: Float32Array, loaded: LoadedModel): Pixels {
 }
 
 /** A projection for display: grey = 0, scaled by the largest |value| inside `box`. */
-function projectionImage(values: Float32Array, [h, w, c]: number[], box: number[]): Pixels {
+export function projectionImage(values: Float32Array, [h, w, c]: number[], box: number[]): Pixels {
   const [top, left, bottom, right] = box;
   let maxAbs = 0;
   for (let y = top; y < bottom; y++) for (let x = left; x < right; x++) for (let ch = 0; ch < c; ch++) maxAbs = Math.max(maxAbs, Math.abs(values[(y * w + x) * c + ch]));
@@ -101,6 +101,16 @@ async function composeSheet(leftTiles: Array<[Pixels, number[]]>, rightTiles: Ar
   place(leftTiles, 0);
   place(rightTiles, block + BLOCK_GAP);
   return sharp(sheet, { raw: { width, height: block, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+}
+
+/** PNG of `box` of an 8-bit image (grey or RGB), at native resolution. */
+export async function cropPng(src: Pixels, box: number[]): Promise<Uint8Array> {
+  const [top, left, bottom, right] = box;
+  const png = await sharp(Buffer.from(src.data.buffer, src.data.byteOffset, src.data.byteLength), { raw: { width: src.width, height: src.height, channels: src.channels as 1 | 3 } })
+    .extract({ left, top, width: right - left, height: bottom - top })
+    .png()
+    .toBuffer();
+  return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
 export async function buildAtlas(loaded: LoadedModel, dataset: Dataset, dir: string, options: { k?: number; layers?: string[] }, ctx: JobContext): Promise<AtlasSummary> {
