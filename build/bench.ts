@@ -15,6 +15,10 @@ import { makeJobContext } from '../electron/engine/analyses/job-context';
 import { EngineCore } from '../electron/engine/core';
 import { buildZfFashion, buildZfNet224 } from '../electron/engine/model/architectures';
 import { trainClassifier } from '../electron/engine/train/loop';
+import { projectUnit } from '../electron/engine/analyses/projection';
+import { openModel } from '../electron/engine/model/loaded-model';
+import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
+import * as os from 'node:os';
 
 interface Line {
   name: string;
@@ -84,7 +88,23 @@ async function main(): Promise<void> {
 
   const zf = buildZfNet224(1);
   const ours = await forwardImagesPerSecond(zf, [224, 224, 3], 8, seconds);
+  // Deconv latency on ZFNet-224 (conv5, the deepest conv): saved to disk and opened like a user's model.
+  const zfDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zfnet224-'));
+  await zf.save(fileSystemSaver(zfDir));
   zf.dispose();
+  const zfLoaded = await openModel(path.join(zfDir, 'model.json'), 'zfnet224');
+  const zfInput = new Float32Array(224 * 224 * 3).map(() => Math.random());
+  const zfTimes: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const t0 = performance.now();
+    projectUnit(zfLoaded, zfInput, 'conv5', i, 'deconv');
+    zfTimes.push(performance.now() - t0);
+  }
+  zfTimes.sort((a, b) => a - b);
+  zfLoaded.dispose();
+  fs.rmSync(zfDir, { recursive: true, force: true });
+  print({ name: 'deconv projection latency p50, ZFNet-224 conv5', value: round(zfTimes[4], 1), unit: 'ms' });
+  print({ name: 'deconv projection latency max of 8, ZFNet-224 conv5', value: round(zfTimes[7], 1), unit: 'ms' });
   const peer = torchZfNetImagesPerSecond(seconds);
   print({
     name: `ZFNet-224 forward (batch 8, ${backend.name})`,
@@ -112,11 +132,38 @@ async function main(): Promise<void> {
   const elapsed = (performance.now() - start) / 1000;
   clearInterval(timer);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  const atlasImages = Math.min(2000, (await core.openDataset(undefined)).count);
+  const quiet = makeJobContext(() => undefined, () => false);
   const layers = (core.modelSummary?.layers ?? []).filter((l) => l.type !== 'InputLayer' && l.type !== 'Dropout').map((l) => l.name);
-  const atlasStart = performance.now();
-  await core.buildTopK({ layers, k: 9 }, makeJobContext(() => undefined, () => false));
-  print({ name: `top-9 atlas scan, all ${layers.length} layers of the default model, bundled samples`, value: round(atlasImages / ((performance.now() - atlasStart) / 1000), 1), unit: 'images/s' });
+  for (const [label, dataset] of [
+    ['bundled samples', undefined],
+    ['10 000 Fashion-MNIST test images', fs.existsSync(path.join(idx, 't10k-images-idx3-ubyte.gz')) ? idx : null],
+  ] as const) {
+    if (dataset === null) continue;
+    const count = (await core.openDataset(dataset)).count;
+    const atlasStart = performance.now();
+    await core.buildTopK({ layers, k: 9 }, quiet);
+    const seconds = (performance.now() - atlasStart) / 1000;
+    print({ name: `top-9 atlas scan, all ${layers.length} layers of the default model, ${label}`, value: round(count / seconds, 1), unit: 'images/s' });
+    print({ name: `top-9 atlas scan time, ${label}`, value: round(seconds, 2), unit: 's' });
+  }
+  await core.openDataset(undefined);
+  const sample = { source: 'dataset' as const, index: 0 };
+  const latencies = async (layer: string, unit: number, runs: number, project: (l: string, u: number) => Promise<unknown>) => {
+    const times: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await project(layer, unit);
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return { p50: times[Math.floor(runs * 0.5)], p95: times[Math.min(runs - 1, Math.floor(runs * 0.95))] };
+  };
+  const deconvDefault = await latencies('conv5', 3, 40, (layer, unit) => core.project({ image: sample, layer, unit, method: 'deconv' }));
+  print({ name: 'deconv projection latency p50, default model conv5', value: round(deconvDefault.p50, 1), unit: 'ms' });
+  print({ name: 'deconv projection latency p95, default model conv5', value: round(deconvDefault.p95, 1), unit: 'ms' });
+  const occStart = performance.now();
+  await core.occlusion(sample, { patch: 7, stride: 1 }, quiet);
+  print({ name: 'occlusion map, default model, 7-px square, stride 1 (484 positions)', value: round((performance.now() - occStart) / 1000, 2), unit: 's' });
   print({ name: 'engine pass: decode + preprocess + predict (default model)', value: round(passed / elapsed, 1), unit: 'images/s' });
   print({ name: 'peak RSS during a 2000-image pass', value: round(peakRss / 1024 / 1024, 1), unit: 'MiB' });
   print({ name: 'tensors alive after a 2000-image pass minus before', value: tf.memory().numTensors - tensorsBefore, unit: 'tensors' });
