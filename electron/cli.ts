@@ -23,6 +23,8 @@ const USAGE = `cnn-inspect <command> [options]
   occlusion   --model M --image I --patch P --stride S [--fill V] [--class K] [--layer L] --out-dir D
   invariance  --model M --data DIR [--images i,j,…] [--low L] [--high L] [--translations …] [--scales …] [--rotations …] --out R.csv
   evolution   --model M --data DIR [--layer L] [--units 0,1,…] --out-dir D
+  correspondence --model M --data DIR --boxes B.csv [--layers L1,L2] [--random N] --out R.csv
+              B.csv: image,part,top,left,bottom,right (image = path in DIR; a box per part per image)
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
 M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
@@ -80,7 +82,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'evaluate', 'topk', 'topk-merge'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'topk', 'topk-merge'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -201,6 +203,20 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       print({ layer: r.layer, units: r.units, checkpoints: r.checkpoints, out: path.resolve(outDir, 'index.json') });
       return;
     }
+    case 'correspondence': {
+      await core.openDataset(required(flags, 'data'));
+      const { images, parts } = readBoxesCsv(required(flags, 'boxes'), core.listImages({ offset: 0, limit: Number.MAX_SAFE_INTEGER }).images);
+      const draws = flags.random === undefined ? undefined : positiveInt(flags, 'random', 5);
+      const r = await core.runJob(
+        'correspondence',
+        { images, parts, layers: typeof flags.layers === 'string' ? flags.layers.split(',') : undefined, randomDraws: draws },
+        makeJobContext(() => undefined, () => false),
+      );
+      const outFile = required(flags, 'out');
+      writeFileAtomic(outFile, `part,layer,mean_sign_change,std,delta\n${r.rows.map((row) => [JSON.stringify(row.part), row.layer, row.meanSignChange, row.std, row.delta].join(',')).join('\n')}\n`);
+      print({ layers: r.layers, images: r.images, rows: r.rows, out: path.resolve(outFile) });
+      return;
+    }
     case 'evaluate': {
       await core.openDataset(required(flags, 'data'));
       const limit = flags.limit === undefined ? undefined : positiveInt(flags, 'limit', 1);
@@ -242,6 +258,30 @@ function invarianceCsv(r: InvarianceResult): string {
       sweep.values.forEach((v, j) => rows.push([JSON.stringify(image.label), image.classIndex, kind, v, sweep.low[i][j], sweep.high[i][j], sweep.probability[i][j]].join(','))),
     );
   return `${rows.join('\n')}\n`;
+}
+
+/** Reads image,part,top,left,bottom,right rows; every part needs one box on every image. */
+function readBoxesCsv(file: string, entries: Array<{ index: number; file: string }>) {
+  if (!fs.existsSync(file)) throw new InspectorError('FILE_NOT_FOUND', `No boxes file at ${file}`);
+  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !/^image\s*,/i.test(l));
+  const images: number[] = [];
+  const boxes = new Map<string, Map<number, [number, number, number, number]>>();
+  for (const [n, line] of lines.entries()) {
+    const cells = line.split(',').map((s) => s.trim().replace(/^"|"$/g, ''));
+    const numbers = cells.slice(2).map(Number);
+    if (cells.length !== 6 || numbers.some((v) => !Number.isInteger(v))) throw new InspectorError('BAD_ARGUMENT', `${file} line ${n + 1}: expected image,part,top,left,bottom,right`);
+    const entry = entries.find((e) => e.file === cells[0]);
+    if (!entry) throw new InspectorError('IMAGE_NOT_FOUND', `${file} line ${n + 1}: no image "${cells[0]}" in the dataset`);
+    if (!images.includes(entry.index)) images.push(entry.index);
+    if (!boxes.has(cells[1])) boxes.set(cells[1], new Map());
+    boxes.get(cells[1])!.set(entry.index, numbers as [number, number, number, number]);
+  }
+  const parts = [...boxes.entries()].map(([name, byImage]) => {
+    const missing = images.filter((i) => !byImage.has(i));
+    if (missing.length) throw new InspectorError('BAD_ARGUMENT', `Part "${name}" has no box on ${missing.length} of the images`);
+    return { name, boxes: images.map((i) => byImage.get(i)!) };
+  });
+  return { images, parts };
 }
 
 function parseShard(text: string): { index: number; count: number } {

@@ -266,6 +266,32 @@ export interface EvolutionResult {
   cells: EvolutionCell[];
 }
 
+/** One row of ZF Table 1: how consistently hiding a part changes a layer's features across images. */
+export interface CorrespondenceRow {
+  part: string;
+  layer: string;
+  /** Mean over image pairs of the fraction of features whose change has a different sign (lower = more consistent). */
+  meanSignChange: number;
+  std: number;
+  /** ZF's Δ: the sum over ordered pairs i ≠ j of the normalised Hamming distances. */
+  delta: number;
+}
+
+export interface CorrespondenceResult {
+  layers: string[];
+  images: string[];
+  rows: CorrespondenceRow[];
+}
+
+export interface CorrespondenceParams {
+  /** Dataset indices of the images (usually one class). */
+  images: number[];
+  /** Each part: a name and one [top, left, bottom, right) box per image, in input pixels. */
+  parts: Array<{ name: string; boxes: Array<[number, number, number, number]> }>;
+  layers?: string[];
+  randomDraws?: number;
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -309,6 +335,8 @@ export interface JobParams {
   invariance: InvarianceParams;
   /** How chosen units evolved over the training checkpoints (ZF Fig. 4). */
   evolution: { layer?: string; units?: number[]; checkpoints?: string[] };
+  /** Part correspondence (ZF §4.2, Table 1). */
+  correspondence: CorrespondenceParams;
 }
 export type JobKind = keyof JobParams;
 
@@ -318,6 +346,7 @@ export interface JobResults {
   atlas: AtlasSummary;
   invariance: InvarianceResult;
   evolution: EvolutionResult;
+  correspondence: CorrespondenceResult;
 }
 
 export interface EvaluationResult {
@@ -440,7 +469,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

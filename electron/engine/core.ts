@@ -26,6 +26,7 @@ import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
 import { buildAtlas, readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { evaluateModel } from './analyses/evaluate';
+import { correspondence } from './analyses/correspondence';
 import { featureEvolution } from './analyses/evolution';
 import { filterBank } from './analyses/filters';
 import { invarianceSweeps } from './analyses/invariance';
@@ -168,6 +169,15 @@ export class EngineCore {
         const model = this.requireModel();
         const modelJson = resolveModelJsonPath(resolveModelPath(model.summary.id));
         return (await featureEvolution(model, modelJson, this.requireDataset(), params as JobParams['evolution'], ctx)) as JobResults[K];
+      }
+      case 'correspondence': {
+        const p = params as JobParams['correspondence'];
+        const images = [];
+        for (const index of p.images) {
+          const { input } = await this.modelInput({ source: 'dataset', index });
+          images.push({ input, label: this.requireDataset().entries[index].file });
+        }
+        return (await correspondence(this.requireModel(), images, p.parts, { layers: p.layers, randomDraws: p.randomDraws }, ctx)) as JobResults[K];
       }
       case 'occlusion': {
         const p = params as JobParams['occlusion'];

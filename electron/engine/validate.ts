@@ -47,6 +47,19 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     if (params.units !== undefined && (!Array.isArray(params.units) || params.units.length === 0 || params.units.length > 64 || !params.units.every((u) => Number.isInteger(u)))) fail('evolution: units must be 1–64 unit numbers');
     if (params.checkpoints !== undefined && (!Array.isArray(params.checkpoints) || !params.checkpoints.every((c) => typeof c === 'string'))) fail('evolution: checkpoints must be names');
   }
+  if (kind === 'correspondence') {
+    if (!isObject(params)) fail('correspondence needs parameters');
+    if (!Array.isArray(params.images) || params.images.length < 2 || params.images.length > 50 || !params.images.every((i) => Number.isInteger(i) && i >= 0)) {
+      fail('correspondence: images must be 2–50 dataset indices');
+    }
+    if (!Array.isArray(params.parts) || params.parts.length === 0) fail('correspondence: mark at least one part');
+    for (const part of params.parts as unknown[]) {
+      if (!isObject(part) || typeof part.name !== 'string' || !Array.isArray(part.boxes) || !part.boxes.every((b) => Array.isArray(b) && b.length === 4 && b.every(Number.isInteger))) {
+        fail('correspondence: each part needs a name and [top, left, bottom, right] boxes');
+      }
+    }
+    if (params.randomDraws !== undefined && (!Number.isInteger(params.randomDraws) || (params.randomDraws as number) < 1 || (params.randomDraws as number) > 100)) fail('correspondence: randomDraws must be 1–100');
+  }
   if (kind === 'occlusion') {
     if (!isObject(params)) fail('occlusion needs parameters');
     checkImageRef(params.image);

@@ -145,6 +145,28 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
+  it('parts correspondence: boxes dragged on five images give a table with a random control', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    await page.goto(server.url);
+    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    await page.locator('[data-view="correspondence"]').click();
+    await page.waitForSelector('[data-corr-image="4"] img');
+    for (let i = 0; i < 5; i++) {
+      const box = (await page.locator(`[data-corr-image="${i}"]`).boundingBox())!;
+      await page.mouse.move(box.x + 20, box.y + 100);
+      await page.mouse.down();
+      await page.mouse.move(box.x + 70, box.y + 140, { steps: 3 });
+      await page.mouse.up();
+    }
+    await page.getByRole('button', { name: 'Compare' }).click();
+    await page.waitForSelector('[data-corr-table] tbody tr:nth-child(2)', { timeout: 60_000 });
+    const rows = await page.locator('[data-corr-table] tbody tr').allTextContents();
+    expect(rows[0]).toMatch(/^part 1/);
+    expect(rows[1]).toMatch(/^random/);
+    await page.screenshot({ path: path.join(OUT, 'browser-parts.png') });
+    await page.close();
+  });
+
   it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {
     const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     const errors: string[] = [];
