@@ -226,8 +226,9 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         },
         () => false,
       );
-      const result = await core.runJob('evaluate', { limit }, ctx);
-      print(result);
+      const { outcomes, ...result } = await core.runJob('evaluate', { limit }, ctx);
+      // Per-image outcomes only on request: they are as long as the dataset.
+      print(flags.outcomes ? { ...result, outcomes } : result);
       return;
     }
     case 'topk': {

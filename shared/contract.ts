@@ -356,6 +356,8 @@ export interface EvaluationResult {
   classes: string[];
   count: number;
   skipped: SkippedFile[];
+  /** Every image that was evaluated, with its true and predicted dataset class (for drill-down). */
+  outcomes: Array<{ index: number; trueClass: number; predicted: number }>;
 }
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';

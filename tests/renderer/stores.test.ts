@@ -40,7 +40,7 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
     getAtlasSheet: async () => new Uint8Array(),
     startJob: async () => (calls.push('startJob'), { jobId: 'job-1' }),
     cancelJob: async () => void calls.push('cancelJob'),
-    getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [] }) as never,
+    getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [], outcomes: [] }) as never,
     onJobProgress: () => () => undefined,
     onJobFinished: () => () => undefined,
     onStateChanged: () => () => undefined,

@@ -26,6 +26,7 @@ export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, param
   const skipped: SkippedFile[] = [];
   const [h, w, c] = loaded.summary.inputShape;
   const classCounts = classes.map(() => 0);
+  const outcomes: EvaluationResult['outcomes'] = [];
   let correct = 0;
   let counted = 0;
   for (let start = 0; start < entries.length; start += BATCH) {
@@ -54,6 +55,7 @@ export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, param
         classCounts[entry.classIndex]++;
         if (predictedDatasetClass === entry.classIndex) correct++;
         if (predictedDatasetClass >= 0) confusion[entry.classIndex][predictedDatasetClass]++;
+        outcomes.push({ index: entry.index, trueClass: entry.classIndex, predicted: predictedDatasetClass });
       });
     }
     ctx.progress(Math.min(entries.length, start + BATCH), entries.length, `Evaluated ${Math.min(entries.length, start + BATCH)} of ${entries.length} images`);
@@ -63,5 +65,5 @@ export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, param
   classes.forEach((name, i) => {
     perClass[name] = classCounts[i] > 0 ? confusion[i][i] / classCounts[i] : 0;
   });
-  return { accuracy: counted ? correct / counted : 0, per_class: perClass, confusion, classes, count: counted, skipped };
+  return { accuracy: counted ? correct / counted : 0, per_class: perClass, confusion, classes, count: counted, skipped, outcomes };
 }
