@@ -82,7 +82,7 @@ describe('browser mode in Chromium', () => {
     await page.getByRole('button', { name: /Check accuracy/ }).click();
     await page.waitForSelector('.per-class li', { timeout: 120_000 });
     expect(await page.locator('.per-class li').count()).toBe(10);
-    expect(await page.locator('[data-confusion] canvas').count()).toBe(1);
+    expect(await page.locator('[data-confusion] canvas').count()).toBeGreaterThan(0);
     expect(errors).toEqual([]);
     await page.close();
   });
