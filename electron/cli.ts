@@ -25,6 +25,9 @@ const USAGE = `cnn-inspect <command> [options]
   evolution   --model M --data DIR [--layer L] [--units 0,1,…] --out-dir D
   correspondence --model M --data DIR --boxes B.csv [--layers L1,L2] [--random N] --out R.csv
               B.csv: image,part,top,left,bottom,right (image = path in DIR; a box per part per image)
+  analyze sparsity    --model M --data DIR [--layers L1,L2] --out P.csv     (layer,mean_nonzero_pct,std_nonzero_pct)
+  analyze selectivity --model M --data DIR --layer L --out S.csv           (unit,aue)
+  analyze gmc         --model M --data DIR --layer L --out G.csv           (class,unit,ap)
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
 M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
@@ -32,8 +35,9 @@ I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor ex
 
 type Flags = Record<string, string | true>;
 
-function parseArgs(argv: string[]): { command?: string; flags: Flags } {
+function parseArgs(argv: string[]): { command?: string; flags: Flags; rest: string[] } {
   const flags: Flags = {};
+  const rest: string[] = [];
   let command: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -46,9 +50,10 @@ function parseArgs(argv: string[]): { command?: string; flags: Flags } {
         i++;
       }
     } else if (!command) command = a;
+    else if (command === 'analyze' && rest.length === 0) rest.push(a);
     else throw new InspectorError('BAD_ARGUMENT', `Unexpected argument "${a}"`);
   }
-  return { command, flags };
+  return { command, flags, rest };
 }
 
 function required(flags: Flags, name: string): string {
@@ -77,12 +82,13 @@ async function loadImage(core: EngineCore, flags: Flags) {
 }
 
 export async function runCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
-  const { command, flags } = parseArgs(argv);
+  const { command, flags, rest } = parseArgs(argv);
+  const analysisName = rest[0];
   if (!command || command === 'help' || flags.help) {
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'topk', 'topk-merge'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'topk', 'topk-merge'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -215,6 +221,37 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const outFile = required(flags, 'out');
       writeFileAtomic(outFile, `part,layer,mean_sign_change,std,delta\n${r.rows.map((row) => [JSON.stringify(row.part), row.layer, row.meanSignChange, row.std, row.delta].join(',')).join('\n')}\n`);
       print({ layers: r.layers, images: r.images, rows: r.rows, out: path.resolve(outFile) });
+      return;
+    }
+    case 'analyze': {
+      const what = analysisName;
+      const analyses = ['sparsity', 'selectivity', 'gmc'];
+      if (!what || !analyses.includes(what)) throw new InspectorError('UNKNOWN_COMMAND', `analyze needs one of ${analyses.join(', ')}${what ? ` (got "${what}")` : ''}`);
+      await core.openDataset(required(flags, 'data'));
+      const outFile = required(flags, 'out');
+      const quiet = makeJobContext(() => undefined, () => false);
+      if (what === 'sparsity') {
+        const { rows, skipped } = await core.analyzeSparsity(typeof flags.layers === 'string' ? flags.layers.split(',') : undefined, quiet);
+        writeFileAtomic(outFile, `layer,mean_nonzero_pct,std_nonzero_pct\n${rows.map((r) => `${r.layer},${r.mean_nonzero_pct},${r.std_nonzero_pct}`).join('\n')}\n`);
+        print({ analysis: what, rows, skipped, out: path.resolve(outFile) });
+      } else if (what === 'selectivity') {
+        const layer = required(flags, 'layer');
+        const { aue, skipped } = await core.analyzeSelectivity(layer, quiet);
+        writeFileAtomic(outFile, `unit,aue\n${aue.map((a, u) => `${u},${a}`).join('\n')}\n`);
+        const sorted = [...aue].sort((a, b) => a - b);
+        print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), skipped, out: path.resolve(outFile) });
+      } else {
+        const layer = required(flags, 'layer');
+        const { ap, classes, skipped } = await core.analyzeGrandmotherCells(layer, quiet);
+        const rows = ['class,unit,ap'];
+        ap.forEach((perUnit, c) => perUnit.forEach((v, u) => rows.push(`${JSON.stringify(classes[c])},${u},${v}`)));
+        writeFileAtomic(outFile, `${rows.join('\n')}\n`);
+        const best = ap.map((perUnit, c) => {
+          const u = perUnit.indexOf(Math.max(...perUnit));
+          return { class: classes[c], unit: u, ap: perUnit[u] };
+        });
+        print({ analysis: what, layer, best_unit_per_class: best, skipped, out: path.resolve(outFile) });
+      }
       return;
     }
     case 'evaluate': {

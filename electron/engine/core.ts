@@ -24,6 +24,7 @@ import type {
 } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
+import { grandmotherCells, selectivity, sparsity } from './analyses/agrawal';
 import { buildAtlas, readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { evaluateModel } from './analyses/evaluate';
 import { correspondence } from './analyses/correspondence';
@@ -241,6 +242,18 @@ export class EngineCore {
       images.push({ input, trueClass, label: dataset.entries[index].file });
     }
     return invarianceSweeps(this.requireModel(), images, params, ctx);
+  }
+
+  analyzeSparsity(layers: string[] | undefined, ctx: JobContext) {
+    return sparsity(this.requireModel(), this.requireDataset(), layers, ctx);
+  }
+
+  analyzeSelectivity(layer: string, ctx: JobContext) {
+    return selectivity(this.requireModel(), this.requireDataset(), layer, ctx);
+  }
+
+  analyzeGrandmotherCells(layer: string, ctx: JobContext) {
+    return grandmotherCells(this.requireModel(), this.requireDataset(), layer, ctx);
   }
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {

@@ -1,0 +1,211 @@
+/**
+ * Agrawal, Girshick & Malik 2014 measures, each a streaming pass over a labelled dataset (memory bounded by the
+ * layer width, not the dataset, except grandmother cells, which keep one score per image and unit):
+ *  - sparsity (Table 6): % non-zero elements of a layer's output per image, mean and population std over images;
+ *  - class selectivity (§3.2, Fig. 1): per unit, the area under the entropy curve (AuE). Responses = every
+ *    position of the unit's map over all images, labelled with the image's class; τ_j = min + (max − min)·j/100,
+ *    j = 0…99; H_j = Shannon entropy (bits) of the class histogram of responses ≥ τ_j; AuE = mean of H_j;
+ *  - grandmother cells (§4.1, Fig. 3): per class and unit, the average precision of the unit's spatial-max score
+ *    as a one-unit classifier (positives = images of the class), AP = Σ_n (R_n − R_{n−1}) P_n over distinct score
+ *    thresholds in descending order, ties sharing a threshold (scikit-learn's average_precision_score).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { InspectorError, toErrorInfo } from '../../../shared/errors';
+import type { SkippedFile } from '../../../shared/contract';
+import type { Dataset } from '../data/dataset';
+import type { LoadedModel } from '../model/loaded-model';
+import type { JobContext } from './job-context';
+import { readTidy } from './read';
+
+const BATCH = 32;
+const THRESHOLDS = 100;
+
+/** Streams the dataset through the model, calling `visit` with each batch's outputs of `layers` and labels. */
+async function stream(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  layers: string[],
+  ctx: JobContext,
+  visit: (outputs: Array<{ data: Float32Array; shape: number[] }>, labels: number[]) => void,
+  pass = '',
+): Promise<SkippedFile[]> {
+  for (const name of layers) if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
+  if (dataset.entries.length === 0) throw new InspectorError('DATASET_EMPTY', 'The dataset has no images');
+  const probe = tfl.model({ inputs: loaded.model.inputs, outputs: layers.map((l) => loaded.layerModel(l).outputs[0]) });
+  const [h, w, c] = loaded.summary.inputShape;
+  const skipped: SkippedFile[] = [];
+  for (let start = 0; start < dataset.entries.length; start += BATCH) {
+    ctx.throwIfCancelled();
+    const entries = dataset.entries.slice(start, start + BATCH);
+    const inputs: Float32Array[] = [];
+    const labels: number[] = [];
+    for (const e of entries) {
+      try {
+        inputs.push(await dataset.loadInput(e.index, loaded.summary.preprocessing, loaded.summary.inputShape));
+        labels.push(e.classIndex);
+      } catch (error) {
+        const info = toErrorInfo(error);
+        skipped.push({ file: e.file, code: info.code, message: info.message });
+      }
+    }
+    if (inputs.length) {
+      const batch = new Float32Array(inputs.length * h * w * c);
+      inputs.forEach((x, i) => batch.set(x, i * h * w * c));
+      const outs = readTidy(() => {
+        const o = probe.predict(tf.tensor4d(batch, [inputs.length, h, w, c]));
+        return Array.isArray(o) ? o : [o];
+      });
+      visit(outs.map((o) => ({ data: o.data as Float32Array, shape: o.shape })), labels);
+    }
+    const done = Math.min(dataset.entries.length, start + BATCH);
+    ctx.progress(done, dataset.entries.length, `${pass}${done} of ${dataset.entries.length} images`);
+    await ctx.yield();
+  }
+  return skipped;
+}
+
+export interface SparsityRow {
+  layer: string;
+  mean_nonzero_pct: number;
+  std_nonzero_pct: number;
+}
+
+export async function sparsity(loaded: LoadedModel, dataset: Dataset, layers: string[] | undefined, ctx: JobContext): Promise<{ rows: SparsityRow[]; skipped: SkippedFile[] }> {
+  const names = layers ?? loaded.summary.layers.filter((l) => l.type !== 'InputLayer').map((l) => l.name);
+  const sums = names.map(() => ({ n: 0, sum: 0, sumSq: 0 }));
+  const skipped = await stream(loaded, dataset, names, ctx, (outs) => {
+    outs.forEach(({ data, shape }, li) => {
+      const per = data.length / shape[0];
+      for (let i = 0; i < shape[0]; i++) {
+        let nonZero = 0;
+        for (let k = i * per; k < (i + 1) * per; k++) if (data[k] !== 0) nonZero++;
+        const pct = (100 * nonZero) / per;
+        sums[li].n++;
+        sums[li].sum += pct;
+        sums[li].sumSq += pct * pct;
+      }
+    });
+  });
+  const rows = names.map((layer, li) => {
+    const { n, sum, sumSq } = sums[li];
+    const mean = n ? sum / n : 0;
+    return { layer, mean_nonzero_pct: mean, std_nonzero_pct: n ? Math.sqrt(Math.max(0, sumSq / n - mean * mean)) : 0 };
+  });
+  return { rows, skipped };
+}
+
+export function entropyBits(counts: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) total += counts[i];
+  if (total === 0) return 0;
+  let h = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (counts[i] === 0) continue;
+    const p = counts[i] / total;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/** AuE per unit (lower = more class-selective), plus each unit's entropy curve (100 values). */
+export async function selectivity(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ aue: number[]; curves: number[][]; skipped: SkippedFile[] }> {
+  const classes = dataset.summary.classes.length;
+  let units = 0;
+  let min: Float64Array | undefined;
+  let max: Float64Array | undefined;
+  // Pass 1: each unit's response range.
+  await stream(loaded, dataset, [layer], ctx, ([{ data, shape }]) => {
+    units = shape[shape.length - 1];
+    min ??= new Float64Array(units).fill(Infinity);
+    max ??= new Float64Array(units).fill(-Infinity);
+    for (let k = 0; k < data.length; k++) {
+      const u = k % units;
+      if (data[k] < min[u]) min[u] = data[k];
+      if (data[k] > max[u]) max[u] = data[k];
+    }
+  }, 'Range: ');
+  // Pass 2: per unit, per threshold bin, per class, how many responses reach it.
+  const bins = new Float64Array(units * THRESHOLDS * classes);
+  const tau = (u: number, j: number) => min![u] + ((max![u] - min![u]) * j) / THRESHOLDS;
+  const skipped = await stream(loaded, dataset, [layer], ctx, ([{ data, shape }], labels) => {
+    const per = data.length / shape[0];
+    for (let i = 0; i < shape[0]; i++) {
+      const cls = labels[i];
+      for (let k = i * per; k < (i + 1) * per; k++) {
+        const u = k % units;
+        const v = data[k];
+        const span = max![u] - min![u];
+        // Highest j with v ≥ τ_j, found from the formula and corrected against it exactly.
+        let j = span > 0 ? Math.min(THRESHOLDS - 1, Math.floor(((v - min![u]) * THRESHOLDS) / span)) : THRESHOLDS - 1;
+        while (j + 1 < THRESHOLDS && v >= tau(u, j + 1)) j++;
+        while (j > 0 && v < tau(u, j)) j--;
+        bins[(u * THRESHOLDS + j) * classes + cls]++;
+      }
+    }
+  }, 'Histograms: ');
+  const aue: number[] = [];
+  const curves: number[][] = [];
+  for (let u = 0; u < units; u++) {
+    const counts = new Float64Array(classes);
+    const curve = new Array<number>(THRESHOLDS);
+    for (let j = THRESHOLDS - 1; j >= 0; j--) {
+      for (let c = 0; c < classes; c++) counts[c] += bins[(u * THRESHOLDS + j) * classes + c];
+      curve[j] = entropyBits(counts);
+    }
+    curves.push(curve);
+    aue.push(curve.reduce((s, v) => s + v, 0) / THRESHOLDS);
+  }
+  return { aue, curves, skipped };
+}
+
+/** scikit-learn's average_precision_score for binary labels: ties share a threshold. */
+export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  let positives = 0;
+  for (let i = 0; i < positive.length; i++) if (positive[i]) positives++;
+  if (positives === 0) return 0;
+  let ap = 0;
+  let tp = 0;
+  let seen = 0;
+  let previousRecall = 0;
+  for (let i = 0; i < order.length; ) {
+    const score = scores[order[i]];
+    // Consume the whole tie group: one threshold.
+    while (i < order.length && scores[order[i]] === score) {
+      if (positive[order[i]]) tp++;
+      seen++;
+      i++;
+    }
+    const recall = tp / positives;
+    ap += (recall - previousRecall) * (tp / seen);
+    previousRecall = recall;
+  }
+  return ap;
+}
+
+/** AP of every unit as a one-unit classifier of every class: ap[class][unit]. */
+export async function grandmotherCells(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ ap: number[][]; classes: string[]; skipped: SkippedFile[] }> {
+  const scores: number[][] = [];
+  const labels: number[] = [];
+  const skipped = await stream(loaded, dataset, [layer], ctx, ([{ data, shape }], batchLabels) => {
+    const units = shape[shape.length - 1];
+    const per = data.length / shape[0];
+    for (let i = 0; i < shape[0]; i++) {
+      const s = new Array<number>(units).fill(-Infinity);
+      for (let k = i * per; k < (i + 1) * per; k++) {
+        const u = k % units;
+        if (data[k] > s[u]) s[u] = data[k];
+      }
+      scores.push(s);
+      labels.push(batchLabels[i]);
+    }
+  });
+  const classes = dataset.summary.classes.map((c) => c.name);
+  const units = scores[0]?.length ?? 0;
+  const ap = classes.map((_, c) => {
+    const positive = labels.map((l) => l === c);
+    return Array.from({ length: units }, (_, u) => averagePrecision(scores.map((s) => s[u]), positive));
+  });
+  return { ap, classes, skipped };
+}

@@ -1,0 +1,123 @@
+/**
+ * Agrawal et al. measures against brute-force computations written here: sparsity from each image's layer
+ * output, AuE from all responses filtered threshold by threshold, AP from an explicit precision–recall sweep
+ * (and hand-worked examples with ties, as scikit-learn scores them).
+ */
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { layerActivations } from '../../electron/engine/analyses/activations';
+import { averagePrecision, entropyBits, grandmotherCells, selectivity, sparsity } from '../../electron/engine/analyses/agrawal';
+import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { initBackend } from '../../electron/engine/backend';
+import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
+import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const quiet = makeJobContext(() => undefined, () => false);
+let loaded: LoadedModel;
+let dataset: Dataset;
+const maps = new Map<string, Array<{ data: Float32Array; shape: number[]; cls: number }>>();
+
+async function outputs(layer: string) {
+  if (!maps.has(layer)) {
+    const list = [];
+    for (const e of dataset.entries) {
+      const x = await dataset.loadInput(e.index, loaded.summary.preprocessing, loaded.summary.inputShape);
+      const m = layerActivations(loaded, layer, x);
+      list.push({ data: m.data, shape: m.shape, cls: e.classIndex });
+    }
+    maps.set(layer, list);
+  }
+  return maps.get(layer)!;
+}
+
+describe('Agrawal et al. analyses', () => {
+  beforeAll(async () => {
+    await initBackend({ preferred: 'wasm' });
+    loaded = await openModel(path.join(ROOT, 'resources/model/model.json'), 'bundled:default');
+    dataset = openDataset(path.join(ROOT, 'resources/samples'), 'samples');
+    // The first 3 images of every class keep the brute force quick.
+    const perClass = new Map<number, number>();
+    const entries = dataset.entries.filter((e) => {
+      const n = perClass.get(e.classIndex) ?? 0;
+      perClass.set(e.classIndex, n + 1);
+      return n < 3;
+    });
+    dataset = { ...dataset, entries };
+  });
+  afterAll(() => loaded?.dispose());
+
+  it('sparsity: mean and population std of the per-image non-zero percentage', async () => {
+    const before = tf.memory().numTensors;
+    const { rows } = await sparsity(loaded, dataset, ['conv1', 'fc6'], quiet);
+    expect(tf.memory().numTensors).toBe(before);
+    for (const row of rows) {
+      const pcts = (await outputs(row.layer)).map((o) => (100 * o.data.filter((v) => v !== 0).length) / o.data.length);
+      const mean = pcts.reduce((s, v) => s + v, 0) / pcts.length;
+      const std = Math.sqrt(pcts.reduce((s, v) => s + (v - mean) ** 2, 0) / pcts.length);
+      expect(row.mean_nonzero_pct).toBeCloseTo(mean, 8);
+      expect(row.std_nonzero_pct).toBeCloseTo(std, 6);
+    }
+  });
+
+  it('selectivity: AuE equals the mean entropy of responses ≥ τ_j, j = 0..99, computed by filtering', async () => {
+    const { aue } = await selectivity(loaded, dataset, 'conv5', quiet);
+    const all = await outputs('conv5');
+    const units = all[0].shape[2];
+    const classes = dataset.summary.classes.length;
+    for (const u of [0, 7, 33, 63]) {
+      const responses: Array<[number, number]> = [];
+      for (const o of all) for (let k = u; k < o.data.length; k += units) responses.push([o.data[k], o.cls]);
+      const min = Math.min(...responses.map((r) => r[0]));
+      const max = Math.max(...responses.map((r) => r[0]));
+      let sum = 0;
+      for (let j = 0; j < 100; j++) {
+        const tau = min + ((max - min) * j) / 100;
+        const counts = new Array(classes).fill(0);
+        for (const [v, c] of responses) if (v >= tau) counts[c]++;
+        const total = counts.reduce((s, v) => s + v, 0);
+        sum += counts.reduce((h, n) => (n ? h - (n / total) * Math.log2(n / total) : h), 0);
+      }
+      expect(aue[u]).toBeCloseTo(sum / 100, 9);
+    }
+    expect(entropyBits([1, 1, 1, 1])).toBeCloseTo(2, 12);
+  });
+
+  it('average precision: ties share a threshold (hand-worked, as scikit-learn)', () => {
+    // 0.9 (+): R .5 P 1; 0.8 tie (−,+): R 1 P 2/3 → AP = .5·1 + .5·2/3
+    expect(averagePrecision([0.9, 0.8, 0.8, 0.5], [true, false, true, false])).toBeCloseTo(0.5 + 1 / 3, 12);
+    // all tied: one threshold, AP = precision = 2/4
+    expect(averagePrecision([1, 1, 1, 1], [true, false, true, false])).toBeCloseTo(0.5, 12);
+    expect(averagePrecision([0.1, 0.9], [true, false])).toBeCloseTo(0.5, 12);
+    expect(averagePrecision([0.3, 0.2], [false, false])).toBe(0);
+  });
+
+  it('grandmother cells: AP of every class × unit from spatial-max scores equals an explicit PR sweep', async () => {
+    const { ap, classes } = await grandmotherCells(loaded, dataset, 'conv4', quiet);
+    const all = await outputs('conv4');
+    const units = all[0].shape[2];
+    expect(ap).toHaveLength(classes.length);
+    for (const c of [0, 4, 9])
+      for (const u of [0, 50, 95]) {
+        const scores = all.map((o) => {
+          let m = -Infinity;
+          for (let k = u; k < o.data.length; k += units) m = Math.max(m, o.data[k]);
+          return m;
+        });
+        const positive = all.map((o) => o.cls === c);
+        const thresholds = [...new Set(scores)].sort((a, b) => b - a);
+        const P = positive.filter(Boolean).length;
+        let expected = 0;
+        let previous = 0;
+        for (const t of thresholds) {
+          const chosen = scores.map((s) => s >= t);
+          const tp = chosen.filter((ch, i) => ch && positive[i]).length;
+          const recall = tp / P;
+          expected += (recall - previous) * (tp / chosen.filter(Boolean).length);
+          previous = recall;
+        }
+        expect(ap[c][u]).toBeCloseTo(expected, 10);
+      }
+  });
+});
