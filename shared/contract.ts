@@ -292,6 +292,34 @@ export interface CorrespondenceParams {
   randomDraws?: number;
 }
 
+/** Agrawal et al. Table 6: % non-zero per layer, mean ± population std over images. */
+export interface SparsityResult {
+  rows: Array<{ layer: string; mean_nonzero_pct: number; std_nonzero_pct: number }>;
+  skipped: SkippedFile[];
+}
+
+/** Agrawal et al. Fig. 1: per layer, each unit's AuE and the mean cumulative AuE curve. */
+export interface SelectivityResult {
+  layers: Array<{
+    layer: string;
+    /** Area under the entropy curve per unit (bits; lower = more class-selective). */
+    aue: number[];
+    /** Mean cumulative AuE of the k most selective units, k = 1…units (plotted against k / units). */
+    cumulative: number[];
+  }>;
+  classes: number;
+}
+
+/** Agrawal et al. §4.1, Fig. 3: AP of every unit as a one-unit classifier of every class. */
+export interface GrandmotherResult {
+  layer: string;
+  classes: string[];
+  /** ap[class][unit]. */
+  ap: number[][];
+  /** Fraction of images in each class: the AP of a random scorer. */
+  prevalence: number[];
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -337,6 +365,9 @@ export interface JobParams {
   evolution: { layer?: string; units?: number[]; checkpoints?: string[] };
   /** Part correspondence (ZF §4.2, Table 1). */
   correspondence: CorrespondenceParams;
+  sparsity: { layers?: string[] };
+  selectivity: { layers: string[] };
+  gmc: { layer: string };
 }
 export type JobKind = keyof JobParams;
 
@@ -347,6 +378,9 @@ export interface JobResults {
   invariance: InvarianceResult;
   evolution: EvolutionResult;
   correspondence: CorrespondenceResult;
+  sparsity: SparsityResult;
+  selectivity: SelectivityResult;
+  gmc: GrandmotherResult;
 }
 
 export interface EvaluationResult {
@@ -471,7 +505,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

@@ -11,6 +11,7 @@ import type {
   FilterBank,
   InvarianceParams,
   InvarianceResult,
+  SelectivityResult,
   DatasetSummary,
   ImagePage,
   ImageRef,
@@ -24,7 +25,7 @@ import type {
 } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
-import { grandmotherCells, selectivity, sparsity } from './analyses/agrawal';
+import { cumulativeAue, grandmotherCells, selectivity, sparsity } from './analyses/agrawal';
 import { buildAtlas, readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { evaluateModel } from './analyses/evaluate';
 import { correspondence } from './analyses/correspondence';
@@ -179,6 +180,24 @@ export class EngineCore {
           images.push({ input, label: this.requireDataset().entries[index].file });
         }
         return (await correspondence(this.requireModel(), images, p.parts, { layers: p.layers, randomDraws: p.randomDraws }, ctx)) as JobResults[K];
+      }
+      case 'sparsity':
+        return (await this.analyzeSparsity((params as JobParams['sparsity']).layers, ctx)) as JobResults[K];
+      case 'selectivity': {
+        const layers = (params as JobParams['selectivity']).layers;
+        const out: SelectivityResult['layers'] = [];
+        for (const [i, layer] of layers.entries()) {
+          const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(i * t + d, layers.length * t, `${layer}: ${m}`) };
+          const { aue } = await this.analyzeSelectivity(layer, sub);
+          out.push({ layer, aue, cumulative: cumulativeAue(aue) });
+        }
+        return { layers: out, classes: this.requireDataset().summary.classes.length } as JobResults[K];
+      }
+      case 'gmc': {
+        const { ap, classes } = await this.analyzeGrandmotherCells((params as JobParams['gmc']).layer, ctx);
+        const dataset = this.requireDataset();
+        const prevalence = dataset.summary.classes.map((c) => c.count / Math.max(1, dataset.summary.count));
+        return { layer: (params as JobParams['gmc']).layer, classes, ap, prevalence } as JobResults[K];
       }
       case 'occlusion': {
         const p = params as JobParams['occlusion'];

@@ -60,6 +60,13 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     }
     if (params.randomDraws !== undefined && (!Number.isInteger(params.randomDraws) || (params.randomDraws as number) < 1 || (params.randomDraws as number) > 100)) fail('correspondence: randomDraws must be 1–100');
   }
+  if (kind === 'sparsity' && isObject(params) && params.layers !== undefined && (!Array.isArray(params.layers) || !params.layers.every((l) => typeof l === 'string'))) {
+    fail('sparsity: layers must be names');
+  }
+  if (kind === 'selectivity' && (!isObject(params) || !Array.isArray(params.layers) || params.layers.length === 0 || !params.layers.every((l) => typeof l === 'string'))) {
+    fail('selectivity: choose at least one layer');
+  }
+  if (kind === 'gmc' && (!isObject(params) || typeof params.layer !== 'string')) fail('gmc: choose a layer');
   if (kind === 'occlusion') {
     if (!isObject(params)) fail('occlusion needs parameters');
     checkImageRef(params.image);

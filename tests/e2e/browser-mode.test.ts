@@ -168,6 +168,23 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
+  it('selectivity: sparsity table, AuE curves and grandmother-cell APs', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    await page.locator('[data-view="selectivity"]').click();
+    for (const button of await page.getByRole('button', { name: 'Measure' }).all()) await button.click();
+    await page.waitForSelector('[data-sparsity] tr', { timeout: 120_000 });
+    await page.waitForSelector('.verdict', { timeout: 120_000 });
+    await expect.poll(() => page.locator('button:has-text("PNG")').first().isDisabled(), { timeout: 120_000 }).toBe(false);
+    expect(await page.locator('[data-sparsity] tr').count()).toBeGreaterThan(10);
+    await page.screenshot({ path: path.join(OUT, 'browser-selectivity.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {
     const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     const errors: string[] = [];

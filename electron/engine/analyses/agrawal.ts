@@ -159,6 +159,13 @@ export async function selectivity(loaded: LoadedModel, dataset: Dataset, layer: 
   return { aue, curves, skipped };
 }
 
+/** Agrawal Fig. 1: units sorted from most to least selective; entry k−1 = mean AuE of the k most selective. */
+export function cumulativeAue(aue: number[]): number[] {
+  const sorted = [...aue].sort((a, b) => a - b);
+  let sum = 0;
+  return sorted.map((v, i) => (sum += v) / (i + 1));
+}
+
 /** scikit-learn's average_precision_score for binary labels: ties share a threshold. */
 export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number {
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
