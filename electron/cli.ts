@@ -3,7 +3,8 @@
  * .npy, and for any bad input a one-line `error <CODE>: <message>` on stderr with a non-zero exit.
  */
 import * as path from 'node:path';
-import type { InvarianceResult } from '../shared/contract';
+import type { InvarianceResult, ProbeAblation } from '../shared/contract';
+import { ABLATIONS } from './engine/analyses/probe';
 import { InspectorError, toErrorInfo } from '../shared/errors';
 import { makeJobContext } from './engine/analyses/job-context';
 import { EngineCore } from './engine/core';
@@ -28,6 +29,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze sparsity    --model M --data DIR [--layers L1,L2] --out P.csv     (layer,mean_nonzero_pct,std_nonzero_pct)
   analyze selectivity --model M --data DIR --layer L --out S.csv           (unit,aue)
   analyze gmc         --model M --data DIR --layer L --out G.csv           (class,unit,ap)
+  analyze probe       --model M --data DIR --layers L1,L2 [--ablations original,binarised,shuffled,maxpool] [--seeds 3] --out P.csv
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
 M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
@@ -225,7 +227,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     }
     case 'analyze': {
       const what = analysisName;
-      const analyses = ['sparsity', 'selectivity', 'gmc'];
+      const analyses = ['sparsity', 'selectivity', 'gmc', 'probe'];
       if (!what || !analyses.includes(what)) throw new InspectorError('UNKNOWN_COMMAND', `analyze needs one of ${analyses.join(', ')}${what ? ` (got "${what}")` : ''}`);
       await core.openDataset(required(flags, 'data'));
       const outFile = required(flags, 'out');
@@ -240,6 +242,12 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         writeFileAtomic(outFile, `unit,aue\n${aue.map((a, u) => `${u},${a}`).join('\n')}\n`);
         const sorted = [...aue].sort((a, b) => a - b);
         print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), skipped, out: path.resolve(outFile) });
+      } else if (what === 'probe') {
+        const ablations = typeof flags.ablations === 'string' ? (flags.ablations.split(',') as ProbeAblation[]) : undefined;
+        if (ablations?.some((a) => !ABLATIONS.includes(a))) throw new InspectorError('BAD_ARGUMENT', `--ablations are ${ABLATIONS.join(', ')}`);
+        const { rows } = await core.runJob('probe', { layers: required(flags, 'layers').split(','), ablations, seeds: positiveInt(flags, 'seeds', 3) }, quiet);
+        writeFileAtomic(outFile, `layer,ablation,accuracy,std,seeds\n${rows.map((r) => `${r.layer},${r.ablation},${r.accuracy},${r.std},${r.seeds}`).join('\n')}\n`);
+        print({ analysis: what, rows, out: path.resolve(outFile) });
       } else {
         const layer = required(flags, 'layer');
         const { ap, classes, skipped } = await core.analyzeGrandmotherCells(layer, quiet);

@@ -320,6 +320,18 @@ export interface GrandmotherResult {
   prevalence: number[];
 }
 
+export type ProbeAblation = 'original' | 'binarised' | 'shuffled' | 'maxpool';
+
+/** Agrawal et al. Table 7: held-out accuracy of a linear probe on a layer's (ablated) features. */
+export interface ProbeRow {
+  layer: string;
+  ablation: ProbeAblation;
+  /** Mean over seeds (each seed: its own split, initialisation and shuffles). */
+  accuracy: number;
+  std: number;
+  seeds: number;
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -368,6 +380,7 @@ export interface JobParams {
   sparsity: { layers?: string[] };
   selectivity: { layers: string[] };
   gmc: { layer: string };
+  probe: { layers: string[]; ablations?: ProbeAblation[]; seeds?: number };
 }
 export type JobKind = keyof JobParams;
 
@@ -381,6 +394,7 @@ export interface JobResults {
   sparsity: SparsityResult;
   selectivity: SelectivityResult;
   gmc: GrandmotherResult;
+  probe: { rows: ProbeRow[] };
 }
 
 export interface EvaluationResult {
@@ -505,7 +519,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

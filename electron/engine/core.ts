@@ -29,6 +29,7 @@ import { cumulativeAue, grandmotherCells, selectivity, sparsity } from './analys
 import { buildAtlas, readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { evaluateModel } from './analyses/evaluate';
 import { correspondence } from './analyses/correspondence';
+import { linearProbes } from './analyses/probe';
 import { featureEvolution } from './analyses/evolution';
 import { filterBank } from './analyses/filters';
 import { invarianceSweeps } from './analyses/invariance';
@@ -198,6 +199,10 @@ export class EngineCore {
         const dataset = this.requireDataset();
         const prevalence = dataset.summary.classes.map((c) => c.count / Math.max(1, dataset.summary.count));
         return { layer: (params as JobParams['gmc']).layer, classes, ap, prevalence } as JobResults[K];
+      }
+      case 'probe': {
+        const p = params as JobParams['probe'];
+        return { rows: await linearProbes(this.requireModel(), this.requireDataset(), p, ctx) } as JobResults[K];
       }
       case 'occlusion': {
         const p = params as JobParams['occlusion'];
