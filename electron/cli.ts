@@ -12,6 +12,8 @@ import { PROJECTION_METHODS, type ProjectionMethod } from './engine/analyses/pro
 import { mergeTopK, type TopKIndex } from './engine/analyses/topk';
 import { readFileBytes } from './engine/data/image';
 import { writeFileAtomic } from './engine/store/atomic';
+import { fileSystemSaver } from './engine/model/tfjs-io';
+import { STRATEGIES, type Strategy } from './engine/train/finetune';
 import * as fs from 'node:fs';
 import { writeNpy } from './engine/store/npy';
 
@@ -30,6 +32,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze selectivity --model M --data DIR --layer L --out S.csv           (unit,aue)
   analyze gmc         --model M --data DIR --layer L --out G.csv           (class,unit,ap)
   analyze probe       --model M --data DIR --layers L1,L2 [--ablations original,binarised,shuffled,maxpool] [--seeds 3] --out P.csv
+  finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] --out DIR
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
 M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
@@ -90,7 +93,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'topk', 'topk-merge'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'topk', 'topk-merge'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -260,6 +263,36 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         });
         print({ analysis: what, layer, best_unit_per_class: best, skipped, out: path.resolve(outFile) });
       }
+      return;
+    }
+    case 'finetune': {
+      const strategy = required(flags, 'strategy') as Strategy;
+      if (!STRATEGIES.includes(strategy)) throw new InspectorError('BAD_ARGUMENT', `--strategy must be one of ${STRATEGIES.join(', ')}`);
+      await core.openDataset(required(flags, 'data'));
+      const outDir = required(flags, 'out');
+      const lr = flags.lr === undefined ? undefined : Number(flags.lr);
+      if (lr !== undefined && !(lr > 0)) throw new InspectorError('BAD_ARGUMENT', '--lr must be a positive number');
+      const r = await core.finetune(
+        { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1) },
+        makeJobContext(
+          (done, total, message) => {
+            if (flags.progress) process.stderr.write(`\r${message}`);
+          },
+          () => false,
+        ),
+      );
+      const metadata = {
+        name: `${r.baseName} — fine-tuned (${strategy})`,
+        labels: r.classes,
+        preprocessing: r.preprocessing,
+        strategy,
+        settings: r.settings,
+        validationAccuracy: r.validationAccuracy,
+        history: r.history,
+        frozenLayers: r.frozen,
+      };
+      await r.model.save(fileSystemSaver(outDir, metadata));
+      print({ strategy, classes: r.classes, train: r.trainImages, validation: r.validationImages, validation_accuracy: r.validationAccuracy, frozen: r.frozen, history: r.history, skipped: r.skipped, out: path.resolve(outDir) });
       return;
     }
     case 'evaluate': {

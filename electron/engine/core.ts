@@ -21,6 +21,7 @@ import type {
   ModelSummary,
   Occluder,
   PredictResult,
+  Preprocessing,
   UploadedImage,
 } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
@@ -41,6 +42,7 @@ import { initBackend, type BackendChoice, type BackendName } from './backend';
 import { openDataset, type Dataset } from './data/dataset';
 import { decodeImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
 import { openModel, type LoadedModel } from './model/loaded-model';
+import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
 import { resolveModelJsonPath } from './model/tfjs-io';
 import { pairFolder } from './store/workspace';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, resolveDatasetPath, resolveModelPath } from './paths';
@@ -278,6 +280,19 @@ export class EngineCore {
 
   analyzeGrandmotherCells(layer: string, ctx: JobContext) {
     return grandmotherCells(this.requireModel(), this.requireDataset(), layer, ctx);
+  }
+
+  /** Fine-tunes a fresh copy of the open model on the open dataset; the open model itself is not changed. */
+  async finetune(options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult & { preprocessing: Preprocessing; baseName: string }> {
+    const current = this.requireModel();
+    const copy = await openModel(resolveModelJsonPath(resolveModelPath(current.summary.id)), current.summary.id);
+    try {
+      const result = await finetune(copy, this.requireDataset(), options, ctx);
+      return { ...result, preprocessing: copy.summary.preprocessing, baseName: copy.summary.name };
+    } catch (error) {
+      copy.dispose();
+      throw error;
+    }
   }
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {

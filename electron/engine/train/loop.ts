@@ -34,6 +34,11 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
   shouldCancel?: () => boolean;
   validation?: LabelledArray;
+  /**
+   * Per-variable learning-rate multipliers (variable name → factor), e.g. 0.1 for pretrained layers and 1 for a
+   * new classifier when fine-tuning. Variables not listed train at 1×.
+   */
+  lrMultipliers?: Map<string, number>;
 }
 
 export interface TrainProgress {
@@ -129,17 +134,23 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
         const lossTensor = tf.tidy(() => {
           const xb = tf.tensor4d(xData, shape);
           const yb = tf.oneHot(tf.tensor1d(batch.y, 'int32'), numClasses);
-          return optimizer.minimize(() => {
+          const lossFn = () => {
             const out = lossModel.apply(xb, { training: true }) as tf.Tensor;
             let loss = fromLogits
               ? tf.losses.softmaxCrossEntropy(yb, out)
               : tf.neg(tf.mean(tf.sum(tf.mul(yb, tf.log(tf.clipByValue(out, 1e-7, 1))), -1)));
-            if (options.weightDecay) {
+            if (options.weightDecay && regularised.length) {
               const l2 = tf.addN(regularised.map((v) => tf.sum(tf.square(v))));
               loss = tf.add(loss, tf.mul(l2, options.weightDecay / 2));
             }
             return loss as tf.Scalar;
-          }, true) as tf.Scalar;
+          };
+          if (!options.lrMultipliers) return optimizer.minimize(lossFn, true, trainable) as tf.Scalar;
+          // Per-layer learning rates: scale each variable's gradient before the (shared) optimizer step.
+          const { value, grads } = optimizer.computeGradients(lossFn, trainable);
+          const scaled = Object.entries(grads).map(([name, g]) => ({ name, tensor: tf.mul(g, options.lrMultipliers!.get(name) ?? 1) }));
+          optimizer.applyGradients(scaled);
+          return value;
         });
         const loss = (await lossTensor.data())[0];
         lossTensor.dispose();

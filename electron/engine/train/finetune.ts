@@ -1,0 +1,168 @@
+/**
+ * Transfer learning (CS231n; Agrawal et al. §3; ZF §5.2): a pretrained model gets a new classifier for the
+ * person's classes, then one of four strategies trains it:
+ *   features — every pretrained layer frozen; only the new classifier learns
+ *   fc       — convolution layers frozen; the dense layers and the new classifier learn (Agrawal's fc-ft)
+ *   all      — everything learns; pretrained layers at 0.1× the learning rate, the new classifier at 1×
+ *   scratch  — same architecture, fresh random weights, everything at 1× (the control every comparison needs)
+ * Data: a stratified, seeded train/validation split of the dataset; inputs preprocessed as the model expects.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Dataset } from '../data/dataset';
+import { InspectorError, toErrorInfo } from '../../../shared/errors';
+import type { SkippedFile } from '../../../shared/contract';
+import type { LoadedModel } from '../model/loaded-model';
+import type { JobContext } from '../analyses/job-context';
+import { stratifiedSplit } from '../analyses/probe';
+import { evaluateAccuracy, trainClassifier, type LabelledArray, type TrainResult } from './loop';
+
+export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
+export const STRATEGIES: readonly Strategy[] = ['features', 'fc', 'all', 'scratch'];
+
+export interface FinetuneOptions {
+  strategy: Strategy;
+  epochs?: number;
+  batchSize?: number;
+  learningRate?: number;
+  /** Multiplier of pretrained layers' learning rate in the "all" strategy (default 0.1). */
+  pretrainedMultiplier?: number;
+  seed?: number;
+  validationFraction?: number;
+  augment?: boolean;
+}
+
+export interface FinetuneResult {
+  model: tfl.LayersModel;
+  classes: string[];
+  strategy: Strategy;
+  trainImages: number;
+  validationImages: number;
+  validationAccuracy: number;
+  history: TrainResult['history'];
+  frozen: string[];
+  skipped: SkippedFile[];
+  settings: Required<Omit<FinetuneOptions, 'strategy'>>;
+}
+
+/** The pretrained network up to its last dense layer, topped with a new classifier for `classes` outputs. */
+function withNewClassifier(base: tfl.LayersModel, classes: number, seed: number): { model: tfl.LayersModel; body: tfl.layers.Layer[]; head: tfl.layers.Layer[] } {
+  const dense = base.layers.filter((l) => l.getClassName() === 'Dense');
+  const last = dense[dense.length - 1];
+  if (!last) throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', 'The model has no dense classifier layer to replace');
+  const lastIndex = base.layers.indexOf(last);
+  const body = base.layers.slice(0, lastIndex).filter((l) => l.getClassName() !== 'InputLayer');
+  const classifier = tfl.layers.dense({ name: 'new_classifier', units: classes, kernelInitializer: tfl.initializers.glorotNormal({ seed }) });
+  const softmax = tfl.layers.activation({ name: 'new_prob', activation: 'softmax' });
+  const output = softmax.apply(classifier.apply(last.input as tfl.SymbolicTensor)) as tfl.SymbolicTensor;
+  return { model: tfl.model({ inputs: base.inputs, outputs: output, name: `${base.name}_finetuned` }), body, head: [classifier, softmax] };
+}
+
+async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobContext) {
+  const [h, w, c] = loaded.summary.inputShape;
+  const size = h * w * c;
+  const xs: Float32Array[] = [];
+  const ys: number[] = [];
+  const skipped: SkippedFile[] = [];
+  for (const [i, e] of dataset.entries.entries()) {
+    ctx.throwIfCancelled();
+    try {
+      xs.push(await dataset.loadInput(e.index, loaded.summary.preprocessing, loaded.summary.inputShape));
+      ys.push(e.classIndex);
+    } catch (error) {
+      const info = toErrorInfo(error);
+      skipped.push({ file: e.file, code: info.code, message: info.message });
+    }
+    if (i % 32 === 0) {
+      ctx.progress(i, dataset.entries.length, `Reading images: ${i} of ${dataset.entries.length}`);
+      await ctx.yield();
+    }
+  }
+  const pack = (idx: number[]): LabelledArray => {
+    const x = new Float32Array(idx.length * size);
+    idx.forEach((k, r) => x.set(xs[k], r * size));
+    return { x, y: Int32Array.from(idx.map((k) => ys[k])), shape: [idx.length, h, w, c] };
+  };
+  return { ys, pack, skipped };
+}
+
+export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult> {
+  if (!STRATEGIES.includes(options.strategy)) throw new InspectorError('BAD_ARGUMENT', `Strategy must be one of ${STRATEGIES.join(', ')}`);
+  const classes = dataset.summary.classes.map((c) => c.name);
+  if (classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fine-tuning needs at least two classes (one sub-folder each)');
+  const small = dataset.summary.classes.find((c) => c.count < 2);
+  if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least 2`);
+  const settings = {
+    epochs: options.epochs ?? 10,
+    batchSize: options.batchSize ?? 32,
+    learningRate: options.learningRate ?? (options.strategy === 'features' ? 0.05 : 0.01),
+    pretrainedMultiplier: options.pretrainedMultiplier ?? 0.1,
+    seed: options.seed ?? 1,
+    validationFraction: options.validationFraction ?? 0.2,
+    augment: options.augment ?? true,
+  };
+  const { ys, pack, skipped } = await loadAll(pretrained, dataset, ctx);
+  if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
+  const split = stratifiedSplit(ys, 1 - settings.validationFraction, settings.seed);
+  const train = pack(split.train);
+  const validation = pack(split.test);
+
+  let base = pretrained.model;
+  if (options.strategy === 'scratch') {
+    // Same architecture, fresh random initialisation (the layers' own initialisers).
+    const config = base.toJSON(undefined, false) as unknown as tf.serialization.ConfigDict;
+    base = (await tfl.models.modelFromJSON({ modelTopology: config })) as tfl.LayersModel;
+  }
+  const { model, body, head } = withNewClassifier(base, classes.length, settings.seed);
+  const frozen: string[] = [];
+  const firstDense = body.findIndex((l) => l.getClassName() === 'Dense');
+  body.forEach((layer, i) => {
+    const freeze = options.strategy === 'features' || (options.strategy === 'fc' && (firstDense < 0 || i < firstDense));
+    layer.trainable = !freeze;
+    if (freeze && layer.weights.length) frozen.push(layer.name);
+  });
+  let lrMultipliers: Map<string, number> | undefined;
+  if (options.strategy === 'all') {
+    lrMultipliers = new Map();
+    for (const layer of body) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, settings.pretrainedMultiplier);
+    for (const layer of head) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, 1);
+  }
+  const [h] = pretrained.summary.inputShape;
+  const pre = pretrained.summary.preprocessing;
+  const result = await trainClassifier(model, train, {
+    epochs: settings.epochs,
+    batchSize: settings.batchSize,
+    learningRate: settings.learningRate,
+    momentum: 0.9,
+    lrDecay: { everyEpochs: Math.max(1, Math.ceil(settings.epochs * 0.7)), factor: 10 },
+    weightDecay: 5e-4,
+    seed: settings.seed,
+    augment: settings.augment ? { cropPad: Math.max(1, Math.round(h / 14)), flip: true, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
+    validation,
+    lrMultipliers,
+    shouldCancel: () => ctx.isCancelled(),
+    onProgress: (p) =>
+      ctx.progress(
+        (p.epoch - 1) * p.batchesPerEpoch + p.batch,
+        settings.epochs * p.batchesPerEpoch,
+        `Epoch ${p.epoch} of ${settings.epochs}: loss ${p.loss.toFixed(3)}${p.validationAccuracy !== undefined ? `, validation accuracy ${(p.validationAccuracy * 100).toFixed(1)} %` : ''}`,
+      ),
+  });
+  const validationAccuracy = await evaluateAccuracy(model, validation);
+  if (base !== pretrained.model) {
+    // The scratch model's unused old classifier layers are not part of `model`; free the whole base.
+    for (const layer of base.layers) if (!model.layers.includes(layer)) layer.dispose();
+  }
+  return {
+    model,
+    classes,
+    strategy: options.strategy,
+    trainImages: split.train.length,
+    validationImages: split.test.length,
+    validationAccuracy,
+    history: result.history,
+    frozen,
+    skipped,
+    settings,
+  };
+}

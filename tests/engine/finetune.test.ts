@@ -1,0 +1,96 @@
+/**
+ * Transfer learning strategies on a small image folder made here (bright top half vs bright bottom half — not
+ * left vs right, which the horizontal-flip augmentation would make indistinguishable):
+ * every strategy beats chance on held-out images; frozen layers stay bit-for-bit unchanged; the learning-rate
+ * multiplier of pretrained layers is applied (0 → unchanged); the CLI writes a model that reopens with its labels.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { initBackend } from '../../electron/engine/backend';
+import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
+import { openModel } from '../../electron/engine/model/loaded-model';
+import { finetune, type Strategy } from '../../electron/engine/train/finetune';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const TINY = path.join(ROOT, 'tests/fixtures/models/tiny-functional/model.json');
+const quiet = makeJobContext(() => undefined, () => false);
+let dir: string;
+let dataset: Dataset;
+
+const weightsOf = (m: { getLayer(n: string): { getWeights(): tf.Tensor[] } }, name: string) => m.getLayer(name).getWeights().map((t) => Array.from(t.dataSync()));
+
+describe('fine-tuning strategies', () => {
+  beforeAll(async () => {
+    await initBackend({ preferred: 'wasm' });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-'));
+    let s = 7;
+    const r = () => (s = (s * 16807) % 2147483647) / 2147483647;
+    for (const cls of ['top', 'bottom']) {
+      fs.mkdirSync(path.join(dir, 'data', cls), { recursive: true });
+      for (let i = 0; i < 20; i++) {
+        const b = Buffer.alloc(12 * 12 * 3);
+        for (let y = 0; y < 12; y++) for (let x = 0; x < 12; x++) for (let c = 0; c < 3; c++) b[(y * 12 + x) * 3 + c] = Math.round(((cls === 'top') === y < 6 ? 190 : 50) + r() * 60);
+        await sharp(b, { raw: { width: 12, height: 12, channels: 3 } }).png().toFile(path.join(dir, 'data', cls, `${i}.png`));
+      }
+    }
+    dataset = openDataset(path.join(dir, 'data'), 'lr');
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const strategy of ['features', 'fc', 'all', 'scratch'] as Strategy[]) {
+    it(`${strategy}: beats chance on the held-out images`, async () => {
+      const pretrained = await openModel(TINY, 'tiny');
+      const c1Before = weightsOf(pretrained.model, 'c1');
+      const r = await finetune(pretrained, dataset, { strategy, epochs: strategy === 'scratch' ? 20 : 12, batchSize: 8, seed: 3 }, quiet);
+      expect(r.classes).toEqual(['bottom', 'top']);
+      expect(r.validationImages).toBe(8);
+      expect(r.validationAccuracy).toBeGreaterThanOrEqual(0.75);
+      if (strategy === 'features' || strategy === 'fc') {
+        expect(r.frozen).toContain('c1');
+        expect(weightsOf(r.model, 'c1')).toEqual(c1Before);
+      } else {
+        expect(weightsOf(r.model, 'c1')).not.toEqual(c1Before);
+      }
+      r.model.dispose();
+    });
+  }
+
+  it('all: a pretrained multiplier of 0 leaves the pretrained layers unchanged while the classifier learns', async () => {
+    const pretrained = await openModel(TINY, 'tiny');
+    const c1Before = weightsOf(pretrained.model, 'c1');
+    const r = await finetune(pretrained, dataset, { strategy: 'all', epochs: 2, batchSize: 8, pretrainedMultiplier: 0 }, quiet);
+    expect(weightsOf(r.model, 'c1')).toEqual(c1Before);
+    expect(r.history[1].loss).toBeLessThan(r.history[0].loss + 1);
+    r.model.dispose();
+  });
+
+  it('refuses a single class and a class with one image', async () => {
+    const pretrained = await openModel(TINY, 'tiny');
+    const one = openDataset(path.join(dir, 'data', 'top'), 'one');
+    await expect(finetune(pretrained, one, { strategy: 'features' }, quiet)).rejects.toMatchObject({ code: 'DATASET_EMPTY_CLASS' });
+    const mixed = openDataset(path.join(ROOT, 'tests/fixtures/datasets/mixed'), 'mixed');
+    await expect(finetune(pretrained, mixed, { strategy: 'features' }, quiet)).rejects.toMatchObject({ code: 'DATASET_EMPTY_CLASS' });
+    pretrained.dispose();
+  });
+
+  it('the CLI writes a TF.js model with labels and preprocessing that evaluates on the folder', async () => {
+    const run = promisify(execFile);
+    const cli = path.join(ROOT, 'dist/electron/cli.cjs');
+    const out = path.join(dir, 'tuned');
+    const { stdout } = await run(process.execPath, [cli, 'finetune', '--model', TINY, '--data', path.join(dir, 'data'), '--strategy', 'features', '--epochs', '10', '--batch', '8', '--out', out]);
+    expect(JSON.parse(stdout).classes).toEqual(['bottom', 'top']);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
+    expect(json.userDefinedMetadata.labels).toEqual(['bottom', 'top']);
+    expect(json.userDefinedMetadata.preprocessing.inputSize).toEqual([12, 12]);
+    const evaluation = JSON.parse((await run(process.execPath, [cli, 'evaluate', '--model', out, '--data', path.join(dir, 'data')])).stdout);
+    expect(evaluation.classes).toEqual(['bottom', 'top']);
+    expect(evaluation.accuracy).toBeGreaterThan(0.75);
+  });
+});
