@@ -292,6 +292,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         frozenLayers: r.frozen,
       };
       await r.model.save(fileSystemSaver(outDir, metadata));
+      r.release();
       print({ strategy, classes: r.classes, train: r.trainImages, validation: r.validationImages, validation_accuracy: r.validationAccuracy, frozen: r.frozen, history: r.history, skipped: r.skipped, out: path.resolve(outDir) });
       return;
     }

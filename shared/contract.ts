@@ -381,6 +381,8 @@ export interface JobParams {
   selectivity: { layers: string[] };
   gmc: { layer: string };
   probe: { layers: string[]; ablations?: ProbeAblation[]; seeds?: number };
+  /** Fine-tune a copy of the open model on the open dataset (transfer learning). */
+  finetune: { strategy: FinetuneStrategy; epochs?: number; learningRate?: number; batchSize?: number; seed?: number; augment?: boolean };
 }
 export type JobKind = keyof JobParams;
 
@@ -395,6 +397,7 @@ export interface JobResults {
   selectivity: SelectivityResult;
   gmc: GrandmotherResult;
   probe: { rows: ProbeRow[] };
+  finetune: FinetuneSummary;
 }
 
 export interface EvaluationResult {
@@ -410,12 +413,38 @@ export interface EvaluationResult {
 
 export type JobStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
+/** Numbers a training job reports as it goes (for live curves). */
+export interface TrainingMetrics {
+  epoch: number;
+  /** Fractional epoch of this report (epoch − 1 + batch / batches). */
+  progress: number;
+  loss: number;
+  validationAccuracy?: number;
+}
+
 export interface JobProgress {
   jobId: string;
   kind: JobKind;
   done: number;
   total: number;
   message: string;
+  metrics?: TrainingMetrics;
+}
+
+export type FinetuneStrategy = 'features' | 'fc' | 'all' | 'scratch';
+
+/** A finished fine-tuning run: where the new model is, and how it did. */
+export interface FinetuneSummary {
+  /** model.json of the new model (in the workspace); open it with openModel. */
+  path: string;
+  strategy: FinetuneStrategy;
+  classes: string[];
+  trainImages: number;
+  validationImages: number;
+  validationAccuracy: number;
+  history: Array<{ epoch: number; loss: number; validationAccuracy?: number; learningRate: number }>;
+  frozen: string[];
+  skipped: SkippedFile[];
 }
 
 export interface JobFinished {
@@ -519,7 +548,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

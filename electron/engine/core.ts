@@ -9,6 +9,7 @@ import type {
   AtlasLayer,
   AtlasSummary,
   FilterBank,
+  FinetuneSummary,
   InvarianceParams,
   InvarianceResult,
   SelectivityResult,
@@ -44,7 +45,9 @@ import { decodeImage, displayPng, npyDisplayPng, sniffType, toModelInput } from 
 import { openModel, type LoadedModel } from './model/loaded-model';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
 import { resolveModelJsonPath } from './model/tfjs-io';
-import { pairFolder } from './store/workspace';
+import { pairFolder, workspaceRoot } from './store/workspace';
+import { fileSystemSaver } from './model/tfjs-io';
+import * as path from 'node:path';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, resolveDatasetPath, resolveModelPath } from './paths';
 
 interface Upload {
@@ -206,6 +209,36 @@ export class EngineCore {
         const p = params as JobParams['probe'];
         return { rows: await linearProbes(this.requireModel(), this.requireDataset(), p, ctx) } as JobResults[K];
       }
+      case 'finetune': {
+        const p = params as JobParams['finetune'];
+        const r = await this.finetune(p, ctx);
+        const dir = path.join(workspaceRoot(), 'finetuned', `${new Date().toISOString().replace(/[:.]/g, '-')}-${p.strategy}`);
+        await r.model.save(
+          fileSystemSaver(dir, {
+            name: `${r.baseName} — fine-tuned (${p.strategy})`,
+            labels: r.classes,
+            preprocessing: r.preprocessing,
+            strategy: p.strategy,
+            settings: r.settings,
+            validationAccuracy: r.validationAccuracy,
+            history: r.history,
+            frozenLayers: r.frozen,
+          }),
+        );
+        r.release();
+        const summary: FinetuneSummary = {
+          path: path.join(dir, 'model.json'),
+          strategy: p.strategy,
+          classes: r.classes,
+          trainImages: r.trainImages,
+          validationImages: r.validationImages,
+          validationAccuracy: r.validationAccuracy,
+          history: r.history,
+          frozen: r.frozen,
+          skipped: r.skipped,
+        };
+        return summary as JobResults[K];
+      }
       case 'occlusion': {
         const p = params as JobParams['occlusion'];
         return (await this.occlusion(p.image, p, ctx)) as JobResults[K];
@@ -283,12 +316,18 @@ export class EngineCore {
   }
 
   /** Fine-tunes a fresh copy of the open model on the open dataset; the open model itself is not changed. */
-  async finetune(options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult & { preprocessing: Preprocessing; baseName: string }> {
+  async finetune(options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult & { preprocessing: Preprocessing; baseName: string; release(): void }> {
     const current = this.requireModel();
     const copy = await openModel(resolveModelJsonPath(resolveModelPath(current.summary.id)), current.summary.id);
     try {
       const result = await finetune(copy, this.requireDataset(), options, ctx);
-      return { ...result, preprocessing: copy.summary.preprocessing, baseName: copy.summary.name };
+      // Frees the new model and whatever of the copied model it does not share (its old classifier).
+      const release = () => {
+        const shared = new Set(result.model.layers);
+        result.model.dispose();
+        for (const layer of copy.model.layers) if (!shared.has(layer) && layer.weights.length) layer.dispose();
+      };
+      return { ...result, preprocessing: copy.summary.preprocessing, baseName: copy.summary.name, release };
     } catch (error) {
       copy.dispose();
       throw error;

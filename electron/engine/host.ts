@@ -8,13 +8,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { JobKind, JobParams } from '../../shared/contract';
+import type { JobKind, JobParams, TrainingMetrics } from '../../shared/contract';
 import { fromErrorInfo, InspectorError } from '../../shared/errors';
 import type { BackendChoice, BackendName } from './backend';
 import { PROJECT_ROOT } from './paths';
 import type { HostToWorker, WorkerMethod, WorkerToHost } from './worker-protocol';
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number, message: string) => void };
+type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number, message: string, metrics?: TrainingMetrics) => void };
 
 interface PooledWorker {
   worker: Worker;
@@ -29,7 +29,7 @@ interface QueuedJob {
   kind: JobKind;
   params: JobParams[JobKind];
   cancelFlag: SharedArrayBuffer;
-  onProgress: (done: number, total: number, message: string) => void;
+  onProgress: (done: number, total: number, message: string, metrics?: TrainingMetrics) => void;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
 }
@@ -79,7 +79,7 @@ export class EngineHost {
     const pooled: PooledWorker = { worker, index, pending: new Map(), busyWithJob: false, ready: Promise.resolve(undefined as unknown as BackendChoice) };
     worker.on('message', (message: WorkerToHost) => {
       if (message.type === 'progress') {
-        for (const p of pooled.pending.values()) p.onProgress?.(message.done, message.total, message.message);
+        for (const p of pooled.pending.values()) p.onProgress?.(message.done, message.total, message.message, message.metrics);
         return;
       }
       const pending = pooled.pending.get(message.id);

@@ -157,9 +157,9 @@ export class InspectorService implements Inspector {
     const record: JobRecord = { kind, status: 'queued' };
     this.jobs.set(jobId, record);
     this.host
-      .runJob(jobId, kind, params.params, (done, total, message) => {
+      .runJob(jobId, kind, params.params, (done, total, message, metrics) => {
         record.status = 'running';
-        this.emit('jobProgress', { jobId, kind, done, total, message });
+        this.emit('jobProgress', { jobId, kind, done, total, message, ...(metrics ? { metrics } : {}) });
       })
       .then(
         (result) => {

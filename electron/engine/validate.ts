@@ -74,6 +74,12 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     }
     if (params.seeds !== undefined && (!Number.isInteger(params.seeds) || (params.seeds as number) < 1 || (params.seeds as number) > 20)) fail('probe: seeds must be 1–20');
   }
+  if (kind === 'finetune') {
+    if (!isObject(params) || !['features', 'fc', 'all', 'scratch'].includes(params.strategy as string)) fail('finetune: strategy must be features, fc, all or scratch');
+    if (params.epochs !== undefined && (!Number.isInteger(params.epochs) || (params.epochs as number) < 1 || (params.epochs as number) > 500)) fail('finetune: epochs must be 1–500');
+    if (params.batchSize !== undefined && (!Number.isInteger(params.batchSize) || (params.batchSize as number) < 1)) fail('finetune: batchSize must be a positive whole number');
+    if (params.learningRate !== undefined && !((params.learningRate as number) > 0)) fail('finetune: learningRate must be positive');
+  }
   if (kind === 'occlusion') {
     if (!isObject(params)) fail('occlusion needs parameters');
     checkImageRef(params.image);

@@ -1,5 +1,5 @@
 /** Messages between EngineHost and its worker threads. Internal to the engine (the public contract is shared/). */
-import type { JobKind, JobParams } from '../../shared/contract';
+import type { JobKind, JobParams, TrainingMetrics } from '../../shared/contract';
 import type { ErrorInfo } from '../../shared/errors';
 import type { BackendName } from './backend';
 
@@ -26,4 +26,4 @@ export type HostToWorker =
 export type WorkerToHost =
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: ErrorInfo }
-  | { type: 'progress'; jobId: string; done: number; total: number; message: string };
+  | { type: 'progress'; jobId: string; done: number; total: number; message: string; metrics?: TrainingMetrics };

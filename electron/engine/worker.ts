@@ -56,7 +56,7 @@ port.on('message', async (message: HostToWorker) => {
     } else {
       const flag = new Int32Array(message.cancelFlag);
       const ctx = makeJobContext(
-        (done, total, text) => send({ type: 'progress', jobId: message.jobId, done, total, message: text }),
+        (done, total, text, metrics) => send({ type: 'progress', jobId: message.jobId, done, total, message: text, ...(metrics ? { metrics } : {}) }),
         () => Atomics.load(flag, 0) === 1,
       );
       value = await core.runJob(message.kind, message.params, ctx);

@@ -1,6 +1,6 @@
 /** Long jobs: progress, cancellation and results, fed by the engine's events. */
 import { defineStore } from 'pinia';
-import type { EvaluationResult, JobFinished, JobKind, JobProgress, JobResults, JobStatus, OcclusionMaps } from '../../shared/contract';
+import type { EvaluationResult, JobFinished, JobKind, JobProgress, JobResults, JobStatus, OcclusionMaps, TrainingMetrics } from '../../shared/contract';
 import { api } from '../api';
 import { useAppStore } from './app';
 
@@ -12,6 +12,8 @@ export interface JobView {
   total: number;
   message: string;
   result?: JobResults[JobKind];
+  /** Training curves, from progress events that carry metrics. */
+  metrics: TrainingMetrics[];
   error?: string;
 }
 
@@ -27,7 +29,7 @@ export const useJobsStore = defineStore('jobs', {
     async start(kind: JobKind, params: Record<string, unknown> = {}) {
       try {
         const { jobId } = await api().startJob({ kind, params } as Parameters<ReturnType<typeof api>['startJob']>[0]);
-        if (!this.jobs.some((j) => j.jobId === jobId)) this.jobs.push({ jobId, kind, status: 'queued', done: 0, total: 0, message: 'Waiting to start…' });
+        if (!this.jobs.some((j) => j.jobId === jobId)) this.jobs.push({ jobId, kind, status: 'queued', done: 0, total: 0, message: 'Waiting to start…', metrics: [] });
         return jobId;
       } catch (error) {
         useAppStore().showError(error);
@@ -44,18 +46,19 @@ export const useJobsStore = defineStore('jobs', {
     onProgress(event: JobProgress) {
       let job = this.jobs.find((j) => j.jobId === event.jobId);
       if (!job) {
-        job = { jobId: event.jobId, kind: event.kind, status: 'running', done: 0, total: 0, message: '' };
+        job = { jobId: event.jobId, kind: event.kind, status: 'running', done: 0, total: 0, message: '', metrics: [] };
         this.jobs.push(job);
       }
       job.status = 'running';
       job.done = event.done;
       job.total = event.total;
       job.message = event.message;
+      if (event.metrics) job.metrics.push(event.metrics);
     },
     async onFinished(event: JobFinished) {
       let job = this.jobs.find((j) => j.jobId === event.jobId);
       if (!job) {
-        job = { jobId: event.jobId, kind: event.kind, status: event.status, done: 0, total: 0, message: '' };
+        job = { jobId: event.jobId, kind: event.kind, status: event.status, done: 0, total: 0, message: '', metrics: [] };
         this.jobs.push(job);
       }
       job.status = event.status;

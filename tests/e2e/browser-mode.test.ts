@@ -185,6 +185,31 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
+  it('teach it: fine-tunes on the open folder with live curves, then the new model is used', async () => {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(server.url);
+    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    await page.locator('[data-view="train"]').click();
+    // 500 sample images, similar to the model's own → the recommendation is to train only a new last step.
+    expect(await page.locator('[data-strategy="features"]').isChecked()).toBe(true);
+    await page.locator('label.q input[type="number"]').fill('3');
+    await page.getByRole('button', { name: 'Train' }).click();
+    await page.waitForSelector('[data-runs] tbody tr', { timeout: 180_000 });
+    const row = await page.locator('[data-runs] tbody tr').first().textContent();
+    const accuracy = Number(/([\d.]+) %/.exec(row ?? '')?.[1]);
+    expect(accuracy).toBeGreaterThan(30); // 10 classes: chance is 10 %
+    await page.screenshot({ path: path.join(OUT, 'browser-train.png') });
+    await page.getByRole('button', { name: 'Use this model' }).click();
+    await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/fine-tuned \(features\)/);
+    // Back to the default model for the tests that follow.
+    await page.getByRole('button', { name: 'Back to the default model' }).click();
+    await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).not.toMatch(/fine-tuned/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {
     const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     const errors: string[] = [];

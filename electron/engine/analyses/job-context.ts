@@ -1,15 +1,16 @@
 /** What a running job gets from its host: progress reporting, cancellation, and a way to yield. */
+import type { TrainingMetrics } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 
 export interface JobContext {
-  progress(done: number, total: number, message: string): void;
+  progress(done: number, total: number, message: string, metrics?: TrainingMetrics): void;
   isCancelled(): boolean;
   throwIfCancelled(): void;
   /** Lets messages (cancel, other calls) through between batches. */
   yield(): Promise<void>;
 }
 
-export function makeJobContext(report: (done: number, total: number, message: string) => void, isCancelled: () => boolean): JobContext {
+export function makeJobContext(report: (done: number, total: number, message: string, metrics?: TrainingMetrics) => void, isCancelled: () => boolean): JobContext {
   return {
     progress: report,
     isCancelled,

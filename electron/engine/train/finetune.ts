@@ -146,6 +146,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
         (p.epoch - 1) * p.batchesPerEpoch + p.batch,
         settings.epochs * p.batchesPerEpoch,
         `Epoch ${p.epoch} of ${settings.epochs}: loss ${p.loss.toFixed(3)}${p.validationAccuracy !== undefined ? `, validation accuracy ${(p.validationAccuracy * 100).toFixed(1)} %` : ''}`,
+        { epoch: p.epoch, progress: p.epoch - 1 + p.batch / p.batchesPerEpoch, loss: p.loss, ...(p.validationAccuracy !== undefined ? { validationAccuracy: p.validationAccuracy } : {}) },
       ),
   });
   const validationAccuracy = await evaluateAccuracy(model, validation);
