@@ -87,6 +87,15 @@ describe('InspectorService over the worker pool', () => {
     expect(await service.host.numTensors()).toEqual(baseline);
   });
 
+  it('the bundled model classifies the 500 bundled samples (Fashion-MNIST test images) at ≥ 88 %', async () => {
+    const { jobId } = await service.startJob({ kind: 'evaluate', params: {} });
+    expect((await waitFinished(jobId, service)).status).toBe('done');
+    const result = await service.getJobResult<'evaluate'>({ jobId });
+    expect(result.count).toBe(500);
+    expect(result.accuracy).toBeGreaterThanOrEqual(0.88);
+    for (const name of result.classes) expect(result.per_class[name]).toBeGreaterThan(0.6);
+  });
+
   it('a cancelled job stops early, reports cancelled, and frees its memory', async () => {
     const { jobId } = await service.startJob({ kind: 'evaluate', params: {} });
     let done = 0;
