@@ -4,6 +4,9 @@
  * summaries, the job table) and emits events.
  */
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PROJECT_ROOT } from './paths';
 import type {
   ActivationMaps,
   AtlasLayer,
@@ -40,7 +43,10 @@ interface JobRecord {
   error?: ErrorInfo;
 }
 
-const VERSION = process.env.CNN_INSPECTOR_VERSION ?? '0.0.0-dev';
+/** Set at bundle time; read from package.json when running from source (tests). */
+const VERSION =
+  process.env.CNN_INSPECTOR_VERSION ??
+  (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 export class InspectorService implements Inspector {
   readonly host: EngineHost;
