@@ -4,6 +4,7 @@
  * in every worker.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobFinished, JobProgress } from '../../shared/contract';
@@ -112,6 +113,20 @@ describe('InspectorService over the worker pool', () => {
     expect(done).toBeLessThan(500);
     await expect(service.getJobResult({ jobId })).rejects.toMatchObject({ code: 'JOB_CANCELLED' });
     expect(await service.host.numTensors()).toEqual(baseline);
+  });
+
+  it('an image that cannot be decoded is left out of an evaluation and named with its code', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-'));
+    fs.cpSync(path.join(ROOT, 'tests', 'fixtures', 'datasets', 'mixed'), dir, { recursive: true });
+    fs.copyFileSync(path.join(ROOT, 'tests', 'fixtures', 'bad', 'truncated.png'), path.join(dir, 'Bag', 'broken.png'));
+    await service.openDataset({ path: dir });
+    const { jobId } = await service.startJob({ kind: 'evaluate', params: {} });
+    expect((await waitFinished(jobId, service)).status).toBe('done');
+    const result = await service.getJobResult<'evaluate'>({ jobId });
+    expect(result.count).toBe(3);
+    expect(result.skipped).toEqual([{ file: 'Bag/broken.png', code: 'IMAGE_DECODE_FAILED', message: expect.stringContaining('broken.png') }]);
+    await service.openDataset({});
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('opens a folder dataset the project did not make, naming the files it skips', async () => {

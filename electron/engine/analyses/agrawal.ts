@@ -11,8 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { InspectorError, toErrorInfo } from '../../../shared/errors';
+import { InspectorError } from '../../../shared/errors';
 import type { SkippedFile } from '../../../shared/contract';
+import { loadInputBatch } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from './job-context';
@@ -37,23 +38,11 @@ async function stream(
   const skipped: SkippedFile[] = [];
   for (let start = 0; start < dataset.entries.length; start += BATCH) {
     ctx.throwIfCancelled();
-    const entries = dataset.entries.slice(start, start + BATCH);
-    const inputs: Float32Array[] = [];
-    const labels: number[] = [];
-    for (const e of entries) {
-      try {
-        inputs.push(await dataset.loadInput(e.index, loaded.summary.preprocessing, loaded.summary.inputShape));
-        labels.push(e.classIndex);
-      } catch (error) {
-        const info = toErrorInfo(error);
-        skipped.push({ file: e.file, code: info.code, message: info.message });
-      }
-    }
-    if (inputs.length) {
-      const batch = new Float32Array(inputs.length * h * w * c);
-      inputs.forEach((x, i) => batch.set(x, i * h * w * c));
+    const { batch, used } = await loadInputBatch(dataset, dataset.entries.slice(start, start + BATCH), loaded, skipped);
+    const labels = used.map((e) => e.classIndex);
+    if (used.length) {
       const outs = readTidy(() => {
-        const o = probe.predict(tf.tensor4d(batch, [inputs.length, h, w, c]));
+        const o = probe.predict(tf.tensor4d(batch, [used.length, h, w, c]));
         return Array.isArray(o) ? o : [o];
       });
       visit(outs.map((o) => ({ data: o.data as Float32Array, shape: o.shape })), labels);

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { EvaluationResult, SkippedFile } from '../../../shared/contract';
-import { InspectorError, toErrorInfo } from '../../../shared/errors';
+import { InspectorError } from '../../../shared/errors';
+import { loadInputBatch } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from './job-context';
@@ -31,21 +32,8 @@ export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, param
   let counted = 0;
   for (let start = 0; start < entries.length; start += BATCH) {
     ctx.throwIfCancelled();
-    const batchEntries = entries.slice(start, start + BATCH);
-    const inputs: Float32Array[] = [];
-    const used: typeof batchEntries = [];
-    for (const entry of batchEntries) {
-      try {
-        inputs.push(await dataset.loadInput(entry.index, loaded.summary.preprocessing, loaded.summary.inputShape));
-        used.push(entry);
-      } catch (error) {
-        const info = toErrorInfo(error);
-        skipped.push({ file: entry.file, code: info.code, message: info.message });
-      }
-    }
+    const { batch, used } = await loadInputBatch(dataset, entries.slice(start, start + BATCH), loaded, skipped);
     if (used.length > 0) {
-      const batch = new Float32Array(used.length * h * w * c);
-      inputs.forEach((x, i) => batch.set(x, i * h * w * c));
       const [{ data: predicted }] = readTidy(() => tf.argMax(loaded.model.predict(tf.tensor4d(batch, [used.length, h, w, c])) as tf.Tensor, -1));
       used.forEach((entry, i) => {
         const modelClass = predicted[i];

@@ -11,7 +11,8 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { SkippedFile } from '../../../shared/contract';
-import { InspectorError, toErrorInfo } from '../../../shared/errors';
+import { InspectorError } from '../../../shared/errors';
+import { loadInputBatch } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import { receptiveBox } from '../model/graph';
 import type { LoadedModel } from '../model/loaded-model';
@@ -121,21 +122,10 @@ export async function buildTopK(loaded: LoadedModel, dataset: Dataset, options: 
       save();
       ctx.throwIfCancelled();
     }
-    const entries = dataset.entries.slice(b, Math.min(end, b + batchSize));
-    const inputs: Float32Array[] = [];
-    const used: number[] = [];
-    for (const entry of entries) {
-      try {
-        inputs.push(await dataset.loadInput(entry.index, loaded.summary.preprocessing, loaded.summary.inputShape));
-        used.push(entry.index);
-      } catch (error) {
-        const info = toErrorInfo(error);
-        progress.skipped.push({ file: entry.file, code: info.code, message: info.message });
-      }
-    }
+    const loadedBatch = await loadInputBatch(dataset, dataset.entries.slice(b, Math.min(end, b + batchSize)), loaded, progress.skipped);
+    const batch = loadedBatch.batch;
+    const used = loadedBatch.used.map((e) => e.index);
     if (used.length > 0) {
-      const batch = new Float32Array(used.length * h * w * c);
-      inputs.forEach((x, i) => batch.set(x, i * h * w * c));
       const arrays = readTidy(() => probe.predict(tf.tensor4d(batch, [used.length, h, w, c])));
       arrays.forEach(({ data, shape }, li) => {
         const lists = progress.lists[infos[li].name];
