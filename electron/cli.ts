@@ -2,20 +2,19 @@
  * `cnn-inspect`: the headless CLI over the same engine (DESIGN.md, "CLI contract"). JSON on stdout, arrays as
  * .npy, and for any bad input a one-line `error <CODE>: <message>` on stderr with a non-zero exit.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { InvarianceResult, ProbeAblation } from '../shared/contract';
-import { ABLATIONS } from './engine/analyses/probe';
 import { InspectorError, toErrorInfo } from '../shared/errors';
 import { makeJobContext } from './engine/analyses/job-context';
-import { EngineCore } from './engine/core';
+import { ABLATIONS } from './engine/analyses/probe';
 import { PROJECTION_METHODS, type ProjectionMethod } from './engine/analyses/projection';
 import { mergeTopK, type TopKIndex } from './engine/analyses/topk';
+import { EngineCore } from './engine/core';
 import { readFileBytes } from './engine/data/image';
 import { writeFileAtomic } from './engine/store/atomic';
-import { fileSystemSaver } from './engine/model/tfjs-io';
-import { STRATEGIES, type Strategy } from './engine/train/finetune';
-import * as fs from 'node:fs';
 import { writeNpy } from './engine/store/npy';
+import { STRATEGIES, type Strategy } from './engine/train/finetune';
 
 const USAGE = `cnn-inspect <command> [options]
   info        --model M [--backend]
@@ -272,27 +271,16 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const outDir = required(flags, 'out');
       const lr = flags.lr === undefined ? undefined : Number(flags.lr);
       if (lr !== undefined && !(lr > 0)) throw new InspectorError('BAD_ARGUMENT', '--lr must be a positive number');
-      const r = await core.finetune(
+      const r = await core.finetuneAndSave(
         { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1) },
+        outDir,
         makeJobContext(
-          (done, total, message) => {
+          (_done, _total, message) => {
             if (flags.progress) process.stderr.write(`\r${message}`);
           },
           () => false,
         ),
       );
-      const metadata = {
-        name: `${r.baseName} — fine-tuned (${strategy})`,
-        labels: r.classes,
-        preprocessing: r.preprocessing,
-        strategy,
-        settings: r.settings,
-        validationAccuracy: r.validationAccuracy,
-        history: r.history,
-        frozenLayers: r.frozen,
-      };
-      await r.model.save(fileSystemSaver(outDir, metadata));
-      r.release();
       print({ strategy, classes: r.classes, train: r.trainImages, validation: r.validationImages, validation_accuracy: r.validationAccuracy, frozen: r.frozen, history: r.history, skipped: r.skipped, out: path.resolve(outDir) });
       return;
     }

@@ -3,6 +3,7 @@
  * images — behind plain async methods. Worker threads wrap it (host.ts / worker.ts); the CLI uses it directly.
  * It never imports electron.
  */
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type {
   ActivationMaps,
@@ -12,7 +13,6 @@ import type {
   FinetuneSummary,
   InvarianceParams,
   InvarianceResult,
-  SelectivityResult,
   DatasetSummary,
   ImagePage,
   ImageRef,
@@ -27,28 +27,23 @@ import type {
 } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
-import { cumulativeAue, grandmotherCells, selectivity, sparsity } from './analyses/agrawal';
-import { buildAtlas, readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
-import { evaluateModel } from './analyses/evaluate';
-import { correspondence } from './analyses/correspondence';
-import { linearProbes } from './analyses/probe';
-import { featureEvolution } from './analyses/evolution';
+import { grandmotherCells, selectivity, sparsity } from './analyses/agrawal';
+import { readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { filterBank } from './analyses/filters';
 import { invarianceSweeps } from './analyses/invariance';
 import { occlude, occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
 import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
-import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
 import type { JobContext } from './analyses/job-context';
+import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
 import { initBackend, type BackendChoice, type BackendName } from './backend';
 import { openDataset, type Dataset } from './data/dataset';
 import { decodeImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
+import { JOB_RUNNERS, type JobRunner } from './jobs';
 import { openModel, type LoadedModel } from './model/loaded-model';
-import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
-import { resolveModelJsonPath } from './model/tfjs-io';
-import { pairFolder, workspaceRoot } from './store/workspace';
-import { fileSystemSaver } from './model/tfjs-io';
-import * as path from 'node:path';
+import { fileSystemSaver, resolveModelJsonPath } from './model/tfjs-io';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, resolveDatasetPath, resolveModelPath } from './paths';
+import { pairFolder } from './store/workspace';
+import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
 
 interface Upload {
   name: string;
@@ -89,12 +84,12 @@ export class EngineCore {
     return this.dataset?.summary;
   }
 
-  private requireModel(): LoadedModel {
+  requireModel(): LoadedModel {
     if (!this.model) throw new InspectorError('MODEL_NOT_LOADED', 'No model is open');
     return this.model;
   }
 
-  private requireDataset(): Dataset {
+  requireDataset(): Dataset {
     if (!this.dataset) throw new InspectorError('DATASET_NOT_FOUND', 'No dataset is open');
     return this.dataset;
   }
@@ -162,90 +157,41 @@ export class EngineCore {
   }
 
   async runJob<K extends JobKind>(kind: K, params: JobParams[K], ctx: JobContext): Promise<JobResults[K]> {
-    switch (kind) {
-      case 'evaluate':
-        return (await evaluateModel(this.requireModel(), this.requireDataset(), params as JobParams['evaluate'], ctx)) as JobResults[K];
-      case 'atlas': {
-        const p = params as JobParams['atlas'];
-        return (await buildAtlas(this.requireModel(), this.requireDataset(), this.atlasDir(), p, ctx)) as JobResults[K];
-      }
-      case 'invariance': {
-        const p = params as JobParams['invariance'];
-        return (await this.invariance(p, ctx)) as JobResults[K];
-      }
-      case 'evolution': {
-        const model = this.requireModel();
-        const modelJson = resolveModelJsonPath(resolveModelPath(model.summary.id));
-        return (await featureEvolution(model, modelJson, this.requireDataset(), params as JobParams['evolution'], ctx)) as JobResults[K];
-      }
-      case 'correspondence': {
-        const p = params as JobParams['correspondence'];
-        const images = [];
-        for (const index of p.images) {
-          const { input } = await this.modelInput({ source: 'dataset', index });
-          images.push({ input, label: this.requireDataset().entries[index].file });
-        }
-        return (await correspondence(this.requireModel(), images, p.parts, { layers: p.layers, randomDraws: p.randomDraws }, ctx)) as JobResults[K];
-      }
-      case 'sparsity':
-        return (await this.analyzeSparsity((params as JobParams['sparsity']).layers, ctx)) as JobResults[K];
-      case 'selectivity': {
-        const layers = (params as JobParams['selectivity']).layers;
-        const out: SelectivityResult['layers'] = [];
-        for (const [i, layer] of layers.entries()) {
-          const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(i * t + d, layers.length * t, `${layer}: ${m}`) };
-          const { aue } = await this.analyzeSelectivity(layer, sub);
-          out.push({ layer, aue, cumulative: cumulativeAue(aue) });
-        }
-        return { layers: out, classes: this.requireDataset().summary.classes.length } as JobResults[K];
-      }
-      case 'gmc': {
-        const { ap, classes } = await this.analyzeGrandmotherCells((params as JobParams['gmc']).layer, ctx);
-        const dataset = this.requireDataset();
-        const prevalence = dataset.summary.classes.map((c) => c.count / Math.max(1, dataset.summary.count));
-        return { layer: (params as JobParams['gmc']).layer, classes, ap, prevalence } as JobResults[K];
-      }
-      case 'probe': {
-        const p = params as JobParams['probe'];
-        return { rows: await linearProbes(this.requireModel(), this.requireDataset(), p, ctx) } as JobResults[K];
-      }
-      case 'finetune': {
-        const p = params as JobParams['finetune'];
-        const r = await this.finetune(p, ctx);
-        const dir = path.join(workspaceRoot(), 'finetuned', `${new Date().toISOString().replace(/[:.]/g, '-')}-${p.strategy}`);
-        await r.model.save(
-          fileSystemSaver(dir, {
-            name: `${r.baseName} — fine-tuned (${p.strategy})`,
-            labels: r.classes,
-            preprocessing: r.preprocessing,
-            strategy: p.strategy,
-            settings: r.settings,
-            validationAccuracy: r.validationAccuracy,
-            history: r.history,
-            frozenLayers: r.frozen,
-          }),
-        );
-        r.release();
-        const summary: FinetuneSummary = {
-          path: path.join(dir, 'model.json'),
-          strategy: p.strategy,
-          classes: r.classes,
-          trainImages: r.trainImages,
-          validationImages: r.validationImages,
+    const runner = JOB_RUNNERS[kind] as JobRunner<K> | undefined;
+    if (!runner) throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
+    return runner(this, params, ctx);
+  }
+
+  /** Fine-tunes a copy of the open model and saves it (with labels, preprocessing and settings) to `dir`. */
+  async finetuneAndSave(options: FinetuneOptions, dir: string, ctx: JobContext): Promise<FinetuneSummary> {
+    const r = await this.finetune(options, ctx);
+    try {
+      await r.model.save(
+        fileSystemSaver(dir, {
+          name: `${r.baseName} — fine-tuned (${options.strategy})`,
+          labels: r.classes,
+          preprocessing: r.preprocessing,
+          strategy: options.strategy,
+          settings: r.settings,
           validationAccuracy: r.validationAccuracy,
           history: r.history,
-          frozen: r.frozen,
-          skipped: r.skipped,
-        };
-        return summary as JobResults[K];
-      }
-      case 'occlusion': {
-        const p = params as JobParams['occlusion'];
-        return (await this.occlusion(p.image, p, ctx)) as JobResults[K];
-      }
-      default:
-        throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
+          frozenLayers: r.frozen,
+        }),
+      );
+    } finally {
+      r.release();
     }
+    return {
+      path: path.join(dir, 'model.json'),
+      strategy: options.strategy,
+      classes: r.classes,
+      trainImages: r.trainImages,
+      validationImages: r.validationImages,
+      validationAccuracy: r.validationAccuracy,
+      history: r.history,
+      frozen: r.frozen,
+      skipped: r.skipped,
+    };
   }
 
   /** A unit's activation projected to input space (ZF deconvnet, gradient or guided backprop). */
@@ -262,7 +208,7 @@ export class EngineCore {
   }
 
   /** Where the atlas of the open model on the open dataset lives in the workspace. */
-  private atlasDir(): string {
+  atlasDir(): string {
     const model = this.requireModel();
     const dataset = this.requireDataset();
     return pairFolder(resolveModelPath(model.summary.id), resolveDatasetPath(dataset.summary.id), 'atlas');

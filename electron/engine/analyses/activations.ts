@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationMaps, Prediction } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
-import { readTidy, readTidyFloat } from './read';
+import { readTidyFloat } from './read';
 
 export function predictProbabilities(loaded: LoadedModel, input: Float32Array): Float32Array {
   const [h, w, c] = loaded.summary.inputShape;

@@ -1,0 +1,56 @@
+/**
+ * Job kinds by registry: one runner per kind of the contract's JobParams (the mapped type makes a missing kind a
+ * compile error). Each runner takes the engine's open model and dataset and calls its analysis module.
+ */
+import * as path from 'node:path';
+import type { JobKind, JobParams, JobResults, SelectivityResult } from '../../shared/contract';
+import { cumulativeAue } from './analyses/agrawal';
+import { buildAtlas } from './analyses/atlas';
+import { correspondence } from './analyses/correspondence';
+import { evaluateModel } from './analyses/evaluate';
+import { featureEvolution } from './analyses/evolution';
+import type { JobContext } from './analyses/job-context';
+import { linearProbes } from './analyses/probe';
+import type { EngineCore } from './core';
+import { resolveModelJsonPath } from './model/tfjs-io';
+import { resolveModelPath } from './paths';
+import { workspaceRoot } from './store/workspace';
+
+export type JobRunner<K extends JobKind> = (core: EngineCore, params: JobParams[K], ctx: JobContext) => Promise<JobResults[K]>;
+
+export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
+  evaluate: (core, params, ctx) => evaluateModel(core.requireModel(), core.requireDataset(), params, ctx),
+  occlusion: (core, params, ctx) => core.occlusion(params.image, params, ctx),
+  atlas: (core, params, ctx) => buildAtlas(core.requireModel(), core.requireDataset(), core.atlasDir(), params, ctx),
+  invariance: (core, params, ctx) => core.invariance(params, ctx),
+  evolution: (core, params, ctx) => {
+    const model = core.requireModel();
+    return featureEvolution(model, resolveModelJsonPath(resolveModelPath(model.summary.id)), core.requireDataset(), params, ctx);
+  },
+  correspondence: async (core, params, ctx) => {
+    const images = [];
+    for (const index of params.images) {
+      const { input } = await core.modelInput({ source: 'dataset', index });
+      images.push({ input, label: core.requireDataset().entries[index].file });
+    }
+    return correspondence(core.requireModel(), images, params.parts, { layers: params.layers, randomDraws: params.randomDraws }, ctx);
+  },
+  sparsity: (core, params, ctx) => core.analyzeSparsity(params.layers, ctx),
+  selectivity: async (core, params, ctx) => {
+    const out: SelectivityResult['layers'] = [];
+    for (const [i, layer] of params.layers.entries()) {
+      const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(i * t + d, params.layers.length * t, `${layer}: ${m}`) };
+      const { aue } = await core.analyzeSelectivity(layer, sub);
+      out.push({ layer, aue, cumulative: cumulativeAue(aue) });
+    }
+    return { layers: out, classes: core.requireDataset().summary.classes.length };
+  },
+  gmc: async (core, params, ctx) => {
+    const { ap, classes } = await core.analyzeGrandmotherCells(params.layer, ctx);
+    const summary = core.requireDataset().summary;
+    return { layer: params.layer, classes, ap, prevalence: summary.classes.map((c) => c.count / Math.max(1, summary.count)) };
+  },
+  probe: async (core, params, ctx) => ({ rows: await linearProbes(core.requireModel(), core.requireDataset(), params, ctx) }),
+  finetune: (core, params, ctx) =>
+    core.finetuneAndSave(params, path.join(workspaceRoot(), 'finetuned', `${new Date().toISOString().replace(/[:.]/g, '-')}-${params.strategy}`), ctx),
+};
