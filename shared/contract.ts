@@ -382,7 +382,7 @@ export interface JobParams {
   gmc: { layer: string };
   probe: { layers: string[]; ablations?: ProbeAblation[]; seeds?: number };
   /** Fine-tune a copy of the open model on the open dataset (transfer learning). */
-  finetune: { strategy: FinetuneStrategy; epochs?: number; learningRate?: number; batchSize?: number; seed?: number; augment?: boolean };
+  finetune: { strategy: FinetuneStrategy; epochs?: number; learningRate?: number; batchSize?: number; seed?: number; augment?: boolean; flip?: boolean };
 }
 export type JobKind = keyof JobParams;
 

@@ -71,6 +71,24 @@ describe('fine-tuning strategies', () => {
     r.model.dispose();
   });
 
+  it('left-vs-right images are learnable only with mirroring turned off', async () => {
+    const lr = path.join(dir, 'left-right');
+    let s = 11;
+    const r = () => (s = (s * 16807) % 2147483647) / 2147483647;
+    for (const cls of ['left', 'right']) {
+      fs.mkdirSync(path.join(lr, cls), { recursive: true });
+      for (let i = 0; i < 20; i++) {
+        const b = Buffer.alloc(12 * 12 * 3);
+        for (let y = 0; y < 12; y++) for (let x = 0; x < 12; x++) for (let c = 0; c < 3; c++) b[(y * 12 + x) * 3 + c] = Math.round(((cls === 'left') === x < 6 ? 190 : 50) + r() * 60);
+        await sharp(b, { raw: { width: 12, height: 12, channels: 3 } }).png().toFile(path.join(lr, cls, `${i}.png`));
+      }
+    }
+    const data = openDataset(lr, 'left-right');
+    const r1 = await finetune(await openModel(TINY, 'tiny'), data, { strategy: 'features', epochs: 12, batchSize: 8, seed: 3, flip: false }, quiet);
+    expect(r1.validationAccuracy).toBeGreaterThanOrEqual(0.75);
+    r1.model.dispose();
+  });
+
   it('refuses a single class and a class with one image', async () => {
     const pretrained = await openModel(TINY, 'tiny');
     const one = openDataset(path.join(dir, 'data', 'top'), 'one');

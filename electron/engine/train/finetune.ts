@@ -30,6 +30,8 @@ export interface FinetuneOptions {
   seed?: number;
   validationFraction?: number;
   augment?: boolean;
+  /** Mirror images left↔right while training (off when left and right matter, e.g. arrows or digits). */
+  flip?: boolean;
 }
 
 export interface FinetuneResult {
@@ -100,6 +102,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     seed: options.seed ?? 1,
     validationFraction: options.validationFraction ?? 0.2,
     augment: options.augment ?? true,
+    flip: options.flip ?? true,
   };
   const { ys, pack, skipped } = await loadAll(pretrained, dataset, ctx);
   if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
@@ -137,7 +140,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     lrDecay: { everyEpochs: Math.max(1, Math.ceil(settings.epochs * 0.7)), factor: 10 },
     weightDecay: 5e-4,
     seed: settings.seed,
-    augment: settings.augment ? { cropPad: Math.max(1, Math.round(h / 14)), flip: true, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
+    augment: settings.augment ? { cropPad: Math.max(1, Math.round(h / 14)), flip: settings.flip, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
     validation,
     lrMultipliers,
     shouldCancel: () => ctx.isCancelled(),
