@@ -42,8 +42,12 @@ import { JOB_RUNNERS, type JobRunner } from './jobs';
 import { openModel, type LoadedModel } from './model/loaded-model';
 import { fileSystemSaver, resolveModelJsonPath } from './model/tfjs-io';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, resolveDatasetPath, resolveModelPath } from './paths';
+import { cacheKey, readCached, writeCached } from './store/result-cache';
 import { pairFolder } from './store/workspace';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
+
+/** Deterministic dataset-level analyses whose results are kept in the workspace (reopening is instant). */
+const CACHED_JOBS = new Set<JobKind>(['sparsity', 'selectivity', 'gmc', 'probe', 'invariance', 'evolution']);
 
 interface Upload {
   name: string;
@@ -159,7 +163,16 @@ export class EngineCore {
   async runJob<K extends JobKind>(kind: K, params: JobParams[K], ctx: JobContext): Promise<JobResults[K]> {
     const runner = JOB_RUNNERS[kind] as JobRunner<K> | undefined;
     if (!runner) throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
-    return runner(this, params, ctx);
+    if (!CACHED_JOBS.has(kind)) return runner(this, params, ctx);
+    const key = cacheKey(resolveModelJsonPath(resolveModelPath(this.requireModel().summary.id)), this.requireDataset().summary, kind, params);
+    const cached = readCached<JobResults[K]>(key);
+    if (cached) {
+      ctx.progress(1, 1, 'Loaded the saved result');
+      return cached;
+    }
+    const result = await runner(this, params, ctx);
+    writeCached(key, result);
+    return result;
   }
 
   /** Fine-tunes a copy of the open model and saves it (with labels, preprocessing and settings) to `dir`. */
