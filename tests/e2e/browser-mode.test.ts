@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../electron/server';
 
@@ -36,11 +36,18 @@ describe('browser mode in Chromium', () => {
     await server?.close();
   });
 
-  it('shows the layer tree, predictions and the conv1 activation grid; a tile opens its map', async () => {
+  /** A new 1600×900 page on the app (optionally waiting for the first grid), collecting page errors. */
+  async function openApp(options: { waitForGrid?: boolean } = {}): Promise<{ page: Page; errors: string[] }> {
     const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.url);
+    if (options.waitForGrid !== false) await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    return { page, errors };
+  }
+
+  it('shows the layer tree, predictions and the conv1 activation grid; a tile opens its map', async () => {
+    const { page, errors } = await openApp({ waitForGrid: false });
     await page.locator('[data-layer="conv1"]').click();
     await page.waitForSelector('[data-unit-tile="31"]', { timeout: 60_000 });
     expect(await page.locator('[data-unit-tile]').count()).toBe(32);
@@ -88,11 +95,7 @@ describe('browser mode in Chromium', () => {
   });
 
   it('atlas: builds with progress, shows ZF Fig. 2 sheets per unit, and an image opens in Inspect', async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
-    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    const { page, errors } = await openApp();
     await page.locator('[data-view="atlas"]').click();
     await page.getByRole('button', { name: 'Build atlas' }).click();
     await page.waitForSelector('[role="progressbar"]', { timeout: 30_000 });
@@ -116,11 +119,7 @@ describe('browser mode in Chromium', () => {
   });
 
   it('invariance: sweeps five images and draws the 3 × 3 plots', async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
-    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    const { page, errors } = await openApp();
     await page.locator('[data-view="invariance"]').click();
     const csv = page.getByRole('button', { name: 'CSV' });
     expect(await csv.isDisabled()).toBe(true);
@@ -133,9 +132,7 @@ describe('browser mode in Chromium', () => {
   });
 
   it('training evolution: a units × checkpoints grid of projections', async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-    await page.goto(server.url);
-    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    const { page } = await openApp();
     await page.locator('[data-view="evolution"]').click();
     await page.getByRole('button', { name: 'Show evolution' }).click();
     await page.waitForSelector('[data-evolution-grid] tbody tr:nth-child(8) td img', { timeout: 120_000 });
@@ -147,9 +144,7 @@ describe('browser mode in Chromium', () => {
   });
 
   it('parts correspondence: boxes dragged on five images give a table with a random control', async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-    await page.goto(server.url);
-    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    const { page } = await openApp();
     await page.locator('[data-view="correspondence"]').click();
     await page.waitForSelector('[data-corr-image="4"] img');
     for (let i = 0; i < 5; i++) {
@@ -169,11 +164,7 @@ describe('browser mode in Chromium', () => {
   });
 
   it('selectivity: sparsity table, AuE curves and grandmother-cell APs', async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
-    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    const { page, errors } = await openApp();
     await page.locator('[data-view="selectivity"]').click();
     for (const button of await page.getByRole('button', { name: 'Measure' }).all()) await button.click();
     await page.waitForSelector('[data-sparsity] tr', { timeout: 120_000 });
@@ -186,11 +177,7 @@ describe('browser mode in Chromium', () => {
   });
 
   it('teach it: fine-tunes on the open folder with live curves, then the new model is used', async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
-    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    const { page, errors } = await openApp();
     await page.locator('[data-view="train"]').click();
     // 500 sample images, similar to the model's own → the recommendation is to train only a new last step.
     expect(await page.locator('[data-strategy="features"]').isChecked()).toBe(true);
@@ -211,11 +198,7 @@ describe('browser mode in Chromium', () => {
   });
 
   it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {
-    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(server.url);
-    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    const { page, errors } = await openApp();
     await page.locator('[data-view="occlusion"]').click();
     await page.getByRole('button', { name: 'Slide the square' }).click();
     for (const kind of ['probability', 'topLabel', 'feature']) await page.waitForSelector(`[data-occlusion-map="${kind}"] canvas`, { timeout: 60_000 });

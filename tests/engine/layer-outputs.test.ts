@@ -14,6 +14,7 @@ import { layerActivations, predictProbabilities } from '../../electron/engine/an
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { LocalResponseNormalization } from '../../electron/engine/model/layers/lrn';
 import { fileSystemSaver } from '../../electron/engine/model/tfjs-io';
+import { maxRelError } from '../helpers/numeric';
 
 const H = 9;
 const W = 8;
@@ -77,16 +78,6 @@ function lrnNaive(x: Float32Array, c: number, r: number, bias: number, alpha: nu
       out[p * c + ch] = x[p * c + ch] / Math.pow(bias + alpha * sq, beta);
     }
   return out;
-}
-
-function maxRelError(a: Float32Array, b: Float32Array): number {
-  let err = 0;
-  let ref = 1e-6;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    ref = Math.max(ref, Math.abs(b[i]));
-  }
-  return err / ref;
 }
 
 describe('layer outputs of a hand-built model [9,8,2] → conv 3×3/2 SAME relu (5) → pool 3/2 SAME → LRN → dense 3', () => {

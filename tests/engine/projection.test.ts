@@ -13,6 +13,7 @@ import { projectUnit, type ProjectionMethod } from '../../electron/engine/analys
 import { initBackend } from '../../electron/engine/backend';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../../electron/engine/model/tfjs-io';
+import { maxRelError } from '../helpers/numeric';
 
 const [H, W, C] = [7, 7, 2];
 let loaded: LoadedModel;
@@ -143,16 +144,6 @@ function referenceProjection(x: Float32Array, weights: Float32Array[], layer: 'c
   return convTranspose(sig, k1, 3, [H, W, C], 2, true).d;
 }
 
-function maxRel(a: Float32Array, b: Float32Array): number {
-  let e = 0;
-  let r = 1e-6;
-  for (let i = 0; i < a.length; i++) {
-    e = Math.max(e, Math.abs(a[i] - b[i]));
-    r = Math.max(r, Math.abs(b[i]));
-  }
-  return e / r;
-}
-
 describe('projections to input space', () => {
   beforeAll(async () => {
     await initBackend({ preferred: 'wasm' });
@@ -196,7 +187,7 @@ describe('projections to input space', () => {
           const want = referenceProjection(x, weights, layer, unit, method);
           expect(got.shape).toEqual([H, W, C]);
           if (want.some((v) => v !== 0)) nonZero++;
-          expect(maxRel(got.data, want)).toBeLessThan(1e-5);
+          expect(maxRelError(got.data, want)).toBeLessThan(1e-5);
         }
       }
       expect(nonZero).toBeGreaterThanOrEqual(7); // the comparisons are not all between zero arrays
@@ -211,7 +202,7 @@ describe('projections to input space', () => {
     const want = tf.tidy(() =>
       tf.grad((inp: tf.Tensor) => tf.sum(tf.slice(sub.apply(inp) as tf.Tensor4D, [0, 1, 0, 2], [1, 1, 1, 1])))(tf.tensor4d(x, [1, H, W, C])).dataSync(),
     ) as Float32Array;
-    expect(maxRel(got.data, want)).toBeLessThan(1e-5);
+    expect(maxRelError(got.data, want)).toBeLessThan(1e-5);
   });
 
   it('bad requests are coded errors', () => {
