@@ -64,12 +64,15 @@ export interface LayerInfo {
   kernel?: { size: [number, number]; strides: [number, number]; filters: number };
 }
 
+/** The file formats CNN Inspector opens. */
+export type ModelFormat = 'tfjs-layers' | 'onnx' | 'keras';
+
 export interface ModelSummary {
   /** Path of the model.json, or 'bundled:default' for the default model. */
   id: string;
   name: string;
   description?: string;
-  format: 'tfjs-layers';
+  format: ModelFormat;
   /** Input shape without batch: [H, W, C]. */
   inputShape: number[];
   classes?: string[];

@@ -48,13 +48,13 @@ function listCheckpoints(modelJsonPath: string): string[] {
 }
 
 export async function openModel(file: string, id: string): Promise<LoadedModel> {
-  const { model, metadata, path: modelJsonPath, format } = await loadModelFile(file);
+  const { model, metadata, path: modelJsonPath, format, notices: loaderNotices } = await loadModelFile(file);
   if (model.inputs.length !== 1) {
     model.dispose();
     throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', `The model has ${model.inputs.length} inputs; CNN Inspector handles single-image models`);
   }
   const inputShape = (model.inputs[0].shape as Array<number | null>).slice(1).map((d) => d ?? -1);
-  const notices: string[] = [];
+  const notices: string[] = [...(loaderNotices ?? [])];
   if (inputShape.length !== 3 || inputShape.some((d) => d <= 0)) {
     model.dispose();
     throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', `The model input [${inputShape.join(', ')}] is not a fixed-size image (height, width, channels)`);

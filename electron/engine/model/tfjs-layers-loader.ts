@@ -26,6 +26,7 @@ function mapLoadError(error: unknown): InspectorError {
 
 export const tfjsLayersLoader: ModelLoader = {
   format: 'tfjs-layers',
+  extensions: ['json'],
   canLoad(file: string): boolean {
     const p = resolveModelJsonPath(file);
     return path.extname(p).toLowerCase() === '.json';

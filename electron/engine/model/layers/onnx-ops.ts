@@ -1,0 +1,218 @@
+/**
+ * Layers TF.js Layers lacks but imported ONNX / Keras models need. Each is a real Layers layer: it runs forward,
+ * trains, differentiates (projections use its gradient), and serializes under its class name so exported models
+ * load back.
+ *  - GroupedConv2D: convolution with `groups` > 1 that is not depthwise (AlexNet-style, ResNeXt): the input's
+ *    channels are split into groups, each convolved with its own filters, outputs concatenated in group order.
+ *  - ChannelAffine: y = x · scale + offset with per-channel (last axis) or scalar constants — ONNX Mul/Add/Sub/Div
+ *    by a constant, e.g. input normalisation baked into a model.
+ *  - ConstantPadding2D: spatial padding with a constant (−∞ before a max-pool whose padding is not TF's SAME, so
+ *    padded cells never win).
+ *  - FlatReorder: reorders a flattened vector from TF's (h, w, c) order to ONNX/PyTorch's (c, h, w) order, for
+ *    flattened features that reach something other than a dense layer (whose weights are permuted instead).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+type LayerArgs = ConstructorParameters<typeof tfl.layers.Layer>[0];
+type Pair = [number, number];
+const asPair = (v: number | number[] | undefined, d: number): Pair => (v === undefined ? [d, d] : Array.isArray(v) ? [v[0], v[1] ?? v[0]] : [v, v]);
+
+export interface GroupedConv2DConfig {
+  filters: number;
+  kernelSize: number | number[];
+  strides?: number | number[];
+  dilationRate?: number | number[];
+  padding?: 'valid' | 'same';
+  groups: number;
+  useBias?: boolean;
+  name?: string;
+}
+
+export class GroupedConv2D extends tfl.layers.Layer {
+  static className = 'GroupedConv2D';
+  readonly filters: number;
+  readonly kernelSize: Pair;
+  readonly strides: Pair;
+  readonly dilationRate: Pair;
+  readonly padding: 'valid' | 'same';
+  readonly groups: number;
+  readonly useBias: boolean;
+  private kernel?: tfl.LayerVariable;
+  private bias?: tfl.LayerVariable;
+
+  constructor(config: GroupedConv2DConfig) {
+    super(config as LayerArgs);
+    this.filters = config.filters;
+    this.kernelSize = asPair(config.kernelSize, 1);
+    this.strides = asPair(config.strides, 1);
+    this.dilationRate = asPair(config.dilationRate, 1);
+    this.padding = config.padding ?? 'valid';
+    this.groups = config.groups;
+    this.useBias = config.useBias ?? true;
+  }
+
+  override build(inputShape: tfl.Shape | tfl.Shape[]): void {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const channels = shape[shape.length - 1] as number;
+    if (channels % this.groups !== 0 || this.filters % this.groups !== 0) {
+      throw new Error(`GroupedConv2D: ${channels} input channels and ${this.filters} filters do not split into ${this.groups} groups`);
+    }
+    this.kernel = this.addWeight('kernel', [this.kernelSize[0], this.kernelSize[1], channels / this.groups, this.filters], 'float32', tfl.initializers.zeros());
+    if (this.useBias) this.bias = this.addWeight('bias', [this.filters], 'float32', tfl.initializers.zeros());
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const xs = tf.split(x, this.groups, 3) as tf.Tensor4D[];
+      const ks = tf.split(this.kernel!.read() as tf.Tensor4D, this.groups, 3) as tf.Tensor4D[];
+      const outs = xs.map((xi, g) => tf.conv2d(xi, ks[g], this.strides, this.padding, 'NHWC', this.dilationRate));
+      const y = outs.length === 1 ? outs[0] : tf.concat(outs, 3);
+      return this.bias ? tf.add(y, this.bias.read()) : y;
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const size = (n: number | null, i: number): number | null => {
+      if (n === null) return null;
+      const k = (this.kernelSize[i] - 1) * this.dilationRate[i] + 1;
+      return this.padding === 'same' ? Math.ceil(n / this.strides[i]) : Math.floor((n - k) / this.strides[i]) + 1;
+    };
+    return [shape[0], size(shape[1], 0), size(shape[2], 1), this.filters];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return {
+      ...super.getConfig(),
+      filters: this.filters,
+      kernelSize: this.kernelSize,
+      strides: this.strides,
+      dilationRate: this.dilationRate,
+      padding: this.padding,
+      groups: this.groups,
+      useBias: this.useBias,
+    };
+  }
+}
+
+export interface ChannelAffineConfig {
+  /** Number of channels (last axis); 1 means scalar constants. */
+  channels: number;
+  name?: string;
+}
+
+export class ChannelAffine extends tfl.layers.Layer {
+  static className = 'ChannelAffine';
+  readonly channels: number;
+  private scale?: tfl.LayerVariable;
+  private offset?: tfl.LayerVariable;
+
+  constructor(config: ChannelAffineConfig) {
+    super(config as LayerArgs);
+    this.channels = config.channels;
+  }
+
+  override build(): void {
+    this.scale = this.addWeight('scale', [this.channels], 'float32', tfl.initializers.ones(), undefined, false);
+    this.offset = this.addWeight('offset', [this.channels], 'float32', tfl.initializers.zeros(), undefined, false);
+    this.built = true;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      return tf.add(tf.mul(x, this.scale!.read()), this.offset!.read());
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    return inputShape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), channels: this.channels };
+  }
+}
+
+export interface ConstantPadding2DConfig {
+  /** [[top, bottom], [left, right]] — the same layout as ZeroPadding2D's, so receptive fields read it alike. */
+  padding: [Pair, Pair];
+  value: number;
+  name?: string;
+}
+
+export class ConstantPadding2D extends tfl.layers.Layer {
+  static className = 'ConstantPadding2D';
+  readonly padding: [Pair, Pair];
+  readonly value: number;
+
+  constructor(config: ConstantPadding2DConfig) {
+    super(config as LayerArgs);
+    this.padding = config.padding;
+    this.value = config.value;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+    // tf.pad's constant must be finite in some backends' kernels; −∞ is written as the float32 minimum.
+    const value = Number.isFinite(this.value) ? this.value : this.value < 0 ? -3.4028234663852886e38 : 3.4028234663852886e38;
+    return tf.pad(x, [[0, 0], this.padding[0], this.padding[1], [0, 0]], value);
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const grow = (n: number | null, p: Pair) => (n === null ? null : n + p[0] + p[1]);
+    return [s[0], grow(s[1], this.padding[0]), grow(s[2], this.padding[1]), s[3]];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), padding: this.padding, value: Number.isFinite(this.value) ? this.value : this.value < 0 ? '-Infinity' : 'Infinity' } as tf.serialization.ConfigDict;
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+    const value = config.value === '-Infinity' ? -Infinity : config.value === 'Infinity' ? Infinity : Number(config.value);
+    return new cls({ ...config, value });
+  }
+}
+
+export interface FlatReorderConfig {
+  /** The (height, width, channels) the vector was flattened from. */
+  from: [number, number, number];
+  name?: string;
+}
+
+export class FlatReorder extends tfl.layers.Layer {
+  static className = 'FlatReorder';
+  readonly from: [number, number, number];
+  private readonly indices: Int32Array;
+
+  constructor(config: FlatReorderConfig) {
+    super(config as LayerArgs);
+    this.from = config.from;
+    const [h, w, c] = config.from;
+    // Output position (c, y, x) in CHW order reads TF's flattened index (y, x, c).
+    this.indices = new Int32Array(h * w * c);
+    for (let ci = 0; ci < c; ci++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) this.indices[(ci * h + y) * w + x] = (y * w + x) * c + ci;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    return tf.tidy(() => tf.gather(x, tf.tensor1d(this.indices, 'int32'), 1));
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    return inputShape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), from: this.from };
+  }
+}
+
+tf.serialization.registerClass(GroupedConv2D);
+tf.serialization.registerClass(ChannelAffine);
+tf.serialization.registerClass(ConstantPadding2D);
+tf.serialization.registerClass(FlatReorder);

@@ -1,0 +1,686 @@
+/**
+ * ONNX graph → TF.js Layers functional model, so every analysis runs on imported models unchanged.
+ *
+ * Layout: ONNX image tensors are NCHW, the engine's are NHWC. The conversion happens once, here: convolution
+ * kernels are transposed OIHW → HWIO, channel axes map to the last axis, and a Flatten of a map with H·W > 1 keeps
+ * TF's (h, w, c) order while the dense layer after it gets its weight rows permuted to match ONNX's (c, h, w)
+ * order (a FlatReorder layer is inserted where the flattened vector goes anywhere else).
+ *
+ * Constant sub-graphs (Shape → Gather → Unsqueeze → Concat feeding a Reshape, as older PyTorch exports write
+ * `x.view(x.size(0), -1)`) are folded at load time, with the batch dimension taken as 1.
+ *
+ * Errors: MODEL_UNSUPPORTED_OP (each unsupported operator named with its node), ONNX_INVALID,
+ * MODEL_WEIGHTS_INCONSISTENT.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { InspectorError } from '../../../../shared/errors';
+import { LocalResponseNormalization } from '../layers/lrn';
+import { ChannelAffine, ConstantPadding2D, FlatReorder, GroupedConv2D } from '../layers/onnx-ops';
+import type { OnnxAttribute, OnnxGraph, OnnxNode } from './proto';
+import { elementCount, tensorToFloat32 } from './tensor-data';
+
+export const SUPPORTED_ONNX_OPS = new Set([
+  'Conv', 'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool',
+  'LRN', 'BatchNormalization', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Concat', 'Flatten', 'Reshape', 'Transpose',
+  'Dropout', 'Identity', 'Softmax', 'Pad', 'Constant', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast',
+]);
+
+type Pair = [number, number];
+
+/** A value flowing through the graph: a symbolic tensor of the model being built, or a constant. */
+type Value =
+  | {
+      kind: 'tensor';
+      t: tfl.SymbolicTensor;
+      /** For a flattened map kept in TF's (h, w, c) order: the shape it came from. */
+      hwcFlat?: [number, number, number];
+    }
+  | { kind: 'const'; dims: number[]; data: Float32Array };
+
+export interface ConvertedGraph {
+  model: tfl.LayersModel;
+  /** ONNX tensor name → layer name, for tests and for users matching the app's layers to their framework's. */
+  layerOfTensor: Map<string, string>;
+}
+
+const attr = (node: OnnxNode, name: string): OnnxAttribute | undefined => node.attribute.find((a) => a.name === name);
+const attrInt = (node: OnnxNode, name: string, d: number): number => {
+  const a = attr(node, name);
+  return a && a.i !== undefined && (a.type === 2 || a.type === undefined || a.type === 0) ? Number(a.i) : d;
+};
+const attrFloat = (node: OnnxNode, name: string, d: number): number => {
+  const a = attr(node, name);
+  return a && a.type === 1 ? Number(a.f) : d;
+};
+const attrInts = (node: OnnxNode, name: string): number[] | undefined => {
+  const a = attr(node, name);
+  return a && a.type === 7 ? a.ints.map(Number) : undefined;
+};
+const attrString = (node: OnnxNode, name: string, d: string): string => {
+  const a = attr(node, name);
+  return a && a.s && a.s.length ? Buffer.from(a.s).toString('utf8') : d;
+};
+
+function where(node: OnnxNode, index: number): string {
+  return node.name ? `node "${node.name}"` : `node #${index + 1}`;
+}
+
+/** TF's SAME padding (extra cell at the end) for one axis. */
+function samePads(inSize: number, kEff: number, stride: number): Pair {
+  const out = Math.ceil(inSize / stride);
+  const total = Math.max((out - 1) * stride + kEff - inSize, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+const validName = (raw: string): string => raw.replace(/[^A-Za-z0-9_.\-/]/g, '_').replace(/^[^A-Za-z0-9]+/, '');
+
+/**
+ * The scope of an ONNX node name. PyTorch ≥ 1.13 writes scopes ("/layer2/layer2.0/conv1/Conv"); they become the
+ * module path ("layer2.0.conv1") a PyTorch user knows. Other producers' names are kept as they are.
+ */
+export function scopeOf(node: OnnxNode): string {
+  if (!node.name.startsWith('/')) return validName(node.name);
+  const segments = node.name.split('/').filter(Boolean);
+  segments.pop(); // the op, e.g. "Conv"
+  // A container's children are written "<container's segment>.<key>" ("/features/features.1/conv/conv.0/…").
+  const parts: string[] = [];
+  let previous = '';
+  for (const seg of segments) {
+    parts.push(previous && seg.startsWith(`${previous}.`) ? seg.slice(previous.length + 1) : seg);
+    previous = seg;
+  }
+  return validName(parts.join('.'));
+}
+
+/**
+ * One layer name per node, valid for TF.js and unique. Where a module exported as several nodes (a Pad then an
+ * AveragePool), the node that produces the module's output gets the module's name, the others a suffixed one.
+ */
+export function layerNames(nodes: OnnxNode[], reserved: Set<string>): string[] {
+  const bases = nodes.map((n) => scopeOf(n) || n.opType.toLowerCase());
+  const lastOfBase = new Map<string, number>();
+  bases.forEach((b, i) => lastOfBase.set(b, i));
+  const names: string[] = [];
+  bases.forEach((b, i) => {
+    if (lastOfBase.get(b) === i) names[i] = uniqueName(b, reserved);
+  });
+  bases.forEach((b, i) => {
+    if (names[i] === undefined) names[i] = uniqueName(`${b}_${nodes[i].opType.toLowerCase()}`, reserved);
+  });
+  return names;
+}
+
+function uniqueName(base: string, used: Set<string>): string {
+  const clean = validName(base) || 'layer';
+  let name = clean;
+  for (let k = 1; used.has(name); k++) name = `${clean}_${k}`;
+  used.add(name);
+  return name;
+}
+
+export function convertOnnxGraph(
+  graph: OnnxGraph,
+  opset: number,
+  baseDir: string,
+  inputHw: Pair | undefined,
+): ConvertedGraph & { notices: string[] } {
+  const notices: string[] = [];
+  const values = new Map<string, Value>();
+  const layerOfTensor = new Map<string, string>();
+  const usedNames = new Set<string>();
+  const initializerNames = new Set(graph.initializer.map((t) => t.name));
+
+  // Consumers of every tensor, to know whether a Flatten feeds only dense layers.
+  const consumers = new Map<string, OnnxNode[]>();
+  for (const node of graph.node) for (const name of node.input) if (name) consumers.set(name, [...(consumers.get(name) ?? []), node]);
+
+  // Constants are read lazily: a model's initializers are read once, when the node that uses them converts.
+  const initializers = new Map(graph.initializer.map((t) => [t.name, t]));
+  const lookup = (name: string, node: OnnxNode, index: number): Value => {
+    const v = values.get(name);
+    if (v) return v;
+    const init = initializers.get(name);
+    if (init) {
+      const c: Value = { kind: 'const', dims: init.dims.map(Number), data: tensorToFloat32(init, baseDir) };
+      values.set(name, c);
+      return c;
+    }
+    throw new InspectorError('ONNX_INVALID', `${where(node, index)} (${node.opType}) reads "${name}", which nothing produces`);
+  };
+  const constOf = (name: string, node: OnnxNode, index: number, what: string): { dims: number[]; data: Float32Array } => {
+    const v = lookup(name, node, index);
+    if (v.kind !== 'const') {
+      throw new InspectorError('MODEL_UNSUPPORTED_OP', `${where(node, index)} (${node.opType}): its ${what} must be a constant for CNN Inspector to run it`);
+    }
+    return v;
+  };
+  const tensorOf = (name: string, node: OnnxNode, index: number): tfl.SymbolicTensor => {
+    const v = lookup(name, node, index);
+    if (v.kind !== 'tensor') throw new InspectorError('MODEL_UNSUPPORTED_OP', `${where(node, index)} (${node.opType}) applied to a constant`);
+    return materialize(v, node, index);
+  };
+  const shapeOf = (t: tfl.SymbolicTensor): number[] => (t.shape as Array<number | null>).slice(1).map((d) => d ?? -1);
+
+  let currentName = '';
+  const unsupported = (node: OnnxNode, index: number, what: string): never => {
+    throw new InspectorError('MODEL_UNSUPPORTED_OP', `${where(node, index)} (${node.opType}): ${what} is not supported`);
+  };
+  const apply = (layer: tfl.layers.Layer, input: tfl.SymbolicTensor | tfl.SymbolicTensor[]): tfl.SymbolicTensor =>
+    layer.apply(input) as tfl.SymbolicTensor;
+  const setWeights = (layer: tfl.layers.Layer, arrays: Array<{ data: Float32Array; shape: number[] }>): void => {
+    const tensors = arrays.map((a) => tf.tensor(a.data, a.shape, 'float32'));
+    try {
+      layer.setWeights(tensors);
+    } finally {
+      tensors.forEach((t) => t.dispose());
+    }
+  };
+
+  /** A flattened-in-TF-order vector reaching a consumer that cares about order gets reordered first. */
+  function materialize(v: Value & { kind: 'tensor' }, node: OnnxNode, index: number): tfl.SymbolicTensor {
+    if (!v.hwcFlat) return v.t;
+    const consumerIsDense = node.opType === 'Gemm' || node.opType === 'MatMul';
+    if (consumerIsDense) return v.t;
+    const name = uniqueName(`${currentName}_reorder`, usedNames);
+    const t = apply(new FlatReorder({ from: v.hwcFlat, name }), v.t);
+    v.t = t;
+    v.hwcFlat = undefined;
+    return t;
+  }
+
+  /** Explicit pads [top, left, bottom, right] for a windowed op, from pads / auto_pad. */
+  function windowPads(node: OnnxNode, index: number, inHw: Pair, kEff: Pair, strides: Pair): [Pair, Pair] {
+    const autoPad = attrString(node, 'auto_pad', 'NOTSET');
+    if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
+      const ph = samePads(inHw[0], kEff[0], strides[0]);
+      const pw = samePads(inHw[1], kEff[1], strides[1]);
+      return autoPad === 'SAME_UPPER' ? [ph, pw] : [[ph[1], ph[0]], [pw[1], pw[0]]];
+    }
+    if (autoPad === 'VALID') return [[0, 0], [0, 0]];
+    const pads = attrInts(node, 'pads') ?? [0, 0, 0, 0];
+    if (pads.length !== 4) unsupported(node, index, `padding over ${pads.length / 2} axes`);
+    if (pads.some((p) => p < 0)) unsupported(node, index, 'negative padding');
+    return [[pads[0], pads[2]], [pads[1], pads[3]]];
+  }
+
+  const isTfSame = (pads: [Pair, Pair], inHw: Pair, kEff: Pair, strides: Pair): boolean => {
+    const h = samePads(inHw[0], kEff[0], strides[0]);
+    const w = samePads(inHw[1], kEff[1], strides[1]);
+    return pads[0][0] === h[0] && pads[0][1] === h[1] && pads[1][0] === w[0] && pads[1][1] === w[1];
+  };
+  const isZero = (pads: [Pair, Pair]) => pads.every((p) => p[0] === 0 && p[1] === 0);
+
+  /** A per-channel (or scalar) constant for an elementwise op on a tensor with `channels` channels. */
+  function channelConstant(c: { dims: number[]; data: Float32Array }, rank: number, channels: number, node: OnnxNode, index: number): Float32Array {
+    const n = c.data.length;
+    if (n === 1) return new Float32Array(channels).fill(c.data[0]);
+    if (n === channels) {
+      // Shapes that broadcast to the channel axis only: [C] for rank 2, [C,1,1] / [1,C,1,1] for images.
+      const nonOne = c.dims.map((d, i) => ({ d, i })).filter((x) => x.d !== 1);
+      const axisFromEnd = c.dims.length - nonOne[0].i;
+      const ok = nonOne.length === 1 && (rank === 2 ? axisFromEnd === 1 : axisFromEnd === 3);
+      if (ok) return c.data;
+    }
+    return unsupported(node, index, `an elementwise constant of shape [${c.dims.join(', ')}] that is not per channel`);
+  }
+
+  // --- The input. ---
+  const graphInputs = graph.input.filter((i) => !initializerNames.has(i.name));
+  if (graphInputs.length !== 1) {
+    throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', `The model has ${graphInputs.length} inputs (${graphInputs.map((i) => i.name).join(', ')}); CNN Inspector handles single-image models`);
+  }
+  const inputInfo = graphInputs[0];
+  const dims = inputInfo.type?.tensorType?.shape?.dim ?? [];
+  if (dims.length !== 4) {
+    throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', `The model input "${inputInfo.name}" has ${dims.length} dimensions; an image model takes [batch, channels, height, width]`);
+  }
+  const dimValue = (d: { dimValue?: number; dimParam?: string }): number | undefined => (d.dimValue && d.dimValue > 0 ? Number(d.dimValue) : undefined);
+  const channels = dimValue(dims[1]);
+  if (!channels) throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', `The model input "${inputInfo.name}" does not say how many channels it has`);
+  let hw: Pair;
+  const fileHw: [number | undefined, number | undefined] = [dimValue(dims[2]), dimValue(dims[3])];
+  if (fileHw[0] && fileHw[1]) hw = [fileHw[0], fileHw[1]];
+  else {
+    hw = inputHw ?? [224, 224];
+    notices.push(`The model accepts any image size; CNN Inspector runs it at ${hw[0]}×${hw[1]}${inputHw ? ' (from its settings)' : ''}`);
+  }
+  const inputName = uniqueName(validName(inputInfo.name) || 'input', usedNames);
+  const input = tfl.input({ shape: [hw[0], hw[1], channels], name: inputName });
+  values.set(inputInfo.name, { kind: 'tensor', t: input });
+  layerOfTensor.set(inputInfo.name, inputName);
+  const nodeNames = layerNames(graph.node, usedNames);
+
+  // --- Nodes, in the topological order ONNX requires. ---
+  graph.node.forEach((node, index) => {
+    const op = node.opType;
+    const out = node.output[0];
+    const define = (v: Value) => values.set(out, v);
+    const nameFor = () => (currentName = nodeNames[index]);
+    const defineLayer = (t: tfl.SymbolicTensor, extra: Partial<Value & { kind: 'tensor' }> = {}) => {
+      define({ kind: 'tensor', t, ...extra });
+      layerOfTensor.set(out, currentName);
+    };
+    const inputsAreConst = node.input.filter(Boolean).every((n) => {
+      const v = values.get(n);
+      return (v && v.kind === 'const') || (!v && initializers.has(n));
+    });
+
+    switch (op) {
+      case 'Constant': {
+        const a = node.attribute[0];
+        if (!a) throw new InspectorError('ONNX_INVALID', `${where(node, index)} (Constant) has no value`);
+        if (a.name === 'value' && a.t) define({ kind: 'const', dims: a.t.dims.map(Number), data: tensorToFloat32(a.t, baseDir) });
+        else if (a.name === 'value_float') define({ kind: 'const', dims: [], data: Float32Array.of(a.f ?? 0) });
+        else if (a.name === 'value_floats') define({ kind: 'const', dims: [a.floats.length], data: Float32Array.from(a.floats) });
+        else if (a.name === 'value_int') define({ kind: 'const', dims: [], data: Float32Array.of(Number(a.i ?? 0)) });
+        else if (a.name === 'value_ints') define({ kind: 'const', dims: [a.ints.length], data: Float32Array.from(a.ints.map(Number)) });
+        else unsupported(node, index, `a constant given as "${a.name}"`);
+        return;
+      }
+      case 'Identity':
+      case 'Dropout':
+      case 'Cast': {
+        const v = lookup(node.input[0], node, index);
+        define(v);
+        return;
+      }
+      case 'Shape': {
+        const v = lookup(node.input[0], node, index);
+        const shape = v.kind === 'const' ? v.dims : onnxShape(v.t, v.hwcFlat);
+        define({ kind: 'const', dims: [shape.length], data: Float32Array.from(shape) });
+        return;
+      }
+    }
+
+    // Constant folding of small integer arithmetic on shapes.
+    if (inputsAreConst && (op === 'Gather' || op === 'Unsqueeze' || op === 'Squeeze' || op === 'Concat')) {
+      const parts = node.input.filter(Boolean).map((n) => constOf(n, node, index, 'input'));
+      if (op === 'Gather') {
+        const idx = Array.from(parts[1].data);
+        if (parts[0].dims.length !== 1) unsupported(node, index, 'gathering from a constant of rank > 1');
+        const picked = idx.map((i) => parts[0].data[i < 0 ? i + parts[0].data.length : i]);
+        define({ kind: 'const', dims: parts[1].dims, data: Float32Array.from(picked) });
+      } else if (op === 'Unsqueeze' || op === 'Squeeze') {
+        // Only rank bookkeeping matters for shape vectors: [] ↔ [1].
+        const n = parts[0].data.length;
+        define({ kind: 'const', dims: op === 'Unsqueeze' ? [n] : n === 1 ? [] : [n], data: parts[0].data });
+      } else {
+        const data = Float32Array.from(parts.flatMap((p) => Array.from(p.data)));
+        define({ kind: 'const', dims: [data.length], data });
+      }
+      return;
+    }
+
+    switch (op) {
+      case 'Conv': {
+        const x = tensorOf(node.input[0], node, index);
+        const w = constOf(node.input[1], node, index, 'weight');
+        if (w.dims.length !== 4) unsupported(node, index, `a ${w.dims.length - 2}-D convolution (only 2-D image convolutions run)`);
+        const [m, cg, kh, kw] = w.dims;
+        const inShape = shapeOf(x);
+        const cin = inShape[2];
+        const group = attrInt(node, 'group', 1);
+        if (cg * group !== cin) {
+          throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (Conv): its weight expects ${cg * group} input channels, the tensor has ${cin}`);
+        }
+        const strides = (attrInts(node, 'strides') ?? [1, 1]) as Pair;
+        const dil = (attrInts(node, 'dilations') ?? [1, 1]) as Pair;
+        const kEff: Pair = [(kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1];
+        const pads = windowPads(node, index, [inShape[0], inShape[1]], kEff, strides);
+        let padding: 'same' | 'valid' = 'valid';
+        let xin = x;
+        const name = nameFor();
+        if (isZero(pads)) padding = 'valid';
+        else if (isTfSame(pads, [inShape[0], inShape[1]], kEff, strides)) padding = 'same';
+        else xin = apply(tfl.layers.zeroPadding2d({ padding: pads, name: uniqueName(`${name}_pad`, usedNames) }), x);
+        const bias = node.input[2] ? constOf(node.input[2], node, index, 'bias') : undefined;
+        if (bias && bias.data.length !== m) throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (Conv): ${bias.data.length} biases for ${m} filters`);
+        // OIHW → HWIO (for depthwise: HW C mult, which is the same index map with I = 1 per group).
+        const hwio = new Float32Array(w.data.length);
+        for (let o = 0; o < m; o++) for (let i = 0; i < cg; i++) for (let y = 0; y < kh; y++) for (let xx = 0; xx < kw; xx++) {
+          hwio[((y * kw + xx) * cg + i) * m + o] = w.data[((o * cg + i) * kh + y) * kw + xx];
+        }
+        let layer: tfl.layers.Layer;
+        const common = { kernelSize: [kh, kw], strides, dilationRate: dil, padding, useBias: !!bias, name };
+        if (group === 1) {
+          layer = tfl.layers.conv2d({ ...common, filters: m, kernelInitializer: 'zeros' });
+          const y = apply(layer, xin);
+          setWeights(layer, [{ data: hwio, shape: [kh, kw, cg, m] }, ...(bias ? [{ data: bias.data, shape: [m] }] : [])]);
+          defineLayer(y);
+        } else if (group === cin && cg === 1 && m % cin === 0) {
+          const mult = m / cin;
+          // Depthwise kernel [kh, kw, C, mult]: ONNX filter o = c·mult + j ↔ (c, j); HWIO above has I = 1, O = m.
+          layer = tfl.layers.depthwiseConv2d({ ...common, kernelSize: [kh, kw], depthMultiplier: mult, depthwiseInitializer: 'zeros' });
+          const y = apply(layer, xin);
+          setWeights(layer, [{ data: hwio, shape: [kh, kw, cin, mult] }, ...(bias ? [{ data: bias.data, shape: [m] }] : [])]);
+          defineLayer(y);
+        } else {
+          layer = new GroupedConv2D({ ...common, filters: m, groups: group });
+          const y = apply(layer, xin);
+          setWeights(layer, [{ data: hwio, shape: [kh, kw, cg, m] }, ...(bias ? [{ data: bias.data, shape: [m] }] : [])]);
+          defineLayer(y);
+        }
+        return;
+      }
+      case 'Relu':
+      case 'Sigmoid':
+      case 'Tanh': {
+        const v = lookup(node.input[0], node, index);
+        if (v.kind !== 'tensor') return unsupported(node, index, 'an activation of a constant');
+        nameFor();
+        const t = apply(tfl.layers.activation({ activation: op.toLowerCase() as 'relu', name: currentName }), v.t);
+        defineLayer(t, { hwcFlat: v.hwcFlat });
+        return;
+      }
+      case 'LeakyRelu': {
+        const v = lookup(node.input[0], node, index);
+        if (v.kind !== 'tensor') return unsupported(node, index, 'an activation of a constant');
+        nameFor();
+        defineLayer(apply(tfl.layers.leakyReLU({ alpha: attrFloat(node, 'alpha', 0.01), name: currentName }), v.t), { hwcFlat: v.hwcFlat });
+        return;
+      }
+      case 'Clip': {
+        const v = lookup(node.input[0], node, index);
+        if (v.kind !== 'tensor') return unsupported(node, index, 'clipping a constant');
+        let lo: number;
+        let hi: number;
+        if (opset < 11) {
+          lo = attrFloat(node, 'min', -Infinity);
+          hi = attrFloat(node, 'max', Infinity);
+        } else {
+          lo = node.input[1] ? constOf(node.input[1], node, index, 'minimum').data[0] : -Infinity;
+          hi = node.input[2] ? constOf(node.input[2], node, index, 'maximum').data[0] : Infinity;
+        }
+        if (lo !== 0) unsupported(node, index, `clipping to [${lo}, ${hi}] (only ReLU-style clipping from 0, e.g. ReLU6)`);
+        nameFor();
+        const layer = Number.isFinite(hi) ? tfl.layers.reLU({ maxValue: hi, name: currentName }) : tfl.layers.activation({ activation: 'relu', name: currentName });
+        defineLayer(apply(layer, v.t), { hwcFlat: v.hwcFlat });
+        return;
+      }
+      case 'Softmax': {
+        const x = tensorOf(node.input[0], node, index);
+        const rank = x.shape.length;
+        const axis = attrInt(node, 'axis', opset >= 13 ? -1 : 1);
+        const lastAxis = axis === -1 || axis === rank - 1 || (rank === 4 && axis === 1 && opset >= 13);
+        if (rank !== 2 && !(rank === 4 && axis === 1)) unsupported(node, index, `softmax over a rank-${rank} tensor`);
+        if (rank === 2 && !(axis === 1 || axis === -1)) unsupported(node, index, `softmax over axis ${axis}`);
+        if (rank === 4 && !lastAxis) {
+          const s = shapeOf(x);
+          if (s[0] * s[1] !== 1) unsupported(node, index, 'softmax over a whole feature map (opset < 13 flattening)');
+        }
+        nameFor();
+        defineLayer(apply(tfl.layers.softmax({ axis: -1, name: currentName }), x));
+        return;
+      }
+      case 'MaxPool':
+      case 'AveragePool': {
+        if (node.output.length > 1 && node.output[1]) unsupported(node, index, 'returning max-pool indices');
+        const x = tensorOf(node.input[0], node, index);
+        const inShape = shapeOf(x);
+        const k = (attrInts(node, 'kernel_shape') ?? []) as Pair;
+        if (k.length !== 2) unsupported(node, index, `${k.length}-D pooling`);
+        const strides = (attrInts(node, 'strides') ?? [1, 1]) as Pair;
+        const dil = attrInts(node, 'dilations') ?? [1, 1];
+        if (dil.some((d) => d !== 1)) unsupported(node, index, 'dilated pooling');
+        const pads = windowPads(node, index, [inShape[0], inShape[1]], k, strides);
+        if (attrInt(node, 'ceil_mode', 0) === 1) {
+          // PyTorch/ONNX ceil mode: one more output where a window starts inside the (left-padded) input.
+          for (let a = 0; a < 2; a++) {
+            const span = inShape[a] + pads[a][0] + pads[a][1];
+            let outCeil = Math.ceil((span - k[a]) / strides[a]) + 1;
+            if ((outCeil - 1) * strides[a] >= inShape[a] + pads[a][0]) outCeil--;
+            const extra = Math.max((outCeil - 1) * strides[a] + k[a] - span, 0);
+            if (extra > 0 && op === 'AveragePool') unsupported(node, index, 'average pooling in ceil mode with a partial last window');
+            pads[a] = [pads[a][0], pads[a][1] + extra];
+          }
+        }
+        const name = nameFor();
+        const poolArgs = { poolSize: k, strides, name };
+        let xin = x;
+        let padding: 'same' | 'valid' = 'valid';
+        if (isZero(pads)) padding = 'valid';
+        else if (op === 'MaxPool') {
+          if (isTfSame(pads, [inShape[0], inShape[1]], k, strides)) padding = 'same';
+          else xin = apply(new ConstantPadding2D({ padding: pads, value: -Infinity, name: uniqueName(`${name}_pad`, usedNames) }), x);
+        } else if (attrInt(node, 'count_include_pad', 0) === 1) {
+          xin = apply(tfl.layers.zeroPadding2d({ padding: pads, name: uniqueName(`${name}_pad`, usedNames) }), x);
+        } else if (isTfSame(pads, [inShape[0], inShape[1]], k, strides)) padding = 'same';
+        else unsupported(node, index, 'average pooling over padding that is not counted, other than TF-style SAME');
+        const layer = op === 'MaxPool' ? tfl.layers.maxPooling2d({ ...poolArgs, padding }) : tfl.layers.averagePooling2d({ ...poolArgs, padding });
+        defineLayer(apply(layer, xin));
+        return;
+      }
+      case 'GlobalAveragePool':
+      case 'GlobalMaxPool': {
+        const x = tensorOf(node.input[0], node, index);
+        const [h, w] = shapeOf(x);
+        nameFor();
+        // Kept 4-D (1×1×C) like ONNX's [N, C, 1, 1]; a following Flatten is then order-free.
+        const args = { poolSize: [h, w] as Pair, strides: [h, w] as Pair, padding: 'valid' as const, name: currentName };
+        defineLayer(apply(op === 'GlobalAveragePool' ? tfl.layers.averagePooling2d(args) : tfl.layers.maxPooling2d(args), x));
+        return;
+      }
+      case 'LRN': {
+        const x = tensorOf(node.input[0], node, index);
+        const size = attrInt(node, 'size', 0);
+        if (size % 2 !== 1) unsupported(node, index, `LRN over an even window (${size})`);
+        nameFor();
+        // ONNX/PyTorch/Caffe scale alpha by the window size; TF's LRN does not.
+        const layer = new LocalResponseNormalization({
+          name: currentName,
+          depthRadius: (size - 1) / 2,
+          alpha: attrFloat(node, 'alpha', 1e-4) / size,
+          beta: attrFloat(node, 'beta', 0.75),
+          bias: attrFloat(node, 'bias', 1),
+        });
+        defineLayer(apply(layer, x));
+        return;
+      }
+      case 'BatchNormalization': {
+        const x = tensorOf(node.input[0], node, index);
+        const [scale, bias, mean, variance] = node.input.slice(1, 5).map((n, i) => constOf(n, node, index, ['scale', 'bias', 'mean', 'variance'][i]));
+        const c = shapeOf(x).at(-1)!;
+        if ([scale, bias, mean, variance].some((p) => p.data.length !== c)) {
+          throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (BatchNormalization): parameters do not match ${c} channels`);
+        }
+        nameFor();
+        const layer = tfl.layers.batchNormalization({ axis: -1, epsilon: attrFloat(node, 'epsilon', 1e-5), name: currentName });
+        const t = apply(layer, x);
+        setWeights(layer, [scale, bias, mean, variance].map((p) => ({ data: p.data, shape: [c] })));
+        defineLayer(t);
+        return;
+      }
+      case 'Gemm':
+      case 'MatMul': {
+        const v = lookup(node.input[0], node, index);
+        if (v.kind !== 'tensor') return unsupported(node, index, 'a product of constants');
+        if (v.t.shape.length !== 2) unsupported(node, index, `a matrix product on a rank-${v.t.shape.length} tensor`);
+        const b = constOf(node.input[1], node, index, 'weight');
+        if (b.dims.length !== 2) unsupported(node, index, `a rank-${b.dims.length} weight`);
+        const transA = op === 'Gemm' ? attrInt(node, 'transA', 0) : 0;
+        if (transA) unsupported(node, index, 'a transposed input (transA)');
+        const transB = op === 'Gemm' ? attrInt(node, 'transB', 0) : 0;
+        const alpha = op === 'Gemm' ? attrFloat(node, 'alpha', 1) : 1;
+        const beta = op === 'Gemm' ? attrFloat(node, 'beta', 1) : 1;
+        const [rows, cols] = b.dims;
+        const inF = transB ? cols : rows;
+        const outF = transB ? rows : cols;
+        const features = v.t.shape[1] as number;
+        if (features !== inF) {
+          throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (${op}): the weight takes ${inF} features, the tensor has ${features}`);
+        }
+        // Kernel [in, out]; input row r of ONNX order (c, h, w) is TF row (h, w, c) when the input is hwc-flat.
+        const kernel = new Float32Array(inF * outF);
+        const rowOf = (r: number): number => {
+          if (!v.hwcFlat) return r;
+          const [h, w, c] = v.hwcFlat;
+          const ci = Math.floor(r / (h * w));
+          const rest = r % (h * w);
+          return rest * c + ci;
+        };
+        for (let r = 0; r < inF; r++) {
+          const dst = rowOf(r) * outF;
+          for (let o = 0; o < outF; o++) kernel[dst + o] = alpha * (transB ? b.data[o * cols + r] : b.data[r * cols + o]);
+        }
+        let biasData: Float32Array | undefined;
+        if (op === 'Gemm' && node.input[2]) {
+          const c = constOf(node.input[2], node, index, 'bias');
+          if (c.data.length !== outF && c.data.length !== 1) {
+            throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (Gemm): ${c.data.length} biases for ${outF} outputs`);
+          }
+          biasData = new Float32Array(outF);
+          for (let o = 0; o < outF; o++) biasData[o] = beta * c.data[c.data.length === 1 ? 0 : o];
+        }
+        nameFor();
+        const layer = tfl.layers.dense({ units: outF, useBias: !!biasData, kernelInitializer: 'zeros', name: currentName });
+        const t = apply(layer, v.t);
+        setWeights(layer, [{ data: kernel, shape: [inF, outF] }, ...(biasData ? [{ data: biasData, shape: [outF] }] : [])]);
+        defineLayer(t);
+        return;
+      }
+      case 'Add':
+      case 'Sub':
+      case 'Mul':
+      case 'Div': {
+        const a = lookup(node.input[0], node, index);
+        const b = lookup(node.input[1], node, index);
+        if (a.kind === 'tensor' && b.kind === 'tensor') {
+          if (op === 'Sub' || op === 'Div') unsupported(node, index, `${op} of two feature maps`);
+          const ta = materialize(a, node, index);
+          const tb = materialize(b, node, index);
+          if (JSON.stringify(ta.shape) !== JSON.stringify(tb.shape)) unsupported(node, index, `broadcasting [${ta.shape.join(', ')}] against [${tb.shape.join(', ')}]`);
+          nameFor();
+          defineLayer(apply(op === 'Add' ? tfl.layers.add({ name: currentName }) : tfl.layers.multiply({ name: currentName }), [ta, tb]));
+          return;
+        }
+        if (a.kind === 'const' && b.kind === 'const') return unsupported(node, index, 'arithmetic on constants only');
+        const tensorFirst = a.kind === 'tensor';
+        const tv = (tensorFirst ? a : b) as Value & { kind: 'tensor' };
+        const c = (tensorFirst ? b : a) as Value & { kind: 'const' };
+        const t = materialize(tv, node, index);
+        const ch = t.shape.at(-1) as number;
+        const k = channelConstant(c, t.shape.length, ch, node, index);
+        const scale = new Float32Array(ch).fill(1);
+        const offset = new Float32Array(ch);
+        for (let i = 0; i < ch; i++) {
+          if (op === 'Add') offset[i] = k[i];
+          else if (op === 'Mul') scale[i] = k[i];
+          else if (op === 'Sub') {
+            if (tensorFirst) offset[i] = -k[i];
+            else {
+              scale[i] = -1;
+              offset[i] = k[i];
+            }
+          } else {
+            if (!tensorFirst) unsupported(node, index, 'dividing a constant by a feature map');
+            scale[i] = 1 / k[i];
+          }
+        }
+        nameFor();
+        const layer = new ChannelAffine({ channels: ch, name: currentName });
+        const y = apply(layer, t);
+        setWeights(layer, [{ data: scale, shape: [ch] }, { data: offset, shape: [ch] }]);
+        defineLayer(y);
+        return;
+      }
+      case 'Concat': {
+        const parts = node.input.filter(Boolean).map((n) => tensorOf(n, node, index));
+        const rank = parts[0].shape.length;
+        const axis = attrInt(node, 'axis', 1);
+        if (!(axis === 1 || axis === 1 - rank)) unsupported(node, index, `concatenation along axis ${axis} (only channels)`);
+        nameFor();
+        defineLayer(apply(tfl.layers.concatenate({ axis: -1, name: currentName }), parts));
+        return;
+      }
+      case 'Flatten':
+      case 'Reshape':
+      case 'Squeeze': {
+        const v = lookup(node.input[0], node, index);
+        if (v.kind !== 'tensor') return unsupported(node, index, 'reshaping a constant');
+        const s = shapeOf(v.t);
+        if (op === 'Flatten' && attrInt(node, 'axis', 1) !== 1) unsupported(node, index, 'flattening from an axis other than 1');
+        if (op === 'Reshape') {
+          const target = Array.from(constOf(node.input[1], node, index, 'target shape').data);
+          const onnx = onnxShape(v.t, v.hwcFlat).slice(1);
+          const total = elementCount(onnx);
+          const flat = target.length === 2 && (target[1] === -1 || target[1] === total) && [-1, 0, 1].includes(target[0]);
+          const same = target.length === onnx.length + 1 && target.slice(1).every((d, i) => d === onnx[i] || d === 0);
+          if (same) {
+            define(v);
+            return;
+          }
+          if (!flat) unsupported(node, index, `reshaping [${onnx.join(', ')}] to [${target.join(', ')}] (only flattening)`);
+        }
+        if (op === 'Squeeze') {
+          const axes = opset >= 13 ? (node.input[1] ? Array.from(constOf(node.input[1], node, index, 'axes').data) : undefined) : attrInts(node, 'axes');
+          const ok = s.length === 3 && s[0] === 1 && s[1] === 1 && (!axes || JSON.stringify([...axes].sort()) === '[2,3]' || JSON.stringify([...axes].sort()) === '[-2,-1]');
+          if (!ok) unsupported(node, index, 'squeezing axes other than a 1×1 map');
+        }
+        if (s.length === 1) {
+          define(v);
+          return;
+        }
+        nameFor();
+        const t = apply(tfl.layers.flatten({ name: currentName }), v.t);
+        const order = s.length === 3 && s[0] * s[1] > 1 ? ([s[0], s[1], s[2]] as [number, number, number]) : undefined;
+        // Dense consumers take the TF order (their weights are permuted); anything else gets it reordered.
+        const feedsDenseOnly = (consumers.get(out) ?? []).every((n) => n.opType === 'Gemm' || n.opType === 'MatMul');
+        if (order && !feedsDenseOnly) {
+          const reorderName = uniqueName(`${currentName}_reorder`, usedNames);
+          defineLayer(apply(new FlatReorder({ from: order, name: reorderName }), t));
+        } else defineLayer(t, { hwcFlat: order });
+        return;
+      }
+      case 'Transpose': {
+        const v = lookup(node.input[0], node, index);
+        const perm = attrInts(node, 'perm');
+        const identity = perm && perm.every((p, i) => p === i);
+        if (!identity) unsupported(node, index, `transposing with perm [${(perm ?? []).join(', ')}] (only layout-preserving transposes)`);
+        define(v);
+        return;
+      }
+      case 'Pad': {
+        const x = tensorOf(node.input[0], node, index);
+        const mode = attrString(node, 'mode', 'constant');
+        if (mode !== 'constant') unsupported(node, index, `"${mode}" padding`);
+        const pads = opset >= 11 ? Array.from(constOf(node.input[1], node, index, 'pads').data) : (attrInts(node, 'pads') ?? []);
+        const value = opset >= 11 ? (node.input[2] ? constOf(node.input[2], node, index, 'value').data[0] : 0) : attrFloat(node, 'value', 0);
+        if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5]) unsupported(node, index, 'padding other than the two spatial axes');
+        if (pads.some((p) => p < 0)) unsupported(node, index, 'negative padding (cropping)');
+        nameFor();
+        const spatial: [Pair, Pair] = [[pads[2], pads[6]], [pads[3], pads[7]]];
+        const layer = value === 0 ? tfl.layers.zeroPadding2d({ padding: spatial, name: currentName }) : new ConstantPadding2D({ padding: spatial, value, name: currentName });
+        defineLayer(apply(layer, x));
+        return;
+      }
+      case 'Gather':
+      case 'Unsqueeze':
+        return unsupported(node, index, `${op} on a feature map`);
+      default:
+        return unsupported(node, index, `the operator ${op}`);
+    }
+  });
+
+  if (graph.output.length < 1) throw new InspectorError('ONNX_INVALID', 'The model declares no outputs');
+  const outName = graph.output[0].name;
+  const outValue = values.get(outName);
+  if (!outValue || outValue.kind !== 'tensor') throw new InspectorError('ONNX_INVALID', `The model output "${outName}" is not computed from its input`);
+  let output = outValue.hwcFlat
+    ? materialize(outValue, { name: 'output', opType: 'Output', input: [], output: [], domain: '', attribute: [] }, graph.node.length)
+    : outValue.t;
+  if (output.shape.length === 4 && output.shape[1] === 1 && output.shape[2] === 1) {
+    output = tfl.layers.flatten({ name: uniqueName('output_flatten', usedNames) }).apply(output) as tfl.SymbolicTensor;
+  }
+  if (graph.output.length > 1) notices.push(`The model has ${graph.output.length} outputs; CNN Inspector shows the first, "${outName}"`);
+  const model = tfl.model({ inputs: input, outputs: output, name: graph.name ? graph.name.replace(/[^A-Za-z0-9_.-]/g, '_') : 'onnx_model' });
+  return { model, layerOfTensor, notices };
+}
+
+/** The ONNX (NCHW) shape of a symbolic tensor, with the batch dimension as 1. */
+function onnxShape(t: tfl.SymbolicTensor, hwcFlat?: [number, number, number]): number[] {
+  const s = (t.shape as Array<number | null>).map((d) => d ?? 1);
+  if (hwcFlat) return [1, hwcFlat[0] * hwcFlat[1] * hwcFlat[2]];
+  if (s.length === 4) return [1, s[3], s[1], s[2]];
+  return [1, ...s.slice(1)];
+}
