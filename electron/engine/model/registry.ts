@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelFormat, ModelMetadata } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
+import { kerasLoader } from './keras-loader';
 import { onnxLoader } from './onnx-loader';
 import { tfjsLayersLoader } from './tfjs-layers-loader';
 
@@ -30,7 +31,7 @@ export interface ModelLoader {
   load(file: string, settings: ModelMetadata): Promise<LoadedModelFile>;
 }
 
-export const LOADERS: ModelLoader[] = [tfjsLayersLoader, onnxLoader];
+export const LOADERS: ModelLoader[] = [tfjsLayersLoader, onnxLoader, kerasLoader];
 
 export const sidecarPath = (file: string): string => `${file}.inspector.json`;
 

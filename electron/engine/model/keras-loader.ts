@@ -1,0 +1,246 @@
+/**
+ * Loader for Keras models: legacy HDF5 (`.h5`, `.hdf5`: model_config attribute + model_weights group) and Keras 3
+ * (`.keras`: a zip of config.json + model.weights.h5), read with h5wasm (HDF5 compiled to WebAssembly; no native
+ * build). The config is normalised to the Keras 2 form (keras/config.ts) and deserialized by TF.js Layers; weights
+ * are assigned layer by layer, each checked against the layer's shapes.
+ * Errors: KERAS_INVALID (not HDF5 / not a Keras archive / weights without an architecture), MODEL_UNSUPPORTED_OP
+ * (every layer class it cannot run, listed), MODEL_WEIGHTS_MISSING, MODEL_WEIGHTS_INCONSISTENT.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { ModelMetadata } from '../../../shared/contract';
+import { InspectorError } from '../../../shared/errors';
+import { layerConfigs, normalizeKerasConfig, type Json } from './keras/config';
+import { readZipEntries } from './keras/zip';
+import './layers/keras-ops';
+import './layers/lrn';
+import './layers/onnx-ops';
+import type { ModelLoader } from './registry';
+
+/** Layer classes of CNN classifiers that the engine runs (TF.js Layers' own plus the project's). */
+export const SUPPORTED_KERAS_LAYERS = new Set([
+  'InputLayer', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D', 'BatchNormalization', 'Dense', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout',
+  'AlphaDropout', 'Flatten', 'Activation', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'ThresholdedReLU', 'Softmax', 'Add', 'Multiply',
+  'Average', 'Maximum', 'Minimum', 'Concatenate', 'ZeroPadding2D', 'Cropping2D', 'Reshape', 'Permute', 'Rescaling', 'Normalization',
+  'UpSampling2D', 'Conv2DTranspose', 'LRN', 'GroupedConv2D', 'ChannelAffine', 'ConstantPadding2D', 'FlatReorder',
+]);
+
+const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+interface H5Attr { value: unknown }
+interface H5Node { attrs: Record<string, H5Attr>; keys?(): string[]; shape?: number[]; value?: unknown }
+interface H5File extends H5Node { get(path: string): H5Node | null; close(): void }
+interface H5Module { ready: Promise<unknown>; File: new (file: string, mode: string) => H5File }
+
+let h5: Promise<H5Module> | undefined;
+/** h5wasm is an ES module; imported at first use (the specifier in a variable keeps bundlers from inlining it). */
+function h5wasm(): Promise<H5Module> {
+  if (!h5) {
+    const specifier = 'h5wasm/node';
+    h5 = (import(specifier) as Promise<{ default?: H5Module } & H5Module>).then(async (m) => {
+      const mod = m.default ?? m;
+      await mod.ready;
+      return mod;
+    });
+  }
+  return h5;
+}
+
+function isHdf5(file: string): boolean {
+  const fd = fs.openSync(file, 'r');
+  try {
+    // The superblock may sit at 0, 512, 1024, 2048… (a user block before it).
+    for (const offset of [0, 512, 1024, 2048, 4096]) {
+      const head = Buffer.alloc(8);
+      if (fs.readSync(fd, head, 0, 8, offset) === 8 && head.equals(HDF5_SIGNATURE)) return true;
+    }
+    return false;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+const text = (v: unknown): string => (typeof v === 'string' ? v : v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : String(v));
+const strings = (v: unknown): string[] => (Array.isArray(v) ? v.map(text) : typeof v === 'string' ? [v] : []);
+
+function toFloat32(value: unknown): Float32Array {
+  if (value instanceof Float32Array) return value;
+  if (value instanceof BigInt64Array || value instanceof BigUint64Array) return Float32Array.from(value, (b) => Number(b));
+  if (ArrayBuffer.isView(value)) return Float32Array.from(value as unknown as ArrayLike<number>);
+  if (typeof value === 'number' || typeof value === 'bigint') return Float32Array.of(Number(value));
+  throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', 'A weight array has a type CNN Inspector cannot read');
+}
+
+interface KerasSource {
+  config: Json;
+  /** The stored arrays of one layer, in the layer's weight order; undefined when the file has none for it. */
+  weightsOf(layer: string): Array<{ name: string; shape: number[]; data: Float32Array }> | undefined;
+  close(): void;
+}
+
+async function openLegacyH5(file: string): Promise<KerasSource> {
+  const mod = await h5wasm();
+  const f = new mod.File(file, 'r');
+  const configAttr = f.attrs['model_config'];
+  if (!configAttr) {
+    f.close();
+    throw new InspectorError('KERAS_INVALID', `${path.basename(file)} holds weights only (no model_config): save the whole model (model.save), not just its weights`);
+  }
+  let config: Json;
+  try {
+    config = JSON.parse(text(configAttr.value)) as Json;
+  } catch (error) {
+    f.close();
+    throw new InspectorError('KERAS_INVALID', `${path.basename(file)}: its model_config is not valid JSON`, String(error));
+  }
+  const root = f.attrs['layer_names'] ? f : f.get('model_weights');
+  return {
+    config,
+    weightsOf(layer) {
+      if (!root) return undefined;
+      const group = f.get(root === f ? layer : `model_weights/${layer}`);
+      if (!group) return undefined;
+      const names = strings(group.attrs['weight_names']?.value);
+      return names.map((name) => {
+        const ds = f.get(`${root === f ? '' : 'model_weights/'}${layer}/${name}`);
+        if (!ds || ds.value === undefined) throw new InspectorError('MODEL_WEIGHTS_MISSING', `The weight ${name} of layer "${layer}" is listed but not stored`);
+        return { name, shape: ds.shape ?? [], data: toFloat32(ds.value) };
+      });
+    },
+    close: () => f.close(),
+  };
+}
+
+async function openKeras3(file: string): Promise<KerasSource> {
+  const entries = readZipEntries(fs.readFileSync(file), path.basename(file));
+  const configEntry = entries.get('config.json');
+  const weightsEntry = entries.get('model.weights.h5');
+  if (!configEntry) throw new InspectorError('KERAS_INVALID', `${path.basename(file)} has no config.json: not a Keras 3 model archive`);
+  if (!weightsEntry) throw new InspectorError('MODEL_WEIGHTS_MISSING', `${path.basename(file)} has no model.weights.h5`);
+  let config: Json;
+  try {
+    config = JSON.parse(configEntry().toString('utf8')) as Json;
+  } catch (error) {
+    throw new InspectorError('KERAS_INVALID', `${path.basename(file)}: config.json is not valid JSON`, String(error));
+  }
+  // h5wasm opens files by path: the weights go to a private temporary file, removed on close.
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cnn-inspector-keras-'));
+  const weightsFile = path.join(tmp, 'model.weights.h5');
+  fs.writeFileSync(weightsFile, weightsEntry());
+  const cleanup = () => fs.rmSync(tmp, { recursive: true, force: true });
+  if (!isHdf5(weightsFile)) {
+    cleanup();
+    throw new InspectorError('KERAS_INVALID', `${path.basename(file)}: model.weights.h5 is not an HDF5 file`);
+  }
+  const mod = await h5wasm();
+  const f = new mod.File(weightsFile, 'r');
+  return {
+    config,
+    weightsOf(layer) {
+      // Keras 3 writes layers/<name>/vars/<i>; Keras 2.13–2.15 .keras files _layer_checkpoint_dependencies/<name>/vars/<i>.
+      for (const base of [`layers/${layer}/vars`, `_layer_checkpoint_dependencies/${layer}/vars`]) {
+        const group = f.get(base);
+        if (!group) continue;
+        const keys = (group.keys?.() ?? []).filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
+        return keys.map((k) => {
+          const ds = f.get(`${base}/${k}`)!;
+          return { name: `${layer}/vars/${k}`, shape: ds.shape ?? [], data: toFloat32(ds.value) };
+        });
+      }
+      return undefined;
+    },
+    close: () => {
+      f.close();
+      cleanup();
+    },
+  };
+}
+
+function checkLayers(config: Json): void {
+  const problems: string[] = [];
+  for (const l of layerConfigs(config)) {
+    const cls = String(l.class_name);
+    if (cls === 'Sequential' || cls === 'Functional' || cls === 'Model') continue;
+    if (!SUPPORTED_KERAS_LAYERS.has(cls)) {
+      const name = l.config && typeof l.config === 'object' && !Array.isArray(l.config) ? String((l.config as Record<string, Json>).name ?? '?') : '?';
+      problems.push(`${cls} ("${name}")`);
+    }
+  }
+  if (problems.length) {
+    const classes = [...new Set(problems.map((p) => p.split(' (')[0]))];
+    throw new InspectorError(
+      'MODEL_UNSUPPORTED_OP',
+      `CNN Inspector cannot run the layer${classes.length === 1 ? '' : 's'} ${classes.join(', ')}: ${problems.join('; ')}`,
+      problems.join('\n'),
+    );
+  }
+}
+
+function assignWeights(model: tfl.LayersModel, source: KerasSource): void {
+  for (const layer of model.layers) {
+    const expected = layer.weights;
+    if (expected.length === 0) continue;
+    const stored = source.weightsOf(layer.name);
+    if (!stored || stored.length === 0) {
+      throw new InspectorError('MODEL_WEIGHTS_MISSING', `The file has no weights for layer "${layer.name}"`);
+    }
+    if (stored.length !== expected.length) {
+      throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `Layer "${layer.name}" has ${expected.length} weight arrays, the file ${stored.length}`);
+    }
+    const tensors = stored.map((s, i) => {
+      const shape = expected[i].shape as number[];
+      const n = shape.reduce((a, b) => a * b, 1);
+      if (s.data.length !== n) {
+        throw new InspectorError(
+          'MODEL_WEIGHTS_INCONSISTENT',
+          `Layer "${layer.name}": ${s.name} is [${s.shape.join(', ')}] in the file but the layer needs [${shape.join(', ')}]`,
+        );
+      }
+      return tf.tensor(s.data, shape, 'float32');
+    });
+    try {
+      layer.setWeights(tensors);
+    } finally {
+      tensors.forEach((t) => t.dispose());
+    }
+  }
+}
+
+export const kerasLoader: ModelLoader = {
+  format: 'keras',
+  extensions: ['h5', 'hdf5', 'keras'],
+  canLoad(file: string): boolean {
+    return ['.h5', '.hdf5', '.keras'].includes(path.extname(file).toLowerCase()) && fs.statSync(file).isFile();
+  },
+  async load(file: string) {
+    const isKeras3 = path.extname(file).toLowerCase() === '.keras';
+    if (!isKeras3 && !isHdf5(file)) throw new InspectorError('KERAS_INVALID', `${path.basename(file)} is not an HDF5 file (truncated, or not a Keras model)`);
+    const source = isKeras3 ? await openKeras3(file) : await openLegacyH5(file);
+    try {
+      const normalized = normalizeKerasConfig(source.config);
+      checkLayers(normalized);
+      let model: tfl.LayersModel;
+      try {
+        model = await tfl.models.modelFromJSON({ modelTopology: normalized as never });
+      } catch (error) {
+        if (error instanceof InspectorError) throw error;
+        throw new InspectorError('KERAS_INVALID', 'The Keras model description could not be built', error instanceof Error ? error.message : String(error));
+      }
+      try {
+        assignWeights(model, source);
+      } catch (error) {
+        model.dispose();
+        throw error;
+      }
+      const cfg = (normalized as { config?: { name?: string } }).config;
+      const metadata: ModelMetadata = { name: cfg?.name ?? path.basename(file, path.extname(file)), description: `Keras model (${isKeras3 ? 'Keras 3 .keras' : 'HDF5'})` };
+      return { model, metadata, path: file };
+    } finally {
+      source.close();
+    }
+  },
+};
