@@ -4,13 +4,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { InvarianceResult, ProbeAblation } from '../shared/contract';
+import type { ExportFormat, InvarianceResult, ProbeAblation } from '../shared/contract';
 import { InspectorError, toErrorInfo } from '../shared/errors';
 import { makeJobContext } from './engine/analyses/job-context';
 import { ABLATIONS } from './engine/analyses/probe';
 import { PROJECTION_METHODS, type ProjectionMethod } from './engine/analyses/projection';
 import { mergeTopK, type TopKIndex } from './engine/analyses/topk';
 import { EngineCore } from './engine/core';
+import { EXPORT_FORMATS, exportModelToPath } from './engine/model/export';
+import { ENGINE_VERSION } from './engine/paths';
 import { readFileBytes } from './engine/data/image';
 import { writeFileAtomic } from './engine/store/atomic';
 import { writeNpy } from './engine/store/npy';
@@ -34,7 +36,9 @@ const USAGE = `cnn-inspect <command> [options]
   finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] --out DIR
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
-M: a TF.js Layers model.json (or its folder); "default" for the bundled model.
+  export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
+M: an ONNX model (.onnx), a Keras model (.h5, .keras), a TF.js Layers model.json (or its folder); "default" for
+   the bundled model.
 I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor exactly.`;
 
 type Flags = Record<string, string | true>;
@@ -92,7 +96,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'topk', 'topk-merge'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'topk', 'topk-merge', 'export'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -103,9 +107,18 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
   const summary = await core.openModel(modelId(flags));
   const print = (value: unknown) => out(`${JSON.stringify(value)}\n`);
   switch (command) {
+    case 'export': {
+      const format = required(flags, 'format');
+      if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new InspectorError('BAD_ARGUMENT', `--format must be one of ${EXPORT_FORMATS.join(', ')}`);
+      const written = await exportModelToPath(core.requireModel(), format as ExportFormat, required(flags, 'out'), ENGINE_VERSION);
+      print({ format, path: written });
+      return;
+    }
     case 'info':
       print({
         name: summary.name,
+        format: summary.format,
+        ...(summary.notices.length ? { notices: summary.notices } : {}),
         inputShape: summary.inputShape,
         ...(summary.classes ? { classes: summary.classes } : {}),
         layers: summary.layers.map((l) => ({ name: l.name, type: l.type, outputShape: l.outputShape, params: l.params })),

@@ -467,6 +467,21 @@ export interface BackendInfo {
   workers: number;
 }
 
+/** Formats the open model can be exported to. */
+export type ExportFormat = 'onnx' | 'tfjs';
+
+/** An exported model as one file: model.onnx, or a zip holding a TF.js model folder. */
+export interface ExportedModel {
+  fileName: string;
+  bytes: Uint8Array;
+}
+
+/** What a person fills in once for a model file that lacks it; remembered beside the file. */
+export interface ModelSettings {
+  labels?: string[];
+  preprocessing?: Preprocessing;
+}
+
 export interface AppState {
   version: string;
   backend: BackendInfo;
@@ -482,8 +497,14 @@ export interface AppState {
 /** Commands. Each returns a Promise; errors reject with an InspectorError carrying a stable code. */
 export interface InspectorApi {
   getState(): Promise<AppState>;
-  /** Opens a TF.js Layers model.json (or folder). No path: the bundled default model. */
+  /** Opens an ONNX (.onnx), Keras (.h5, .keras) or TF.js Layers (model.json or folder) model. No path: the bundled one. */
   openModel(params: { path?: string }): Promise<ModelSummary>;
+  /** A model file the person dropped or picked in the browser (.onnx, .h5, .keras): kept in the workspace and opened. */
+  uploadModel(params: { name: string; bytes: Uint8Array }): Promise<ModelSummary>;
+  /** Labels / preprocessing for the open model, saved beside its file (or in the workspace) and applied now. */
+  saveModelSettings(params: ModelSettings): Promise<ModelSummary>;
+  /** The open model as ONNX or as a TF.js Layers model (zip), with its labels and preprocessing. */
+  exportModel(params: { format: ExportFormat }): Promise<ExportedModel>;
   /** Opens a folder of class sub-folders or Fashion-MNIST IDX files. No path: the bundled samples. */
   openDataset(params: { path?: string }): Promise<DatasetSummary>;
   listImages(params: { offset: number; limit: number; classIndex?: number }): Promise<ImagePage>;
@@ -524,6 +545,9 @@ export type Inspector = InspectorApi & InspectorEvents;
 export const COMMANDS = [
   'getState',
   'openModel',
+  'uploadModel',
+  'saveModelSettings',
+  'exportModel',
   'openDataset',
   'listImages',
   'getImage',

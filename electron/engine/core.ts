@@ -6,6 +6,8 @@
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type {
+  ExportFormat,
+  ExportedModel,
   ActivationMaps,
   AtlasLayer,
   AtlasSummary,
@@ -41,7 +43,8 @@ import { decodeImage, displayPng, npyDisplayPng, sniffType, toModelInput } from 
 import { JOB_RUNNERS, type JobRunner } from './jobs';
 import { openModel, type LoadedModel } from './model/loaded-model';
 import { fileSystemSaver, resolveModelJsonPath } from './model/tfjs-io';
-import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, resolveDatasetPath, resolveModelPath } from './paths';
+import { exportModelBytes } from './model/export';
+import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, ENGINE_VERSION, resolveDatasetPath, resolveModelPath } from './paths';
 import { cacheKey, readCached, writeCached } from './store/result-cache';
 import { pairFolder } from './store/workspace';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
@@ -205,6 +208,11 @@ export class EngineCore {
       frozen: r.frozen,
       skipped: r.skipped,
     };
+  }
+
+  /** The open model as ONNX or TF.js (zip) bytes. */
+  async exportModel(format: ExportFormat): Promise<ExportedModel> {
+    return exportModelBytes(this.requireModel(), format, ENGINE_VERSION);
   }
 
   /** A unit's activation projected to input space (ZF deconvnet, gradient or guided backprop). */

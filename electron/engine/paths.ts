@@ -30,3 +30,7 @@ export function resolveModelPath(id: string | undefined): string {
 export function resolveDatasetPath(id: string | undefined): string {
   return !id || id === BUNDLED_SAMPLES_ID ? BUNDLED_SAMPLES_PATH : path.resolve(id);
 }
+
+/** The app's version: set at bundle time; read from package.json when running from source (tests). */
+export const ENGINE_VERSION: string =
+  process.env.CNN_INSPECTOR_VERSION ?? (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

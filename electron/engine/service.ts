@@ -3,11 +3,18 @@
  * Electron IPC, WebSocket, in-process — wraps one of these. Holds app-level state (current model and dataset
  * summaries, the job table) and emits events.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PROJECT_ROOT } from './paths';
+import { ENGINE_VERSION, resolveModelPath } from './paths';
+import { LOADERS, writeModelSettings } from './model/registry';
+import { resolveModelJsonPath } from './model/tfjs-io';
+import { workspaceRoot } from './store/workspace';
+import { writeFileAtomic } from './store/atomic';
 import type {
+  ExportFormat,
+  ExportedModel,
+  ModelSettings,
   ActivationMaps,
   AtlasLayer,
   AtlasSummary,
@@ -43,10 +50,7 @@ interface JobRecord {
   error?: ErrorInfo;
 }
 
-/** Set at bundle time; read from package.json when running from source (tests). */
-const VERSION =
-  process.env.CNN_INSPECTOR_VERSION ??
-  (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+const VERSION = ENGINE_VERSION;
 
 export class InspectorService implements Inspector {
   readonly host: EngineHost;
@@ -107,6 +111,38 @@ export class InspectorService implements Inspector {
     this.model = await this.host.broadcast<ModelSummary>('openModel', 'model', params?.path);
     await this.announceState();
     return this.model;
+  }
+
+  async uploadModel(params: { name: string; bytes: Uint8Array }): Promise<ModelSummary> {
+    const name = path.basename(params.name);
+    const ext = path.extname(name).toLowerCase().slice(1);
+    const singleFile = LOADERS.filter((l) => l.format !== 'tfjs-layers').flatMap((l) => l.extensions);
+    if (!singleFile.includes(ext)) {
+      throw new InspectorError(
+        'MODEL_UNSUPPORTED_FORMAT',
+        ext === 'json'
+          ? 'A TF.js model is a model.json plus weight files: open its folder by path instead of dropping the model.json'
+          : `${name} is not a model file CNN Inspector opens (${singleFile.map((e) => `.${e}`).join(', ')}, or a TF.js model folder)`,
+      );
+    }
+    // Kept by content, so dropping the same file again reuses it (and its saved settings).
+    const digest = createHash('sha256').update(params.bytes).digest('hex').slice(0, 16);
+    const file = path.join(workspaceRoot(), 'uploaded-models', digest, name);
+    if (!fs.existsSync(file)) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      writeFileAtomic(file, params.bytes);
+    }
+    return this.openModel({ path: file });
+  }
+
+  async saveModelSettings(params: ModelSettings): Promise<ModelSummary> {
+    if (!this.model) throw new InspectorError('MODEL_NOT_LOADED', 'No model is open');
+    writeModelSettings(resolveModelJsonPath(resolveModelPath(this.model.id)), params);
+    return this.openModel({ path: this.model.id });
+  }
+
+  exportModel(params: { format: ExportFormat }): Promise<ExportedModel> {
+    return this.host.call('exportModel', params);
   }
 
   async openDataset(params: { path?: string }): Promise<DatasetSummary> {

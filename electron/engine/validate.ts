@@ -111,6 +111,25 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       checkImageRef(p.image);
       if (p.size !== undefined && typeof p.size !== 'number') fail('getImage: size must be a number');
       return;
+    case 'uploadModel':
+      if (typeof p.name !== 'string' || !(p.bytes instanceof Uint8Array)) fail('uploadModel: needs name (string) and bytes (Uint8Array)');
+      break;
+    case 'exportModel':
+      if (p.format !== 'onnx' && p.format !== 'tfjs') fail('exportModel: format must be "onnx" or "tfjs"');
+      break;
+    case 'saveModelSettings': {
+      if (p.labels !== undefined && (!Array.isArray(p.labels) || !p.labels.every((l) => typeof l === 'string' && l.length <= 200) || p.labels.length > 100_000)) {
+        fail('saveModelSettings: labels must be a list of names');
+      }
+      const q = p.preprocessing as Record<string, unknown> | undefined;
+      if (q !== undefined) {
+        const nums = (v: unknown, n?: number) => Array.isArray(v) && v.length > 0 && (n === undefined || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+        if (!isObject(q) || !nums(q.inputSize, 2) || (q.channels !== 1 && q.channels !== 3) || typeof q.scale !== 'number' || !nums(q.mean) || !nums(q.std) || (q.std as number[]).some((x) => x === 0)) {
+          fail('saveModelSettings: preprocessing needs inputSize [h, w], channels 1 or 3, scale, mean and std (std never 0)');
+        }
+      }
+      break;
+    }
     case 'uploadImage':
       if (typeof p.name !== 'string' || !(p.bytes instanceof Uint8Array)) fail('uploadImage: needs name (string) and bytes (Uint8Array)');
       if (p.bytes.length > 200 * 1024 * 1024) throw new InspectorError('IMAGE_TOO_LARGE', 'Files over 200 MB are refused');

@@ -16,6 +16,7 @@ export type WorkerMethod =
   | 'getAtlas'
   | 'getAtlasLayer'
   | 'getAtlasSheet'
+  | 'exportModel'
   | 'numTensors';
 
 export type HostToWorker =

@@ -1,5 +1,6 @@
 /** worker_threads entry: one EngineCore per worker, driven by messages from EngineHost. */
 import { parentPort } from 'node:worker_threads';
+import type { ExportFormat } from '../../shared/contract';
 import { toErrorInfo } from '../../shared/errors';
 import { makeJobContext } from './analyses/job-context';
 import { EngineCore } from './core';
@@ -39,6 +40,8 @@ async function call(method: string, args: unknown[]): Promise<unknown> {
       return core.getAtlasLayer((args[0] as { layer: string }).layer);
     case 'getAtlasSheet':
       return core.getAtlasSheet(args[0] as { layer: string; unit: number });
+    case 'exportModel':
+      return core.exportModel((args[0] as { format: ExportFormat }).format);
     case 'numTensors':
       return core.numTensors();
     default:

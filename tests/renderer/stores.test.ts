@@ -24,6 +24,14 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
       calls.push('openModel');
       throw new InspectorError('MODEL_WEIGHTS_MISSING', 'Weight file weights.bin named in model.json is missing');
     },
+    uploadModel: async () => {
+      calls.push('uploadModel');
+      throw new InspectorError('MODEL_UNSUPPORTED_OP', 'CNN Inspector cannot run the operator Resize');
+    },
+    saveModelSettings: async () => {
+      throw new InspectorError('MODEL_NOT_LOADED', 'No model is open');
+    },
+    exportModel: async ({ format }) => ({ fileName: `m.${format}`, bytes: new Uint8Array([1]) }),
     openDataset: async () => (calls.push('openDataset'), { id: 'd', name: 'd', kind: 'folder', classes: [], count: 0, skipped: [] }),
     listImages: async () => ({ total: 0, offset: 0, images: [] }),
     getImage: async () => new Uint8Array(),

@@ -5,13 +5,17 @@
  * Settings a file lacks (labels, preprocessing) can sit beside it in `<file>.inspector.json`; the app writes that
  * file when a person fills them in once, and every later open reads it.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { ModelFormat, ModelMetadata } from '../../../shared/contract';
+import type { ModelFormat, ModelMetadata, ModelSettings } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { kerasLoader } from './keras-loader';
 import { onnxLoader } from './onnx-loader';
+import { workspaceRoot } from '../store/workspace';
+import { writeFileAtomic } from '../store/atomic';
+import { resolveModelJsonPath } from './tfjs-io';
 import { tfjsLayersLoader } from './tfjs-layers-loader';
 
 export interface LoadedModelFile {
@@ -35,13 +39,35 @@ export const LOADERS: ModelLoader[] = [tfjsLayersLoader, onnxLoader, kerasLoader
 
 export const sidecarPath = (file: string): string => `${file}.inspector.json`;
 
+/** Where settings go when the model's folder is read-only (the bundled model in an installed app, a CD…). */
+const workspaceSettingsPath = (file: string): string =>
+  path.join(workspaceRoot(), 'model-settings', `${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 16)}.json`);
+
 /** The person's saved settings for a model file, or {} when there are none or they cannot be read. */
 export function readModelSettings(file: string): ModelMetadata {
+  for (const candidate of [sidecarPath(file), workspaceSettingsPath(file)]) {
+    try {
+      const parsed = JSON.parse(fs.readFileSync(candidate, 'utf8'));
+      if (parsed && typeof parsed === 'object') return parsed as ModelMetadata;
+    } catch {
+      // absent or unreadable: try the next place
+    }
+  }
+  return {};
+}
+
+/** Saves settings beside the model file, or in the workspace when that folder cannot be written. Returns where. */
+export function writeModelSettings(file: string, settings: ModelSettings): string {
+  const merged = { ...readModelSettings(file), ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };
+  const text = `${JSON.stringify(merged, null, 2)}\n`;
   try {
-    const parsed = JSON.parse(fs.readFileSync(sidecarPath(file), 'utf8'));
-    return parsed && typeof parsed === 'object' ? (parsed as ModelMetadata) : {};
+    writeFileAtomic(sidecarPath(file), text);
+    return sidecarPath(file);
   } catch {
-    return {};
+    const fallback = workspaceSettingsPath(file);
+    fs.mkdirSync(path.dirname(fallback), { recursive: true });
+    writeFileAtomic(fallback, text);
+    return fallback;
   }
 }
 
@@ -54,9 +80,12 @@ export async function loadModelFile(file: string): Promise<LoadedModelFile & { f
       `CNN Inspector cannot open ${path.basename(file)}: expected an ONNX model (.onnx), a Keras model (.h5, .keras) or a TF.js Layers model.json`,
     );
   }
-  const settings = readModelSettings(file);
+  const settings = readModelSettings(resolveModelJsonPath(file));
   const loaded = await loader.load(file, settings);
-  // The file's own metadata wins; the sidecar fills what it lacks.
+  // The person's saved answers fill what the file lacks; labels and preprocessing they saved win over the file's
+  // (they were asked because the file's were missing or wrong).
   const metadata: ModelMetadata = { ...settings, ...Object.fromEntries(Object.entries(loaded.metadata).filter(([, v]) => v !== undefined)) };
+  if (settings.labels) metadata.labels = settings.labels;
+  if (settings.preprocessing) metadata.preprocessing = settings.preprocessing;
   return { ...loaded, metadata, format: loader.format };
 }

@@ -10,10 +10,8 @@ import type { DatasetSummary } from '../../../shared/contract';
 import { decodeMessage, encodeMessage } from '../../../shared/wire';
 import { writeFileAtomic } from './atomic';
 import { workspaceRoot } from './workspace';
-import { PROJECT_ROOT } from '../paths';
+import { ENGINE_VERSION } from '../paths';
 
-const ENGINE_VERSION =
-  process.env.CNN_INSPECTOR_VERSION ?? (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 function stamp(file: string): string {
   try {

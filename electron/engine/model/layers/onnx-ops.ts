@@ -179,23 +179,31 @@ export class ConstantPadding2D extends tfl.layers.Layer {
 }
 
 export interface FlatReorderConfig {
-  /** The (height, width, channels) the vector was flattened from. */
-  from: [number, number, number];
+  /** The (height, width, channels) the vector was flattened from: reorder (h, w, c) → (c, h, w). */
+  from?: [number, number, number];
+  /** Or any explicit column order (ONNX Gather along axis 1 with constant indices). */
+  indices?: number[];
   name?: string;
 }
 
 export class FlatReorder extends tfl.layers.Layer {
   static className = 'FlatReorder';
-  readonly from: [number, number, number];
-  private readonly indices: Int32Array;
+  readonly from?: [number, number, number];
+  readonly indices: Int32Array;
+  private readonly explicit: boolean;
 
   constructor(config: FlatReorderConfig) {
     super(config as LayerArgs);
     this.from = config.from;
-    const [h, w, c] = config.from;
-    // Output position (c, y, x) in CHW order reads TF's flattened index (y, x, c).
-    this.indices = new Int32Array(h * w * c);
-    for (let ci = 0; ci < c; ci++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) this.indices[(ci * h + y) * w + x] = (y * w + x) * c + ci;
+    this.explicit = !config.from;
+    if (config.from) {
+      const [h, w, c] = config.from;
+      // Output position (c, y, x) in CHW order reads TF's flattened index (y, x, c).
+      this.indices = new Int32Array(h * w * c);
+      for (let ci = 0; ci < c; ci++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) this.indices[(ci * h + y) * w + x] = (y * w + x) * c + ci;
+    } else {
+      this.indices = Int32Array.from(config.indices ?? []);
+    }
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
@@ -204,11 +212,12 @@ export class FlatReorder extends tfl.layers.Layer {
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
-    return inputShape;
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    return [s[0], this.indices.length];
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), from: this.from };
+    return { ...super.getConfig(), ...(this.explicit ? { indices: Array.from(this.indices) } : { from: this.from! }) };
   }
 }
 

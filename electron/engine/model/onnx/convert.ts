@@ -23,7 +23,8 @@ import { elementCount, tensorToFloat32 } from './tensor-data';
 export const SUPPORTED_ONNX_OPS = new Set([
   'Conv', 'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool',
   'LRN', 'BatchNormalization', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Concat', 'Flatten', 'Reshape', 'Transpose',
-  'Dropout', 'Identity', 'Softmax', 'Pad', 'Constant', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast',
+  'Dropout', 'Identity', 'Softmax', 'Pad', 'Constant', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast', 'Sum', 'Max', 'Min',
+  'Mean', 'Elu',
 ]);
 
 type Pair = [number, number];
@@ -35,6 +36,9 @@ type Value =
       t: tfl.SymbolicTensor;
       /** For a flattened map kept in TF's (h, w, c) order: the shape it came from. */
       hwcFlat?: [number, number, number];
+      /** A map transposed to channels-last by the graph (NCHW → NHWC, as CNN Inspector's own export writes
+       *  before a Flatten): the engine's tensor already is that; only a Flatten may consume it. */
+      channelsLast?: boolean;
     }
   | { kind: 'const'; dims: number[]; data: Float32Array };
 
@@ -179,6 +183,9 @@ export function convertOnnxGraph(
 
   /** A flattened-in-TF-order vector reaching a consumer that cares about order gets reordered first. */
   function materialize(v: Value & { kind: 'tensor' }, node: OnnxNode, index: number): tfl.SymbolicTensor {
+    if (v.channelsLast && node.opType !== 'Flatten' && node.opType !== 'Reshape') {
+      unsupported(node, index, 'a channels-last transposed map feeding anything but a Flatten');
+    }
     if (!v.hwcFlat) return v.t;
     const consumerIsDense = node.opType === 'Gemm' || node.opType === 'MatMul';
     if (consumerIsDense) return v.t;
@@ -584,6 +591,29 @@ export function convertOnnxGraph(
         defineLayer(y);
         return;
       }
+      case 'Sum':
+      case 'Max':
+      case 'Min':
+      case 'Mean': {
+        const parts = node.input.filter(Boolean).map((n) => tensorOf(n, node, index));
+        nameFor();
+        if (parts.length === 1) {
+          define({ kind: 'tensor', t: parts[0] });
+          return;
+        }
+        const args = { name: currentName };
+        const layer = op === 'Sum' ? tfl.layers.add(args) : op === 'Max' ? tfl.layers.maximum(args) : op === 'Min' ? tfl.layers.minimum(args) : tfl.layers.average(args);
+        defineLayer(apply(layer, parts));
+        return;
+      }
+      case 'Elu': {
+        const v = lookup(node.input[0], node, index);
+        if (v.kind !== 'tensor') return unsupported(node, index, 'an activation of a constant');
+        if (attrFloat(node, 'alpha', 1) !== 1) unsupported(node, index, 'ELU with alpha other than 1');
+        nameFor();
+        defineLayer(apply(tfl.layers.activation({ activation: 'elu', name: currentName }), v.t), { hwcFlat: v.hwcFlat });
+        return;
+      }
       case 'Concat': {
         const parts = node.input.filter(Boolean).map((n) => tensorOf(n, node, index));
         const rank = parts[0].shape.length;
@@ -602,7 +632,7 @@ export function convertOnnxGraph(
         if (op === 'Flatten' && attrInt(node, 'axis', 1) !== 1) unsupported(node, index, 'flattening from an axis other than 1');
         if (op === 'Reshape') {
           const target = Array.from(constOf(node.input[1], node, index, 'target shape').data);
-          const onnx = onnxShape(v.t, v.hwcFlat).slice(1);
+          const onnx = v.channelsLast ? shapeOf(v.t) : onnxShape(v.t, v.hwcFlat).slice(1);
           const total = elementCount(onnx);
           const flat = target.length === 2 && (target[1] === -1 || target[1] === total) && [-1, 0, 1].includes(target[0]);
           const same = target.length === onnx.length + 1 && target.slice(1).every((d, i) => d === onnx[i] || d === 0);
@@ -623,7 +653,7 @@ export function convertOnnxGraph(
         }
         nameFor();
         const t = apply(tfl.layers.flatten({ name: currentName }), v.t);
-        const order = s.length === 3 && s[0] * s[1] > 1 ? ([s[0], s[1], s[2]] as [number, number, number]) : undefined;
+        const order = s.length === 3 && s[0] * s[1] > 1 && !v.channelsLast ? ([s[0], s[1], s[2]] as [number, number, number]) : undefined;
         // Dense consumers take the TF order (their weights are permuted); anything else gets it reordered.
         const feedsDenseOnly = (consumers.get(out) ?? []).every((n) => n.opType === 'Gemm' || n.opType === 'MatMul');
         if (order && !feedsDenseOnly) {
@@ -636,6 +666,10 @@ export function convertOnnxGraph(
         const v = lookup(node.input[0], node, index);
         const perm = attrInts(node, 'perm');
         const identity = perm && perm.every((p, i) => p === i);
+        if (v.kind === 'tensor' && v.t.shape.length === 4 && perm?.join(',') === '0,2,3,1' && !v.channelsLast) {
+          define({ kind: 'tensor', t: v.t, channelsLast: true });
+          return;
+        }
         if (!identity) unsupported(node, index, `transposing with perm [${(perm ?? []).join(', ')}] (only layout-preserving transposes)`);
         define(v);
         return;
@@ -654,7 +688,17 @@ export function convertOnnxGraph(
         defineLayer(apply(layer, x));
         return;
       }
-      case 'Gather':
+      case 'Gather': {
+        const x = tensorOf(node.input[0], node, index);
+        const idx = constOf(node.input[1], node, index, 'indices');
+        const n = x.shape[1] as number;
+        if (x.shape.length !== 2 || attrInt(node, 'axis', 0) !== 1 || idx.dims.length !== 1) unsupported(node, index, 'Gather other than picking features of a vector');
+        const indices = Array.from(idx.data, (i) => (i < 0 ? i + n : i));
+        if (indices.some((i) => i < 0 || i >= n || !Number.isInteger(i))) throw new InspectorError('ONNX_INVALID', `${where(node, index)} (Gather): indices outside 0…${n - 1}`);
+        nameFor();
+        defineLayer(apply(new FlatReorder({ indices, name: currentName }), x));
+        return;
+      }
       case 'Unsqueeze':
         return unsupported(node, index, `${op} on a feature map`);
       default:

@@ -1,0 +1,362 @@
+/**
+ * The engine's layer graph (a TF.js Layers model) → an ONNX model (opset 13), for users who continue in PyTorch /
+ * ONNX Runtime, and for the engine's own ONNX Runtime batch path.
+ *
+ * Layout: the ONNX graph computes in NCHW like every ONNX consumer expects. Kernels go HWIO → OIHW; TF's SAME
+ * padding becomes explicit pads (static shapes are known); a Flatten of a map goes through a Transpose to NHWC first
+ * so the flattened order — and so the dense weights after it — stay exactly TF's. With `inputLayout: 'nhwc'`, the
+ * graph takes the engine's NHWC batches directly (a Transpose is its first node); `extraOutputs` adds layer outputs
+ * as graph outputs, transposed back to NHWC so they read like the engine's activations.
+ *
+ * Errors: MODEL_UNSUPPORTED_OP (a layer with no ONNX equivalent here, named).
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { ModelMetadata } from '../../../../shared/contract';
+import { InspectorError } from '../../../../shared/errors';
+import { encodeOnnxModel, ONNX_DTYPE } from './proto';
+
+export interface OnnxExportOptions {
+  metadata?: ModelMetadata;
+  inputLayout?: 'nchw' | 'nhwc';
+  /** Layer names whose outputs become extra graph outputs (NHWC for maps), named after the layer. */
+  extraOutputs?: string[];
+  producerVersion?: string;
+}
+
+type Pair = [number, number];
+const pair = (v: unknown, d: number): Pair => (v === undefined || v === null ? [d, d] : Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)]);
+
+interface Attr { name: string; type: number; i?: number; f?: number; s?: Uint8Array; ints?: number[]; floats?: number[] }
+const intAttr = (name: string, i: number): Attr => ({ name, type: 2, i });
+const floatAttr = (name: string, f: number): Attr => ({ name, type: 1, f });
+const intsAttr = (name: string, ints: number[]): Attr => ({ name, type: 7, ints });
+const stringAttr = (name: string, s: string): Attr => ({ name, type: 3, s: Buffer.from(s, 'utf8') });
+
+function samePads(inSize: number, kEff: number, stride: number): Pair {
+  const out = Math.ceil(inSize / stride);
+  const total = Math.max((out - 1) * stride + kEff - inSize, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+/** Output shape without the batch dimension, as the engine sees it (NHWC for maps). */
+function shapeOf(t: tfl.SymbolicTensor): number[] {
+  return (t.shape as Array<number | null>).slice(1).map((d) => d ?? -1);
+}
+
+class GraphWriter {
+  nodes: Array<{ input: string[]; output: string[]; name: string; opType: string; attribute: Attr[] }> = [];
+  initializers: Array<{ name: string; dims: number[]; dataType: number; rawData: Uint8Array }> = [];
+  private used = new Set<string>();
+
+  fresh(base: string): string {
+    let name = base;
+    for (let k = 1; this.used.has(name); k++) name = `${base}_${k}`;
+    this.used.add(name);
+    return name;
+  }
+
+  node(opType: string, inputs: string[], name: string, attrs: Attr[] = [], output?: string): string {
+    const out = output ?? this.fresh(name);
+    this.nodes.push({ input: inputs, output: [out], name: this.fresh(`${name}/${opType}`), opType, attribute: attrs });
+    return out;
+  }
+
+  constant(name: string, dims: number[], data: Float32Array | number[], dataType: number = ONNX_DTYPE.FLOAT): string {
+    const n = this.fresh(name);
+    const raw = dataType === ONNX_DTYPE.INT64 ? new Uint8Array(BigInt64Array.from((data as number[]).map((x) => BigInt(x))).buffer) : new Uint8Array(Float32Array.from(data).buffer);
+    this.initializers.push({ name: n, dims, dataType, rawData: raw });
+    return n;
+  }
+}
+
+function unsupported(layer: tfl.layers.Layer, what: string): never {
+  throw new InspectorError('MODEL_UNSUPPORTED_OP', `Layer "${layer.name}" (${layer.getClassName()}) cannot be exported to ONNX: ${what}`);
+}
+
+/** HWIO kernel data → OIHW (or, with `depthwise`, [kh, kw, C, M] → [C·M, 1, kh, kw]). */
+function toOihw(data: Float32Array, [kh, kw, i, o]: number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ii = 0; ii < i; ii++) for (let oo = 0; oo < o; oo++) {
+    out[((oo * i + ii) * kh + y) * kw + x] = data[((y * kw + x) * i + ii) * o + oo];
+  }
+  return out;
+}
+
+function weightData(layer: tfl.layers.Layer): Array<{ data: Float32Array; shape: number[] }> {
+  return layer.getWeights().map((w) => ({ data: w.dataSync() as Float32Array, shape: w.shape }));
+}
+
+export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new InspectorError('MODEL_UNSUPPORTED_OP', 'Only single-input, single-output models can be exported to ONNX');
+  }
+  const g = new GraphWriter();
+  /** Layer name → ONNX tensor name of its output (NCHW for maps). */
+  const tensorOf = new Map<string, string>();
+  const inputShape = shapeOf(model.inputs[0]);
+  const spatialInput = inputShape.length === 3;
+  const inputName = g.fresh('input');
+  const nhwcInput = options.inputLayout === 'nhwc' && spatialInput;
+  const inputLayer = model.inputLayers[0];
+  tensorOf.set(inputLayer.name, nhwcInput ? g.node('Transpose', [inputName], 'input_to_nchw', [intsAttr('perm', [0, 3, 1, 2])]) : inputName);
+
+  const inboundOf = (layer: tfl.layers.Layer): tfl.layers.Layer[] => {
+    const nodes = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tfl.layers.Layer[] }> }).inboundNodes;
+    if (nodes.length > 1) unsupported(layer, 'a layer applied more than once (shared weights)');
+    return nodes[0]?.inboundLayers ?? [];
+  };
+
+  for (const layer of model.layers) {
+    if (layer === inputLayer || layer.getClassName() === 'InputLayer') continue;
+    const type = layer.getClassName();
+    const config = layer.getConfig() as Record<string, unknown>;
+    const inbound = inboundOf(layer);
+    const inputs = inbound.map((l) => {
+      const t = tensorOf.get(l.name);
+      if (!t) unsupported(layer, `its input "${l.name}" was not exported`);
+      return t;
+    });
+    const x = inputs[0];
+    const inShape = shapeOf((inbound[0]?.output ?? model.inputs[0]) as tfl.SymbolicTensor);
+    const outShape = shapeOf(layer.output as tfl.SymbolicTensor);
+    const name = layer.name;
+    let out: string;
+
+    const activation = (t: string, act: unknown, rank: number): string => {
+      switch (act ?? 'linear') {
+        case 'linear':
+          return t;
+        case 'relu':
+          return g.node('Relu', [t], `${name}_relu`);
+        case 'sigmoid':
+          return g.node('Sigmoid', [t], `${name}_sigmoid`);
+        case 'tanh':
+          return g.node('Tanh', [t], `${name}_tanh`);
+        case 'elu':
+          return g.node('Elu', [t], `${name}_elu`);
+        case 'softmax':
+          return g.node('Softmax', [t], `${name}_softmax`, [intAttr('axis', rank === 4 ? 1 : -1)]);
+        default:
+          return unsupported(layer, `the activation "${String(act)}"`);
+      }
+    };
+    const windowPads = (k: Pair, s: Pair, d: Pair): number[] => {
+      if (config.padding !== 'same') return [0, 0, 0, 0];
+      const ph = samePads(inShape[0], (k[0] - 1) * d[0] + 1, s[0]);
+      const pw = samePads(inShape[1], (k[1] - 1) * d[1] + 1, s[1]);
+      return [ph[0], pw[0], ph[1], pw[1]];
+    };
+
+    switch (type) {
+      case 'Conv2D':
+      case 'GroupedConv2D':
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D': {
+        const k = pair(config.kernelSize, 1);
+        const s = pair(config.strides, 1);
+        const d = pair(config.dilationRate, 1);
+        const attrs = [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('dilations', d), intsAttr('pads', windowPads(k, s, d))];
+        const weights = weightData(layer);
+        const c = inShape[2];
+        if (type === 'SeparableConv2D') {
+          const [dw, pw, bias] = weights;
+          const mult = dw.shape[3];
+          const dwName = g.constant(`${name}.depthwise_kernel`, [c * mult, 1, k[0], k[1]], toOihw(dw.data, [k[0], k[1], 1, c * mult]));
+          const mid = g.node('Conv', [x, dwName], `${name}_depthwise`, [...attrs, intAttr('group', c)]);
+          const pwName = g.constant(`${name}.pointwise_kernel`, [pw.shape[3], pw.shape[2], 1, 1], toOihw(pw.data, pw.shape));
+          const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
+          out = g.node('Conv', [mid, pwName, ...biasName], `${name}_pointwise`, [intsAttr('kernel_shape', [1, 1])]);
+        } else {
+          const [kernel, bias] = weights;
+          let wName: string;
+          let group = 1;
+          if (type === 'DepthwiseConv2D') {
+            const m = kernel.shape[2] * kernel.shape[3];
+            // [kh, kw, C, mult] read as HWIO with I = 1, O = C·mult: filter c·mult + j, as ONNX orders it.
+            wName = g.constant(`${name}.kernel`, [m, 1, k[0], k[1]], toOihw(kernel.data, [k[0], k[1], 1, m]));
+            group = c;
+          } else {
+            wName = g.constant(`${name}.kernel`, [kernel.shape[3], kernel.shape[2], k[0], k[1]], toOihw(kernel.data, kernel.shape));
+            group = type === 'GroupedConv2D' ? Number(config.groups) : 1;
+          }
+          const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
+          out = g.node('Conv', [x, wName, ...biasName], config.activation && config.activation !== 'linear' ? `${name}_conv` : name, [...attrs, intAttr('group', group)]);
+        }
+        out = activation(out, config.activation, 4);
+        break;
+      }
+      case 'Dense': {
+        if (inShape.length !== 1) unsupported(layer, 'a dense layer on a map (apply Flatten first)');
+        const [kernel, bias] = weightData(layer);
+        const wName = g.constant(`${name}.kernel`, kernel.shape, kernel.data);
+        const biasName = bias ? [g.constant(`${name}.bias`, bias.shape, bias.data)] : [];
+        out = g.node('Gemm', [x, wName, ...biasName], config.activation && config.activation !== 'linear' ? `${name}_gemm` : name);
+        out = activation(out, config.activation, 2);
+        break;
+      }
+      case 'MaxPooling2D':
+      case 'AveragePooling2D': {
+        const k = pair(config.poolSize, 2);
+        const s = pair(config.strides ?? config.poolSize, 2);
+        const attrs = [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('pads', windowPads(k, s, [1, 1]))];
+        // TF's SAME average pooling divides by the cells inside the image: count_include_pad = 0 (ONNX's default).
+        out = g.node(type === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x], name, attrs);
+        break;
+      }
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D': {
+        const pooled = g.node(type === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x], `${name}_pool`);
+        out = g.node('Flatten', [pooled], name, [intAttr('axis', 1)]);
+        break;
+      }
+      case 'Flatten': {
+        if (inShape.length === 3 && inShape[0] * inShape[1] > 1) {
+          // Flatten in TF's (h, w, c) order, so the dense weights that follow need no change.
+          const nhwc = g.node('Transpose', [x], `${name}_to_nhwc`, [intsAttr('perm', [0, 2, 3, 1])]);
+          out = g.node('Flatten', [nhwc], name, [intAttr('axis', 1)]);
+        } else out = inShape.length === 1 ? x : g.node('Flatten', [x], name, [intAttr('axis', 1)]);
+        break;
+      }
+      case 'BatchNormalization': {
+        const axis = Number(Array.isArray(config.axis) ? config.axis[0] : config.axis ?? -1);
+        if (axis !== -1 && axis !== inShape.length) unsupported(layer, `normalisation over axis ${axis}`);
+        const ws = weightData(layer);
+        const cfg = config as { center?: boolean; scale?: boolean; epsilon?: number };
+        const c = inShape[inShape.length - 1];
+        let i = 0;
+        const gamma = cfg.scale === false ? new Float32Array(c).fill(1) : ws[i++].data;
+        const beta = cfg.center === false ? new Float32Array(c) : ws[i++].data;
+        const mean = ws[i++].data;
+        const variance = ws[i++].data;
+        const names = [gamma, beta, mean, variance].map((d, j) => g.constant(`${name}.${['scale', 'bias', 'mean', 'var'][j]}`, [c], d));
+        out = g.node('BatchNormalization', [x, ...names], name, [floatAttr('epsilon', cfg.epsilon ?? 1e-3)]);
+        break;
+      }
+      case 'Activation':
+        out = activation(x, config.activation, inShape.length + 1);
+        break;
+      case 'ReLU': {
+        const max = config.maxValue as number | null | undefined;
+        if (max === null || max === undefined) out = g.node('Relu', [x], name);
+        else out = g.node('Clip', [x, g.constant(`${name}.min`, [], [0]), g.constant(`${name}.max`, [], [max])], name);
+        break;
+      }
+      case 'LeakyReLU':
+        out = g.node('LeakyRelu', [x], name, [floatAttr('alpha', Number(config.alpha ?? 0.3))]);
+        break;
+      case 'Softmax':
+        out = g.node('Softmax', [x], name, [intAttr('axis', inShape.length === 3 ? 1 : -1)]);
+        break;
+      case 'Dropout':
+      case 'SpatialDropout2D':
+      case 'GaussianNoise':
+      case 'GaussianDropout':
+      case 'AlphaDropout':
+        out = x; // inference: identity
+        break;
+      case 'Add':
+      case 'Multiply':
+      case 'Maximum':
+      case 'Minimum':
+      case 'Average': {
+        const op = { Add: 'Sum', Multiply: 'Mul', Maximum: 'Max', Minimum: 'Min', Average: 'Mean' }[type] as string;
+        out = type === 'Multiply' && inputs.length === 2 ? g.node('Mul', inputs, name) : type === 'Add' && inputs.length === 2 ? g.node('Add', inputs, name) : g.node(op, inputs, name);
+        break;
+      }
+      case 'Concatenate': {
+        const axis = Number(config.axis ?? -1);
+        if (axis !== -1 && axis !== inShape.length) unsupported(layer, `concatenation along axis ${axis}`);
+        out = g.node('Concat', inputs, name, [intAttr('axis', 1)]);
+        break;
+      }
+      case 'ZeroPadding2D':
+      case 'ConstantPadding2D': {
+        const p = config.padding as number | number[] | number[][];
+        const [[t, b], [l, r]] = typeof p === 'number' ? [[p, p], [p, p]] : Array.isArray(p[0]) ? (p as number[][]) : [[(p as number[])[0], (p as number[])[0]], [(p as number[])[1], (p as number[])[1]]];
+        const value = type === 'ConstantPadding2D' ? (config.value === '-Infinity' ? -3.4028234663852886e38 : Number(config.value)) : 0;
+        const pads = g.constant(`${name}.pads`, [8], [0, 0, t, l, 0, 0, b, r], ONNX_DTYPE.INT64);
+        out = g.node('Pad', [x, pads, g.constant(`${name}.value`, [], [value])], name, [stringAttr('mode', 'constant')]);
+        break;
+      }
+      case 'LRN': {
+        const r = Number(config.depthRadius);
+        const size = 2 * r + 1;
+        // The engine's LRN is TF's (alpha per element); ONNX divides alpha by the window size.
+        out = g.node('LRN', [x], name, [intAttr('size', size), floatAttr('alpha', Number(config.alpha) * size), floatAttr('beta', Number(config.beta)), floatAttr('bias', Number(config.bias))]);
+        break;
+      }
+      case 'ChannelAffine':
+      case 'Rescaling':
+      case 'Normalization': {
+        const c = inShape[inShape.length - 1];
+        const dims = inShape.length === 3 ? [1, c, 1, 1] : [1, c];
+        let scale: Float32Array;
+        let offset: Float32Array;
+        if (type === 'Rescaling') {
+          scale = new Float32Array(c).fill(Number(config.scale));
+          offset = new Float32Array(c).fill(Number(config.offset ?? 0));
+        } else if (type === 'Normalization') {
+          const [mean, variance] = weightData(layer);
+          scale = Float32Array.from(variance.data, (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
+          offset = Float32Array.from(mean.data, (m, i) => -m * scale[i]);
+        } else {
+          const [s, o] = weightData(layer);
+          scale = s.data;
+          offset = o.data;
+        }
+        const scaled = g.node('Mul', [x, g.constant(`${name}.scale`, dims, scale)], `${name}_scale`);
+        out = g.node('Add', [scaled, g.constant(`${name}.offset`, dims, offset)], name);
+        break;
+      }
+      case 'FlatReorder': {
+        const idx = Array.from((layer as unknown as { indices: Int32Array }).indices);
+        out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
+        break;
+      }
+      default:
+        return unsupported(layer, 'no ONNX equivalent in CNN Inspector yet');
+    }
+    void outShape;
+    tensorOf.set(name, out);
+  }
+
+  const outputLayer = model.outputLayers[0];
+  const finalName = tensorOf.get(outputLayer.name)!;
+  const outputs = [{ name: 'output', layer: outputLayer.name, tensor: finalName }];
+  for (const layerName of options.extraOutputs ?? []) {
+    const tensor = tensorOf.get(layerName);
+    if (!tensor) throw new InspectorError('LAYER_NOT_FOUND', `The model has no exported layer "${layerName}"`);
+    outputs.push({ name: `layer:${layerName}`, layer: layerName, tensor });
+  }
+  const valueInfo = (name: string, shape: number[]) => ({
+    name,
+    type: { tensorType: { elemType: ONNX_DTYPE.FLOAT, shape: { dim: [{ dimParam: 'N' }, ...shape.map((d) => ({ dimValue: d }))] } } },
+  });
+  const graphOutputs = outputs.map((o) => {
+    const layer = model.getLayer(o.layer);
+    const shape = shapeOf(layer.output as tfl.SymbolicTensor);
+    // Maps leave the graph in the engine's NHWC layout when asked for NHWC input, else in ONNX's NCHW.
+    const toNhwc = shape.length === 3 && nhwcInput;
+    const tensor = toNhwc ? g.node('Transpose', [o.tensor], `${o.name}_to_nhwc`, [intsAttr('perm', [0, 2, 3, 1])]) : o.tensor;
+    const name = g.node('Identity', [tensor], o.name, [], g.fresh(o.name));
+    return valueInfo(name, toNhwc || shape.length !== 3 ? shape : [shape[2], shape[0], shape[1]]);
+  });
+  const inputDims = spatialInput && !nhwcInput ? [inputShape[2], inputShape[0], inputShape[1]] : inputShape;
+  const meta = options.metadata ?? {};
+  const props = [{ key: 'cnn_inspector', value: JSON.stringify({ name: meta.name, description: meta.description, labels: meta.labels, preprocessing: meta.preprocessing }) }];
+  if (meta.labels) props.push({ key: 'labels', value: JSON.stringify(meta.labels) });
+  return encodeOnnxModel({
+    irVersion: 7,
+    producerName: 'CNN Inspector',
+    producerVersion: options.producerVersion ?? '0',
+    opsetImport: [{ domain: '', version: 13 }],
+    metadataProps: props,
+    graph: {
+      name: (meta.name ?? model.name ?? 'model').replace(/[^A-Za-z0-9_.-]/g, '_'),
+      node: g.nodes,
+      initializer: g.initializers,
+      input: [valueInfo(inputName, inputDims)],
+      output: graphOutputs,
+    },
+  });
+}
