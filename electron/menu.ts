@@ -17,9 +17,14 @@ export function buildMenu(window: BrowserWindow, service: Inspector): Menu {
           accelerator: 'CmdOrCtrl+O',
           click: async () => {
             const picked = await dialog.showOpenDialog(window, {
-              title: 'Open a TF.js Layers model',
+              title: 'Open a model',
               properties: ['openFile'],
-              filters: [{ name: 'TF.js Layers model', extensions: ['json'] }],
+              filters: [
+                { name: 'Models (ONNX, Keras, TF.js)', extensions: ['onnx', 'h5', 'hdf5', 'keras', 'json'] },
+                { name: 'ONNX', extensions: ['onnx'] },
+                { name: 'Keras', extensions: ['h5', 'hdf5', 'keras'] },
+                { name: 'TF.js Layers model.json', extensions: ['json'] },
+              ],
             });
             if (!picked.canceled && picked.filePaths[0]) await service.openModel({ path: picked.filePaths[0] }).catch(report);
           },

@@ -1,6 +1,6 @@
 /** App-wide state: connection, backend, the open model and dataset. State only; calls go through api/. */
 import { defineStore } from 'pinia';
-import type { AppState, DatasetSummary, ModelSummary } from '../../shared/contract';
+import type { AppState, DatasetSummary, ModelSettings, ModelSummary } from '../../shared/contract';
 import { api } from '../api';
 
 export interface ErrorBanner {
@@ -47,6 +47,14 @@ export const useAppStore = defineStore('app', {
     },
     openModel(path?: string) {
       return this.change(() => api().openModel({ path }));
+    },
+    /** A model file the person picked or dropped (.onnx, .h5, .keras). */
+    async uploadModel(file: File) {
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      return this.change(() => api().uploadModel({ name: file.name, bytes }));
+    },
+    saveModelSettings(settings: ModelSettings) {
+      return this.change(() => api().saveModelSettings(settings));
     },
     openDataset(path?: string) {
       return this.change(() => api().openDataset({ path }));

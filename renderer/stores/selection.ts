@@ -54,9 +54,11 @@ export const useSelectionStore = defineStore('selection', {
     async recomputePredictions() {
       if (!this.image) return;
       const id = ++requestCounter;
+      const image = this.image;
       try {
-        const result = await api().predict({ image: this.image, top: 10 });
-        if (id === requestCounter || this.predictions === undefined) this.predictions = result;
+        const result = await api().predict({ image, top: 10 });
+        // Only the newest request for the current image lands (a model or image change makes older ones stale).
+        if (id === requestCounter && this.image === image) this.predictions = result;
       } catch (error) {
         useAppStore().showError(error);
       }
@@ -76,7 +78,18 @@ export const useSelectionStore = defineStore('selection', {
         this.loading = false;
       }
     },
+    /** Another model opened: keep the image, forget what was computed for the old model, compute again. */
+    async modelChanged() {
+      requestCounter++;
+      this.predictions = undefined;
+      this.activations = undefined;
+      this.unit = undefined;
+      // A layer of the same name in the new model stays selected; otherwise the view picks its first convolution.
+      if (this.layer && !useAppStore().model?.layers.some((l) => l.name === this.layer)) this.layer = undefined;
+      await this.recompute();
+    },
     reset() {
+      requestCounter++;
       this.$reset();
     },
   },

@@ -212,6 +212,40 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
+  it('opens an ONNX file picked in the browser, asks once for its labels and input, and exports it', async () => {
+    const { page, errors } = await openApp();
+    await page.locator('input[aria-label="Model file"]').setInputFiles(path.join(ROOT, 'tests', 'fixtures', 'onnx', 'cnn-ops.onnx'));
+    // The file has no labels: the settings dialog opens by itself.
+    await page.waitForSelector('[role="dialog"][aria-label="Model settings"]', { timeout: 60_000 });
+    await expect(page.locator('aside.left > h2').textContent()).resolves.toBe('cnn-ops');
+    await page.screenshot({ path: path.join(OUT, 'browser-model-settings.png') });
+    const names = ['apple', 'bee', 'car', 'dog', 'egg', 'fig', 'goat', 'hat', 'ink', 'jar'];
+    await page.locator('textarea[aria-label="Class names"]').fill(names.slice(0, 3).join('\n'));
+    await expect(page.locator('.dialog .warn').textContent()).resolves.toMatch(/10 outputs; you listed 3/);
+    await page.locator('textarea[aria-label="Class names"]').fill(names.join('\n'));
+    await page.locator('select[aria-label="Pixel scaling"]').selectOption('imagenet');
+    await page.locator('button', { hasText: 'Save and apply' }).click();
+    await page.waitForSelector('[role="dialog"][aria-label="Model settings"]', { state: 'detached' });
+    // The labels are used at once, and the layer tree shows the imported layers.
+    await expect.poll(() => page.locator('.verdict').textContent(), { timeout: 30_000 }).toMatch(new RegExp(names.join('|')));
+    await expect(page.locator('[data-layer="gconv"]').textContent()).resolves.toMatch(/GroupedConv2D/);
+    await page.locator('[data-layer="dw"]').click();
+    await page.waitForSelector('[data-unit-tile="31"]', { timeout: 60_000 });
+    await page.screenshot({ path: path.join(OUT, 'browser-onnx-model.png') });
+    const download = page.waitForEvent('download');
+    await page.locator('button', { hasText: 'Export ONNX' }).click();
+    const file = await download;
+    expect(file.suggestedFilename()).toBe('cnn-ops.onnx');
+    const saved = path.join(OUT, 'exported-cnn-ops.onnx');
+    await file.saveAs(saved);
+    expect(fs.statSync(saved).size).toBeGreaterThan(60_000);
+    // Back to the bundled model for the other tests.
+    await page.locator('button', { hasText: 'Back to the default model' }).click();
+    await expect.poll(() => page.locator('aside.left > h2').textContent(), { timeout: 30_000 }).toMatch(/ZF-Fashion/);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('refuses other sites’ WebSocket connections', async () => {
     const page = await browser.newPage();
     await page.goto('about:blank');
