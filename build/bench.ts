@@ -19,6 +19,7 @@ import { projectUnit } from '../electron/engine/analyses/projection';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import * as os from 'node:os';
+import { batchPathBench, importedModelsBench, loadOnly } from './bench-batch';
 
 interface Line {
   name: string;
@@ -140,9 +141,13 @@ async function main(): Promise<void> {
   ] as const) {
     if (dataset === null) continue;
     const count = (await core.openDataset(dataset)).count;
+    let atlasPeak = process.memoryUsage().rss;
+    const atlasTimer = setInterval(() => (atlasPeak = Math.max(atlasPeak, process.memoryUsage().rss)), 50);
     const atlasStart = performance.now();
     await core.buildTopK({ layers, k: 9 }, quiet);
     const seconds = (performance.now() - atlasStart) / 1000;
+    clearInterval(atlasTimer);
+    print({ name: `top-9 atlas peak RSS, ${label}`, value: round(atlasPeak / 1048576, 1), unit: 'MiB' });
     print({ name: `top-9 atlas scan, all ${layers.length} layers of the default model, ${label}`, value: round(count / seconds, 1), unit: 'images/s' });
     print({ name: `top-9 atlas scan time, ${label}`, value: round(seconds, 2), unit: 's' });
   }
@@ -167,9 +172,12 @@ async function main(): Promise<void> {
   print({ name: 'engine pass: decode + preprocess + predict (default model)', value: round(passed / elapsed, 1), unit: 'images/s' });
   print({ name: 'peak RSS during a 2000-image pass', value: round(peakRss / 1024 / 1024, 1), unit: 'MiB' });
   print({ name: 'tensors alive after a 2000-image pass minus before', value: tf.memory().numTensors - tensorsBefore, unit: 'tensors' });
+  await batchPathBench(seconds);
+  await importedModelsBench(seconds, __filename);
 }
 
-main().catch((error) => {
+const loadOnlyAt = process.argv.indexOf('--load-only');
+(loadOnlyAt >= 0 ? loadOnly(process.argv[loadOnlyAt + 1]) : main()).catch((error) => {
   console.error(error);
   process.exit(1);
 });

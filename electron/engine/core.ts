@@ -44,6 +44,7 @@ import { JOB_RUNNERS, type JobRunner } from './jobs';
 import { openModel, type LoadedModel } from './model/loaded-model';
 import { fileSystemSaver, resolveModelJsonPath } from './model/tfjs-io';
 import { exportModelBytes } from './model/export';
+import { releaseBatchSessions } from './runtime/batch-forward';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, ENGINE_VERSION, resolveDatasetPath, resolveModelPath } from './paths';
 import { cacheKey, readCached, writeCached } from './store/result-cache';
 import { pairFolder } from './store/workspace';
@@ -71,6 +72,7 @@ export class EngineCore {
   async openModel(id: string | undefined): Promise<ModelSummary> {
     const modelId = id ?? BUNDLED_MODEL_ID;
     const loaded = await openModel(resolveModelPath(modelId), modelId);
+    if (this.model) void releaseBatchSessions(this.model);
     this.model?.dispose();
     this.model = loaded;
     return loaded.summary;

@@ -9,15 +9,13 @@
  *    as a one-unit classifier (positives = images of the class), AP = Σ_n (R_n − R_{n−1}) P_n over distinct score
  *    thresholds in descending order, ties sharing a threshold (scikit-learn's average_precision_score).
  */
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError } from '../../../shared/errors';
 import type { SkippedFile } from '../../../shared/contract';
-import { loadInputBatch } from '../data/batch';
+import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
+import { batchForward } from '../runtime/batch-forward';
 import type { JobContext } from './job-context';
-import { readTidy } from './read';
 
 const BATCH = 32;
 const THRESHOLDS = 100;
@@ -33,22 +31,13 @@ async function stream(
 ): Promise<SkippedFile[]> {
   for (const name of layers) if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
   if (dataset.entries.length === 0) throw new InspectorError('DATASET_EMPTY', 'The dataset has no images');
-  const probe = tfl.model({ inputs: loaded.model.inputs, outputs: layers.map((l) => loaded.layerModel(l).outputs[0]) });
-  const [h, w, c] = loaded.summary.inputShape;
+  const forward = await batchForward(loaded, layers);
   const skipped: SkippedFile[] = [];
-  for (let start = 0; start < dataset.entries.length; start += BATCH) {
+  for await (const { batch, used, end } of prefetchBatches(dataset, dataset.entries, loaded, BATCH, skipped)) {
     ctx.throwIfCancelled();
-    const { batch, used } = await loadInputBatch(dataset, dataset.entries.slice(start, start + BATCH), loaded, skipped);
     const labels = used.map((e) => e.classIndex);
-    if (used.length) {
-      const outs = readTidy(() => {
-        const o = probe.predict(tf.tensor4d(batch, [used.length, h, w, c]));
-        return Array.isArray(o) ? o : [o];
-      });
-      visit(outs.map((o) => ({ data: o.data as Float32Array, shape: o.shape })), labels);
-    }
-    const done = Math.min(dataset.entries.length, start + BATCH);
-    ctx.progress(done, dataset.entries.length, `${pass}${done} of ${dataset.entries.length} images`);
+    if (used.length) visit(await forward.run(batch, used.length), labels);
+    ctx.progress(end, dataset.entries.length, `${pass}${end} of ${dataset.entries.length} images`);
     await ctx.yield();
   }
   return skipped;

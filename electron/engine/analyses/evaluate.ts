@@ -3,14 +3,13 @@
  * (rows = true class, columns = predicted). Dataset classes are matched to model classes by name when the model
  * has labels, else by index. Unreadable images are skipped and named in the result.
  */
-import * as tf from '@tensorflow/tfjs-core';
 import type { EvaluationResult, SkippedFile } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
-import { loadInputBatch } from '../data/batch';
+import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
+import { batchForward } from '../runtime/batch-forward';
 import type { JobContext } from './job-context';
-import { readTidy } from './read';
 
 const BATCH = 32;
 
@@ -25,18 +24,19 @@ export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, param
   const entries = dataset.entries.slice(0, params.limit ?? dataset.entries.length);
   const confusion = classes.map(() => classes.map(() => 0));
   const skipped: SkippedFile[] = [];
-  const [h, w, c] = loaded.summary.inputShape;
   const classCounts = classes.map(() => 0);
   const outcomes: EvaluationResult['outcomes'] = [];
   let correct = 0;
   let counted = 0;
-  for (let start = 0; start < entries.length; start += BATCH) {
+  const forward = await batchForward(loaded, [loaded.model.outputLayers[0].name]);
+  for await (const { batch, used, end } of prefetchBatches(dataset, entries, loaded, BATCH, skipped)) {
     ctx.throwIfCancelled();
-    const { batch, used } = await loadInputBatch(dataset, entries.slice(start, start + BATCH), loaded, skipped);
     if (used.length > 0) {
-      const [{ data: predicted }] = readTidy(() => tf.argMax(loaded.model.predict(tf.tensor4d(batch, [used.length, h, w, c])) as tf.Tensor, -1));
+      const [out] = await forward.run(batch, used.length);
+      const classesOut = out.data.length / used.length;
       used.forEach((entry, i) => {
-        const modelClass = predicted[i];
+        let modelClass = 0;
+        for (let k = 1; k < classesOut; k++) if (out.data[i * classesOut + k] > out.data[i * classesOut + modelClass]) modelClass = k;
         const predictedDatasetClass = toModelClass.indexOf(modelClass);
         if (toModelClass[entry.classIndex] < 0) return;
         counted++;
@@ -46,7 +46,7 @@ export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, param
         outcomes.push({ index: entry.index, trueClass: entry.classIndex, predicted: predictedDatasetClass });
       });
     }
-    ctx.progress(Math.min(entries.length, start + BATCH), entries.length, `Evaluated ${Math.min(entries.length, start + BATCH)} of ${entries.length} images`);
+    ctx.progress(end, entries.length, `Evaluated ${end} of ${entries.length} images`);
     await ctx.yield();
   }
   const perClass: Record<string, number> = {};

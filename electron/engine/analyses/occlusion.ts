@@ -8,13 +8,12 @@
  *                       maximum is largest on the unoccluded input (ZF Fig. 7b)
  * The default fill is 0 in input-tensor space: the model's mean input after its mean/std normalisation.
  */
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import type { OcclusionMaps } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
+import { batchForward } from '../runtime/batch-forward';
 import type { JobContext } from './job-context';
-import { readTidy } from './read';
 
 export interface OcclusionOptions {
   patch: number;
@@ -60,16 +59,26 @@ export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Ar
   if (featureInfo.outputShape.length !== 3) throw new InspectorError('LAYER_NOT_SPATIAL', `Layer ${featureLayer} has no spatial map (output ${featureInfo.outputShape.join('×')})`);
 
   const softmax = !endsInSoftmax(loaded.model);
-  const probe = tfl.model({ inputs: loaded.model.inputs, outputs: [loaded.model.outputs[0], loaded.model.getLayer(featureLayer).output as tfl.SymbolicTensor] });
-  const run = (batch: Float32Array, n: number) => {
-    const [probs, feat] = readTidy(() => {
-      const [out, features] = probe.predict(tf.tensor4d(batch, [n, h, w, c])) as tf.Tensor[];
-      return [softmax ? tf.softmax(out) : out, features];
-    });
-    return { probs: probs.data as Float32Array, feat: feat.data as Float32Array };
+  // Hundreds of occluded copies of one image: the batch path (ONNX Runtime where installed).
+  const forward = await batchForward(loaded, [loaded.model.outputLayers[0].name, featureLayer]);
+  const run = async (batch: Float32Array, n: number) => {
+    const [out, feat] = await forward.run(batch, n);
+    let probs = out.data;
+    if (softmax) {
+      const k = probs.length / n;
+      probs = new Float32Array(probs);
+      for (let i = 0; i < n; i++) {
+        let max = -Infinity;
+        for (let j = 0; j < k; j++) max = Math.max(max, probs[i * k + j]);
+        let sum = 0;
+        for (let j = 0; j < k; j++) sum += probs[i * k + j] = Math.exp(probs[i * k + j] - max);
+        for (let j = 0; j < k; j++) probs[i * k + j] /= sum;
+      }
+    }
+    return { probs, feat: feat.data };
   };
 
-  const base = run(input, 1);
+  const base = await run(input, 1);
   const classes = base.probs.length;
   let classIndex = options.classIndex;
   if (classIndex === undefined) {
@@ -106,7 +115,7 @@ export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Ar
       batch.set(input, i * size);
       occlude(batch, [h, w, c], { y: Math.floor(cell / gridX) * stride, x: (cell % gridX) * stride, patch, fill }, i * size);
     }
-    const { probs, feat } = run(batch, n);
+    const { probs, feat } = await run(batch, n);
     for (let i = 0; i < n; i++) {
       let best = 0;
       for (let k = 1; k < classes; k++) if (probs[i * classes + k] > probs[i * classes + best]) best = k;

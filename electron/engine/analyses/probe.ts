@@ -9,11 +9,12 @@
  * Dense layers have no positions: shuffled and maxpool equal original there.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import type { ProbeAblation, ProbeRow } from '../../../shared/contract';
-import { InspectorError } from '../../../shared/errors';
+import type { ProbeAblation, ProbeRow, SkippedFile } from '../../../shared/contract';
+import { InspectorError, isErrorCode } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
+import { prefetchBatches } from '../data/batch';
+import { batchForward } from '../runtime/batch-forward';
 import { mulberry32, shuffledIndices } from '../train/random';
 import type { JobContext } from './job-context';
 import { readTidy } from './read';
@@ -110,30 +111,26 @@ export async function linearProbes(loaded: LoadedModel, dataset: Dataset, option
   const ablations = options.ablations ?? [...ABLATIONS];
   const seeds = options.seeds ?? 3;
   for (const l of options.layers) if (!loaded.summary.layers.some((x) => x.name === l)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${l}"`);
-  const probe = tfl.model({ inputs: loaded.model.inputs, outputs: options.layers.map((l) => loaded.layerModel(l).outputs[0]) });
-  const [h, w, c] = loaded.summary.inputShape;
+  const forward = await batchForward(loaded, options.layers);
   const features: Float32Array[][] = options.layers.map(() => []);
   const shapes: number[][] = [];
   const labels: number[] = [];
-  for (let start = 0; start < dataset.entries.length; start += 32) {
+  const skipped: SkippedFile[] = [];
+  for await (const { batch, used, end } of prefetchBatches(dataset, dataset.entries, loaded, 32, skipped)) {
     ctx.throwIfCancelled();
-    const entries = dataset.entries.slice(start, start + 32);
-    const inputs = await Promise.all(entries.map((e) => dataset.loadInput(e.index, loaded.summary.preprocessing, loaded.summary.inputShape)));
-    const batch = new Float32Array(inputs.length * h * w * c);
-    inputs.forEach((x, i) => batch.set(x, i * h * w * c));
-    const outs = readTidy(() => {
-      const o = probe.predict(tf.tensor4d(batch, [inputs.length, h, w, c]));
-      return Array.isArray(o) ? o : [o];
-    });
-    outs.forEach((o, li) => {
-      shapes[li] = o.shape.slice(1);
-      const per = o.data.length / inputs.length;
-      for (let i = 0; i < inputs.length; i++) features[li].push(Float32Array.from(o.data.subarray(i * per, (i + 1) * per)));
-    });
-    entries.forEach((e) => labels.push(e.classIndex));
-    ctx.progress(Math.min(dataset.entries.length, start + 32), dataset.entries.length * 2, 'Collecting features');
+    if (used.length) {
+      const outs = await forward.run(batch, used.length);
+      outs.forEach((o, li) => {
+        shapes[li] = o.shape.slice(1);
+        const per = o.data.length / used.length;
+        for (let i = 0; i < used.length; i++) features[li].push(Float32Array.from(o.data.subarray(i * per, (i + 1) * per)));
+      });
+      used.forEach((e) => labels.push(e.classIndex));
+    }
+    ctx.progress(end, dataset.entries.length * 2, 'Collecting features');
     await ctx.yield();
   }
+  if (skipped.length) throw new InspectorError(isErrorCode(skipped[0].code) ? skipped[0].code : 'IMAGE_DECODE_FAILED', `${skipped[0].file}: ${skipped[0].message}`);
   const rows: ProbeRow[] = [];
   const total = options.layers.length * ablations.length;
   let done = 0;

@@ -8,17 +8,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import type { SkippedFile } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
-import { loadInputBatch } from '../data/batch';
+import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import { receptiveBox } from '../model/graph';
 import type { LoadedModel } from '../model/loaded-model';
+import { batchForward } from '../runtime/batch-forward';
 import { writeFileAtomic } from '../store/atomic';
 import type { JobContext } from './job-context';
-import { readTidy } from './read';
 
 export interface TopEntry {
   /** Dataset index (global, so shards merge exactly). */
@@ -94,11 +92,8 @@ export async function buildTopK(loaded: LoadedModel, dataset: Dataset, options: 
   });
   const [start, end] = shardRange(dataset.entries.length, options.shard);
   if (end <= start) throw new InspectorError('DATASET_EMPTY', 'This shard of the dataset has no images');
-  const outputs = infos.map((info) =>
-    info.type === 'InputLayer' ? loaded.model.inputs[0] : (loaded.model.getLayer(info.name).output as tfl.SymbolicTensor),
-  );
-  const probe = tfl.model({ inputs: loaded.model.inputs, outputs });
-  const [h, w, c] = loaded.summary.inputShape;
+  const forward = await batchForward(loaded, infos.map((i) => i.name));
+  const [h, w] = loaded.summary.inputShape;
   const batchSize = options.batchSize ?? 32;
 
   const key = JSON.stringify({ model: loaded.summary.id, dataset: dataset.summary.id, count: dataset.entries.length, layers: options.layers, k, shard: options.shard ?? null });
@@ -117,16 +112,16 @@ export async function buildTopK(loaded: LoadedModel, dataset: Dataset, options: 
     if (progressFile) writeFileAtomic(progressFile, JSON.stringify(progress));
     lastSave = Date.now();
   };
-  for (let b = progress.next; b < end; b += batchSize) {
+  const resumeAt = progress.next;
+  for await (const loadedBatch of prefetchBatches(dataset, dataset.entries.slice(resumeAt, end), loaded, batchSize, progress.skipped)) {
     if (ctx.isCancelled()) {
       save();
       ctx.throwIfCancelled();
     }
-    const loadedBatch = await loadInputBatch(dataset, dataset.entries.slice(b, Math.min(end, b + batchSize)), loaded, progress.skipped);
     const batch = loadedBatch.batch;
     const used = loadedBatch.used.map((e) => e.index);
     if (used.length > 0) {
-      const arrays = readTidy(() => probe.predict(tf.tensor4d(batch, [used.length, h, w, c])));
+      const arrays = await forward.run(batch, used.length);
       arrays.forEach(({ data, shape }, li) => {
         const lists = progress.lists[infos[li].name];
         const units = shape[shape.length - 1] as number;
@@ -154,8 +149,8 @@ export async function buildTopK(loaded: LoadedModel, dataset: Dataset, options: 
         }
       });
     }
-    progress.next = Math.min(end, b + batchSize);
-    ctx.progress(progress.next - start, end - start, `Scanned ${progress.next - start} of ${end - start} images`);
+    progress.next = resumeAt + loadedBatch.end;
+    ctx.progress(progress.next - start, end - start, `Scanned ${progress.next - start} of ${end - start} images (${forward.engine})`);
     if (Date.now() - lastSave >= (options.saveEverySeconds ?? 5) * 1000) save();
     await ctx.yield();
   }

@@ -16,18 +16,38 @@ export interface InputBatch {
 
 export async function loadInputBatch(dataset: Dataset, entries: ImageEntry[], loaded: LoadedModel, skipped: SkippedFile[]): Promise<InputBatch> {
   const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
-  const inputs: Float32Array[] = [];
+  // Decoded in parallel (sharp works on libuv's thread pool); order and the skipped list stay the entries' order.
+  const results = await Promise.all(
+    entries.map((entry) =>
+      dataset.loadInput(entry.index, loaded.summary.preprocessing, loaded.summary.inputShape).then(
+        (input) => ({ entry, input }),
+        (error: unknown) => ({ entry, error: toErrorInfo(error) }),
+      ),
+    ),
+  );
   const used: ImageEntry[] = [];
-  for (const entry of entries) {
-    try {
-      inputs.push(await dataset.loadInput(entry.index, loaded.summary.preprocessing, loaded.summary.inputShape));
-      used.push(entry);
-    } catch (error) {
-      const info = toErrorInfo(error);
-      skipped.push({ file: entry.file, code: info.code, message: info.message });
-    }
+  const inputs: Float32Array[] = [];
+  for (const r of results) {
+    if ('input' in r) {
+      used.push(r.entry);
+      inputs.push(r.input);
+    } else skipped.push({ file: r.entry.file, code: r.error.code, message: r.error.message });
   }
   const batch = new Float32Array(used.length * size);
   inputs.forEach((x, i) => batch.set(x, i * size));
   return { batch, used };
+}
+
+/**
+ * Batches of `entries` with the next one decoding while the current one runs through the model: decoding and
+ * inference overlap, and at most two batches are in memory.
+ */
+export async function* prefetchBatches(dataset: Dataset, entries: ImageEntry[], loaded: LoadedModel, batchSize: number, skipped: SkippedFile[]): AsyncGenerator<InputBatch & { end: number }> {
+  const load = (start: number) => loadInputBatch(dataset, entries.slice(start, start + batchSize), loaded, skipped).then((b) => ({ ...b, end: Math.min(entries.length, start + batchSize) }));
+  let next = entries.length > 0 ? load(0) : undefined;
+  for (let start = 0; next; start += batchSize) {
+    const current = await next;
+    next = start + batchSize < entries.length ? load(start + batchSize) : undefined;
+    yield current;
+  }
 }

@@ -333,8 +333,8 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
     type: { tensorType: { elemType: ONNX_DTYPE.FLOAT, shape: { dim: [{ dimParam: 'N' }, ...shape.map((d) => ({ dimValue: d }))] } } },
   });
   const graphOutputs = outputs.map((o) => {
-    const layer = model.getLayer(o.layer);
-    const shape = shapeOf(layer.output as tfl.SymbolicTensor);
+    // Sequential models' implicit input layer is not in model.layers: its shape is the input's.
+    const shape = o.layer === inputLayer.name ? inputShape : shapeOf(model.getLayer(o.layer).output as tfl.SymbolicTensor);
     // Maps leave the graph in the engine's NHWC layout when asked for NHWC input, else in ONNX's NCHW.
     const toNhwc = shape.length === 3 && nhwcInput;
     const tensor = toNhwc ? g.node('Transpose', [o.tensor], `${o.name}_to_nhwc`, [intsAttr('perm', [0, 2, 3, 1])]) : o.tensor;

@@ -1,0 +1,180 @@
+/**
+ * Bench lines for the batch path and imported models (part of `npm run bench`):
+ *  - ZFNet-224 forward: the engine's batch path vs a bare ONNX Runtime session on the same ONNX bytes (our overhead)
+ *    and vs tfjs-wasm; PyTorch CPU printed by bench.ts
+ *  - end to end from PNG files on disk (decode + preprocess + forward) vs the tensor-in figure
+ *  - ZFNet-224 atlas (conv5, top-9) over 1 000 PNG images: wall time
+ *  - torchvision ONNX imports (ResNet-18, VGG-11): load time and peak RSS (in a child process), forward images/s
+ *    vs the same model in PyTorch CPU
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { makeJobContext } from '../electron/engine/analyses/job-context';
+import { EngineCore } from '../electron/engine/core';
+import { buildZfNet224 } from '../electron/engine/model/architectures';
+import { openModel } from '../electron/engine/model/loaded-model';
+import { exportOnnx } from '../electron/engine/model/onnx/export';
+import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
+import { batchForward, releaseBatchSessions } from '../electron/engine/runtime/batch-forward';
+import { createOrtSession, onnxRuntime } from '../electron/engine/runtime/onnx-runtime';
+
+interface Line {
+  name: string;
+  value: number;
+  unit: string;
+  peer?: string | null;
+  peer_value?: number;
+  ratio?: number;
+}
+const print = (line: Line) => console.log(JSON.stringify(line));
+const round = (v: number, digits = 2) => Number(v.toFixed(digits));
+const quiet = makeJobContext(() => undefined, () => false);
+
+async function imagesPerSecond(run: () => Promise<unknown>, batch: number, seconds: number): Promise<number> {
+  await run(); // warm-up
+  let images = 0;
+  const start = performance.now();
+  while (performance.now() - start < seconds * 1000) {
+    await run();
+    images += batch;
+  }
+  return images / ((performance.now() - start) / 1000);
+}
+
+/** A folder of `count` random 224×224 PNGs in two classes (a user's image folder, for end-to-end figures). */
+async function pngFolder(count: number): Promise<string> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-png-'));
+  for (const cls of ['a', 'b']) fs.mkdirSync(path.join(dir, cls));
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed / 2147483648);
+  const tile = Buffer.alloc(56 * 56 * 3);
+  for (let i = 0; i < count; i++) {
+    for (let j = 0; j < tile.length; j++) tile[j] = Math.floor(rand() * 256);
+    // Upscaled noise: PNGs of realistic size and decode cost, not incompressible 150 KB blobs.
+    const png = await sharp(tile, { raw: { width: 56, height: 56, channels: 3 } }).resize(224, 224, { kernel: 'cubic' }).png().toBuffer();
+    fs.writeFileSync(path.join(dir, i % 2 ? 'a' : 'b', `img-${String(i).padStart(5, '0')}.png`), png);
+  }
+  return dir;
+}
+
+export async function batchPathBench(seconds: number): Promise<void> {
+  const ort = onnxRuntime();
+  if (!ort.module) {
+    print({ name: `batch path: ONNX Runtime unavailable (${ort.reason}); batch jobs run on tfjs`, value: 0, unit: 'flag' });
+  }
+  // ZFNet-224 saved and opened like a user's model.
+  const zfDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zfnet224-'));
+  const zf = buildZfNet224(1);
+  await zf.save(fileSystemSaver(zfDir));
+  zf.dispose();
+  const loaded = await openModel(path.join(zfDir, 'model.json'), 'zfnet224');
+  const batch = 8;
+  const input = new Float32Array(batch * 224 * 224 * 3).map(() => Math.random());
+  const outputLayer = loaded.model.outputLayers[0].name;
+  const tfjs = await batchForward(loaded, [outputLayer], 'tfjs');
+  const tfjsRate = await imagesPerSecond(() => tfjs.run(input, batch), batch, seconds);
+  if (ort.module) {
+    const engine = await batchForward(loaded, [outputLayer], 'onnxruntime');
+    const engineRate = await imagesPerSecond(() => engine.run(input, batch), batch, seconds);
+    const { session } = await createOrtSession(ort.module, exportOnnx(loaded.model, { inputLayout: 'nhwc' }));
+    const feeds = { [session.inputNames[0]]: new ort.module.Tensor('float32', input, [batch, 224, 224, 3]) };
+    const bareRate = await imagesPerSecond(() => session.run(feeds), batch, seconds);
+    await session.release();
+    print({ name: `ZFNet-224 forward, engine batch path (${engine.engine}, batch 8)`, value: round(engineRate), unit: 'images/s', peer: 'bare ONNX Runtime session, same model', peer_value: round(bareRate), ratio: round(engineRate / bareRate, 3) });
+    print({ name: 'ZFNet-224 forward, engine batch path vs tfjs-wasm', value: round(engineRate), unit: 'images/s', peer: `tfjs (${tfjs.engine})`, peer_value: round(tfjsRate), ratio: round(engineRate / tfjsRate, 2) });
+  }
+
+  // End to end from PNG files: decode + preprocess + forward, through the evaluation job.
+  const pngDir = await pngFolder(1000);
+  const core = new EngineCore();
+  await core.init();
+  await core.openModel(path.join(zfDir, 'model.json'));
+  await core.openDataset(pngDir);
+  const tensorIn = ort.module ? await imagesPerSecond(async () => (await batchForward(loaded, [outputLayer])).run(input.subarray(0, 8 * 224 * 224 * 3), 8), 8, seconds) : tfjsRate;
+  const e2eStart = performance.now();
+  const evaluated = await core.runJob('evaluate', { limit: 400 }, quiet);
+  const e2eRate = evaluated.count / ((performance.now() - e2eStart) / 1000);
+  print({ name: 'ZFNet-224 end to end from PNG files (decode + preprocess + forward)', value: round(e2eRate), unit: 'images/s', peer: 'tensor-in, same path', peer_value: round(tensorIn), ratio: round(e2eRate / tensorIn, 3) });
+  const atlasStart = performance.now();
+  await core.buildTopK({ layers: ['conv5'], k: 9 }, quiet);
+  print({ name: 'ZFNet-224 top-9 atlas of conv5 over 1 000 PNG images (scan + patches + projections)', value: round((performance.now() - atlasStart) / 1000, 1), unit: 's' });
+  await releaseBatchSessions(loaded);
+  loaded.dispose();
+  fs.rmSync(pngDir, { recursive: true, force: true });
+  fs.rmSync(zfDir, { recursive: true, force: true });
+}
+
+const TORCH_VISION_RATE = `
+import time, torch, torchvision
+torch.set_num_threads(2)
+net = getattr(torchvision.models, NAME)(weights=None).eval()
+x = torch.rand(8, 3, 224, 224)
+with torch.no_grad():
+  net(x)
+  n, t0 = 0, time.time()
+  while time.time() - t0 < SECONDS:
+    net(x); n += 8
+print(n / (time.time() - t0))
+`;
+
+/** Load time and peak RSS of opening one model, measured in a fresh process (`bench.cjs --load-only FILE`). */
+export async function loadOnly(file: string): Promise<void> {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const { initBackend } = await import('../electron/engine/backend');
+  await initBackend({ preferred: 'wasm' });
+  const base = process.memoryUsage().rss;
+  const start = performance.now();
+  const loaded = await openModel(file, file);
+  const seconds = (performance.now() - start) / 1000;
+  clearInterval(timer);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  console.log(JSON.stringify({ seconds, peakMiB: peak / 1048576, baseMiB: base / 1048576, params: loaded.summary.totalParams }));
+}
+
+export async function importedModelsBench(seconds: number, benchScript: string): Promise<void> {
+  const dir = process.env.CNN_INSPECTOR_ONNX_FIXTURES ?? path.join(os.tmpdir(), 'cnn-inspector-onnx-torchvision');
+  const python = '/usr/bin/python3';
+  if (!fs.existsSync(path.join(dir, 'vgg11.onnx'))) {
+    try {
+      execFileSync(python, [path.join(__dirname, '..', '..', 'build', 'onnx-fixtures.py'), 'torchvision', dir], { stdio: 'ignore' });
+    } catch {
+      print({ name: 'imported torchvision models: skipped (python3-torch / python3-torchvision not installed)', value: 0, unit: 'flag' });
+      return;
+    }
+  }
+  for (const name of ['resnet18', 'vgg11']) {
+    const file = path.join(dir, `${name}.onnx`);
+    const out = execFileSync(process.execPath, ['--max-old-space-size=8192', benchScript, '--load-only', file], { encoding: 'utf8' });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; peakMiB: number; baseMiB: number };
+    const fileMiB = fs.statSync(file).size / 1048576;
+    print({ name: `${name} ONNX (${round(fileMiB, 0)} MiB) load time`, value: round(r.seconds), unit: 's' });
+    print({ name: `${name} ONNX load: peak RSS above the engine's baseline, in multiples of the file size`, value: round((r.peakMiB - r.baseMiB) / fileMiB), unit: '× file' });
+    const loaded = await openModel(file, name);
+    const input = new Float32Array(8 * 224 * 224 * 3).map(() => Math.random());
+    const outputLayer = loaded.model.outputLayers[0].name;
+    let torch: number | null = null;
+    try {
+      torch = Number(execFileSync(python, ['-c', TORCH_VISION_RATE.replace('NAME', JSON.stringify(name)).replace('SECONDS', String(seconds))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+    } catch {
+      torch = null;
+    }
+    for (const engine of ['tfjs', 'onnxruntime'] as const) {
+      if (engine === 'onnxruntime' && !onnxRuntime().module) continue;
+      const forward = await batchForward(loaded, [outputLayer], engine);
+      const rate = await imagesPerSecond(() => forward.run(input, 8), 8, seconds);
+      print({
+        name: `${name} forward at 224×224, batch 8 (${forward.engine})`,
+        value: round(rate),
+        unit: 'images/s',
+        peer: torch === null ? null : 'PyTorch CPU (2 threads)',
+        ...(torch === null ? {} : { peer_value: round(torch), ratio: round(rate / torch, 3) }),
+      });
+    }
+    await releaseBatchSessions(loaded);
+    loaded.dispose();
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * The batch path: ONNX Runtime (when installed) against tfjs, on every layer of models that together hold every
+ * layer type the engine runs — Conv2D (SAME and VALID, strided), depthwise, separable and grouped convolutions,
+ * max / average / global pooling with every padding, LRN (TF's alpha convention vs ONNX's per-window alpha),
+ * batch norm, dense, ReLU / ReLU6 / leaky ReLU / tanh / sigmoid / softmax, add, concatenate, channel affine,
+ * rescaling, normalization, flatten with reorder, padding. Relative error < 1e-4 per layer. Without
+ * onnxruntime-node the tfjs fallback is used and says why.
+ */
+import * as path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../electron/engine/backend';
+import { openModel } from '../../electron/engine/model/loaded-model';
+import { BUNDLED_MODEL_PATH } from '../../electron/engine/paths';
+import { batchForward, lastFallbackReason, releaseBatchSessions } from '../../electron/engine/runtime/batch-forward';
+import { onnxRuntime, resetOnnxRuntimeForTests } from '../../electron/engine/runtime/onnx-runtime';
+import { maxRelError } from '../helpers/numeric';
+
+const FIX = path.resolve(__dirname, '..', 'fixtures');
+const hasOrt = !!onnxRuntime().module;
+if (!hasOrt) console.log(`skipped: ONNX Runtime agreement (${onnxRuntime().reason})`);
+
+function seeded(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648;
+  });
+}
+
+beforeAll(async () => {
+  await initBackend({ preferred: 'wasm' });
+});
+
+const MODELS = [
+  BUNDLED_MODEL_PATH,
+  path.join(FIX, 'onnx', 'cnn-ops.onnx'),
+  path.join(FIX, 'onnx', 'residual-concat.onnx'),
+  path.join(FIX, 'onnx', 'legacy-opset9.onnx'),
+  path.join(FIX, 'keras', 'seq-legacy.h5'),
+  path.join(FIX, 'keras', 'functional.keras'),
+];
+
+describe.skipIf(!hasOrt)('ONNX Runtime batch path agrees with tfjs', () => {
+  for (const file of MODELS) {
+    it(`every layer of ${path.basename(file)}`, async () => {
+      const loaded = await openModel(file, file);
+      try {
+        const layers = loaded.summary.layers.map((l) => l.name);
+        const n = 3;
+        const input = seeded(n * loaded.summary.inputShape.reduce((a, b) => a * b, 1), 11).map((v) => v * 2 - 0.5);
+        const before = tf.memory().numTensors;
+        const ort = await batchForward(loaded, layers, 'onnxruntime');
+        const tfjs = await batchForward(loaded, layers, 'tfjs');
+        expect(ort.engine).toMatch(/^onnxruntime/);
+        expect(tfjs.engine).toMatch(/^tfjs/);
+        const [a, b] = [await ort.run(input, n), await tfjs.run(input, n)];
+        expect(tf.memory().numTensors).toBe(before);
+        layers.forEach((layer, i) => {
+          expect(a[i].shape, layer).toEqual(b[i].shape);
+          expect(maxRelError(a[i].data, b[i].data), `${path.basename(file)} ${layer} (${loaded.summary.layers[i].type})`).toBeLessThan(1e-4);
+        });
+      } finally {
+        await releaseBatchSessions(loaded);
+        loaded.dispose();
+      }
+    });
+  }
+});
+
+describe('without ONNX Runtime', () => {
+  afterEach(() => {
+    delete process.env.CNN_INSPECTOR_ONNXRUNTIME;
+    resetOnnxRuntimeForTests();
+  });
+
+  it('falls back to tfjs and says why', async () => {
+    process.env.CNN_INSPECTOR_ONNXRUNTIME = '0';
+    resetOnnxRuntimeForTests();
+    const loaded = await openModel(BUNDLED_MODEL_PATH, 'b');
+    try {
+      const forward = await batchForward(loaded, ['conv1', 'fc8']);
+      expect(forward.engine).toMatch(/^tfjs/);
+      expect(lastFallbackReason).toMatch(/switched off/);
+      const out = await forward.run(seeded(2 * 784, 5), 2);
+      expect(out.map((o) => o.shape)).toEqual([[2, 28, 28, 32], [2, 10]]);
+      await expect(batchForward(loaded, ['conv1'], 'onnxruntime')).rejects.toMatchObject({ code: 'JOB_FAILED' });
+    } finally {
+      loaded.dispose();
+    }
+  });
+});
