@@ -8,7 +8,8 @@
  *              forward input was positive).
  *  - guided:   as gradient, but every ReLU passes only signal that is positive AND whose forward input was
  *              positive (Springenberg et al.).
- * Works on chain-shaped models (each layer fed by one layer); the signal is [1,H,W,C] or [1,C] float32.
+ * Works on any layer graph — chains, branches, concatenations, residual adds (signals split at a concatenation,
+ * are copied down both sides of an add, and add up where branches meet); the signal is [N,H,W,C] or [N,C].
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -30,25 +31,65 @@ interface LayerConfigLike {
   dilationRate?: number | number[];
 }
 
-const PASS_THROUGH_IN_DECONV = new Set(['Dropout', 'SpatialDropout2D', 'LRN', 'BatchNormalization', 'GaussianNoise', 'GaussianDropout']);
+const PASS_THROUGH_IN_DECONV = new Set([
+  'Dropout', 'SpatialDropout2D', 'LRN', 'BatchNormalization', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
+  // Per-channel rescalings (imported normalisation layers) pass the signal through, as batch norm does.
+  'ChannelAffine', 'Normalization', 'Rescaling',
+]);
 
-/** The layers from the input up to `layerName`, each fed by exactly one layer. */
-function chainTo(model: tfl.LayersModel, layerName: string): tfl.layers.Layer[] {
+/**
+ * Linear layers whose deconvnet step is their transpose — which, for a linear map, is exactly its vector–Jacobian
+ * product (max-pooling's switches included: the gradient routes to the window's maximum).
+ */
+const TRANSPOSE_BY_VJP_IN_DECONV = new Set([
+  'ZeroPadding2D', 'ConstantPadding2D', 'Cropping2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
+  'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'FlatReorder', 'Permute',
+]);
+
+interface GraphStep {
+  layer: tfl.layers.Layer;
+  /** Names of the layers feeding it, in call order ('' = the model input). */
+  inputs: string[];
+}
+
+/**
+ * The layers `layerName` depends on, in topological order (TF.js keeps model.layers in that order), each with
+ * the layers that feed it: chains, branches, concatenations and residual adds alike. A layer applied twice
+ * (shared weights) has no single backward path and is refused.
+ */
+function subgraphTo(model: tfl.LayersModel, layerName: string): GraphStep[] {
   const byName = new Map(model.layers.map((l) => [l.name, l]));
-  const target = byName.get(layerName);
-  if (!target) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${layerName}"`);
-  const chain: tfl.layers.Layer[] = [];
-  let layer: tfl.layers.Layer | undefined = target;
-  while (layer && layer.getClassName() !== 'InputLayer') {
-    chain.unshift(layer);
+  if (!byName.has(layerName)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${layerName}"`);
+  const inboundOf = (layer: tfl.layers.Layer): string[] => {
     const nodes: Array<{ inboundLayers: tfl.layers.Layer[] }> = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tfl.layers.Layer[] }> }).inboundNodes;
-    const inbound: tfl.layers.Layer[] = nodes[0]?.inboundLayers ?? [];
-    if (nodes.length > 1 || inbound.length > 1) {
-      throw new InspectorError('MODEL_UNSUPPORTED_OP', `Projections follow chains of layers; "${layer.name}" has several inputs (branches are not supported yet)`);
+    if (nodes.length > 1) throw new InspectorError('MODEL_UNSUPPORTED_OP', `Projections cannot follow "${layer.name}": the layer is applied ${nodes.length} times (shared weights)`);
+    return (nodes[0]?.inboundLayers ?? []).map((l) => (l.getClassName() === 'InputLayer' ? '' : l.name));
+  };
+  const needed = new Set<string>();
+  const visit = (name: string) => {
+    if (!name || needed.has(name)) return;
+    needed.add(name);
+    for (const inbound of inboundOf(byName.get(name)!)) visit(inbound);
+  };
+  visit(layerName);
+  return model.layers.filter((l) => needed.has(l.name) && l.getClassName() !== 'InputLayer').map((layer) => ({ layer, inputs: inboundOf(layer) }));
+}
+
+/** The signal for each input of a layer with several inputs (residual add, concatenation, …). */
+function splitDown(layer: tfl.layers.Layer, signal: tf.Tensor, inputs: tf.Tensor[]): tf.Tensor[] {
+  switch (layer.getClassName()) {
+    case 'Add':
+      return inputs.map(() => signal);
+    case 'Average':
+      return inputs.map(() => tf.div(signal, inputs.length));
+    case 'Concatenate': {
+      const axis = inputs[0].shape.length - 1;
+      return tf.split(signal, inputs.map((t) => t.shape[axis] as number), axis);
     }
-    layer = inbound[0];
+    default:
+      // Multiply, Maximum, …: the exact vector–Jacobian product with respect to each input.
+      return tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(layer.apply(xs) as tf.Tensor, signal)))(inputs);
   }
-  return chain;
 }
 
 function reluRule(signal: tf.Tensor, forwardOut: tf.Tensor, method: ProjectionMethod): tf.Tensor {
@@ -128,7 +169,10 @@ function stepDown(layer: tfl.layers.Layer, signal: tf.Tensor, input: tf.Tensor, 
     }
     case 'Activation':
     case 'ReLU':
-      if (type === 'ReLU' || activation === 'relu') return reluRule(signal, output, method);
+    case 'LeakyReLU':
+      // ZF rectify the signal at every ReLU-like unit (ReLU6 and leaky ReLU included) on the way down.
+      if (type === 'ReLU' || activation === 'relu' || (type === 'LeakyReLU' && method === 'deconv')) return reluRule(signal, output, method);
+      if (type === 'LeakyReLU') return vjp(layer, input, signal);
       if (activation === 'linear') return signal;
       if (method === 'deconv') throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet passes through ReLU layers only; "${layer.name}" is ${activation}`);
       return vjp(layer, input, signal);
@@ -142,7 +186,12 @@ function stepDown(layer: tfl.layers.Layer, signal: tf.Tensor, input: tf.Tensor, 
     default:
       if (method === 'deconv') {
         if (PASS_THROUGH_IN_DECONV.has(type)) return signal;
-        if (type === 'ZeroPadding2D' || type === 'AveragePooling2D' || type === 'Cropping2D') return vjp(layer, input, signal);
+        if (TRANSPOSE_BY_VJP_IN_DECONV.has(type)) {
+          // A fused activation: rectify the signal first, as for Conv2D.
+          const act = (config.activation ?? 'linear') as string;
+          if (act !== 'linear' && act !== 'relu') throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet passes through ReLU layers only; "${layer.name}" uses ${act}`);
+          return vjp(layer, input, act === 'relu' ? tf.relu(signal) : signal);
+        }
         throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet cannot pass through a ${type} layer ("${layer.name}")`);
       }
       if (type === 'Dropout' || type === 'SpatialDropout2D') return signal;
@@ -182,7 +231,7 @@ export function projectUnitBatch(
   positions: Array<number[] | undefined> = [],
 ): Projection[] {
   if (!PROJECTION_METHODS.includes(method)) throw new InspectorError('BAD_ARGUMENT', `Unknown method "${method}" (deconv, gradient or guided)`);
-  const chain = chainTo(loaded.model, layerName);
+  const steps = subgraphTo(loaded.model, layerName);
   const [h, w, c] = loaded.summary.inputShape;
   const n = inputs.length;
   const size = h * w * c;
@@ -191,15 +240,13 @@ export function projectUnitBatch(
   const projected = tf.tidy(() => {
     const batch = new Float32Array(n * size);
     inputs.forEach((x, i) => batch.set(x, i * size));
-    const layerInputs: tf.Tensor[] = [];
-    const layerOutputs: tf.Tensor[] = [];
-    let x: tf.Tensor = tf.tensor4d(batch, [n, h, w, c]);
-    for (const layer of chain) {
-      layerInputs.push(x);
-      x = layer.apply(x, { training: false }) as tf.Tensor;
-      layerOutputs.push(x);
+    const input = tf.tensor4d(batch, [n, h, w, c]);
+    const outputs = new Map<string, tf.Tensor>([['', input]]);
+    for (const { layer, inputs: from } of steps) {
+      const xs = from.map((name) => outputs.get(name)!);
+      outputs.set(layer.name, layer.apply(xs.length === 1 ? xs[0] : xs, { training: false }) as tf.Tensor);
     }
-    const top = layerOutputs[layerOutputs.length - 1];
+    const top = outputs.get(layerName)!;
     const units = top.shape[top.shape.length - 1] as number;
     if (!Number.isInteger(unit) || unit < 0 || unit >= units) {
       throw new InspectorError('UNIT_OUT_OF_RANGE', `Layer ${layerName} has units 0–${units - 1}; there is no unit ${unit}`);
@@ -230,8 +277,18 @@ export function projectUnitBatch(
       seed[base + at * units + unit] = method === 'deconv' ? value : 1;
       meta.push({ position: spatial ? [Math.floor(at / width), at % width] : [], value });
     }
-    let signal: tf.Tensor = tf.tensor(seed, top.shape);
-    for (let i = chain.length - 1; i >= 0; i--) signal = stepDown(chain[i], signal, layerInputs[i], layerOutputs[i], method);
+    // Down the graph in reverse order; where branches meet (a layer feeding several), their signals add up.
+    const signals = new Map<string, tf.Tensor>([[layerName, tf.tensor(seed, top.shape)]]);
+    const add = (name: string, s: tf.Tensor) => signals.set(name, signals.has(name) ? tf.add(signals.get(name)!, s) : s);
+    for (let i = steps.length - 1; i >= 0; i--) {
+      const { layer, inputs: from } = steps[i];
+      const signal = signals.get(layer.name);
+      if (!signal) continue;
+      const xs = from.map((name) => outputs.get(name)!);
+      if (xs.length === 1) add(from[0], stepDown(layer, signal, xs[0], outputs.get(layer.name)!, method));
+      else splitDown(layer, signal, xs).forEach((s, j) => add(from[j], s));
+    }
+    const signal = signals.get('') ?? tf.zerosLike(input);
     return signal;
   });
   const data = projected.dataSync() as Float32Array;

@@ -5,10 +5,11 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterWasmConfig } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputWasmConfig } from './Conv2DBackpropInput';
+import { depthwiseBackpropInputWasmConfig } from './DepthwiseConv2dNativeBackpropInput';
 import { maxPoolGradWasmConfig } from './MaxPoolGrad';
 
 /** Missing on the backend: registered only if absent. */
-const ADDED: KernelConfig[] = [conv2DBackpropFilterWasmConfig];
+const ADDED: KernelConfig[] = [conv2DBackpropFilterWasmConfig, depthwiseBackpropInputWasmConfig];
 /** Present but replaced (see each file for the measurement that justified it). */
 const REPLACED: KernelConfig[] = [conv2DBackpropInputWasmConfig, maxPoolGradWasmConfig];
 

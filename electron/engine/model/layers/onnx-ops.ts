@@ -63,12 +63,26 @@ export class GroupedConv2D extends tfl.layers.Layer {
     this.built = true;
   }
 
+  /**
+   * The kernel with (d − 1) zeros between taps: a dilated convolution as a plain one. TF.js has no gradient for
+   * dilated convolutions; this form has one (projections and training need it) at the cost of multiplying zeros.
+   */
+  private dilatedKernel(): tf.Tensor4D {
+    const k = this.kernel!.read() as tf.Tensor4D;
+    const [dh, dw] = this.dilationRate;
+    if (dh === 1 && dw === 1) return k;
+    const [kh, kw, ci, co] = k.shape;
+    const spread = tf.pad(tf.reshape(k, [kh, 1, kw, 1, ci, co]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
+    return tf.slice(tf.reshape(spread, [kh * dh, kw * dw, ci, co]), [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, ci, co]) as tf.Tensor4D;
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-      const xs = tf.split(x, this.groups, 3) as tf.Tensor4D[];
-      const ks = tf.split(this.kernel!.read() as tf.Tensor4D, this.groups, 3) as tf.Tensor4D[];
-      const outs = xs.map((xi, g) => tf.conv2d(xi, ks[g], this.strides, this.padding, 'NHWC', this.dilationRate));
+      const xs = this.groups === 1 ? [x] : (tf.split(x, this.groups, 3) as tf.Tensor4D[]);
+      const kernel = this.dilatedKernel();
+      const ks = this.groups === 1 ? [kernel] : (tf.split(kernel, this.groups, 3) as tf.Tensor4D[]);
+      const outs = xs.map((xi, g) => tf.conv2d(xi, ks[g], this.strides, this.padding, 'NHWC', 1));
       const y = outs.length === 1 ? outs[0] : tf.concat(outs, 3);
       return this.bias ? tf.add(y, this.bias.read()) : y;
     });
@@ -208,7 +222,23 @@ export class FlatReorder extends tfl.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
-    return tf.tidy(() => tf.gather(x, tf.tensor1d(this.indices, 'int32'), 1));
+    const n = x.shape[1] as number;
+    const indices = this.indices;
+    // Gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks: a permutation's gradient is
+    // the inverse permutation; any other selection goes through a one-hot matrix product.
+    const isPermutation = indices.length === n && new Set(indices).size === n;
+    if (isPermutation) {
+      const inverse = new Int32Array(n);
+      indices.forEach((from, to) => (inverse[from] = to));
+      const permute = tf.customGrad(((v: tf.Tensor) => {
+        return {
+          value: tf.tidy(() => tf.gather(v, tf.tensor1d(indices, 'int32'), 1)),
+          gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.gather(dy, tf.tensor1d(inverse, 'int32'), 1)),
+        };
+      }) as unknown as Parameters<typeof tf.customGrad>[0]);
+      return permute(x as tf.Tensor);
+    }
+    return tf.tidy(() => tf.matMul(x as tf.Tensor2D, tf.transpose(tf.oneHot(tf.tensor1d(indices, 'int32'), n)) as tf.Tensor2D));
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {

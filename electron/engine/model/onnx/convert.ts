@@ -350,12 +350,13 @@ export function convertOnnxGraph(
         }
         let layer: tfl.layers.Layer;
         const common = { kernelSize: [kh, kw], strides, dilationRate: dil, padding, useBias: !!bias, name };
-        if (group === 1) {
+        const dilated = dil[0] > 1 || dil[1] > 1;
+        if (group === 1 && !dilated) {
           layer = tfl.layers.conv2d({ ...common, filters: m, kernelInitializer: 'zeros' });
           const y = apply(layer, xin);
           setWeights(layer, [{ data: hwio, shape: [kh, kw, cg, m] }, ...(bias ? [{ data: bias.data, shape: [m] }] : [])]);
           defineLayer(y);
-        } else if (group === cin && cg === 1 && m % cin === 0) {
+        } else if (group === cin && cg === 1 && m % cin === 0 && !dilated) {
           const mult = m / cin;
           // Depthwise kernel [kh, kw, C, mult]: ONNX filter o = c·mult + j ↔ (c, j); HWIO above has I = 1, O = m.
           layer = tfl.layers.depthwiseConv2d({ ...common, kernelSize: [kh, kw], depthMultiplier: mult, depthwiseInitializer: 'zeros' });
