@@ -78,6 +78,9 @@ function torchZfNetImagesPerSecond(seconds: number): number | null {
 async function main(): Promise<void> {
   const backend = await initBackend();
   const seconds = Number(process.env.BENCH_SECONDS ?? 6);
+  // BENCH_ONLY=batch|imports runs one section (for iterating on it).
+  if (process.env.BENCH_ONLY === 'batch') return batchPathBench(seconds);
+  if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
 
   const fashion = buildZfFashion(1);
   print({ name: `default model forward (batch 64, ${backend.name})`, value: round(await forwardImagesPerSecond(fashion, [28, 28, 1], 64, seconds), 1), unit: 'images/s' });

@@ -6,14 +6,12 @@
  * Consistent (low) sign changes mean the part is represented the same way everywhere. The control hides boxes of
  * the same sizes at random places (several draws).
  */
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import type { CorrespondenceResult, CorrespondenceRow } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
+import { batchForward } from '../runtime/batch-forward';
 import { mulberry32 } from '../train/random';
 import type { JobContext } from './job-context';
-import { readTidy } from './read';
 
 /** [top, left, bottom, right) in input pixels. */
 export type Box = [number, number, number, number];
@@ -83,24 +81,21 @@ export async function correspondence(
   }
   const layers = options.layers ?? defaultLayers(loaded);
   for (const l of layers) if (!loaded.summary.layers.some((x) => x.name === l)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${l}"`);
-  const probe = tfl.model({ inputs: loaded.model.inputs, outputs: layers.map((l) => loaded.layerModel(l).outputs[0]) });
+  const forward = await batchForward(loaded, layers);
   const size = h * w * c;
   /** Feature vectors of each layer for a list of inputs: [layer][input] → Float32Array. */
-  const features = (inputs: Float32Array[]): Float32Array[][] => {
+  const features = async (inputs: Float32Array[]): Promise<Float32Array[][]> => {
     const batch = new Float32Array(inputs.length * size);
     inputs.forEach((x, i) => batch.set(x, i * size));
-    const outs = readTidy(() => {
-      const o = probe.predict(tf.tensor4d(batch, [inputs.length, h, w, c]));
-      return Array.isArray(o) ? o : [o];
-    });
+    const outs = await forward.run(batch, inputs.length);
     return outs.map((o) => {
       const per = o.data.length / inputs.length;
       return inputs.map((_, i) => Float32Array.from(o.data.subarray(i * per, (i + 1) * per)));
     });
   };
-  const original = features(images.map((i) => i.input));
-  const epsilonsFor = (boxes: Box[]) => {
-    const hidden = features(images.map((img, i) => hide(img.input, shape, boxes[i])));
+  const original = await features(images.map((i) => i.input));
+  const epsilonsFor = async (boxes: Box[]) => {
+    const hidden = await features(images.map((img, i) => hide(img.input, shape, boxes[i])));
     return layers.map((_, li) => hidden[li].map((x, i) => original[li][i].map((v, k) => v - x[k])));
   };
   const rows: CorrespondenceRow[] = [];
@@ -110,7 +105,7 @@ export async function correspondence(
   let done = 0;
   for (const part of parts) {
     ctx.throwIfCancelled();
-    const eps = epsilonsFor(part.boxes);
+    const eps = await epsilonsFor(part.boxes);
     layers.forEach((layer, li) => {
       const s = signChangeStats(eps[li]);
       rows.push({ part: part.name, layer, meanSignChange: s.mean, std: s.std, delta: s.sum });
@@ -126,7 +121,7 @@ export async function correspondence(
         const x = Math.floor(random() * (w - bw + 1));
         return [y, x, y + bh, x + bw] as Box;
       });
-      const reps = epsilonsFor(boxes);
+      const reps = await epsilonsFor(boxes);
       layers.forEach((_, li) => perDraw[li].push(signChangeStats(reps[li]).mean));
       ctx.progress(++done, total, `Random boxes for ${part.name}: draw ${d + 1} of ${draws}`);
       await ctx.yield();

@@ -6,13 +6,12 @@
  *     transformed image, at a low and a high layer;
  *   - the probability of the image's true class (top-1 of the original when the class is unknown).
  */
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import type { InvarianceResult, InvarianceSweep, TransformKind } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
+import { batchForward } from '../runtime/batch-forward';
+import { softmaxRows } from './read';
 import type { JobContext } from './job-context';
-import { readTidy } from './read';
 
 export interface InvarianceOptions {
   lowLayer?: string;
@@ -112,10 +111,7 @@ export async function invarianceSweeps(loaded: LoadedModel, images: InvarianceIm
     if (!Array.isArray(values) || values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new InspectorError('BAD_ARGUMENT', `The ${kind} sweep needs a list of numbers`);
     if (kind === 'scale' && values.some((v) => v <= 0)) throw new InspectorError('BAD_ARGUMENT', 'Scale factors must be positive');
   }
-  const probe = tfl.model({
-    inputs: loaded.model.inputs,
-    outputs: [loaded.layerModel(lowLayer).outputs[0], loaded.layerModel(highLayer).outputs[0], loaded.model.outputs[0]],
-  });
+  const forward = await batchForward(loaded, [lowLayer, highLayer, loaded.model.outputLayers[0].name]);
   const last = loaded.model.layers[loaded.model.layers.length - 1];
   const needsSoftmax = (last.getConfig() as { activation?: string }).activation !== 'softmax';
   const kinds: TransformKind[] = ['translation', 'scale', 'rotation'];
@@ -131,10 +127,8 @@ export async function invarianceSweeps(loaded: LoadedModel, images: InvarianceIm
     for (const k of kinds) for (const v of sweepsIn[k]) variants.push(transformInput(image.input, shape, k, v));
     const batch = new Float32Array(variants.length * size);
     variants.forEach((x, i) => batch.set(x, i * size));
-    const [low, high, out] = readTidy(() => {
-      const [l, hi, o] = probe.predict(tf.tensor4d(batch, [variants.length, h, w, c])) as tf.Tensor[];
-      return [l, hi, needsSoftmax ? tf.softmax(o) : o];
-    });
+    const [low, high, raw] = await forward.run(batch, variants.length);
+    const out = { data: needsSoftmax ? softmaxRows(raw.data, variants.length) : raw.data };
     const lowSize = low.data.length / variants.length;
     const highSize = high.data.length / variants.length;
     const classes = out.data.length / variants.length;

@@ -13,6 +13,7 @@ import type { OcclusionMaps } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
+import { softmaxRows } from './read';
 import type { JobContext } from './job-context';
 
 export interface OcclusionOptions {
@@ -63,18 +64,7 @@ export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Ar
   const forward = await batchForward(loaded, [loaded.model.outputLayers[0].name, featureLayer]);
   const run = async (batch: Float32Array, n: number) => {
     const [out, feat] = await forward.run(batch, n);
-    let probs = out.data;
-    if (softmax) {
-      const k = probs.length / n;
-      probs = new Float32Array(probs);
-      for (let i = 0; i < n; i++) {
-        let max = -Infinity;
-        for (let j = 0; j < k; j++) max = Math.max(max, probs[i * k + j]);
-        let sum = 0;
-        for (let j = 0; j < k; j++) sum += probs[i * k + j] = Math.exp(probs[i * k + j] - max);
-        for (let j = 0; j < k; j++) probs[i * k + j] /= sum;
-      }
-    }
+    const probs = softmax ? softmaxRows(out.data, n) : out.data;
     return { probs, feat: feat.data };
   };
 

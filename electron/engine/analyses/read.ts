@@ -25,3 +25,17 @@ export function readTidyFloat(compute: () => tf.Tensor): { data: Float32Array; s
   const [r] = readTidy(compute);
   return { data: r.data as Float32Array, shape: r.shape };
 }
+
+/** Softmax over each of `rows` equal rows of `logits` (for models that end before their softmax). */
+export function softmaxRows(logits: Float32Array, rows: number): Float32Array {
+  const k = logits.length / rows;
+  const out = new Float32Array(logits.length);
+  for (let i = 0; i < rows; i++) {
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, logits[i * k + j]);
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += out[i * k + j] = Math.exp(logits[i * k + j] - max);
+    for (let j = 0; j < k; j++) out[i * k + j] /= sum;
+  }
+  return out;
+}

@@ -97,7 +97,8 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
   const spatialInput = inputShape.length === 3;
   const inputName = g.fresh('input');
   const nhwcInput = options.inputLayout === 'nhwc' && spatialInput;
-  const inputLayer = model.inputLayers[0];
+  // From the tensors, not model.inputLayers/outputLayers: a Sequential model fills those only once it is built.
+  const inputLayer = model.inputs[0].sourceLayer as tfl.layers.Layer;
   tensorOf.set(inputLayer.name, nhwcInput ? g.node('Transpose', [inputName], 'input_to_nchw', [intsAttr('perm', [0, 3, 1, 2])]) : inputName);
 
   const inboundOf = (layer: tfl.layers.Layer): tfl.layers.Layer[] => {
@@ -320,7 +321,7 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
     tensorOf.set(name, out);
   }
 
-  const outputLayer = model.outputLayers[0];
+  const outputLayer = model.outputs[0].sourceLayer as tfl.layers.Layer;
   const finalName = tensorOf.get(outputLayer.name)!;
   const outputs = [{ name: 'output', layer: outputLayer.name, tensor: finalName }];
   for (const layerName of options.extraOutputs ?? []) {
