@@ -15,7 +15,8 @@ import type { SkippedFile } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
-import { evaluateAccuracy, trainClassifier, type LabelledArray, type TrainResult } from './loop';
+import { batchForward } from '../runtime/batch-forward';
+import { evaluateAccuracy, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult } from './loop';
 
 export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
 export const STRATEGIES: readonly Strategy[] = ['features', 'fc', 'all', 'scratch'];
@@ -48,7 +49,11 @@ export interface FinetuneResult {
 }
 
 /** The pretrained network up to its last dense layer, topped with a new classifier for `classes` outputs. */
-function withNewClassifier(base: tfl.LayersModel, classes: number, seed: number): { model: tfl.LayersModel; body: tfl.layers.Layer[]; head: tfl.layers.Layer[] } {
+function withNewClassifier(
+  base: tfl.LayersModel,
+  classes: number,
+  seed: number,
+): { model: tfl.LayersModel; body: tfl.layers.Layer[]; head: tfl.layers.Layer[]; features: tfl.SymbolicTensor } {
   const dense = base.layers.filter((l) => l.getClassName() === 'Dense');
   const last = dense[dense.length - 1];
   if (!last) throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', 'The model has no dense classifier layer to replace');
@@ -57,7 +62,7 @@ function withNewClassifier(base: tfl.LayersModel, classes: number, seed: number)
   const classifier = tfl.layers.dense({ name: 'new_classifier', units: classes, kernelInitializer: tfl.initializers.glorotNormal({ seed }) });
   const softmax = tfl.layers.activation({ name: 'new_prob', activation: 'softmax' });
   const output = softmax.apply(classifier.apply(last.input as tfl.SymbolicTensor)) as tfl.SymbolicTensor;
-  return { model: tfl.model({ inputs: base.inputs, outputs: output, name: `${base.name}_finetuned` }), body, head: [classifier, softmax] };
+  return { model: tfl.model({ inputs: base.inputs, outputs: output, name: `${base.name}_finetuned` }), body, head: [classifier, softmax], features: last.input as tfl.SymbolicTensor };
 }
 
 async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobContext) {
@@ -88,6 +93,85 @@ async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobContext) {
   return { ys, pack, skipped };
 }
 
+/** [N,H,W,C] images mirrored left↔right. */
+function mirrored(x: Float32Array, [n, h, w, c]: number[]): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < h; y++)
+      for (let xx = 0; xx < w; xx++) {
+        const src = ((i * h + y) * w + xx) * c;
+        const dst = ((i * h + y) * w + (w - 1 - xx)) * c;
+        for (let k = 0; k < c; k++) out[dst + k] = x[src + k];
+      }
+  return out;
+}
+
+/**
+ * CS231n's "CNN as a fixed feature extractor" done the fast way: the frozen network runs once per image (once more
+ * mirrored when mirroring is on) — on ONNX Runtime where installed — the features are kept, and only the new
+ * classifier trains on them, epochs taking milliseconds. Its weights then go into the full model's classifier.
+ * Random crops are not applied here (each would need its own forward pass); mirroring is.
+ */
+async function trainOnCachedFeatures(
+  pretrained: LoadedModel,
+  featureLayer: string,
+  classifier: tfl.layers.Layer,
+  train: LabelledArray,
+  validation: LabelledArray,
+  settings: { batchSize: number; flip: boolean; augment: boolean },
+  options: TrainOptions,
+  ctx: JobContext,
+): Promise<TrainResult> {
+  const forward = await batchForward(pretrained, [featureLayer]);
+  const extract = async (data: LabelledArray, label: string): Promise<LabelledArray> => {
+    const [n, h, w, c] = data.shape;
+    const size = h * w * c;
+    const parts: Float32Array[] = [];
+    let dims = 0;
+    for (let start = 0; start < n; start += 64) {
+      ctx.throwIfCancelled();
+      const count = Math.min(64, n - start);
+      const [out] = await forward.run(data.x.subarray(start * size, (start + count) * size), count);
+      dims = out.data.length / count;
+      parts.push(out.data.slice());
+      ctx.progress(start + count, n, `Computing features of the ${label} images (${forward.engine}): ${start + count} of ${n}`);
+      await ctx.yield();
+    }
+    const x = new Float32Array(n * dims);
+    let offset = 0;
+    for (const p of parts) {
+      x.set(p, offset);
+      offset += p.length;
+    }
+    return { x, y: data.y, shape: [n, 1, 1, dims] };
+  };
+  let trainFeatures = await extract(train, 'training');
+  if (settings.augment && settings.flip) {
+    const flipped = await extract({ ...train, x: mirrored(train.x, train.shape) }, 'mirrored training');
+    const x = new Float32Array(trainFeatures.x.length * 2);
+    x.set(trainFeatures.x);
+    x.set(flipped.x, trainFeatures.x.length);
+    const y = new Int32Array(train.y.length * 2);
+    y.set(train.y);
+    y.set(train.y, train.y.length);
+    trainFeatures = { x, y, shape: [train.shape[0] * 2, 1, 1, trainFeatures.shape[3]] };
+  }
+  const validationFeatures = await extract(validation, 'validation');
+  const dims = trainFeatures.shape[3];
+  const units = (classifier.getConfig() as { units: number }).units;
+  const input = tfl.input({ shape: [1, 1, dims] });
+  const dense = tfl.layers.dense({ units, name: 'cached_classifier', kernelInitializer: 'zeros' });
+  const head = tfl.model({ inputs: input, outputs: tfl.layers.activation({ activation: 'softmax' }).apply(dense.apply(tfl.layers.flatten().apply(input))) as tfl.SymbolicTensor });
+  try {
+    dense.setWeights(classifier.getWeights()); // the same seeded start as the full model's classifier
+    const result = await trainClassifier(head, trainFeatures, { ...options, augment: undefined, lrMultipliers: undefined, validation: validationFeatures });
+    classifier.setWeights(dense.getWeights());
+    return result;
+  } finally {
+    head.dispose();
+  }
+}
+
 export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult> {
   if (!STRATEGIES.includes(options.strategy)) throw new InspectorError('BAD_ARGUMENT', `Strategy must be one of ${STRATEGIES.join(', ')}`);
   const classes = dataset.summary.classes.map((c) => c.name);
@@ -116,7 +200,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     const config = base.toJSON(undefined, false) as unknown as tf.serialization.ConfigDict;
     base = (await tfl.models.modelFromJSON({ modelTopology: config })) as tfl.LayersModel;
   }
-  const { model, body, head } = withNewClassifier(base, classes.length, settings.seed);
+  const { model, body, head, features } = withNewClassifier(base, classes.length, settings.seed);
   const frozen: string[] = [];
   const firstDense = body.findIndex((l) => l.getClassName() === 'Dense');
   body.forEach((layer, i) => {
@@ -132,7 +216,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   }
   const [h] = pretrained.summary.inputShape;
   const pre = pretrained.summary.preprocessing;
-  const result = await trainClassifier(model, train, {
+  const trainOptions: TrainOptions = {
     epochs: settings.epochs,
     batchSize: settings.batchSize,
     learningRate: settings.learningRate,
@@ -151,7 +235,12 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
         `Epoch ${p.epoch} of ${settings.epochs}: loss ${p.loss.toFixed(3)}${p.validationAccuracy !== undefined ? `, validation accuracy ${(p.validationAccuracy * 100).toFixed(1)} %` : ''}`,
         { epoch: p.epoch, progress: p.epoch - 1 + p.batch / p.batchesPerEpoch, loss: p.loss, ...(p.validationAccuracy !== undefined ? { validationAccuracy: p.validationAccuracy } : {}) },
       ),
-  });
+  };
+  const featureLayer = features.sourceLayer as tfl.layers.Layer | undefined;
+  const cacheable = options.strategy === 'features' && featureLayer && pretrained.summary.layers.some((l) => l.name === featureLayer.name);
+  const result = cacheable
+    ? await trainOnCachedFeatures(pretrained, featureLayer.name, head[0], train, validation, settings, trainOptions, ctx)
+    : await trainClassifier(model, train, trainOptions);
   const validationAccuracy = await evaluateAccuracy(model, validation);
   if (base !== pretrained.model) {
     // The scratch model's unused old classifier layers are not part of `model`; free the whole base.
