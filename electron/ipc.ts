@@ -35,6 +35,7 @@ export function bindIpc(service: Inspector, isTrustedUrl: (url: string) => boole
       service.onJobProgress(forward('jobProgress')),
       service.onJobFinished(forward('jobFinished')),
       service.onStateChanged(forward('stateChanged')),
+      service.onModelLoading(forward('modelLoading')),
     ];
     return () => disposers.forEach((d) => d());
   };

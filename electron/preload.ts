@@ -37,6 +37,7 @@ const inspector = {
   onJobProgress: (h: (e: never) => void) => subscribe('jobProgress', h),
   onJobFinished: (h: (e: never) => void) => subscribe('jobFinished', h),
   onStateChanged: (h: (e: never) => void) => subscribe('stateChanged', h),
+  onModelLoading: (h: (e: never) => void) => subscribe('modelLoading', h),
 } as unknown as Inspector;
 
 contextBridge.exposeInMainWorld('inspector', inspector);

@@ -122,6 +122,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       service.onJobProgress((payload) => send({ kind: 'event', name: 'jobProgress', payload })),
       service.onJobFinished((payload) => send({ kind: 'event', name: 'jobFinished', payload })),
       service.onStateChanged((payload) => send({ kind: 'event', name: 'stateChanged', payload })),
+      service.onModelLoading((payload) => send({ kind: 'event', name: 'modelLoading', payload })),
     ];
     ws.on('close', () => disposers.forEach((d) => d()));
     ws.on('message', async (data, isBinary) => {

@@ -57,5 +57,6 @@ export function createRemoteInspector(channel: MessageChannelLike): Inspector {
     onJobProgress: (h) => subscribe('jobProgress', h),
     onJobFinished: (h) => subscribe('jobFinished', h),
     onStateChanged: (h) => subscribe('stateChanged', h),
+    onModelLoading: (h) => subscribe('modelLoading', h),
   };
 }

@@ -467,6 +467,14 @@ export interface BackendInfo {
   workers: number;
 }
 
+/** Opening a model: how far it got. done === total when finished (or failed). */
+export interface ModelLoading {
+  path: string;
+  done: number;
+  total: number;
+  message: string;
+}
+
 /** Formats the open model can be exported to. */
 export type ExportFormat = 'onnx' | 'tfjs';
 
@@ -537,6 +545,8 @@ export interface InspectorEvents {
   onJobFinished(handler: (event: JobFinished) => void): Disposer;
   /** The open model or dataset changed (from a menu, another client, …). */
   onStateChanged(handler: (event: AppState) => void): Disposer;
+  /** Progress while a model file is read and converted (big models take seconds). */
+  onModelLoading(handler: (event: ModelLoading) => void): Disposer;
 }
 
 export type Inspector = InspectorApi & InspectorEvents;
@@ -571,9 +581,10 @@ export interface EventPayloads {
   jobProgress: JobProgress;
   jobFinished: JobFinished;
   stateChanged: AppState;
+  modelLoading: ModelLoading;
 }
 export type EventName = keyof EventPayloads;
-export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged'] as const satisfies ReadonlyArray<EventName>;
+export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
 export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
 

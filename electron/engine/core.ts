@@ -42,6 +42,7 @@ import { openDataset, type Dataset } from './data/dataset';
 import { decodeImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
 import { JOB_RUNNERS, type JobRunner } from './jobs';
 import { openModel, type LoadedModel } from './model/loaded-model';
+import type { LoadProgress } from './model/registry';
 import { fileSystemSaver, resolveModelJsonPath } from './model/tfjs-io';
 import { exportModelBytes } from './model/export';
 import { releaseBatchSessions } from './runtime/batch-forward';
@@ -69,9 +70,9 @@ export class EngineCore {
     return this.backend;
   }
 
-  async openModel(id: string | undefined): Promise<ModelSummary> {
+  async openModel(id: string | undefined, onProgress?: LoadProgress): Promise<ModelSummary> {
     const modelId = id ?? BUNDLED_MODEL_ID;
-    const loaded = await openModel(resolveModelPath(modelId), modelId);
+    const loaded = await openModel(resolveModelPath(modelId), modelId, onProgress);
     if (this.model) void releaseBatchSessions(this.model);
     this.model?.dispose();
     this.model = loaded;

@@ -122,9 +122,14 @@ export class EngineHost {
   }
 
   /** A state-changing call, applied to every worker; returns worker 0's answer (all must succeed). */
-  async broadcast<T>(method: WorkerMethod, key: string, ...args: unknown[]): Promise<T> {
+  broadcast<T>(method: WorkerMethod, key: string, ...args: unknown[]): Promise<T> {
+    return this.broadcastWithProgress<T>(method, key, undefined, ...args);
+  }
+
+  /** The same, with worker 0's progress messages (e.g. while a big model loads) passed to `onProgress`. */
+  async broadcastWithProgress<T>(method: WorkerMethod, key: string, onProgress: Pending['onProgress'], ...args: unknown[]): Promise<T> {
     await Promise.all(this.workers.map((w) => w.ready));
-    const results = await Promise.all(this.workers.map((w) => this.post(w, { type: 'call', id: 0, method, args })));
+    const results = await Promise.all(this.workers.map((w, i) => this.post(w, { type: 'call', id: 0, method, args }, i === 0 ? onProgress : undefined)));
     const existing = this.stateCalls.findIndex((s) => s.key === key);
     if (existing >= 0) this.stateCalls.splice(existing, 1);
     this.stateCalls.push({ method, args, key });

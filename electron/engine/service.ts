@@ -12,6 +12,7 @@ import { resolveModelJsonPath } from './model/tfjs-io';
 import { workspaceRoot } from './store/workspace';
 import { writeFileAtomic } from './store/atomic';
 import type {
+  ModelLoading,
   ExportFormat,
   ExportedModel,
   ModelSettings,
@@ -61,6 +62,7 @@ export class InspectorService implements Inspector {
     jobProgress: new Set(),
     jobFinished: new Set(),
     stateChanged: new Set(),
+    modelLoading: new Set(),
   };
 
   constructor(options: EngineHostOptions & { transport?: string } = {}, host?: EngineHost) {
@@ -92,6 +94,10 @@ export class InspectorService implements Inspector {
     return this.on('stateChanged', handler);
   }
 
+  onModelLoading(handler: (event: ModelLoading) => void): Disposer {
+    return this.on('modelLoading', handler);
+  }
+
   private async announceState(): Promise<void> {
     if (this.listeners.stateChanged.size > 0) this.emit('stateChanged', await this.getState());
   }
@@ -108,7 +114,14 @@ export class InspectorService implements Inspector {
   }
 
   async openModel(params: { path?: string }): Promise<ModelSummary> {
-    this.model = await this.host.broadcast<ModelSummary>('openModel', 'model', params?.path);
+    const file = params?.path ?? 'bundled:default';
+    const report = (done: number, total: number, message: string) => this.emit('modelLoading', { path: file, done, total, message });
+    report(0, 1, 'Opening the model');
+    try {
+      this.model = await this.host.broadcastWithProgress<ModelSummary>('openModel', 'model', report, params?.path);
+    } finally {
+      report(1, 1, 'Done');
+    }
     await this.announceState();
     return this.model;
   }

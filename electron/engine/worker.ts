@@ -17,7 +17,8 @@ function send(message: WorkerToHost, transfer: ArrayBuffer[] = []): void {
 async function call(method: string, args: unknown[]): Promise<unknown> {
   switch (method) {
     case 'openModel':
-      return core.openModel(args[0] as string | undefined);
+      // Progress of reading and converting the file; the host passes worker 0's to the person.
+      return core.openModel(args[0] as string | undefined, (done, total, text) => send({ type: 'progress', jobId: 'open-model', done, total, message: text }));
     case 'openDataset':
       return core.openDataset(args[0] as string | undefined);
     case 'listImages':

@@ -1,6 +1,6 @@
 /** App-wide state: connection, backend, the open model and dataset. State only; calls go through api/. */
 import { defineStore } from 'pinia';
-import type { AppState, DatasetSummary, ModelSettings, ModelSummary } from '../../shared/contract';
+import type { AppState, DatasetSummary, ModelLoading, ModelSettings, ModelSummary } from '../../shared/contract';
 import { api } from '../api';
 
 export interface ErrorBanner {
@@ -14,6 +14,8 @@ export const useAppStore = defineStore('app', {
     connected: false,
     error: undefined as ErrorBanner | undefined,
     busy: false,
+    /** A model being opened, while it is (big ONNX / Keras files take seconds). */
+    loading: undefined as ModelLoading | undefined,
   }),
   getters: {
     model: (s): ModelSummary | undefined => s.state?.model,

@@ -141,4 +141,21 @@ describe('InspectorService over the worker pool', () => {
     expect((await service.getState()).model?.classes?.[predict.trueClass!]).toBe('Trouser');
     await service.openDataset({});
   });
+
+  it('opening an ONNX model reports loading progress to subscribers, then the model serves predictions', async () => {
+    const events: Array<{ done: number; total: number; message: string }> = [];
+    const off = service.onModelLoading((e) => events.push(e));
+    const file = path.join(ROOT, 'tests', 'fixtures', 'onnx', 'cnn-ops.onnx');
+    try {
+      const summary = await service.openModel({ path: file });
+      expect(summary.format).toBe('onnx');
+      expect(events.some((e) => /Converting layer/.test(e.message) && e.done < e.total)).toBe(true);
+      expect(events.at(-1)).toMatchObject({ path: file, done: 1, total: 1 });
+      const p = await service.predict({ image: { source: 'dataset', index: 0 }, top: 3 });
+      expect(p.predictions).toHaveLength(3);
+    } finally {
+      off();
+      await service.openModel({});
+    }
+  });
 });

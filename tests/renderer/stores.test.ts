@@ -52,6 +52,7 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
     onJobProgress: () => () => undefined,
     onJobFinished: () => () => undefined,
     onStateChanged: () => () => undefined,
+    onModelLoading: () => () => undefined,
   };
   return Object.assign({ ...base, ...overrides }, { calls });
 }

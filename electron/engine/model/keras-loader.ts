@@ -18,7 +18,7 @@ import { readZipEntries } from './keras/zip';
 import './layers/keras-ops';
 import './layers/lrn';
 import './layers/onnx-ops';
-import type { ModelLoader } from './registry';
+import type { LoadProgress, ModelLoader } from './registry';
 
 /** Layer classes of CNN classifiers that the engine runs (TF.js Layers' own plus the project's). */
 export const SUPPORTED_KERAS_LAYERS = new Set([
@@ -180,8 +180,9 @@ function checkLayers(config: Json): void {
   }
 }
 
-function assignWeights(model: tfl.LayersModel, source: KerasSource): void {
-  for (const layer of model.layers) {
+function assignWeights(model: tfl.LayersModel, source: KerasSource, onProgress: LoadProgress): void {
+  for (const [i, layer] of model.layers.entries()) {
+    onProgress(i, model.layers.length, `Reading the weights of ${layer.name}`);
     const expected = layer.weights;
     if (expected.length === 0) continue;
     const stored = source.weightsOf(layer.name);
@@ -216,7 +217,7 @@ export const kerasLoader: ModelLoader = {
   canLoad(file: string): boolean {
     return ['.h5', '.hdf5', '.keras'].includes(path.extname(file).toLowerCase()) && fs.statSync(file).isFile();
   },
-  async load(file: string) {
+  async load(file: string, _settings, onProgress) {
     const isKeras3 = path.extname(file).toLowerCase() === '.keras';
     if (!isKeras3 && !isHdf5(file)) throw new InspectorError('KERAS_INVALID', `${path.basename(file)} is not an HDF5 file (truncated, or not a Keras model)`);
     const source = isKeras3 ? await openKeras3(file) : await openLegacyH5(file);
@@ -231,7 +232,7 @@ export const kerasLoader: ModelLoader = {
         throw new InspectorError('KERAS_INVALID', 'The Keras model description could not be built', error instanceof Error ? error.message : String(error));
       }
       try {
-        assignWeights(model, source);
+        assignWeights(model, source, onProgress);
       } catch (error) {
         model.dispose();
         throw error;

@@ -9,7 +9,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelMetadata, ModelSummary, Preprocessing } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { describeLayers } from './graph';
-import { loadModelFile } from './registry';
+import { loadModelFile, type LoadProgress } from './registry';
 
 export interface LoadedModel {
   model: tfl.LayersModel;
@@ -47,8 +47,8 @@ function listCheckpoints(modelJsonPath: string): string[] {
     .sort((a, b) => (parseInt(a.replace(/\D+/g, ''), 10) || 0) - (parseInt(b.replace(/\D+/g, ''), 10) || 0));
 }
 
-export async function openModel(file: string, id: string): Promise<LoadedModel> {
-  const { model, metadata, path: modelJsonPath, format, notices: loaderNotices } = await loadModelFile(file);
+export async function openModel(file: string, id: string, onProgress?: LoadProgress): Promise<LoadedModel> {
+  const { model, metadata, path: modelJsonPath, format, notices: loaderNotices } = await loadModelFile(file, onProgress);
   if (model.inputs.length !== 1) {
     model.dispose();
     throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', `The model has ${model.inputs.length} inputs; CNN Inspector handles single-image models`);

@@ -81,7 +81,8 @@ export const onnxLoader: ModelLoader = {
   canLoad(file: string): boolean {
     return path.extname(file).toLowerCase() === '.onnx' && fs.statSync(file).isFile();
   },
-  async load(file: string, settings: ModelMetadata) {
+  async load(file: string, settings: ModelMetadata, onProgress) {
+    onProgress(0, 1, 'Reading the ONNX file');
     const model = decode(file);
     const opset = model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0;
     if (opset < ONNX_OPSETS.min || opset > ONNX_OPSETS.max) {
@@ -92,7 +93,7 @@ export const onnxLoader: ModelLoader = {
     const size = (metadata.preprocessing ?? settings.preprocessing)?.inputSize;
     let converted;
     try {
-      converted = convertOnnxGraph(model.graph!, opset, path.dirname(file), size ? [size[0], size[1]] : undefined);
+      converted = convertOnnxGraph(model.graph!, opset, path.dirname(file), size ? [size[0], size[1]] : undefined, onProgress);
     } catch (error) {
       if (error instanceof InspectorError) throw error;
       throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', 'The ONNX graph could not be built: its shapes or weights do not fit together', error instanceof Error ? error.message : String(error));

@@ -32,8 +32,11 @@ export interface ModelLoader {
   /** File extensions, for open dialogs. */
   extensions: string[];
   canLoad(file: string): boolean;
-  load(file: string, settings: ModelMetadata): Promise<LoadedModelFile>;
+  load(file: string, settings: ModelMetadata, onProgress: LoadProgress): Promise<LoadedModelFile>;
 }
+
+/** Reading and converting a model file: `done` of `total` steps (layers, weights), with what is happening. */
+export type LoadProgress = (done: number, total: number, message: string) => void;
 
 export const LOADERS: ModelLoader[] = [tfjsLayersLoader, onnxLoader, kerasLoader];
 
@@ -71,7 +74,7 @@ export function writeModelSettings(file: string, settings: ModelSettings): strin
   }
 }
 
-export async function loadModelFile(file: string): Promise<LoadedModelFile & { format: ModelFormat }> {
+export async function loadModelFile(file: string, onProgress: LoadProgress = () => undefined): Promise<LoadedModelFile & { format: ModelFormat }> {
   if (!fs.existsSync(file)) throw new InspectorError('MODEL_NOT_FOUND', `No model at ${file}`);
   const loader = LOADERS.find((l) => l.canLoad(file));
   if (!loader) {
@@ -81,7 +84,7 @@ export async function loadModelFile(file: string): Promise<LoadedModelFile & { f
     );
   }
   const settings = readModelSettings(resolveModelJsonPath(file));
-  const loaded = await loader.load(file, settings);
+  const loaded = await loader.load(file, settings, onProgress);
   // The person's saved answers fill what the file lacks; labels and preprocessing they saved win over the file's
   // (they were asked because the file's were missing or wrong).
   const metadata: ModelMetadata = { ...settings, ...Object.fromEntries(Object.entries(loaded.metadata).filter(([, v]) => v !== undefined)) };

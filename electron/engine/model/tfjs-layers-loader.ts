@@ -31,12 +31,12 @@ export const tfjsLayersLoader: ModelLoader = {
     const p = resolveModelJsonPath(file);
     return path.extname(p).toLowerCase() === '.json';
   },
-  async load(file: string) {
+  async load(file: string, _settings, onProgress) {
     const modelJsonPath = resolveModelJsonPath(file);
     const json = readModelJson(modelJsonPath);
     let model: tfl.LayersModel;
     try {
-      model = await tfl.loadLayersModel(fileSystemLoader(modelJsonPath), { strict: true });
+      model = await tfl.loadLayersModel(fileSystemLoader(modelJsonPath), { strict: true, onProgress: (f: number) => onProgress(Math.round(f * 100), 100, 'Reading the weights') });
     } catch (error) {
       throw mapLoadError(error);
     }

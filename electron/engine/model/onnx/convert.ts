@@ -128,6 +128,7 @@ export function convertOnnxGraph(
   opset: number,
   baseDir: string,
   inputHw: Pair | undefined,
+  onProgress: (done: number, total: number, message: string) => void = () => undefined,
 ): ConvertedGraph & { notices: string[] } {
   const notices: string[] = [];
   const values = new Map<string, Value>();
@@ -260,6 +261,7 @@ export function convertOnnxGraph(
 
   // --- Nodes, in the topological order ONNX requires. ---
   graph.node.forEach((node, index) => {
+    if (index % 8 === 0) onProgress(index, graph.node.length, `Converting layer ${index + 1} of ${graph.node.length}`);
     const op = node.opType;
     const out = node.output[0];
     const define = (v: Value) => values.set(out, v);
