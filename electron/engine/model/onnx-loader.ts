@@ -10,17 +10,17 @@ import * as path from 'node:path';
 import type { ModelMetadata, Preprocessing } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { convertOnnxGraph, SUPPORTED_ONNX_OPS } from './onnx/convert';
-import { decodeOnnxModel, type OnnxModel } from './onnx/proto';
+import type { OnnxModel } from './onnx/proto';
+import { decodeOnnxFile } from './onnx/stream-decode';
 import type { ModelLoader } from './registry';
 
 export const ONNX_OPSETS = { min: 7, max: 21 } as const;
 
 function decode(file: string): OnnxModel {
-  const bytes = fs.readFileSync(file);
-  if (bytes.length === 0) throw new InspectorError('ONNX_INVALID', `${path.basename(file)} is empty`);
+  if (fs.statSync(file).size === 0) throw new InspectorError('ONNX_INVALID', `${path.basename(file)} is empty`);
   let model: OnnxModel;
   try {
-    model = decodeOnnxModel(bytes);
+    model = decodeOnnxFile(file);
   } catch (error) {
     throw new InspectorError('ONNX_INVALID', `${path.basename(file)} is not a readable ONNX model (truncated or not ONNX)`, error instanceof Error ? error.message : String(error));
   }

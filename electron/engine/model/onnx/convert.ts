@@ -77,6 +77,38 @@ function samePads(inSize: number, kEff: number, stride: number): Pair {
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
+// Weights go into layers through their initializers: the layer's variable then takes the tensor made from the
+// file's numbers as it is, instead of first allocating zeros and copying the weights over them (which, for
+// VGG's 400 MB dense layer, held three copies at once).
+type InitializerLike = ReturnType<typeof tfl.initializers.zeros>;
+const InitializerBase = Object.getPrototypeOf(tfl.initializers.zeros().constructor) as new () => InitializerLike;
+
+class GivenValues extends InitializerBase {
+  static className = 'GivenValues';
+  constructor(private data: Float32Array) {
+    super();
+  }
+  override apply(shape: number[]): tf.Tensor {
+    if (this.data.length !== shape.reduce((a, b) => a * b, 1)) {
+      throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${this.data.length} weights for a layer of shape [${shape.join(', ')}]`);
+    }
+    const t = tf.tensor(this.data, shape, 'float32');
+    this.data = new Float32Array(0); // used once; let the copy go
+    return t;
+  }
+  override getConfig(): tf.serialization.ConfigDict {
+    return {};
+  }
+}
+
+const given = (data: Float32Array | undefined): InitializerLike => (data ? (new GivenValues(data) as unknown as InitializerLike) : tfl.initializers.zeros());
+
+/** After building: the layer's config names plain initializers again (saved models must not refer to GivenValues). */
+function forgetGiven(layer: tfl.layers.Layer): void {
+  const l = layer as unknown as Record<string, unknown>;
+  for (const key of ['kernelInitializer', 'biasInitializer', 'depthwiseInitializer']) if (l[key] instanceof GivenValues) l[key] = tfl.initializers.zeros();
+}
+
 const validName = (raw: string): string => raw.replace(/[^A-Za-z0-9_.\-/]/g, '_').replace(/^[^A-Za-z0-9]+/, '');
 
 /**
@@ -148,7 +180,9 @@ export function convertOnnxGraph(
     const init = initializers.get(name);
     if (init) {
       const c: Value = { kind: 'const', dims: init.dims.map(Number), data: tensorToFloat32(init, baseDir) };
-      values.set(name, c);
+      // Weights are read when their layer is built and not kept afterwards (a model's weights are used once);
+      // small constants (shapes, axes) are kept.
+      if (c.data.length <= 4096) values.set(name, c);
       return c;
     }
     throw new InspectorError('ONNX_INVALID', `${where(node, index)} (${node.opType}) reads "${name}", which nothing produces`);
@@ -354,16 +388,16 @@ export function convertOnnxGraph(
         const common = { kernelSize: [kh, kw], strides, dilationRate: dil, padding, useBias: !!bias, name };
         const dilated = dil[0] > 1 || dil[1] > 1;
         if (group === 1 && !dilated) {
-          layer = tfl.layers.conv2d({ ...common, filters: m, kernelInitializer: 'zeros' });
+          layer = tfl.layers.conv2d({ ...common, filters: m, kernelInitializer: given(hwio), biasInitializer: given(bias?.data) });
           const y = apply(layer, xin);
-          setWeights(layer, [{ data: hwio, shape: [kh, kw, cg, m] }, ...(bias ? [{ data: bias.data, shape: [m] }] : [])]);
+          forgetGiven(layer);
           defineLayer(y);
         } else if (group === cin && cg === 1 && m % cin === 0 && !dilated) {
           const mult = m / cin;
           // Depthwise kernel [kh, kw, C, mult]: ONNX filter o = c·mult + j ↔ (c, j); HWIO above has I = 1, O = m.
-          layer = tfl.layers.depthwiseConv2d({ ...common, kernelSize: [kh, kw], depthMultiplier: mult, depthwiseInitializer: 'zeros' });
+          layer = tfl.layers.depthwiseConv2d({ ...common, kernelSize: [kh, kw], depthMultiplier: mult, depthwiseInitializer: given(hwio), biasInitializer: given(bias?.data) });
           const y = apply(layer, xin);
-          setWeights(layer, [{ data: hwio, shape: [kh, kw, cin, mult] }, ...(bias ? [{ data: bias.data, shape: [m] }] : [])]);
+          forgetGiven(layer);
           defineLayer(y);
         } else {
           layer = new GroupedConv2D({ ...common, filters: m, groups: group });
@@ -543,9 +577,9 @@ export function convertOnnxGraph(
           for (let o = 0; o < outF; o++) biasData[o] = beta * c.data[c.data.length === 1 ? 0 : o];
         }
         nameFor();
-        const layer = tfl.layers.dense({ units: outF, useBias: !!biasData, kernelInitializer: 'zeros', name: currentName });
+        const layer = tfl.layers.dense({ units: outF, useBias: !!biasData, kernelInitializer: given(kernel), biasInitializer: given(biasData), name: currentName });
         const t = apply(layer, v.t);
-        setWeights(layer, [{ data: kernel, shape: [inF, outF] }, ...(biasData ? [{ data: biasData, shape: [outF] }] : [])]);
+        forgetGiven(layer);
         defineLayer(t);
         return;
       }

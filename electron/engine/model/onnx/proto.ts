@@ -100,6 +100,8 @@ export interface OnnxTensor {
   rawData?: Uint8Array;
   externalData: Array<{ key: string; value: string }>;
   dataLocation?: number;
+  /** Where raw_data sits in the model file when it was located rather than read (stream-decode.ts). */
+  rawLocation?: { file: string; offset: number; length: number };
 }
 export interface OnnxAttribute {
   name: string;
@@ -129,11 +131,19 @@ export interface OnnxModel {
   metadataProps: Array<{ key: string; value: string }>;
 }
 
-let modelType: protobuf.Type | undefined;
+let root: protobuf.Root | undefined;
 
-function onnxModelType(): protobuf.Type {
-  if (!modelType) modelType = protobuf.parse(ONNX_PROTO, { keepCase: false }).root.lookupType('onnx.ModelProto');
-  return modelType;
+/** A message type of the schema above, e.g. 'ModelProto'. */
+export function onnxType(name: string): protobuf.Type {
+  if (!root) root = protobuf.parse(ONNX_PROTO, { keepCase: false }).root;
+  return root.lookupType(`onnx.${name}`);
+}
+
+const onnxModelType = (): protobuf.Type => onnxType('ModelProto');
+
+/** Decodes `bytes` as `type` into plain objects: int64 as numbers, defaults filled, bytes as views. */
+export function toPlain(type: protobuf.Type, bytes: Uint8Array): Record<string, unknown> {
+  return type.toObject(type.decode(bytes), { longs: Number, defaults: true, arrays: true }) as Record<string, unknown>;
 }
 
 /**
@@ -141,9 +151,7 @@ function onnxModelType(): protobuf.Type {
  * raw_data stays a view into `bytes`, so weights are not copied here.
  */
 export function decodeOnnxModel(bytes: Uint8Array): OnnxModel {
-  const type = onnxModelType();
-  const message = type.decode(bytes);
-  return type.toObject(message, { longs: Number, bytes: Uint8Array as unknown as typeof String, defaults: true, arrays: true }) as unknown as OnnxModel;
+  return toPlain(onnxModelType(), bytes) as unknown as OnnxModel;
 }
 
 export function encodeOnnxModel(model: Record<string, unknown>): Uint8Array {

@@ -46,6 +46,17 @@ function rawBytes(t: OnnxTensor, baseDir: string): Uint8Array | undefined {
       fs.closeSync(fd);
     }
   }
+  if (t.rawLocation) {
+    const { file, offset, length } = t.rawLocation;
+    const fd = fs.openSync(file, 'r');
+    try {
+      const bytes = Buffer.alloc(length);
+      if (fs.readSync(fd, bytes, 0, length, offset) !== length) throw new InspectorError('ONNX_INVALID', `The weights of "${t.name}" run past the end of the file`);
+      return bytes;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
   return t.rawData && t.rawData.byteLength > 0 ? t.rawData : undefined;
 }
 
