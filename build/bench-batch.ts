@@ -19,7 +19,7 @@ import { openModel } from '../electron/engine/model/loaded-model';
 import { exportOnnx } from '../electron/engine/model/onnx/export';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import { batchForward, releaseBatchSessions } from '../electron/engine/runtime/batch-forward';
-import { createOrtSession, onnxRuntime } from '../electron/engine/runtime/onnx-runtime';
+import { createOrtSession, onnxRuntime, resetOnnxRuntimeForTests } from '../electron/engine/runtime/onnx-runtime';
 
 interface Line {
   name: string;
@@ -93,7 +93,7 @@ export async function batchPathBench(seconds: number): Promise<void> {
   await core.init();
   await core.openModel(path.join(zfDir, 'model.json'));
   await core.openDataset(pngDir);
-  const tensorIn = ort.module ? await imagesPerSecond(async () => (await batchForward(loaded, [outputLayer])).run(input.subarray(0, 8 * 224 * 224 * 3), 8), 8, seconds) : tfjsRate;
+  const tensorIn = await imagesPerSecond(async () => (await batchForward(loaded, [outputLayer])).run(input, batch), batch, seconds);
   await core.runJob('evaluate', { limit: 16 }, quiet); // session created and warm, as in a long job
   const e2eStart = performance.now();
   const evaluated = await core.runJob('evaluate', { limit: 400 }, quiet);
@@ -102,6 +102,16 @@ export async function batchPathBench(seconds: number): Promise<void> {
   const atlasStart = performance.now();
   await core.buildTopK({ layers: ['conv5'], k: 9 }, quiet);
   print({ name: 'ZFNet-224 top-9 atlas of conv5 over 1 000 PNG images (scan + patches + projections)', value: round((performance.now() - atlasStart) / 1000, 1), unit: 's' });
+  // Without ONNX Runtime: tfjs data-parallel over helper threads (one WebAssembly instance per core).
+  process.env.CNN_INSPECTOR_ONNXRUNTIME = '0';
+  resetOnnxRuntimeForTests();
+  const parallel = await batchForward(loaded, [outputLayer]);
+  const parallelRate = await imagesPerSecond(() => parallel.run(input, batch), batch, seconds);
+  print({ name: `ZFNet-224 forward without ONNX Runtime (${parallel.engine}, batch 8)`, value: round(parallelRate), unit: 'images/s', peer: 'tfjs, one thread', peer_value: round(tfjsRate), ratio: round(parallelRate / tfjsRate, 2) });
+  await releaseBatchSessions(loaded);
+  delete process.env.CNN_INSPECTOR_ONNXRUNTIME;
+  resetOnnxRuntimeForTests();
+
   await releaseBatchSessions(loaded);
   loaded.dispose();
   fs.rmSync(pngDir, { recursive: true, force: true });

@@ -86,6 +86,31 @@ describe('without ONNX Runtime', () => {
       expect(out.map((o) => o.shape)).toEqual([[2, 28, 28, 32], [2, 10]]);
       await expect(batchForward(loaded, ['conv1'], 'onnxruntime')).rejects.toMatchObject({ code: 'JOB_FAILED' });
     } finally {
+      await releaseBatchSessions(loaded);
+      loaded.dispose();
+    }
+  });
+
+  it('uses every core: batches split over helper threads give the single-thread outputs, in order', async () => {
+    process.env.CNN_INSPECTOR_ONNXRUNTIME = '0';
+    process.env.CNN_INSPECTOR_FORWARD_THREADS = '2';
+    resetOnnxRuntimeForTests();
+    const loaded = await openModel(path.join(FIX, 'onnx', 'residual-concat.onnx'), 'rc');
+    try {
+      const layers = ['branch3', 'fc'];
+      const parallel = await batchForward(loaded, layers);
+      expect(parallel.engine).toMatch(/tfjs \(wasm\) × 3 threads/);
+      const single = await batchForward(loaded, layers, 'tfjs');
+      const n = 7;
+      const input = seeded(n * 24 * 24 * 3, 21);
+      const [a, b] = [await parallel.run(input, n), await single.run(input, n)];
+      layers.forEach((layer, i) => {
+        expect(a[i].shape, layer).toEqual(b[i].shape);
+        expect(maxRelError(a[i].data, b[i].data), layer).toBeLessThan(1e-5);
+      });
+    } finally {
+      delete process.env.CNN_INSPECTOR_FORWARD_THREADS;
+      await releaseBatchSessions(loaded);
       loaded.dispose();
     }
   });

@@ -13,6 +13,8 @@ import { loadModelFile, type LoadProgress } from './registry';
 
 export interface LoadedModel {
   model: tfl.LayersModel;
+  /** The file it was opened from (helper threads open the same file). */
+  file: string;
   summary: ModelSummary;
   /** Layer name → a model whose output is that layer's output. */
   layerModel(name: string): tfl.LayersModel;
@@ -102,6 +104,7 @@ export async function openModel(file: string, id: string, onProgress?: LoadProgr
   const layerModels = new Map<string, tfl.LayersModel>();
   return {
     model,
+    file,
     summary,
     layerModel(name: string) {
       const cached = layerModels.get(name);

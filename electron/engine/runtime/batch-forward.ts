@@ -7,9 +7,14 @@
  * like tfjs's), else the tfjs backend. Sessions are cached on the loaded model per set of layers. Interactive
  * single-image work (projections, training) stays on tfjs.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { InspectorError } from '../../../shared/errors';
+import { InspectorError, type ErrorInfo } from '../../../shared/errors';
+import { PROJECT_ROOT } from '../paths';
 import { readTidy } from '../analyses/read';
 import type { LoadedModel } from '../model/loaded-model';
 import { exportOnnx } from '../model/onnx/export';
@@ -37,7 +42,7 @@ function preferredEngine(): BatchEngine {
   return v === 'tfjs' || v === 'onnxruntime' ? v : 'auto';
 }
 
-function tfjsForward(loaded: LoadedModel, layers: string[]): BatchForward {
+export function tfjsForward(loaded: LoadedModel, layers: string[]): BatchForward {
   const outputs = layers.map((name) => {
     const info = loaded.summary.layers.find((l) => l.name === name);
     if (!info) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
@@ -58,17 +63,100 @@ function tfjsForward(loaded: LoadedModel, layers: string[]): BatchForward {
 
 interface SessionCache {
   sessions: Map<string, Promise<{ session: OrtSession; provider: string }>>;
+  helpers: Map<string, Promise<Worker[]>>;
+}
+
+/** Extra tfjs threads for data-parallel batches: one per further core (CNN_INSPECTOR_FORWARD_THREADS overrides). */
+function helperThreadCount(): number {
+  const set = Number(process.env.CNN_INSPECTOR_FORWARD_THREADS);
+  if (Number.isInteger(set) && set >= 0) return set;
+  return Math.max(0, (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) - 1);
+}
+
+function forwardWorkerScript(): string | undefined {
+  return [path.join(__dirname, 'forward-worker.cjs'), path.join(PROJECT_ROOT, 'dist', 'electron', 'forward-worker.cjs')].find((c) => fs.existsSync(c));
+}
+
+function startHelper(script: string, file: string, layers: string[]): Promise<Worker> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(script, { workerData: { file, layers } });
+    worker.unref(); // never keeps a CLI process alive
+    worker.once('message', (m: { ready: boolean; error?: ErrorInfo }) => (m.ready ? resolve(worker) : (void worker.terminate(), reject(new Error(m.error?.message)))));
+    worker.once('error', reject);
+  });
+}
+
+/**
+ * tfjs on every core: each batch is cut into slices, one computed here and one in each helper thread (each its
+ * own WebAssembly instance with the model), and the outputs joined in order. Used when ONNX Runtime is absent.
+ */
+async function parallelTfjsForward(loaded: LoadedModel, layers: string[], cache: SessionCache): Promise<BatchForward | undefined> {
+  const threads = helperThreadCount();
+  const script = forwardWorkerScript();
+  if (threads === 0 || !script) return undefined;
+  const file = loaded.file;
+  const key = layers.join('\u0001');
+  let pending = cache.helpers.get(key);
+  if (!pending) {
+    pending = Promise.all(Array.from({ length: threads }, () => startHelper(script, file, layers)));
+    cache.helpers.set(key, pending);
+    pending.catch(() => cache.helpers.delete(key));
+  }
+  const helpers = await pending;
+  const local = tfjsForward(loaded, layers);
+  const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
+  let nextId = 1;
+  const ask = (worker: Worker, batch: Float32Array, n: number) =>
+    new Promise<LayerBatch[]>((resolve, reject) => {
+      const id = nextId++;
+      const onMessage = (m: { id: number; outs?: LayerBatch[]; error?: ErrorInfo }) => {
+        if (m.id !== id) return;
+        worker.off('message', onMessage);
+        if (m.outs) resolve(m.outs);
+        else reject(new InspectorError(m.error?.code ?? 'INTERNAL', m.error?.message ?? 'a forward thread failed'));
+      };
+      worker.on('message', onMessage);
+      worker.postMessage({ id, batch, n });
+    });
+  return {
+    engine: `${local.engine} × ${threads + 1} threads`,
+    async run(batch, n) {
+      const parts = Math.min(n, threads + 1);
+      if (parts <= 1) return local.run(batch, n);
+      const per = Math.ceil(n / parts);
+      const slices = Array.from({ length: parts }, (_, i) => [i * per, Math.min(n, (i + 1) * per)] as const).filter(([a, b]) => b > a);
+      // Helpers first: the local slice runs synchronously and would otherwise delay their start.
+      const remote = slices.slice(1).map(([a, b], i) => ask(helpers[i], batch.slice(a * size, b * size), b - a));
+      const [a0, b0] = slices[0];
+      const results = [await local.run(batch.subarray(a0 * size, b0 * size), b0 - a0), ...(await Promise.all(remote))];
+      return layers.map((_, li) => {
+        const total = results.reduce((s, r) => s + r[li].data.length, 0);
+        const data = new Float32Array(total);
+        let offset = 0;
+        for (const r of results) {
+          data.set(r[li].data, offset);
+          offset += r[li].data.length;
+        }
+        return { data, shape: [n, ...results[0][li].shape.slice(1)] };
+      });
+    },
+  };
 }
 const sessionCaches = new WeakMap<LoadedModel, SessionCache>();
+
+function cacheOf(loaded: LoadedModel): SessionCache {
+  let cache = sessionCaches.get(loaded);
+  if (!cache) {
+    cache = { sessions: new Map(), helpers: new Map() };
+    sessionCaches.set(loaded, cache);
+  }
+  return cache;
+}
 
 async function ortForward(loaded: LoadedModel, layers: string[]): Promise<BatchForward> {
   const { module: ort, reason } = onnxRuntime();
   if (!ort) throw new Error(reason);
-  let cache = sessionCaches.get(loaded);
-  if (!cache) {
-    cache = { sessions: new Map() };
-    sessionCaches.set(loaded, cache);
-  }
+  const cache = cacheOf(loaded);
   const key = layers.join('\u0001');
   let pending = cache.sessions.get(key);
   if (!pending) {
@@ -109,6 +197,13 @@ export async function batchForward(loaded: LoadedModel, layers: string[], engine
       lastFallbackReason = error instanceof Error ? error.message : String(error);
       if (engine === 'onnxruntime') throw new InspectorError('JOB_FAILED', `ONNX Runtime cannot run this model: ${lastFallbackReason}`);
     }
+    // No ONNX Runtime: tfjs on every core, if the helper threads start.
+    try {
+      const parallel = await parallelTfjsForward(loaded, layers, cacheOf(loaded));
+      if (parallel) return parallel;
+    } catch (error) {
+      lastFallbackReason = `${lastFallbackReason}; helper threads: ${error instanceof Error ? error.message : String(error)}`;
+    }
   }
   return tfjsForward(loaded, layers);
 }
@@ -119,4 +214,5 @@ export async function releaseBatchSessions(loaded: LoadedModel): Promise<void> {
   if (!cache) return;
   sessionCaches.delete(loaded);
   await Promise.all([...cache.sessions.values()].map((p) => p.then((s) => s.session.release()).catch(() => undefined)));
+  await Promise.all([...cache.helpers.values()].map((p) => p.then((ws) => Promise.all(ws.map((w) => w.terminate()))).catch(() => undefined)));
 }
