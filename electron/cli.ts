@@ -33,7 +33,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze selectivity --model M --data DIR --layer L --out S.csv           (unit,aue)
   analyze gmc         --model M --data DIR --layer L --out G.csv           (class,unit,ap)
   analyze probe       --model M --data DIR --layers L1,L2 [--ablations original,binarised,shuffled,maxpool] [--seeds 3] --out P.csv
-  finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] --out DIR
+  finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] --out DIR
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
@@ -285,7 +285,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const lr = flags.lr === undefined ? undefined : Number(flags.lr);
       if (lr !== undefined && !(lr > 0)) throw new InspectorError('BAD_ARGUMENT', '--lr must be a positive number');
       const r = await core.finetuneAndSave(
-        { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1), flip: !flags['no-flip'] },
+        { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1), flip: !flags['no-flip'], earlyStopping: !flags['no-early-stop'] },
         outDir,
         makeJobContext(
           (_done, _total, message) => {
@@ -294,7 +294,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
           () => false,
         ),
       );
-      print({ strategy, classes: r.classes, train: r.trainImages, validation: r.validationImages, validation_accuracy: r.validationAccuracy, frozen: r.frozen, history: r.history, skipped: r.skipped, out: path.resolve(outDir) });
+      print({ strategy, classes: r.classes, train: r.trainImages, validation: r.validationImages, validation_accuracy: r.validationAccuracy, per_class: r.perClass, confusion: r.confusion, ...(r.bestEpoch !== undefined ? { best_epoch: r.bestEpoch, stopped_early: r.stoppedEarly } : {}), frozen: r.frozen, history: r.history, skipped: r.skipped, out: path.resolve(outDir), model_card: r.modelCard });
       return;
     }
     case 'evaluate': {

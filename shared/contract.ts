@@ -446,6 +446,14 @@ export interface FinetuneSummary {
   validationImages: number;
   validationAccuracy: number;
   history: Array<{ epoch: number; loss: number; validationAccuracy?: number; learningRate: number }>;
+  /** Held-back accuracy per class, and confusion[true][predicted] on the held-back images (class order above). */
+  perClass: Record<string, number>;
+  confusion: number[][];
+  /** With early stopping: the epoch kept, and whether training stopped before the last epoch. */
+  bestEpoch?: number;
+  stoppedEarly?: boolean;
+  /** The model card written beside the model (what it is, what it was trained on, how well it does). */
+  modelCard: string;
   frozen: string[];
   skipped: SkippedFile[];
 }

@@ -50,6 +50,8 @@ import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, ENGINE_VERSION, resolveDatasetPat
 import { cacheKey, readCached, writeCached } from './store/result-cache';
 import { pairFolder } from './store/workspace';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
+import { modelCard } from './train/model-card';
+import { writeFileAtomic } from './store/atomic';
 
 /** Deterministic dataset-level analyses whose results are kept in the workspace (reopening is instant). */
 const CACHED_JOBS = new Set<JobKind>(['sparsity', 'selectivity', 'gmc', 'probe', 'invariance', 'evolution']);
@@ -200,7 +202,7 @@ export class EngineCore {
     } finally {
       r.release();
     }
-    return {
+    const summary = {
       path: path.join(dir, 'model.json'),
       strategy: options.strategy,
       classes: r.classes,
@@ -208,9 +210,15 @@ export class EngineCore {
       validationImages: r.validationImages,
       validationAccuracy: r.validationAccuracy,
       history: r.history,
+      perClass: r.perClass,
+      confusion: r.confusion,
+      ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly } : {}),
+      modelCard: path.join(dir, 'MODEL_CARD.md'),
       frozen: r.frozen,
       skipped: r.skipped,
     };
+    writeFileAtomic(summary.modelCard, modelCard({ ...r, baseName: r.baseName, dataset: this.requireDataset().summary, strategy: options.strategy, date: new Date() }));
+    return summary;
   }
 
   /** The open model as ONNX or TF.js (zip) bytes. */

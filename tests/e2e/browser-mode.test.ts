@@ -187,6 +187,10 @@ describe('browser mode in Chromium', () => {
     const row = await page.locator('[data-runs] tbody tr').first().textContent();
     const accuracy = Number(/([\d.]+) %/.exec(row ?? '')?.[1]);
     expect(accuracy).toBeGreaterThan(30); // 10 classes: chance is 10 %
+    // Per-class accuracies and the confusion matrix of the run on its held-back images.
+    await page.waitForSelector('[data-run-details] .classes li');
+    expect(await page.locator('[data-run-details] .classes li').count()).toBe(10);
+    expect(await page.locator('[data-run-details] canvas').count()).toBeGreaterThan(0);
     await page.screenshot({ path: path.join(OUT, 'browser-train.png') });
     await page.getByRole('button', { name: 'Use this model' }).click();
     await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/fine-tuned \(features\)/);

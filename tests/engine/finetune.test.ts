@@ -103,7 +103,17 @@ describe('fine-tuning strategies', () => {
     const cli = path.join(ROOT, 'dist/electron/cli.cjs');
     const out = path.join(dir, 'tuned');
     const { stdout } = await run(process.execPath, [cli, 'finetune', '--model', TINY, '--data', path.join(dir, 'data'), '--strategy', 'features', '--epochs', '10', '--batch', '8', '--out', out]);
-    expect(JSON.parse(stdout).classes).toEqual(['bottom', 'top']);
+    const printed = JSON.parse(stdout);
+    expect(printed.classes).toEqual(['bottom', 'top']);
+    // Per-class accuracy and the confusion matrix agree with the overall figure on the held-back images.
+    const confusion = printed.confusion as number[][];
+    expect(confusion.flat().reduce((a: number, b: number) => a + b, 0)).toBe(printed.validation);
+    expect((confusion[0][0] + confusion[1][1]) / printed.validation).toBeCloseTo(printed.validation_accuracy, 10);
+    expect(printed.per_class.bottom).toBeCloseTo(confusion[0][0] / (confusion[0][0] + confusion[0][1]), 10);
+    // The model card sits beside the model and names the classes and the held-back accuracy.
+    const card = fs.readFileSync(printed.model_card, 'utf8');
+    expect(card).toMatch(/\| bottom \| \d+ \| [\d.]+ % \|/);
+    expect(card).toContain(`${(printed.validation_accuracy * 100).toFixed(1)} %`);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(json.userDefinedMetadata.labels).toEqual(['bottom', 'top']);
     expect(json.userDefinedMetadata.preprocessing.inputSize).toEqual([12, 12]);

@@ -70,6 +70,25 @@ describe('training loop', () => {
     model.dispose();
   });
 
+  it('early stopping keeps the best epoch: the model ends with that epoch’s held-back accuracy', async () => {
+    const model = smallNet();
+    const before = tf.memory().numTensors;
+    // Held-back labels are noise, so held-back accuracy wanders and the best epoch is rarely the last.
+    const noisy = bars(60, 7);
+    const random = mulberry32(3);
+    noisy.y = noisy.y.map(() => (random() < 0.5 ? 0 : 1));
+    const patience = 2;
+    const result = await trainClassifier(model, bars(200, 4), { epochs: 12, batchSize: 16, learningRate: 0.05, momentum: 0.9, seed: 2, validation: noisy, earlyStopping: { patience } });
+    const accuracies = result.history.map((h) => h.validationAccuracy!);
+    const firstBest = accuracies.indexOf(Math.max(...accuracies)) + 1;
+    expect(result.bestEpoch).toBe(firstBest);
+    if (result.stoppedEarly) expect(result.history.length).toBe(firstBest + patience);
+    else expect(result.history.length).toBe(12);
+    expect(await evaluateAccuracy(model, noisy)).toBe(accuracies[firstBest - 1]);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
   it('stops with JOB_CANCELLED when cancelled, leaking nothing', async () => {
     const model = smallNet();
     const before = tf.memory().numTensors;

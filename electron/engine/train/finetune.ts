@@ -16,7 +16,7 @@ import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
 import { batchForward } from '../runtime/batch-forward';
-import { evaluateAccuracy, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult } from './loop';
+import { confusionMatrix, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult } from './loop';
 
 export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
 export const STRATEGIES: readonly Strategy[] = ['features', 'fc', 'all', 'scratch'];
@@ -33,6 +33,8 @@ export interface FinetuneOptions {
   augment?: boolean;
   /** Mirror images left↔right while training (off when left and right matter, e.g. arrows or digits). */
   flip?: boolean;
+  /** Stop when the held-back accuracy has not improved for a while, keeping the best epoch (default on). */
+  earlyStopping?: boolean;
 }
 
 export interface FinetuneResult {
@@ -43,6 +45,13 @@ export interface FinetuneResult {
   validationImages: number;
   validationAccuracy: number;
   history: TrainResult['history'];
+  /** Held-back accuracy of each class, and confusion[true][predicted] on the held-back images. */
+  perClass: Record<string, number>;
+  confusion: number[][];
+  bestEpoch?: number;
+  stoppedEarly?: boolean;
+  /** Images per class used for training (after the split). */
+  trainPerClass: Record<string, number>;
   frozen: string[];
   skipped: SkippedFile[];
   settings: Required<Omit<FinetuneOptions, 'strategy'>>;
@@ -187,6 +196,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     validationFraction: options.validationFraction ?? 0.2,
     augment: options.augment ?? true,
     flip: options.flip ?? true,
+    earlyStopping: options.earlyStopping ?? true,
   };
   const { ys, pack, skipped } = await loadAll(pretrained, dataset, ctx);
   if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
@@ -227,6 +237,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     augment: settings.augment ? { cropPad: Math.max(1, Math.round(h / 14)), flip: settings.flip, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
     validation,
     lrMultipliers,
+    ...(settings.earlyStopping ? { earlyStopping: { patience: Math.max(3, Math.ceil(settings.epochs / 4)) } } : {}),
     shouldCancel: () => ctx.isCancelled(),
     onProgress: (p) =>
       ctx.progress(
@@ -241,7 +252,10 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   const result = cacheable
     ? await trainOnCachedFeatures(pretrained, featureLayer.name, head[0], train, validation, settings, trainOptions, ctx)
     : await trainClassifier(model, train, trainOptions);
-  const validationAccuracy = await evaluateAccuracy(model, validation);
+  const confusion = await confusionMatrix(model, validation);
+  const validationAccuracy = confusion.reduce((s, row, i) => s + row[i], 0) / Math.max(1, validation.y.length);
+  const perClass = Object.fromEntries(classes.map((name, i) => [name, confusion[i].reduce((a, b) => a + b, 0) ? confusion[i][i] / confusion[i].reduce((a, b) => a + b, 0) : 0]));
+  const trainPerClass = Object.fromEntries(classes.map((name, i) => [name, split.train.filter((k) => ys[k] === i).length]));
   if (base !== pretrained.model) {
     // The scratch model's unused old classifier layers are not part of `model`; free the whole base.
     for (const layer of base.layers) if (!model.layers.includes(layer)) layer.dispose();
@@ -254,6 +268,10 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     validationImages: split.test.length,
     validationAccuracy,
     history: result.history,
+    perClass,
+    confusion,
+    trainPerClass,
+    ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly } : {}),
     frozen,
     skipped,
     settings,

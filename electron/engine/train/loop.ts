@@ -39,6 +39,11 @@ export interface TrainOptions {
    * new classifier when fine-tuning. Variables not listed train at 1×.
    */
   lrMultipliers?: Map<string, number>;
+  /**
+   * Early stopping on the validation accuracy: stop after `patience` epochs without improvement and put back the
+   * weights of the best epoch (needs `validation`).
+   */
+  earlyStopping?: { patience: number };
 }
 
 export interface TrainProgress {
@@ -54,6 +59,9 @@ export interface TrainProgress {
 export interface TrainResult {
   history: Array<{ epoch: number; loss: number; validationAccuracy?: number; learningRate: number }>;
   imagesPerSecond: number;
+  /** With early stopping: the epoch whose weights the model has, and whether training ended before `epochs`. */
+  bestEpoch?: number;
+  stoppedEarly?: boolean;
 }
 
 /** The tensor the loss should be computed on: the input of a trailing softmax, if the model ends in one. */
@@ -85,10 +93,18 @@ function sliceBatch(data: LabelledArray, indices: Int32Array, start: number, end
 
 /** Accuracy of `model` on `data`, in batches; returns fraction correct. */
 export async function evaluateAccuracy(model: tfl.LayersModel, data: LabelledArray, batchSize = 256): Promise<number> {
+  const confusion = await confusionMatrix(model, data, batchSize);
+  const correct = confusion.reduce((s, row, i) => s + row[i], 0);
+  return data.y.length ? correct / data.y.length : 0;
+}
+
+/** confusion[true class][predicted class] counts of `model` on `data`. */
+export async function confusionMatrix(model: tfl.LayersModel, data: LabelledArray, batchSize = 256): Promise<number[][]> {
   const n = data.y.length;
   const [, h, w, c] = data.shape;
   const size = h * w * c;
-  let correct = 0;
+  const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
     const predicted = tf.tidy(() => {
@@ -97,10 +113,10 @@ export async function evaluateAccuracy(model: tfl.LayersModel, data: LabelledArr
     });
     const labels = await predicted.data();
     predicted.dispose();
-    for (let i = 0; i < labels.length; i++) if (labels[i] === data.y[start + i]) correct++;
+    for (let i = 0; i < labels.length; i++) confusion[data.y[start + i]][labels[i]]++;
     await new Promise((r) => setImmediate(r));
   }
-  return correct / n;
+  return confusion;
 }
 
 export async function trainClassifier(model: tfl.LayersModel, data: LabelledArray, options: TrainOptions): Promise<TrainResult> {
@@ -117,6 +133,9 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   let imagesSeen = 0;
   const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
   const regularised = trainable.filter((v) => v.shape.length > 1);
+  // Early stopping keeps a copy of the trainable weights of the best epoch so far.
+  let best: { epoch: number; accuracy: number; weights: tf.Tensor[] } | undefined;
+  let stoppedEarly = false;
   try {
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       const decaySteps = options.lrDecay ? Math.floor((epoch - 1) / options.lrDecay.everyEpochs) : 0;
@@ -179,11 +198,26 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
         validationAccuracy,
       });
       if (options.checkpointEpochs?.includes(epoch) && options.onCheckpoint) await options.onCheckpoint(epoch);
+      if (options.earlyStopping && validationAccuracy !== undefined) {
+        if (!best || validationAccuracy > best.accuracy) {
+          best?.weights.forEach((t) => t.dispose());
+          best = { epoch, accuracy: validationAccuracy, weights: trainable.map((v) => tf.clone(v)) };
+        } else if (epoch - best.epoch >= options.earlyStopping.patience) {
+          stoppedEarly = epoch < options.epochs;
+          break;
+        }
+      }
     }
+    if (best && best.epoch !== history.length) trainable.forEach((v, i) => v.assign(best!.weights[i]));
   } finally {
+    best?.weights.forEach((t) => t.dispose());
     optimizer.dispose();
     // MomentumOptimizer.dispose() leaves SGD's learning-rate scalar `c` behind (tfjs 4.22): free it here.
     (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
   }
-  return { history, imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000) };
+  return {
+    history,
+    imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000),
+    ...(best ? { bestEpoch: best.epoch, stoppedEarly } : {}),
+  };
 }
