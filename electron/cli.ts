@@ -13,6 +13,7 @@ import { mergeTopK, type TopKIndex } from './engine/analyses/topk';
 import { EngineCore } from './engine/core';
 import { EXPORT_FORMATS, exportModelToPath } from './engine/model/export';
 import { ENGINE_VERSION } from './engine/paths';
+import { onnxRuntimeInstalled } from './engine/runtime/onnx-runtime';
 import { readFileBytes } from './engine/data/image';
 import { writeFileAtomic } from './engine/store/atomic';
 import { writeNpy } from './engine/store/npy';
@@ -122,7 +123,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         inputShape: summary.inputShape,
         ...(summary.classes ? { classes: summary.classes } : {}),
         layers: summary.layers.map((l) => ({ name: l.name, type: l.type, outputShape: l.outputShape, params: l.params })),
-        ...(flags.backend ? { backend: backend.name, backendDetail: backend.detail } : {}),
+        ...(flags.backend ? { backend: backend.name, backendDetail: backend.detail, batchEngine: onnxRuntimeInstalled() ? 'onnxruntime' : 'tfjs' } : {}),
       });
       return;
     case 'predict': {

@@ -473,6 +473,8 @@ export interface BackendInfo {
   detail: string;
   skipped: string[];
   workers: number;
+  /** What runs the many-image jobs (atlas, accuracy, analyses): ONNX Runtime, or tfjs on N threads. */
+  batch?: string;
 }
 
 /** Opening a model: how far it got. done === total when finished (or failed). */

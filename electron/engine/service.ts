@@ -4,6 +4,8 @@
  * summaries, the job table) and emits events.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import * as os from 'node:os';
+import { onnxRuntimeInstalled } from './runtime/onnx-runtime';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ENGINE_VERSION, resolveModelPath } from './paths';
@@ -106,7 +108,13 @@ export class InspectorService implements Inspector {
     const backend = await this.host.backend();
     return {
       version: VERSION,
-      backend: { name: backend.name, detail: backend.detail, skipped: backend.skipped, workers: this.host.size },
+      backend: {
+        name: backend.name,
+        detail: backend.detail,
+        skipped: backend.skipped,
+        workers: this.host.size,
+        batch: onnxRuntimeInstalled() ? 'ONNX Runtime' : `tfjs on ${os.availableParallelism?.() ?? os.cpus().length} threads`,
+      },
       ...(this.model ? { model: this.model } : {}),
       ...(this.dataset ? { dataset: this.dataset } : {}),
       transport: this.transport,

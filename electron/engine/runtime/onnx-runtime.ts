@@ -41,6 +41,17 @@ export function onnxRuntime(): { module?: OrtModule; reason?: string } {
   return cached;
 }
 
+/** Whether onnxruntime-node is installed and not switched off — without loading its native library. */
+export function onnxRuntimeInstalled(): boolean {
+  if (process.env.CNN_INSPECTOR_ONNXRUNTIME === '0') return false;
+  try {
+    createRequire(typeof __filename === 'string' ? __filename : path.join(process.cwd(), 'index.js')).resolve('onnxruntime-node');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function resetOnnxRuntimeForTests(): void {
   cached = undefined;
 }
