@@ -34,6 +34,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze selectivity --model M --data DIR --layer L --out S.csv           (unit,aue)
   analyze gmc         --model M --data DIR --layer L --out G.csv           (class,unit,ap)
   analyze probe       --model M --data DIR --layers L1,L2 [--ablations original,binarised,shuffled,maxpool] [--seeds 3] --out P.csv
+  analyze probe-training --model M --data DIR [--layers L1,L2] [--seeds 1] --out T.csv  (checkpoint,epoch,layer,accuracy,std)
   finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] --out DIR
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
@@ -243,7 +244,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     }
     case 'analyze': {
       const what = analysisName;
-      const analyses = ['sparsity', 'selectivity', 'gmc', 'probe'];
+      const analyses = ['sparsity', 'selectivity', 'gmc', 'probe', 'probe-training'];
       if (!what || !analyses.includes(what)) throw new InspectorError('UNKNOWN_COMMAND', `analyze needs one of ${analyses.join(', ')}${what ? ` (got "${what}")` : ''}`);
       await core.openDataset(required(flags, 'data'));
       const outFile = required(flags, 'out');
@@ -258,6 +259,10 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         writeFileAtomic(outFile, `unit,aue\n${aue.map((a, u) => `${u},${a}`).join('\n')}\n`);
         const sorted = [...aue].sort((a, b) => a - b);
         print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), skipped, out: path.resolve(outFile) });
+      } else if (what === 'probe-training') {
+        const r = await core.runJob('probeTraining', { ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), seeds: positiveInt(flags, 'seeds', 1) }, quiet);
+        writeFileAtomic(outFile, `checkpoint,epoch,layer,accuracy,std\n${r.rows.map((x) => `${x.checkpoint},${x.epoch ?? ''},${x.layer},${x.accuracy},${x.std}`).join('\n')}\n`);
+        print({ analysis: what, checkpoints: r.checkpoints, layers: r.layers, converged_at: r.convergedAt, out: path.resolve(outFile) });
       } else if (what === 'probe') {
         const ablations = typeof flags.ablations === 'string' ? (flags.ablations.split(',') as ProbeAblation[]) : undefined;
         if (ablations?.some((a) => !ABLATIONS.includes(a))) throw new InspectorError('BAD_ARGUMENT', `--ablations are ${ABLATIONS.join(', ')}`);

@@ -335,6 +335,15 @@ export interface ProbeRow {
   seeds: number;
 }
 
+/** Agrawal et al. Table 3: probe accuracy of each layer at each checkpoint of training ('final' = the model). */
+export interface ProbeTrainingResult {
+  checkpoints: string[];
+  layers: string[];
+  rows: Array<{ checkpoint: string; epoch: number | null; layer: string; accuracy: number; std: number }>;
+  /** Per layer, the first checkpoint within one point of the layer's final accuracy. */
+  convergedAt: Record<string, string>;
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -384,6 +393,8 @@ export interface JobParams {
   selectivity: { layers: string[] };
   gmc: { layer: string };
   probe: { layers: string[]; ablations?: ProbeAblation[]; seeds?: number };
+  /** Linear probes of layers at every training checkpoint (Agrawal et al. Table 3). Default layers: see the engine. */
+  probeTraining: { layers?: string[]; seeds?: number };
   /** Fine-tune a copy of the open model on the open dataset (transfer learning). */
   finetune: { strategy: FinetuneStrategy; epochs?: number; learningRate?: number; batchSize?: number; seed?: number; augment?: boolean; flip?: boolean };
 }
@@ -400,6 +411,7 @@ export interface JobResults {
   selectivity: SelectivityResult;
   gmc: GrandmotherResult;
   probe: { rows: ProbeRow[] };
+  probeTraining: ProbeTrainingResult;
   finetune: FinetuneSummary;
 }
 
@@ -596,7 +608,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

@@ -11,6 +11,7 @@ import { evaluateModel } from './analyses/evaluate';
 import { featureEvolution } from './analyses/evolution';
 import type { JobContext } from './analyses/job-context';
 import { linearProbes } from './analyses/probe';
+import { probeOverTraining } from './analyses/probe-training';
 import type { EngineCore } from './core';
 import { resolveModelJsonPath } from './model/tfjs-io';
 import { resolveModelPath } from './paths';
@@ -51,6 +52,10 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
     return { layer: params.layer, classes, ap, prevalence: summary.classes.map((c) => c.count / Math.max(1, summary.count)) };
   },
   probe: async (core, params, ctx) => ({ rows: await linearProbes(core.requireModel(), core.requireDataset(), params, ctx) }),
+  probeTraining: (core, params, ctx) => {
+    const model = core.requireModel();
+    return probeOverTraining(model, resolveModelJsonPath(resolveModelPath(model.summary.id)), core.requireDataset(), params, ctx);
+  },
   finetune: (core, params, ctx) =>
     core.finetuneAndSave(params, path.join(workspaceRoot(), 'finetuned', `${new Date().toISOString().replace(/[:.]/g, '-')}-${params.strategy}`), ctx),
 };

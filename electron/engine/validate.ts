@@ -67,6 +67,10 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     fail('selectivity: choose at least one layer');
   }
   if (kind === 'gmc' && (!isObject(params) || typeof params.layer !== 'string')) fail('gmc: choose a layer');
+  if (kind === 'probeTraining' && isObject(params)) {
+    if (params.layers !== undefined && (!Array.isArray(params.layers) || params.layers.length === 0 || !params.layers.every((l) => typeof l === 'string'))) fail('probeTraining: layers must be names');
+    if (params.seeds !== undefined && (!Number.isInteger(params.seeds) || (params.seeds as number) < 1 || (params.seeds as number) > 20)) fail('probeTraining: seeds must be 1–20');
+  }
   if (kind === 'probe') {
     if (!isObject(params) || !Array.isArray(params.layers) || params.layers.length === 0 || !params.layers.every((l) => typeof l === 'string')) fail('probe: choose at least one layer');
     if (params.ablations !== undefined && (!Array.isArray(params.ablations) || !params.ablations.every((a) => ['original', 'binarised', 'shuffled', 'maxpool'].includes(a as string)))) {
