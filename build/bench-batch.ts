@@ -21,7 +21,7 @@ import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import { batchForward, releaseBatchSessions } from '../electron/engine/runtime/batch-forward';
 import { createOrtSession, onnxRuntime, resetOnnxRuntimeForTests } from '../electron/engine/runtime/onnx-runtime';
 
-interface Line {
+export interface Line {
   name: string;
   value: number;
   unit: string;
@@ -29,8 +29,9 @@ interface Line {
   peer_value?: number;
   ratio?: number;
 }
-const print = (line: Line) => console.log(JSON.stringify(line));
-const round = (v: number, digits = 2) => Number(v.toFixed(digits));
+/** One bench figure as a JSON line (DESIGN.md). */
+export const print = (line: Line) => console.log(JSON.stringify(line));
+export const round = (v: number, digits = 2) => Number(v.toFixed(digits));
 const quiet = makeJobContext(() => undefined, () => false);
 
 async function imagesPerSecond(run: () => Promise<unknown>, batch: number, seconds: number): Promise<number> {

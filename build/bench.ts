@@ -19,19 +19,7 @@ import { projectUnit } from '../electron/engine/analyses/projection';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import * as os from 'node:os';
-import { batchPathBench, importedModelsBench, loadOnly } from './bench-batch';
-
-interface Line {
-  name: string;
-  value: number;
-  unit: string;
-  peer?: string | null;
-  peer_value?: number;
-  ratio?: number;
-}
-
-const print = (line: Line) => console.log(JSON.stringify(line));
-const round = (v: number, digits = 2) => Number(v.toFixed(digits));
+import { batchPathBench, importedModelsBench, loadOnly, print, round } from './bench-batch';
 
 async function forwardImagesPerSecond(model: { predict(x: tf.Tensor): tf.Tensor | tf.Tensor[] }, shape: number[], batch: number, seconds: number): Promise<number> {
   const x = tf.randomUniform([batch, ...shape]);

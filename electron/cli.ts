@@ -35,6 +35,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze gmc         --model M --data DIR --layer L --out G.csv           (class,unit,ap)
   analyze probe       --model M --data DIR --layers L1,L2 [--ablations original,binarised,shuffled,maxpool] [--seeds 3] --out P.csv
   analyze probe-training --model M --data DIR [--layers L1,L2] [--seeds 1] --out T.csv  (checkpoint,epoch,layer,accuracy,std)
+  analyze compare     --model M --other M2 --data DIR [--layers L1,L2] [--no-selectivity] --out C.csv  (layer,weight_change,aue_model,aue_other)
   finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] --out DIR
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
@@ -244,7 +245,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     }
     case 'analyze': {
       const what = analysisName;
-      const analyses = ['sparsity', 'selectivity', 'gmc', 'probe', 'probe-training'];
+      const analyses = ['sparsity', 'selectivity', 'gmc', 'probe', 'probe-training', 'compare'];
       if (!what || !analyses.includes(what)) throw new InspectorError('UNKNOWN_COMMAND', `analyze needs one of ${analyses.join(', ')}${what ? ` (got "${what}")` : ''}`);
       await core.openDataset(required(flags, 'data'));
       const outFile = required(flags, 'out');
@@ -259,6 +260,11 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         writeFileAtomic(outFile, `unit,aue\n${aue.map((a, u) => `${u},${a}`).join('\n')}\n`);
         const sorted = [...aue].sort((a, b) => a - b);
         print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), skipped, out: path.resolve(outFile) });
+      } else if (what === 'compare') {
+        const other = required(flags, 'other');
+        const r = await core.runJob('compareModels', { other: other === 'default' ? 'bundled:default' : other, ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), selectivity: !flags['no-selectivity'] }, quiet);
+        writeFileAtomic(outFile, `layer,weight_change,aue_model,aue_other\n${r.rows.map((x) => `${x.layer},${x.weightChange},${x.aueModel ?? ''},${x.aueOther ?? ''}`).join('\n')}\n`);
+        print({ analysis: what, model: r.model, other: r.other, rows: r.rows, only_in_model: r.onlyInModel, only_in_other: r.onlyInOther, out: path.resolve(outFile) });
       } else if (what === 'probe-training') {
         const r = await core.runJob('probeTraining', { ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), seeds: positiveInt(flags, 'seeds', 1) }, quiet);
         writeFileAtomic(outFile, `checkpoint,epoch,layer,accuracy,std\n${r.rows.map((x) => `${x.checkpoint},${x.epoch ?? ''},${x.layer},${x.accuracy},${x.std}`).join('\n')}\n`);

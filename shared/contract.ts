@@ -344,6 +344,16 @@ export interface ProbeTrainingResult {
   convergedAt: Record<string, string>;
 }
 
+/** Agrawal et al. Table 2 / Fig. 1 for two models: per shared layer, relative weight change and mean AuE. */
+export interface ModelComparison {
+  model: string;
+  other: string;
+  rows: Array<{ layer: string; weightChange: number; aueModel?: number; aueOther?: number }>;
+  /** Layers with weights that only one of the two has (e.g. a new classifier). */
+  onlyInModel: string[];
+  onlyInOther: string[];
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -395,6 +405,8 @@ export interface JobParams {
   probe: { layers: string[]; ablations?: ProbeAblation[]; seeds?: number };
   /** Linear probes of layers at every training checkpoint (Agrawal et al. Table 3). Default layers: see the engine. */
   probeTraining: { layers?: string[]; seeds?: number };
+  /** What changed between the open model and another of the same architecture (e.g. after fine-tuning). */
+  compareModels: { other: string; layers?: string[]; selectivity?: boolean };
   /** Fine-tune a copy of the open model on the open dataset (transfer learning). */
   finetune: { strategy: FinetuneStrategy; epochs?: number; learningRate?: number; batchSize?: number; seed?: number; augment?: boolean; flip?: boolean };
 }
@@ -412,6 +424,7 @@ export interface JobResults {
   gmc: GrandmotherResult;
   probe: { rows: ProbeRow[] };
   probeTraining: ProbeTrainingResult;
+  compareModels: ModelComparison;
   finetune: FinetuneSummary;
 }
 
@@ -608,7 +621,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

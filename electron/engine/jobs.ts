@@ -10,6 +10,7 @@ import { correspondence } from './analyses/correspondence';
 import { evaluateModel } from './analyses/evaluate';
 import { featureEvolution } from './analyses/evolution';
 import type { JobContext } from './analyses/job-context';
+import { compareModels } from './analyses/compare-models';
 import { linearProbes } from './analyses/probe';
 import { probeOverTraining } from './analyses/probe-training';
 import type { EngineCore } from './core';
@@ -52,6 +53,7 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
     return { layer: params.layer, classes, ap, prevalence: summary.classes.map((c) => c.count / Math.max(1, summary.count)) };
   },
   probe: async (core, params, ctx) => ({ rows: await linearProbes(core.requireModel(), core.requireDataset(), params, ctx) }),
+  compareModels: (core, params, ctx) => compareModels(core.requireModel(), resolveModelJsonPath(resolveModelPath(params.other)), core.requireDataset(), params, ctx),
   probeTraining: (core, params, ctx) => {
     const model = core.requireModel();
     return probeOverTraining(model, resolveModelJsonPath(resolveModelPath(model.summary.id)), core.requireDataset(), params, ctx);

@@ -67,6 +67,10 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     fail('selectivity: choose at least one layer');
   }
   if (kind === 'gmc' && (!isObject(params) || typeof params.layer !== 'string')) fail('gmc: choose a layer');
+  if (kind === 'compareModels') {
+    if (!isObject(params) || typeof params.other !== 'string' || !params.other) fail('compareModels: other must be a model path');
+    if (params.layers !== undefined && (!Array.isArray(params.layers) || !params.layers.every((l) => typeof l === 'string'))) fail('compareModels: layers must be names');
+  }
   if (kind === 'probeTraining' && isObject(params)) {
     if (params.layers !== undefined && (!Array.isArray(params.layers) || params.layers.length === 0 || !params.layers.every((l) => typeof l === 'string'))) fail('probeTraining: layers must be names');
     if (params.seeds !== undefined && (!Number.isInteger(params.seeds) || (params.seeds as number) < 1 || (params.seeds as number) > 20)) fail('probeTraining: seeds must be 1–20');

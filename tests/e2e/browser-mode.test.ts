@@ -191,6 +191,10 @@ describe('browser mode in Chromium', () => {
     await page.waitForSelector('[data-run-details] .classes li');
     expect(await page.locator('[data-run-details] .classes li').count()).toBe(10);
     expect(await page.locator('[data-run-details] canvas').count()).toBeGreaterThan(0);
+    // What training changed: the "keep what it knows" way leaves every pretrained layer's weights where they were.
+    await page.getByRole('button', { name: /^Compare with/ }).click();
+    await page.waitForSelector('[data-comparison] tbody tr', { timeout: 180_000 });
+    await expect(page.locator('[data-comparison] tbody tr', { hasText: 'conv1' }).textContent()).resolves.toMatch(/kept/);
     await page.screenshot({ path: path.join(OUT, 'browser-train.png') });
     await page.getByRole('button', { name: 'Use this model' }).click();
     await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/fine-tuned \(features\)/);

@@ -9,7 +9,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { makeJobContext } from '../../electron/engine/analyses/job-context';
@@ -17,6 +16,7 @@ import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { finetune, type Strategy } from '../../electron/engine/train/finetune';
+import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TINY = path.join(ROOT, 'tests/fixtures/models/tiny-functional/model.json');
@@ -30,16 +30,7 @@ describe('fine-tuning strategies', () => {
   beforeAll(async () => {
     await initBackend({ preferred: 'wasm' });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-'));
-    let s = 7;
-    const r = () => (s = (s * 16807) % 2147483647) / 2147483647;
-    for (const cls of ['top', 'bottom']) {
-      fs.mkdirSync(path.join(dir, 'data', cls), { recursive: true });
-      for (let i = 0; i < 20; i++) {
-        const b = Buffer.alloc(12 * 12 * 3);
-        for (let y = 0; y < 12; y++) for (let x = 0; x < 12; x++) for (let c = 0; c < 3; c++) b[(y * 12 + x) * 3 + c] = Math.round(((cls === 'top') === y < 6 ? 190 : 50) + r() * 60);
-        await sharp(b, { raw: { width: 12, height: 12, channels: 3 } }).png().toFile(path.join(dir, 'data', cls, `${i}.png`));
-      }
-    }
+    await writeImageFolder(path.join(dir, 'data'), ['top', 'bottom'], 20, 7, topBottom);
     dataset = openDataset(path.join(dir, 'data'), 'lr');
   });
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -73,16 +64,7 @@ describe('fine-tuning strategies', () => {
 
   it('left-vs-right images are learnable only with mirroring turned off', async () => {
     const lr = path.join(dir, 'left-right');
-    let s = 11;
-    const r = () => (s = (s * 16807) % 2147483647) / 2147483647;
-    for (const cls of ['left', 'right']) {
-      fs.mkdirSync(path.join(lr, cls), { recursive: true });
-      for (let i = 0; i < 20; i++) {
-        const b = Buffer.alloc(12 * 12 * 3);
-        for (let y = 0; y < 12; y++) for (let x = 0; x < 12; x++) for (let c = 0; c < 3; c++) b[(y * 12 + x) * 3 + c] = Math.round(((cls === 'left') === x < 6 ? 190 : 50) + r() * 60);
-        await sharp(b, { raw: { width: 12, height: 12, channels: 3 } }).png().toFile(path.join(lr, cls, `${i}.png`));
-      }
-    }
+    await writeImageFolder(lr, ['left', 'right'], 20, 11, (cls, _y, x, _c, random) => ((cls === 'left') === x < 6 ? 190 : 50) + random() * 60);
     const data = openDataset(lr, 'left-right');
     const r1 = await finetune(await openModel(TINY, 'tiny'), data, { strategy: 'features', epochs: 12, batchSize: 8, seed: 3, flip: false }, quiet);
     expect(r1.validationAccuracy).toBeGreaterThanOrEqual(0.75);

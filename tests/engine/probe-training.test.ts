@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeJobContext } from '../../electron/engine/analyses/job-context';
 import { linearProbes } from '../../electron/engine/analyses/probe';
@@ -14,6 +13,7 @@ import { probeOverTraining } from '../../electron/engine/analyses/probe-training
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';
+import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional');
 const quiet = makeJobContext(() => undefined, () => false);
@@ -23,16 +23,7 @@ let dataset: Dataset;
 beforeAll(async () => {
   await initBackend({ preferred: 'wasm' });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'probe-training-'));
-  let s = 5;
-  const r = () => (s = (s * 16807) % 2147483647) / 2147483647;
-  for (const cls of ['top', 'bottom']) {
-    fs.mkdirSync(path.join(dir, 'data', cls), { recursive: true });
-    for (let i = 0; i < 16; i++) {
-      const b = Buffer.alloc(12 * 12 * 3);
-      for (let y = 0; y < 12; y++) for (let x = 0; x < 12; x++) for (let c = 0; c < 3; c++) b[(y * 12 + x) * 3 + c] = Math.round(((cls === 'top') === y < 6 ? 190 : 50) + r() * 60);
-      await sharp(b, { raw: { width: 12, height: 12, channels: 3 } }).png().toFile(path.join(dir, 'data', cls, `${i}.png`));
-    }
-  }
+  await writeImageFolder(path.join(dir, 'data'), ['top', 'bottom'], 16, 5, topBottom);
   dataset = openDataset(path.join(dir, 'data'), 'tb');
   // The model, a checkpoint with its convolution zeroed (its output carries no information), and one trained.
   const modelDir = path.join(dir, 'model');
