@@ -40,6 +40,7 @@ const USAGE = `cnn-inspect <command> [options]
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
+  check-data  --data DIR --out L.csv                       look-alike images within / across classes (group,class,file)
 M: an ONNX model (.onnx), a Keras model (.h5, .keras), a TF.js Layers model.json (or its folder); "default" for
    the bundled model.
 I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor exactly.`;
@@ -99,10 +100,21 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'topk', 'topk-merge', 'export'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'topk', 'topk-merge', 'export', 'check-data'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
+    return;
+  }
+  if (command === 'check-data') {
+    const checker = new EngineCore();
+    await checker.init();
+    await checker.openDataset(required(flags, 'data'));
+    const r = await checker.runJob('datasetReport', {}, makeJobContext(() => undefined, () => false));
+    const outFile = required(flags, 'out');
+    const rows = r.lookalikes.flatMap((g, i) => g.files.map((f) => `${i + 1},${JSON.stringify(f.split('/')[0])},${JSON.stringify(f)}`));
+    writeFileAtomic(outFile, `group,class,file\n${rows.join('\n')}${rows.length ? '\n' : ''}`);
+    out(`${JSON.stringify({ checked: r.checked, groups: r.lookalikes.length, across_classes: r.acrossClasses, validation_with_twin_in_training: r.validationWithTwinInTraining, unreadable: r.unreadable, out: path.resolve(outFile) })}\n`);
     return;
   }
   const core = new EngineCore();

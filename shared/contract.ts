@@ -354,6 +354,20 @@ export interface ModelComparison {
   onlyInOther: string[];
 }
 
+/** Checks of a labelled image folder before training on it. */
+export interface DatasetReport {
+  checked: number;
+  /** Groups of images that look the same (dataset indexes, files, their classes). */
+  lookalikes: Array<{ images: number[]; files: string[]; classes: string[]; acrossClasses: boolean }>;
+  /** Groups spanning several classes: probably a wrong label. */
+  acrossClasses: number;
+  /** Held-back images (Teach it's default split) with a look-alike among the training images. */
+  validationWithTwinInTraining: number;
+  /** False for very big folders, where only identical images are matched. */
+  pairwise: boolean;
+  unreadable: SkippedFile[];
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -407,6 +421,8 @@ export interface JobParams {
   probeTraining: { layers?: string[]; seeds?: number };
   /** What changed between the open model and another of the same architecture (e.g. after fine-tuning). */
   compareModels: { other: string; layers?: string[]; selectivity?: boolean };
+  /** Look-alike images in the open folder, within and across classes (before training on it). */
+  datasetReport: Record<string, never>;
   /** Fine-tune a copy of the open model on the open dataset (transfer learning). */
   finetune: { strategy: FinetuneStrategy; epochs?: number; learningRate?: number; batchSize?: number; seed?: number; augment?: boolean; flip?: boolean };
 }
@@ -425,6 +441,7 @@ export interface JobResults {
   probe: { rows: ProbeRow[] };
   probeTraining: ProbeTrainingResult;
   compareModels: ModelComparison;
+  datasetReport: DatasetReport;
   finetune: FinetuneSummary;
 }
 
@@ -621,7 +638,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

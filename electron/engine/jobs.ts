@@ -11,6 +11,7 @@ import { evaluateModel } from './analyses/evaluate';
 import { featureEvolution } from './analyses/evolution';
 import type { JobContext } from './analyses/job-context';
 import { compareModels } from './analyses/compare-models';
+import { datasetReport } from './analyses/dataset-report';
 import { linearProbes } from './analyses/probe';
 import { probeOverTraining } from './analyses/probe-training';
 import type { EngineCore } from './core';
@@ -53,6 +54,7 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
     return { layer: params.layer, classes, ap, prevalence: summary.classes.map((c) => c.count / Math.max(1, summary.count)) };
   },
   probe: async (core, params, ctx) => ({ rows: await linearProbes(core.requireModel(), core.requireDataset(), params, ctx) }),
+  datasetReport: (core, _params, ctx) => datasetReport(core.requireDataset(), ctx),
   compareModels: (core, params, ctx) => compareModels(core.requireModel(), resolveModelJsonPath(resolveModelPath(params.other)), core.requireDataset(), params, ctx),
   probeTraining: (core, params, ctx) => {
     const model = core.requireModel();
