@@ -181,6 +181,9 @@ describe('browser mode in Chromium', () => {
     await page.locator('[data-view="train"]').click();
     // 500 sample images, similar to the model's own → the recommendation is to train only a new last step.
     expect(await page.locator('[data-strategy="features"]').isChecked()).toBe(true);
+    // Check the images first: every one is looked at and the verdict is stated.
+    await page.getByRole('button', { name: 'Check my images for look-alikes' }).click();
+    await expect.poll(() => page.locator('[data-dataset-check]').textContent(), { timeout: 60_000 }).toMatch(/among (the )?500/);
     await page.locator('label.q input[type="number"]').fill('3');
     await page.getByRole('button', { name: 'Train' }).click();
     await page.waitForSelector('[data-runs] tbody tr', { timeout: 180_000 });

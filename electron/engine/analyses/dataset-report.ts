@@ -1,6 +1,7 @@
 /**
- * Checks a labelled image folder before training on it: images that look the same (a difference hash of each
- * image, compared pairwise), sorted into look-alikes within one class (they inflate the held-back accuracy when
+ * Checks a labelled image folder before training on it: images that look the same — a difference hash of each
+ * image finds candidates, and their 16×16 grey thumbnails must then agree to within a few grey levels on average
+ * (the hash alone calls every pair of plain trousers on black the same) — sorted into look-alikes within one class (they inflate the held-back accuracy when
  * one lands in training and its twin in validation) and look-alikes across classes (one of the labels is probably
  * wrong). The train/validation split counted is Teach it's default (4/5 to learn from, seed 1).
  */
@@ -32,20 +33,35 @@ function popcount(v: number): number {
   return (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
 }
 
-/** Hamming distance at or under which two images count as look-alikes (of 64 bits). */
-export const LOOKALIKE_BITS = 2;
+/** Hash distance (of 64 bits) that makes two images candidates, and the mean grey-level difference (of 255) of
+ *  their 16×16 thumbnails that confirms them: re-saved or re-compressed copies stay well under it. */
+export const CANDIDATE_BITS = 6;
+export const LOOKALIKE_MEAN_DIFFERENCE = 6;
+
+async function thumbnail(png: Uint8Array): Promise<Uint8Array> {
+  return new Uint8Array((await sharp(png).greyscale().resize(16, 16, { fit: 'fill' }).raw().toBuffer()).buffer.slice(0));
+}
+
+function meanDifference(a: Uint8Array, b: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += Math.abs(a[i] - b[i]);
+  return s / a.length;
+}
 const MAX_PAIRWISE = 30_000;
 
 export async function datasetReport(dataset: Dataset, ctx: JobContext): Promise<DatasetReport> {
   const entries = dataset.entries;
   const hashes: Array<[number, number] | undefined> = new Array(entries.length);
+  const thumbs: Uint8Array[] = new Array(entries.length);
   const unreadable: DatasetReport['unreadable'] = [];
   for (let start = 0; start < entries.length; start += 32) {
     ctx.throwIfCancelled();
     await Promise.all(
       entries.slice(start, start + 32).map(async (e, k) => {
         try {
-          hashes[start + k] = await differenceHash(await dataset.displayPng(e.index, 32));
+          const png = await dataset.displayPng(e.index, 32);
+          hashes[start + k] = await differenceHash(png);
+          thumbs[start + k] = await thumbnail(png);
         } catch (error) {
           const info = toErrorInfo(error);
           unreadable.push({ file: e.file, code: info.code, message: info.message });
@@ -69,7 +85,7 @@ export async function datasetReport(dataset: Dataset, ctx: JobContext): Promise<
       if (!a) continue;
       for (let j = i + 1; j < entries.length; j++) {
         const b = hashes[j];
-        if (b && popcount(a[0] ^ b[0]) + popcount(a[1] ^ b[1]) <= LOOKALIKE_BITS) join(i, j);
+        if (b && popcount(a[0] ^ b[0]) + popcount(a[1] ^ b[1]) <= CANDIDATE_BITS && meanDifference(thumbs[i], thumbs[j]) <= LOOKALIKE_MEAN_DIFFERENCE) join(i, j);
       }
     }
   } else {
@@ -77,7 +93,7 @@ export async function datasetReport(dataset: Dataset, ctx: JobContext): Promise<
     hashes.forEach((h, i) => {
       if (!h) return;
       const key = `${h[0]}:${h[1]}`;
-      if (seen.has(key)) join(seen.get(key)!, i);
+      if (seen.has(key) && meanDifference(thumbs[seen.get(key)!], thumbs[i]) <= LOOKALIKE_MEAN_DIFFERENCE) join(seen.get(key)!, i);
       else seen.set(key, i);
     });
   }
