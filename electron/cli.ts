@@ -41,6 +41,7 @@ const USAGE = `cnn-inspect <command> [options]
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
   check-data  --data DIR --out L.csv                       look-alike images within / across classes (group,class,file)
+  report      --model M --data DIR [--layers L1,L2] [--gmc-layer L] [--probe-layers L1,L2] --out R.html
 M: an ONNX model (.onnx), a Keras model (.h5, .keras), a TF.js Layers model.json (or its folder); "default" for
    the bundled model.
 I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor exactly.`;
@@ -100,7 +101,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'topk', 'topk-merge', 'export', 'check-data'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'topk', 'topk-merge', 'export', 'check-data', 'report'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -122,6 +123,15 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
   const summary = await core.openModel(modelId(flags));
   const print = (value: unknown) => out(`${JSON.stringify(value)}\n`);
   switch (command) {
+    case 'report': {
+      await core.openDataset(required(flags, 'data'));
+      const list = (name: string) => (typeof flags[name] === 'string' ? (flags[name] as string).split(',') : undefined);
+      const { html } = await core.runJob('report', { layers: list('layers'), gmcLayer: typeof flags['gmc-layer'] === 'string' ? flags['gmc-layer'] : undefined, probeLayers: list('probe-layers') }, makeJobContext(() => undefined, () => false));
+      const outFile = required(flags, 'out');
+      writeFileAtomic(outFile, html);
+      print({ out: path.resolve(outFile), bytes: Buffer.byteLength(html) });
+      return;
+    }
     case 'export': {
       const format = required(flags, 'format');
       if (!(EXPORT_FORMATS as readonly string[]).includes(format)) throw new InspectorError('BAD_ARGUMENT', `--format must be one of ${EXPORT_FORMATS.join(', ')}`);

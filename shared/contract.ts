@@ -423,6 +423,8 @@ export interface JobParams {
   compareModels: { other: string; layers?: string[]; selectivity?: boolean };
   /** Look-alike images in the open folder, within and across classes (before training on it). */
   datasetReport: Record<string, never>;
+  /** One HTML page of the Agrawal et al. analyses (sparsity, selectivity, grandmother cells, probes). */
+  report: { layers?: string[]; gmcLayer?: string; probeLayers?: string[] };
   /** Fine-tune a copy of the open model on the open dataset (transfer learning). */
   finetune: { strategy: FinetuneStrategy; epochs?: number; learningRate?: number; batchSize?: number; seed?: number; augment?: boolean; flip?: boolean };
 }
@@ -442,6 +444,7 @@ export interface JobResults {
   probeTraining: ProbeTrainingResult;
   compareModels: ModelComparison;
   datasetReport: DatasetReport;
+  report: { html: string };
   finetune: FinetuneSummary;
 }
 
@@ -638,7 +641,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

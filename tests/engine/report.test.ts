@@ -1,0 +1,42 @@
+/**
+ * The HTML report: one page with the four analyses of the open model on the open folder — the numbers in it are
+ * the cached jobs' numbers, the charts are inline SVG (no script), and class names are escaped.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { EngineCore } from '../../electron/engine/core';
+import { topBottom, writeImageFolder } from '../helpers/image-folders';
+
+const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional', 'model.json');
+const quiet = makeJobContext(() => undefined, () => false);
+let dir: string;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'report-'));
+  process.env.CNN_INSPECTOR_WORKSPACE = path.join(dir, 'ws');
+  await writeImageFolder(path.join(dir, 'data'), ['top', 'bottom', 'a <b> & "c"'], 10, 3, topBottom);
+});
+afterAll(() => {
+  delete process.env.CNN_INSPECTOR_WORKSPACE;
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('HTML report', () => {
+  it('gathers sparsity, selectivity, grandmother cells and probes of the open model and folder', async () => {
+    const core = new EngineCore();
+    await core.init({ preferred: 'wasm' });
+    await core.openModel(TINY);
+    await core.openDataset(path.join(dir, 'data'));
+    const { html } = await core.runJob('report', {}, quiet);
+    const sparsity = await core.runJob('sparsity', {}, quiet);
+    for (const row of sparsity.rows) expect(html).toContain(`<td>${row.layer}</td><td class="n">${row.mean_nonzero_pct.toFixed(1)} %</td>`);
+    expect(html.match(/<svg /g)).toHaveLength(2);
+    expect(html).not.toContain('<script');
+    expect(html).toContain('a &lt;b&gt; &amp; &quot;c&quot;');
+    expect(html).not.toContain('a <b> & "c"');
+    expect(html).toMatch(/Where is the information\?[\s\S]*<td>c1<\/td><td class="n">[\d.]+ %<\/td>/);
+  });
+});
