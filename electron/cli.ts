@@ -36,6 +36,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze probe       --model M --data DIR --layers L1,L2 [--ablations original,binarised,shuffled,maxpool] [--seeds 3] --out P.csv
   analyze probe-training --model M --data DIR [--layers L1,L2] [--seeds 1] --out T.csv  (checkpoint,epoch,layer,accuracy,std)
   analyze compare     --model M --other M2 --data DIR [--layers L1,L2] [--no-selectivity] --out C.csv  (layer,weight_change,aue_model,aue_other)
+  analyze images-per-class --model M --data DIR [--counts 1,5,10] [--seeds 3] --out N.csv  (per_class,accuracy,std,runs)
   finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] --out DIR
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
@@ -267,7 +268,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     }
     case 'analyze': {
       const what = analysisName;
-      const analyses = ['sparsity', 'selectivity', 'gmc', 'probe', 'probe-training', 'compare'];
+      const analyses = ['sparsity', 'selectivity', 'gmc', 'probe', 'probe-training', 'compare', 'images-per-class'];
       if (!what || !analyses.includes(what)) throw new InspectorError('UNKNOWN_COMMAND', `analyze needs one of ${analyses.join(', ')}${what ? ` (got "${what}")` : ''}`);
       await core.openDataset(required(flags, 'data'));
       const outFile = required(flags, 'out');
@@ -282,6 +283,12 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         writeFileAtomic(outFile, `unit,aue\n${aue.map((a, u) => `${u},${a}`).join('\n')}\n`);
         const sorted = [...aue].sort((a, b) => a - b);
         print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), skipped, out: path.resolve(outFile) });
+      } else if (what === 'images-per-class') {
+        const counts = typeof flags.counts === 'string' ? flags.counts.split(',').map(Number) : undefined;
+        if (counts?.some((k) => !Number.isInteger(k) || k < 1)) throw new InspectorError('BAD_ARGUMENT', '--counts are whole numbers of images per class');
+        const r = await core.runJob('imagesPerClass', { ...(counts ? { counts } : {}), seeds: positiveInt(flags, 'seeds', 3) }, quiet);
+        writeFileAtomic(outFile, `per_class,accuracy,std,runs\n${r.rows.map((x) => `${x.perClass},${x.accuracy},${x.std},${x.runs}`).join('\n')}\n`);
+        print({ analysis: what, feature_layer: r.featureLayer, validation: r.validationImages, rows: r.rows, out: path.resolve(outFile) });
       } else if (what === 'compare') {
         const other = required(flags, 'other');
         const r = await core.runJob('compareModels', { other: other === 'default' ? 'bundled:default' : other, ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), selectivity: !flags['no-selectivity'] }, quiet);

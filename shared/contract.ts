@@ -368,6 +368,15 @@ export interface DatasetReport {
   unreadable: SkippedFile[];
 }
 
+/** ZF Fig. 9 on the person's classes: held-back accuracy (mean ± std over runs) vs training images per class. */
+export interface ImagesPerClassResult {
+  classes: string[];
+  validationImages: number;
+  /** The layer whose outputs the classifiers were trained on. */
+  featureLayer: string;
+  rows: Array<{ perClass: number; accuracy: number; std: number; runs: number }>;
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -425,6 +434,8 @@ export interface JobParams {
   datasetReport: Record<string, never>;
   /** One HTML page of the Agrawal et al. analyses (sparsity, selectivity, grandmother cells, probes). */
   report: { layers?: string[]; gmcLayer?: string; probeLayers?: string[] };
+  /** How many images per class are needed: held-back accuracy of a new classifier vs images per class (ZF Fig. 9). */
+  imagesPerClass: { counts?: number[]; seeds?: number; epochs?: number };
   /** Fine-tune a copy of the open model on the open dataset (transfer learning). */
   finetune: { strategy: FinetuneStrategy; epochs?: number; learningRate?: number; batchSize?: number; seed?: number; augment?: boolean; flip?: boolean };
 }
@@ -445,6 +456,7 @@ export interface JobResults {
   compareModels: ModelComparison;
   datasetReport: DatasetReport;
   report: { html: string };
+  imagesPerClass: ImagesPerClassResult;
   finetune: FinetuneSummary;
 }
 
@@ -641,7 +653,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

@@ -13,6 +13,7 @@ import type { JobContext } from './analyses/job-context';
 import { compareModels } from './analyses/compare-models';
 import { datasetReport } from './analyses/dataset-report';
 import { buildReport } from './analyses/report';
+import { imagesPerClassCurve } from './train/images-per-class';
 import { linearProbes } from './analyses/probe';
 import { probeOverTraining } from './analyses/probe-training';
 import type { EngineCore } from './core';
@@ -56,6 +57,7 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
   },
   probe: async (core, params, ctx) => ({ rows: await linearProbes(core.requireModel(), core.requireDataset(), params, ctx) }),
   datasetReport: (core, _params, ctx) => datasetReport(core.requireDataset(), ctx),
+  imagesPerClass: (core, params, ctx) => imagesPerClassCurve(core.requireModel(), core.requireDataset(), params, ctx),
   report: async (core, params, ctx) => ({ html: await buildReport(core, params, ctx) }),
   compareModels: (core, params, ctx) => compareModels(core.requireModel(), resolveModelJsonPath(resolveModelPath(params.other)), core.requireDataset(), params, ctx),
   probeTraining: (core, params, ctx) => {

@@ -184,6 +184,10 @@ describe('browser mode in Chromium', () => {
     // Check the images first: every one is looked at and the verdict is stated.
     await page.getByRole('button', { name: 'Check my images for look-alikes' }).click();
     await expect.poll(() => page.locator('[data-dataset-check]').textContent(), { timeout: 60_000 }).toMatch(/among (the )?500/);
+    // How many images are needed: a curve over images per class and a plain verdict.
+    await page.getByRole('button', { name: 'How many images do I need?' }).click();
+    await page.waitForSelector('[data-images-per-class-verdict]', { timeout: 120_000 });
+    await expect(page.locator('[data-images-per-class-verdict]').textContent()).resolves.toMatch(/With 40 per class: \d+ %/);
     await page.locator('label.q input[type="number"]').fill('3');
     await page.getByRole('button', { name: 'Train' }).click();
     await page.waitForSelector('[data-runs] tbody tr', { timeout: 180_000 });

@@ -15,7 +15,7 @@ import type { SkippedFile } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
-import { batchForward } from '../runtime/batch-forward';
+import { batchForward, type BatchForward } from '../runtime/batch-forward';
 import { confusionMatrix, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult } from './loop';
 
 export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
@@ -74,7 +74,7 @@ function withNewClassifier(
   return { model: tfl.model({ inputs: base.inputs, outputs: output, name: `${base.name}_finetuned` }), body, head: [classifier, softmax], features: last.input as tfl.SymbolicTensor };
 }
 
-async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobContext) {
+export async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobContext) {
   const [h, w, c] = loaded.summary.inputShape;
   const size = h * w * c;
   const xs: Float32Array[] = [];
@@ -121,6 +121,30 @@ function mirrored(x: Float32Array, [n, h, w, c]: number[]): Float32Array {
  * classifier trains on them, epochs taking milliseconds. Its weights then go into the full model's classifier.
  * Random crops are not applied here (each would need its own forward pass); mirroring is.
  */
+/** The feature vectors of `data`'s images ([N, 1, 1, D]), computed in batches with progress. */
+export async function extractFeatures(forward: BatchForward, data: LabelledArray, label: string, ctx: JobContext): Promise<LabelledArray> {
+  const [n, h, w, c] = data.shape;
+  const size = h * w * c;
+  const parts: Float32Array[] = [];
+  let dims = 0;
+  for (let start = 0; start < n; start += 64) {
+    ctx.throwIfCancelled();
+    const count = Math.min(64, n - start);
+    const [out] = await forward.run(data.x.subarray(start * size, (start + count) * size), count);
+    dims = out.data.length / count;
+    parts.push(out.data.slice());
+    ctx.progress(start + count, n, `Computing features of the ${label} images (${forward.engine}): ${start + count} of ${n}`);
+    await ctx.yield();
+  }
+  const x = new Float32Array(n * dims);
+  let offset = 0;
+  for (const p of parts) {
+    x.set(p, offset);
+    offset += p.length;
+  }
+  return { x, y: data.y, shape: [n, 1, 1, dims] };
+}
+
 async function trainOnCachedFeatures(
   pretrained: LoadedModel,
   featureLayer: string,
@@ -132,28 +156,7 @@ async function trainOnCachedFeatures(
   ctx: JobContext,
 ): Promise<TrainResult> {
   const forward = await batchForward(pretrained, [featureLayer]);
-  const extract = async (data: LabelledArray, label: string): Promise<LabelledArray> => {
-    const [n, h, w, c] = data.shape;
-    const size = h * w * c;
-    const parts: Float32Array[] = [];
-    let dims = 0;
-    for (let start = 0; start < n; start += 64) {
-      ctx.throwIfCancelled();
-      const count = Math.min(64, n - start);
-      const [out] = await forward.run(data.x.subarray(start * size, (start + count) * size), count);
-      dims = out.data.length / count;
-      parts.push(out.data.slice());
-      ctx.progress(start + count, n, `Computing features of the ${label} images (${forward.engine}): ${start + count} of ${n}`);
-      await ctx.yield();
-    }
-    const x = new Float32Array(n * dims);
-    let offset = 0;
-    for (const p of parts) {
-      x.set(p, offset);
-      offset += p.length;
-    }
-    return { x, y: data.y, shape: [n, 1, 1, dims] };
-  };
+  const extract = (data: LabelledArray, label: string) => extractFeatures(forward, data, label, ctx);
   let trainFeatures = await extract(train, 'training');
   if (settings.augment && settings.flip) {
     const flipped = await extract({ ...train, x: mirrored(train.x, train.shape) }, 'mirrored training');
@@ -166,19 +169,41 @@ async function trainOnCachedFeatures(
     trainFeatures = { x, y, shape: [train.shape[0] * 2, 1, 1, trainFeatures.shape[3]] };
   }
   const validationFeatures = await extract(validation, 'validation');
-  const dims = trainFeatures.shape[3];
-  const units = (classifier.getConfig() as { units: number }).units;
+  const trained = await trainSoftmaxHead(trainFeatures, validationFeatures, classifier.getWeights(), options);
+  classifier.setWeights(trained.weights);
+  trained.weights.forEach((t) => t.dispose());
+  return trained.result;
+}
+
+/**
+ * A softmax classifier on feature vectors ([N, 1, 1, D] as the training loop takes them), started from `initial`
+ * weights (kernel [D, classes], bias [classes]); returns its trained weights (the caller disposes them).
+ */
+export async function trainSoftmaxHead(
+  train: LabelledArray,
+  validation: LabelledArray | undefined,
+  initial: tf.Tensor[],
+  options: TrainOptions,
+): Promise<{ weights: tf.Tensor[]; result: TrainResult }> {
+  const dims = train.shape[3];
+  const units = initial[0].shape[1] as number;
   const input = tfl.input({ shape: [1, 1, dims] });
   const dense = tfl.layers.dense({ units, name: 'cached_classifier', kernelInitializer: 'zeros' });
   const head = tfl.model({ inputs: input, outputs: tfl.layers.activation({ activation: 'softmax' }).apply(dense.apply(tfl.layers.flatten().apply(input))) as tfl.SymbolicTensor });
   try {
-    dense.setWeights(classifier.getWeights()); // the same seeded start as the full model's classifier
-    const result = await trainClassifier(head, trainFeatures, { ...options, augment: undefined, lrMultipliers: undefined, validation: validationFeatures });
-    classifier.setWeights(dense.getWeights());
-    return result;
+    dense.setWeights(initial);
+    const result = await trainClassifier(head, train, { ...options, augment: undefined, lrMultipliers: undefined, validation });
+    return { weights: dense.getWeights().map((w) => tf.clone(w)), result };
   } finally {
     head.dispose();
   }
+}
+
+/** The layer whose output feeds the model's last dense layer: the features a new classifier is trained on. */
+export function featureLayerOf(model: tfl.LayersModel): string | undefined {
+  const dense = model.layers.filter((l) => l.getClassName() === 'Dense');
+  const last = dense[dense.length - 1];
+  return last ? ((last.input as tfl.SymbolicTensor).sourceLayer as tfl.layers.Layer | undefined)?.name : undefined;
 }
 
 export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult> {

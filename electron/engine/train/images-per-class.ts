@@ -1,0 +1,91 @@
+/**
+ * "How many images do I need?" (Zeiler & Fergus Fig. 9, on the person's own classes): a new classifier on the
+ * frozen network's features, trained with 1, 2, 5, 10, … images per class and scored on the same held-back images
+ * each time (mean ± std over seeds, each seed its own choice of images). The network runs once per image (on the
+ * batch path) and only the small classifier trains per point, so the whole curve takes seconds to a minute.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { ImagesPerClassResult } from '../../../shared/contract';
+import { InspectorError } from '../../../shared/errors';
+import type { JobContext } from '../analyses/job-context';
+import { stratifiedSplit } from '../analyses/probe';
+import type { Dataset } from '../data/dataset';
+import type { LoadedModel } from '../model/loaded-model';
+import { batchForward } from '../runtime/batch-forward';
+import { extractFeatures, featureLayerOf, loadAll, trainSoftmaxHead } from './finetune';
+import { confusionMatrix, type LabelledArray } from './loop';
+import { mulberry32, shuffledIndices } from './random';
+
+const DEFAULT_COUNTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+
+function subset(data: LabelledArray, rows: number[]): LabelledArray {
+  const [, h, w, d] = data.shape;
+  const size = h * w * d;
+  const x = new Float32Array(rows.length * size);
+  rows.forEach((r, i) => x.set(data.x.subarray(r * size, (r + 1) * size), i * size));
+  return { x, y: Int32Array.from(rows.map((r) => data.y[r])), shape: [rows.length, h, w, d] };
+}
+
+export async function imagesPerClassCurve(
+  pretrained: LoadedModel,
+  dataset: Dataset,
+  options: { counts?: number[]; seeds?: number; epochs?: number },
+  ctx: JobContext,
+): Promise<ImagesPerClassResult> {
+  const classes = dataset.summary.classes.map((c) => c.name);
+  if (classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'The experiment needs at least two classes (one sub-folder each)');
+  const small = dataset.summary.classes.find((c) => c.count < 2);
+  if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least 2`);
+  const featureLayer = featureLayerOf(pretrained.model);
+  if (!featureLayer || !pretrained.summary.layers.some((l) => l.name === featureLayer)) {
+    throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', 'The model has no dense classifier layer whose input could serve as features');
+  }
+  const seeds = options.seeds ?? 3;
+  const epochs = options.epochs ?? 30;
+  const { ys, pack } = await loadAll(pretrained, dataset, ctx);
+  const split = stratifiedSplit(ys, 0.8, 1);
+  const forward = await batchForward(pretrained, [featureLayer]);
+  const train = await extractFeatures(forward, pack(split.train), 'training', ctx);
+  const validation = await extractFeatures(forward, pack(split.test), 'held-back', ctx);
+  const byClass = classes.map((_, c) => split.train.map((_, i) => i).filter((i) => train.y[i] === c));
+  const smallest = Math.min(...byClass.map((rows) => rows.length));
+  const counts = [...new Set([...(options.counts ?? DEFAULT_COUNTS).filter((k) => Number.isInteger(k) && k >= 1 && k < smallest), smallest])].sort((a, b) => a - b);
+  const dims = train.shape[3];
+  const rows: ImagesPerClassResult['rows'] = [];
+  let done = 0;
+  for (const k of counts) {
+    const accuracies: number[] = [];
+    for (let seed = 1; seed <= seeds; seed++) {
+      ctx.throwIfCancelled();
+      const random = mulberry32(1000 * k + seed);
+      const picked = byClass.flatMap((rowsOfClass) => Array.from(shuffledIndices(rowsOfClass.length, random)).slice(0, k).map((j) => rowsOfClass[j]));
+      const initial = tf.tidy(() => [tfl.initializers.glorotNormal({ seed }).apply([dims, classes.length]) as tf.Tensor, tf.zeros([classes.length])]);
+      const { weights } = await trainSoftmaxHead(subset(train, picked), undefined, initial, {
+        epochs,
+        batchSize: Math.min(32, picked.length),
+        learningRate: 0.05,
+        momentum: 0.9,
+        weightDecay: 5e-4,
+        seed,
+        shouldCancel: () => ctx.isCancelled(),
+      });
+      initial.forEach((t) => t.dispose());
+      // Score the trained classifier on the held-back features.
+      const input = tfl.input({ shape: [1, 1, dims] });
+      const dense = tfl.layers.dense({ units: classes.length, kernelInitializer: 'zeros' });
+      const head = tfl.model({ inputs: input, outputs: dense.apply(tfl.layers.flatten().apply(input)) as tfl.SymbolicTensor });
+      dense.setWeights(weights);
+      weights.forEach((t) => t.dispose());
+      const confusion = await confusionMatrix(head, validation);
+      head.dispose();
+      accuracies.push(confusion.reduce((s, row, i) => s + row[i], 0) / validation.y.length);
+      ctx.progress(++done, counts.length * seeds, `${k} image${k === 1 ? '' : 's'} per class, run ${seed} of ${seeds}`);
+      await ctx.yield();
+    }
+    const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
+    const std = Math.sqrt(accuracies.reduce((s, a) => s + (a - mean) ** 2, 0) / accuracies.length);
+    rows.push({ perClass: k, accuracy: mean, std, runs: accuracies.length });
+  }
+  return { classes, validationImages: validation.y.length, featureLayer, rows };
+}
