@@ -437,7 +437,18 @@ export interface JobParams {
   /** How many images per class are needed: held-back accuracy of a new classifier vs images per class (ZF Fig. 9). */
   imagesPerClass: { counts?: number[]; seeds?: number; epochs?: number };
   /** Fine-tune a copy of the open model on the open dataset (transfer learning). */
-  finetune: { strategy: FinetuneStrategy; epochs?: number; learningRate?: number; batchSize?: number; seed?: number; augment?: boolean; flip?: boolean };
+  finetune: {
+    strategy: FinetuneStrategy;
+    epochs?: number;
+    learningRate?: number;
+    batchSize?: number;
+    seed?: number;
+    augment?: boolean;
+    flip?: boolean;
+    earlyStopping?: boolean;
+    /** Share of each class held back to check the result (0.1–0.5; default 0.2). */
+    validationFraction?: number;
+  };
 }
 export type JobKind = keyof JobParams;
 

@@ -77,7 +77,16 @@ describe('fine-tuning strategies', () => {
     await expect(finetune(pretrained, one, { strategy: 'features' }, quiet)).rejects.toMatchObject({ code: 'DATASET_EMPTY_CLASS' });
     const mixed = openDataset(path.join(ROOT, 'tests/fixtures/datasets/mixed'), 'mixed');
     await expect(finetune(pretrained, mixed, { strategy: 'features' }, quiet)).rejects.toMatchObject({ code: 'DATASET_EMPTY_CLASS' });
+    await expect(finetune(pretrained, dataset, { strategy: 'features', validationFraction: 0.7 }, quiet)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
     pretrained.dispose();
+  });
+
+  it('holds back the chosen share of each class', async () => {
+    const pretrained = await openModel(TINY, 'tiny');
+    const r = await finetune(pretrained, dataset, { strategy: 'features', epochs: 2, batchSize: 8, validationFraction: 0.5 }, quiet);
+    expect([r.trainImages, r.validationImages]).toEqual([20, 20]);
+    expect(Object.values(r.trainPerClass)).toEqual([10, 10]);
+    r.model.dispose(); // shares the pretrained layers, so this frees both
   });
 
   it('the CLI writes a TF.js model with labels and preprocessing that evaluates on the folder', async () => {

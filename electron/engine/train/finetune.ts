@@ -208,6 +208,9 @@ export function featureLayerOf(model: tfl.LayersModel): string | undefined {
 
 export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult> {
   if (!STRATEGIES.includes(options.strategy)) throw new InspectorError('BAD_ARGUMENT', `Strategy must be one of ${STRATEGIES.join(', ')}`);
+  if (options.validationFraction !== undefined && !(options.validationFraction >= 0.05 && options.validationFraction <= 0.5)) {
+    throw new InspectorError('BAD_ARGUMENT', 'The held-back share must be between 5 % and 50 % of each class');
+  }
   const classes = dataset.summary.classes.map((c) => c.name);
   if (classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fine-tuning needs at least two classes (one sub-folder each)');
   const small = dataset.summary.classes.find((c) => c.count < 2);
