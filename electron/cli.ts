@@ -37,6 +37,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze probe-training --model M --data DIR [--layers L1,L2] [--seeds 1] --out T.csv  (checkpoint,epoch,layer,accuracy,std)
   analyze compare     --model M --other M2 --data DIR [--layers L1,L2] [--no-selectivity] --out C.csv  (layer,weight_change,aue_model,aue_other)
   analyze images-per-class --model M --data DIR [--counts 1,5,10] [--seeds 3] --out N.csv  (per_class,accuracy,std,runs)
+  analyze distributed --model M --data DIR --layer L --out D.csv  (class,ap,k50,k90,then AP fraction per k)
   finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] [--holdout 0.2] --out DIR
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
@@ -268,7 +269,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     }
     case 'analyze': {
       const what = analysisName;
-      const analyses = ['sparsity', 'selectivity', 'gmc', 'probe', 'probe-training', 'compare', 'images-per-class'];
+      const analyses = ['sparsity', 'selectivity', 'gmc', 'probe', 'probe-training', 'compare', 'images-per-class', 'distributed'];
       if (!what || !analyses.includes(what)) throw new InspectorError('UNKNOWN_COMMAND', `analyze needs one of ${analyses.join(', ')}${what ? ` (got "${what}")` : ''}`);
       await core.openDataset(required(flags, 'data'));
       const outFile = required(flags, 'out');
@@ -283,6 +284,11 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         writeFileAtomic(outFile, `unit,aue\n${aue.map((a, u) => `${u},${a}`).join('\n')}\n`);
         const sorted = [...aue].sort((a, b) => a - b);
         print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), skipped, out: path.resolve(outFile) });
+      } else if (what === 'distributed') {
+        const r = await core.runJob('distributedCode', { layer: required(flags, 'layer') }, quiet);
+        writeFileAtomic(outFile, `class,ap,k50,k90,${r.sizes.map((k) => `k${k}`).join(',')}\n${r.classes.map((c) => [JSON.stringify(c.name), c.ap, c.k50, c.k90, ...c.fractions].join(',')).join('\n')}\n`);
+        const offDiagonal = r.overlap.flatMap((row, i) => row.filter((_, j) => j !== i));
+        print({ analysis: what, layer: r.layer, units: r.units, set_size: r.setSize, chance_overlap: r.chanceOverlap, mean_overlap: offDiagonal.reduce((a, b) => a + b, 0) / Math.max(1, offDiagonal.length), classes: r.classes.map((c) => ({ class: c.name, ap: c.ap, k50: c.k50, k90: c.k90 })), out: path.resolve(outFile) });
       } else if (what === 'images-per-class') {
         const counts = typeof flags.counts === 'string' ? flags.counts.split(',').map(Number) : undefined;
         if (counts?.some((k) => !Number.isInteger(k) || k < 1)) throw new InspectorError('BAD_ARGUMENT', '--counts are whole numbers of images per class');

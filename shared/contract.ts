@@ -377,6 +377,30 @@ export interface ImagesPerClassResult {
   rows: Array<{ perClass: number; accuracy: number; std: number; runs: number }>;
 }
 
+/** Agrawal et al. §4.2 (Fig. 4–5, Table 5) for one layer. */
+export interface DistributedCodeResult {
+  layer: string;
+  units: number;
+  /** The nested subset sizes k (top units by |SVM weight|), the last being every unit. */
+  sizes: number[];
+  classes: Array<{
+    name: string;
+    /** AP of the one-vs-rest SVM on every unit (held-out images). */
+    ap: number;
+    /** AP with the top-k units as a fraction of `ap`, per size. */
+    fractions: number[];
+    k50: number;
+    k90: number;
+    topUnits: number[];
+  }>;
+  /** overlap[i][j]: share of class i's top units also among class j's. */
+  overlap: number[][];
+  setSize: number;
+  /** What two random sets of `setSize` units would share on average. */
+  chanceOverlap: number;
+  skipped: SkippedFile[];
+}
+
 /** One unit's top images in an atlas. */
 export interface AtlasEntry {
   /** Dataset index. */
@@ -436,6 +460,8 @@ export interface JobParams {
   report: { layers?: string[]; gmcLayer?: string; probeLayers?: string[] };
   /** How many images per class are needed: held-back accuracy of a new classifier vs images per class (ZF Fig. 9). */
   imagesPerClass: { counts?: number[]; seeds?: number; epochs?: number };
+  /** How distributed the code of a layer is: SVMs on nested top-unit subsets, unit-set overlap (Agrawal §4.2). */
+  distributedCode: { layer: string; seed?: number };
   /** Fine-tune a copy of the open model on the open dataset (transfer learning). */
   finetune: {
     strategy: FinetuneStrategy;
@@ -468,6 +494,7 @@ export interface JobResults {
   datasetReport: DatasetReport;
   report: { html: string };
   imagesPerClass: ImagesPerClassResult;
+  distributedCode: DistributedCodeResult;
   finetune: FinetuneSummary;
 }
 
@@ -664,7 +691,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

@@ -54,7 +54,7 @@ import { modelCard } from './train/model-card';
 import { writeFileAtomic } from './store/atomic';
 
 /** Deterministic dataset-level analyses whose results are kept in the workspace (reopening is instant). */
-const CACHED_JOBS = new Set<JobKind>(['sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'imagesPerClass', 'invariance', 'evolution']);
+const CACHED_JOBS = new Set<JobKind>(['sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'imagesPerClass', 'distributedCode', 'invariance', 'evolution']);
 
 interface Upload {
   name: string;

@@ -12,6 +12,7 @@ import { featureEvolution } from './analyses/evolution';
 import type { JobContext } from './analyses/job-context';
 import { compareModels } from './analyses/compare-models';
 import { datasetReport } from './analyses/dataset-report';
+import { distributedCode } from './analyses/distributed-code';
 import { buildReport } from './analyses/report';
 import { imagesPerClassCurve } from './train/images-per-class';
 import { linearProbes } from './analyses/probe';
@@ -57,6 +58,7 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
   },
   probe: async (core, params, ctx) => ({ rows: await linearProbes(core.requireModel(), core.requireDataset(), params, ctx) }),
   datasetReport: (core, _params, ctx) => datasetReport(core.requireDataset(), ctx),
+  distributedCode: (core, params, ctx) => distributedCode(core.requireModel(), core.requireDataset(), params.layer, params, ctx),
   imagesPerClass: (core, params, ctx) => imagesPerClassCurve(core.requireModel(), core.requireDataset(), params, ctx),
   report: async (core, params, ctx) => ({ html: await buildReport(core, params, ctx) }),
   compareModels: (core, params, ctx) => compareModels(core.requireModel(), resolveModelJsonPath(resolveModelPath(params.other)), core.requireDataset(), params, ctx),

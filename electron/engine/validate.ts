@@ -67,6 +67,7 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     fail('selectivity: choose at least one layer');
   }
   if (kind === 'gmc' && (!isObject(params) || typeof params.layer !== 'string')) fail('gmc: choose a layer');
+  if (kind === 'distributedCode' && (!isObject(params) || typeof params.layer !== 'string')) fail('distributedCode: choose a layer');
   if (kind === 'imagesPerClass' && isObject(params)) {
     if (params.counts !== undefined && (!Array.isArray(params.counts) || params.counts.length === 0 || params.counts.length > 30 || !params.counts.every((k) => Number.isInteger(k) && k >= 1))) fail('imagesPerClass: counts are 1–30 whole numbers ≥ 1');
     if (params.seeds !== undefined && (!Number.isInteger(params.seeds) || (params.seeds as number) < 1 || (params.seeds as number) > 10)) fail('imagesPerClass: seeds must be 1–10');

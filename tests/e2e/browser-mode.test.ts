@@ -171,6 +171,9 @@ describe('browser mode in Chromium', () => {
     await page.waitForSelector('.verdict', { timeout: 120_000 });
     await expect.poll(() => page.locator('button:has-text("PNG")').first().isDisabled(), { timeout: 120_000 }).toBe(false);
     expect(await page.locator('[data-sparsity] tr').count()).toBeGreaterThan(10);
+    // "Measure" also started the distributed-code analysis of the grandmother-cell layer (SVMs on unit subsets).
+    await page.waitForSelector('[data-distributed-overlap]', { timeout: 120_000 });
+    await expect(page.locator('[data-distributed-overlap]').textContent()).resolves.toMatch(/random sets of \d+ of the \d+ units would share \d+ %/);
     await page.screenshot({ path: path.join(OUT, 'browser-selectivity.png') });
     expect(errors).toEqual([]);
     await page.close();

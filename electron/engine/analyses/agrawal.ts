@@ -169,8 +169,8 @@ export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<
   return ap;
 }
 
-/** AP of every unit as a one-unit classifier of every class: ap[class][unit]. */
-export async function grandmotherCells(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ ap: number[][]; classes: string[]; skipped: SkippedFile[] }> {
+/** Each image's spatial maximum of every unit of `layer` (dense layers: the value itself), with the labels. */
+export async function spatialMaxFeatures(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ scores: number[][]; labels: number[]; skipped: SkippedFile[] }> {
   const scores: number[][] = [];
   const labels: number[] = [];
   const skipped = await stream(loaded, dataset, [layer], ctx, ([{ data, shape }], batchLabels) => {
@@ -186,6 +186,12 @@ export async function grandmotherCells(loaded: LoadedModel, dataset: Dataset, la
       labels.push(batchLabels[i]);
     }
   });
+  return { scores, labels, skipped };
+}
+
+/** AP of every unit as a one-unit classifier of every class: ap[class][unit]. */
+export async function grandmotherCells(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ ap: number[][]; classes: string[]; skipped: SkippedFile[] }> {
+  const { scores, labels, skipped } = await spatialMaxFeatures(loaded, dataset, layer, ctx);
   const classes = dataset.summary.classes.map((c) => c.name);
   const units = scores[0]?.length ?? 0;
   const ap = classes.map((_, c) => {
