@@ -190,3 +190,42 @@ export async function importedModelsBench(seconds: number, benchScript: string):
     loaded.dispose();
   }
 }
+
+/**
+ * Agrawal et al. suite on 10 000 Fashion-MNIST test images with the default model: sparsity (all layers),
+ * selectivity (every convolution and dense layer), grandmother cells and distributed code (fc7), probes (conv5,
+ * fc6, fc7): wall time and peak RSS of the whole (issue target: < 3 min, < 2 GiB on 2 cores).
+ */
+export async function agrawalSuiteBench(): Promise<void> {
+  const idx = '/usr/share/datasets/fashion-mnist';
+  if (!fs.existsSync(path.join(idx, 't10k-images-idx3-ubyte.gz'))) {
+    print({ name: 'Agrawal suite on 10 000 images: skipped (apt-get install dataset-fashion-mnist)', value: 0, unit: 'flag' });
+    return;
+  }
+  process.env.CNN_INSPECTOR_WORKSPACE = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-agrawal-')); // nothing cached
+  const core = new EngineCore();
+  await core.init();
+  await core.openModel(undefined);
+  await core.openDataset(idx);
+  const unitLayers = (core.modelSummary?.layers ?? []).filter((l) => l.kernel || l.type === 'Dense').map((l) => l.name);
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+  const times: Record<string, number> = {};
+  const timed = async (name: string, run: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await run();
+    times[name] = (performance.now() - t0) / 1000;
+  };
+  const start = performance.now();
+  await timed('sparsity', () => core.runJob('sparsity', {}, quiet));
+  await timed('selectivity', () => core.runJob('selectivity', { layers: unitLayers }, quiet));
+  await timed('gmc', () => core.runJob('gmc', { layer: 'fc7' }, quiet));
+  await timed('distributed', () => core.runJob('distributedCode', { layer: 'fc7' }, quiet));
+  await timed('probe', () => core.runJob('probe', { layers: ['conv5', 'fc6', 'fc7'], ablations: ['original'], seeds: 1 }, quiet));
+  const total = (performance.now() - start) / 1000;
+  clearInterval(timer);
+  peak = Math.max(peak, process.memoryUsage().rss);
+  for (const [name, seconds] of Object.entries(times)) print({ name: `Agrawal suite on 10 000 images: ${name}`, value: round(seconds, 1), unit: 's' });
+  print({ name: 'Agrawal suite on 10 000 images: total wall time', value: round(total, 1), unit: 's' });
+  print({ name: 'Agrawal suite on 10 000 images: peak RSS', value: round(peak / 1048576, 0), unit: 'MiB' });
+}

@@ -19,7 +19,7 @@ import { projectUnit } from '../electron/engine/analyses/projection';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import * as os from 'node:os';
-import { batchPathBench, importedModelsBench, loadOnly, print, round } from './bench-batch';
+import { agrawalSuiteBench, batchPathBench, importedModelsBench, loadOnly, print, round } from './bench-batch';
 
 async function forwardImagesPerSecond(model: { predict(x: tf.Tensor): tf.Tensor | tf.Tensor[] }, shape: number[], batch: number, seconds: number): Promise<number> {
   const x = tf.randomUniform([batch, ...shape]);
@@ -66,9 +66,10 @@ function torchZfNetImagesPerSecond(seconds: number): number | null {
 async function main(): Promise<void> {
   const backend = await initBackend();
   const seconds = Number(process.env.BENCH_SECONDS ?? 6);
-  // BENCH_ONLY=batch|imports runs one section (for iterating on it).
+  // BENCH_ONLY=batch|imports|agrawal runs one section (for iterating on it).
   if (process.env.BENCH_ONLY === 'batch') return batchPathBench(seconds);
   if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
+  if (process.env.BENCH_ONLY === 'agrawal') return agrawalSuiteBench();
 
   const fashion = buildZfFashion(1);
   print({ name: `default model forward (batch 64, ${backend.name})`, value: round(await forwardImagesPerSecond(fashion, [28, 28, 1], 64, seconds), 1), unit: 'images/s' });
@@ -165,6 +166,7 @@ async function main(): Promise<void> {
   print({ name: 'tensors alive after a 2000-image pass minus before', value: tf.memory().numTensors - tensorsBefore, unit: 'tensors' });
   await batchPathBench(seconds);
   await importedModelsBench(seconds, __filename);
+  await agrawalSuiteBench();
 }
 
 const loadOnlyAt = process.argv.indexOf('--load-only');

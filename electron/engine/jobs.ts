@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { JobKind, JobParams, JobResults, SelectivityResult } from '../../shared/contract';
-import { cumulativeAue } from './analyses/agrawal';
+import { cumulativeAue, selectivityOfLayers } from './analyses/agrawal';
 import { buildAtlas } from './analyses/atlas';
 import { correspondence } from './analyses/correspondence';
 import { evaluateModel } from './analyses/evaluate';
@@ -43,12 +43,9 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
   },
   sparsity: (core, params, ctx) => core.analyzeSparsity(params.layers, ctx),
   selectivity: async (core, params, ctx) => {
-    const out: SelectivityResult['layers'] = [];
-    for (const [i, layer] of params.layers.entries()) {
-      const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(i * t + d, params.layers.length * t, `${layer}: ${m}`) };
-      const { aue } = await core.analyzeSelectivity(layer, sub);
-      out.push({ layer, aue, cumulative: cumulativeAue(aue) });
-    }
+    // All chosen layers in one pair of passes over the dataset.
+    const { layers } = await selectivityOfLayers(core.requireModel(), core.requireDataset(), params.layers, ctx);
+    const out: SelectivityResult['layers'] = layers.map(({ layer, aue }) => ({ layer, aue, cumulative: cumulativeAue(aue) }));
     return { layers: out, classes: core.requireDataset().summary.classes.length };
   },
   gmc: async (core, params, ctx) => {

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { layerActivations } from '../../electron/engine/analyses/activations';
-import { averagePrecision, entropyBits, grandmotherCells, selectivity, sparsity } from '../../electron/engine/analyses/agrawal';
+import { averagePrecision, entropyBits, grandmotherCells, selectivity, selectivityOfLayers, sparsity } from '../../electron/engine/analyses/agrawal';
 import { makeJobContext } from '../../electron/engine/analyses/job-context';
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
@@ -82,6 +82,15 @@ describe('Agrawal et al. analyses', () => {
       expect(aue[u]).toBeCloseTo(sum / 100, 9);
     }
     expect(entropyBits([1, 1, 1, 1])).toBeCloseTo(2, 12);
+  });
+
+  it('selectivity of several layers in one pair of passes equals each layer measured alone', async () => {
+    const { layers } = await selectivityOfLayers(loaded, dataset, ['conv3', 'conv5', 'fc7'], quiet);
+    for (const { layer, aue, curves } of layers) {
+      const alone = await selectivity(loaded, dataset, layer, quiet);
+      expect(aue).toEqual(alone.aue);
+      expect(curves).toEqual(alone.curves);
+    }
   });
 
   it('average precision: ties share a threshold (hand-worked, as scikit-learn)', () => {

@@ -88,53 +88,73 @@ export function entropyBits(counts: ArrayLike<number>): number {
 
 /** AuE per unit (lower = more class-selective), plus each unit's entropy curve (100 values). */
 export async function selectivity(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ aue: number[]; curves: number[][]; skipped: SkippedFile[] }> {
+  const { layers, skipped } = await selectivityOfLayers(loaded, dataset, [layer], ctx);
+  return { ...layers[0], skipped };
+}
+
+/**
+ * The same for several layers with two passes over the dataset in all (not two per layer): pass 1 finds each
+ * unit's response range, pass 2 counts, per threshold bin and class, the responses that reach it.
+ */
+export async function selectivityOfLayers(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  layerNames: string[],
+  ctx: JobContext,
+): Promise<{ layers: Array<{ layer: string; aue: number[]; curves: number[][] }>; skipped: SkippedFile[] }> {
   const classes = dataset.summary.classes.length;
-  let units = 0;
-  let min: Float64Array | undefined;
-  let max: Float64Array | undefined;
-  // Pass 1: each unit's response range.
-  await stream(loaded, dataset, [layer], ctx, ([{ data, shape }]) => {
-    units = shape[shape.length - 1];
-    min ??= new Float64Array(units).fill(Infinity);
-    max ??= new Float64Array(units).fill(-Infinity);
-    for (let k = 0; k < data.length; k++) {
-      const u = k % units;
-      if (data[k] < min[u]) min[u] = data[k];
-      if (data[k] > max[u]) max[u] = data[k];
-    }
-  }, 'Range: ');
-  // Pass 2: per unit, per threshold bin, per class, how many responses reach it.
-  const bins = new Float64Array(units * THRESHOLDS * classes);
-  const tau = (u: number, j: number) => min![u] + ((max![u] - min![u]) * j) / THRESHOLDS;
-  const skipped = await stream(loaded, dataset, [layer], ctx, ([{ data, shape }], labels) => {
-    const per = data.length / shape[0];
-    for (let i = 0; i < shape[0]; i++) {
-      const cls = labels[i];
-      for (let k = i * per; k < (i + 1) * per; k++) {
+  const state = layerNames.map(() => ({ units: 0, min: undefined as Float64Array | undefined, max: undefined as Float64Array | undefined, bins: undefined as Float64Array | undefined }));
+  await stream(loaded, dataset, layerNames, ctx, (outs) => {
+    outs.forEach(({ data, shape }, li) => {
+      const st = state[li];
+      const units = (st.units = shape[shape.length - 1]);
+      const min = (st.min ??= new Float64Array(units).fill(Infinity));
+      const max = (st.max ??= new Float64Array(units).fill(-Infinity));
+      for (let k = 0; k < data.length; k++) {
         const u = k % units;
-        const v = data[k];
-        const span = max![u] - min![u];
-        // Highest j with v ≥ τ_j, found from the formula and corrected against it exactly.
-        let j = span > 0 ? Math.min(THRESHOLDS - 1, Math.floor(((v - min![u]) * THRESHOLDS) / span)) : THRESHOLDS - 1;
-        while (j + 1 < THRESHOLDS && v >= tau(u, j + 1)) j++;
-        while (j > 0 && v < tau(u, j)) j--;
-        bins[(u * THRESHOLDS + j) * classes + cls]++;
+        if (data[k] < min[u]) min[u] = data[k];
+        if (data[k] > max[u]) max[u] = data[k];
       }
-    }
+    });
+  }, 'Range: ');
+  for (const st of state) st.bins = new Float64Array(st.units * THRESHOLDS * classes);
+  const skipped = await stream(loaded, dataset, layerNames, ctx, (outs, labels) => {
+    outs.forEach(({ data, shape }, li) => {
+      const { units, min, max, bins } = state[li] as { units: number; min: Float64Array; max: Float64Array; bins: Float64Array };
+      const tau = (u: number, j: number) => min[u] + ((max[u] - min[u]) * j) / THRESHOLDS;
+      const per = data.length / shape[0];
+      for (let i = 0; i < shape[0]; i++) {
+        const cls = labels[i];
+        for (let k = i * per; k < (i + 1) * per; k++) {
+          const u = k % units;
+          const v = data[k];
+          const span = max[u] - min[u];
+          // Highest j with v ≥ τ_j, found from the formula and corrected against it exactly.
+          let j = span > 0 ? Math.min(THRESHOLDS - 1, Math.floor(((v - min[u]) * THRESHOLDS) / span)) : THRESHOLDS - 1;
+          while (j + 1 < THRESHOLDS && v >= tau(u, j + 1)) j++;
+          while (j > 0 && v < tau(u, j)) j--;
+          bins[(u * THRESHOLDS + j) * classes + cls]++;
+        }
+      }
+    });
   }, 'Histograms: ');
-  const aue: number[] = [];
-  const curves: number[][] = [];
-  for (let u = 0; u < units; u++) {
-    const counts = new Float64Array(classes);
-    const curve = new Array<number>(THRESHOLDS);
-    for (let j = THRESHOLDS - 1; j >= 0; j--) {
-      for (let c = 0; c < classes; c++) counts[c] += bins[(u * THRESHOLDS + j) * classes + c];
-      curve[j] = entropyBits(counts);
+  const layers = layerNames.map((layer, li) => {
+    const { units, bins } = state[li] as { units: number; bins: Float64Array };
+    const aue: number[] = [];
+    const curves: number[][] = [];
+    for (let u = 0; u < units; u++) {
+      const counts = new Float64Array(classes);
+      const curve = new Array<number>(THRESHOLDS);
+      for (let j = THRESHOLDS - 1; j >= 0; j--) {
+        for (let c = 0; c < classes; c++) counts[c] += bins[(u * THRESHOLDS + j) * classes + c];
+        curve[j] = entropyBits(counts);
+      }
+      curves.push(curve);
+      aue.push(curve.reduce((s, v) => s + v, 0) / THRESHOLDS);
     }
-    curves.push(curve);
-    aue.push(curve.reduce((s, v) => s + v, 0) / THRESHOLDS);
-  }
-  return { aue, curves, skipped };
+    return { layer, aue, curves };
+  });
+  return { layers, skipped };
 }
 
 /** Agrawal Fig. 1: units sorted from most to least selective; entry k−1 = mean AuE of the k most selective. */

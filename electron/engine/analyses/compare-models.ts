@@ -11,7 +11,7 @@ import { InspectorError } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import { openModel, type LoadedModel } from '../model/loaded-model';
 import { releaseBatchSessions } from '../runtime/batch-forward';
-import { selectivity } from './agrawal';
+import { selectivityOfLayers } from './agrawal';
 import type { JobContext } from './job-context';
 
 function relativeChange(before: tf.Tensor[], after: tf.Tensor[]): number {
@@ -61,17 +61,15 @@ export async function compareModels(
       weightChange: relativeChange(current.model.getLayer(name).getWeights(), other.model.getLayer(name).getWeights()),
     }));
     if (options.selectivity !== false) {
-      // Selectivity needs units with spatial or dense outputs over the dataset: both models, every layer.
-      const total = layers.length * 2;
-      for (const [i, row] of rows.entries()) {
-        for (const [j, model] of [current, other].entries()) {
-          ctx.throwIfCancelled();
-          const step = i * 2 + j;
-          const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(step * t + d, total * t, `${row.layer}, ${j === 0 ? 'this model' : 'the other'}: ${m}`) };
-          const { aue } = await selectivity(model, dataset, row.layer, sub);
-          if (j === 0) row.aueModel = mean(aue);
-          else row.aueOther = mean(aue);
-        }
+      // Every layer of each model in one pair of passes over the dataset.
+      for (const [j, model] of [current, other].entries()) {
+        ctx.throwIfCancelled();
+        const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(j * t + d, 2 * t, `${j === 0 ? 'This model' : 'The other'}: ${m}`) };
+        const { layers: measured } = await selectivityOfLayers(model, dataset, layers, sub);
+        measured.forEach(({ aue }, i) => {
+          if (j === 0) rows[i].aueModel = mean(aue);
+          else rows[i].aueOther = mean(aue);
+        });
       }
     }
     return { model: current.summary.name, other: other.summary.name, rows, onlyInModel: onlyHere, onlyInOther: onlyThere };
