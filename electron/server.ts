@@ -94,7 +94,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     fs.createReadStream(file).pipe(res);
   });
 
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 256 * 1024 * 1024 });
+  // Model files come over the socket too (VGG-sized ONNX files are ~0.5 GB); the renderer refuses bigger ones.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 * 1024 });
   server.on('upgrade', (req, socket, head) => {
     const url = new URL(req.url ?? '/', 'http://local');
     const origin = req.headers.origin;

@@ -52,6 +52,10 @@ export const useAppStore = defineStore('app', {
     },
     /** A model file the person picked or dropped (.onnx, .h5, .keras). */
     async uploadModel(file: File) {
+      if (file.size > 1000 * 1024 * 1024) {
+        this.error = { code: 'BAD_ARGUMENT', message: `${file.name} is ${(file.size / 1024 ** 3).toFixed(1)} GB, too big to send to the app: type its path in "model path on the server" instead` };
+        return;
+      }
       const bytes = new Uint8Array(await file.arrayBuffer());
       return this.change(() => api().uploadModel({ name: file.name, bytes }));
     },
