@@ -474,6 +474,8 @@ export interface JobParams {
     earlyStopping?: boolean;
     /** Share of each class held back to check the result (0.1–0.5; default 0.2). */
     validationFraction?: number;
+    /** 'sgd' (momentum, default) or 'adam'. */
+    optimizer?: 'sgd' | 'adam';
   };
 }
 export type JobKind = keyof JobParams;

@@ -70,6 +70,15 @@ describe('training loop', () => {
     model.dispose();
   });
 
+  it('Adam learns the bars too, leaking nothing', async () => {
+    const model = smallNet();
+    const before = tf.memory().numTensors;
+    await trainClassifier(model, bars(400, 8), { epochs: 4, batchSize: 32, learningRate: 0.01, momentum: 0.9, seed: 3, optimizer: 'adam' });
+    expect(await evaluateAccuracy(model, bars(200, 98))).toBeGreaterThanOrEqual(0.95);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
   it('early stopping keeps the best epoch: the model ends with that epoch’s held-back accuracy', async () => {
     const model = smallNet();
     const before = tf.memory().numTensors;

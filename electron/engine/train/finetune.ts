@@ -35,6 +35,8 @@ export interface FinetuneOptions {
   flip?: boolean;
   /** Stop when the held-back accuracy has not improved for a while, keeping the best epoch (default on). */
   earlyStopping?: boolean;
+  /** 'sgd' (momentum, default) or 'adam'. */
+  optimizer?: 'sgd' | 'adam';
 }
 
 export interface FinetuneResult {
@@ -218,13 +220,14 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   const settings = {
     epochs: options.epochs ?? 10,
     batchSize: options.batchSize ?? 32,
-    learningRate: options.learningRate ?? (options.strategy === 'features' ? 0.05 : 0.01),
+    learningRate: options.learningRate ?? (options.optimizer === 'adam' ? 1e-3 : options.strategy === 'features' ? 0.05 : 0.01),
     pretrainedMultiplier: options.pretrainedMultiplier ?? 0.1,
     seed: options.seed ?? 1,
     validationFraction: options.validationFraction ?? 0.2,
     augment: options.augment ?? true,
     flip: options.flip ?? true,
     earlyStopping: options.earlyStopping ?? true,
+    optimizer: options.optimizer ?? 'sgd',
   };
   const { ys, pack, skipped } = await loadAll(pretrained, dataset, ctx);
   if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
@@ -265,6 +268,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     augment: settings.augment ? { cropPad: Math.max(1, Math.round(h / 14)), flip: settings.flip, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
     validation,
     lrMultipliers,
+    optimizer: settings.optimizer,
     ...(settings.earlyStopping ? { earlyStopping: { patience: Math.max(3, Math.ceil(settings.epochs / 4)) } } : {}),
     shouldCancel: () => ctx.isCancelled(),
     onProgress: (p) =>

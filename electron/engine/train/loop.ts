@@ -39,6 +39,8 @@ export interface TrainOptions {
    * new classifier when fine-tuning. Variables not listed train at 1×.
    */
   lrMultipliers?: Map<string, number>;
+  /** 'sgd' (momentum SGD, the default) or 'adam' (adaptive steps; learningRate is then Adam's, e.g. 1e-3). */
+  optimizer?: 'sgd' | 'adam';
   /**
    * Early stopping on the validation accuracy: stop after `patience` epochs without improvement and put back the
    * weights of the best epoch (needs `validation`).
@@ -124,7 +126,19 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   if (n === 0) throw new InspectorError('DATASET_EMPTY', 'No training images');
   const numClasses = (model.outputs[0].shape[model.outputs[0].shape.length - 1] as number) ?? 0;
   const { model: lossModel, fromLogits } = logitsModel(model);
-  const optimizer = tf.train.momentum(options.learningRate, options.momentum);
+  // One optimizer per learning-rate multiplier: with Adam, scaling a gradient would not scale its step.
+  const trainableNames = lossModel.trainableWeights.map((v) => (v.read() as tf.Variable).name);
+  const multiplierOf = (name: string) => options.lrMultipliers?.get(name) ?? 1;
+  const groups = [...new Set(trainableNames.map(multiplierOf))].map((m) => ({
+    multiplier: m,
+    names: new Set(trainableNames.filter((n) => multiplierOf(n) === m)),
+    optimizer: options.optimizer === 'adam' ? tf.train.adam(options.learningRate * m) : tf.train.momentum(options.learningRate * m, options.momentum),
+  }));
+  const setRate = (opt: tf.Optimizer, rate: number) => {
+    const o = opt as unknown as { setLearningRate?: (r: number) => void; learningRate: number };
+    if (typeof o.setLearningRate === 'function') o.setLearningRate(rate);
+    else o.learningRate = rate; // Adam reads its field at every step
+  };
   const random = mulberry32(options.seed);
   const batchesPerEpoch = Math.ceil(n / options.batchSize);
   const [, h, w, c] = data.shape;
@@ -140,7 +154,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
     for (let epoch = 1; epoch <= options.epochs; epoch++) {
       const decaySteps = options.lrDecay ? Math.floor((epoch - 1) / options.lrDecay.everyEpochs) : 0;
       const learningRate = options.learningRate / Math.pow(options.lrDecay?.factor ?? 1, decaySteps);
-      optimizer.setLearningRate(learningRate);
+      for (const g of groups) setRate(g.optimizer, learningRate * g.multiplier);
       const order = shuffledIndices(n, random);
       let epochLoss = 0;
       for (let b = 0; b < batchesPerEpoch; b++) {
@@ -164,11 +178,10 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
             }
             return loss as tf.Scalar;
           };
-          if (!options.lrMultipliers) return optimizer.minimize(lossFn, true, trainable) as tf.Scalar;
-          // Per-layer learning rates: scale each variable's gradient before the (shared) optimizer step.
-          const { value, grads } = optimizer.computeGradients(lossFn, trainable);
-          const scaled = Object.entries(grads).map(([name, g]) => ({ name, tensor: tf.mul(g, options.lrMultipliers!.get(name) ?? 1) }));
-          optimizer.applyGradients(scaled);
+          if (groups.length === 1) return groups[0].optimizer.minimize(lossFn, true, trainable) as tf.Scalar;
+          // Per-layer learning rates: one gradient computation, each group's step by its own optimizer.
+          const { value, grads } = groups[0].optimizer.computeGradients(lossFn, trainable);
+          for (const g of groups) g.optimizer.applyGradients(Object.entries(grads).filter(([name]) => g.names.has(name)).map(([name, tensor]) => ({ name, tensor })));
           return value;
         });
         const loss = (await lossTensor.data())[0];
@@ -211,9 +224,11 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
     if (best && best.epoch !== history.length) trainable.forEach((v, i) => v.assign(best!.weights[i]));
   } finally {
     best?.weights.forEach((t) => t.dispose());
-    optimizer.dispose();
-    // MomentumOptimizer.dispose() leaves SGD's learning-rate scalar `c` behind (tfjs 4.22): free it here.
-    (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+    for (const { optimizer } of groups) {
+      optimizer.dispose();
+      // MomentumOptimizer.dispose() leaves SGD's learning-rate scalar `c` behind (tfjs 4.22): free it here.
+      (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+    }
   }
   return {
     history,

@@ -48,7 +48,7 @@ export function modelCard(r: FinetuneResult & { baseName: string; dataset: Datas
     confusions.length ? confusions.slice(0, 12).map((c) => `- ${c}`).join('\n') : '- none',
     '',
     '## Settings',
-    `epochs ${r.settings.epochs}, batch ${r.settings.batchSize}, learning rate ${r.settings.learningRate}, augmentation ${r.settings.augment ? `on (random crops${r.settings.flip ? ', mirror images' : ''})` : 'off'}, early stopping ${r.settings.earlyStopping ? 'on' : 'off'}${r.frozen.length ? `; layers kept fixed: ${r.frozen.join(', ')}` : ''}.`,
+    `epochs ${r.settings.epochs}, batch ${r.settings.batchSize}, ${r.settings.optimizer === 'adam' ? 'Adam' : 'SGD with momentum'}, learning rate ${r.settings.learningRate}, augmentation ${r.settings.augment ? `on (random crops${r.settings.flip ? ', mirror images' : ''})` : 'off'}, early stopping ${r.settings.earlyStopping ? 'on' : 'off'}${r.frozen.length ? `; layers kept fixed: ${r.frozen.join(', ')}` : ''}.`,
     r.skipped.length ? `${r.skipped.length} file(s) could not be read and were left out: ${r.skipped.slice(0, 5).map((s) => s.file).join(', ')}${r.skipped.length > 5 ? ', …' : ''}.` : '',
     '',
     '## What these numbers do not tell you',
