@@ -8,6 +8,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobFinished } from '../../shared/contract';
+import { defaultAtlasLayers } from '../../electron/engine/analyses/atlas';
+import type { LoadedModel } from '../../electron/engine/model/loaded-model';
 import { InspectorService } from '../../electron/engine/service';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -60,5 +62,28 @@ describe('atlas job', () => {
     await expect(service.getAtlasLayer({ layer: '../../etc/passwd' })).rejects.toMatchObject({ code: 'LAYER_NOT_FOUND' });
     await expect(service.getAtlasSheet({ layer: 'c1', unit: 4 })).rejects.toMatchObject({ code: 'UNIT_OUT_OF_RANGE' });
     await expect(service.startJob({ kind: 'atlas', params: { k: 0 } })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+});
+
+describe('default atlas layers', () => {
+  const model = (n: number, size: number) =>
+    ({
+      summary: {
+        inputShape: [size, size, 3],
+        layers: [
+          { name: 'input', type: 'InputLayer', outputShape: [size, size, 3] },
+          ...Array.from({ length: n }, (_, i) => ({ name: `conv${i}`, type: 'Conv2D', outputShape: [8, 8, 64] })),
+          { name: 'pool', type: 'MaxPooling2D', outputShape: [4, 4, 64] },
+          { name: 'fc', type: 'Dense', outputShape: [10] },
+        ],
+      },
+    }) as unknown as LoadedModel;
+
+  it('a small model: every convolution and dense layer', () => {
+    expect(defaultAtlasLayers(model(5, 28))).toEqual(['conv0', 'conv1', 'conv2', 'conv3', 'conv4', 'fc']);
+  });
+
+  it('a big model: five layers from the first to the last', () => {
+    expect(defaultAtlasLayers(model(20, 224))).toEqual(['conv0', 'conv5', 'conv11', 'conv16', 'fc']);
   });
 });

@@ -22,13 +22,24 @@ const GAP = 2;
 const BLOCK_GAP = 12;
 const BACKGROUND = [0x10, 0x14, 0x1a];
 
+const WITH_UNITS = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'Dense']);
+
+/** Every layer an atlas can show: the convolution and dense layers (pooling and normalisation share their units). */
+export function atlasCandidateLayers(loaded: LoadedModel): string[] {
+  return loaded.summary.layers.filter((l) => WITH_UNITS.has(l.type)).map((l) => l.name);
+}
+
 /**
- * Layers an atlas shows by default: the convolution and dense layers (as in ZF Fig. 2; pooling and normalisation
- * layers have the same units as the convolution before them). Any layer can be asked for by name.
+ * Layers an atlas shows by default (ZF Fig. 2): all of them for small models; for big ones (projections at
+ * 224×224 through dozens of layers would take hours) five spread from first to last, which any choice overrides.
  */
 export function defaultAtlasLayers(loaded: LoadedModel): string[] {
-  const withUnits = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'Dense']);
-  return loaded.summary.layers.filter((l) => withUnits.has(l.type)).map((l) => l.name);
+  const all = atlasCandidateLayers(loaded);
+  const [h, w] = loaded.summary.inputShape;
+  const units = loaded.summary.layers.filter((l) => all.includes(l.name)).reduce((s, l) => s + (l.outputShape.at(-1) ?? 0), 0);
+  if (all.length <= 8 && (h * w <= 64 * 64 || units <= 1500)) return all;
+  const picks = new Set([0, Math.round(all.length / 4), Math.round(all.length / 2), Math.round((3 * all.length) / 4), all.length - 1]);
+  return [...picks].sort((a, b) => a - b).map((i) => all[i]);
 }
 
 /** 8-bit [H,W,C] image. */
