@@ -640,7 +640,8 @@ export interface InspectorApi {
   /** One unit's sheet: k deconvnet projections (left) beside the k image patches (right), as PNG. */
   getAtlasSheet(params: { layer: string; unit: number }): Promise<Uint8Array>;
   startJob<K extends JobKind>(params: { kind: K; params: JobParams[K] }): Promise<{ jobId: string }>;
-  cancelJob(params: { jobId: string }): Promise<void>;
+  /** Stops a job. With `keep`, a training job stops at once but keeps and saves what it learned (its best epoch). */
+  cancelJob(params: { jobId: string; keep?: boolean }): Promise<void>;
   getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]>;
 }
 

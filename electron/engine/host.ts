@@ -152,7 +152,8 @@ export class EngineHost {
   }
 
   /** Marks a job cancelled: a queued job is dropped, a running one stops at its next check. */
-  cancelJob(jobId: string): boolean {
+  /** Cancels a job; with `keep`, asks it to finish now with what it has (flag 2) instead of discarding it (flag 1). */
+  cancelJob(jobId: string, keep = false): boolean {
     const queued = this.queue.findIndex((j) => j.jobId === jobId);
     if (queued >= 0) {
       const [job] = this.queue.splice(queued, 1);
@@ -161,7 +162,7 @@ export class EngineHost {
     }
     const flag = this.cancelFlags.get(jobId);
     if (!flag) return false;
-    Atomics.store(flag, 0, 1);
+    Atomics.store(flag, 0, keep ? 2 : 1);
     return true;
   }
 

@@ -240,9 +240,9 @@ export class InspectorService implements Inspector {
     return { jobId };
   }
 
-  async cancelJob(params: { jobId: string }): Promise<void> {
+  async cancelJob(params: { jobId: string; keep?: boolean }): Promise<void> {
     if (!this.jobs.has(params.jobId)) throw new InspectorError('JOB_NOT_FOUND', `No job ${params.jobId}`);
-    this.host.cancelJob(params.jobId);
+    this.host.cancelJob(params.jobId, params.keep === true);
   }
 
   async getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]> {

@@ -187,6 +187,7 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
     case 'cancelJob':
     case 'getJobResult':
       if (typeof p.jobId !== 'string') fail(`${name}: jobId must be a string`);
+      if (name === 'cancelJob' && p.keep !== undefined && typeof p.keep !== 'boolean') fail('cancelJob: keep must be true or false');
       return;
   }
 }

@@ -36,9 +36,10 @@ export const useJobsStore = defineStore('jobs', {
         return undefined;
       }
     },
-    async cancel(jobId: string) {
+    /** Stops a job; `keep`: a training job stops now but saves its best epoch. */
+    async cancel(jobId: string, keep = false) {
       try {
-        await api().cancelJob({ jobId });
+        await api().cancelJob({ jobId, ...(keep ? { keep } : {}) });
       } catch (error) {
         useAppStore().showError(error);
       }

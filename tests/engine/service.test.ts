@@ -27,6 +27,8 @@ function waitFinished(jobId: string, svc: InspectorService): Promise<JobFinished
 
 describe('InspectorService over the worker pool', () => {
   beforeAll(async () => {
+    // A private workspace (fine-tuned models and cached results land there; worker threads inherit it).
+    process.env.CNN_INSPECTOR_WORKSPACE = fs.mkdtempSync(path.join(os.tmpdir(), 'service-ws-'));
     service = new InspectorService({ workers: 2, preferredBackend: 'wasm' });
     await service.openModel({});
     await service.openDataset({});
@@ -114,6 +116,20 @@ describe('InspectorService over the worker pool', () => {
     await expect(service.getJobResult({ jobId })).rejects.toMatchObject({ code: 'JOB_CANCELLED' });
     expect(await service.host.numTensors()).toEqual(baseline);
   });
+
+  it('"stop and keep" ends a fine-tuning job early as done, with its model saved', async () => {
+    const { jobId } = await service.startJob({ kind: 'finetune', params: { strategy: 'fc', epochs: 40, batchSize: 32 } });
+    const dispose = service.onJobProgress((e) => {
+      if (e.jobId === jobId && e.metrics && e.metrics.epoch >= 2) void service.cancelJob({ jobId, keep: true });
+    });
+    const finished = await waitFinished(jobId, service);
+    dispose();
+    expect(finished.status).toBe('done');
+    const summary = await service.getJobResult<'finetune'>({ jobId });
+    expect(summary.history.length).toBeLessThan(40);
+    expect(summary.stoppedEarly).toBe(true);
+    expect(fs.existsSync(summary.path)).toBe(true);
+  }, 120_000);
 
   it('an image that cannot be decoded is left out of an evaluation and named with its code', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-'));

@@ -98,6 +98,29 @@ describe('training loop', () => {
     model.dispose();
   });
 
+  it('"stop and keep" ends training normally mid-epoch, keeping its best epoch, leaking nothing', async () => {
+    const model = smallNet();
+    const before = tf.memory().numTensors;
+    let batches = 0;
+    const result = await trainClassifier(model, bars(320, 6), {
+      epochs: 6,
+      batchSize: 32,
+      learningRate: 0.05,
+      momentum: 0.9,
+      seed: 4,
+      validation: bars(100, 61),
+      earlyStopping: { patience: 10 },
+      onProgress: (p) => void (p.batch < p.batchesPerEpoch && batches++),
+      shouldStop: () => batches >= 13, // during the second epoch (10 batches each)
+    });
+    expect(result.history.length).toBe(2);
+    expect(result.stoppedEarly).toBe(true);
+    const best = Math.max(...result.history.map((h) => h.validationAccuracy!));
+    expect(await evaluateAccuracy(model, bars(100, 61))).toBe(best);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
   it('stops with JOB_CANCELLED when cancelled, leaking nothing', async () => {
     const model = smallNet();
     const before = tf.memory().numTensors;

@@ -8,12 +8,19 @@ export interface JobContext {
   throwIfCancelled(): void;
   /** Lets messages (cancel, other calls) through between batches. */
   yield(): Promise<void>;
+  /** The person asked to stop but keep what is done (training: finish now, save the best epoch). */
+  shouldFinish?(): boolean;
 }
 
-export function makeJobContext(report: (done: number, total: number, message: string, metrics?: TrainingMetrics) => void, isCancelled: () => boolean): JobContext {
+export function makeJobContext(
+  report: (done: number, total: number, message: string, metrics?: TrainingMetrics) => void,
+  isCancelled: () => boolean,
+  shouldFinish?: () => boolean,
+): JobContext {
   return {
     progress: report,
     isCancelled,
+    ...(shouldFinish ? { shouldFinish } : {}),
     throwIfCancelled() {
       if (isCancelled()) throw new InspectorError('JOB_CANCELLED', 'The job was cancelled');
     },

@@ -271,6 +271,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     optimizer: settings.optimizer,
     ...(settings.earlyStopping ? { earlyStopping: { patience: Math.max(3, Math.ceil(settings.epochs / 4)) } } : {}),
     shouldCancel: () => ctx.isCancelled(),
+    shouldStop: () => ctx.shouldFinish?.() ?? false,
     onProgress: (p) =>
       ctx.progress(
         (p.epoch - 1) * p.batchesPerEpoch + p.batch,

@@ -33,6 +33,8 @@ export interface TrainOptions {
   onCheckpoint?: (epoch: number) => Promise<void>;
   onProgress?: (p: TrainProgress) => void;
   shouldCancel?: () => boolean;
+  /** Stop after the current batch but end normally (the person chose "stop and keep"). */
+  shouldStop?: () => boolean;
   validation?: LabelledArray;
   /**
    * Per-variable learning-rate multipliers (variable name → factor), e.g. 0.1 for pretrained layers and 1 for a
@@ -157,8 +159,14 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
       for (const g of groups) setRate(g.optimizer, learningRate * g.multiplier);
       const order = shuffledIndices(n, random);
       let epochLoss = 0;
+      let stopRequested = false;
+      let seenThisEpoch = 0;
       for (let b = 0; b < batchesPerEpoch; b++) {
         if (options.shouldCancel?.()) throw new InspectorError('JOB_CANCELLED', 'Training cancelled');
+        if (b > 0 && options.shouldStop?.()) {
+          stopRequested = true;
+          break;
+        }
         const start = b * options.batchSize;
         const end = Math.min(n, start + options.batchSize);
         const batch = sliceBatch(data, order, start, end);
@@ -187,6 +195,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
         const loss = (await lossTensor.data())[0];
         lossTensor.dispose();
         epochLoss += loss * (end - start);
+        seenThisEpoch += end - start;
         imagesSeen += end - start;
         options.onProgress?.({
           epoch,
@@ -200,12 +209,12 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
         if (b % 4 === 0) await new Promise((r) => setImmediate(r));
       }
       const validationAccuracy = options.validation ? await evaluateAccuracy(model, options.validation) : undefined;
-      history.push({ epoch, loss: epochLoss / n, validationAccuracy, learningRate });
+      history.push({ epoch, loss: epochLoss / Math.max(1, seenThisEpoch), validationAccuracy, learningRate });
       options.onProgress?.({
         epoch,
         batch: batchesPerEpoch,
         batchesPerEpoch,
-        loss: epochLoss / n,
+        loss: epochLoss / Math.max(1, seenThisEpoch),
         learningRate,
         imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000),
         validationAccuracy,
@@ -219,6 +228,10 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
           stoppedEarly = epoch < options.epochs;
           break;
         }
+      }
+      if (stopRequested) {
+        stoppedEarly = epoch < options.epochs || stoppedEarly;
+        break;
       }
     }
     if (best && best.epoch !== history.length) trainable.forEach((v, i) => v.assign(best!.weights[i]));
