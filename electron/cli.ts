@@ -38,7 +38,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze compare     --model M --other M2 --data DIR [--layers L1,L2] [--no-selectivity] --out C.csv  (layer,weight_change,aue_model,aue_other)
   analyze images-per-class --model M --data DIR [--counts 1,5,10] [--seeds 3] --out N.csv  (per_class,accuracy,std,runs)
   analyze distributed --model M --data DIR --layer L --out D.csv  (class,ap,k50,k90,then AP fraction per k)
-  finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] [--holdout 0.2] [--optimizer sgd|adam] --out DIR
+  finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] [--holdout 0.2] [--optimizer sgd|adam] [--classifier softmax|svm] --out DIR
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
@@ -332,7 +332,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const lr = flags.lr === undefined ? undefined : Number(flags.lr);
       if (lr !== undefined && !(lr > 0)) throw new InspectorError('BAD_ARGUMENT', '--lr must be a positive number');
       const r = await core.finetuneAndSave(
-        { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1), flip: !flags['no-flip'], earlyStopping: !flags['no-early-stop'], ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}), ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}) },
+        { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1), flip: !flags['no-flip'], earlyStopping: !flags['no-early-stop'], ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}), ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}), ...(flags.classifier === 'svm' || flags.classifier === 'softmax' ? { classifier: flags.classifier } : {}) },
         outDir,
         makeJobContext(
           (_done, _total, message) => {

@@ -476,6 +476,8 @@ export interface JobParams {
     validationFraction?: number;
     /** 'sgd' (momentum, default) or 'adam'. */
     optimizer?: 'sgd' | 'adam';
+    /** The new last step of the "features" strategy: softmax (default) or linear SVMs. */
+    classifier?: 'softmax' | 'svm';
   };
 }
 export type JobKind = keyof JobParams;

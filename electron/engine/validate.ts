@@ -95,6 +95,7 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     if (params.learningRate !== undefined && !((params.learningRate as number) > 0)) fail('finetune: learningRate must be positive');
     for (const flag of ['augment', 'flip', 'earlyStopping'] as const) if (params[flag] !== undefined && typeof params[flag] !== 'boolean') fail(`finetune: ${flag} must be true or false`);
     if (params.optimizer !== undefined && params.optimizer !== 'sgd' && params.optimizer !== 'adam') fail('finetune: optimizer must be sgd or adam');
+    if (params.classifier !== undefined && params.classifier !== 'softmax' && params.classifier !== 'svm') fail('finetune: classifier must be softmax or svm');
     if (params.validationFraction !== undefined && !((params.validationFraction as number) >= 0.05 && (params.validationFraction as number) <= 0.5)) fail('finetune: validationFraction must be 0.05–0.5');
   }
   if (kind === 'occlusion') {

@@ -81,6 +81,15 @@ describe('fine-tuning strategies', () => {
     pretrained.dispose();
   });
 
+  it('features with linear SVMs as the new last step: learns the task; other strategies refuse SVMs', async () => {
+    const pretrained = await openModel(TINY, 'tiny');
+    await expect(finetune(pretrained, dataset, { strategy: 'fc', classifier: 'svm' }, quiet)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    const r = await finetune(pretrained, dataset, { strategy: 'features', classifier: 'svm', seed: 3 }, quiet);
+    expect(r.validationAccuracy).toBeGreaterThanOrEqual(0.75);
+    expect(r.history).toEqual([]);
+    r.model.dispose();
+  });
+
   it('holds back the chosen share of each class', async () => {
     const pretrained = await openModel(TINY, 'tiny');
     const r = await finetune(pretrained, dataset, { strategy: 'features', epochs: 2, batchSize: 8, validationFraction: 0.5 }, quiet);

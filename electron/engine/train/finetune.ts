@@ -15,6 +15,7 @@ import type { SkippedFile } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
+import { trainLinearSvm } from '../analyses/distributed-code';
 import { batchForward, type BatchForward } from '../runtime/batch-forward';
 import { confusionMatrix, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult } from './loop';
 
@@ -37,6 +38,8 @@ export interface FinetuneOptions {
   earlyStopping?: boolean;
   /** 'sgd' (momentum, default) or 'adam'. */
   optimizer?: 'sgd' | 'adam';
+  /** The new last step of the "features" strategy: a softmax classifier (default) or linear SVMs (CS231n). */
+  classifier?: 'softmax' | 'svm';
 }
 
 export interface FinetuneResult {
@@ -153,7 +156,7 @@ async function trainOnCachedFeatures(
   classifier: tfl.layers.Layer,
   train: LabelledArray,
   validation: LabelledArray,
-  settings: { batchSize: number; flip: boolean; augment: boolean },
+  settings: { batchSize: number; flip: boolean; augment: boolean; classifier: 'softmax' | 'svm'; seed: number },
   options: TrainOptions,
   ctx: JobContext,
 ): Promise<TrainResult> {
@@ -171,10 +174,48 @@ async function trainOnCachedFeatures(
     trainFeatures = { x, y, shape: [train.shape[0] * 2, 1, 1, trainFeatures.shape[3]] };
   }
   const validationFeatures = await extract(validation, 'validation');
+  if (settings.classifier === 'svm') return trainSvmHead(trainFeatures, classifier, settings.seed, ctx);
   const trained = await trainSoftmaxHead(trainFeatures, validationFeatures, classifier.getWeights(), options);
   classifier.setWeights(trained.weights);
   trained.weights.forEach((t) => t.dispose());
   return trained.result;
+}
+
+/**
+ * One-vs-rest linear SVMs on the features (CS231n's other linear classifier), trained on standardised features
+ * with the standardisation folded back into the weights, so the model's classifier takes the raw features:
+ * score_c = Σ_d w_cd (x_d − μ_d) / σ_d + b_c. The model's softmax turns the scores into (uncalibrated) shares.
+ */
+async function trainSvmHead(train: LabelledArray, classifier: tfl.layers.Layer, seed: number, ctx: JobContext): Promise<TrainResult> {
+  const [n, , , dims] = train.shape;
+  const classes = (classifier.getConfig() as { units: number }).units;
+  const mean = new Float64Array(dims);
+  const sd = new Float64Array(dims);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dims; d++) mean[d] += train.x[i * dims + d] / n;
+  for (let i = 0; i < n; i++) for (let d = 0; d < dims; d++) sd[d] += (train.x[i * dims + d] - mean[d]) ** 2 / n;
+  const scale = Float64Array.from(sd, (v) => 1 / (Math.sqrt(v) || 1));
+  const rows = Array.from({ length: n }, (_, i) => Float32Array.from(train.x.subarray(i * dims, (i + 1) * dims), (v, d) => (v - mean[d]) * scale[d]));
+  const all = Array.from({ length: dims }, (_, d) => d);
+  const everyRow = Array.from({ length: n }, (_, i) => i);
+  const kernel = new Float32Array(dims * classes);
+  const bias = new Float32Array(classes);
+  const start = Date.now();
+  for (let c = 0; c < classes; c++) {
+    ctx.throwIfCancelled();
+    const { w, b } = trainLinearSvm(rows, Array.from(train.y, (y) => y === c), everyRow, all, seed + c);
+    let shift = b;
+    for (let d = 0; d < dims; d++) {
+      kernel[d * classes + c] = w[d] * scale[d];
+      shift -= w[d] * scale[d] * mean[d];
+    }
+    bias[c] = shift;
+    ctx.progress(c + 1, classes, `Linear SVM for class ${c + 1} of ${classes}`);
+    await ctx.yield();
+  }
+  const tensors = [tf.tensor2d(kernel, [dims, classes]), tf.tensor1d(bias)];
+  classifier.setWeights(tensors);
+  tensors.forEach((t) => t.dispose());
+  return { history: [], imagesPerSecond: n / Math.max(1e-3, (Date.now() - start) / 1000) };
 }
 
 /**
@@ -210,6 +251,9 @@ export function featureLayerOf(model: tfl.LayersModel): string | undefined {
 
 export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult> {
   if (!STRATEGIES.includes(options.strategy)) throw new InspectorError('BAD_ARGUMENT', `Strategy must be one of ${STRATEGIES.join(', ')}`);
+  if (options.classifier === 'svm' && options.strategy !== 'features') {
+    throw new InspectorError('BAD_ARGUMENT', 'Linear SVMs replace only the last step: choose the "features" strategy for them');
+  }
   if (options.validationFraction !== undefined && !(options.validationFraction >= 0.05 && options.validationFraction <= 0.5)) {
     throw new InspectorError('BAD_ARGUMENT', 'The held-back share must be between 5 % and 50 % of each class');
   }
@@ -228,6 +272,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     flip: options.flip ?? true,
     earlyStopping: options.earlyStopping ?? true,
     optimizer: options.optimizer ?? 'sgd',
+    classifier: options.classifier ?? 'softmax',
   };
   const { ys, pack, skipped } = await loadAll(pretrained, dataset, ctx);
   if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
