@@ -3,7 +3,6 @@
  * images — behind plain async methods. Worker threads wrap it (host.ts / worker.ts); the CLI uses it directly.
  * It never imports electron.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type {
@@ -48,23 +47,13 @@ import { fileSystemSaver, resolveModelJsonPath } from './model/tfjs-io';
 import { exportModelBytes } from './model/export';
 import { releaseBatchSessions } from './runtime/batch-forward';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, ENGINE_VERSION, resolveDatasetPath, resolveModelPath } from './paths';
-import { cacheKey, readCached, writeCached } from './store/result-cache';
+import { cacheKey, readCached, stamp, writeCached } from './store/result-cache';
 import { pairFolder } from './store/workspace';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
 import { modelCard } from './train/model-card';
 import { writeFileAtomic } from './store/atomic';
 
 /** Deterministic dataset-level analyses whose results are kept in the workspace (reopening is instant). */
-/** Size and modification time of a file (or 'missing'), to key cached results on. */
-function fileStamp(file: string): string {
-  try {
-    const st = fs.statSync(file);
-    return `${st.size}:${st.mtimeMs}`;
-  } catch {
-    return 'missing';
-  }
-}
-
 const CACHED_JOBS = new Set<JobKind>(['sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'imagesPerClass', 'distributedCode', 'invariance', 'evolution']);
 
 interface Upload {
@@ -184,7 +173,7 @@ export class EngineCore {
     if (!runner) throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
     if (!CACHED_JOBS.has(kind)) return runner(this, params, ctx);
     // A comparison also depends on the other model's file: a retrained copy must not get the old answer.
-    const keyParams = kind === 'compareModels' ? { ...params, otherFile: fileStamp(resolveModelJsonPath(resolveModelPath((params as JobParams['compareModels']).other))) } : params;
+    const keyParams = kind === 'compareModels' ? { ...params, otherFile: stamp(resolveModelJsonPath(resolveModelPath((params as JobParams['compareModels']).other))) } : params;
     const key = cacheKey(resolveModelJsonPath(resolveModelPath(this.requireModel().summary.id)), this.requireDataset().summary, kind, keyParams as JobParams[K]);
     const cached = readCached<JobResults[K]>(key);
     if (cached) {

@@ -1,5 +1,6 @@
 /** Long jobs: progress, cancellation and results, fed by the engine's events. */
 import { defineStore } from 'pinia';
+import { computed } from 'vue';
 import type { EvaluationResult, JobFinished, JobKind, JobProgress, JobResults, JobStatus, OcclusionMaps, TrainingMetrics } from '../../shared/contract';
 import { api } from '../api';
 import { useAppStore } from './app';
@@ -75,3 +76,12 @@ export const useJobsStore = defineStore('jobs', {
     },
   },
 });
+
+/** The latest job of a kind, whether it is under way, and its result once done — what a job panel shows. */
+export function useLatestJob<K extends JobKind>(kind: K) {
+  const jobs = useJobsStore();
+  const job = computed(() => jobs.latest(kind));
+  const running = computed(() => Boolean(job.value && (job.value.status === 'running' || job.value.status === 'queued')));
+  const result = computed(() => (job.value?.status === 'done' ? (job.value.result as JobResults[K] | undefined) : undefined));
+  return { jobs, job, running, result };
+}

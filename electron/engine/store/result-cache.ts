@@ -13,7 +13,8 @@ import { workspaceRoot } from './workspace';
 import { ENGINE_VERSION } from '../paths';
 
 
-function stamp(file: string): string {
+/** Size and modification time of a file (or 'missing'): what cached results are keyed on. */
+export function stamp(file: string): string {
   try {
     const s = fs.statSync(file);
     return `${s.size}:${s.mtimeMs}`;
