@@ -34,19 +34,14 @@ type Value =
   | {
       kind: 'tensor';
       t: tfl.SymbolicTensor;
-      /** For a flattened map kept in TF's (h, w, c) order: the shape it came from. */
+      /** For a flattened map kept in TF's (h, w, c) order: the shape it came from. Only ever read by the dense
+       *  layers it feeds (Flatten reorders at once for any other consumer, graph outputs included). */
       hwcFlat?: [number, number, number];
       /** A map transposed to channels-last by the graph (NCHW → NHWC, as CNN Inspector's own export writes
        *  before a Flatten): the engine's tensor already is that; only a Flatten may consume it. */
       channelsLast?: boolean;
     }
   | { kind: 'const'; dims: number[]; data: Float32Array };
-
-export interface ConvertedGraph {
-  model: tfl.LayersModel;
-  /** ONNX tensor name → layer name, for tests and for users matching the app's layers to their framework's. */
-  layerOfTensor: Map<string, string>;
-}
 
 const attr = (node: OnnxNode, name: string): OnnxAttribute | undefined => node.attribute.find((a) => a.name === name);
 const attrInt = (node: OnnxNode, name: string, d: number): number => {
@@ -161,10 +156,9 @@ export function convertOnnxGraph(
   baseDir: string,
   inputHw: Pair | undefined,
   onProgress: (done: number, total: number, message: string) => void = () => undefined,
-): ConvertedGraph & { notices: string[] } {
+): { model: tfl.LayersModel; notices: string[] } {
   const notices: string[] = [];
   const values = new Map<string, Value>();
-  const layerOfTensor = new Map<string, string>();
   const usedNames = new Set<string>();
   const initializerNames = new Set(graph.initializer.map((t) => t.name));
 
@@ -216,19 +210,12 @@ export function convertOnnxGraph(
     }
   };
 
-  /** A flattened-in-TF-order vector reaching a consumer that cares about order gets reordered first. */
+  /** The symbolic tensor of a value, refusing a channels-last transposed map anywhere but before a Flatten. */
   function materialize(v: Value & { kind: 'tensor' }, node: OnnxNode, index: number): tfl.SymbolicTensor {
     if (v.channelsLast && node.opType !== 'Flatten' && node.opType !== 'Reshape') {
       unsupported(node, index, 'a channels-last transposed map feeding anything but a Flatten');
     }
-    if (!v.hwcFlat) return v.t;
-    const consumerIsDense = node.opType === 'Gemm' || node.opType === 'MatMul';
-    if (consumerIsDense) return v.t;
-    const name = uniqueName(`${currentName}_reorder`, usedNames);
-    const t = apply(new FlatReorder({ from: v.hwcFlat, name }), v.t);
-    v.t = t;
-    v.hwcFlat = undefined;
-    return t;
+    return v.t;
   }
 
   /** Explicit pads [top, left, bottom, right] for a windowed op, from pads / auto_pad. */
@@ -290,7 +277,6 @@ export function convertOnnxGraph(
   const inputName = uniqueName(validName(inputInfo.name) || 'input', usedNames);
   const input = tfl.input({ shape: [hw[0], hw[1], channels], name: inputName });
   values.set(inputInfo.name, { kind: 'tensor', t: input });
-  layerOfTensor.set(inputInfo.name, inputName);
   const nodeNames = layerNames(graph.node, usedNames);
 
   // --- Nodes, in the topological order ONNX requires. ---
@@ -302,7 +288,6 @@ export function convertOnnxGraph(
     const nameFor = () => (currentName = nodeNames[index]);
     const defineLayer = (t: tfl.SymbolicTensor, extra: Partial<Value & { kind: 'tensor' }> = {}) => {
       define({ kind: 'tensor', t, ...extra });
-      layerOfTensor.set(out, currentName);
     };
     const inputsAreConst = node.input.filter(Boolean).every((n) => {
       const v = values.get(n);
@@ -330,7 +315,7 @@ export function convertOnnxGraph(
       }
       case 'Shape': {
         const v = lookup(node.input[0], node, index);
-        const shape = v.kind === 'const' ? v.dims : onnxShape(v.t, v.hwcFlat);
+        const shape = v.kind === 'const' ? v.dims : onnxShape(v.t);
         define({ kind: 'const', dims: [shape.length], data: Float32Array.from(shape) });
         return;
       }
@@ -414,14 +399,14 @@ export function convertOnnxGraph(
         if (v.kind !== 'tensor') return unsupported(node, index, 'an activation of a constant');
         nameFor();
         const t = apply(tfl.layers.activation({ activation: op.toLowerCase() as 'relu', name: currentName }), v.t);
-        defineLayer(t, { hwcFlat: v.hwcFlat });
+        defineLayer(t);
         return;
       }
       case 'LeakyRelu': {
         const v = lookup(node.input[0], node, index);
         if (v.kind !== 'tensor') return unsupported(node, index, 'an activation of a constant');
         nameFor();
-        defineLayer(apply(tfl.layers.leakyReLU({ alpha: attrFloat(node, 'alpha', 0.01), name: currentName }), v.t), { hwcFlat: v.hwcFlat });
+        defineLayer(apply(tfl.layers.leakyReLU({ alpha: attrFloat(node, 'alpha', 0.01), name: currentName }), v.t));
         return;
       }
       case 'Clip': {
@@ -439,7 +424,7 @@ export function convertOnnxGraph(
         if (lo !== 0) unsupported(node, index, `clipping to [${lo}, ${hi}] (only ReLU-style clipping from 0, e.g. ReLU6)`);
         nameFor();
         const layer = Number.isFinite(hi) ? tfl.layers.reLU({ maxValue: hi, name: currentName }) : tfl.layers.activation({ activation: 'relu', name: currentName });
-        defineLayer(apply(layer, v.t), { hwcFlat: v.hwcFlat });
+        defineLayer(apply(layer, v.t));
         return;
       }
       case 'Softmax': {
@@ -648,7 +633,7 @@ export function convertOnnxGraph(
         if (v.kind !== 'tensor') return unsupported(node, index, 'an activation of a constant');
         if (attrFloat(node, 'alpha', 1) !== 1) unsupported(node, index, 'ELU with alpha other than 1');
         nameFor();
-        defineLayer(apply(tfl.layers.activation({ activation: 'elu', name: currentName }), v.t), { hwcFlat: v.hwcFlat });
+        defineLayer(apply(tfl.layers.activation({ activation: 'elu', name: currentName }), v.t));
         return;
       }
       case 'Concat': {
@@ -669,7 +654,7 @@ export function convertOnnxGraph(
         if (op === 'Flatten' && attrInt(node, 'axis', 1) !== 1) unsupported(node, index, 'flattening from an axis other than 1');
         if (op === 'Reshape') {
           const target = Array.from(constOf(node.input[1], node, index, 'target shape').data);
-          const onnx = v.channelsLast ? shapeOf(v.t) : onnxShape(v.t, v.hwcFlat).slice(1);
+          const onnx = v.channelsLast ? shapeOf(v.t) : onnxShape(v.t).slice(1);
           const total = elementCount(onnx);
           const flat = target.length === 2 && (target[1] === -1 || target[1] === total) && [-1, 0, 1].includes(target[0]);
           const same = target.length === onnx.length + 1 && target.slice(1).every((d, i) => d === onnx[i] || d === 0);
@@ -691,8 +676,10 @@ export function convertOnnxGraph(
         nameFor();
         const t = apply(tfl.layers.flatten({ name: currentName }), v.t);
         const order = s.length === 3 && s[0] * s[1] > 1 && !v.channelsLast ? ([s[0], s[1], s[2]] as [number, number, number]) : undefined;
-        // Dense consumers take the TF order (their weights are permuted); anything else gets it reordered.
-        const feedsDenseOnly = (consumers.get(out) ?? []).every((n) => n.opType === 'Gemm' || n.opType === 'MatMul');
+        // Dense consumers take the TF order (their weights are permuted); anything else — a graph output too —
+        // gets it reordered here.
+        const next = consumers.get(out) ?? [];
+        const feedsDenseOnly = next.length > 0 && next.every((n) => n.opType === 'Gemm' || n.opType === 'MatMul') && !graph.output.some((o) => o.name === out);
         if (order && !feedsDenseOnly) {
           const reorderName = uniqueName(`${currentName}_reorder`, usedNames);
           defineLayer(apply(new FlatReorder({ from: order, name: reorderName }), t));
@@ -747,21 +734,18 @@ export function convertOnnxGraph(
   const outName = graph.output[0].name;
   const outValue = values.get(outName);
   if (!outValue || outValue.kind !== 'tensor') throw new InspectorError('ONNX_INVALID', `The model output "${outName}" is not computed from its input`);
-  let output = outValue.hwcFlat
-    ? materialize(outValue, { name: 'output', opType: 'Output', input: [], output: [], domain: '', attribute: [] }, graph.node.length)
-    : outValue.t;
+  let output = outValue.t;
   if (output.shape.length === 4 && output.shape[1] === 1 && output.shape[2] === 1) {
     output = tfl.layers.flatten({ name: uniqueName('output_flatten', usedNames) }).apply(output) as tfl.SymbolicTensor;
   }
   if (graph.output.length > 1) notices.push(`The model has ${graph.output.length} outputs; CNN Inspector shows the first, "${outName}"`);
   const model = tfl.model({ inputs: input, outputs: output, name: graph.name ? graph.name.replace(/[^A-Za-z0-9_.-]/g, '_') : 'onnx_model' });
-  return { model, layerOfTensor, notices };
+  return { model, notices };
 }
 
 /** The ONNX (NCHW) shape of a symbolic tensor, with the batch dimension as 1. */
-function onnxShape(t: tfl.SymbolicTensor, hwcFlat?: [number, number, number]): number[] {
+function onnxShape(t: tfl.SymbolicTensor): number[] {
   const s = (t.shape as Array<number | null>).map((d) => d ?? 1);
-  if (hwcFlat) return [1, hwcFlat[0] * hwcFlat[1] * hwcFlat[2]];
   if (s.length === 4) return [1, s[3], s[1], s[2]];
   return [1, ...s.slice(1)];
 }
