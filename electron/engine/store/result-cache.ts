@@ -9,19 +9,8 @@ import * as path from 'node:path';
 import type { DatasetSummary } from '../../../shared/contract';
 import { decodeMessage, encodeMessage } from '../../../shared/wire';
 import { writeFileAtomic } from './atomic';
-import { workspaceRoot } from './workspace';
+import { stamp, workspaceRoot } from './workspace';
 import { ENGINE_VERSION } from '../paths';
-
-
-/** Size and modification time of a file (or 'missing'): what cached results are keyed on. */
-export function stamp(file: string): string {
-  try {
-    const s = fs.statSync(file);
-    return `${s.size}:${s.mtimeMs}`;
-  } catch {
-    return 'missing';
-  }
-}
 
 export function cacheKey(modelJsonPath: string, dataset: DatasetSummary, kind: string, params: unknown): string {
   const fingerprint = JSON.stringify({

@@ -16,15 +16,17 @@ export function workspaceRoot(): string {
  * Folder for results of `modelId` on `datasetId`. The key includes the model file's size and modification time,
  * so retraining a model in place does not serve a stale atlas.
  */
+/** Size and modification time of a file (or 'missing'): what results kept on disk are keyed on. */
+export function stamp(file: string): string {
+  try {
+    const s = fs.statSync(file);
+    return `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
 export function pairFolder(modelPath: string, datasetPath: string, kind: string): string {
-  const stamp = (p: string) => {
-    try {
-      const s = fs.statSync(p);
-      return `${s.size}:${s.mtimeMs}`;
-    } catch {
-      return 'missing';
-    }
-  };
   const key = createHash('sha256').update(`${path.resolve(modelPath)}|${stamp(modelPath)}|${path.resolve(datasetPath)}`).digest('hex').slice(0, 16);
   return path.join(workspaceRoot(), kind, key);
 }

@@ -18,6 +18,18 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
+/** `length` bytes of `file` from `offset` (fewer if the file ends first). */
+function readRange(file: string, offset: number, length: number): Buffer {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const bytes = Buffer.alloc(length);
+    const read = fs.readSync(fd, bytes, 0, length, offset);
+    return read === length ? bytes : bytes.subarray(0, read);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** The tensor's bytes when stored raw, inline or external. */
 function rawBytes(t: OnnxTensor, baseDir: string): Uint8Array | undefined {
   if (t.dataLocation === 1) {
@@ -37,25 +49,12 @@ function rawBytes(t: OnnxTensor, baseDir: string): Uint8Array | undefined {
     if (offset + length > size) {
       throw new InspectorError('ONNX_EXTERNAL_DATA_MISSING', `${location} is shorter than the weights of "${t.name}" need (truncated?)`, file);
     }
-    const fd = fs.openSync(file, 'r');
-    try {
-      const bytes = Buffer.alloc(length);
-      fs.readSync(fd, bytes, 0, length, offset);
-      return bytes;
-    } finally {
-      fs.closeSync(fd);
-    }
+    return readRange(file, offset, length);
   }
   if (t.rawLocation) {
-    const { file, offset, length } = t.rawLocation;
-    const fd = fs.openSync(file, 'r');
-    try {
-      const bytes = Buffer.alloc(length);
-      if (fs.readSync(fd, bytes, 0, length, offset) !== length) throw new InspectorError('ONNX_INVALID', `The weights of "${t.name}" run past the end of the file`);
-      return bytes;
-    } finally {
-      fs.closeSync(fd);
-    }
+    const bytes = readRange(t.rawLocation.file, t.rawLocation.offset, t.rawLocation.length);
+    if (bytes.length !== t.rawLocation.length) throw new InspectorError('ONNX_INVALID', `The weights of "${t.name}" run past the end of the file`);
+    return bytes;
   }
   return t.rawData && t.rawData.byteLength > 0 ? t.rawData : undefined;
 }
