@@ -41,6 +41,18 @@ describe('invariance', () => {
     for (let p = 0; p < 144; p++) for (let c = 0; c < 3; c++) expect(turned[p * 3 + c]).toBeCloseTo(input[(143 - p) * 3 + c], 4);
   });
 
+  it('a model ending in a Softmax layer (an imported ONNX model) is not given a second softmax', async () => {
+    const file = path.resolve(__dirname, '..', 'fixtures', 'onnx', 'cnn-ops.onnx');
+    const onnx = await openModel(file, file);
+    try {
+      const x = Float32Array.from({ length: 32 * 32 * 3 }, (_, i) => 0.5 + 0.4 * Math.sin(i * 0.11));
+      const r = await invarianceSweeps(onnx, [{ input: x, label: 'x', trueClass: 2 }], { translations: [0], scales: [1], rotations: [0] }, makeJobContext(() => undefined, () => false));
+      expect(r.sweeps.translation.probability[0][0]).toBeCloseTo(predictProbabilities(onnx, x)[2], 6);
+    } finally {
+      onnx.dispose();
+    }
+  });
+
   it('distances and probabilities equal those computed from the transformed images directly', async () => {
     const before = tf.memory().numTensors;
     const r = await invarianceSweeps(

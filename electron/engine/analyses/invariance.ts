@@ -10,7 +10,7 @@ import type { InvarianceResult, InvarianceSweep, TransformKind } from '../../../
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
-import { softmaxRows } from './read';
+import { endsInSoftmax, softmaxRows } from './read';
 import type { JobContext } from './job-context';
 
 export interface InvarianceOptions {
@@ -112,8 +112,8 @@ export async function invarianceSweeps(loaded: LoadedModel, images: InvarianceIm
     if (kind === 'scale' && values.some((v) => v <= 0)) throw new InspectorError('BAD_ARGUMENT', 'Scale factors must be positive');
   }
   const forward = await batchForward(loaded, [lowLayer, highLayer, loaded.model.outputLayers[0].name]);
-  const last = loaded.model.layers[loaded.model.layers.length - 1];
-  const needsSoftmax = (last.getConfig() as { activation?: string }).activation !== 'softmax';
+  // Models ending in a Softmax layer (imported ONNX models do) already give probabilities, too.
+  const needsSoftmax = !endsInSoftmax(loaded.model);
   const kinds: TransformKind[] = ['translation', 'scale', 'rotation'];
   const sweeps = Object.fromEntries(kinds.map((k) => [k, { values: sweepsIn[k], low: [] as number[][], high: [] as number[][], probability: [] as number[][] }])) as Record<TransformKind, InvarianceSweep>;
   const [h, w, c] = shape;

@@ -8,12 +8,11 @@
  *                       maximum is largest on the unoccluded input (ZF Fig. 7b)
  * The default fill is 0 in input-tensor space: the model's mean input after its mean/std normalisation.
  */
-import type * as tfl from '@tensorflow/tfjs-layers';
 import type { OcclusionMaps } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
-import { softmaxRows } from './read';
+import { endsInSoftmax, softmaxRows } from './read';
 import type { JobContext } from './job-context';
 
 export interface OcclusionOptions {
@@ -30,12 +29,6 @@ export interface OcclusionOptions {
 
 /** The maps, as the contract declares them. */
 export type OcclusionResult = OcclusionMaps;
-
-function endsInSoftmax(model: tfl.LayersModel): boolean {
-  const last = model.layers[model.layers.length - 1];
-  const config = last.getConfig() as { activation?: string };
-  return config.activation === 'softmax' || last.getClassName() === 'Softmax';
-}
 
 /** Hides a square of the input [H,W,C] in place: rows y..y+patch, columns x..x+patch, every channel = fill. */
 export function occlude(input: Float32Array, [h, w, c]: number[], o: { y: number; x: number; patch: number; fill?: number }, offset = 0): void {
