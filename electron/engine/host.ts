@@ -4,14 +4,12 @@
  * otherwise. State-changing calls (open model / dataset, uploads) are applied to every worker so any of them can
  * run any job. A native tfjs backend is allowed in worker 0 only (tfjs #2079 / #8388).
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { JobKind, JobParams, TrainingMetrics } from '../../shared/contract';
 import { fromErrorInfo, InspectorError } from '../../shared/errors';
 import type { BackendChoice, BackendName } from './backend';
-import { PROJECT_ROOT } from './paths';
+import { builtScript } from './paths';
 import type { HostToWorker, WorkerMethod, WorkerToHost } from './worker-protocol';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number, message: string, metrics?: TrainingMetrics) => void };
@@ -41,8 +39,7 @@ export interface EngineHostOptions {
 }
 
 function defaultWorkerScript(): string {
-  const candidates = [path.join(__dirname, 'worker.cjs'), path.join(PROJECT_ROOT, 'dist', 'electron', 'worker.cjs')];
-  const found = candidates.find((c) => fs.existsSync(c));
+  const found = builtScript('worker.cjs');
   if (!found) throw new InspectorError('INTERNAL', 'The engine worker is not built: run `npm run build`');
   return found;
 }

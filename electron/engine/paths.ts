@@ -31,6 +31,12 @@ export function resolveDatasetPath(id: string | undefined): string {
   return !id || id === BUNDLED_SAMPLES_ID ? BUNDLED_SAMPLES_PATH : path.resolve(id);
 }
 
+/** A bundled script of dist/electron (worker threads): beside this bundle, or under the project when running from source. */
+export function builtScript(name: string): string | undefined {
+  const here = typeof __dirname === 'string' ? [path.join(__dirname, name)] : [];
+  return [...here, path.join(PROJECT_ROOT, 'dist', 'electron', name)].find((c) => fs.existsSync(c));
+}
+
 /** The app's version: set at bundle time; read from package.json when running from source (tests). */
 export const ENGINE_VERSION: string =
   process.env.CNN_INSPECTOR_VERSION ?? (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;

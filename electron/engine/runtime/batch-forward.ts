@@ -7,14 +7,12 @@
  * like tfjs's), else the tfjs backend. Sessions are cached on the loaded model per set of layers. Interactive
  * single-image work (projections, training) stays on tfjs.
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError, type ErrorInfo } from '../../../shared/errors';
-import { PROJECT_ROOT } from '../paths';
+import { builtScript } from '../paths';
 import { readTidy } from '../analyses/read';
 import type { LoadedModel } from '../model/loaded-model';
 import { exportOnnx } from '../model/onnx/export';
@@ -73,10 +71,6 @@ function helperThreadCount(): number {
   return Math.max(0, (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) - 1);
 }
 
-function forwardWorkerScript(): string | undefined {
-  return [path.join(__dirname, 'forward-worker.cjs'), path.join(PROJECT_ROOT, 'dist', 'electron', 'forward-worker.cjs')].find((c) => fs.existsSync(c));
-}
-
 function startHelper(script: string, file: string, layers: string[]): Promise<Worker> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(script, { workerData: { file, layers } });
@@ -92,7 +86,7 @@ function startHelper(script: string, file: string, layers: string[]): Promise<Wo
  */
 async function parallelTfjsForward(loaded: LoadedModel, layers: string[], cache: SessionCache): Promise<BatchForward | undefined> {
   const threads = helperThreadCount();
-  const script = forwardWorkerScript();
+  const script = builtScript('forward-worker.cjs');
   if (threads === 0 || !script) return undefined;
   const file = loaded.file;
   const key = layers.join('\u0001');
