@@ -34,7 +34,7 @@ export const print = (line: Line) => console.log(JSON.stringify(line));
 export const round = (v: number, digits = 2) => Number(v.toFixed(digits));
 const quiet = makeJobContext(() => undefined, () => false);
 
-async function imagesPerSecond(run: () => Promise<unknown>, batch: number, seconds: number): Promise<number> {
+export async function imagesPerSecond(run: () => unknown, batch: number, seconds: number): Promise<number> {
   await run(); // warm-up
   let images = 0;
   const start = performance.now();
@@ -119,18 +119,31 @@ export async function batchPathBench(seconds: number): Promise<void> {
   fs.rmSync(zfDir, { recursive: true, force: true });
 }
 
-const TORCH_VISION_RATE = `
-import time, torch, torchvision
+/**
+ * Images/s of a PyTorch CPU network (2 threads, batch 8 at 224×224) — `net` is Python that builds it, after
+ * `import torch, torch.nn as nn` — or null where /usr/bin/python3 cannot import torch.
+ */
+export function torchImagesPerSecond(net: string, seconds: number): number | null {
+  const script = `
+import time, torch, torch.nn as nn
 torch.set_num_threads(2)
-net = getattr(torchvision.models, NAME)(weights=None).eval()
+torch.manual_seed(0)
+${net}
+net = net.eval()
 x = torch.rand(8, 3, 224, 224)
 with torch.no_grad():
   net(x)
   n, t0 = 0, time.time()
-  while time.time() - t0 < SECONDS:
+  while time.time() - t0 < ${seconds}:
     net(x); n += 8
 print(n / (time.time() - t0))
 `;
+  try {
+    return Number(execFileSync('/usr/bin/python3', ['-c', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+  } catch {
+    return null;
+  }
+}
 
 /** Load time and peak RSS of opening one model, measured in a fresh process (`bench.cjs --load-only FILE`). */
 export async function loadOnly(file: string): Promise<void> {
@@ -168,12 +181,7 @@ export async function importedModelsBench(seconds: number, benchScript: string):
     const loaded = await openModel(file, name);
     const input = new Float32Array(8 * 224 * 224 * 3).map(() => Math.random());
     const outputLayer = loaded.model.outputLayers[0].name;
-    let torch: number | null = null;
-    try {
-      torch = Number(execFileSync(python, ['-c', TORCH_VISION_RATE.replace('NAME', JSON.stringify(name)).replace('SECONDS', String(seconds))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
-    } catch {
-      torch = null;
-    }
+    const torch = torchImagesPerSecond(`import torchvision\nnet = getattr(torchvision.models, ${JSON.stringify(name)})(weights=None)`, seconds);
     for (const engine of ['tfjs', 'onnxruntime'] as const) {
       if (engine === 'onnxruntime' && !onnxRuntime().module) continue;
       const forward = await batchForward(loaded, [outputLayer], engine);

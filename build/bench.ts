@@ -6,7 +6,6 @@
  *  - peak RSS and tensor count after a 2 000-image pass through the engine (decode → preprocess → predict)
  * Ratios are ours / peer for throughputs (higher is better).
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -19,49 +18,26 @@ import { projectUnit } from '../electron/engine/analyses/projection';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import * as os from 'node:os';
-import { agrawalSuiteBench, batchPathBench, importedModelsBench, loadOnly, print, round } from './bench-batch';
+import { agrawalSuiteBench, batchPathBench, imagesPerSecond, importedModelsBench, loadOnly, print, round, torchImagesPerSecond } from './bench-batch';
 
+/** Images/s of a tfjs model's predict on random [batch, ...shape] inputs (read back, so the work is done). */
 async function forwardImagesPerSecond(model: { predict(x: tf.Tensor): tf.Tensor | tf.Tensor[] }, shape: number[], batch: number, seconds: number): Promise<number> {
   const x = tf.randomUniform([batch, ...shape]);
-  const once = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
-  once(); // warm-up (kernel setup, XNNPACK packing)
-  let images = 0;
-  const start = performance.now();
-  while (performance.now() - start < seconds * 1000) {
-    once();
-    images += batch;
+  try {
+    // The first run (kernel setup, XNNPACK packing) is the warm-up imagesPerSecond leaves out.
+    return await imagesPerSecond(() => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync()), batch, seconds);
+  } finally {
+    x.dispose();
   }
-  x.dispose();
-  return images / ((performance.now() - start) / 1000);
 }
 
-const TORCH_ZFNET = `
-import time, torch, torch.nn as nn
-torch.set_num_threads(2)
-torch.manual_seed(0)
-net = nn.Sequential(
+/** ZFNet-224 (ZF Fig. 3 sizes, random weights) in PyTorch, the same network as buildZfNet224. */
+const TORCH_ZFNET = `net = nn.Sequential(
   nn.Conv2d(3, 96, 7, stride=2, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1), nn.LocalResponseNorm(5, 1e-4, 0.75, 2),
   nn.Conv2d(96, 256, 5, stride=2), nn.ReLU(), nn.MaxPool2d(3, 2, padding=1), nn.LocalResponseNorm(5, 1e-4, 0.75, 2),
   nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(), nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
   nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Flatten(),
-  nn.Linear(256 * 6 * 6, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 1000), nn.Softmax(1)).eval()
-x = torch.rand(8, 3, 224, 224)
-with torch.no_grad():
-  net(x)
-  n, t0 = 0, time.time()
-  while time.time() - t0 < SECONDS:
-    net(x); n += 8
-print(n / (time.time() - t0))
-`;
-
-function torchZfNetImagesPerSecond(seconds: number): number | null {
-  try {
-    const out = execFileSync('/usr/bin/python3', ['-c', TORCH_ZFNET.replace('SECONDS', String(seconds))], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    return Number(out.trim());
-  } catch {
-    return null;
-  }
-}
+  nn.Linear(256 * 6 * 6, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 1000), nn.Softmax(1))`;
 
 async function main(): Promise<void> {
   const backend = await initBackend();
@@ -98,7 +74,7 @@ async function main(): Promise<void> {
   fs.rmSync(zfDir, { recursive: true, force: true });
   print({ name: 'deconv projection latency p50, ZFNet-224 conv5', value: round(zfTimes[4], 1), unit: 'ms' });
   print({ name: 'deconv projection latency max of 8, ZFNet-224 conv5', value: round(zfTimes[7], 1), unit: 'ms' });
-  const peer = torchZfNetImagesPerSecond(seconds);
+  const peer = torchImagesPerSecond(TORCH_ZFNET, seconds);
   print({
     name: `ZFNet-224 forward (batch 8, ${backend.name})`,
     value: round(ours),
