@@ -219,7 +219,7 @@ export class EngineCore {
       frozen: r.frozen,
       skipped: r.skipped,
     };
-    writeFileAtomic(summary.modelCard, modelCard({ ...r, baseName: r.baseName, dataset: this.requireDataset().summary, strategy: options.strategy, date: new Date() }));
+    writeFileAtomic(summary.modelCard, modelCard({ ...r, dataset: this.requireDataset().summary, strategy: options.strategy, date: new Date() }));
     return summary;
   }
 
