@@ -4,9 +4,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ExportFormat, InvarianceResult, ProbeAblation } from '../shared/contract';
+import type { AblationVariant, ExportFormat, FinetuneSummary, InvarianceResult, ProbeAblation } from '../shared/contract';
 import { InspectorError, toErrorInfo } from '../shared/errors';
-import { makeJobContext } from './engine/analyses/job-context';
+import { makeJobContext, type JobContext } from './engine/analyses/job-context';
 import { ABLATIONS } from './engine/analyses/probe';
 import { PROJECTION_METHODS, type ProjectionMethod } from './engine/analyses/projection';
 import { mergeTopK, type TopKIndex } from './engine/analyses/topk';
@@ -39,6 +39,10 @@ const USAGE = `cnn-inspect <command> [options]
   analyze images-per-class --model M --data DIR [--counts 1,5,10] [--seeds 3] --out N.csv  (per_class,accuracy,std,runs)
   analyze distributed --model M --data DIR --layer L --out D.csv  (class,ap,k50,k90,then AP fraction per k)
   finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] [--holdout 0.2] [--optimizer sgd|adam] [--classifier softmax|svm] --out DIR
+              Ctrl-C pauses (the run is saved in DIR after the current batch); a killed run keeps its last epoch.
+  finetune    --resume DIR                                 carry on a paused or interrupted run
+  ablate      --model M --data DIR --variants "conv3+conv4; fc6+fc7; conv5=32" [--epochs 10] [--batch 32] [--seed 1] [--start scratch|pretrained] --out A.csv
+              each variant: layers to remove, or layer=N to give it N filters/units (ZF Table 3)
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
@@ -49,6 +53,70 @@ M: an ONNX model (.onnx), a Keras model (.h5, .keras), a TF.js Layers model.json
 I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor exactly.`;
 
 type Flags = Record<string, string | true>;
+
+/**
+ * A training job's context for the CLI: progress on stderr with --progress; Ctrl-C (or SIGTERM) pauses after the
+ * current batch, saving the run; a second Ctrl-C quits at once (the last finished epoch is still saved).
+ */
+function trainingContext(flags: Flags): { ctx: JobContext; done(): void } {
+  let pause = false;
+  const onSignal = () => {
+    if (pause) process.exit(130);
+    pause = true;
+    process.stderr.write('\nPausing after this batch… (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const ctx = makeJobContext(
+    (_done, _total, message) => {
+      if (flags.progress) process.stderr.write(`\r${message}`);
+    },
+    () => false,
+    undefined,
+    () => pause,
+  );
+  return {
+    ctx,
+    done: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+/** A paused run's error says how to carry on. */
+async function pausable<T>(run: Promise<T>, dir: string): Promise<T> {
+  try {
+    return await run;
+  } catch (error) {
+    const info = toErrorInfo(error);
+    if (info.code === 'JOB_PAUSED') throw new InspectorError('JOB_PAUSED', `${info.message}: cnn-inspect finetune --resume ${JSON.stringify(dir)}`);
+    throw error;
+  }
+}
+
+function finetuneJson(r: FinetuneSummary) {
+  return { strategy: r.strategy, classes: r.classes, train: r.trainImages, validation: r.validationImages, validation_accuracy: r.validationAccuracy, per_class: r.perClass, confusion: r.confusion, ...(r.bestEpoch !== undefined ? { best_epoch: r.bestEpoch, stopped_early: r.stoppedEarly } : {}), frozen: r.frozen, history: r.history, skipped: r.skipped, out: path.dirname(r.path), model_card: r.modelCard };
+}
+
+/** "conv3+conv4; fc6+fc7; conv5=32" → variants (a name removes the layer; name=N resizes it to N filters/units). */
+function parseVariants(spec: string): AblationVariant[] {
+  return spec
+    .split(';')
+    .map((v) => v.trim())
+    .filter(Boolean)
+    .map((v) => {
+      const remove: string[] = [];
+      const resize: Record<string, number> = {};
+      for (const item of v.split(/[+,]/).map((x) => x.trim()).filter(Boolean)) {
+        const [name, size] = item.split('=');
+        if (size === undefined) remove.push(name);
+        else if (Number.isInteger(Number(size)) && Number(size) >= 1) resize[name.trim()] = Number(size);
+        else throw new InspectorError('BAD_ARGUMENT', `--variants: "${item}" must be a layer name or layer=N with N a whole number ≥ 1`);
+      }
+      return { name: v, ...(remove.length ? { remove } : {}), ...(Object.keys(resize).length ? { resize } : {}) };
+    });
+}
 
 function parseArgs(argv: string[]): { command?: string; flags: Flags; rest: string[] } {
   const flags: Flags = {};
@@ -103,7 +171,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'topk', 'topk-merge', 'export', 'check-data', 'report'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'ablate', 'topk', 'topk-merge', 'export', 'check-data', 'report'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -118,6 +186,18 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     const rows = r.lookalikes.flatMap((g, i) => g.files.map((f) => `${i + 1},${JSON.stringify(f.split('/')[0])},${JSON.stringify(f)}`));
     writeFileAtomic(outFile, `group,class,file\n${rows.join('\n')}${rows.length ? '\n' : ''}`);
     out(`${JSON.stringify({ checked: r.checked, groups: r.lookalikes.length, across_classes: r.acrossClasses, validation_with_twin_in_training: r.validationWithTwinInTraining, unreadable: r.unreadable, out: path.resolve(outFile) })}\n`);
+    return;
+  }
+  if (command === 'finetune' && flags.resume !== undefined) {
+    const dir = path.resolve(required(flags, 'resume'));
+    const resumer = new EngineCore();
+    await resumer.init();
+    const training = trainingContext(flags);
+    try {
+      out(`${JSON.stringify(finetuneJson(await pausable(resumer.resumeFinetune(dir, training.ctx), dir)))}\n`);
+    } finally {
+      training.done();
+    }
     return;
   }
   const core = new EngineCore();
@@ -328,12 +408,33 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const strategy = required(flags, 'strategy') as Strategy;
       if (!STRATEGIES.includes(strategy)) throw new InspectorError('BAD_ARGUMENT', `--strategy must be one of ${STRATEGIES.join(', ')}`);
       await core.openDataset(required(flags, 'data'));
-      const outDir = required(flags, 'out');
+      const outDir = path.resolve(required(flags, 'out'));
       const lr = flags.lr === undefined ? undefined : Number(flags.lr);
       if (lr !== undefined && !(lr > 0)) throw new InspectorError('BAD_ARGUMENT', '--lr must be a positive number');
-      const r = await core.finetuneAndSave(
-        { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1), flip: !flags['no-flip'], earlyStopping: !flags['no-early-stop'], ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}), ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}), ...(flags.classifier === 'svm' || flags.classifier === 'softmax' ? { classifier: flags.classifier } : {}) },
-        outDir,
+      const training = trainingContext(flags);
+      try {
+        const r = await pausable(
+          core.finetuneAndSave(
+            { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1), flip: !flags['no-flip'], earlyStopping: !flags['no-early-stop'], ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}), ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}), ...(flags.classifier === 'svm' || flags.classifier === 'softmax' ? { classifier: flags.classifier } : {}) },
+            outDir,
+            training.ctx,
+          ),
+          outDir,
+        );
+        print(finetuneJson(r));
+      } finally {
+        training.done();
+      }
+      return;
+    }
+    case 'ablate': {
+      await core.openDataset(required(flags, 'data'));
+      const outFile = required(flags, 'out');
+      const start = flags.start === undefined ? undefined : flags.start;
+      if (start !== undefined && start !== 'scratch' && start !== 'pretrained') throw new InspectorError('BAD_ARGUMENT', '--start must be scratch or pretrained');
+      const r = await core.runJob(
+        'ablation',
+        { variants: parseVariants(required(flags, 'variants')), epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), seed: positiveInt(flags, 'seed', 1), ...(start ? { start } : {}) },
         makeJobContext(
           (_done, _total, message) => {
             if (flags.progress) process.stderr.write(`\r${message}`);
@@ -341,7 +442,9 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
           () => false,
         ),
       );
-      print({ strategy, classes: r.classes, train: r.trainImages, validation: r.validationImages, validation_accuracy: r.validationAccuracy, per_class: r.perClass, confusion: r.confusion, ...(r.bestEpoch !== undefined ? { best_epoch: r.bestEpoch, stopped_early: r.stoppedEarly } : {}), frozen: r.frozen, history: r.history, skipped: r.skipped, out: path.resolve(outDir), model_card: r.modelCard });
+      const csv = r.rows.map((x) => `${JSON.stringify(x.variant)},${JSON.stringify(x.removed.join(' '))},${JSON.stringify(Object.entries(x.resized).map(([k, v]) => `${k}=${v}`).join(' '))},${x.parameters},${x.trainError},${x.validationError},${x.seconds}`);
+      writeFileAtomic(outFile, `variant,removed,resized,parameters,train_error,validation_error,seconds\n${csv.join('\n')}\n`);
+      print({ classes: r.classes, train: r.trainImages, validation: r.validationImages, epochs: r.epochs, start: r.start, rows: r.rows.map(({ history: _h, ...row }) => row), skipped: r.skipped, out: path.resolve(outFile) });
       return;
     }
     case 'evaluate': {

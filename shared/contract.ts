@@ -479,8 +479,70 @@ export interface JobParams {
     /** The new last step of the "features" strategy: softmax (default) or linear SVMs. */
     classifier?: 'softmax' | 'svm';
   };
+  /** Carry on a paused or interrupted fine-tuning run (see listRuns) from its last checkpoint. */
+  resumeFinetune: { run: string };
+  /**
+   * Architecture ablation (ZF Table 3): variants of the open model with layers removed or resized, each trained
+   * with the same budget on the open dataset; train and held-back error per variant.
+   */
+  ablation: {
+    variants: AblationVariant[];
+    epochs?: number;
+    batchSize?: number;
+    seed?: number;
+    /** 'scratch' (random weights, as in the paper; default) or 'pretrained' (keep the weights of layers that still fit). */
+    start?: 'scratch' | 'pretrained';
+  };
 }
 export type JobKind = keyof JobParams;
+
+/** One architecture to try: the open model with `remove`d layers and `resize`d ones (layer → units or filters). */
+export interface AblationVariant {
+  name: string;
+  remove?: string[];
+  resize?: Record<string, number>;
+}
+
+export interface AblationRow {
+  variant: string;
+  removed: string[];
+  resized: Record<string, number>;
+  /** Weights the variant has (the paper's point: fewer layers, fewer weights, and what that costs). */
+  parameters: number;
+  trainError: number;
+  validationError: number;
+  seconds: number;
+  history: Array<{ epoch: number; loss: number; validationAccuracy?: number }>;
+}
+
+export interface AblationResult {
+  classes: string[];
+  trainImages: number;
+  validationImages: number;
+  epochs: number;
+  start: 'scratch' | 'pretrained';
+  rows: AblationRow[];
+  skipped: SkippedFile[];
+}
+
+/** A fine-tuning run kept on disk: finished, or paused / interrupted and resumable. */
+export interface TrainingRunInfo {
+  /** Its folder name; pass it to resumeFinetune / discardRun. */
+  id: string;
+  /** 'interrupted': the app or computer stopped while it was training. */
+  status: 'running' | 'paused' | 'interrupted' | 'done';
+  strategy: FinetuneStrategy;
+  modelName: string;
+  datasetName: string;
+  images: number;
+  epochs: number;
+  epochsDone: number;
+  /** Batches done of the epoch after `epochsDone` (a pause mid-epoch). */
+  batchesDone: number;
+  history: Array<{ epoch: number; loss: number; validationAccuracy?: number; learningRate: number }>;
+  createdAt: string;
+  updatedAt: string;
+}
 
 export interface JobResults {
   evaluate: EvaluationResult;
@@ -500,6 +562,8 @@ export interface JobResults {
   imagesPerClass: ImagesPerClassResult;
   distributedCode: DistributedCodeResult;
   finetune: FinetuneSummary;
+  resumeFinetune: FinetuneSummary;
+  ablation: AblationResult;
 }
 
 export interface EvaluationResult {
@@ -642,8 +706,15 @@ export interface InspectorApi {
   /** One unit's sheet: k deconvnet projections (left) beside the k image patches (right), as PNG. */
   getAtlasSheet(params: { layer: string; unit: number }): Promise<Uint8Array>;
   startJob<K extends JobKind>(params: { kind: K; params: JobParams[K] }): Promise<{ jobId: string }>;
-  /** Stops a job. With `keep`, a training job stops at once but keeps and saves what it learned (its best epoch). */
-  cancelJob(params: { jobId: string; keep?: boolean }): Promise<void>;
+  /**
+   * Stops a job. With `keep`, a training job stops at once but keeps and saves what it learned (its best epoch).
+   * With `pause`, a training job saves where it is and ends with JOB_PAUSED; resumeFinetune carries it on.
+   */
+  cancelJob(params: { jobId: string; keep?: boolean; pause?: boolean }): Promise<void>;
+  /** Fine-tuning runs that have not finished (paused, or interrupted by a crash or a closed app), newest first. */
+  listRuns(): Promise<TrainingRunInfo[]>;
+  /** Deletes an unfinished run and its saved state. */
+  discardRun(params: { run: string }): Promise<void>;
   getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]>;
 }
 
@@ -682,6 +753,8 @@ export const COMMANDS = [
   'startJob',
   'cancelJob',
   'getJobResult',
+  'listRuns',
+  'discardRun',
 ] as const satisfies ReadonlyArray<keyof InspectorApi>;
 
 export type CommandName = (typeof COMMANDS)[number];
@@ -696,7 +769,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune', 'resumeFinetune', 'ablation'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

@@ -3,6 +3,7 @@
  * images — behind plain async methods. Worker threads wrap it (host.ts / worker.ts); the CLI uses it directly.
  * It never imports electron.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type {
@@ -24,7 +25,6 @@ import type {
   ModelSummary,
   Occluder,
   PredictResult,
-  Preprocessing,
   UploadedImage,
 } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
@@ -50,6 +50,8 @@ import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, ENGINE_VERSION, resolveDatasetPat
 import { cacheKey, readCached, writeCached } from './store/result-cache';
 import { pairFolder, stamp } from './store/workspace';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
+import type { TrainState } from './train/loop';
+import { createRun, datasetFingerprint, finishRun, loadState, readRun, runInfo, saveState, writeRun, type RunRecord } from './train/run-store';
 import { modelCard } from './train/model-card';
 import { writeFileAtomic } from './store/atomic';
 
@@ -185,15 +187,67 @@ export class EngineCore {
     return result;
   }
 
-  /** Fine-tunes a copy of the open model and saves it (with labels, preprocessing and settings) to `dir`. */
+  /**
+   * Fine-tunes a copy of the open model on the open dataset as a run in `dir`: checkpoints as it goes (so a pause,
+   * crash or kill loses at most an epoch), then the model (labels, preprocessing, settings) and its card.
+   */
   async finetuneAndSave(options: FinetuneOptions, dir: string, ctx: JobContext): Promise<FinetuneSummary> {
-    const r = await this.finetune(options, ctx);
+    const current = this.requireModel();
+    const dataset = this.requireDataset();
+    const modelFile = resolveModelJsonPath(resolveModelPath(current.summary.id));
+    const datasetRoot = resolveDatasetPath(dataset.summary.id);
+    const run = createRun(dir, {
+      model: { id: current.summary.id, file: modelFile, stamp: stamp(modelFile), name: current.summary.name },
+      dataset: { id: dataset.summary.id, path: datasetRoot, name: dataset.summary.name, count: dataset.summary.count, fingerprint: datasetFingerprint(dataset, datasetRoot) },
+      options,
+      epochs: options.epochs ?? 10,
+    });
+    return this.trainRun(dir, run, dataset, undefined, ctx);
+  }
+
+  /** Carries on a paused or interrupted run from its last checkpoint, on the model and images it started with. */
+  async resumeFinetune(dir: string, ctx: JobContext): Promise<FinetuneSummary> {
+    const run = readRun(dir);
+    const info = runInfo(path.basename(dir), run);
+    if (info.status === 'done') throw new InspectorError('RUN_FINISHED', 'This run has finished; its model is in the same folder');
+    if (info.status === 'running' && run.pid !== process.pid) throw new InspectorError('BAD_ARGUMENT', `The run is being trained by another program (process ${run.pid})`);
+    if (stamp(run.model.file) !== run.model.stamp) {
+      throw new InspectorError('RUN_MODEL_CHANGED', `The model file ${run.model.file} has changed (or is gone) since the run started; start a new run`);
+    }
+    const dataset = openDataset(run.dataset.path, run.dataset.id, run.dataset.name);
+    if (datasetFingerprint(dataset, run.dataset.path) !== run.dataset.fingerprint) {
+      throw new InspectorError('RUN_DATASET_CHANGED', `Images in ${run.dataset.path} were added, removed or changed since the run started; start a new run`);
+    }
+    const state = loadState(dir, run);
+    run.status = 'running';
+    run.pid = process.pid;
+    writeRun(dir, run);
+    return this.trainRun(dir, run, dataset, state, ctx);
+  }
+
+  private async trainRun(dir: string, run: RunRecord, dataset: Dataset, resume: TrainState | undefined, ctx: JobContext): Promise<FinetuneSummary> {
+    const options = run.options;
+    const copy = await openModel(run.model.file, run.model.id);
+    let r: FinetuneResult;
+    try {
+      r = await finetune(copy, dataset, options, ctx, {
+        ...(resume ? { resume } : {}),
+        onState: async (state) => saveState(dir, run, state, ctx.shouldPause?.() ? 'paused' : 'running'),
+      });
+    } catch (error) {
+      copy.dispose();
+      const code = (error as { code?: string }).code;
+      // Cancelled = thrown away (a pause or a crash keeps the run to resume).
+      if (code === 'JOB_CANCELLED') fs.rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+    const shared = new Set(r.model.layers);
     try {
       await r.model.save(
         fileSystemSaver(dir, {
-          name: `${r.baseName} — fine-tuned (${options.strategy})`,
+          name: `${copy.summary.name} — fine-tuned (${options.strategy})`,
           labels: r.classes,
-          preprocessing: r.preprocessing,
+          preprocessing: copy.summary.preprocessing,
           strategy: options.strategy,
           settings: r.settings,
           validationAccuracy: r.validationAccuracy,
@@ -202,7 +256,9 @@ export class EngineCore {
         }),
       );
     } finally {
-      r.release();
+      // Frees the new model and whatever of the copied model it does not share (its old classifier).
+      r.model.dispose();
+      for (const layer of copy.model.layers) if (!shared.has(layer) && layer.weights.length) layer.dispose();
     }
     const summary = {
       path: path.join(dir, 'model.json'),
@@ -219,7 +275,8 @@ export class EngineCore {
       frozen: r.frozen,
       skipped: r.skipped,
     };
-    writeFileAtomic(summary.modelCard, modelCard({ ...r, dataset: this.requireDataset().summary, strategy: options.strategy, date: new Date() }));
+    writeFileAtomic(summary.modelCard, modelCard({ ...r, baseName: copy.summary.name, dataset: dataset.summary, strategy: options.strategy, date: new Date() }));
+    finishRun(dir, run);
     return summary;
   }
 
@@ -293,25 +350,6 @@ export class EngineCore {
 
   analyzeGrandmotherCells(layer: string, ctx: JobContext) {
     return grandmotherCells(this.requireModel(), this.requireDataset(), layer, ctx);
-  }
-
-  /** Fine-tunes a fresh copy of the open model on the open dataset; the open model itself is not changed. */
-  async finetune(options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult & { preprocessing: Preprocessing; baseName: string; release(): void }> {
-    const current = this.requireModel();
-    const copy = await openModel(resolveModelJsonPath(resolveModelPath(current.summary.id)), current.summary.id);
-    try {
-      const result = await finetune(copy, this.requireDataset(), options, ctx);
-      // Frees the new model and whatever of the copied model it does not share (its old classifier).
-      const release = () => {
-        const shared = new Set(result.model.layers);
-        result.model.dispose();
-        for (const layer of copy.model.layers) if (!shared.has(layer) && layer.weights.length) layer.dispose();
-      };
-      return { ...result, preprocessing: copy.summary.preprocessing, baseName: copy.summary.name, release };
-    } catch (error) {
-      copy.dispose();
-      throw error;
-    }
   }
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {

@@ -148,9 +148,11 @@ export class EngineHost {
     }).finally(() => this.cancelFlags.delete(jobId));
   }
 
-  /** Marks a job cancelled: a queued job is dropped, a running one stops at its next check. */
-  /** Cancels a job; with `keep`, asks it to finish now with what it has (flag 2) instead of discarding it (flag 1). */
-  cancelJob(jobId: string, keep = false): boolean {
+  /**
+   * Stops a job: a queued one is dropped; a running one sees its flag at its next check — 'discard' (1) throws its
+   * work away, 'keep' (2) asks a training job to finish now with what it has, 'pause' (3) to save where it is.
+   */
+  cancelJob(jobId: string, how: 'discard' | 'keep' | 'pause' = 'discard'): boolean {
     const queued = this.queue.findIndex((j) => j.jobId === jobId);
     if (queued >= 0) {
       const [job] = this.queue.splice(queued, 1);
@@ -159,7 +161,7 @@ export class EngineHost {
     }
     const flag = this.cancelFlags.get(jobId);
     if (!flag) return false;
-    Atomics.store(flag, 0, keep ? 2 : 1);
+    Atomics.store(flag, 0, how === 'pause' ? 3 : how === 'keep' ? 2 : 1);
     return true;
   }
 

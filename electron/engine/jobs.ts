@@ -20,7 +20,8 @@ import { probeOverTraining } from './analyses/probe-training';
 import type { EngineCore } from './core';
 import { resolveModelJsonPath } from './model/tfjs-io';
 import { resolveModelPath } from './paths';
-import { workspaceRoot } from './store/workspace';
+import { architectureAblation } from './train/ablation';
+import { runDir, runsRoot } from './train/run-store';
 
 export type JobRunner<K extends JobKind> = (core: EngineCore, params: JobParams[K], ctx: JobContext) => Promise<JobResults[K]>;
 
@@ -63,6 +64,7 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
     const model = core.requireModel();
     return probeOverTraining(model, resolveModelJsonPath(resolveModelPath(model.summary.id)), core.requireDataset(), params, ctx);
   },
-  finetune: (core, params, ctx) =>
-    core.finetuneAndSave(params, path.join(workspaceRoot(), 'finetuned', `${new Date().toISOString().replace(/[:.]/g, '-')}-${params.strategy}`), ctx),
+  finetune: (core, params, ctx) => core.finetuneAndSave(params, path.join(runsRoot(), `${new Date().toISOString().replace(/[:.]/g, '-')}-${params.strategy}`), ctx),
+  resumeFinetune: (core, params, ctx) => core.resumeFinetune(runDir(params.run), ctx),
+  ablation: (core, params, ctx) => architectureAblation(core.requireModel(), core.requireDataset(), params, ctx),
 };

@@ -40,8 +40,10 @@ import type {
   PredictResult,
   ProjectionMethod,
   ProjectionResult,
+  TrainingRunInfo,
   UploadedImage,
 } from '../../shared/contract';
+import { listUnfinishedRuns, readRun, runDir, runInfo } from './train/run-store';
 import { InspectorError, toErrorInfo, type ErrorInfo } from '../../shared/errors';
 import { validateJobParams } from './validate';
 import { EngineHost, type EngineHostOptions } from './host';
@@ -232,7 +234,8 @@ export class InspectorService implements Inspector {
         },
         (error: unknown) => {
           const info = toErrorInfo(error);
-          record.status = info.code === 'JOB_CANCELLED' ? 'cancelled' : 'failed';
+          // A paused run ends like a cancelled job; its JOB_PAUSED error says it can be resumed.
+          record.status = info.code === 'JOB_CANCELLED' || info.code === 'JOB_PAUSED' ? 'cancelled' : 'failed';
           record.error = info;
           this.emit('jobFinished', { jobId, kind, status: record.status, error: info });
         },
@@ -240,9 +243,20 @@ export class InspectorService implements Inspector {
     return { jobId };
   }
 
-  async cancelJob(params: { jobId: string; keep?: boolean }): Promise<void> {
+  async cancelJob(params: { jobId: string; keep?: boolean; pause?: boolean }): Promise<void> {
     if (!this.jobs.has(params.jobId)) throw new InspectorError('JOB_NOT_FOUND', `No job ${params.jobId}`);
-    this.host.cancelJob(params.jobId, params.keep === true);
+    this.host.cancelJob(params.jobId, params.pause === true ? 'pause' : params.keep === true ? 'keep' : 'discard');
+  }
+
+  async listRuns(): Promise<TrainingRunInfo[]> {
+    return listUnfinishedRuns();
+  }
+
+  async discardRun(params: { run: string }): Promise<void> {
+    const dir = runDir(params.run);
+    const info = runInfo(params.run, readRun(dir));
+    if (info.status === 'running') throw new InspectorError('BAD_ARGUMENT', 'The run is training now: pause or cancel it first');
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 
   async getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]> {

@@ -98,6 +98,18 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     if (params.classifier !== undefined && params.classifier !== 'softmax' && params.classifier !== 'svm') fail('finetune: classifier must be softmax or svm');
     if (params.validationFraction !== undefined && !((params.validationFraction as number) >= 0.05 && (params.validationFraction as number) <= 0.5)) fail('finetune: validationFraction must be 0.05–0.5');
   }
+  if (kind === 'resumeFinetune' && (!isObject(params) || typeof params.run !== 'string')) fail('resumeFinetune: name the run');
+  if (kind === 'ablation') {
+    if (!isObject(params) || !Array.isArray(params.variants) || params.variants.length === 0 || params.variants.length > 20) fail('ablation: give 1–20 variants');
+    for (const v of params.variants as unknown[]) {
+      if (!isObject(v) || typeof v.name !== 'string') fail('ablation: every variant needs a name');
+      if (v.remove !== undefined && (!Array.isArray(v.remove) || !v.remove.every((l) => typeof l === 'string'))) fail('ablation: remove must be layer names');
+      if (v.resize !== undefined && (!isObject(v.resize) || !Object.values(v.resize).every((n) => Number.isInteger(n) && (n as number) >= 1))) fail('ablation: resize maps layer names to whole numbers ≥ 1');
+    }
+    if (params.epochs !== undefined && (!Number.isInteger(params.epochs) || (params.epochs as number) < 1 || (params.epochs as number) > 500)) fail('ablation: epochs must be 1–500');
+    if (params.batchSize !== undefined && (!Number.isInteger(params.batchSize) || (params.batchSize as number) < 1)) fail('ablation: batchSize must be a positive whole number');
+    if (params.start !== undefined && params.start !== 'scratch' && params.start !== 'pretrained') fail('ablation: start must be scratch or pretrained');
+  }
   if (kind === 'occlusion') {
     if (!isObject(params)) fail('occlusion needs parameters');
     checkImageRef(params.image);
@@ -189,6 +201,12 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
     case 'getJobResult':
       if (typeof p.jobId !== 'string') fail(`${name}: jobId must be a string`);
       if (name === 'cancelJob' && p.keep !== undefined && typeof p.keep !== 'boolean') fail('cancelJob: keep must be true or false');
+      if (name === 'cancelJob' && p.pause !== undefined && typeof p.pause !== 'boolean') fail('cancelJob: pause must be true or false');
+      return;
+    case 'listRuns':
+      return;
+    case 'discardRun':
+      if (typeof p.run !== 'string') fail('discardRun: run must be a run name');
       return;
   }
 }

@@ -63,6 +63,7 @@ port.on('message', async (message: HostToWorker) => {
         (done, total, text, metrics) => send({ type: 'progress', jobId: message.jobId, done, total, message: text, ...(metrics ? { metrics } : {}) }),
         () => Atomics.load(flag, 0) === 1,
         () => Atomics.load(flag, 0) === 2,
+        () => Atomics.load(flag, 0) === 3,
       );
       value = await core.runJob(message.kind, message.params, ctx);
     }

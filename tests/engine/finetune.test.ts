@@ -4,7 +4,7 @@
  * every strategy beats chance on held-out images; frozen layers stay bit-for-bit unchanged; the learning-rate
  * multiplier of pretrained layers is applied (0 → unchanged); the CLI writes a model that reopens with its labels.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -16,6 +16,7 @@ import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { finetune, type Strategy } from '../../electron/engine/train/finetune';
+import { readRun, type RunRecord } from '../../electron/engine/train/run-store';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -121,4 +122,78 @@ describe('fine-tuning strategies', () => {
     expect(evaluation.classes).toEqual(['bottom', 'top']);
     expect(evaluation.accuracy).toBeGreaterThan(0.75);
   });
+
+  it('a CLI run paused with Ctrl-C, then killed outright, resumes each time from its last checkpoint and finishes', async () => {
+    const cli = path.join(ROOT, 'dist/electron/cli.cjs');
+    const out = path.join(dir, 'interrupted');
+    const data = path.join(dir, 'data');
+    const runJson = () => (fs.existsSync(path.join(out, 'run.json')) ? readRun(out) : undefined);
+    /** Starts the CLI, sends `signal` once the run has `epochs` epochs saved, and returns how it ended. */
+    const interrupt = (args: string[], epochs: number, signal: NodeJS.Signals) =>
+      new Promise<{ code: number | null; stderr: string; progress?: RunRecord['progress'] }>((resolve) => {
+        const child = spawn(process.execPath, [cli, ...args]);
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        let progress: RunRecord['progress'] | undefined;
+        const timer = setInterval(() => {
+          const run = runJson();
+          if (run && run.progress.epochsDone >= epochs) {
+            clearInterval(timer);
+            progress = run.progress;
+            child.kill(signal);
+          }
+        }, 10);
+        child.on('exit', (code) => {
+          clearInterval(timer);
+          resolve({ code, stderr, progress });
+        });
+      });
+
+    const first = await interrupt(['finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '40', '--batch', '4', '--no-early-stop', '--seed', '2', '--out', out], 2, 'SIGINT');
+    expect(first.code).not.toBe(0);
+    expect(first.stderr).toMatch(/error JOB_PAUSED: .*cnn-inspect finetune --resume/);
+    const paused = readRun(out);
+    expect(paused.status).toBe('paused');
+    expect(paused.progress.epochsDone).toBeGreaterThanOrEqual(2);
+    expect(paused.progress.epochsDone).toBeLessThan(40);
+    const pausedHistory = paused.history;
+
+    const second = await interrupt(['finetune', '--resume', out], paused.progress.epochsDone + 3, 'SIGKILL');
+    expect(second.code).toBeNull(); // killed: no chance to save anything more than its epoch checkpoints
+    const killed = readRun(out);
+    expect(killed.status).toBe('running'); // what a crash leaves: shown as "interrupted"
+    expect(killed.progress.epochsDone).toBeGreaterThanOrEqual(paused.progress.epochsDone + 3);
+    expect(killed.history.slice(0, pausedHistory.length)).toEqual(pausedHistory);
+
+    const run = promisify(execFile);
+    const printed = JSON.parse((await run(process.execPath, [cli, 'finetune', '--resume', out])).stdout);
+    expect(printed.history.map((h: { epoch: number }) => h.epoch)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(printed.history.slice(0, killed.history.length)).toEqual(killed.history);
+    expect(printed.validation_accuracy).toBeGreaterThanOrEqual(0.75);
+    expect(fs.existsSync(path.join(out, 'model.json'))).toBe(true);
+    expect(readRun(out).status).toBe('done');
+    expect(fs.readdirSync(out).filter((f) => f.startsWith('state-'))).toEqual([]);
+    await expect(run(process.execPath, [cli, 'finetune', '--resume', out])).rejects.toMatchObject({ stderr: expect.stringContaining('error RUN_FINISHED') });
+  }, 120_000);
+
+  it('resuming refuses a run whose images changed (RUN_DATASET_CHANGED) and a folder without a run (RUN_NOT_FOUND)', async () => {
+    const cli = path.join(ROOT, 'dist/electron/cli.cjs');
+    const data = path.join(dir, 'changing');
+    await writeImageFolder(data, ['top', 'bottom'], 10, 7, topBottom);
+    const out = path.join(dir, 'changed');
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [cli, 'finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '60', '--batch', '4', '--no-early-stop', '--out', out]);
+      const timer = setInterval(() => {
+        if (fs.existsSync(path.join(out, 'run.json')) && readRun(out).progress.epochsDone >= 1) {
+          clearInterval(timer);
+          child.kill('SIGKILL');
+        }
+      }, 10);
+      child.on('exit', () => resolve());
+    });
+    fs.rmSync(path.join(data, 'top', fs.readdirSync(path.join(data, 'top'))[0]));
+    const run = promisify(execFile);
+    await expect(run(process.execPath, [cli, 'finetune', '--resume', out])).rejects.toMatchObject({ stderr: expect.stringContaining('error RUN_DATASET_CHANGED') });
+    await expect(run(process.execPath, [cli, 'finetune', '--resume', path.join(dir, 'data')])).rejects.toMatchObject({ stderr: expect.stringContaining('error RUN_NOT_FOUND') });
+  }, 60_000);
 });

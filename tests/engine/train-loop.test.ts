@@ -8,7 +8,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../electron/engine/backend';
 import { augmentBatch } from '../../electron/engine/train/augment';
-import { evaluateAccuracy, trainClassifier, type LabelledArray } from '../../electron/engine/train/loop';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { evaluateAccuracy, trainClassifier, type LabelledArray, type TrainState } from '../../electron/engine/train/loop';
+import { createRun, loadState, readRun, saveState } from '../../electron/engine/train/run-store';
+import { maxRelError } from '../helpers/numeric';
 import { mulberry32 } from '../../electron/engine/train/random';
 
 /** 8×8 grey images: class 0 = a vertical bar, class 1 = a horizontal bar, at random positions, with noise. */
@@ -119,6 +124,76 @@ describe('training loop', () => {
     expect(await evaluateAccuracy(model, bars(100, 61))).toBe(best);
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
+  });
+
+  for (const optimizer of ['sgd', 'adam'] as const) {
+    it(`${optimizer}: a run paused mid-epoch, saved to disk and resumed in a fresh model ends exactly where an unbroken run ends`, async () => {
+      const data = bars(160, 8);
+      const validation = bars(60, 81);
+      const options = (model: tfl.LayersModel) => ({
+        epochs: 4,
+        batchSize: 16,
+        learningRate: optimizer === 'adam' ? 0.01 : 0.05,
+        momentum: 0.9,
+        seed: 5,
+        optimizer,
+        weightDecay: 5e-4,
+        lrDecay: { everyEpochs: 3, factor: 10 },
+        augment: { cropPad: 1, flip: true, fill: 0 },
+        validation,
+        earlyStopping: { patience: 10 },
+        // two learning-rate groups: two optimizers whose states must both come back
+        lrMultipliers: new Map([[(model.layers[0].trainableWeights[0].read() as tf.Variable).name, 0.5]]),
+      });
+      const unbroken = smallNet();
+      const full = await trainClassifier(unbroken, data, options(unbroken));
+      const expected = unbroken.getWeights().map((t) => Array.from(t.dataSync()));
+      unbroken.dispose();
+
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resume-'));
+      const before = tf.memory().numTensors;
+      const first = smallNet();
+      const run = createRun(dir, { model: { id: 'm', file: 'm', stamp: 's', name: 'm' }, dataset: { id: 'd', path: 'd', name: 'd', count: 160, fingerprint: 'f' }, options: { strategy: 'all' }, epochs: 4 });
+      let batches = 0;
+      await expect(
+        trainClassifier(first, data, {
+          ...options(first),
+          onProgress: (p) => void (p.batch < p.batchesPerEpoch && batches++),
+          shouldPause: () => batches >= 13, // 9 counted in epoch 1 (its last batch is not), so after 4 of epoch 2
+          onState: async (state) => saveState(dir, run, state),
+        }),
+      ).rejects.toMatchObject({ code: 'JOB_PAUSED' });
+      first.dispose();
+      const saved = loadState(dir, readRun(dir))!;
+      expect(saved.epochsDone).toBe(1);
+      expect(saved.batchesDone).toBe(4);
+      expect(saved.history).toHaveLength(1);
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith('state-'))).toHaveLength(1); // the epoch-1 state was replaced
+
+      const second = smallNet();
+      // Scramble it: the resumed weights must come from the saved state, not from the same initialisation.
+      tf.tidy(() => second.weights.forEach((w) => (w.read() as tf.Variable).assign(tf.randomNormal(w.shape as number[], 0, 1, 'float32', 9))));
+      const resumed = await trainClassifier(second, data, { ...options(second), resume: saved });
+      expect(resumed.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
+      expect(resumed.history.map((h) => h.validationAccuracy)).toEqual(full.history.map((h) => h.validationAccuracy));
+      second.getWeights().forEach((t, i) => expect(maxRelError(t.dataSync(), expected[i])).toBeLessThan(1e-5));
+      second.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+  }
+
+  it('a saved state refuses a model of another shape (RUN_MODEL_CHANGED)', async () => {
+    const model = smallNet();
+    let state: TrainState | undefined;
+    await trainClassifier(model, bars(64, 3), { epochs: 2, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: 1, onState: async (s) => void (state = s) });
+    model.dispose();
+    const other = tfl.sequential();
+    other.add(tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }));
+    other.add(tfl.layers.flatten());
+    other.add(tfl.layers.dense({ units: 2, activation: 'softmax' }));
+    await expect(trainClassifier(other, bars(64, 3), { epochs: 2, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: 1, resume: state })).rejects.toMatchObject({ code: 'RUN_MODEL_CHANGED' });
+    other.dispose();
   });
 
   it('stops with JOB_CANCELLED when cancelled, leaking nothing', async () => {

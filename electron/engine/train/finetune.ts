@@ -17,7 +17,7 @@ import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
 import { trainLinearSvm } from '../analyses/distributed-code';
 import { batchForward, type BatchForward } from '../runtime/batch-forward';
-import { confusionMatrix, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult } from './loop';
+import { confusionMatrix, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
 
 export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
 export const STRATEGIES: readonly Strategy[] = ['features', 'fc', 'all', 'scratch'];
@@ -249,7 +249,13 @@ export function featureLayerOf(model: tfl.LayersModel): string | undefined {
   return last ? ((last.input as tfl.SymbolicTensor).sourceLayer as tfl.layers.Layer | undefined)?.name : undefined;
 }
 
-export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext): Promise<FinetuneResult> {
+/** How a run on disk hooks into training: where it carries on from, and where each checkpoint goes. */
+export interface RunHooks {
+  resume?: TrainState;
+  onState?: (state: TrainState) => Promise<void>;
+}
+
+export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext, run: RunHooks = {}): Promise<FinetuneResult> {
   if (!STRATEGIES.includes(options.strategy)) throw new InspectorError('BAD_ARGUMENT', `Strategy must be one of ${STRATEGIES.join(', ')}`);
   if (options.classifier === 'svm' && options.strategy !== 'features') {
     throw new InspectorError('BAD_ARGUMENT', 'Linear SVMs replace only the last step: choose the "features" strategy for them');
@@ -317,6 +323,9 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     ...(settings.earlyStopping ? { earlyStopping: { patience: Math.max(3, Math.ceil(settings.epochs / 4)) } } : {}),
     shouldCancel: () => ctx.isCancelled(),
     shouldStop: () => ctx.shouldFinish?.() ?? false,
+    shouldPause: () => ctx.shouldPause?.() ?? false,
+    ...(run.resume ? { resume: run.resume } : {}),
+    ...(run.onState ? { onState: run.onState } : {}),
     onProgress: (p) =>
       ctx.progress(
         (p.epoch - 1) * p.batchesPerEpoch + p.batch,

@@ -48,6 +48,40 @@ export interface TrainOptions {
    * weights of the best epoch (needs `validation`).
    */
   earlyStopping?: { patience: number };
+  /** Continue a run from a saved state (after a pause, a crash or a kill) instead of starting afresh. */
+  resume?: TrainState;
+  /**
+   * Called with the whole training state at the end of every epoch, and mid-epoch when the person pauses: what
+   * `resume` needs to carry on exactly where it stopped. The caller writes it to disk (atomically).
+   */
+  onState?: (state: TrainState) => Promise<void>;
+  /** Pause after the current batch: the state goes to `onState`, then training ends with JOB_PAUSED. */
+  shouldPause?: () => boolean;
+}
+
+/**
+ * Everything needed to carry on training exactly where it stopped: the weights of the layers that learn, each
+ * optimizer's state (momentum / Adam moments, step count), the early-stopping copy, and how far it got. Shuffles
+ * and augmentation are seeded per epoch and per batch, so a resumed run draws the same images in the same order.
+ */
+export interface TrainState {
+  epochsDone: number;
+  /** Batches already done of epoch `epochsDone + 1` (non-zero after a mid-epoch pause). */
+  batchesDone: number;
+  epochLoss: number;
+  seenThisEpoch: number;
+  imagesSeen: number;
+  history: TrainResult['history'];
+  weights: StateTensor[];
+  /** Per optimizer (one per learning-rate multiplier, in the loop's order), its weights as getWeights() gives them. */
+  optimizers: StateTensor[][];
+  best?: { epoch: number; accuracy: number; weights: StateTensor[] };
+}
+
+export interface StateTensor {
+  shape: number[];
+  dtype: 'float32' | 'int32';
+  data: Float32Array | Int32Array;
 }
 
 export interface TrainProgress {
@@ -81,6 +115,36 @@ export function logitsModel(model: tfl.LayersModel): { model: tfl.LayersModel; f
   }
   return { model, fromLogits: config.activation !== 'softmax' };
 }
+
+/** The variables a training state must keep: every weight of the layers that learn (frozen ones never change). */
+function stateVariables(model: tfl.LayersModel): tf.Variable[] {
+  const seen = new Set<string>();
+  const out: tf.Variable[] = [];
+  for (const layer of model.layers) {
+    if (!layer.trainable) continue;
+    for (const w of layer.weights) {
+      const v = w.read() as tf.Variable;
+      if (!seen.has(v.name)) {
+        seen.add(v.name);
+        out.push(v);
+      }
+    }
+  }
+  return out;
+}
+
+function toState(t: tf.Tensor): StateTensor {
+  return { shape: t.shape.slice(), dtype: t.dtype === 'int32' ? 'int32' : 'float32', data: t.dataSync() as Float32Array | Int32Array };
+}
+
+function checkShapes(what: string, saved: StateTensor[], expected: number[][]): void {
+  const same = saved.length === expected.length && saved.every((t, i) => t.shape.join() === expected[i].join());
+  if (!same) throw new InspectorError('RUN_MODEL_CHANGED', `The saved ${what} do not fit this model: it is not the model the run started with`);
+}
+
+/** Seeded generators per epoch and per batch, so a run resumed mid-epoch draws exactly what it would have. */
+const epochRandom = (seed: number, epoch: number) => mulberry32((seed * 1_000_003 + epoch * 7_919) >>> 0);
+const batchRandom = (seed: number, epoch: number, batch: number) => mulberry32((seed * 1_000_003 + epoch * 7_919 + (batch + 1) * 104_729) >>> 0);
 
 function sliceBatch(data: LabelledArray, indices: Int32Array, start: number, end: number): { x: Float32Array; y: Int32Array } {
   const [, h, w, c] = data.shape;
@@ -141,37 +205,81 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
     if (typeof o.setLearningRate === 'function') o.setLearningRate(rate);
     else o.learningRate = rate; // Adam reads its field at every step
   };
-  const random = mulberry32(options.seed);
   const batchesPerEpoch = Math.ceil(n / options.batchSize);
   const [, h, w, c] = data.shape;
-  const history: TrainResult['history'] = [];
+  const history: TrainResult['history'] = options.resume ? options.resume.history.map((e) => ({ ...e })) : [];
   const startTime = Date.now();
-  let imagesSeen = 0;
+  let imagesSeen = options.resume?.imagesSeen ?? 0;
+  const imagesAtStart = imagesSeen;
   const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
   const regularised = trainable.filter((v) => v.shape.length > 1);
+  const kept = stateVariables(lossModel);
   // Early stopping keeps a copy of the trainable weights of the best epoch so far.
   let best: { epoch: number; accuracy: number; weights: tf.Tensor[] } | undefined;
   let stoppedEarly = false;
+  const resume = options.resume;
+  if (resume) {
+    checkShapes('weights', resume.weights, kept.map((v) => v.shape));
+    if (resume.optimizers.length !== groups.length) throw new InspectorError('RUN_MODEL_CHANGED', 'The saved optimizer state does not fit this run’s learning rates');
+    const fromState = (t: StateTensor) => tf.tensor(t.data, t.shape, t.dtype);
+    tf.tidy(() => kept.forEach((v, i) => v.assign(fromState(resume.weights[i]))));
+    for (const [i, g] of groups.entries()) {
+      const saved = resume.optimizers[i];
+      if (!saved.length) continue;
+      // The optimizer keeps its slots by position (the order gradients come in), which is the order they were saved in.
+      const tensors = saved.map(fromState);
+      await g.optimizer.setWeights(tensors.map((tensor, k) => ({ name: `slot${k}`, tensor })));
+      tensors.forEach((t) => t.dispose()); // the optimizer made its own variables of them
+    }
+    if (resume.best) {
+      checkShapes('best-epoch weights', resume.best.weights, trainable.map((v) => v.shape));
+      best = { epoch: resume.best.epoch, accuracy: resume.best.accuracy, weights: resume.best.weights.map(fromState) };
+    }
+  }
+  const snapshot = async (epochsDone: number, batchesDone: number, epochLoss: number, seenThisEpoch: number): Promise<TrainState> => ({
+    epochsDone,
+    batchesDone,
+    epochLoss,
+    seenThisEpoch,
+    imagesSeen,
+    history: history.map((e) => ({ ...e })),
+    weights: kept.map(toState),
+    optimizers: await Promise.all(
+      groups.map(async (g) => {
+        const named = await g.optimizer.getWeights();
+        const out = named.map((nt) => toState(nt.tensor));
+        // getWeights() hands out the step count as a new tensor; the slots are the optimizer's own.
+        named[0]?.tensor.dispose();
+        return out;
+      }),
+    ),
+    ...(best ? { best: { epoch: best.epoch, accuracy: best.accuracy, weights: best.weights.map(toState) } } : {}),
+  });
   try {
-    for (let epoch = 1; epoch <= options.epochs; epoch++) {
+    for (let epoch = (resume?.epochsDone ?? 0) + 1; epoch <= options.epochs; epoch++) {
       const decaySteps = options.lrDecay ? Math.floor((epoch - 1) / options.lrDecay.everyEpochs) : 0;
       const learningRate = options.learningRate / Math.pow(options.lrDecay?.factor ?? 1, decaySteps);
       for (const g of groups) setRate(g.optimizer, learningRate * g.multiplier);
-      const order = shuffledIndices(n, random);
-      let epochLoss = 0;
+      const order = shuffledIndices(n, epochRandom(options.seed, epoch));
+      const continuing = resume && epoch === resume.epochsDone + 1;
+      let epochLoss = continuing ? resume.epochLoss : 0;
       let stopRequested = false;
-      let seenThisEpoch = 0;
-      for (let b = 0; b < batchesPerEpoch; b++) {
+      let seenThisEpoch = continuing ? resume.seenThisEpoch : 0;
+      for (let b = continuing ? resume.batchesDone : 0; b < batchesPerEpoch; b++) {
         if (options.shouldCancel?.()) throw new InspectorError('JOB_CANCELLED', 'Training cancelled');
         if (b > 0 && options.shouldStop?.()) {
           stopRequested = true;
           break;
         }
+        if (options.shouldPause?.() && options.onState) {
+          await options.onState(await snapshot(epoch - 1, b, epochLoss, seenThisEpoch));
+          throw new InspectorError('JOB_PAUSED', `Training paused in epoch ${epoch} of ${options.epochs}; resume it to carry on from there`);
+        }
         const start = b * options.batchSize;
         const end = Math.min(n, start + options.batchSize);
         const batch = sliceBatch(data, order, start, end);
         const shape: [number, number, number, number] = [end - start, h, w, c];
-        const xData = options.augment ? augmentBatch(batch.x, shape, options.augment, random) : batch.x;
+        const xData = options.augment ? augmentBatch(batch.x, shape, options.augment, batchRandom(options.seed, epoch, b)) : batch.x;
         const lossTensor = tf.tidy(() => {
           const xb = tf.tensor4d(xData, shape);
           const yb = tf.oneHot(tf.tensor1d(batch.y, 'int32'), numClasses);
@@ -203,7 +311,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
           batchesPerEpoch,
           loss,
           learningRate,
-          imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000),
+          imagesPerSecond: (imagesSeen - imagesAtStart) / ((Date.now() - startTime) / 1000),
         });
         // Yield so cancellation messages and progress events get through.
         if (b % 4 === 0) await new Promise((r) => setImmediate(r));
@@ -216,7 +324,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
         batchesPerEpoch,
         loss: epochLoss / Math.max(1, seenThisEpoch),
         learningRate,
-        imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000),
+        imagesPerSecond: (imagesSeen - imagesAtStart) / ((Date.now() - startTime) / 1000),
         validationAccuracy,
       });
       if (options.checkpointEpochs?.includes(epoch) && options.onCheckpoint) await options.onCheckpoint(epoch);
@@ -233,6 +341,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
         stoppedEarly = epoch < options.epochs || stoppedEarly;
         break;
       }
+      if (options.onState && epoch < options.epochs) await options.onState(await snapshot(epoch, 0, 0, 0));
     }
     if (best && best.epoch !== history.length) trainable.forEach((v, i) => v.assign(best!.weights[i]));
   } finally {
@@ -245,7 +354,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   }
   return {
     history,
-    imagesPerSecond: imagesSeen / ((Date.now() - startTime) / 1000),
+    imagesPerSecond: (imagesSeen - imagesAtStart) / Math.max(1e-3, (Date.now() - startTime) / 1000),
     ...(best ? { bestEpoch: best.epoch, stoppedEarly } : {}),
   };
 }
