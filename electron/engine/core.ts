@@ -235,12 +235,14 @@ export class EngineCore {
         onState: async (state) => saveState(dir, run, state, ctx.shouldPause?.() ? 'paused' : 'running'),
       });
     } catch (error) {
+      await releaseBatchSessions(copy);
       copy.dispose();
       const code = (error as { code?: string }).code;
       // Cancelled = thrown away (a pause or a crash keeps the run to resume).
       if (code === 'JOB_CANCELLED') fs.rmSync(dir, { recursive: true, force: true });
       throw error;
     }
+    await releaseBatchSessions(copy);
     const shared = new Set(r.model.layers);
     try {
       await r.model.save(

@@ -131,6 +131,43 @@ describe('InspectorService over the worker pool', () => {
     expect(fs.existsSync(summary.path)).toBe(true);
   }, 120_000);
 
+  it('a paused fine-tune is listed as a run, resumes as a job to the end, and a discarded run is gone', async () => {
+    const { jobId } = await service.startJob({ kind: 'finetune', params: { strategy: 'fc', epochs: 3, batchSize: 32, earlyStopping: false } });
+    const dispose = service.onJobProgress((e) => {
+      if (e.jobId === jobId && e.metrics && e.metrics.epoch >= 2) void service.cancelJob({ jobId, pause: true });
+    });
+    const finished = await waitFinished(jobId, service);
+    dispose();
+    expect(finished.status).toBe('cancelled');
+    expect(finished.error?.code).toBe('JOB_PAUSED');
+    const [run, ...others] = await service.listRuns();
+    expect(others).toEqual([]);
+    expect(run).toMatchObject({ status: 'paused', strategy: 'fc', epochs: 3, epochsDone: 1 });
+    expect(run.batchesDone).toBeGreaterThan(0);
+    await expect(service.discardRun({ run: '../x' })).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
+
+    const resumed = await service.startJob({ kind: 'resumeFinetune', params: { run: run.id } });
+    expect((await waitFinished(resumed.jobId, service)).status).toBe('done');
+    const summary = await service.getJobResult<'resumeFinetune'>({ jobId: resumed.jobId });
+    expect(summary.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    expect(summary.history[0]).toEqual(run.history[0]);
+    expect(fs.existsSync(summary.path)).toBe(true);
+    expect(await service.listRuns()).toEqual([]);
+
+    // Another run, paused, then discarded.
+    const second = await service.startJob({ kind: 'finetune', params: { strategy: 'features', epochs: 50, batchSize: 8, earlyStopping: false } });
+    const off = service.onJobProgress((e) => {
+      if (e.jobId === second.jobId && e.metrics && e.metrics.epoch >= 2) void service.cancelJob({ jobId: second.jobId, pause: true });
+    });
+    expect((await waitFinished(second.jobId, service)).error?.code).toBe('JOB_PAUSED');
+    off();
+    const [pausedRun] = await service.listRuns();
+    expect(pausedRun.strategy).toBe('features');
+    await service.discardRun({ run: pausedRun.id });
+    expect(await service.listRuns()).toEqual([]);
+    expect(await service.host.numTensors()).toEqual(baseline);
+  }, 180_000);
+
   it('an image that cannot be decoded is left out of an evaluation and named with its code', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-'));
     fs.cpSync(path.join(ROOT, 'tests', 'fixtures', 'datasets', 'mixed'), dir, { recursive: true });

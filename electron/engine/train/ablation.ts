@@ -129,16 +129,16 @@ const parameterCount = (m: tfl.LayersModel) => m.weights.reduce((s, w) => s + w.
 
 export async function architectureAblation(pretrained: LoadedModel, dataset: Dataset, params: JobParams['ablation'], ctx: JobContext): Promise<AblationResult> {
   const classes = dataset.summary.classes.map((c) => c.name);
-  if (classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'An ablation needs at least two classes (one sub-folder each)');
-  const small = dataset.summary.classes.find((c) => c.count < 2);
-  if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least 2`);
   const epochs = params.epochs ?? 10;
   const batchSize = params.batchSize ?? 32;
   const seed = params.seed ?? 1;
   const start = params.start ?? 'scratch';
   const variants: AblationVariant[] = [{ name: 'Full model' }, ...params.variants.filter((v) => (v.remove?.length ?? 0) + Object.keys(v.resize ?? {}).length > 0)];
-  // Check every variant before the long part, so a typo is reported at once.
-  const configs = variants.map((v) => variantConfig(pretrained.model, v, classes.length));
+  // Check every variant first, so a typo is reported at once.
+  const configs = variants.map((v) => variantConfig(pretrained.model, v, Math.max(2, classes.length)));
+  if (classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'An ablation needs at least two classes (one sub-folder each)');
+  const small = dataset.summary.classes.find((c) => c.count < 2);
+  if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least 2`);
 
   const { ys, pack, skipped } = await loadAll(pretrained, dataset, ctx);
   if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');

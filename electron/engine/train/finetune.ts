@@ -336,9 +336,17 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   };
   const featureLayer = features.sourceLayer as tfl.layers.Layer | undefined;
   const cacheable = options.strategy === 'features' && featureLayer && pretrained.summary.layers.some((l) => l.name === featureLayer.name);
-  const result = cacheable
-    ? await trainOnCachedFeatures(pretrained, featureLayer.name, head[0], train, validation, settings, trainOptions, ctx)
-    : await trainClassifier(model, train, trainOptions);
+  let result: TrainResult;
+  try {
+    result = cacheable
+      ? await trainOnCachedFeatures(pretrained, featureLayer.name, head[0], train, validation, settings, trainOptions, ctx)
+      : await trainClassifier(model, train, trainOptions);
+  } catch (error) {
+    // Paused, cancelled or failed: free what this run made (the new classifier; a scratch model's fresh layers).
+    for (const layer of head) layer.dispose();
+    if (base !== pretrained.model) for (const layer of base.layers) if (layer.weights.length) layer.dispose();
+    throw error;
+  }
   const confusion = await confusionMatrix(model, validation);
   const validationAccuracy = confusion.reduce((s, row, i) => s + row[i], 0) / Math.max(1, validation.y.length);
   const perClass = Object.fromEntries(classes.map((name, i) => [name, confusion[i].reduce((a, b) => a + b, 0) ? confusion[i][i] / confusion[i].reduce((a, b) => a + b, 0) : 0]));
