@@ -16,6 +16,22 @@ export interface JobView {
   /** Training curves, from progress events that carry metrics. */
   metrics: TrainingMetrics[];
   error?: string;
+  /** A training job the person paused: it can be resumed from the list of unfinished runs. */
+  paused?: boolean;
+  /** When the first progress report came, and how far along it was then (for the time-left estimate). */
+  startedAt?: number;
+  doneAtStart?: number;
+}
+
+/** "about 3 min left" from how fast the job has gone so far (undefined until there is enough to go on). */
+export function timeLeft(job: JobView, now = Date.now()): string | undefined {
+  if (job.startedAt === undefined || !job.total || job.done <= (job.doneAtStart ?? 0)) return undefined;
+  const elapsed = (now - job.startedAt) / 1000;
+  if (elapsed < 2) return undefined;
+  const seconds = (elapsed * (job.total - job.done)) / (job.done - (job.doneAtStart ?? 0));
+  if (seconds < 60) return `about ${Math.max(5, Math.round(seconds / 5) * 5)} s left`;
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min left`;
+  return `about ${(seconds / 3600).toFixed(1)} h left`;
 }
 
 export const useJobsStore = defineStore('jobs', {
@@ -25,6 +41,7 @@ export const useJobsStore = defineStore('jobs', {
     occlusion: (s) => (s.jobs.filter((j) => j.kind === 'occlusion' && j.result).pop()?.result as OcclusionMaps | undefined),
     running: (s) => s.jobs.filter((j) => j.status === 'running' || j.status === 'queued'),
     latest: (s) => (kind: JobKind) => [...s.jobs].reverse().find((j) => j.kind === kind),
+    latestOf: (s) => (kinds: JobKind[]) => [...s.jobs].reverse().find((j) => kinds.includes(j.kind)),
   },
   actions: {
     async start(kind: JobKind, params: Record<string, unknown> = {}) {
@@ -37,10 +54,13 @@ export const useJobsStore = defineStore('jobs', {
         return undefined;
       }
     },
-    /** Stops a job; `keep`: a training job stops now but saves its best epoch. */
-    async cancel(jobId: string, keep = false) {
+    /**
+     * Stops a job. 'keep': a training job stops now but saves its best epoch; 'pause': it saves where it is, to be
+     * resumed later (even after the app is closed).
+     */
+    async cancel(jobId: string, how: 'discard' | 'keep' | 'pause' = 'discard') {
       try {
-        await api().cancelJob({ jobId, ...(keep ? { keep } : {}) });
+        await api().cancelJob({ jobId, ...(how === 'keep' ? { keep: true } : how === 'pause' ? { pause: true } : {}) });
       } catch (error) {
         useAppStore().showError(error);
       }
@@ -52,6 +72,10 @@ export const useJobsStore = defineStore('jobs', {
         this.jobs.push(job);
       }
       job.status = 'running';
+      if (job.startedAt === undefined) {
+        job.startedAt = Date.now();
+        job.doneAtStart = event.done;
+      }
       job.done = event.done;
       job.total = event.total;
       job.message = event.message;
@@ -67,6 +91,9 @@ export const useJobsStore = defineStore('jobs', {
       if (event.status === 'done') {
         job.message = 'Finished';
         job.result = (await api().getJobResult({ jobId: event.jobId })) as JobResults[JobKind];
+      } else if (event.status === 'cancelled' && event.error?.code === 'JOB_PAUSED') {
+        job.message = 'Paused';
+        job.paused = true;
       } else if (event.status === 'cancelled') {
         job.message = 'Cancelled';
       } else {

@@ -215,6 +215,37 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
+  it('teach it: a run paused part way is listed as unfinished and resumes to the end; the ablation table compares versions', async () => {
+    const { page, errors } = await openApp();
+    await page.locator('[data-view="train"]').click();
+    await page.locator('[data-strategy="fc"]').check();
+    await page.locator('label.q input[type="number"]').first().fill('6');
+    await page.getByRole('button', { name: 'Train' }).click();
+    // Pause once the second pass is under way, with a time-left estimate on show.
+    await expect.poll(() => page.locator('[role="progressbar"]').textContent(), { timeout: 120_000 }).toMatch(/Epoch 2 of 6/);
+    await page.waitForSelector('[data-eta]', { timeout: 30_000 });
+    await page.locator('[data-pause]').click();
+    await page.waitForSelector('[data-unfinished-runs] [data-resume]', { timeout: 60_000 });
+    await expect(page.locator('[data-unfinished-runs]').textContent()).resolves.toMatch(/Paused after pass [1-5] of 6/);
+    await page.screenshot({ path: path.join(OUT, 'browser-train-paused.png') });
+    await page.locator('[data-unfinished-runs] [data-resume]').click();
+    await page.waitForSelector('[data-runs] tbody tr', { timeout: 180_000 });
+    await expect(page.locator('[data-runs] tbody tr').first().textContent()).resolves.toMatch(/retrain the top/);
+    await expect.poll(() => page.locator('[data-unfinished-runs]').count(), { timeout: 10_000 }).toBe(0);
+    // Which layers matter: two versions (the full network and one without its middle convolution layers), one pass each.
+    await page.locator('[data-ablation] summary').click();
+    const boxes = page.locator('[data-ablation] label.check input');
+    for (let i = 1; i < (await boxes.count()); i++) await boxes.nth(i).uncheck();
+    await page.locator('[data-ablation] label.q input[type="number"]').fill('1');
+    await page.getByRole('button', { name: 'Train 2 versions' }).click();
+    await page.waitForSelector('[data-ablation-table] tbody tr:nth-child(2)', { timeout: 180_000 });
+    await expect(page.locator('[data-ablation-table] tbody tr').nth(1).textContent()).resolves.toMatch(/without conv3 \+ conv4/);
+    await page.locator('[data-ablation-table]').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: path.join(OUT, 'browser-ablation.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
   it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {
     const { page, errors } = await openApp();
     await page.locator('[data-view="occlusion"]').click();

@@ -8,7 +8,7 @@ import type { ActivationMaps, AppState, Inspector, JobFinished, JobProgress } fr
 import { InspectorError } from '../../shared/errors';
 import { setApi } from '../../renderer/api';
 import { useAppStore } from '../../renderer/stores/app';
-import { useJobsStore } from '../../renderer/stores/jobs';
+import { timeLeft, useJobsStore } from '../../renderer/stores/jobs';
 import { useSelectionStore } from '../../renderer/stores/selection';
 
 function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls: string[] } {
@@ -47,7 +47,9 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
     getAtlasLayer: async ({ layer }) => ({ layer, k: 1, spatial: false, images: 0, units: [] }),
     getAtlasSheet: async () => new Uint8Array(),
     startJob: async () => (calls.push('startJob'), { jobId: 'job-1' }),
-    cancelJob: async () => void calls.push('cancelJob'),
+    cancelJob: async (p) => void calls.push(`cancelJob:${p.pause ? 'pause' : p.keep ? 'keep' : 'discard'}`),
+    listRuns: async () => [],
+    discardRun: async () => undefined,
     getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [], outcomes: [] }) as never,
     onJobProgress: () => () => undefined,
     onJobFinished: () => () => undefined,
@@ -125,5 +127,23 @@ describe('renderer stores', () => {
     expect(jobs.evaluation?.accuracy).toBe(0.5);
     await jobs.onFinished({ jobId: 'job-2', kind: 'evaluate', status: 'cancelled', error: { code: 'JOB_CANCELLED', message: 'x' } });
     expect(jobs.latest('evaluate')?.status).toBe('cancelled');
+  });
+
+  it('jobs store: a paused training job is marked paused; pause reaches the engine; the time left follows the pace', async () => {
+    const fake = fakeInspector();
+    setApi(fake);
+    const jobs = useJobsStore();
+    await jobs.start('finetune', { strategy: 'all' });
+    await jobs.cancel('job-1', 'pause');
+    expect(fake.calls).toContain('cancelJob:pause');
+    jobs.onProgress({ jobId: 'job-1', kind: 'finetune', done: 10, total: 110, message: 'Epoch 1' });
+    const view = jobs.latest('finetune')!;
+    // 10 → 30 of 110 in 20 s: 80 left at 1 per second.
+    view.startedAt = 1_000_000;
+    jobs.onProgress({ jobId: 'job-1', kind: 'finetune', done: 30, total: 110, message: 'Epoch 1' });
+    expect(timeLeft(view, 1_020_000)).toBe('about 1 min left');
+    expect(timeLeft(view, 1_001_000)).toBeUndefined(); // too early to tell
+    await jobs.onFinished({ jobId: 'job-1', kind: 'finetune', status: 'cancelled', error: { code: 'JOB_PAUSED', message: 'Training paused in epoch 2 of 10' } });
+    expect(view).toMatchObject({ status: 'cancelled', paused: true, message: 'Paused' });
   });
 });
