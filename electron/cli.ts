@@ -36,7 +36,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze probe       --model M --data DIR --layers L1,L2 [--ablations original,binarised,shuffled,maxpool] [--seeds 3] --out P.csv
   analyze probe-training --model M --data DIR [--layers L1,L2] [--seeds 1] --out T.csv  (checkpoint,epoch,layer,accuracy,std)
   analyze compare     --model M --other M2 --data DIR [--layers L1,L2] [--no-selectivity] --out C.csv  (layer,weight_change,aue_model,aue_other)
-  analyze images-per-class --model M --data DIR [--counts 1,5,10] [--seeds 3] --out N.csv  (per_class,accuracy,std,runs)
+  analyze images-per-class --model M --data DIR [--counts 1,5,10] [--seeds 3] [--scratch [--scratch-seeds 1]] --out N.csv  (start,per_class,accuracy,std,runs)
   analyze distributed --model M --data DIR --layer L --out D.csv  (class,ap,k50,k90,then AP fraction per k)
   finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] [--holdout 0.2] [--optimizer sgd|adam] [--classifier softmax|svm] --out DIR
               Ctrl-C pauses (the run is saved in DIR after the current batch); a killed run keeps its last epoch.
@@ -372,9 +372,10 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       } else if (what === 'images-per-class') {
         const counts = typeof flags.counts === 'string' ? flags.counts.split(',').map(Number) : undefined;
         if (counts?.some((k) => !Number.isInteger(k) || k < 1)) throw new InspectorError('BAD_ARGUMENT', '--counts are whole numbers of images per class');
-        const r = await core.runJob('imagesPerClass', { ...(counts ? { counts } : {}), seeds: positiveInt(flags, 'seeds', 3) }, quiet);
-        writeFileAtomic(outFile, `per_class,accuracy,std,runs\n${r.rows.map((x) => `${x.perClass},${x.accuracy},${x.std},${x.runs}`).join('\n')}\n`);
-        print({ analysis: what, feature_layer: r.featureLayer, validation: r.validationImages, rows: r.rows, out: path.resolve(outFile) });
+        const r = await core.runJob('imagesPerClass', { ...(counts ? { counts } : {}), seeds: positiveInt(flags, 'seeds', 3), ...(flags.scratch ? { scratch: true, scratchSeeds: positiveInt(flags, 'scratch-seeds', 1) } : {}) }, quiet);
+        const lines = [...r.rows.map((x) => `pretrained_features,${x.perClass},${x.accuracy},${x.std},${x.runs}`), ...(r.scratchRows ?? []).map((x) => `from_random_weights,${x.perClass},${x.accuracy},${x.std},${x.runs}`)];
+        writeFileAtomic(outFile, `start,per_class,accuracy,std,runs\n${lines.join('\n')}\n`);
+        print({ analysis: what, feature_layer: r.featureLayer, validation: r.validationImages, rows: r.rows, ...(r.scratchRows ? { scratch_rows: r.scratchRows } : {}), out: path.resolve(outFile) });
       } else if (what === 'compare') {
         const other = required(flags, 'other');
         const r = await core.runJob('compareModels', { other: other === 'default' ? 'bundled:default' : other, ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), selectivity: !flags['no-selectivity'] }, quiet);

@@ -375,6 +375,8 @@ export interface ImagesPerClassResult {
   /** The layer whose outputs the classifiers were trained on. */
   featureLayer: string;
   rows: Array<{ perClass: number; accuracy: number; std: number; runs: number }>;
+  /** The same counts with the whole network trained from random weights (ZF Fig. 9's comparison), when asked for. */
+  scratchRows?: Array<{ perClass: number; accuracy: number; std: number; runs: number }>;
 }
 
 /** Agrawal et al. §4.2 (Fig. 4–5, Table 5) for one layer. */
@@ -459,7 +461,7 @@ export interface JobParams {
   /** One HTML page of the Agrawal et al. analyses (sparsity, selectivity, grandmother cells, probes). */
   report: { layers?: string[]; gmcLayer?: string; probeLayers?: string[] };
   /** How many images per class are needed: held-back accuracy of a new classifier vs images per class (ZF Fig. 9). */
-  imagesPerClass: { counts?: number[]; seeds?: number; epochs?: number };
+  imagesPerClass: { counts?: number[]; seeds?: number; epochs?: number; scratch?: boolean; scratchSeeds?: number };
   /** How distributed the code of a layer is: SVMs on nested top-unit subsets, unit-set overlap (Agrawal §4.2). */
   distributedCode: { layer: string; seed?: number };
   /** Fine-tune a copy of the open model on the open dataset (transfer learning). */

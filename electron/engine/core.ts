@@ -52,7 +52,7 @@ import { pairFolder, stamp } from './store/workspace';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
 import type { TrainState } from './train/loop';
 import { createRun, datasetFingerprint, finishRun, loadState, readRun, runInfo, saveState, writeRun, type RunRecord } from './train/run-store';
-import { modelCard } from './train/model-card';
+import { modelCard, modelCardHtml, modelCardJson } from './train/model-card';
 import { writeFileAtomic } from './store/atomic';
 
 /** Deterministic dataset-level analyses whose results are kept in the workspace (reopening is instant). */
@@ -277,7 +277,10 @@ export class EngineCore {
       frozen: r.frozen,
       skipped: r.skipped,
     };
-    writeFileAtomic(summary.modelCard, modelCard({ ...r, baseName: copy.summary.name, dataset: dataset.summary, strategy: options.strategy, date: new Date() }));
+    const card = { ...r, baseName: copy.summary.name, dataset: dataset.summary, strategy: options.strategy, date: new Date() };
+    writeFileAtomic(summary.modelCard, modelCard(card));
+    writeFileAtomic(path.join(dir, 'model-card.html'), modelCardHtml(card));
+    writeFileAtomic(path.join(dir, 'model-card.json'), `${JSON.stringify(modelCardJson(card), null, 1)}\n`);
     finishRun(dir, run);
     return summary;
   }

@@ -72,6 +72,8 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     if (params.counts !== undefined && (!Array.isArray(params.counts) || params.counts.length === 0 || params.counts.length > 30 || !params.counts.every((k) => Number.isInteger(k) && k >= 1))) fail('imagesPerClass: counts are 1–30 whole numbers ≥ 1');
     if (params.seeds !== undefined && (!Number.isInteger(params.seeds) || (params.seeds as number) < 1 || (params.seeds as number) > 10)) fail('imagesPerClass: seeds must be 1–10');
     if (params.epochs !== undefined && (!Number.isInteger(params.epochs) || (params.epochs as number) < 1 || (params.epochs as number) > 500)) fail('imagesPerClass: epochs must be 1–500');
+    if (params.scratch !== undefined && typeof params.scratch !== 'boolean') fail('imagesPerClass: scratch must be true or false');
+    if (params.scratchSeeds !== undefined && (!Number.isInteger(params.scratchSeeds) || (params.scratchSeeds as number) < 1 || (params.scratchSeeds as number) > 10)) fail('imagesPerClass: scratchSeeds must be 1–10');
   }
   if (kind === 'compareModels') {
     if (!isObject(params) || typeof params.other !== 'string' || !params.other) fail('compareModels: other must be a model path');

@@ -115,6 +115,14 @@ describe('fine-tuning strategies', () => {
     const card = fs.readFileSync(printed.model_card, 'utf8');
     expect(card).toMatch(/\| bottom \| \d+ \| [\d.]+ % \|/);
     expect(card).toContain(`${(printed.validation_accuracy * 100).toFixed(1)} %`);
+    // The same card as data and as a page: its numbers are the run's, the confusion matrix cell by cell.
+    const cardJson = JSON.parse(fs.readFileSync(path.join(out, 'model-card.json'), 'utf8'));
+    expect(cardJson.validation_accuracy).toBe(printed.validation_accuracy);
+    expect(cardJson.per_class_accuracy).toEqual(printed.per_class);
+    expect(cardJson.confusion.rows_true_columns_predicted).toEqual(confusion);
+    const html = fs.readFileSync(path.join(out, 'model-card.html'), 'utf8');
+    const cells = [...html.matchAll(/<tr><th>(bottom|top)<\/th>(.*?)<\/tr>/g)].map((m) => [...m[2].matchAll(/<td[^>]*>(\d*)<\/td>/g)].map((c) => Number(c[1] || 0)));
+    expect(cells).toEqual(confusion);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(json.userDefinedMetadata.labels).toEqual(['bottom', 'top']);
     expect(json.userDefinedMetadata.preprocessing.inputSize).toEqual([12, 12]);

@@ -11,6 +11,7 @@ import { initBackend } from '../../electron/engine/backend';
 import { openDataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { imagesPerClassCurve } from '../../electron/engine/train/images-per-class';
+import * as tf from '@tensorflow/tfjs-core';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional', 'model.json');
@@ -38,6 +39,26 @@ describe('images per class', () => {
       const b = await imagesPerClassCurve(model, data, { counts: [1, 2, 5, 10, 50], seeds: 2, epochs: 40 }, quiet);
       expect(b.rows).toEqual(a.rows);
       await expect(imagesPerClassCurve(model, openDataset(path.join(dir, 'one'), 'one'), {}, quiet)).rejects.toMatchObject({ code: 'DATASET_EMPTY_CLASS' });
+    } finally {
+      model.dispose();
+    }
+  });
+
+  it('with the paper\'s comparison: the same network from random weights at each count, same held-back images, tensors back', async () => {
+    const model = await openModel(TINY, 'tiny');
+    try {
+      const data = openDataset(path.join(dir, 'two'), 'two');
+      const before = tf.memory().numTensors;
+      const r = await imagesPerClassCurve(model, data, { counts: [1, 16], seeds: 1, epochs: 20, scratch: true, scratchSeeds: 2 }, quiet);
+      expect(r.scratchRows?.map((x) => x.perClass)).toEqual([1, 16]);
+      for (const row of r.scratchRows!) {
+        expect(row.runs).toBe(2);
+        // Each run's accuracy is a whole number of the 8 held-back images: the mean of two is a multiple of 1/16.
+        expect(Math.abs(row.accuracy * 16 - Math.round(row.accuracy * 16))).toBeLessThan(1e-9);
+      }
+      // With every training image and 100 steps, the small network learns top-vs-bottom from scratch too.
+      expect(r.scratchRows!.at(-1)!.accuracy).toBeGreaterThanOrEqual(0.75);
+      expect(tf.memory().numTensors).toBe(before);
     } finally {
       model.dispose();
     }

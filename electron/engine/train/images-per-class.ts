@@ -3,6 +3,7 @@
  * frozen network's features, trained with 1, 2, 5, 10, … images per class and scored on the same held-back images
  * each time (mean ± std over seeds, each seed its own choice of images). The network runs once per image (on the
  * batch path) and only the small classifier trains per point, so the whole curve takes seconds to a minute.
+ * With `scratch`, the paper's comparison: the same network trained from random weights at each count (slower).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -14,7 +15,8 @@ import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
 import { extractFeatures, featureLayerOf, loadAll, trainSoftmaxHead } from './finetune';
-import { confusionMatrix, type LabelledArray } from './loop';
+import { variantConfig } from './ablation';
+import { confusionMatrix, trainClassifier, type LabelledArray } from './loop';
 import { mulberry32, shuffledIndices } from './random';
 
 const DEFAULT_COUNTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
@@ -30,7 +32,7 @@ function subset(data: LabelledArray, rows: number[]): LabelledArray {
 export async function imagesPerClassCurve(
   pretrained: LoadedModel,
   dataset: Dataset,
-  options: { counts?: number[]; seeds?: number; epochs?: number },
+  options: { counts?: number[]; seeds?: number; epochs?: number; scratch?: boolean; scratchSeeds?: number },
   ctx: JobContext,
 ): Promise<ImagesPerClassResult> {
   const classes = dataset.summary.classes.map((c) => c.name);
@@ -53,6 +55,8 @@ export async function imagesPerClassCurve(
   const counts = [...new Set([...(options.counts ?? DEFAULT_COUNTS).filter((k) => Number.isInteger(k) && k >= 1 && k < smallest), smallest])].sort((a, b) => a - b);
   const dims = train.shape[3];
   const rows: ImagesPerClassResult['rows'] = [];
+  const scratchSeeds = options.scratch ? (options.scratchSeeds ?? 1) : 0;
+  const steps = counts.length * (seeds + scratchSeeds);
   let done = 0;
   for (const k of counts) {
     const accuracies: number[] = [];
@@ -80,12 +84,58 @@ export async function imagesPerClassCurve(
       const confusion = await confusionMatrix(head, validation);
       head.dispose();
       accuracies.push(confusion.reduce((s, row, i) => s + row[i], 0) / validation.y.length);
-      ctx.progress(++done, counts.length * seeds, `${k} image${k === 1 ? '' : 's'} per class, run ${seed} of ${seeds}`);
+      ctx.progress(++done, steps, `${k} image${k === 1 ? '' : 's'} per class, run ${seed} of ${seeds}`);
       await ctx.yield();
     }
-    const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
-    const std = Math.sqrt(accuracies.reduce((s, a) => s + (a - mean) ** 2, 0) / accuracies.length);
-    rows.push({ perClass: k, accuracy: mean, std, runs: accuracies.length });
+    rows.push(summarise(k, accuracies));
   }
-  return { classes, validationImages: validation.y.length, featureLayer, rows };
+  if (!scratchSeeds) return { classes, validationImages: validation.y.length, featureLayer, rows };
+
+  // The paper's control: the same network from random weights, trained on the raw images with the same budget
+  // of steps at every count (few images → more passes over them).
+  const rawTrain = pack(split.train);
+  const rawValidation = pack(split.test);
+  const [h] = pretrained.summary.inputShape;
+  const pre = pretrained.summary.preprocessing;
+  const { config } = variantConfig(pretrained.model, { name: 'from random weights' }, classes.length);
+  const scratchRows: ImagesPerClassResult['rows'] = [];
+  for (const k of counts) {
+    const accuracies: number[] = [];
+    for (let seed = 1; seed <= scratchSeeds; seed++) {
+      ctx.throwIfCancelled();
+      const random = mulberry32(1000 * k + seed);
+      const picked = byClass.flatMap((rowsOfClass) => Array.from(shuffledIndices(rowsOfClass.length, random)).slice(0, k).map((j) => rowsOfClass[j]));
+      const batchSize = Math.min(16, picked.length);
+      const model = (await tfl.models.modelFromJSON({ modelTopology: config as unknown as tf.serialization.ConfigDict })) as tfl.LayersModel;
+      try {
+        await trainClassifier(model, subset(rawTrain, picked), {
+          epochs: Math.min(200, Math.ceil((SCRATCH_STEPS * batchSize) / picked.length)),
+          batchSize,
+          learningRate: 0.01,
+          momentum: 0.9,
+          weightDecay: 5e-4,
+          seed,
+          augment: { cropPad: Math.max(1, Math.round(h / 14)), flip: true, fill: (0 - pre.mean[0]) / pre.std[0] },
+          shouldCancel: () => ctx.isCancelled(),
+        });
+        const confusion = await confusionMatrix(model, rawValidation);
+        accuracies.push(confusion.reduce((s, row, i) => s + row[i], 0) / rawValidation.y.length);
+      } finally {
+        model.dispose();
+      }
+      ctx.progress(++done, steps, `From random weights: ${k} image${k === 1 ? '' : 's'} per class, run ${seed} of ${scratchSeeds}`);
+      await ctx.yield();
+    }
+    scratchRows.push(summarise(k, accuracies));
+  }
+  return { classes, validationImages: validation.y.length, featureLayer, rows, scratchRows };
+}
+
+/** Training steps (batches) each from-random-weights point gets, whatever its number of images. */
+const SCRATCH_STEPS = 100;
+
+function summarise(perClass: number, accuracies: number[]): ImagesPerClassResult['rows'][number] {
+  const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
+  const std = Math.sqrt(accuracies.reduce((s, a) => s + (a - mean) ** 2, 0) / accuracies.length);
+  return { perClass, accuracy: mean, std, runs: accuracies.length };
 }
