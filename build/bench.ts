@@ -2,7 +2,7 @@
  * `npm run bench`: one JSON object per line — {name, value, unit, peer?, peer_value?, ratio?} (DESIGN.md).
  *  - forward images/s of the bundled model and of ZFNet-224 (ZF Fig. 3 sizes, random weights, batch 8) on the
  *    chosen backend; PyTorch CPU (/usr/bin/python3, when `import torch` works) on the same ZFNet-224 as the peer
- *  - the default model's training images/s (the loop that trains the bundled model)
+ *  - transfer learning (bench-transfer.ts): training images/s vs PyTorch, the four strategies on 1 000 PNG images
  *  - peak RSS and tensor count after a 2 000-image pass through the engine (decode → preprocess → predict)
  * Ratios are ours / peer for throughputs (higher is better).
  */
@@ -13,11 +13,11 @@ import { initBackend } from '../electron/engine/backend';
 import { makeJobContext } from '../electron/engine/analyses/job-context';
 import { EngineCore } from '../electron/engine/core';
 import { buildZfFashion, buildZfNet224 } from '../electron/engine/model/architectures';
-import { trainClassifier } from '../electron/engine/train/loop';
 import { projectUnit } from '../electron/engine/analyses/projection';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import * as os from 'node:os';
+import { transferBench } from './bench-transfer';
 import { agrawalSuiteBench, batchPathBench, imagesPerSecond, importedModelsBench, loadOnly, print, round, torchImagesPerSecond } from './bench-batch';
 
 /** Images/s of a tfjs model's predict on random [batch, ...shape] inputs (read back, so the work is done). */
@@ -42,17 +42,15 @@ const TORCH_ZFNET = `net = nn.Sequential(
 async function main(): Promise<void> {
   const backend = await initBackend();
   const seconds = Number(process.env.BENCH_SECONDS ?? 6);
-  // BENCH_ONLY=batch|imports|agrawal runs one section (for iterating on it).
+  // BENCH_ONLY=batch|imports|agrawal|transfer runs one section (for iterating on it).
   if (process.env.BENCH_ONLY === 'batch') return batchPathBench(seconds);
   if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
   if (process.env.BENCH_ONLY === 'agrawal') return agrawalSuiteBench();
+  if (process.env.BENCH_ONLY === 'transfer') return transferBench(seconds);
 
   const fashion = buildZfFashion(1);
   print({ name: `default model forward (batch 64, ${backend.name})`, value: round(await forwardImagesPerSecond(fashion, [28, 28, 1], 64, seconds), 1), unit: 'images/s' });
 
-  const train = { x: new Float32Array(1024 * 784).map(() => Math.random()), y: new Int32Array(1024).map((_, i) => i % 10), shape: [1024, 28, 28, 1] as [number, number, number, number] };
-  const trained = await trainClassifier(fashion, train, { epochs: 1, batchSize: 64, learningRate: 0.01, momentum: 0.9, seed: 1, augment: { cropPad: 2, flip: true, fill: 0 } });
-  print({ name: `default model training (batch 64, ${backend.name})`, value: round(trained.imagesPerSecond, 1), unit: 'images/s' });
   fashion.dispose();
 
   const zf = buildZfNet224(1);
@@ -143,6 +141,7 @@ async function main(): Promise<void> {
   await batchPathBench(seconds);
   await importedModelsBench(seconds, __filename);
   await agrawalSuiteBench();
+  await transferBench(seconds);
 }
 
 const loadOnlyAt = process.argv.indexOf('--load-only');

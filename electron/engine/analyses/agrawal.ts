@@ -15,6 +15,7 @@ import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
+import { collectActivations, mapsReader, readNonzero, readSpatialMax } from './collect';
 import type { JobContext } from './job-context';
 
 const BATCH = 32;
@@ -51,26 +52,23 @@ export interface SparsityRow {
 
 export async function sparsity(loaded: LoadedModel, dataset: Dataset, layers: string[] | undefined, ctx: JobContext): Promise<{ rows: SparsityRow[]; skipped: SkippedFile[] }> {
   const names = layers ?? loaded.summary.layers.filter((l) => l.type !== 'InputLayer').map((l) => l.name);
-  const sums = names.map(() => ({ n: 0, sum: 0, sumSq: 0 }));
-  const skipped = await stream(loaded, dataset, names, ctx, (outs) => {
-    outs.forEach(({ data, shape }, li) => {
-      const per = data.length / shape[0];
-      for (let i = 0; i < shape[0]; i++) {
-        let nonZero = 0;
-        for (let k = i * per; k < (i + 1) * per; k++) if (data[k] !== 0) nonZero++;
-        const pct = (100 * nonZero) / per;
-        sums[li].n++;
-        sums[li].sum += pct;
-        sums[li].sumSq += pct * pct;
-      }
-    });
-  });
-  const rows = names.map((layer, li) => {
-    const { n, sum, sumSq } = sums[li];
+  // Counted during the shared activation collection (non-zero values per image), so nothing runs twice.
+  const acts = await collectActivations(loaded, dataset, names, {}, ctx);
+  const rows = names.map((layer) => {
+    const per = acts.layers[layer].shape.reduce((a, b) => a * b, 1);
+    let sum = 0;
+    let sumSq = 0;
+    const nonzero = readNonzero(acts, layer);
+    for (const nz of nonzero) {
+      const pct = (100 * nz) / per;
+      sum += pct;
+      sumSq += pct * pct;
+    }
+    const n = nonzero.length;
     const mean = n ? sum / n : 0;
     return { layer, mean_nonzero_pct: mean, std_nonzero_pct: n ? Math.sqrt(Math.max(0, sumSq / n - mean * mean)) : 0 };
   });
-  return { rows, skipped };
+  return { rows, skipped: acts.skipped };
 }
 
 export function entropyBits(counts: ArrayLike<number>): number {
@@ -103,41 +101,47 @@ export async function selectivityOfLayers(
   ctx: JobContext,
 ): Promise<{ layers: Array<{ layer: string; aue: number[]; curves: number[][] }>; skipped: SkippedFile[] }> {
   const classes = dataset.summary.classes.length;
-  const state = layerNames.map(() => ({ units: 0, min: undefined as Float64Array | undefined, max: undefined as Float64Array | undefined, bins: undefined as Float64Array | undefined }));
-  await stream(loaded, dataset, layerNames, ctx, (outs) => {
-    outs.forEach(({ data, shape }, li) => {
-      const st = state[li];
-      const units = (st.units = shape[shape.length - 1]);
-      const min = (st.min ??= new Float64Array(units).fill(Infinity));
-      const max = (st.max ??= new Float64Array(units).fill(-Infinity));
-      for (let k = 0; k < data.length; k++) {
+  // Pass 1 (each unit's response range) is the shared activation collection; pass 2 counts, per threshold bin
+  // and class, the responses that reach it — from kept maps where the collection has them, else from the network.
+  const acts = await collectActivations(loaded, dataset, layerNames, {}, ctx);
+  const state = layerNames.map((layer) => {
+    const entry = acts.layers[layer];
+    return { units: entry.units, min: Float64Array.from(entry.unitMin), max: Float64Array.from(entry.unitMax), bins: new Float64Array(entry.units * THRESHOLDS * classes) };
+  });
+  const count = (li: number, data: ArrayLike<number>, rows: number, labels: ArrayLike<number>) => {
+    const { units, min, max, bins } = state[li];
+    const tau = (u: number, j: number) => min[u] + ((max[u] - min[u]) * j) / THRESHOLDS;
+    const per = data.length / rows;
+    for (let i = 0; i < rows; i++) {
+      const cls = labels[i];
+      for (let k = i * per; k < (i + 1) * per; k++) {
         const u = k % units;
-        if (data[k] < min[u]) min[u] = data[k];
-        if (data[k] > max[u]) max[u] = data[k];
+        const v = data[k];
+        const span = max[u] - min[u];
+        // Highest j with v ≥ τ_j, found from the formula and corrected against it exactly.
+        let j = span > 0 ? Math.min(THRESHOLDS - 1, Math.max(0, Math.floor(((v - min[u]) * THRESHOLDS) / span))) : THRESHOLDS - 1;
+        while (j + 1 < THRESHOLDS && v >= tau(u, j + 1)) j++;
+        while (j > 0 && v < tau(u, j)) j--;
+        bins[(u * THRESHOLDS + j) * classes + cls]++;
       }
-    });
-  }, 'Range: ');
-  for (const st of state) st.bins = new Float64Array(st.units * THRESHOLDS * classes);
-  const skipped = await stream(loaded, dataset, layerNames, ctx, (outs, labels) => {
-    outs.forEach(({ data, shape }, li) => {
-      const { units, min, max, bins } = state[li] as { units: number; min: Float64Array; max: Float64Array; bins: Float64Array };
-      const tau = (u: number, j: number) => min[u] + ((max[u] - min[u]) * j) / THRESHOLDS;
-      const per = data.length / shape[0];
-      for (let i = 0; i < shape[0]; i++) {
-        const cls = labels[i];
-        for (let k = i * per; k < (i + 1) * per; k++) {
-          const u = k % units;
-          const v = data[k];
-          const span = max[u] - min[u];
-          // Highest j with v ≥ τ_j, found from the formula and corrected against it exactly.
-          let j = span > 0 ? Math.min(THRESHOLDS - 1, Math.floor(((v - min[u]) * THRESHOLDS) / span)) : THRESHOLDS - 1;
-          while (j + 1 < THRESHOLDS && v >= tau(u, j + 1)) j++;
-          while (j > 0 && v < tau(u, j)) j--;
-          bins[(u * THRESHOLDS + j) * classes + cls]++;
-        }
-      }
-    });
-  }, 'Histograms: ');
+    }
+  };
+  const fromNetwork: number[] = [];
+  for (const [li, layer] of layerNames.entries()) {
+    const reader = acts.layers[layer].maps?.dtype === 'float32' ? mapsReader(acts, layer) : undefined;
+    if (!reader) {
+      fromNetwork.push(li);
+      continue;
+    }
+    for (const block of reader.blocks(256)) {
+      ctx.throwIfCancelled();
+      count(li, block.data, block.count, acts.labels.subarray(block.start, block.start + block.count));
+      await ctx.yield();
+    }
+  }
+  const skipped = fromNetwork.length
+    ? await stream(loaded, dataset, fromNetwork.map((li) => layerNames[li]), ctx, (outs, labels) => outs.forEach(({ data, shape }, k) => count(fromNetwork[k], data, shape[0], labels)), 'Histograms: ')
+    : acts.skipped;
   const layers = layerNames.map((layer, li) => {
     const { units, bins } = state[li] as { units: number; bins: Float64Array };
     const aue: number[] = [];
@@ -191,22 +195,11 @@ export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<
 
 /** Each image's spatial maximum of every unit of `layer` (dense layers: the value itself), with the labels. */
 export async function spatialMaxFeatures(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ scores: number[][]; labels: number[]; skipped: SkippedFile[] }> {
-  const scores: number[][] = [];
-  const labels: number[] = [];
-  const skipped = await stream(loaded, dataset, [layer], ctx, ([{ data, shape }], batchLabels) => {
-    const units = shape[shape.length - 1];
-    const per = data.length / shape[0];
-    for (let i = 0; i < shape[0]; i++) {
-      const s = new Array<number>(units).fill(-Infinity);
-      for (let k = i * per; k < (i + 1) * per; k++) {
-        const u = k % units;
-        if (data[k] > s[u]) s[u] = data[k];
-      }
-      scores.push(s);
-      labels.push(batchLabels[i]);
-    }
-  });
-  return { scores, labels, skipped };
+  const acts = await collectActivations(loaded, dataset, [layer], {}, ctx);
+  const units = acts.layers[layer].units;
+  const all = readSpatialMax(acts, layer);
+  const scores = Array.from({ length: acts.images }, (_, i) => Array.from(all.subarray(i * units, (i + 1) * units)));
+  return { scores, labels: Array.from(acts.labels), skipped: acts.skipped };
 }
 
 /** AP of every unit as a one-unit classifier of every class: ap[class][unit]. */

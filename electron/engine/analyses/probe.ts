@@ -15,6 +15,7 @@ import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { prefetchBatches } from '../data/batch';
 import { batchForward } from '../runtime/batch-forward';
+import { collectActivations, mapsReader } from './collect';
 import { mulberry32, shuffledIndices } from '../train/random';
 import type { JobContext } from './job-context';
 import { readTidy } from './read';
@@ -111,15 +112,28 @@ export async function linearProbes(loaded: LoadedModel, dataset: Dataset, option
   const ablations = options.ablations ?? [...ABLATIONS];
   const seeds = options.seeds ?? 3;
   for (const l of options.layers) if (!loaded.summary.layers.some((x) => x.name === l)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${l}"`);
-  const forward = await batchForward(loaded, options.layers);
   const features: Float32Array[][] = options.layers.map(() => []);
   const shapes: number[][] = [];
   const labels: number[] = [];
   const skipped: SkippedFile[] = [];
-  for await (const { batch, used, end } of prefetchBatches(dataset, dataset.entries, loaded, 32, skipped)) {
+  // The shared activation collection keeps the layers' maps on disk for the next analysis; a layer too big to keep
+  // (the collection says so) is computed here instead, in memory.
+  const acts = await collectActivations(loaded, dataset, options.layers, { maps: true }, ctx);
+  const kept = options.layers.every((l) => acts.layers[l].maps);
+  if (kept) {
+    skipped.push(...acts.skipped);
+    labels.push(...acts.labels);
+    options.layers.forEach((layer, li) => {
+      const reader = mapsReader(acts, layer)!;
+      shapes[li] = acts.layers[layer].shape;
+      for (const block of reader.blocks(256)) for (let i = 0; i < block.count; i++) features[li].push(block.data.subarray(i * reader.rowSize, (i + 1) * reader.rowSize) as Float32Array);
+    });
+  }
+  const forward = kept ? undefined : await batchForward(loaded, options.layers);
+  for await (const { batch, used, end } of forward ? prefetchBatches(dataset, dataset.entries, loaded, 32, skipped) : []) {
     ctx.throwIfCancelled();
     if (used.length) {
-      const outs = await forward.run(batch, used.length);
+      const outs = await forward!.run(batch, used.length);
       outs.forEach((o, li) => {
         shapes[li] = o.shape.slice(1);
         const per = o.data.length / used.length;

@@ -15,6 +15,8 @@ import { displayPng, isImageOrNpyName, npyDisplayPng, preprocessPixels, readFile
 
 export interface Dataset {
   summary: DatasetSummary;
+  /** The folder it was opened from. */
+  root: string;
   entries: ImageEntry[];
   /** Preprocessed model input [H,W,C] float32 for entry `index`. */
   loadInput(index: number, pre: Preprocessing, inputShape: number[]): Promise<Float32Array>;
@@ -75,6 +77,7 @@ function openFolderDataset(root: string, id: string, name: string): Dataset {
   }
   const fileOf = (index: number) => path.join(root, entryAt(entries, index).file);
   return {
+    root,
     summary: { id, name, kind: 'folder', classes, count: entries.length, skipped },
     entries,
     loadInput: async (index, pre, inputShape) => {
@@ -131,6 +134,7 @@ function openIdxDataset(root: string, id: string, name: string): Dataset {
     return Buffer.from(images.data.subarray(src * h * w, (src + 1) * h * w));
   };
   return {
+    root,
     summary: { id, name, kind: 'idx', classes, count: n, skipped: [] },
     entries,
     loadInput: async (index, pre, inputShape) => {

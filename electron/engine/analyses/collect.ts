@@ -1,0 +1,226 @@
+/**
+ * Activation collection (Agrawal et al.'s analyses share it): one pass of the dataset through the model keeps,
+ * per chosen layer, what the analyses need, as .npy files in the workspace —
+ *   <layer>.max.npy      float32 [N, units]   each image's spatial maximum per unit (grandmother cells, SVMs)
+ *   <layer>.nonzero.npy  int32   [N]          how many of the image's values are non-zero (sparsity)
+ *   <layer>.maps.npy     float32 or float16 [N, …shape]  the whole output, when asked for (probes, selectivity)
+ *   labels.npy           int32   [N]          each image's class
+ * plus, in manifest.json, every unit's minimum and maximum over all positions and images (the selectivity
+ * thresholds). Rows are written as batches go by, so memory does not grow with the dataset. A later analysis of
+ * the same model and images reuses what is there and collects only what is missing. Whole maps are big: they are
+ * kept as float16 when a layer's would pass FLOAT16_ABOVE bytes in float32, and not kept at all past MAPS_BUDGET
+ * (the analyses then run the network again).
+ */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { SkippedFile } from '../../../shared/contract';
+import { InspectorError } from '../../../shared/errors';
+import { prefetchBatches } from '../data/batch';
+import type { Dataset } from '../data/dataset';
+import type { LoadedModel } from '../model/loaded-model';
+import { ENGINE_VERSION } from '../paths';
+import { batchForward } from '../runtime/batch-forward';
+import { writeFileAtomic } from '../store/atomic';
+import { NpyRowReader, NpyStreamWriter, type StreamDtype } from '../store/npy-stream';
+import { stamp, workspaceRoot } from '../store/workspace';
+import { datasetFingerprint } from '../train/run-store';
+import type { JobContext } from './job-context';
+
+const BATCH = 32;
+/** Maps of a layer bigger than this in float32 are kept as float16 (unless float32 is asked for). */
+const FLOAT16_ABOVE = 1 << 30;
+/** Maps bigger than this (as kept) are not written at all. */
+const mapsBudget = () => Number(process.env.CNN_INSPECTOR_MAPS_BUDGET ?? 4 * 2 ** 30);
+
+export interface CollectedLayer {
+  /** Output shape per image ([H, W, C] or [C]). */
+  shape: number[];
+  units: number;
+  unitMin: number[];
+  unitMax: number[];
+  maps?: { dtype: Extract<StreamDtype, 'float32' | 'float16'> };
+  /** Why the maps are not kept, when they were asked for and are not. */
+  mapsSkipped?: string;
+}
+
+interface Manifest {
+  version: 1;
+  engine: string;
+  key: string;
+  images: number;
+  skipped: SkippedFile[];
+  layers: Record<string, CollectedLayer>;
+}
+
+export interface Activations {
+  dir: string;
+  images: number;
+  labels: Int32Array;
+  skipped: SkippedFile[];
+  layers: Record<string, CollectedLayer>;
+}
+
+export interface CollectOptions {
+  /** Keep whole maps too (probes; selectivity reads them instead of running the network again). */
+  maps?: boolean;
+  /** Force float32 ('float32') or float16 ('float16') maps; default: float16 only for big layers. */
+  mapsDtype?: 'float32' | 'float16';
+}
+
+const safeName = (layer: string) => layer.replace(/[^A-Za-z0-9._-]/g, '_');
+export const maxFile = (acts: Activations, layer: string) => path.join(acts.dir, `${safeName(layer)}.max.npy`);
+export const nonzeroFile = (acts: Activations, layer: string) => path.join(acts.dir, `${safeName(layer)}.nonzero.npy`);
+export const mapsFile = (acts: Activations, layer: string) => path.join(acts.dir, `${safeName(layer)}.maps.npy`);
+
+/** The folder of this model's activations on these images (changes when either file changes). */
+export function activationsDir(loaded: LoadedModel, dataset: Dataset): { dir: string; key: string } {
+  const key = createHash('sha256')
+    .update(JSON.stringify([path.resolve(loaded.file), stamp(loaded.file), path.resolve(dataset.root), datasetFingerprint(dataset, dataset.root)]))
+    .digest('hex')
+    .slice(0, 20);
+  return { dir: path.join(workspaceRoot(), 'activations', key), key };
+}
+
+function readManifest(dir: string, key: string): Manifest | undefined {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Manifest;
+    return m.version === 1 && m.engine === ENGINE_VERSION && m.key === key ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The activations of `layers` on every image of `dataset`, collected now if they are not in the workspace yet
+ * (one pass for all the missing layers).
+ */
+export async function collectActivations(loaded: LoadedModel, dataset: Dataset, layers: string[], options: CollectOptions, ctx: JobContext): Promise<Activations> {
+  for (const name of layers) if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
+  if (dataset.entries.length === 0) throw new InspectorError('DATASET_EMPTY', 'The dataset has no images');
+  const { dir, key } = activationsDir(loaded, dataset);
+  let manifest = readManifest(dir, key);
+  const files = (layer: string) => [maxFile({ dir } as Activations, layer), nonzeroFile({ dir } as Activations, layer)];
+  const present = (layer: string) => {
+    const entry = manifest?.layers[layer];
+    if (!entry || !files(layer).every((f) => fs.existsSync(f))) return false;
+    if (!options.maps) return true;
+    if (entry.mapsSkipped) return true; // asked before and over budget: asking again changes nothing
+    return Boolean(entry.maps && fs.existsSync(mapsFile({ dir } as Activations, layer)) && (!options.mapsDtype || entry.maps.dtype === options.mapsDtype));
+  };
+  const missing = [...new Set(layers)].filter((l) => !present(l));
+  if (missing.length) {
+    fs.mkdirSync(dir, { recursive: true });
+    const collected = await collectPass(loaded, dataset, dir, missing, options, ctx);
+    manifest = {
+      version: 1,
+      engine: ENGINE_VERSION,
+      key,
+      images: collected.images,
+      skipped: collected.skipped,
+      layers: { ...(manifest?.layers ?? {}), ...collected.layers },
+    };
+    writeFileAtomic(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  } else {
+    ctx.progress(1, 1, 'Using the activations collected before');
+  }
+  const labels = new NpyRowReader(path.join(dir, 'labels.npy'));
+  return { dir, images: manifest!.images, labels: labels.read(0, labels.rows) as Int32Array, skipped: manifest!.skipped, layers: manifest!.layers };
+}
+
+async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, layers: string[], options: CollectOptions, ctx: JobContext) {
+  const info = layers.map((name) => loaded.summary.layers.find((l) => l.name === name)!);
+  const count = dataset.entries.length;
+  const shapes = info.map((l) => l.outputShape);
+  const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
+  const mapsDtype = sizes.map((size): CollectedLayer['maps'] | string => {
+    if (!options.maps) return undefined;
+    const dtype = options.mapsDtype ?? (size * count * 4 > FLOAT16_ABOVE ? 'float16' : 'float32');
+    const bytes = size * count * (dtype === 'float16' ? 2 : 4);
+    return bytes > mapsBudget() ? `${(bytes / 2 ** 30).toFixed(1)} GiB of maps is more than the ${(mapsBudget() / 2 ** 30).toFixed(1)} GiB kept per layer` : { dtype };
+  });
+  const acts = { dir } as Activations;
+  const writers = layers.map((layer, i) => {
+    const units = shapes[i][shapes[i].length - 1];
+    const maps = mapsDtype[i];
+    return {
+      units,
+      max: new NpyStreamWriter(maxFile(acts, layer), 'float32', [units]),
+      nonzero: new NpyStreamWriter(nonzeroFile(acts, layer), 'int32', []),
+      maps: typeof maps === 'object' ? new NpyStreamWriter(mapsFile(acts, layer), maps.dtype, shapes[i]) : undefined,
+      unitMin: new Float64Array(units).fill(Infinity),
+      unitMax: new Float64Array(units).fill(-Infinity),
+    };
+  });
+  const labels = new NpyStreamWriter(path.join(dir, 'labels.npy'), 'int32', []);
+  const skipped: SkippedFile[] = [];
+  try {
+    const forward = await batchForward(loaded, layers);
+    for await (const { batch, used, end } of prefetchBatches(dataset, dataset.entries, loaded, BATCH, skipped)) {
+      ctx.throwIfCancelled();
+      if (used.length) {
+        const outs = await forward.run(batch, used.length);
+        outs.forEach(({ data }, li) => {
+          const w = writers[li];
+          const per = data.length / used.length;
+          const maxRows = new Float32Array(used.length * w.units).fill(-Infinity);
+          const nonzero = new Int32Array(used.length);
+          for (let i = 0; i < used.length; i++) {
+            let nz = 0;
+            for (let k = i * per, u = 0; k < (i + 1) * per; k++, u = u + 1 === w.units ? 0 : u + 1) {
+              const v = data[k];
+              if (v !== 0) nz++;
+              if (v > maxRows[i * w.units + u]) maxRows[i * w.units + u] = v;
+              if (v < w.unitMin[u]) w.unitMin[u] = v;
+              if (v > w.unitMax[u]) w.unitMax[u] = v;
+            }
+            nonzero[i] = nz;
+          }
+          w.max.append(maxRows, used.length);
+          w.nonzero.append(nonzero, used.length);
+          w.maps?.append(data, used.length);
+        });
+        labels.append(used.map((e) => e.classIndex), used.length);
+      }
+      ctx.progress(end, count, `Collecting activations: ${end} of ${count} images`);
+      await ctx.yield();
+    }
+  } catch (error) {
+    for (const w of writers) [w.max, w.nonzero, w.maps].forEach((x) => x?.abort());
+    labels.abort();
+    throw error;
+  }
+  const images = labels.close();
+  const collected: Record<string, CollectedLayer> = {};
+  writers.forEach((w, i) => {
+    w.max.close();
+    w.nonzero.close();
+    w.maps?.close();
+    const maps = mapsDtype[i];
+    collected[layers[i]] = {
+      shape: shapes[i],
+      units: w.units,
+      unitMin: Array.from(w.unitMin),
+      unitMax: Array.from(w.unitMax),
+      ...(typeof maps === 'object' ? { maps } : typeof maps === 'string' ? { mapsSkipped: maps } : {}),
+    };
+  });
+  return { images, skipped, layers: collected };
+}
+
+/** Each image's spatial maximum per unit of `layer`: [images × units], row-major. */
+export function readSpatialMax(acts: Activations, layer: string): Float32Array {
+  const reader = new NpyRowReader(maxFile(acts, layer));
+  return reader.read(0, reader.rows) as Float32Array;
+}
+
+/** How many values of each image's output of `layer` are non-zero. */
+export function readNonzero(acts: Activations, layer: string): Int32Array {
+  const reader = new NpyRowReader(nonzeroFile(acts, layer));
+  return reader.read(0, reader.rows) as Int32Array;
+}
+
+/** A row reader over the kept maps of `layer`, if they were kept. */
+export function mapsReader(acts: Activations, layer: string): NpyRowReader | undefined {
+  return acts.layers[layer]?.maps ? new NpyRowReader(mapsFile(acts, layer)) : undefined;
+}

@@ -1,0 +1,175 @@
+/**
+ * .npy files too big to hold in memory, written and read a block of rows at a time. The writer reserves a
+ * fixed-size header, appends rows as they come (float32, or float16 to halve the disk for big layers), writes
+ * the final row count into the header at the end and only then renames the file into place — a crash leaves no
+ * half-written array under the real name. float16 uses IEEE 754 round-to-nearest-even, as NumPy does.
+ */
+import * as fs from 'node:fs';
+import { InspectorError } from '../../../shared/errors';
+
+export type StreamDtype = 'float32' | 'float16' | 'int32';
+
+const DESCR: Record<StreamDtype, string> = { float32: '<f4', float16: '<f2', int32: '<i4' };
+const BYTES: Record<StreamDtype, number> = { float32: 4, float16: 2, int32: 4 };
+/** Header bytes reserved (magic + version + length + text), a multiple of 64 as the format asks. */
+const HEADER = 128;
+
+const scratch = new DataView(new ArrayBuffer(4));
+
+/** float32 → IEEE half bits, rounding to nearest even; overflow → ±Infinity, NaN kept. */
+export function floatToHalf(value: number): number {
+  scratch.setFloat32(0, value);
+  const x = scratch.getUint32(0);
+  const sign = (x >>> 16) & 0x8000;
+  const exponent = (x >>> 23) & 0xff;
+  let mantissa = x & 0x7fffff;
+  if (exponent === 0xff) return sign | 0x7c00 | (mantissa ? 0x200 : 0);
+  let e = exponent - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half (or zero): shift the mantissa, with its implicit 1, into place and round.
+    if (e < -10) return sign;
+    mantissa |= 0x800000;
+    const shift = 14 - e;
+    let half = mantissa >>> shift;
+    const rest = mantissa & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rest > halfway || (rest === halfway && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mantissa >>> 13);
+  const rest = mantissa & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++; // may carry into the exponent: still right
+  return sign | half;
+}
+
+export function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h & 0x7c00) >> 10;
+  const f = h & 0x03ff;
+  if (e === 0) return s * Math.pow(2, -14) * (f / 1024);
+  if (e === 0x1f) return f ? NaN : s * Infinity;
+  return s * Math.pow(2, e - 15) * (1 + f / 1024);
+}
+
+function headerText(dtype: StreamDtype, shape: number[]): Buffer {
+  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  const text = `{'descr': '${DESCR[dtype]}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  if (text.length + 11 > HEADER) throw new InspectorError('BAD_ARGUMENT', `npy: shape ${shape} too long for the header`);
+  const out = Buffer.alloc(HEADER, 0x20);
+  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  out.writeUInt16LE(HEADER - 10, 8);
+  out.write(text, 10, 'latin1');
+  out[HEADER - 1] = 0x0a;
+  return out;
+}
+
+export class NpyStreamWriter {
+  private readonly fd: number;
+  private readonly tmp: string;
+  private rows = 0;
+  readonly rowSize: number;
+
+  constructor(
+    private readonly file: string,
+    readonly dtype: StreamDtype,
+    private readonly rowShape: number[],
+  ) {
+    this.rowSize = rowShape.reduce((a, b) => a * b, 1);
+    this.tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+    this.fd = fs.openSync(this.tmp, 'w');
+    fs.writeSync(this.fd, headerText(dtype, [0, ...rowShape]));
+  }
+
+  /** Appends `count` rows held in `data` (count × rowSize values). */
+  append(data: ArrayLike<number>, count: number): void {
+    const n = count * this.rowSize;
+    const out = Buffer.alloc(n * BYTES[this.dtype]);
+    if (this.dtype === 'float16') for (let i = 0; i < n; i++) out.writeUInt16LE(floatToHalf(data[i]), i * 2);
+    else if (this.dtype === 'int32') for (let i = 0; i < n; i++) out.writeInt32LE(data[i], i * 4);
+    else for (let i = 0; i < n; i++) out.writeFloatLE(data[i], i * 4);
+    fs.writeSync(this.fd, out);
+    this.rows += count;
+  }
+
+  /** Writes the row count into the header and moves the file into place. */
+  close(): number {
+    fs.writeSync(this.fd, headerText(this.dtype, [this.rows, ...this.rowShape]), 0, HEADER, 0);
+    fs.fsyncSync(this.fd);
+    fs.closeSync(this.fd);
+    fs.renameSync(this.tmp, this.file);
+    return this.rows;
+  }
+
+  abort(): void {
+    try {
+      fs.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+    fs.rmSync(this.tmp, { force: true });
+  }
+}
+
+/** Reads rows of a float32 / float16 / int32 .npy without loading the file. */
+export class NpyRowReader {
+  readonly shape: number[];
+  readonly dtype: StreamDtype;
+  readonly rowSize: number;
+  private readonly dataStart: number;
+
+  constructor(private readonly file: string) {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(12);
+      fs.readSync(fd, head, 0, 12, 0);
+      if (head.readUInt32BE(0) !== 0x934e554d || head[4] !== 0x50 || head[5] !== 0x59) throw new InspectorError('NPY_INVALID', `${file} is not a NumPy .npy file`);
+      const major = head[6];
+      const length = major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8);
+      const start = major === 1 ? 10 : 12;
+      const text = Buffer.alloc(length);
+      fs.readSync(fd, text, 0, length, start);
+      const header = text.toString('latin1');
+      const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+      const dtype = (Object.keys(DESCR) as StreamDtype[]).find((k) => DESCR[k] === descr);
+      if (!dtype) throw new InspectorError('NPY_UNSUPPORTED_DTYPE', `${file}: dtype ${descr} (row reading takes float32, float16, int32)`);
+      if (/'fortran_order':\s*True/.test(header)) throw new InspectorError('NPY_UNSUPPORTED_DTYPE', `${file}: Fortran order`);
+      this.shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+      this.dtype = dtype;
+      this.rowSize = this.shape.slice(1).reduce((a, b) => a * b, 1);
+      this.dataStart = start + length;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  get rows(): number {
+    return this.shape[0] ?? 0;
+  }
+
+  /** Rows [start, start + count) as float32 (int32 for int32 files). */
+  read(start: number, count: number): Float32Array | Int32Array {
+    const n = count * this.rowSize;
+    const bytes = Buffer.alloc(n * BYTES[this.dtype]);
+    const fd = fs.openSync(this.file, 'r');
+    try {
+      const got = fs.readSync(fd, bytes, 0, bytes.length, this.dataStart + start * this.rowSize * BYTES[this.dtype]);
+      if (got < bytes.length) throw new InspectorError('NPY_INVALID', `${this.file} is shorter than its header says`);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (this.dtype === 'int32') return new Int32Array(bytes.buffer, bytes.byteOffset, n).slice();
+    const out = new Float32Array(n);
+    if (this.dtype === 'float16') for (let i = 0; i < n; i++) out[i] = halfToFloat(bytes.readUInt16LE(i * 2));
+    else for (let i = 0; i < n; i++) out[i] = bytes.readFloatLE(i * 4);
+    return out;
+  }
+
+  /** Calls `visit` with blocks of about `blockRows` rows, in order. */
+  *blocks(blockRows: number): Generator<{ start: number; count: number; data: Float32Array | Int32Array }> {
+    for (let start = 0; start < this.rows; start += blockRows) {
+      const count = Math.min(blockRows, this.rows - start);
+      yield { start, count, data: this.read(start, count) };
+    }
+  }
+}
