@@ -43,6 +43,9 @@ const USAGE = `cnn-inspect <command> [options]
   finetune    --resume DIR                                 carry on a paused or interrupted run
   ablate      --model M --data DIR --variants "conv3+conv4; fc6+fc7; conv5=32" [--epochs 10] [--batch 32] [--seed 1] [--start scratch|pretrained] --out A.csv
               each variant: layers to remove, or layer=N to give it N filters/units (ZF Table 3)
+  collect     --model M --data DIR --layers L1,L2 [--maps] [--float16] --out-dir D
+              per layer L.max.npy (float32 [N, units], spatial max), L.nonzero.npy (int32 [N]), with --maps
+              L.maps.npy ([N, …shape]); labels.npy (int32 [N]); reused by the analyze commands
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
@@ -171,7 +174,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'ablate', 'topk', 'topk-merge', 'export', 'check-data', 'report'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'ablate', 'collect', 'topk', 'topk-merge', 'export', 'check-data', 'report'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -426,6 +429,38 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       } finally {
         training.done();
       }
+      return;
+    }
+    case 'collect': {
+      await core.openDataset(required(flags, 'data'));
+      const layers = required(flags, 'layers').split(',');
+      const outDir = path.resolve(required(flags, 'out-dir'));
+      const progress = makeJobContext(
+        (_done, _total, message) => {
+          if (flags.progress) process.stderr.write(`\r${message}`);
+        },
+        () => false,
+      );
+      const r = await core.runJob('collectActivations', { layers, maps: Boolean(flags.maps), ...(flags.float16 ? { mapsDtype: 'float16' as const } : flags.maps ? { mapsDtype: 'float32' as const } : {}) }, progress);
+      fs.mkdirSync(outDir, { recursive: true });
+      // Hard links where the workspace is on the same disk (no copy of big maps), else copies.
+      const place = (file: string) => {
+        const target = path.join(outDir, path.basename(file));
+        fs.rmSync(target, { force: true });
+        try {
+          fs.linkSync(file, target);
+        } catch {
+          fs.copyFileSync(file, target);
+        }
+        return target;
+      };
+      print({
+        images: r.images,
+        labels: place(r.labels),
+        layers: r.layers.map((l) => ({ layer: l.layer, shape: l.shape, max: place(l.max), nonzero: place(l.nonzero), ...(l.maps ? { maps: place(l.maps), maps_dtype: l.mapsDtype } : {}), ...(l.mapsSkipped ? { maps_skipped: l.mapsSkipped } : {}) })),
+        skipped: r.skipped,
+        out_dir: outDir,
+      });
       return;
     }
     case 'ablate': {

@@ -481,6 +481,12 @@ export interface JobParams {
     /** The new last step of the "features" strategy: softmax (default) or linear SVMs. */
     classifier?: 'softmax' | 'svm';
   };
+  /**
+   * One pass of the open dataset through the open model, keeping per layer each image's spatial max per unit,
+   * its count of non-zero values and (with `maps`) the whole output as .npy in the workspace — what the Agrawal
+   * analyses read, so each runs the network no more than it must.
+   */
+  collectActivations: { layers: string[]; maps?: boolean; mapsDtype?: 'float32' | 'float16' };
   /** Carry on a paused or interrupted fine-tuning run (see listRuns) from its last checkpoint. */
   resumeFinetune: { run: string };
   /**
@@ -566,6 +572,30 @@ export interface JobResults {
   finetune: FinetuneSummary;
   resumeFinetune: FinetuneSummary;
   ablation: AblationResult;
+  collectActivations: CollectedActivations;
+}
+
+/** Where a collection's .npy files are, and what each layer holds. */
+export interface CollectedActivations {
+  folder: string;
+  images: number;
+  /** labels.npy: int32 [images], each image's class index. */
+  labels: string;
+  layers: Array<{
+    layer: string;
+    /** Output shape per image. */
+    shape: number[];
+    /** float32 [images, units]: each image's spatial maximum per unit. */
+    max: string;
+    /** int32 [images]: non-zero values per image. */
+    nonzero: string;
+    /** float32 or float16 [images, …shape]: the whole output, when kept. */
+    maps?: string;
+    mapsDtype?: 'float32' | 'float16';
+    /** Why the maps were not kept (too big), when they were asked for. */
+    mapsSkipped?: string;
+  }>;
+  skipped: SkippedFile[];
 }
 
 export interface EvaluationResult {
@@ -771,7 +801,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune', 'resumeFinetune', 'ablation'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune', 'resumeFinetune', 'ablation', 'collectActivations'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

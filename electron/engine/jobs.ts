@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import type { JobKind, JobParams, JobResults, SelectivityResult } from '../../shared/contract';
 import { cumulativeAue, selectivityOfLayers } from './analyses/agrawal';
 import { buildAtlas } from './analyses/atlas';
+import { collectActivations, describeActivations } from './analyses/collect';
 import { correspondence } from './analyses/correspondence';
 import { evaluateModel } from './analyses/evaluate';
 import { featureEvolution } from './analyses/evolution';
@@ -67,4 +68,6 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
   finetune: (core, params, ctx) => core.finetuneAndSave(params, path.join(runsRoot(), `${new Date().toISOString().replace(/[:.]/g, '-')}-${params.strategy}`), ctx),
   resumeFinetune: (core, params, ctx) => core.resumeFinetune(runDir(params.run), ctx),
   ablation: (core, params, ctx) => architectureAblation(core.requireModel(), core.requireDataset(), params, ctx),
+  collectActivations: async (core, params, ctx) =>
+    describeActivations(await collectActivations(core.requireModel(), core.requireDataset(), params.layers, { maps: params.maps, mapsDtype: params.mapsDtype }, ctx), params.layers),
 };

@@ -100,6 +100,11 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     if (params.classifier !== undefined && params.classifier !== 'softmax' && params.classifier !== 'svm') fail('finetune: classifier must be softmax or svm');
     if (params.validationFraction !== undefined && !((params.validationFraction as number) >= 0.05 && (params.validationFraction as number) <= 0.5)) fail('finetune: validationFraction must be 0.05–0.5');
   }
+  if (kind === 'collectActivations') {
+    if (!isObject(params) || !Array.isArray(params.layers) || params.layers.length === 0 || !params.layers.every((l) => typeof l === 'string')) fail('collectActivations: choose layers');
+    if (params.maps !== undefined && typeof params.maps !== 'boolean') fail('collectActivations: maps must be true or false');
+    if (params.mapsDtype !== undefined && params.mapsDtype !== 'float32' && params.mapsDtype !== 'float16') fail('collectActivations: mapsDtype must be float32 or float16');
+  }
   if (kind === 'resumeFinetune' && (!isObject(params) || typeof params.run !== 'string')) fail('resumeFinetune: name the run');
   if (kind === 'ablation') {
     if (!isObject(params) || !Array.isArray(params.variants) || params.variants.length === 0 || params.variants.length > 20) fail('ablation: give 1–20 variants');

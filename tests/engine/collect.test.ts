@@ -139,4 +139,21 @@ print(json.dumps([list(a.shape), str(a.dtype), bool((a == ref).all())]))`;
       process.env.CNN_INSPECTOR_WORKSPACE = path.join(dir, 'ws');
     }
   });
+
+  it.skipIf(!numpy)('the CLI writes the collection where asked; NumPy reads it and its numbers are the collection’s', async () => {
+    const out = path.join(dir, 'exported');
+    const stdout = execFileSync(process.execPath, [path.resolve(__dirname, '..', '..', 'dist/electron/cli.cjs'), 'collect', '--model', TINY, '--data', path.join(dir, 'data'), '--layers', 'c1,out', '--maps', '--float16', '--out-dir', out], { encoding: 'utf8' });
+    const printed = JSON.parse(stdout);
+    expect(printed.images).toBe(24);
+    expect(printed.layers.map((l: { layer: string; maps_dtype: string }) => [l.layer, l.maps_dtype])).toEqual([['c1', 'float16'], ['out', 'float16']]);
+    const script = `import numpy as np, json, sys
+d = sys.argv[1]
+m = np.load(d + '/c1.maps.npy'); x = np.load(d + '/c1.max.npy'); n = np.load(d + '/c1.nonzero.npy'); y = np.load(d + '/labels.npy')
+print(json.dumps([list(m.shape), str(m.dtype), list(x.shape), str(n.dtype), y.tolist(), bool((m.astype(np.float32).max(axis=(1, 2)) == x.astype(np.float16).astype(np.float32)).all()), bool(((m != 0).sum(axis=(1, 2, 3)) <= n).all())]))`;
+    const [mapsShape, mapsDtype, maxShape, nonzeroDtype, labels, maxAgrees, nonzeroAgrees] = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, out], { encoding: 'utf8' }));
+    expect([mapsShape, mapsDtype, maxShape, nonzeroDtype]).toEqual([[24, 10, 10, 4], 'float16', [24, 4], 'int32']);
+    expect(labels).toEqual(dataset.entries.map((e) => e.classIndex));
+    // The float16 maps' spatial max is the float32 max rounded to float16; rounding can only turn values into 0.
+    expect([maxAgrees, nonzeroAgrees]).toEqual([true, true]);
+  });
 });

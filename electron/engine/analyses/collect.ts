@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { SkippedFile } from '../../../shared/contract';
+import type { CollectedActivations, SkippedFile } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
@@ -223,4 +223,25 @@ export function readNonzero(acts: Activations, layer: string): Int32Array {
 /** A row reader over the kept maps of `layer`, if they were kept. */
 export function mapsReader(acts: Activations, layer: string): NpyRowReader | undefined {
   return acts.layers[layer]?.maps ? new NpyRowReader(mapsFile(acts, layer)) : undefined;
+}
+
+/** The collection as the contract describes it (file paths per layer), for the CLI and the app. */
+export function describeActivations(acts: Activations, layers: string[]): CollectedActivations {
+  return {
+    folder: acts.dir,
+    images: acts.images,
+    labels: path.join(acts.dir, 'labels.npy'),
+    layers: layers.map((layer) => {
+      const entry = acts.layers[layer];
+      return {
+        layer,
+        shape: entry.shape,
+        max: maxFile(acts, layer),
+        nonzero: nonzeroFile(acts, layer),
+        ...(entry.maps ? { maps: mapsFile(acts, layer), mapsDtype: entry.maps.dtype } : {}),
+        ...(entry.mapsSkipped ? { mapsSkipped: entry.mapsSkipped } : {}),
+      };
+    }),
+    skipped: acts.skipped,
+  };
 }
