@@ -5,6 +5,8 @@
  *   --if-needed  skip when dist/ is newer than every source file
  *   --quiet      print nothing (so `npm run --silent cli` prints only the CLI's JSON)
  *   --node-only  skip the renderer
+ *   --gpu-check  only dist/gpu-check.cjs: build/gpu-check.ts with its dependencies bundled in (to carry to a
+ *                machine with a GPU, where no node_modules exist; Dawn's dawn.node is named at run time)
  */
 import { build as esbuild } from 'esbuild';
 import * as fs from 'node:fs';
@@ -74,6 +76,23 @@ async function buildRenderer() {
   });
 }
 
+if (args.has('--gpu-check')) {
+  await esbuild({
+    absWorkingDir: root,
+    entryPoints: ['build/gpu-check.ts'],
+    outfile: 'dist/gpu-check.cjs',
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // Packages with native parts stay out (the check uses none of them); tfjs's side-effect imports stay in.
+    external: ['sharp', 'onnxruntime-node', 'electron', 'h5wasm'],
+    ignoreAnnotations: true,
+    logLevel: 'error',
+  });
+  log('built dist/gpu-check.cjs');
+  process.exit(0);
+}
 if (args.has('--if-needed') && upToDate()) process.exit(0);
 const t0 = Date.now();
 await buildNode();

@@ -38,6 +38,22 @@ function tryRequire(id: string): unknown {
   return dynamicRequire(id);
 }
 
+/**
+ * Dawn's Node bindings (`webgpu` package; CNN_INSPECTOR_DAWN may name its dawn.node directly). Recent versions of
+ * the package are ES modules, which require() refuses: import() them (the specifier in a variable keeps bundlers
+ * from inlining it).
+ */
+async function loadDawn(): Promise<{ create?: (opts: string[]) => unknown; globals?: Record<string, unknown> }> {
+  if (process.env.CNN_INSPECTOR_DAWN) return tryRequire(process.env.CNN_INSPECTOR_DAWN) as { create?: (opts: string[]) => unknown };
+  try {
+    return tryRequire('webgpu') as { create?: (opts: string[]) => unknown };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_REQUIRE_ESM') throw error;
+    const specifier = 'webgpu';
+    return (await import(specifier)) as { create?: (opts: string[]) => unknown };
+  }
+}
+
 function candidates(allowNative: boolean): BackendCandidate[] {
   return [
     {
@@ -63,18 +79,41 @@ function candidates(allowNative: boolean): BackendCandidate[] {
       name: 'webgpu',
       async tryInit() {
         if (!allowNative) throw new Error('GPU backend reserved for one worker');
-        let gpuModule: { create?: (opts: string[]) => unknown; globals?: Record<string, unknown> };
-        try {
-          gpuModule = tryRequire('webgpu') as typeof gpuModule;
-          tryRequire('@tensorflow/tfjs-backend-webgpu');
-        } catch {
-          throw new Error('webgpu / @tensorflow/tfjs-backend-webgpu not installed');
-        }
         const g = globalThis as unknown as { navigator?: { gpu?: unknown } };
-        if (gpuModule.globals) Object.assign(globalThis, gpuModule.globals);
-        if (!g.navigator) (globalThis as unknown as { navigator: object }).navigator = {};
-        if (!g.navigator!.gpu && gpuModule.create) (g.navigator as { gpu?: unknown }).gpu = gpuModule.create([]);
+        // navigator.gpu first: tfjs-backend-webgpu registers itself only if it sees one when it is loaded.
+        if (!g.navigator?.gpu) {
+          let dawn: { create?: (opts: string[]) => unknown; globals?: Record<string, unknown> };
+          try {
+            dawn = await loadDawn();
+          } catch (error) {
+            throw new Error(`webgpu (Dawn) not installed or not loadable (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+          }
+          if (dawn.globals) Object.assign(globalThis, dawn.globals);
+          if (!g.navigator) (globalThis as unknown as { navigator: object }).navigator = {};
+          if (dawn.create) (g.navigator as { gpu?: unknown }).gpu = dawn.create([]);
+        }
+        if (!tf.findBackendFactory('webgpu')) {
+          try {
+            tryRequire('@tensorflow/tfjs-backend-webgpu');
+          } catch {
+            throw new Error('@tensorflow/tfjs-backend-webgpu not installed');
+          }
+        }
+        if (!tf.findBackendFactory('webgpu')) throw new Error('tfjs-backend-webgpu did not register a backend (no WebGPU in this process)');
         if (!(await tf.setBackend('webgpu'))) throw new Error('no WebGPU adapter');
+        // The engine reads small results synchronously (activations, projections); tfjs-webgpu can do that only
+        // with OffscreenCanvas, which Node lacks (seen on an H100 through Dawn). Fall through rather than fail later.
+        try {
+          // A product big enough to run on the GPU (tfjs-webgpu hands tiny ops to the CPU, which reads back fine).
+          const probe = tf.tidy(() => tf.matMul(tf.ones([64, 64]), tf.ones([64, 64])));
+          try {
+            if (probe.dataSync()[0] !== 64) throw new Error('a 64 × 64 product read back wrong');
+          } finally {
+            probe.dispose();
+          }
+        } catch (error) {
+          throw new Error(`webgpu works but cannot read results synchronously here (${error instanceof Error ? error.message : String(error)}); the engine needs that`);
+        }
         return 'webgpu (Dawn)';
       },
     },

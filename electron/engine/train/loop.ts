@@ -289,7 +289,9 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
               ? tf.losses.softmaxCrossEntropy(yb, out)
               : tf.neg(tf.mean(tf.sum(tf.mul(yb, tf.log(tf.clipByValue(out, 1e-7, 1))), -1)));
             if (options.weightDecay && regularised.length) {
-              const l2 = tf.addN(regularised.map((v) => tf.sum(tf.square(v))));
+              // Summed pairwise, not with addN: tfjs-webgpu's AddN of 8+ tensors exceeds WebGPU's default limit of
+              // 8 storage buffers per shader stage and silently yields nothing (seen on an H100 through Dawn).
+              const l2 = regularised.map((v) => tf.sum(tf.square(v))).reduce((a, b) => tf.add(a, b));
               loss = tf.add(loss, tf.mul(l2, options.weightDecay / 2));
             }
             return loss as tf.Scalar;
