@@ -644,6 +644,8 @@ export interface FinetuneSummary {
   /** Held-back accuracy per class, and confusion[true][predicted] on the held-back images (class order above). */
   perClass: Record<string, number>;
   confusion: number[][];
+  /** Each held-back image: its dataset index, true class and what the new model said (confusion drill-down). */
+  outcomes: Array<{ index: number; trueClass: number; predicted: number }>;
   /** With early stopping: the epoch kept, and whether training stopped before the last epoch. */
   bestEpoch?: number;
   stoppedEarly?: boolean;

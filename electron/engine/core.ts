@@ -272,6 +272,7 @@ export class EngineCore {
       history: r.history,
       perClass: r.perClass,
       confusion: r.confusion,
+      outcomes: r.outcomes,
       ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly } : {}),
       modelCard: path.join(dir, 'MODEL_CARD.md'),
       frozen: r.frozen,

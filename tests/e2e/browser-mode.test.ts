@@ -191,7 +191,7 @@ describe('browser mode in Chromium', () => {
     await page.getByRole('button', { name: 'How many images do I need?' }).click();
     await page.waitForSelector('[data-images-per-class-verdict]', { timeout: 120_000 });
     await expect(page.locator('[data-images-per-class-verdict]').textContent()).resolves.toMatch(/With 40 per class: \d+ %/);
-    await page.locator('label.q input[type="number"]').fill('3');
+    await page.locator('input[aria-label="Epochs"]').fill('3');
     await page.getByRole('button', { name: 'Train' }).click();
     await page.waitForSelector('[data-runs] tbody tr', { timeout: 180_000 });
     const row = await page.locator('[data-runs] tbody tr').first().textContent();
@@ -206,6 +206,17 @@ describe('browser mode in Chromium', () => {
     await page.waitForSelector('[data-comparison] tbody tr', { timeout: 180_000 });
     await expect(page.locator('[data-comparison] tbody tr', { hasText: 'conv1' }).textContent()).resolves.toMatch(/kept/);
     await page.screenshot({ path: path.join(OUT, 'browser-train.png') });
+    // A confusion cell opens its held-back images; one of them opens in Inspect with the run's own model.
+    const matrix = page.locator('[data-run-details] [data-confusion]');
+    const box = (await matrix.boundingBox())!;
+    // The chart's grid: 110 px left, 10 top, 10 right, 90 bottom; 10 × 10 cells; the top-left one is the first
+    // class taken for itself.
+    await page.mouse.click(box.x + 110 + (box.width - 120) / 20, box.y + 10 + (box.height - 100) / 20);
+    await expect.poll(() => page.locator('[data-run-details] [data-drill] p').textContent(), { timeout: 10_000 }).toMatch(/^Ankle-boot recognised correctly \(\d+\)/);
+    await page.locator('[data-run-details] [data-drill] .thumb').first().click();
+    await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/fine-tuned \(features\)/);
+    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 30_000 });
+    await page.locator('[data-view="train"]').click();
     await page.getByRole('button', { name: 'Use this model' }).click();
     await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/fine-tuned \(features\)/);
     // Back to the default model for the tests that follow.
@@ -219,7 +230,7 @@ describe('browser mode in Chromium', () => {
     const { page, errors } = await openApp();
     await page.locator('[data-view="train"]').click();
     await page.locator('[data-strategy="fc"]').check();
-    await page.locator('label.q input[type="number"]').first().fill('6');
+    await page.locator('input[aria-label="Epochs"]').fill('6');
     await page.getByRole('button', { name: 'Train' }).click();
     // Pause once the second pass is under way, with a time-left estimate on show.
     await expect.poll(() => page.locator('[role="progressbar"]').textContent(), { timeout: 120_000 }).toMatch(/Epoch 2 of 6/);
@@ -236,7 +247,7 @@ describe('browser mode in Chromium', () => {
     await page.locator('[data-ablation] summary').click();
     const boxes = page.locator('[data-ablation] label.check input');
     for (let i = 1; i < (await boxes.count()); i++) await boxes.nth(i).uncheck();
-    await page.locator('[data-ablation] label.q input[type="number"]').fill('1');
+    await page.locator('input[aria-label="Ablation epochs"]').fill('1');
     await page.getByRole('button', { name: 'Train 2 versions' }).click();
     await page.waitForSelector('[data-ablation-table] tbody tr:nth-child(2)', { timeout: 180_000 });
     await expect(page.locator('[data-ablation-table] tbody tr').nth(1).textContent()).resolves.toMatch(/without conv3 \+ conv4/);

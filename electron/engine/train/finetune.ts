@@ -17,7 +17,7 @@ import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
 import { trainLinearSvm } from '../analyses/distributed-code';
 import { batchForward, type BatchForward } from '../runtime/batch-forward';
-import { confusionMatrix, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
+import { predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
 
 export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
 export const STRATEGIES: readonly Strategy[] = ['features', 'fc', 'all', 'scratch'];
@@ -53,6 +53,8 @@ export interface FinetuneResult {
   /** Held-back accuracy of each class, and confusion[true][predicted] on the held-back images. */
   perClass: Record<string, number>;
   confusion: number[][];
+  /** Each held-back image: its dataset index, true class and the class the new model gave it. */
+  outcomes: Array<{ index: number; trueClass: number; predicted: number }>;
   bestEpoch?: number;
   stoppedEarly?: boolean;
   /** Images per class used for training (after the split). */
@@ -84,12 +86,15 @@ export async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobCon
   const size = h * w * c;
   const xs: Float32Array[] = [];
   const ys: number[] = [];
+  /** The dataset index of each image read (unreadable ones are skipped). */
+  const indices: number[] = [];
   const skipped: SkippedFile[] = [];
   for (const [i, e] of dataset.entries.entries()) {
     ctx.throwIfCancelled();
     try {
       xs.push(await dataset.loadInput(e.index, loaded.summary.preprocessing, loaded.summary.inputShape));
       ys.push(e.classIndex);
+      indices.push(e.index);
     } catch (error) {
       const info = toErrorInfo(error);
       skipped.push({ file: e.file, code: info.code, message: info.message });
@@ -104,7 +109,7 @@ export async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobCon
     idx.forEach((k, r) => x.set(xs[k], r * size));
     return { x, y: Int32Array.from(idx.map((k) => ys[k])), shape: [idx.length, h, w, c] };
   };
-  return { ys, pack, skipped };
+  return { ys, indices, pack, skipped };
 }
 
 /** [N,H,W,C] images mirrored left↔right. */
@@ -280,7 +285,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     optimizer: options.optimizer ?? 'sgd',
     classifier: options.classifier ?? 'softmax',
   };
-  const { ys, pack, skipped } = await loadAll(pretrained, dataset, ctx);
+  const { ys, indices, pack, skipped } = await loadAll(pretrained, dataset, ctx);
   if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
   const split = stratifiedSplit(ys, 1 - settings.validationFraction, settings.seed);
   const train = pack(split.train);
@@ -347,7 +352,10 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     if (base !== pretrained.model) for (const layer of base.layers) if (layer.weights.length) layer.dispose();
     throw error;
   }
-  const confusion = await confusionMatrix(model, validation);
+  const predicted = await predictClasses(model, validation);
+  const confusion = classes.map(() => new Array<number>(classes.length).fill(0));
+  predicted.forEach((p, i) => confusion[validation.y[i]][p]++);
+  const outcomes = split.test.map((k, i) => ({ index: indices[k], trueClass: ys[k], predicted: predicted[i] }));
   const validationAccuracy = confusion.reduce((s, row, i) => s + row[i], 0) / Math.max(1, validation.y.length);
   const perClass = Object.fromEntries(classes.map((name, i) => [name, confusion[i].reduce((a, b) => a + b, 0) ? confusion[i][i] / confusion[i].reduce((a, b) => a + b, 0) : 0]));
   const trainPerClass = Object.fromEntries(classes.map((name, i) => [name, split.train.filter((k) => ys[k] === i).length]));
@@ -365,6 +373,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     history: result.history,
     perClass,
     confusion,
+    outcomes,
     trainPerClass,
     ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly } : {}),
     frozen,

@@ -166,24 +166,30 @@ export async function evaluateAccuracy(model: tfl.LayersModel, data: LabelledArr
   return data.y.length ? correct / data.y.length : 0;
 }
 
-/** confusion[true class][predicted class] counts of `model` on `data`. */
-export async function confusionMatrix(model: tfl.LayersModel, data: LabelledArray, batchSize = 256): Promise<number[][]> {
+/** The class `model` gives each image of `data` (its highest output), in batches. */
+export async function predictClasses(model: tfl.LayersModel, data: LabelledArray, batchSize = 256): Promise<Int32Array> {
   const n = data.y.length;
   const [, h, w, c] = data.shape;
   const size = h * w * c;
-  const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
-  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const out = new Int32Array(n);
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
     const predicted = tf.tidy(() => {
       const xb = tf.tensor4d(data.x.subarray(start * size, end * size), [end - start, h, w, c]);
       return tf.argMax(model.predict(xb) as tf.Tensor, -1);
     });
-    const labels = await predicted.data();
+    out.set((await predicted.data()) as Int32Array, start);
     predicted.dispose();
-    for (let i = 0; i < labels.length; i++) confusion[data.y[start + i]][labels[i]]++;
     await new Promise((r) => setImmediate(r));
   }
+  return out;
+}
+
+/** confusion[true class][predicted class] counts of `model` on `data`. */
+export async function confusionMatrix(model: tfl.LayersModel, data: LabelledArray, batchSize = 256): Promise<number[][]> {
+  const classes = model.outputs[0].shape[model.outputs[0].shape.length - 1] as number;
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  (await predictClasses(model, data, batchSize)).forEach((p, i) => confusion[data.y[i]][p]++);
   return confusion;
 }
 
