@@ -476,6 +476,8 @@ export interface JobParams {
     earlyStopping?: boolean;
     /** Share of each class held back to check the result (0.1–0.5; default 0.2). */
     validationFraction?: number;
+    /** Share of each class kept aside as a final test set (0 = none, default; else 0.05–0.4). */
+    testFraction?: number;
     /** 'sgd' (momentum, default) or 'adam'. */
     optimizer?: 'sgd' | 'adam';
     /** The new last step of the "features" strategy: softmax (default) or linear SVMs. */
@@ -640,6 +642,11 @@ export interface FinetuneSummary {
   trainImages: number;
   validationImages: number;
   validationAccuracy: number;
+  /** Images kept aside as a final test set (0 when none was asked for), and the accuracy on them. */
+  testImages?: number;
+  testAccuracy?: number;
+  /** Which images perClass, confusion and outcomes describe: the test set when there is one. */
+  reportedOn?: 'validation' | 'test';
   history: Array<{ epoch: number; loss: number; validationAccuracy?: number; learningRate: number }>;
   /** Held-back accuracy per class, and confusion[true][predicted] on the held-back images (class order above). */
   perClass: Record<string, number>;

@@ -51,7 +51,7 @@ import { cacheKey, readCached, writeCached } from './store/result-cache';
 import { pairFolder, stamp } from './store/workspace';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
 import type { TrainState } from './train/loop';
-import { createRun, datasetFingerprint, finishRun, loadState, readRun, runInfo, saveState, writeRun, type RunRecord } from './train/run-store';
+import { abandonRun, createRun, datasetFingerprint, finishRun, loadState, readRun, runInfo, saveState, writeRun, type RunRecord } from './train/run-store';
 import { modelCard, modelCardHtml, modelCardJson } from './train/model-card';
 import { writeFileAtomic } from './store/atomic';
 
@@ -238,8 +238,10 @@ export class EngineCore {
       await releaseBatchSessions(copy);
       copy.dispose();
       const code = (error as { code?: string }).code;
-      // Cancelled = thrown away (a pause or a crash keeps the run to resume).
+      // Cancelled = thrown away (a pause or a crash keeps the run to resume); an error before the first
+      // checkpoint leaves nothing to resume.
       if (code === 'JOB_CANCELLED') fs.rmSync(dir, { recursive: true, force: true });
+      else if (code !== 'JOB_PAUSED') abandonRun(dir, run);
       throw error;
     }
     await releaseBatchSessions(copy);
@@ -269,6 +271,9 @@ export class EngineCore {
       trainImages: r.trainImages,
       validationImages: r.validationImages,
       validationAccuracy: r.validationAccuracy,
+      testImages: r.testImages,
+      ...(r.testAccuracy !== undefined ? { testAccuracy: r.testAccuracy } : {}),
+      reportedOn: r.reportedOn,
       history: r.history,
       perClass: r.perClass,
       confusion: r.confusion,

@@ -99,6 +99,7 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     if (params.optimizer !== undefined && params.optimizer !== 'sgd' && params.optimizer !== 'adam') fail('finetune: optimizer must be sgd or adam');
     if (params.classifier !== undefined && params.classifier !== 'softmax' && params.classifier !== 'svm') fail('finetune: classifier must be softmax or svm');
     if (params.validationFraction !== undefined && !((params.validationFraction as number) >= 0.05 && (params.validationFraction as number) <= 0.5)) fail('finetune: validationFraction must be 0.05–0.5');
+    if (params.testFraction !== undefined && params.testFraction !== 0 && !((params.testFraction as number) >= 0.05 && (params.testFraction as number) <= 0.4)) fail('finetune: testFraction must be 0 or 0.05–0.4');
   }
   if (kind === 'collectActivations') {
     if (!isObject(params) || !Array.isArray(params.layers) || params.layers.length === 0 || !params.layers.every((l) => typeof l === 'string')) fail('collectActivations: choose layers');

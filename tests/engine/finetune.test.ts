@@ -99,6 +99,26 @@ describe('fine-tuning strategies', () => {
     r.model.dispose(); // shares the pretrained layers, so this frees both
   });
 
+  it('with a test set: three disjoint stratified parts; per-class results, confusion and outcomes are the test set’s', async () => {
+    const pretrained = await openModel(TINY, 'tiny');
+    const r = await finetune(pretrained, dataset, { strategy: 'features', epochs: 6, batchSize: 8, seed: 3, testFraction: 0.2 }, quiet);
+    // 20 per class: 4 to the test set, then a fifth of the other 16 (3) held back, 13 to learn from.
+    expect([r.trainImages, r.validationImages, r.testImages]).toEqual([26, 6, 8]);
+    expect(Object.values(r.trainPerClass)).toEqual([13, 13]);
+    expect(r.reportedOn).toBe('test');
+    expect(r.confusion.flat().reduce((a, b) => a + b, 0)).toBe(8);
+    expect(r.outcomes).toHaveLength(8);
+    expect((r.confusion[0][0] + r.confusion[1][1]) / 8).toBeCloseTo(r.testAccuracy!, 10);
+    expect(r.outcomes.filter((o) => o.trueClass === o.predicted).length / 8).toBeCloseTo(r.testAccuracy!, 10);
+    // The test images are none of the held-back ones of the same seed without a test set... and all differ from each other.
+    expect(new Set(r.outcomes.map((o) => o.index)).size).toBe(8);
+    r.model.dispose();
+    const withoutTest = await finetune(await openModel(TINY, 'tiny'), dataset, { strategy: 'features', epochs: 2, batchSize: 8, seed: 3 }, quiet);
+    expect([withoutTest.testImages, withoutTest.reportedOn, withoutTest.validationImages]).toEqual([0, 'validation', 8]);
+    withoutTest.model.dispose();
+    await expect(finetune(await openModel(TINY, 'tiny'), dataset, { strategy: 'features', testFraction: 0.7 }, quiet)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+
   it('the CLI writes a TF.js model with labels and preprocessing that evaluates on the folder', async () => {
     const run = promisify(execFile);
     const cli = path.join(ROOT, 'dist/electron/cli.cjs');

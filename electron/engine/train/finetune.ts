@@ -31,6 +31,11 @@ export interface FinetuneOptions {
   pretrainedMultiplier?: number;
   seed?: number;
   validationFraction?: number;
+  /**
+   * Share of each class set aside as a final test set, never seen while training or choosing the best epoch
+   * (default 0: none; then the held-back images serve both purposes).
+   */
+  testFraction?: number;
   augment?: boolean;
   /** Mirror images left↔right while training (off when left and right matter, e.g. arrows or digits). */
   flip?: boolean;
@@ -49,6 +54,10 @@ export interface FinetuneResult {
   trainImages: number;
   validationImages: number;
   validationAccuracy: number;
+  /** With a test set: its size and the accuracy on it; perClass, confusion and outcomes are then the test set's. */
+  testImages: number;
+  testAccuracy?: number;
+  reportedOn: 'validation' | 'test';
   history: TrainResult['history'];
   /** Held-back accuracy of each class, and confusion[true][predicted] on the held-back images. */
   perClass: Record<string, number>;
@@ -270,8 +279,12 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   }
   const classes = dataset.summary.classes.map((c) => c.name);
   if (classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fine-tuning needs at least two classes (one sub-folder each)');
-  const small = dataset.summary.classes.find((c) => c.count < 2);
-  if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least 2`);
+  if (options.testFraction !== undefined && options.testFraction !== 0 && !(options.testFraction >= 0.05 && options.testFraction <= 0.4)) {
+    throw new InspectorError('BAD_ARGUMENT', 'The test share must be 0 (none) or between 5 % and 40 % of each class');
+  }
+  const minimum = options.testFraction ? 3 : 2;
+  const small = dataset.summary.classes.find((c) => c.count < minimum);
+  if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least ${minimum}${minimum === 3 ? ' with a test set' : ''}`);
   const settings = {
     epochs: options.epochs ?? 10,
     batchSize: options.batchSize ?? 32,
@@ -279,6 +292,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     pretrainedMultiplier: options.pretrainedMultiplier ?? 0.1,
     seed: options.seed ?? 1,
     validationFraction: options.validationFraction ?? 0.2,
+    testFraction: options.testFraction ?? 0,
     augment: options.augment ?? true,
     flip: options.flip ?? true,
     earlyStopping: options.earlyStopping ?? true,
@@ -287,9 +301,12 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   };
   const { ys, indices, pack, skipped } = await loadAll(pretrained, dataset, ctx);
   if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
-  const split = stratifiedSplit(ys, 1 - settings.validationFraction, settings.seed);
+  // Test set first (when asked for), then the held-back validation images from the rest; both stratified.
+  const outer = settings.testFraction > 0 ? stratifiedSplit(ys, 1 - settings.testFraction, settings.seed + 7919) : { train: ys.map((_, i) => i), test: [] };
+  const inner = stratifiedSplit(outer.train.map((k) => ys[k]), 1 - settings.validationFraction, settings.seed);
+  const split = { train: inner.train.map((i) => outer.train[i]), validation: inner.test.map((i) => outer.train[i]), test: outer.test };
   const train = pack(split.train);
-  const validation = pack(split.test);
+  const validation = pack(split.validation);
 
   let base = pretrained.model;
   if (options.strategy === 'scratch') {
@@ -352,11 +369,17 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     if (base !== pretrained.model) for (const layer of base.layers) if (layer.weights.length) layer.dispose();
     throw error;
   }
-  const predicted = await predictClasses(model, validation);
-  const confusion = classes.map(() => new Array<number>(classes.length).fill(0));
-  predicted.forEach((p, i) => confusion[validation.y[i]][p]++);
-  const outcomes = split.test.map((k, i) => ({ index: indices[k], trueClass: ys[k], predicted: predicted[i] }));
-  const validationAccuracy = confusion.reduce((s, row, i) => s + row[i], 0) / Math.max(1, validation.y.length);
+  const score = async (rows: number[]) => {
+    const predicted = await predictClasses(model, pack(rows));
+    const confusion = classes.map(() => new Array<number>(classes.length).fill(0));
+    predicted.forEach((p, i) => confusion[ys[rows[i]]][p]++);
+    const accuracy = confusion.reduce((s, row, i) => s + row[i], 0) / Math.max(1, rows.length);
+    return { confusion, accuracy, outcomes: rows.map((k, i) => ({ index: indices[k], trueClass: ys[k], predicted: predicted[i] })) };
+  };
+  const onValidation = await score(split.validation);
+  const onTest = split.test.length ? await score(split.test) : undefined;
+  const { confusion, outcomes } = onTest ?? onValidation;
+  const validationAccuracy = onValidation.accuracy;
   const perClass = Object.fromEntries(classes.map((name, i) => [name, confusion[i].reduce((a, b) => a + b, 0) ? confusion[i][i] / confusion[i].reduce((a, b) => a + b, 0) : 0]));
   const trainPerClass = Object.fromEntries(classes.map((name, i) => [name, split.train.filter((k) => ys[k] === i).length]));
   if (base !== pretrained.model) {
@@ -368,8 +391,11 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     classes,
     strategy: options.strategy,
     trainImages: split.train.length,
-    validationImages: split.test.length,
+    validationImages: split.validation.length,
     validationAccuracy,
+    testImages: split.test.length,
+    ...(onTest ? { testAccuracy: onTest.accuracy } : {}),
+    reportedOn: onTest ? 'test' : 'validation',
     history: result.history,
     perClass,
     confusion,

@@ -28,6 +28,7 @@ export function modelCard(r: CardInput): string {
     }),
   );
   const last = r.history[r.history.length - 1];
+  const setName = r.reportedOn === 'test' ? 'test' : 'held-back';
   return [
     `# ${r.baseName} — fine-tuned for ${r.classes.length} classes`,
     '',
@@ -38,17 +39,21 @@ export function modelCard(r: CardInput): string {
     `It starts from **${r.baseName}** and was trained with ${STRATEGY_WORDS[r.strategy]}.`,
     '',
     '## What it learned from',
-    `The folder **${r.dataset.name}**: ${r.trainImages} images to learn from and ${r.validationImages} held back to check it (a stratified split, seed ${r.settings.seed}).`,
+    r.reportedOn === 'test'
+      ? `The folder **${r.dataset.name}**: ${r.trainImages} images to learn from, ${r.validationImages} held back to choose when to stop, and ${r.testImages} set aside as a test set it never saw while training (stratified splits, seed ${r.settings.seed}).`
+      : `The folder **${r.dataset.name}**: ${r.trainImages} images to learn from and ${r.validationImages} held back to check it (a stratified split, seed ${r.settings.seed}).`,
     '',
-    '| class | images learned from | accuracy on held-back images |',
+    `| class | images learned from | accuracy on ${setName} images |`,
     '| --- | ---: | ---: |',
     ...r.classes.map((c) => `| ${c} | ${r.trainPerClass[c] ?? 0} | ${pct(r.perClass[c] ?? 0)} |`),
     '',
-    `**Overall accuracy on held-back images: ${pct(r.validationAccuracy)}** (${r.validationImages} images).`,
+    r.reportedOn === 'test'
+      ? `**Overall accuracy on the test images: ${pct(r.testAccuracy ?? 0)}** (${r.testImages} images; on the held-back images used to choose when to stop: ${pct(r.validationAccuracy)}).`
+      : `**Overall accuracy on held-back images: ${pct(r.validationAccuracy)}** (${r.validationImages} images).`,
     r.bestEpoch !== undefined ? `Training kept the weights of epoch ${r.bestEpoch}${r.stoppedEarly ? ', stopping early when held-back accuracy stopped improving' : ''}.` : '',
     last ? `Last training loss ${last.loss.toFixed(3)}.` : '',
     '',
-    '## Mistakes it made on held-back images',
+    `## Mistakes it made on ${setName} images`,
     confusions.length ? confusions.slice(0, 12).map((c) => `- ${c}`).join('\n') : '- none',
     '',
     '## Settings',
@@ -56,7 +61,7 @@ export function modelCard(r: CardInput): string {
     r.skipped.length ? `${r.skipped.length} file(s) could not be read and were left out: ${r.skipped.slice(0, 5).map((s) => s.file).join(', ')}${r.skipped.length > 5 ? ', …' : ''}.` : '',
     '',
     '## What these numbers do not tell you',
-    `- They come from ${r.validationImages} held-back images of the same folder: pictures taken differently (other cameras, light, backgrounds) may do worse.`,
+    `- They come from ${r.reportedOn === 'test' ? r.testImages : r.validationImages} ${setName} images of the same folder: pictures taken differently (other cameras, light, backgrounds) may do worse.`,
     worst ? `- The weakest class is **${worst[0]}** (${pct(worst[1])}); more and more varied images of it help most.` : '',
     '- Held-back sets this small move by several points from one split to another; compare runs on the same split.',
     '',
@@ -76,6 +81,9 @@ export function modelCardJson(r: CardInput): Record<string, unknown> {
     classes: r.classes,
     data: { folder: r.dataset.name, train_images: r.trainImages, validation_images: r.validationImages, train_per_class: r.trainPerClass, skipped: r.skipped },
     validation_accuracy: r.validationAccuracy,
+    test_images: r.testImages,
+    test_accuracy: r.testAccuracy,
+    reported_on: r.reportedOn,
     per_class_accuracy: r.perClass,
     confusion: { rows_true_columns_predicted: r.confusion },
     best_epoch: r.bestEpoch,
@@ -135,7 +143,7 @@ function confusionTable(r: CardInput): string {
     const colour = diagonal ? `rgba(46, 125, 50, ${0.15 + 0.7 * share})` : count ? `rgba(198, 40, 40, ${0.15 + 0.7 * share})` : 'transparent';
     return `<td style="background:${colour}">${count || ''}</td>`;
   };
-  return `<h2>Confusion matrix (held-back images)</h2>
+  return `<h2>Confusion matrix (${r.reportedOn === 'test' ? 'test' : 'held-back'} images)</h2>
 <p>Rows: the true class; columns: what the model said. The diagonal (green) is right; red cells are its mistakes.</p>
 <table class="cm"><thead><tr><th></th>${r.classes.map((c) => `<th class="rot">${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>
 ${r.confusion.map((row, t) => `<tr><th>${escapeHtml(r.classes[t])}</th>${row.map((n, p) => cell(n, t === p)).join('')}</tr>`).join('\n')}

@@ -73,10 +73,19 @@ export function writeRun(dir: string, record: RunRecord): void {
   writeFileAtomic(runFile(dir), `${JSON.stringify({ ...record, updatedAt: new Date().toISOString() }, null, 1)}\n`);
 }
 
-/** Starts a run folder (refusing one that already holds a run that is not finished). */
+/** Starts a run folder (refusing one that holds an unfinished run with something saved to resume from). */
 export function createRun(dir: string, record: Omit<RunRecord, 'version' | 'status' | 'pid' | 'createdAt' | 'updatedAt' | 'progress' | 'history'>): RunRecord {
-  if (fs.existsSync(runFile(dir)) && readRun(dir).status !== 'done') {
-    throw new InspectorError('BAD_ARGUMENT', `${dir} holds an unfinished training run: resume it or choose another folder`);
+  if (fs.existsSync(runFile(dir))) {
+    let existing: RunRecord | undefined;
+    try {
+      existing = readRun(dir);
+    } catch {
+      existing = undefined; // a damaged run file holds nothing to resume
+    }
+    if (existing && existing.status !== 'done' && existing.state) {
+      throw new InspectorError('BAD_ARGUMENT', `${dir} holds an unfinished training run: resume it or choose another folder`);
+    }
+    removeStates(dir);
   }
   const now = new Date().toISOString();
   const run: RunRecord = { version: 1, status: 'running', pid: process.pid, createdAt: now, updatedAt: now, progress: { epochsDone: 0, batchesDone: 0 }, history: [], ...record };
@@ -94,7 +103,6 @@ interface TensorEntry {
 
 /** Writes `state` as the run's new checkpoint, crash-safely (new folder → run.json switched → old folder removed). */
 export function saveState(dir: string, run: RunRecord, state: TrainState, status: RunRecord['status'] = run.status): void {
-  const previous = run.state;
   const name = `state-${Date.now().toString(36)}-${process.pid}`;
   const tmp = path.join(dir, `${name}.tmp`);
   fs.mkdirSync(tmp, { recursive: true });
@@ -137,7 +145,27 @@ export function saveState(dir: string, run: RunRecord, state: TrainState, status
   run.progress = { epochsDone: state.epochsDone, batchesDone: state.batchesDone };
   run.history = state.history;
   writeRun(dir, run);
-  if (previous && previous !== name) fs.rmSync(path.join(dir, previous), { recursive: true, force: true });
+  // The previous state, and any a killed process left behind half-way through this dance.
+  removeStates(dir, name);
+}
+
+/** Removes the run's state folders (all, or all but `keep`). */
+function removeStates(dir: string, keep?: string): void {
+  if (!fs.existsSync(dir)) return;
+  for (const entry of fs.readdirSync(dir)) {
+    if (entry.startsWith('state-') && entry !== keep) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
+  }
+}
+
+/**
+ * A run that ended with an error before anything was saved (bad images, bad settings) leaves nothing to resume:
+ * its run file goes, so the folder can be used again.
+ */
+export function abandonRun(dir: string, run: RunRecord): void {
+  if (run.state) return;
+  fs.rmSync(runFile(dir), { force: true });
+  removeStates(dir);
+  if (fs.existsSync(dir) && fs.readdirSync(dir).length === 0) fs.rmdirSync(dir);
 }
 
 /** The run's last checkpoint, or undefined when it stopped before its first one. */
@@ -183,11 +211,10 @@ export function loadState(dir: string, run: RunRecord): TrainState | undefined {
 
 /** Marks a run finished and removes its training state (the model and card beside it are what is kept). */
 export function finishRun(dir: string, run: RunRecord): void {
-  const state = run.state;
   run.status = 'done';
   run.state = undefined;
   writeRun(dir, run);
-  if (state) fs.rmSync(path.join(dir, state), { recursive: true, force: true });
+  removeStates(dir);
 }
 
 function processAlive(pid: number): boolean {
