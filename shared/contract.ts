@@ -729,6 +729,12 @@ export interface InspectorApi {
   exportModel(params: { format: ExportFormat }): Promise<ExportedModel>;
   /** Opens a folder of class sub-folders or Fashion-MNIST IDX files. No path: the bundled samples. */
   openDataset(params: { path?: string }): Promise<DatasetSummary>;
+  /**
+   * Copies files of a folder the person picked or dropped in the window (paths relative to it, e.g.
+   * "cats/001.jpg") into the workspace, a batch per call; `start` begins a new copy. Open the returned path with
+   * openDataset once every batch is in.
+   */
+  addDatasetFiles(params: { folder: string; start?: boolean; files: Array<{ path: string; bytes: Uint8Array }> }): Promise<{ path: string; files: number }>;
   listImages(params: { offset: number; limit: number; classIndex?: number }): Promise<ImagePage>;
   /** The image as PNG bytes (as decoded, before preprocessing); `size` bounds the longer side. */
   getImage(params: { image: ImageRef; size?: number }): Promise<Uint8Array>;
@@ -781,6 +787,7 @@ export const COMMANDS = [
   'saveModelSettings',
   'exportModel',
   'openDataset',
+  'addDatasetFiles',
   'listImages',
   'getImage',
   'uploadImage',

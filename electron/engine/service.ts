@@ -168,6 +168,27 @@ export class InspectorService implements Inspector {
     return this.host.call('exportModel', params);
   }
 
+  async addDatasetFiles(params: { folder: string; start?: boolean; files: Array<{ path: string; bytes: Uint8Array }> }): Promise<{ path: string; files: number }> {
+    // One folder per name (its files replaced when a new copy starts), under the workspace only.
+    const name = params.folder.replace(/[^A-Za-z0-9 ._-]/g, '_').replace(/^\.+/, '').slice(0, 80) || 'images';
+    const root = path.join(workspaceRoot(), 'uploaded-datasets', name);
+    if (params.start) fs.rmSync(root, { recursive: true, force: true });
+    fs.mkdirSync(root, { recursive: true });
+    for (const file of params.files) {
+      // "class/file.png" or "file.png": nothing above the folder, nothing hidden, at most one level of classes.
+      const parts = file.path.split(/[\\/]+/).filter(Boolean);
+      if (parts.length === 0 || parts.length > 2 || parts.some((p) => p === '..' || p === '.' || p.startsWith('.'))) {
+        throw new InspectorError('BAD_ARGUMENT', `addDatasetFiles: "${file.path}" is not a class/file path inside the folder`);
+      }
+      const target = path.join(root, ...parts);
+      fs.mkdirSync(path.dirname(target), { recursive: true });
+      fs.writeFileSync(target, file.bytes);
+    }
+    let count = 0;
+    for (const entry of fs.readdirSync(root, { withFileTypes: true })) count += entry.isDirectory() ? fs.readdirSync(path.join(root, entry.name)).length : 1;
+    return { path: root, files: count };
+  }
+
   async openDataset(params: { path?: string }): Promise<DatasetSummary> {
     this.dataset = await this.host.broadcast<DatasetSummary>('openDataset', 'dataset', params?.path);
     await this.announceState();

@@ -148,6 +148,12 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       checkImageRef(p.image);
       if (p.size !== undefined && typeof p.size !== 'number') fail('getImage: size must be a number');
       return;
+    case 'addDatasetFiles':
+      if (typeof p.folder !== 'string' || !Array.isArray(p.files) || !p.files.every((f) => isObject(f) && typeof f.path === 'string' && f.bytes instanceof Uint8Array)) {
+        fail('addDatasetFiles: needs folder (string) and files ([{path, bytes}])');
+      }
+      if (p.start !== undefined && typeof p.start !== 'boolean') fail('addDatasetFiles: start must be true or false');
+      return;
     case 'uploadModel':
       if (typeof p.name !== 'string' || !(p.bytes instanceof Uint8Array)) fail('uploadModel: needs name (string) and bytes (Uint8Array)');
       break;

@@ -2,6 +2,7 @@
 import { defineStore } from 'pinia';
 import type { AppState, DatasetSummary, ModelLoading, ModelSettings, ModelSummary } from '../../shared/contract';
 import { api } from '../api';
+import { uploadFolder, type FolderFiles } from '../util/folder-upload';
 
 export interface ErrorBanner {
   code: string;
@@ -16,6 +17,8 @@ export const useAppStore = defineStore('app', {
     busy: false,
     /** A model being opened, while it is (big ONNX / Keras files take seconds). */
     loading: undefined as ModelLoading | undefined,
+    /** A picked or dropped image folder being copied to the engine: files done of total. */
+    copying: undefined as { folder: string; done: number; total: number } | undefined,
   }),
   getters: {
     model: (s): ModelSummary | undefined => s.state?.model,
@@ -64,6 +67,22 @@ export const useAppStore = defineStore('app', {
     },
     openDataset(path?: string) {
       return this.change(() => api().openDataset({ path }));
+    },
+    /** A folder the person picked or dropped: copied to the engine in batches (with progress), then opened. */
+    async openPickedFolder(picked: FolderFiles) {
+      if (!picked.files.length) {
+        this.error = { code: 'DATASET_EMPTY', message: `The folder ${picked.folder} has no files CNN Inspector can use (one sub-folder of images per class)` };
+        return;
+      }
+      this.copying = { folder: picked.folder, done: 0, total: picked.files.length };
+      try {
+        const where = await uploadFolder(picked, (done, total) => (this.copying = { folder: picked.folder, done, total }));
+        await this.openDataset(where);
+      } catch (error) {
+        this.showError(error);
+      } finally {
+        this.copying = undefined;
+      }
     },
   },
 });

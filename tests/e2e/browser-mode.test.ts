@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../electron/server';
+import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -255,6 +256,26 @@ describe('browser mode in Chromium', () => {
     await page.screenshot({ path: path.join(OUT, 'browser-ablation.png') });
     expect(errors).toEqual([]);
     await page.close();
+  });
+
+  it('teach it: a folder chosen in the browser is copied to the engine with progress and opens as the image folder', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-folder-'));
+    const folder = path.join(dir, 'my clothes');
+    await writeImageFolder(folder, ['bags', 'boots'], 8, 28, topBottom);
+    fs.writeFileSync(path.join(folder, 'bags', '.DS_Store'), 'hidden');
+    const { page, errors } = await openApp();
+    await page.locator('[data-view="train"]').click();
+    await page.locator('[data-folder-input]').setInputFiles(folder);
+    await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 60_000 }).toMatch(/Images:\s*my clothes \(16\)/);
+    await expect(page.locator('.classes li').allTextContents()).resolves.toEqual([expect.stringMatching(/^bags\s*8$/), expect.stringMatching(/^boots\s*8$/)]);
+    await page.screenshot({ path: path.join(OUT, 'browser-folder-chosen.png') });
+    // Back to the bundled samples for the tests that follow.
+    await page.locator('[data-view="inspect"]').click();
+    await page.getByRole('button', { name: 'Sample images' }).click();
+    await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/Sample images/);
+    expect(errors).toEqual([]);
+    await page.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {

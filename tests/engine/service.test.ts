@@ -168,6 +168,27 @@ describe('InspectorService over the worker pool', () => {
     expect(await service.host.numTensors()).toEqual(baseline);
   }, 180_000);
 
+  it('a folder picked in the window is copied batch by batch into the workspace and opens as the image folder', async () => {
+    const png = fs.readFileSync(path.join(ROOT, 'resources', 'samples', 'Bag', fs.readdirSync(path.join(ROOT, 'resources', 'samples', 'Bag'))[0]));
+    const first = await service.addDatasetFiles({ folder: 'my shoes', start: true, files: [{ path: 'left/a.png', bytes: png }, { path: 'left/b.png', bytes: png }] });
+    const second = await service.addDatasetFiles({ folder: 'my shoes', files: [{ path: 'right\\c.png', bytes: png }, { path: 'right/d.png', bytes: png }] });
+    expect(second).toEqual({ path: first.path, files: 4 });
+    expect(first.path.startsWith(process.env.CNN_INSPECTOR_WORKSPACE!)).toBe(true);
+    const summary = await service.openDataset({ path: first.path });
+    expect(summary.classes).toEqual([{ name: 'left', count: 2 }, { name: 'right', count: 2 }]);
+    for (const bad of ['../escape.png', 'a/b/c.png', '.hidden/x.png', '/etc/x.png']) {
+      if (bad === '/etc/x.png') {
+        // An absolute path is taken as relative: it lands inside the folder.
+        await service.addDatasetFiles({ folder: 'my shoes', files: [{ path: 'etc/x.png', bytes: png }] });
+        continue;
+      }
+      await expect(service.addDatasetFiles({ folder: 'my shoes', files: [{ path: bad, bytes: png }] })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    }
+    // Starting again replaces the earlier copy.
+    expect((await service.addDatasetFiles({ folder: 'my shoes', start: true, files: [{ path: 'only/x.png', bytes: png }] })).files).toBe(1);
+    await service.openDataset({});
+  });
+
   it('an image that cannot be decoded is left out of an evaluation and named with its code', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'broken-'));
     fs.cpSync(path.join(ROOT, 'tests', 'fixtures', 'datasets', 'mixed'), dir, { recursive: true });

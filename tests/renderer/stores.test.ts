@@ -49,6 +49,7 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
     startJob: async () => (calls.push('startJob'), { jobId: 'job-1' }),
     cancelJob: async (p) => void calls.push(`cancelJob:${p.pause ? 'pause' : p.keep ? 'keep' : 'discard'}`),
     listRuns: async () => [],
+    addDatasetFiles: async ({ folder, files }) => (calls.push(`addDatasetFiles:${folder}:${files.map((f) => f.path).join(',')}`), { path: `/ws/${folder}`, files: files.length }),
     discardRun: async () => undefined,
     getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [], outcomes: [] }) as never,
     onJobProgress: () => () => undefined,
@@ -145,5 +146,23 @@ describe('renderer stores', () => {
     expect(timeLeft(view, 1_001_000)).toBeUndefined(); // too early to tell
     await jobs.onFinished({ jobId: 'job-1', kind: 'finetune', status: 'cancelled', error: { code: 'JOB_PAUSED', message: 'Training paused in epoch 2 of 10' } });
     expect(view).toMatchObject({ status: 'cancelled', paused: true, message: 'Paused' });
+  });
+
+  it('app store: a picked folder is copied in batches with progress, then opened by the path the engine gives', async () => {
+    const opened: Array<string | undefined> = [];
+    const fake = fakeInspector({ openDataset: async ({ path }) => (opened.push(path), { id: path ?? '', name: 'cats', kind: 'folder', classes: [], count: 2, skipped: [] }) });
+    setApi(fake);
+    const app = useAppStore();
+    const file = (name: string) => new File([new Uint8Array([1, 2, 3])], name);
+    const progress: number[] = [];
+    const stop = app.$subscribe(() => app.copying && progress.push(app.copying.done));
+    await app.openPickedFolder({ folder: 'cats', files: [{ path: 'a/1.png', file: file('1.png') }, { path: 'b/2.png', file: file('2.png') }], left: 0 });
+    stop();
+    expect(fake.calls).toContain('addDatasetFiles:cats:a/1.png,b/2.png');
+    expect(opened).toEqual(['/ws/cats']);
+    expect(app.copying).toBeUndefined();
+    expect(progress.at(-1)).toBe(2);
+    await app.openPickedFolder({ folder: 'empty', files: [], left: 3 });
+    expect(app.error?.code).toBe('DATASET_EMPTY');
   });
 });
