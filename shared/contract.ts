@@ -726,7 +726,7 @@ export interface InspectorApi {
   /** Labels / preprocessing for the open model, saved beside its file (or in the workspace) and applied now. */
   saveModelSettings(params: ModelSettings): Promise<ModelSummary>;
   /** The open model as ONNX or as a TF.js Layers model (zip), with its labels and preprocessing. */
-  exportModel(params: { format: ExportFormat }): Promise<ExportedModel>;
+  exportModel(params: { format: ExportFormat; path?: string }): Promise<ExportedModel>;
   /** Opens a folder of class sub-folders or Fashion-MNIST IDX files. No path: the bundled samples. */
   openDataset(params: { path?: string }): Promise<DatasetSummary>;
   /**

@@ -292,8 +292,15 @@ export class EngineCore {
   }
 
   /** The open model as ONNX or TF.js (zip) bytes. */
-  async exportModel(format: ExportFormat): Promise<ExportedModel> {
-    return exportModelBytes(this.requireModel(), format, ENGINE_VERSION);
+  async exportModel(format: ExportFormat, modelPath?: string): Promise<ExportedModel> {
+    if (!modelPath) return exportModelBytes(this.requireModel(), format, ENGINE_VERSION);
+    // Another model (e.g. a fine-tuning run's result), opened for the export only.
+    const other = await openModel(resolveModelJsonPath(resolveModelPath(modelPath)), modelPath);
+    try {
+      return await exportModelBytes(other, format, ENGINE_VERSION);
+    } finally {
+      other.dispose();
+    }
   }
 
   /** A unit's activation projected to input space (ZF deconvnet, gradient or guided backprop). */

@@ -164,7 +164,7 @@ export class InspectorService implements Inspector {
     return this.openModel({ path: this.model.id });
   }
 
-  exportModel(params: { format: ExportFormat }): Promise<ExportedModel> {
+  exportModel(params: { format: ExportFormat; path?: string }): Promise<ExportedModel> {
     return this.host.call('exportModel', params);
   }
 

@@ -159,6 +159,7 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       break;
     case 'exportModel':
       if (p.format !== 'onnx' && p.format !== 'tfjs') fail('exportModel: format must be "onnx" or "tfjs"');
+      if (p.path !== undefined && typeof p.path !== 'string') fail('exportModel: path must be a string');
       break;
     case 'saveModelSettings': {
       if (p.labels !== undefined && (!Array.isArray(p.labels) || !p.labels.every((l) => typeof l === 'string' && l.length <= 200) || p.labels.length > 100_000)) {

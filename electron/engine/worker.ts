@@ -42,7 +42,7 @@ async function call(method: string, args: unknown[]): Promise<unknown> {
     case 'getAtlasSheet':
       return core.getAtlasSheet(args[0] as { layer: string; unit: number });
     case 'exportModel':
-      return core.exportModel((args[0] as { format: ExportFormat }).format);
+      return core.exportModel((args[0] as { format: ExportFormat }).format, (args[0] as { path?: string }).path);
     case 'numTensors':
       return core.numTensors();
     default:

@@ -196,6 +196,9 @@ describe('browser mode in Chromium', () => {
     await page.getByRole('button', { name: 'Train' }).click();
     await page.waitForSelector('[data-runs] tbody tr', { timeout: 180_000 });
     const row = await page.locator('[data-runs] tbody tr').first().textContent();
+    // The run's model downloads as a TF.js zip straight from its row.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-runs] tbody tr').first().getByRole('button', { name: 'TF.js' }).click()]);
+    expect(download.suggestedFilename()).toMatch(/\.zip$/);
     const accuracy = Number(/([\d.]+) %/.exec(row ?? '')?.[1]);
     expect(accuracy).toBeGreaterThan(30); // 10 classes: chance is 10 %
     // Per-class accuracies and the confusion matrix of the run on its held-back images.

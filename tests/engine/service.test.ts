@@ -153,6 +153,10 @@ describe('InspectorService over the worker pool', () => {
     expect(summary.history[0]).toEqual(run.history[0]);
     expect(fs.existsSync(summary.path)).toBe(true);
     expect(await service.listRuns()).toEqual([]);
+    // The run's model downloads as ONNX without becoming the open model.
+    const exported = await service.exportModel({ format: 'onnx', path: summary.path });
+    expect(exported.bytes.length).toBeGreaterThan(100_000);
+    expect((await service.getState()).model?.id).toBe('bundled:default');
 
     // Another run, paused, then discarded.
     const second = await service.startJob({ kind: 'finetune', params: { strategy: 'features', epochs: 50, batchSize: 8, earlyStopping: false } });
