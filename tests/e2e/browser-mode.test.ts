@@ -270,7 +270,9 @@ describe('browser mode in Chromium', () => {
     await page.locator('[data-view="train"]').click();
     await page.locator('[data-folder-input]').setInputFiles(folder);
     await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 60_000 }).toMatch(/Images:\s*my clothes \(16\)/);
-    await expect(page.locator('.classes li').allTextContents()).resolves.toEqual([expect.stringMatching(/^bags\s*8$/), expect.stringMatching(/^boots\s*8$/)]);
+    await expect(page.locator('[data-class-counts] li').allTextContents()).resolves.toEqual([expect.stringMatching(/^bags\s*8$/), expect.stringMatching(/^boots\s*8$/)]);
+    // Each class shows its first images.
+    await expect.poll(() => page.locator('[data-class-counts] li img').count(), { timeout: 10_000 }).toBe(6);
     await page.screenshot({ path: path.join(OUT, 'browser-folder-chosen.png') });
     // Back to the bundled samples for the tests that follow.
     await page.locator('[data-view="inspect"]').click();
