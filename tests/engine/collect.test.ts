@@ -16,6 +16,7 @@ import { linearProbes } from '../../electron/engine/analyses/probe';
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
+import { mirrorImages } from '../../electron/engine/train/augment';
 import { floatToHalf, halfToFloat, NpyRowReader, NpyStreamWriter } from '../../electron/engine/store/npy-stream';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 import { maxRelError } from '../helpers/numeric';
@@ -105,6 +106,18 @@ print(json.dumps([list(a.shape), str(a.dtype), bool((a == ref).all())]))`;
     expect(acts.layers.c1.unitMin).toEqual(unitMin);
     expect(acts.layers.c1.unitMax).toEqual(unitMax);
     expect(readSpatialMax(acts, 'out').length).toBe(24 * 3); // a dense layer: the values themselves
+  });
+
+  it('a collection of the mirror images holds the layer outputs of the images flipped left↔right', async () => {
+    const acts = await collectActivations(loaded, dataset, ['c1'], { maps: true, mirror: true }, ctx);
+    const plain = await collectActivations(loaded, dataset, ['c1'], { maps: true }, ctx);
+    expect(acts.dir).not.toBe(plain.dir);
+    const maps = mapsReader(acts, 'c1')!;
+    for (const e of dataset.entries.slice(0, 4)) {
+      const x = await dataset.loadInput(e.index, loaded.summary.preprocessing, loaded.summary.inputShape);
+      const reference = layerActivations(loaded, 'c1', mirrorImages(x, [1, 12, 12, 3]));
+      expect(maxRelError(maps.read(e.index, 1), reference.data)).toBeLessThan(1e-5);
+    }
   });
 
   it('a later analysis reuses the files; a new layer is collected alone', async () => {

@@ -91,6 +91,19 @@ describe('fine-tuning strategies', () => {
     r.model.dispose();
   });
 
+  it('"keep what it knows" collects the features once: a second run on the same images reuses them', async () => {
+    const messages: string[] = [];
+    const watching = makeJobContext((_d, _t, m) => void messages.push(m), () => false);
+    const first = await finetune(await openModel(TINY, 'tiny'), dataset, { strategy: 'features', epochs: 2, batchSize: 8, seed: 5 }, watching);
+    first.model.dispose();
+    messages.length = 0;
+    const second = await finetune(await openModel(TINY, 'tiny'), dataset, { strategy: 'features', epochs: 2, batchSize: 8, seed: 5 }, watching);
+    expect(messages.filter((m) => m.startsWith('Collecting activations'))).toEqual([]);
+    expect(messages.filter((m) => m === 'Using the activations collected before')).toHaveLength(2); // as is, and mirrored
+    expect(second.validationAccuracy).toBe(first.validationAccuracy);
+    second.model.dispose();
+  });
+
   it('holds back the chosen share of each class', async () => {
     const pretrained = await openModel(TINY, 'tiny');
     const r = await finetune(pretrained, dataset, { strategy: 'features', epochs: 2, batchSize: 8, validationFraction: 0.5 }, quiet);

@@ -24,6 +24,7 @@ import { batchForward } from '../runtime/batch-forward';
 import { writeFileAtomic } from '../store/atomic';
 import { NpyRowReader, NpyStreamWriter, type StreamDtype } from '../store/npy-stream';
 import { stamp, workspaceRoot } from '../store/workspace';
+import { mirrorImages } from '../train/augment';
 import { datasetFingerprint } from '../train/run-store';
 import type { JobContext } from './job-context';
 
@@ -66,6 +67,8 @@ export interface CollectOptions {
   maps?: boolean;
   /** Force float32 ('float32') or float16 ('float16') maps; default: float16 only for big layers. */
   mapsDtype?: 'float32' | 'float16';
+  /** Of the images mirrored left↔right (a collection of its own; fine-tuning learns from mirror images too). */
+  mirror?: boolean;
 }
 
 const safeName = (layer: string) => layer.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -74,9 +77,9 @@ export const nonzeroFile = (acts: Activations, layer: string) => path.join(acts.
 export const mapsFile = (acts: Activations, layer: string) => path.join(acts.dir, `${safeName(layer)}.maps.npy`);
 
 /** The folder of this model's activations on these images (changes when either file changes). */
-export function activationsDir(loaded: LoadedModel, dataset: Dataset): { dir: string; key: string } {
+export function activationsDir(loaded: LoadedModel, dataset: Dataset, mirror = false): { dir: string; key: string } {
   const key = createHash('sha256')
-    .update(JSON.stringify([path.resolve(loaded.file), stamp(loaded.file), path.resolve(dataset.root), datasetFingerprint(dataset, dataset.root)]))
+    .update(JSON.stringify([path.resolve(loaded.file), stamp(loaded.file), path.resolve(dataset.root), datasetFingerprint(dataset, dataset.root), mirror ? 'mirrored' : 'as is']))
     .digest('hex')
     .slice(0, 20);
   return { dir: path.join(workspaceRoot(), 'activations', key), key };
@@ -98,7 +101,7 @@ function readManifest(dir: string, key: string): Manifest | undefined {
 export async function collectActivations(loaded: LoadedModel, dataset: Dataset, layers: string[], options: CollectOptions, ctx: JobContext): Promise<Activations> {
   for (const name of layers) if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
   if (dataset.entries.length === 0) throw new InspectorError('DATASET_EMPTY', 'The dataset has no images');
-  const { dir, key } = activationsDir(loaded, dataset);
+  const { dir, key } = activationsDir(loaded, dataset, options.mirror);
   let manifest = readManifest(dir, key);
   const files = (layer: string) => [maxFile({ dir } as Activations, layer), nonzeroFile({ dir } as Activations, layer)];
   const present = (layer: string) => {
@@ -159,7 +162,8 @@ async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, l
     for await (const { batch, used, end } of prefetchBatches(dataset, dataset.entries, loaded, BATCH, skipped)) {
       ctx.throwIfCancelled();
       if (used.length) {
-        const outs = await forward.run(batch, used.length);
+        const [h, w, c] = loaded.summary.inputShape;
+        const outs = await forward.run(options.mirror ? mirrorImages(batch, [used.length, h, w, c]) : batch, used.length);
         outs.forEach(({ data }, li) => {
           const w = writers[li];
           const per = data.length / used.length;
@@ -182,7 +186,7 @@ async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, l
         });
         labels.append(used.map((e) => e.classIndex), used.length);
       }
-      ctx.progress(end, count, `Collecting activations: ${end} of ${count} images`);
+      ctx.progress(end, count, `${options.mirror ? 'Collecting activations of the mirror images' : 'Collecting activations'}: ${end} of ${count} images`);
       await ctx.yield();
     }
   } catch (error) {

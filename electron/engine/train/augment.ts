@@ -44,3 +44,16 @@ export function augmentBatch(
 }
 
 export { mulberry32 };
+
+/** [N,H,W,C] images mirrored left↔right (a copy). */
+export function mirrorImages(x: Float32Array, [n, h, w, c]: number[]): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < h; y++)
+      for (let xx = 0; xx < w; xx++) {
+        const src = ((i * h + y) * w + xx) * c;
+        const dst = ((i * h + y) * w + (w - 1 - xx)) * c;
+        for (let k = 0; k < c; k++) out[dst + k] = x[src + k];
+      }
+  return out;
+}

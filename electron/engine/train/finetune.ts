@@ -16,7 +16,7 @@ import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
 import { trainLinearSvm } from '../analyses/distributed-code';
-import { batchForward, type BatchForward } from '../runtime/batch-forward';
+import { collectActivations, mapsReader } from '../analyses/collect';
 import { predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
 
 export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
@@ -121,78 +121,63 @@ export async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobCon
   return { ys, indices, pack, skipped };
 }
 
-/** [N,H,W,C] images mirrored left↔right. */
-function mirrored(x: Float32Array, [n, h, w, c]: number[]): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let i = 0; i < n; i++)
-    for (let y = 0; y < h; y++)
-      for (let xx = 0; xx < w; xx++) {
-        const src = ((i * h + y) * w + xx) * c;
-        const dst = ((i * h + y) * w + (w - 1 - xx)) * c;
-        for (let k = 0; k < c; k++) out[dst + k] = x[src + k];
-      }
+/**
+ * CS231n's "CNN as a fixed feature extractor" done the fast way: the frozen network's features of every image
+ * (and of its mirror image, when mirroring is on) come from the shared activation collection — one pass, kept on
+ * disk in the workspace and reused by the next run on the same images — and only the new classifier trains on
+ * them, epochs taking milliseconds. The images themselves are never all held in memory. Random crops are not
+ * applied here (each would need its own forward pass); mirroring is.
+ */
+export async function featuresOfDataset(
+  pretrained: LoadedModel,
+  dataset: Dataset,
+  layer: string,
+  mirror: boolean,
+  ctx: JobContext,
+): Promise<{ x: Float32Array; mirrored?: Float32Array; dims: number; ys: number[]; indices: number[]; skipped: SkippedFile[] }> {
+  const read = async (mirrorImages: boolean) => {
+    const acts = await collectActivations(pretrained, dataset, [layer], { maps: true, mapsDtype: 'float32', ...(mirrorImages ? { mirror: true } : {}) }, ctx);
+    const reader = mapsReader(acts, layer)!;
+    return { acts, x: reader.read(0, reader.rows) as Float32Array, dims: reader.rowSize };
+  };
+  const plain = await read(false);
+  const flipped = mirror ? await read(true) : undefined;
+  const unreadable = new Set(plain.acts.skipped.map((f) => f.file));
+  return {
+    x: plain.x,
+    ...(flipped ? { mirrored: flipped.x } : {}),
+    dims: plain.dims,
+    ys: Array.from(plain.acts.labels),
+    indices: dataset.entries.filter((e) => !unreadable.has(e.file)).map((e) => e.index),
+    skipped: plain.acts.skipped,
+  };
+}
+
+/** Two labelled arrays of the same row shape, one after the other. */
+function concatRows(a: LabelledArray, b: LabelledArray): LabelledArray {
+  const x = new Float32Array(a.x.length + b.x.length);
+  x.set(a.x);
+  x.set(b.x, a.x.length);
+  const y = new Int32Array(a.y.length + b.y.length);
+  y.set(a.y);
+  y.set(b.y, a.y.length);
+  return { x, y, shape: [a.shape[0] + b.shape[0], a.shape[1], a.shape[2], a.shape[3]] };
+}
+
+/** The class the new classifier gives each feature row (what the whole model would say of the image). */
+async function predictFromFeatures(classifier: tfl.layers.Layer, data: LabelledArray): Promise<Int32Array> {
+  const [kernel, bias] = classifier.getWeights();
+  const predicted = tf.tidy(() => tf.argMax(tf.add(tf.matMul(tf.tensor2d(data.x, [data.shape[0], data.shape[3]]), kernel), bias), -1));
+  const out = (await predicted.data()) as Int32Array;
+  predicted.dispose();
   return out;
 }
 
-/**
- * CS231n's "CNN as a fixed feature extractor" done the fast way: the frozen network runs once per image (once more
- * mirrored when mirroring is on) — on ONNX Runtime where installed — the features are kept, and only the new
- * classifier trains on them, epochs taking milliseconds. Its weights then go into the full model's classifier.
- * Random crops are not applied here (each would need its own forward pass); mirroring is.
- */
-/** The feature vectors of `data`'s images ([N, 1, 1, D]), computed in batches with progress. */
-export async function extractFeatures(forward: BatchForward, data: LabelledArray, label: string, ctx: JobContext): Promise<LabelledArray> {
-  const [n, h, w, c] = data.shape;
-  const size = h * w * c;
-  const parts: Float32Array[] = [];
-  let dims = 0;
-  for (let start = 0; start < n; start += 64) {
-    ctx.throwIfCancelled();
-    const count = Math.min(64, n - start);
-    const [out] = await forward.run(data.x.subarray(start * size, (start + count) * size), count);
-    dims = out.data.length / count;
-    parts.push(out.data.slice());
-    ctx.progress(start + count, n, `Computing features of the ${label} images (${forward.engine}): ${start + count} of ${n}`);
-    await ctx.yield();
-  }
-  const x = new Float32Array(n * dims);
-  let offset = 0;
-  for (const p of parts) {
-    x.set(p, offset);
-    offset += p.length;
-  }
-  return { x, y: data.y, shape: [n, 1, 1, dims] };
-}
-
-async function trainOnCachedFeatures(
-  pretrained: LoadedModel,
-  featureLayer: string,
-  classifier: tfl.layers.Layer,
-  train: LabelledArray,
-  validation: LabelledArray,
-  settings: { batchSize: number; flip: boolean; augment: boolean; classifier: 'softmax' | 'svm'; seed: number },
-  options: TrainOptions,
-  ctx: JobContext,
-): Promise<TrainResult> {
-  const forward = await batchForward(pretrained, [featureLayer]);
-  const extract = (data: LabelledArray, label: string) => extractFeatures(forward, data, label, ctx);
-  let trainFeatures = await extract(train, 'training');
-  if (settings.augment && settings.flip) {
-    const flipped = await extract({ ...train, x: mirrored(train.x, train.shape) }, 'mirrored training');
-    const x = new Float32Array(trainFeatures.x.length * 2);
-    x.set(trainFeatures.x);
-    x.set(flipped.x, trainFeatures.x.length);
-    const y = new Int32Array(train.y.length * 2);
-    y.set(train.y);
-    y.set(train.y, train.y.length);
-    trainFeatures = { x, y, shape: [train.shape[0] * 2, 1, 1, trainFeatures.shape[3]] };
-  }
-  const validationFeatures = await extract(validation, 'validation');
-  if (settings.classifier === 'svm') return trainSvmHead(trainFeatures, classifier, settings.seed, ctx);
-  const trained = await trainSoftmaxHead(trainFeatures, validationFeatures, classifier.getWeights(), options);
-  classifier.setWeights(trained.weights);
-  trained.weights.forEach((t) => t.dispose());
-  return trained.result;
+/** Rows of a [N, dims] feature matrix as the training loop's [rows, 1, 1, dims] array. */
+export function featureRows(x: Float32Array, dims: number, rows: number[], labels: number[]): LabelledArray {
+  const out = new Float32Array(rows.length * dims);
+  rows.forEach((r, i) => out.set(x.subarray(r * dims, (r + 1) * dims), i * dims));
+  return { x: out, y: Int32Array.from(rows.map((r) => labels[r])), shape: [rows.length, 1, 1, dims] };
 }
 
 /**
@@ -299,14 +284,22 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     optimizer: options.optimizer ?? 'sgd',
     classifier: options.classifier ?? 'softmax',
   };
-  const { ys, indices, pack, skipped } = await loadAll(pretrained, dataset, ctx);
+  // "Keep what it knows" needs only the frozen network's features (collected once, kept on disk); the other
+  // strategies train on the images.
+  const featureLayerName = featureLayerOf(pretrained.model);
+  const cacheable = options.strategy === 'features' && featureLayerName !== undefined && pretrained.summary.layers.some((l) => l.name === featureLayerName);
+  const cached = cacheable ? await featuresOfDataset(pretrained, dataset, featureLayerName!, settings.augment && settings.flip, ctx) : undefined;
+  const images = cached ? undefined : await loadAll(pretrained, dataset, ctx);
+  const { ys, indices, skipped } = cached ?? images!;
   if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
   // Test set first (when asked for), then the held-back validation images from the rest; both stratified.
   const outer = settings.testFraction > 0 ? stratifiedSplit(ys, 1 - settings.testFraction, settings.seed + 7919) : { train: ys.map((_, i) => i), test: [] };
   const inner = stratifiedSplit(outer.train.map((k) => ys[k]), 1 - settings.validationFraction, settings.seed);
   const split = { train: inner.train.map((i) => outer.train[i]), validation: inner.test.map((i) => outer.train[i]), test: outer.test };
-  const train = pack(split.train);
-  const validation = pack(split.validation);
+  /** The rows as what is trained on: features for the cached way, images otherwise. */
+  const rowsOf = (rows: number[]): LabelledArray => (cached ? featureRows(cached.x, cached.dims, rows, ys) : images!.pack(rows));
+  const train = rowsOf(split.train);
+  const validation = rowsOf(split.validation);
 
   let base = pretrained.model;
   if (options.strategy === 'scratch') {
@@ -314,7 +307,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     const config = base.toJSON(undefined, false) as unknown as tf.serialization.ConfigDict;
     base = (await tfl.models.modelFromJSON({ modelTopology: config })) as tfl.LayersModel;
   }
-  const { model, body, head, features } = withNewClassifier(base, classes.length, settings.seed);
+  const { model, body, head } = withNewClassifier(base, classes.length, settings.seed);
   const frozen: string[] = [];
   const firstDense = body.findIndex((l) => l.getClassName() === 'Dense');
   body.forEach((layer, i) => {
@@ -356,13 +349,19 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
         { epoch: p.epoch, progress: p.epoch - 1 + p.batch / p.batchesPerEpoch, loss: p.loss, ...(p.validationAccuracy !== undefined ? { validationAccuracy: p.validationAccuracy } : {}) },
       ),
   };
-  const featureLayer = features.sourceLayer as tfl.layers.Layer | undefined;
-  const cacheable = options.strategy === 'features' && featureLayer && pretrained.summary.layers.some((l) => l.name === featureLayer.name);
   let result: TrainResult;
   try {
-    result = cacheable
-      ? await trainOnCachedFeatures(pretrained, featureLayer.name, head[0], train, validation, settings, trainOptions, ctx)
-      : await trainClassifier(model, train, trainOptions);
+    if (cached) {
+      // The features of the training images and of their mirror images; the new classifier learns on them alone.
+      const trainFeatures = cached.mirrored ? concatRows(train, featureRows(cached.mirrored, cached.dims, split.train, ys)) : train;
+      if (settings.classifier === 'svm') result = await trainSvmHead(trainFeatures, head[0], settings.seed, ctx);
+      else {
+        const trained = await trainSoftmaxHead(trainFeatures, validation, head[0].getWeights(), trainOptions);
+        head[0].setWeights(trained.weights);
+        trained.weights.forEach((t) => t.dispose());
+        result = trained.result;
+      }
+    } else result = await trainClassifier(model, train, trainOptions);
   } catch (error) {
     // Paused, cancelled or failed: free what this run made (the new classifier; a scratch model's fresh layers).
     for (const layer of head) layer.dispose();
@@ -370,7 +369,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     throw error;
   }
   const score = async (rows: number[]) => {
-    const predicted = await predictClasses(model, pack(rows));
+    const predicted = cached ? await predictFromFeatures(head[0], rowsOf(rows)) : await predictClasses(model, rowsOf(rows));
     const confusion = classes.map(() => new Array<number>(classes.length).fill(0));
     predicted.forEach((p, i) => confusion[ys[rows[i]]][p]++);
     const accuracy = confusion.reduce((s, row, i) => s + row[i], 0) / Math.max(1, rows.length);

@@ -13,8 +13,7 @@ import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
-import { batchForward } from '../runtime/batch-forward';
-import { extractFeatures, featureLayerOf, loadAll, trainSoftmaxHead } from './finetune';
+import { featureLayerOf, featureRows, featuresOfDataset, loadAll, trainSoftmaxHead } from './finetune';
 import { variantConfig } from './ablation';
 import { confusionMatrix, trainClassifier, type LabelledArray } from './loop';
 import { mulberry32, shuffledIndices } from './random';
@@ -45,11 +44,12 @@ export async function imagesPerClassCurve(
   }
   const seeds = options.seeds ?? 3;
   const epochs = options.epochs ?? 30;
-  const { ys, pack } = await loadAll(pretrained, dataset, ctx);
+  // The frozen network's features of every image, from the shared collection (a second curve reuses them).
+  const features = await featuresOfDataset(pretrained, dataset, featureLayer, false, ctx);
+  const ys = features.ys;
   const split = stratifiedSplit(ys, 0.8, 1);
-  const forward = await batchForward(pretrained, [featureLayer]);
-  const train = await extractFeatures(forward, pack(split.train), 'training', ctx);
-  const validation = await extractFeatures(forward, pack(split.test), 'held-back', ctx);
+  const train = featureRows(features.x, features.dims, split.train, ys);
+  const validation = featureRows(features.x, features.dims, split.test, ys);
   const byClass = classes.map((_, c) => split.train.map((_, i) => i).filter((i) => train.y[i] === c));
   const smallest = Math.min(...byClass.map((rows) => rows.length));
   const counts = [...new Set([...(options.counts ?? DEFAULT_COUNTS).filter((k) => Number.isInteger(k) && k >= 1 && k < smallest), smallest])].sort((a, b) => a - b);
@@ -93,6 +93,7 @@ export async function imagesPerClassCurve(
 
   // The paper's control: the same network from random weights, trained on the raw images with the same budget
   // of steps at every count (few images → more passes over them).
+  const { pack } = await loadAll(pretrained, dataset, ctx);
   const rawTrain = pack(split.train);
   const rawValidation = pack(split.test);
   const [h] = pretrained.summary.inputShape;
