@@ -17,6 +17,7 @@ import { onnxRuntimeInstalled } from './engine/runtime/onnx-runtime';
 import { readFileBytes } from './engine/data/image';
 import { writeFileAtomic } from './engine/store/atomic';
 import { writeNpy } from './engine/store/npy';
+import { htmlToPdf } from './engine/store/pdf';
 import { STRATEGIES, type Strategy } from './engine/train/finetune';
 
 const USAGE = `cnn-inspect <command> [options]
@@ -50,7 +51,8 @@ const USAGE = `cnn-inspect <command> [options]
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
   check-data  --data DIR --out L.csv                       look-alike images within / across classes (group,class,file)
-  report      --model M --data DIR [--layers L1,L2] [--gmc-layer L] [--probe-layers L1,L2] --out R.html
+  report      --model M --data DIR [--layers L1,L2] [--gmc-layer L] [--probe-layers L1,L2] --out R.html [--pdf R.pdf]
+              --pdf: printed by a Chromium-family browser if one is installed (CHROMIUM_PATH), else said so
 M: an ONNX model (.onnx), a Keras model (.h5, .keras), a TF.js Layers model.json (or its folder); "default" for
    the bundled model.
 I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor exactly.`;
@@ -214,7 +216,9 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const { html } = await core.runJob('report', { layers: list('layers'), gmcLayer: typeof flags['gmc-layer'] === 'string' ? flags['gmc-layer'] : undefined, probeLayers: list('probe-layers') }, makeJobContext(() => undefined, () => false));
       const outFile = required(flags, 'out');
       writeFileAtomic(outFile, html);
-      print({ out: path.resolve(outFile), bytes: Buffer.byteLength(html) });
+      const pdf = typeof flags.pdf === 'string' ? path.resolve(flags.pdf) : undefined;
+      const pdfProblem = pdf ? htmlToPdf(outFile, pdf) : undefined;
+      print({ out: path.resolve(outFile), bytes: Buffer.byteLength(html), ...(pdf ? (pdfProblem ? { pdf: null, pdf_not_made: pdfProblem } : { pdf }) : {}) });
       return;
     }
     case 'export': {

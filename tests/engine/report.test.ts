@@ -2,12 +2,14 @@
  * The HTML report: one page with the four analyses of the open model on the open folder — the numbers in it are
  * the cached jobs' numbers, the charts are inline SVG (no script), and class names are escaped.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeJobContext } from '../../electron/engine/analyses/job-context';
 import { EngineCore } from '../../electron/engine/core';
+import { findChromium } from '../../electron/engine/store/pdf';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional', 'model.json');
@@ -39,4 +41,17 @@ describe('HTML report', () => {
     expect(html).not.toContain('a <b> & "c"');
     expect(html).toMatch(/Where is the information\?[\s\S]*<td>c1<\/td><td class="n">[\d.]+ %<\/td>/);
   });
+
+  it.skipIf(!findChromium())('the CLI also prints it to PDF where a Chromium-family browser is installed', async () => {
+    const html = path.join(dir, 'r.html');
+    const pdf = path.join(dir, 'r.pdf');
+    const stdout = execFileSync(process.execPath, [path.resolve(__dirname, '..', '..', 'dist/electron/cli.cjs'), 'report', '--model', TINY, '--data', path.join(dir, 'data'), '--out', html, '--pdf', pdf], { encoding: 'utf8' });
+    expect(JSON.parse(stdout).pdf).toBe(pdf);
+    const bytes = fs.readFileSync(pdf);
+    expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+    expect(bytes.length).toBeGreaterThan(5000);
+    // Without a browser the HTML is still written and the answer says why there is no PDF.
+    const none = execFileSync(process.execPath, [path.resolve(__dirname, '..', '..', 'dist/electron/cli.cjs'), 'report', '--model', TINY, '--data', path.join(dir, 'data'), '--out', html, '--pdf', pdf], { encoding: 'utf8', env: { ...process.env, PATH: path.join(dir, 'no-browsers-here'), CHROMIUM_PATH: '' } });
+    expect(JSON.parse(none)).toMatchObject({ pdf: null, pdf_not_made: expect.stringMatching(/no Chromium/) });
+  }, 120_000);
 });
