@@ -15,18 +15,9 @@ import { buildZfFashion, buildZfNet224 } from '../electron/engine/model/architec
 import { openModel } from '../electron/engine/model/loaded-model';
 import { logitsModel, trainClassifier } from '../electron/engine/train/loop';
 import { mulberry32 } from '../electron/engine/train/random';
+import { maxRelError } from '../tests/helpers/numeric';
 
 const line = (value: Record<string, unknown>) => console.log(JSON.stringify(value));
-const maxRel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let err = 0;
-  let ref = 1e-6;
-  for (let i = 0; i < b.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    ref = Math.max(ref, Math.abs(b[i]));
-  }
-  return err / ref;
-};
-
 async function readAndFree(t: tf.Tensor): Promise<void> {
   await t.data();
   t.dispose();
@@ -97,8 +88,8 @@ async function main(): Promise<void> {
   line({ backend: choice.detail, adapter: adapter?.info?.description ?? adapter?.info?.vendor ?? 'unknown' });
 
   const gpu = await measure(modelFile, x, y);
-  line({ check: 'bundled model predictions, webgpu vs cpu (max relative error)', value: maxRel(gpu.probs, reference.probs) });
-  const gradErrors = gpu.grads.map((g, i) => ({ variable: gpu.names[i], error: maxRel(g, reference.grads[i]) }));
+  line({ check: 'bundled model predictions, webgpu vs cpu (max relative error)', value: maxRelError(gpu.probs, reference.probs) });
+  const gradErrors = gpu.grads.map((g, i) => ({ variable: gpu.names[i], error: maxRelError(g, reference.grads[i]) }));
   line({ check: 'loss gradients of every weight, webgpu vs cpu (worst)', value: Math.max(...gradErrors.map((e) => e.error)), per_variable: gradErrors });
 
   // Throughput on the GPU.

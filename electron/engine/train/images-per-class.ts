@@ -62,8 +62,7 @@ export async function imagesPerClassCurve(
     const accuracies: number[] = [];
     for (let seed = 1; seed <= seeds; seed++) {
       ctx.throwIfCancelled();
-      const random = mulberry32(1000 * k + seed);
-      const picked = byClass.flatMap((rowsOfClass) => Array.from(shuffledIndices(rowsOfClass.length, random)).slice(0, k).map((j) => rowsOfClass[j]));
+      const picked = pickPerClass(byClass, k, seed);
       const initial = tf.tidy(() => [tfl.initializers.glorotNormal({ seed }).apply([dims, classes.length]) as tf.Tensor, tf.zeros([classes.length])]);
       const { weights } = await trainSoftmaxHead(subset(train, picked), undefined, initial, {
         epochs,
@@ -104,8 +103,7 @@ export async function imagesPerClassCurve(
     const accuracies: number[] = [];
     for (let seed = 1; seed <= scratchSeeds; seed++) {
       ctx.throwIfCancelled();
-      const random = mulberry32(1000 * k + seed);
-      const picked = byClass.flatMap((rowsOfClass) => Array.from(shuffledIndices(rowsOfClass.length, random)).slice(0, k).map((j) => rowsOfClass[j]));
+      const picked = pickPerClass(byClass, k, seed);
       const batchSize = Math.min(16, picked.length);
       const model = (await tfl.models.modelFromJSON({ modelTopology: config as unknown as tf.serialization.ConfigDict })) as tfl.LayersModel;
       try {
@@ -130,6 +128,12 @@ export async function imagesPerClassCurve(
     scratchRows.push(summarise(k, accuracies));
   }
   return { classes, validationImages: validation.y.length, featureLayer, rows, scratchRows };
+}
+
+/** `k` training rows of every class, chosen by `seed` (the same rows for both curves at a given count and seed). */
+function pickPerClass(byClass: number[][], k: number, seed: number): number[] {
+  const random = mulberry32(1000 * k + seed);
+  return byClass.flatMap((rowsOfClass) => Array.from(shuffledIndices(rowsOfClass.length, random)).slice(0, k).map((j) => rowsOfClass[j]));
 }
 
 /** Training steps (batches) each from-random-weights point gets, whatever its number of images. */
