@@ -39,7 +39,7 @@ const USAGE = `cnn-inspect <command> [options]
   analyze compare     --model M --other M2 --data DIR [--layers L1,L2] [--no-selectivity] --out C.csv  (layer,weight_change,aue_model,aue_other)
   analyze images-per-class --model M --data DIR [--counts 1,5,10] [--seeds 3] [--scratch [--scratch-seeds 1]] --out N.csv  (start,per_class,accuracy,std,runs)
   analyze distributed --model M --data DIR --layer L --out D.csv  (class,ap,k50,k90,then AP fraction per k)
-  finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] [--holdout 0.2] [--test 0.1] [--optimizer sgd|adam] [--classifier softmax|svm] --out DIR
+  finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] [--holdout 0.2] [--test 0.1] [--lr-mult conv1=0,conv5=0.5,new_classifier=1] [--no-crop] [--no-augment] [--optimizer sgd|adam] [--classifier softmax|svm] --out DIR
               Ctrl-C pauses (the run is saved in DIR after the current batch); a killed run keeps its last epoch.
   finetune    --resume DIR                                 carry on a paused or interrupted run
   ablate      --model M --data DIR --variants "conv3+conv4; fc6+fc7; conv5=32" [--epochs 10] [--batch 32] [--seed 1] [--start scratch|pretrained] --out A.csv
@@ -102,6 +102,18 @@ async function pausable<T>(run: Promise<T>, dir: string): Promise<T> {
 
 function finetuneJson(r: FinetuneSummary) {
   return { strategy: r.strategy, classes: r.classes, train: r.trainImages, validation: r.validationImages, validation_accuracy: r.validationAccuracy, ...(r.testAccuracy !== undefined ? { test: r.testImages, test_accuracy: r.testAccuracy } : {}), reported_on: r.reportedOn, per_class: r.perClass, confusion: r.confusion, ...(r.bestEpoch !== undefined ? { best_epoch: r.bestEpoch, stopped_early: r.stoppedEarly } : {}), frozen: r.frozen, history: r.history, skipped: r.skipped, out: path.dirname(r.path), model_card: r.modelCard };
+}
+
+/** "conv1=0,conv5=0.5" → per-layer learning-rate multipliers. */
+function parseMultipliers(spec: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [name, value] = item.split('=');
+    const factor = Number(value);
+    if (!name || value === undefined || !Number.isFinite(factor)) throw new InspectorError('BAD_ARGUMENT', `--lr-mult: "${item}" must be layer=number`);
+    out[name.trim()] = factor;
+  }
+  return out;
 }
 
 /** "conv3+conv4; fc6+fc7; conv5=32" → variants (a name removes the layer; name=N resizes it to N filters/units). */
@@ -423,7 +435,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       try {
         const r = await pausable(
           core.finetuneAndSave(
-            { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1), flip: !flags['no-flip'], earlyStopping: !flags['no-early-stop'], ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}), ...(typeof flags.test === 'string' ? { testFraction: Number(flags.test) } : {}), ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}), ...(flags.classifier === 'svm' || flags.classifier === 'softmax' ? { classifier: flags.classifier } : {}) },
+            { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1), flip: !flags['no-flip'], earlyStopping: !flags['no-early-stop'], ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}), ...(typeof flags.test === 'string' ? { testFraction: Number(flags.test) } : {}), ...(typeof flags['lr-mult'] === 'string' ? { layerMultipliers: parseMultipliers(flags['lr-mult']) } : {}), ...(flags['no-augment'] ? { augment: false } : {}), ...(flags['no-crop'] ? { crop: false } : {}), ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}), ...(flags.classifier === 'svm' || flags.classifier === 'softmax' ? { classifier: flags.classifier } : {}) },
             outDir,
             training.ctx,
           ),

@@ -473,11 +473,15 @@ export interface JobParams {
     seed?: number;
     augment?: boolean;
     flip?: boolean;
+    /** Random shifted crops (default on). */
+    crop?: boolean;
     earlyStopping?: boolean;
     /** Share of each class held back to check the result (0.1–0.5; default 0.2). */
     validationFraction?: number;
     /** Share of each class kept aside as a final test set (0 = none, default; else 0.05–0.4). */
     testFraction?: number;
+    /** "all" only: learning-rate factor per layer (0–10; "new_classifier" = the new last step). Others: 0.1×, new last step 1×. */
+    layerMultipliers?: Record<string, number>;
     /** 'sgd' (momentum, default) or 'adam'. */
     optimizer?: 'sgd' | 'adam';
     /** The new last step of the "features" strategy: softmax (default) or linear SVMs. */

@@ -233,6 +233,10 @@ export class EngineCore {
       r = await finetune(copy, dataset, options, ctx, {
         ...(resume ? { resume } : {}),
         onState: async (state) => saveState(dir, run, state, ctx.shouldPause?.() ? 'paused' : 'running'),
+        // Checkpoints beside the model, where the Training tab looks for them (feature evolution, layer probes).
+        onCheckpoint: async (epoch, model) => {
+          await model.save(fileSystemSaver(path.join(dir, 'checkpoints', `epoch-${epoch}`), { name: `${copy.summary.name} — fine-tuning, epoch ${epoch}`, labels: dataset.summary.classes.map((c) => c.name), preprocessing: copy.summary.preprocessing }));
+        },
       });
     } catch (error) {
       await releaseBatchSessions(copy);

@@ -95,10 +95,11 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     if (params.epochs !== undefined && (!Number.isInteger(params.epochs) || (params.epochs as number) < 1 || (params.epochs as number) > 500)) fail('finetune: epochs must be 1–500');
     if (params.batchSize !== undefined && (!Number.isInteger(params.batchSize) || (params.batchSize as number) < 1)) fail('finetune: batchSize must be a positive whole number');
     if (params.learningRate !== undefined && !((params.learningRate as number) > 0)) fail('finetune: learningRate must be positive');
-    for (const flag of ['augment', 'flip', 'earlyStopping'] as const) if (params[flag] !== undefined && typeof params[flag] !== 'boolean') fail(`finetune: ${flag} must be true or false`);
+    for (const flag of ['augment', 'flip', 'crop', 'earlyStopping'] as const) if (params[flag] !== undefined && typeof params[flag] !== 'boolean') fail(`finetune: ${flag} must be true or false`);
     if (params.optimizer !== undefined && params.optimizer !== 'sgd' && params.optimizer !== 'adam') fail('finetune: optimizer must be sgd or adam');
     if (params.classifier !== undefined && params.classifier !== 'softmax' && params.classifier !== 'svm') fail('finetune: classifier must be softmax or svm');
     if (params.validationFraction !== undefined && !((params.validationFraction as number) >= 0.05 && (params.validationFraction as number) <= 0.5)) fail('finetune: validationFraction must be 0.05–0.5');
+    if (params.layerMultipliers !== undefined && (!isObject(params.layerMultipliers) || !Object.values(params.layerMultipliers).every((v) => typeof v === 'number' && v >= 0 && v <= 10))) fail('finetune: layerMultipliers maps layer names to numbers 0–10');
     if (params.testFraction !== undefined && params.testFraction !== 0 && !((params.testFraction as number) >= 0.05 && (params.testFraction as number) <= 0.4)) fail('finetune: testFraction must be 0 or 0.05–0.4');
   }
   if (kind === 'collectActivations') {

@@ -233,6 +233,13 @@ describe('browser mode in Chromium', () => {
   it('teach it: a run paused part way is listed as unfinished and resumes to the end; the ablation table compares versions', async () => {
     const { page, errors } = await openApp();
     await page.locator('[data-view="train"]').click();
+    // "Adjust the whole network" offers a learning-rate factor per layer: a tenth for pretrained ones, 1 for the new last step.
+    await page.locator('[data-strategy="all"]').check();
+    await page.locator('[data-layer-rates] summary').click();
+    await expect(page.locator('input[aria-label="Learning rate factor of conv1"]').inputValue()).resolves.toBe('0.1');
+    await expect(page.locator('input[aria-label="Learning rate factor of fc7"]').inputValue()).resolves.toBe('0.1');
+    await expect(page.locator('input[aria-label="Learning rate factor of fc8"]').count()).resolves.toBe(0); // replaced by the new last step
+    await expect(page.locator('input[aria-label="Learning rate factor of the new last step"]').inputValue()).resolves.toBe('1');
     await page.locator('[data-strategy="fc"]').check();
     await page.locator('input[aria-label="Epochs"]').fill('6');
     await page.getByRole('button', { name: 'Train' }).click();

@@ -15,7 +15,7 @@ import { makeJobContext } from '../../electron/engine/analyses/job-context';
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';
-import { finetune, type Strategy } from '../../electron/engine/train/finetune';
+import { checkpointSchedule, finetune, type Strategy } from '../../electron/engine/train/finetune';
 import { readRun, type RunRecord } from '../../electron/engine/train/run-store';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
@@ -61,6 +61,33 @@ describe('fine-tuning strategies', () => {
     expect(weightsOf(r.model, 'c1')).toEqual(c1Before);
     expect(r.history[1].loss).toBeLessThan(r.history[0].loss + 1);
     r.model.dispose();
+  });
+
+  it('all: per-layer multipliers are applied — after one step a layer moves in proportion to its factor', async () => {
+    const change = async (factor: number) => {
+      const pretrained = await openModel(TINY, 'tiny');
+      const before = weightsOf(pretrained.model, 'c1').flat();
+      // One step: every training image in one batch, no augmentation, so both runs see the same gradient.
+      const r = await finetune(pretrained, dataset, { strategy: 'all', epochs: 1, batchSize: 64, augment: false, earlyStopping: false, layerMultipliers: { c1: factor, new_classifier: 1 } }, quiet);
+      const after = weightsOf(r.model, 'c1').flat();
+      r.model.dispose();
+      return Math.sqrt(after.reduce((sum, v, i) => sum + (v - before[i]) ** 2, 0));
+    };
+    const big = await change(0.5);
+    const small = await change(0.05);
+    expect(big).toBeGreaterThan(0);
+    expect(big / small).toBeCloseTo(10, 3);
+    expect(await change(0)).toBe(0);
+    const pretrained = await openModel(TINY, 'tiny');
+    await expect(finetune(pretrained, dataset, { strategy: 'all', layerMultipliers: { conv9: 1 } }, quiet)).rejects.toMatchObject({ code: 'LAYER_NOT_FOUND' });
+    await expect(finetune(pretrained, dataset, { strategy: 'fc', layerMultipliers: { c1: 1 } }, quiet)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    pretrained.dispose();
+  });
+
+  it('checkpoints: every pass while they stay under ~200 MB, else about five spread to the end', () => {
+    expect(checkpointSchedule(10, 1e6)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(checkpointSchedule(20, 10e6)).toEqual([4, 8, 12, 16, 20]);
+    expect(checkpointSchedule(10, 100e6)).toEqual([10]);
   });
 
   it('left-vs-right images are learnable only with mirroring turned off', async () => {

@@ -153,6 +153,8 @@ describe('InspectorService over the worker pool', () => {
     expect(summary.history[0]).toEqual(run.history[0]);
     expect(fs.existsSync(summary.path)).toBe(true);
     expect(await service.listRuns()).toEqual([]);
+    // Every pass left a checkpoint beside the model, where the Training tab finds them (before and after the pause).
+    expect(fs.readdirSync(path.join(path.dirname(summary.path), 'checkpoints')).sort()).toEqual(['epoch-1', 'epoch-2', 'epoch-3']);
     // The run's model downloads as ONNX without becoming the open model.
     const exported = await service.exportModel({ format: 'onnx', path: summary.path });
     expect(exported.bytes.length).toBeGreaterThan(100_000);

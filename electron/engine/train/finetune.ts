@@ -29,6 +29,11 @@ export interface FinetuneOptions {
   learningRate?: number;
   /** Multiplier of pretrained layers' learning rate in the "all" strategy (default 0.1). */
   pretrainedMultiplier?: number;
+  /**
+   * Per-layer multipliers for the "all" strategy (layer name → factor of the learning rate; "new_classifier" is
+   * the new last step, 1× unless given): 0 keeps a layer as it is, 0.1 is "a tenth of the original rate".
+   */
+  layerMultipliers?: Record<string, number>;
   seed?: number;
   validationFraction?: number;
   /**
@@ -39,6 +44,8 @@ export interface FinetuneOptions {
   augment?: boolean;
   /** Mirror images left↔right while training (off when left and right matter, e.g. arrows or digits). */
   flip?: boolean;
+  /** Random shifted crops while training (default on; off when where things sit in the picture matters). */
+  crop?: boolean;
   /** Stop when the held-back accuracy has not improved for a while, keeping the best epoch (default on). */
   earlyStopping?: boolean;
   /** 'sgd' (momentum, default) or 'adam'. */
@@ -252,6 +259,19 @@ export function featureLayerOf(model: tfl.LayersModel): string | undefined {
 export interface RunHooks {
   resume?: TrainState;
   onState?: (state: TrainState) => Promise<void>;
+  /** Called with the whole model after the scheduled epochs (feature evolution and probes over the run). */
+  onCheckpoint?: (epoch: number, model: tfl.LayersModel) => Promise<void>;
+}
+
+/**
+ * Epochs after which a run keeps a checkpoint of the whole model: every one, unless that would pass ~200 MB of
+ * checkpoints; then about five, spread to the end.
+ */
+export function checkpointSchedule(epochs: number, parameters: number): number[] {
+  const all = Array.from({ length: epochs }, (_, i) => i + 1);
+  if (parameters * 4 * epochs <= 200 * 2 ** 20) return all;
+  const keep = Math.max(1, Math.min(5, Math.floor((200 * 2 ** 20) / (parameters * 4))));
+  return [...new Set(Array.from({ length: keep }, (_, i) => Math.round(((i + 1) * epochs) / keep)))];
 }
 
 export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext, run: RunHooks = {}): Promise<FinetuneResult> {
@@ -267,6 +287,13 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   if (options.testFraction !== undefined && options.testFraction !== 0 && !(options.testFraction >= 0.05 && options.testFraction <= 0.4)) {
     throw new InspectorError('BAD_ARGUMENT', 'The test share must be 0 (none) or between 5 % and 40 % of each class');
   }
+  if (options.layerMultipliers) {
+    if (options.strategy !== 'all') throw new InspectorError('BAD_ARGUMENT', 'Per-layer learning rates belong to the "adjust the whole network" strategy (all)');
+    for (const [name, factor] of Object.entries(options.layerMultipliers)) {
+      if (name !== 'new_classifier' && !pretrained.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}" to set a learning rate for`);
+      if (!(factor >= 0 && factor <= 10)) throw new InspectorError('BAD_ARGUMENT', `The learning-rate multiplier of ${name} must be between 0 and 10`);
+    }
+  }
   const minimum = options.testFraction ? 3 : 2;
   const small = dataset.summary.classes.find((c) => c.count < minimum);
   if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least ${minimum}${minimum === 3 ? ' with a test set' : ''}`);
@@ -280,9 +307,11 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     testFraction: options.testFraction ?? 0,
     augment: options.augment ?? true,
     flip: options.flip ?? true,
+    crop: options.crop ?? true,
     earlyStopping: options.earlyStopping ?? true,
     optimizer: options.optimizer ?? 'sgd',
     classifier: options.classifier ?? 'softmax',
+    layerMultipliers: options.layerMultipliers ?? {},
   };
   // "Keep what it knows" needs only the frozen network's features (collected once, kept on disk); the other
   // strategies train on the images.
@@ -318,8 +347,9 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   let lrMultipliers: Map<string, number> | undefined;
   if (options.strategy === 'all') {
     lrMultipliers = new Map();
-    for (const layer of body) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, settings.pretrainedMultiplier);
-    for (const layer of head) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, 1);
+    const chosen = options.layerMultipliers ?? {};
+    for (const layer of body) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, chosen[layer.name] ?? settings.pretrainedMultiplier);
+    for (const layer of head) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, chosen[layer.name] ?? 1);
   }
   const [h] = pretrained.summary.inputShape;
   const pre = pretrained.summary.preprocessing;
@@ -331,7 +361,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     lrDecay: { everyEpochs: Math.max(1, Math.ceil(settings.epochs * 0.7)), factor: 10 },
     weightDecay: 5e-4,
     seed: settings.seed,
-    augment: settings.augment ? { cropPad: Math.max(1, Math.round(h / 14)), flip: settings.flip, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
+    augment: settings.augment ? { cropPad: settings.crop ? Math.max(1, Math.round(h / 14)) : 0, flip: settings.flip, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
     validation,
     lrMultipliers,
     optimizer: settings.optimizer,
@@ -341,6 +371,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     shouldPause: () => ctx.shouldPause?.() ?? false,
     ...(run.resume ? { resume: run.resume } : {}),
     ...(run.onState ? { onState: run.onState } : {}),
+    ...(run.onCheckpoint && !cached ? { checkpointEpochs: checkpointSchedule(settings.epochs, model.countParams()), onCheckpoint: (epoch: number) => run.onCheckpoint!(epoch, model) } : {}),
     onProgress: (p) =>
       ctx.progress(
         (p.epoch - 1) * p.batchesPerEpoch + p.batch,

@@ -57,7 +57,7 @@ export function modelCard(r: CardInput): string {
     confusions.length ? confusions.slice(0, 12).map((c) => `- ${c}`).join('\n') : '- none',
     '',
     '## Settings',
-    `epochs ${r.settings.epochs}, batch ${r.settings.batchSize}, ${r.settings.optimizer === 'adam' ? 'Adam' : 'SGD with momentum'}, learning rate ${r.settings.learningRate}, augmentation ${r.settings.augment ? `on (random crops${r.settings.flip ? ', mirror images' : ''})` : 'off'}, early stopping ${r.settings.earlyStopping ? 'on' : 'off'}${r.frozen.length ? `; layers kept fixed: ${r.frozen.join(', ')}` : ''}.`,
+    `epochs ${r.settings.epochs}, batch ${r.settings.batchSize}, ${r.settings.optimizer === 'adam' ? 'Adam' : 'SGD with momentum'}, learning rate ${r.settings.learningRate}, augmentation ${r.settings.augment && (r.settings.crop || r.settings.flip) ? `on (${[r.settings.crop ? 'random crops' : '', r.settings.flip ? 'mirror images' : ''].filter(Boolean).join(', ')})` : 'off'}, early stopping ${r.settings.earlyStopping ? 'on' : 'off'}${r.frozen.length ? `; layers kept fixed: ${r.frozen.join(', ')}` : ''}${Object.keys(r.settings.layerMultipliers ?? {}).length ? `; learning-rate factors: ${Object.entries(r.settings.layerMultipliers).map(([l, f]) => `${l} ${f}×`).join(', ')}` : ''}.`,
     r.skipped.length ? `${r.skipped.length} file(s) could not be read and were left out: ${r.skipped.slice(0, 5).map((s) => s.file).join(', ')}${r.skipped.length > 5 ? ', …' : ''}.` : '',
     '',
     '## What these numbers do not tell you',
