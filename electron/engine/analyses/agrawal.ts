@@ -15,7 +15,7 @@ import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
-import { collectActivations, mapsReader, readNonzero, readSpatialMax } from './collect';
+import { collectActivations, mapsReader, readNonzero, readSpatialMax, requireClasses } from './collect';
 import type { JobContext } from './job-context';
 
 const BATCH = 32;
@@ -104,6 +104,7 @@ export async function selectivityOfLayers(
   // Pass 1 (each unit's response range) is the shared activation collection; pass 2 counts, per threshold bin
   // and class, the responses that reach it — from kept maps where the collection has them, else from the network.
   const acts = await collectActivations(loaded, dataset, layerNames, {}, ctx);
+  requireClasses(dataset, acts);
   const state = layerNames.map((layer) => {
     const entry = acts.layers[layer];
     return { units: entry.units, min: Float64Array.from(entry.unitMin), max: Float64Array.from(entry.unitMax), bins: new Float64Array(entry.units * THRESHOLDS * classes) };
@@ -196,6 +197,7 @@ export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<
 /** Each image's spatial maximum of every unit of `layer` (dense layers: the value itself), with the labels. */
 export async function spatialMaxFeatures(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ scores: number[][]; labels: number[]; skipped: SkippedFile[] }> {
   const acts = await collectActivations(loaded, dataset, [layer], {}, ctx);
+  requireClasses(dataset, acts);
   const units = acts.layers[layer].units;
   const all = readSpatialMax(acts, layer);
   const scores = Array.from({ length: acts.images }, (_, i) => Array.from(all.subarray(i * units, (i + 1) * units)));

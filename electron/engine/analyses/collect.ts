@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CollectedActivations, SkippedFile } from '../../../shared/contract';
-import { InspectorError } from '../../../shared/errors';
+import { InspectorError, isErrorCode } from '../../../shared/errors';
 import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
@@ -127,8 +127,29 @@ export async function collectActivations(loaded: LoadedModel, dataset: Dataset, 
   } else {
     ctx.progress(1, 1, 'Using the activations collected before');
   }
+  if (manifest!.images === 0) throw noUsableImages(dataset.entries.length, manifest!.skipped);
   const labels = new NpyRowReader(path.join(dir, 'labels.npy'));
   return { dir, images: manifest!.images, labels: labels.read(0, labels.rows) as Int32Array, skipped: manifest!.skipped, layers: manifest!.layers };
+}
+
+/** None of the images could be used: the reason they share (e.g. INPUT_SHAPE_MISMATCH for .npy inputs), named. */
+export function noUsableImages(count: number, skipped: SkippedFile[]): InspectorError {
+  const codes = new Set(skipped.map((f) => f.code));
+  const first = skipped[0];
+  const code = codes.size === 1 && first && isErrorCode(first.code) ? first.code : 'DATASET_EMPTY';
+  return new InspectorError(code, first ? `None of the ${count} images can be used with this model; ${first.file}: ${first.message}` : 'The dataset has no images');
+}
+
+/**
+ * Analyses that compare classes need at least two, each with an image the model could read (an empty class folder
+ * would otherwise score silently as a class no unit detects).
+ */
+export function requireClasses(dataset: Dataset, acts: Activations): void {
+  const names = dataset.summary.classes.map((c) => c.name);
+  if (names.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'The analysis compares classes: it needs at least two (one sub-folder each)');
+  const seen = new Set(acts.labels);
+  const missing = names.filter((_, c) => !seen.has(c));
+  if (missing.length) throw new InspectorError('DATASET_EMPTY_CLASS', `Class${missing.length > 1 ? 'es' : ''} ${missing.map((m) => `"${m}"`).join(', ')} ha${missing.length > 1 ? 've' : 's'} no image the model can read`);
 }
 
 async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, layers: string[], options: CollectOptions, ctx: JobContext) {

@@ -16,7 +16,7 @@ import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
 import { trainLinearSvm } from '../analyses/distributed-code';
-import { collectActivations, mapsReader } from '../analyses/collect';
+import { collectActivations, mapsReader, noUsableImages } from '../analyses/collect';
 import { predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
 
 export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
@@ -120,6 +120,7 @@ export async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobCon
       await ctx.yield();
     }
   }
+  if (xs.length === 0) throw noUsableImages(dataset.entries.length, skipped);
   const pack = (idx: number[]): LabelledArray => {
     const x = new Float32Array(idx.length * size);
     idx.forEach((k, r) => x.set(xs[k], r * size));
