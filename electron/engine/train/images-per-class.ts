@@ -110,7 +110,9 @@ export async function imagesPerClassCurve(
         await trainClassifier(model, subset(rawTrain, picked), {
           epochs: Math.min(200, Math.ceil((SCRATCH_STEPS * batchSize) / picked.length)),
           batchSize,
-          learningRate: 0.01,
+          // Adam: from random weights with a handful of images, SGD's fixed step diverged now and then.
+          optimizer: 'adam',
+          learningRate: 1e-3,
           momentum: 0.9,
           weightDecay: 5e-4,
           seed,
