@@ -100,6 +100,17 @@ describe('architecture ablation', () => {
     expect(r.rows[1].parameters - full.parameters).toBe((10 * 10 - 5 * 5) * 4 * 2);
     expect(full.validationError).toBeLessThanOrEqual(0.25);
     expect(tf.memory().numTensors).toBe(before);
+    // A folder too big for memory (here: any) trains from a file on disk, removed afterwards, to the same kind of table.
+    process.env.CNN_INSPECTOR_IMAGES_IN_MEMORY = '1000';
+    try {
+      const fromDisk = await architectureAblation(loaded, dataset, { variants: [{ name: 'two filters', resize: { c1: 2 } }], epochs: 12, batchSize: 8, seed: 3 }, quiet);
+      expect(fromDisk.rows.map((x) => x.parameters)).toEqual([r.rows[0].parameters, r.rows[2].parameters]);
+      expect(fromDisk.rows[0].validationError).toBeLessThanOrEqual(0.25);
+      const tmp = path.join(process.env.CNN_INSPECTOR_WORKSPACE!, 'tmp');
+      expect(fs.existsSync(tmp) ? fs.readdirSync(tmp) : []).toEqual([]);
+    } finally {
+      delete process.env.CNN_INSPECTOR_IMAGES_IN_MEMORY;
+    }
     loaded.dispose();
   });
 

@@ -131,6 +131,32 @@ describe('fine-tuning strategies', () => {
     second.model.dispose();
   });
 
+  it('a folder too big to hold in memory trains from a float16 file on disk, which is removed afterwards', async () => {
+    const tmp = path.join(process.env.CNN_INSPECTOR_WORKSPACE!, 'tmp');
+    const inMemory = await finetune(await openModel(TINY, 'tiny'), dataset, { strategy: 'fc', epochs: 8, batchSize: 8, seed: 3 }, quiet);
+    process.env.CNN_INSPECTOR_IMAGES_IN_MEMORY = '1000'; // bytes: every folder is "too big"
+    try {
+      const messages: string[] = [];
+      const before = tf.memory().numTensors;
+      const pretrained = await openModel(TINY, 'tiny');
+      const c1Before = weightsOf(pretrained.model, 'c1');
+      const onDisk = await finetune(pretrained, dataset, { strategy: 'fc', epochs: 8, batchSize: 8, seed: 3 }, makeJobContext((_d, _t, m) => void messages.push(m), () => false));
+      expect(messages.some((m) => m.includes('to disk'))).toBe(true);
+      expect(onDisk.validationAccuracy).toBeGreaterThanOrEqual(0.75);
+      // float16 inputs change little: the same held-back verdicts give or take one image.
+      expect(Math.abs(onDisk.validationAccuracy - inMemory.validationAccuracy)).toBeLessThanOrEqual(1 / 8 + 1e-9);
+      expect(weightsOf(onDisk.model, 'c1')).toEqual(c1Before);
+      expect(fs.existsSync(tmp) ? fs.readdirSync(tmp) : []).toEqual([]);
+      // The new model shares the pretrained layers; the replaced classifier is the pretrained model's alone.
+      for (const layer of pretrained.model.layers) if (!onDisk.model.layers.includes(layer) && layer.weights.length) layer.dispose();
+      onDisk.model.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      delete process.env.CNN_INSPECTOR_IMAGES_IN_MEMORY;
+      inMemory.model.dispose();
+    }
+  });
+
   it('holds back the chosen share of each class', async () => {
     const pretrained = await openModel(TINY, 'tiny');
     const r = await finetune(pretrained, dataset, { strategy: 'features', epochs: 2, batchSize: 8, validationFraction: 0.5 }, quiet);

@@ -165,7 +165,27 @@ export class NpyRowReader {
     return out;
   }
 
-  /** Calls `visit` with blocks of about `blockRows` rows, in order. */
+  /** The given rows (any order, repeats allowed) as float32, one after another. */
+  readRows(rows: ArrayLike<number>): Float32Array {
+    const rowBytes = this.rowSize * BYTES[this.dtype];
+    const bytes = Buffer.alloc(rowBytes);
+    const out = new Float32Array(rows.length * this.rowSize);
+    const fd = fs.openSync(this.file, 'r');
+    try {
+      for (let i = 0; i < rows.length; i++) {
+        if (fs.readSync(fd, bytes, 0, rowBytes, this.dataStart + rows[i] * rowBytes) < rowBytes) throw new InspectorError('NPY_INVALID', `${this.file} is shorter than its header says`);
+        const at = i * this.rowSize;
+        if (this.dtype === 'float16') for (let k = 0; k < this.rowSize; k++) out[at + k] = halfToFloat(bytes.readUInt16LE(k * 2));
+        else if (this.dtype === 'int32') for (let k = 0; k < this.rowSize; k++) out[at + k] = bytes.readInt32LE(k * 4);
+        else for (let k = 0; k < this.rowSize; k++) out[at + k] = bytes.readFloatLE(k * 4);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return out;
+  }
+
+  /** Blocks of about `blockRows` rows, in order. */
   *blocks(blockRows: number): Generator<{ start: number; count: number; data: Float32Array | Int32Array }> {
     for (let start = 0; start < this.rows; start += blockRows) {
       const count = Math.min(blockRows, this.rows - start);

@@ -140,7 +140,22 @@ export async function architectureAblation(pretrained: LoadedModel, dataset: Dat
   const small = dataset.summary.classes.find((c) => c.count < 2);
   if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least 2`);
 
-  const { ys, pack, skipped } = await loadAll(pretrained, dataset, ctx);
+  const { ys, pack, skipped, release } = await loadAll(pretrained, dataset, ctx);
+  try {
+    return await trainVariants(pretrained, variants, configs, { ys, pack, skipped }, { classes, epochs, batchSize, seed, start }, ctx);
+  } finally {
+    release();
+  }
+}
+
+async function trainVariants(
+  pretrained: LoadedModel,
+  variants: AblationVariant[],
+  configs: Array<{ config: ModelConfig; removed: string[] }>,
+  { ys, pack, skipped }: Pick<Awaited<ReturnType<typeof loadAll>>, 'ys' | 'pack' | 'skipped'>,
+  { classes, epochs, batchSize, seed, start }: { classes: string[]; epochs: number; batchSize: number; seed: number; start: 'scratch' | 'pretrained' },
+  ctx: JobContext,
+): Promise<AblationResult> {
   if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
   const split = stratifiedSplit(ys, 0.8, seed);
   const train = pack(split.train);

@@ -7,6 +7,8 @@
  *   scratch  — same architecture, fresh random weights, everything at 1× (the control every comparison needs)
  * Data: a stratified, seeded train/validation split of the dataset; inputs preprocessed as the model expects.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from '../data/dataset';
@@ -17,6 +19,8 @@ import type { JobContext } from '../analyses/job-context';
 import { stratifiedSplit } from '../analyses/probe';
 import { trainLinearSvm } from '../analyses/distributed-code';
 import { collectActivations, mapsReader, noUsableImages } from '../analyses/collect';
+import { NpyRowReader, NpyStreamWriter } from '../store/npy-stream';
+import { workspaceRoot } from '../store/workspace';
 import { predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
 
 export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
@@ -97,6 +101,15 @@ function withNewClassifier(
   return { model: tfl.model({ inputs: base.inputs, outputs: output, name: `${base.name}_finetuned` }), body, head: [classifier, softmax], features: last.input as tfl.SymbolicTensor };
 }
 
+/** Preprocessed images held in memory up to this many bytes; a bigger folder goes to a float16 .npy on disk. */
+const imagesInMemory = () => Number(process.env.CNN_INSPECTOR_IMAGES_IN_MEMORY ?? 2 ** 30);
+
+/**
+ * Every readable image of the folder, preprocessed for the model, with its class. Up to about 1 GiB they are
+ * held in memory; beyond, they are written once to a float16 .npy in the workspace and training reads each batch's
+ * rows from it (8-bit pictures lose nothing visible at float16), so a big folder does not exhaust memory.
+ * `release()` removes that file; call it when done.
+ */
 export async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobContext) {
   const [h, w, c] = loaded.summary.inputShape;
   const size = h * w * c;
@@ -105,28 +118,48 @@ export async function loadAll(loaded: LoadedModel, dataset: Dataset, ctx: JobCon
   /** The dataset index of each image read (unreadable ones are skipped). */
   const indices: number[] = [];
   const skipped: SkippedFile[] = [];
-  for (const [i, e] of dataset.entries.entries()) {
-    ctx.throwIfCancelled();
-    try {
-      xs.push(await dataset.loadInput(e.index, loaded.summary.preprocessing, loaded.summary.inputShape));
-      ys.push(e.classIndex);
-      indices.push(e.index);
-    } catch (error) {
-      const info = toErrorInfo(error);
-      skipped.push({ file: e.file, code: info.code, message: info.message });
+  const file = dataset.entries.length * size * 4 > imagesInMemory() ? path.join(workspaceRoot(), 'tmp', `images-${process.pid}-${Date.now()}.npy`) : undefined;
+  if (file) fs.mkdirSync(path.dirname(file), { recursive: true });
+  const writer = file ? new NpyStreamWriter(file, 'float16', [h, w, c]) : undefined;
+  try {
+    for (const [i, e] of dataset.entries.entries()) {
+      ctx.throwIfCancelled();
+      try {
+        const x = await dataset.loadInput(e.index, loaded.summary.preprocessing, loaded.summary.inputShape);
+        if (writer) writer.append(x, 1);
+        else xs.push(x);
+        ys.push(e.classIndex);
+        indices.push(e.index);
+      } catch (error) {
+        const info = toErrorInfo(error);
+        skipped.push({ file: e.file, code: info.code, message: info.message });
+      }
+      if (i % 32 === 0) {
+        ctx.progress(i, dataset.entries.length, `Reading images${writer ? ' (to disk: too many to hold in memory)' : ''}: ${i} of ${dataset.entries.length}`);
+        await ctx.yield();
+      }
     }
-    if (i % 32 === 0) {
-      ctx.progress(i, dataset.entries.length, `Reading images: ${i} of ${dataset.entries.length}`);
-      await ctx.yield();
-    }
+    writer?.close();
+  } catch (error) {
+    writer?.abort();
+    throw error;
   }
-  if (xs.length === 0) throw noUsableImages(dataset.entries.length, skipped);
+  const release = () => {
+    if (file) fs.rmSync(file, { force: true });
+  };
+  if (ys.length === 0) {
+    release();
+    throw noUsableImages(dataset.entries.length, skipped);
+  }
+  const reader = file ? new NpyRowReader(file) : undefined;
   const pack = (idx: number[]): LabelledArray => {
+    const y = Int32Array.from(idx.map((k) => ys[k]));
+    if (reader) return { x: new Float32Array(0), y, shape: [idx.length, h, w, c], read: (rows) => reader.readRows(Array.from(rows, (r) => idx[r])) };
     const x = new Float32Array(idx.length * size);
     idx.forEach((k, r) => x.set(xs[k], r * size));
-    return { x, y: Int32Array.from(idx.map((k) => ys[k])), shape: [idx.length, h, w, c] };
+    return { x, y, shape: [idx.length, h, w, c] };
   };
-  return { ys, indices, pack, skipped };
+  return { ys, indices, pack, skipped, release, onDisk: Boolean(file) };
 }
 
 /**
@@ -320,121 +353,126 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   const cacheable = options.strategy === 'features' && featureLayerName !== undefined && pretrained.summary.layers.some((l) => l.name === featureLayerName);
   const cached = cacheable ? await featuresOfDataset(pretrained, dataset, featureLayerName!, settings.augment && settings.flip, ctx) : undefined;
   const images = cached ? undefined : await loadAll(pretrained, dataset, ctx);
-  const { ys, indices, skipped } = cached ?? images!;
-  if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
-  // Test set first (when asked for), then the held-back validation images from the rest; both stratified.
-  const outer = settings.testFraction > 0 ? stratifiedSplit(ys, 1 - settings.testFraction, settings.seed + 7919) : { train: ys.map((_, i) => i), test: [] };
-  const inner = stratifiedSplit(outer.train.map((k) => ys[k]), 1 - settings.validationFraction, settings.seed);
-  const split = { train: inner.train.map((i) => outer.train[i]), validation: inner.test.map((i) => outer.train[i]), test: outer.test };
-  /** The rows as what is trained on: features for the cached way, images otherwise. */
-  const rowsOf = (rows: number[]): LabelledArray => (cached ? featureRows(cached.x, cached.dims, rows, ys) : images!.pack(rows));
-  const train = rowsOf(split.train);
-  const validation = rowsOf(split.validation);
-
-  let base = pretrained.model;
-  if (options.strategy === 'scratch') {
-    // Same architecture, fresh random initialisation (the layers' own initialisers).
-    const config = base.toJSON(undefined, false) as unknown as tf.serialization.ConfigDict;
-    base = (await tfl.models.modelFromJSON({ modelTopology: config })) as tfl.LayersModel;
-  }
-  const { model, body, head } = withNewClassifier(base, classes.length, settings.seed);
-  const frozen: string[] = [];
-  const firstDense = body.findIndex((l) => l.getClassName() === 'Dense');
-  body.forEach((layer, i) => {
-    const freeze = options.strategy === 'features' || (options.strategy === 'fc' && (firstDense < 0 || i < firstDense));
-    layer.trainable = !freeze;
-    if (freeze && layer.weights.length) frozen.push(layer.name);
-  });
-  let lrMultipliers: Map<string, number> | undefined;
-  if (options.strategy === 'all') {
-    lrMultipliers = new Map();
-    const chosen = options.layerMultipliers ?? {};
-    for (const layer of body) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, chosen[layer.name] ?? settings.pretrainedMultiplier);
-    for (const layer of head) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, chosen[layer.name] ?? 1);
-  }
-  const [h] = pretrained.summary.inputShape;
-  const pre = pretrained.summary.preprocessing;
-  const trainOptions: TrainOptions = {
-    epochs: settings.epochs,
-    batchSize: settings.batchSize,
-    learningRate: settings.learningRate,
-    momentum: 0.9,
-    lrDecay: { everyEpochs: Math.max(1, Math.ceil(settings.epochs * 0.7)), factor: 10 },
-    weightDecay: 5e-4,
-    seed: settings.seed,
-    augment: settings.augment ? { cropPad: settings.crop ? Math.max(1, Math.round(h / 14)) : 0, flip: settings.flip, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
-    validation,
-    lrMultipliers,
-    optimizer: settings.optimizer,
-    ...(settings.earlyStopping ? { earlyStopping: { patience: Math.max(3, Math.ceil(settings.epochs / 4)) } } : {}),
-    shouldCancel: () => ctx.isCancelled(),
-    shouldStop: () => ctx.shouldFinish?.() ?? false,
-    shouldPause: () => ctx.shouldPause?.() ?? false,
-    ...(run.resume ? { resume: run.resume } : {}),
-    ...(run.onState ? { onState: run.onState } : {}),
-    ...(run.onCheckpoint && !cached ? { checkpointEpochs: checkpointSchedule(settings.epochs, model.countParams()), onCheckpoint: (epoch: number) => run.onCheckpoint!(epoch, model) } : {}),
-    onProgress: (p) =>
-      ctx.progress(
-        (p.epoch - 1) * p.batchesPerEpoch + p.batch,
-        settings.epochs * p.batchesPerEpoch,
-        `Epoch ${p.epoch} of ${settings.epochs}: loss ${p.loss.toFixed(3)}${p.validationAccuracy !== undefined ? `, validation accuracy ${(p.validationAccuracy * 100).toFixed(1)} %` : ''}`,
-        { epoch: p.epoch, progress: p.epoch - 1 + p.batch / p.batchesPerEpoch, loss: p.loss, ...(p.validationAccuracy !== undefined ? { validationAccuracy: p.validationAccuracy } : {}) },
-      ),
-  };
-  let result: TrainResult;
   try {
-    if (cached) {
-      // The features of the training images and of their mirror images; the new classifier learns on them alone.
-      const trainFeatures = cached.mirrored ? concatRows(train, featureRows(cached.mirrored, cached.dims, split.train, ys)) : train;
-      if (settings.classifier === 'svm') result = await trainSvmHead(trainFeatures, head[0], settings.seed, ctx);
-      else {
-        const trained = await trainSoftmaxHead(trainFeatures, validation, head[0].getWeights(), trainOptions);
-        head[0].setWeights(trained.weights);
-        trained.weights.forEach((t) => t.dispose());
-        result = trained.result;
-      }
-    } else result = await trainClassifier(model, train, trainOptions);
-  } catch (error) {
-    // Paused, cancelled or failed: free what this run made (the new classifier; a scratch model's fresh layers).
-    for (const layer of head) layer.dispose();
-    if (base !== pretrained.model) for (const layer of base.layers) if (layer.weights.length) layer.dispose();
-    throw error;
+    const { ys, indices, skipped } = cached ?? images!;
+    if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
+    // Test set first (when asked for), then the held-back validation images from the rest; both stratified.
+    const outer = settings.testFraction > 0 ? stratifiedSplit(ys, 1 - settings.testFraction, settings.seed + 7919) : { train: ys.map((_, i) => i), test: [] };
+    const inner = stratifiedSplit(outer.train.map((k) => ys[k]), 1 - settings.validationFraction, settings.seed);
+    const split = { train: inner.train.map((i) => outer.train[i]), validation: inner.test.map((i) => outer.train[i]), test: outer.test };
+    /** The rows as what is trained on: features for the cached way, images otherwise. */
+    const rowsOf = (rows: number[]): LabelledArray => (cached ? featureRows(cached.x, cached.dims, rows, ys) : images!.pack(rows));
+    const train = rowsOf(split.train);
+    const validation = rowsOf(split.validation);
+
+    let base = pretrained.model;
+    if (options.strategy === 'scratch') {
+      // Same architecture, fresh random initialisation (the layers' own initialisers).
+      const config = base.toJSON(undefined, false) as unknown as tf.serialization.ConfigDict;
+      base = (await tfl.models.modelFromJSON({ modelTopology: config })) as tfl.LayersModel;
+    }
+    const { model, body, head } = withNewClassifier(base, classes.length, settings.seed);
+    const frozen: string[] = [];
+    const firstDense = body.findIndex((l) => l.getClassName() === 'Dense');
+    body.forEach((layer, i) => {
+      const freeze = options.strategy === 'features' || (options.strategy === 'fc' && (firstDense < 0 || i < firstDense));
+      layer.trainable = !freeze;
+      if (freeze && layer.weights.length) frozen.push(layer.name);
+    });
+    let lrMultipliers: Map<string, number> | undefined;
+    if (options.strategy === 'all') {
+      lrMultipliers = new Map();
+      const chosen = options.layerMultipliers ?? {};
+      for (const layer of body) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, chosen[layer.name] ?? settings.pretrainedMultiplier);
+      for (const layer of head) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, chosen[layer.name] ?? 1);
+    }
+    const [h] = pretrained.summary.inputShape;
+    const pre = pretrained.summary.preprocessing;
+    const trainOptions: TrainOptions = {
+      epochs: settings.epochs,
+      batchSize: settings.batchSize,
+      learningRate: settings.learningRate,
+      momentum: 0.9,
+      lrDecay: { everyEpochs: Math.max(1, Math.ceil(settings.epochs * 0.7)), factor: 10 },
+      weightDecay: 5e-4,
+      seed: settings.seed,
+      augment: settings.augment ? { cropPad: settings.crop ? Math.max(1, Math.round(h / 14)) : 0, flip: settings.flip, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
+      validation,
+      lrMultipliers,
+      optimizer: settings.optimizer,
+      ...(settings.earlyStopping ? { earlyStopping: { patience: Math.max(3, Math.ceil(settings.epochs / 4)) } } : {}),
+      shouldCancel: () => ctx.isCancelled(),
+      shouldStop: () => ctx.shouldFinish?.() ?? false,
+      shouldPause: () => ctx.shouldPause?.() ?? false,
+      ...(run.resume ? { resume: run.resume } : {}),
+      ...(run.onState ? { onState: run.onState } : {}),
+      ...(run.onCheckpoint && !cached ? { checkpointEpochs: checkpointSchedule(settings.epochs, model.countParams()), onCheckpoint: (epoch: number) => run.onCheckpoint!(epoch, model) } : {}),
+      onProgress: (p) =>
+        ctx.progress(
+          (p.epoch - 1) * p.batchesPerEpoch + p.batch,
+          settings.epochs * p.batchesPerEpoch,
+          `Epoch ${p.epoch} of ${settings.epochs}: loss ${p.loss.toFixed(3)}${p.validationAccuracy !== undefined ? `, validation accuracy ${(p.validationAccuracy * 100).toFixed(1)} %` : ''}`,
+          { epoch: p.epoch, progress: p.epoch - 1 + p.batch / p.batchesPerEpoch, loss: p.loss, ...(p.validationAccuracy !== undefined ? { validationAccuracy: p.validationAccuracy } : {}) },
+        ),
+    };
+    let result: TrainResult;
+    try {
+      if (cached) {
+        // The features of the training images and of their mirror images; the new classifier learns on them alone.
+        const trainFeatures = cached.mirrored ? concatRows(train, featureRows(cached.mirrored, cached.dims, split.train, ys)) : train;
+        if (settings.classifier === 'svm') result = await trainSvmHead(trainFeatures, head[0], settings.seed, ctx);
+        else {
+          const trained = await trainSoftmaxHead(trainFeatures, validation, head[0].getWeights(), trainOptions);
+          head[0].setWeights(trained.weights);
+          trained.weights.forEach((t) => t.dispose());
+          result = trained.result;
+        }
+      } else result = await trainClassifier(model, train, trainOptions);
+    } catch (error) {
+      // Paused, cancelled or failed: free what this run made (the new classifier; a scratch model's fresh layers).
+      for (const layer of head) layer.dispose();
+      if (base !== pretrained.model) for (const layer of base.layers) if (layer.weights.length) layer.dispose();
+      throw error;
+    }
+    const score = async (rows: number[]) => {
+      const predicted = cached ? await predictFromFeatures(head[0], rowsOf(rows)) : await predictClasses(model, rowsOf(rows));
+      const confusion = classes.map(() => new Array<number>(classes.length).fill(0));
+      predicted.forEach((p, i) => confusion[ys[rows[i]]][p]++);
+      const accuracy = confusion.reduce((s, row, i) => s + row[i], 0) / Math.max(1, rows.length);
+      return { confusion, accuracy, outcomes: rows.map((k, i) => ({ index: indices[k], trueClass: ys[k], predicted: predicted[i] })) };
+    };
+    const onValidation = await score(split.validation);
+    const onTest = split.test.length ? await score(split.test) : undefined;
+    const { confusion, outcomes } = onTest ?? onValidation;
+    const validationAccuracy = onValidation.accuracy;
+    const perClass = Object.fromEntries(classes.map((name, i) => [name, confusion[i].reduce((a, b) => a + b, 0) ? confusion[i][i] / confusion[i].reduce((a, b) => a + b, 0) : 0]));
+    const trainPerClass = Object.fromEntries(classes.map((name, i) => [name, split.train.filter((k) => ys[k] === i).length]));
+    if (base !== pretrained.model) {
+      // The scratch model's unused old classifier layers are not part of `model`; free the whole base.
+      for (const layer of base.layers) if (!model.layers.includes(layer)) layer.dispose();
+    }
+    return {
+      model,
+      classes,
+      strategy: options.strategy,
+      trainImages: split.train.length,
+      validationImages: split.validation.length,
+      validationAccuracy,
+      testImages: split.test.length,
+      ...(onTest ? { testAccuracy: onTest.accuracy } : {}),
+      reportedOn: onTest ? 'test' : 'validation',
+      history: result.history,
+      perClass,
+      confusion,
+      outcomes,
+      trainPerClass,
+      ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly } : {}),
+      frozen,
+      skipped,
+      settings,
+    };
+  } finally {
+    // The images' temporary file on disk, when the folder was too big to hold in memory.
+    images?.release();
   }
-  const score = async (rows: number[]) => {
-    const predicted = cached ? await predictFromFeatures(head[0], rowsOf(rows)) : await predictClasses(model, rowsOf(rows));
-    const confusion = classes.map(() => new Array<number>(classes.length).fill(0));
-    predicted.forEach((p, i) => confusion[ys[rows[i]]][p]++);
-    const accuracy = confusion.reduce((s, row, i) => s + row[i], 0) / Math.max(1, rows.length);
-    return { confusion, accuracy, outcomes: rows.map((k, i) => ({ index: indices[k], trueClass: ys[k], predicted: predicted[i] })) };
-  };
-  const onValidation = await score(split.validation);
-  const onTest = split.test.length ? await score(split.test) : undefined;
-  const { confusion, outcomes } = onTest ?? onValidation;
-  const validationAccuracy = onValidation.accuracy;
-  const perClass = Object.fromEntries(classes.map((name, i) => [name, confusion[i].reduce((a, b) => a + b, 0) ? confusion[i][i] / confusion[i].reduce((a, b) => a + b, 0) : 0]));
-  const trainPerClass = Object.fromEntries(classes.map((name, i) => [name, split.train.filter((k) => ys[k] === i).length]));
-  if (base !== pretrained.model) {
-    // The scratch model's unused old classifier layers are not part of `model`; free the whole base.
-    for (const layer of base.layers) if (!model.layers.includes(layer)) layer.dispose();
-  }
-  return {
-    model,
-    classes,
-    strategy: options.strategy,
-    trainImages: split.train.length,
-    validationImages: split.validation.length,
-    validationAccuracy,
-    testImages: split.test.length,
-    ...(onTest ? { testAccuracy: onTest.accuracy } : {}),
-    reportedOn: onTest ? 'test' : 'validation',
-    history: result.history,
-    perClass,
-    confusion,
-    outcomes,
-    trainPerClass,
-    ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly } : {}),
-    frozen,
-    skipped,
-    settings,
-  };
 }

@@ -15,17 +15,14 @@ import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { featureLayerOf, featureRows, featuresOfDataset, loadAll, trainSoftmaxHead } from './finetune';
 import { variantConfig } from './ablation';
-import { confusionMatrix, trainClassifier, type LabelledArray } from './loop';
+import { confusionMatrix, inputRows, trainClassifier, type LabelledArray } from './loop';
 import { mulberry32, shuffledIndices } from './random';
 
 const DEFAULT_COUNTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 
 function subset(data: LabelledArray, rows: number[]): LabelledArray {
   const [, h, w, d] = data.shape;
-  const size = h * w * d;
-  const x = new Float32Array(rows.length * size);
-  rows.forEach((r, i) => x.set(data.x.subarray(r * size, (r + 1) * size), i * size));
-  return { x, y: Int32Array.from(rows.map((r) => data.y[r])), shape: [rows.length, h, w, d] };
+  return { x: inputRows(data, rows), y: Int32Array.from(rows.map((r) => data.y[r])), shape: [rows.length, h, w, d] };
 }
 
 export async function imagesPerClassCurve(
@@ -92,7 +89,33 @@ export async function imagesPerClassCurve(
 
   // The paper's control: the same network from random weights, trained on the raw images with the same budget
   // of steps at every count (few images → more passes over them).
-  const { pack } = await loadAll(pretrained, dataset, ctx);
+  const { pack, release } = await loadAll(pretrained, dataset, ctx);
+  try {
+    return await scratchCurve(pretrained, { pack, split, byClass, counts, classes, scratchSeeds, steps, done, rows, validationImages: validation.y.length, featureLayer }, ctx);
+  } finally {
+    release();
+  }
+}
+
+async function scratchCurve(
+  pretrained: LoadedModel,
+  s: {
+    pack: (idx: number[]) => LabelledArray;
+    split: { train: number[]; test: number[] };
+    byClass: number[][];
+    counts: number[];
+    classes: string[];
+    scratchSeeds: number;
+    steps: number;
+    done: number;
+    rows: ImagesPerClassResult['rows'];
+    validationImages: number;
+    featureLayer: string;
+  },
+  ctx: JobContext,
+): Promise<ImagesPerClassResult> {
+  const { pack, split, byClass, counts, classes, scratchSeeds, steps, rows, validationImages, featureLayer } = s;
+  let done = s.done;
   const rawTrain = pack(split.train);
   const rawValidation = pack(split.test);
   const [h] = pretrained.summary.inputShape;
@@ -129,7 +152,7 @@ export async function imagesPerClassCurve(
     }
     scratchRows.push(summarise(k, accuracies));
   }
-  return { classes, validationImages: validation.y.length, featureLayer, rows, scratchRows };
+  return { classes, validationImages, featureLayer, rows, scratchRows };
 }
 
 /** `k` training rows of every class, chosen by `seed` (the same rows for both curves at a given count and seed). */

@@ -11,8 +11,10 @@ import { augmentBatch, type AugmentOptions } from './augment';
 import { mulberry32, shuffledIndices } from './random';
 
 export interface LabelledArray {
-  /** [N,H,W,C] preprocessed inputs, float32, row-major. */
+  /** [N,H,W,C] preprocessed inputs, float32, row-major (empty when `read` serves the rows from disk). */
   x: Float32Array;
+  /** Rows read on demand (a folder too big to hold in memory); when present, `x` is not used. */
+  read?: (rows: ArrayLike<number>) => Float32Array;
   /** [N] class indices. */
   y: Int32Array;
   shape: [number, number, number, number];
@@ -146,17 +148,19 @@ function checkShapes(what: string, saved: StateTensor[], expected: number[][]): 
 const epochRandom = (seed: number, epoch: number) => mulberry32((seed * 1_000_003 + epoch * 7_919) >>> 0);
 const batchRandom = (seed: number, epoch: number, batch: number) => mulberry32((seed * 1_000_003 + epoch * 7_919 + (batch + 1) * 104_729) >>> 0);
 
-function sliceBatch(data: LabelledArray, indices: Int32Array, start: number, end: number): { x: Float32Array; y: Int32Array } {
+/** The inputs of the given rows of `data`, one after another (from memory, or read from disk). */
+export function inputRows(data: LabelledArray, rows: ArrayLike<number>): Float32Array {
+  if (data.read) return data.read(rows);
   const [, h, w, c] = data.shape;
   const size = h * w * c;
-  const x = new Float32Array((end - start) * size);
-  const y = new Int32Array(end - start);
-  for (let i = start; i < end; i++) {
-    const src = indices[i];
-    x.set(data.x.subarray(src * size, (src + 1) * size), (i - start) * size);
-    y[i - start] = data.y[src];
-  }
-  return { x, y };
+  const x = new Float32Array(rows.length * size);
+  for (let i = 0; i < rows.length; i++) x.set(data.x.subarray(rows[i] * size, (rows[i] + 1) * size), i * size);
+  return x;
+}
+
+function sliceBatch(data: LabelledArray, indices: Int32Array, start: number, end: number): { x: Float32Array; y: Int32Array } {
+  const rows = indices.subarray(start, end);
+  return { x: inputRows(data, rows), y: Int32Array.from(rows, (r) => data.y[r]) };
 }
 
 /** Accuracy of `model` on `data`, in batches; returns fraction correct. */
@@ -175,7 +179,7 @@ export async function predictClasses(model: tfl.LayersModel, data: LabelledArray
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
     const predicted = tf.tidy(() => {
-      const xb = tf.tensor4d(data.x.subarray(start * size, end * size), [end - start, h, w, c]);
+      const xb = tf.tensor4d(data.read ? data.read(Array.from({ length: end - start }, (_, i) => start + i)) : data.x.subarray(start * size, end * size), [end - start, h, w, c]);
       return tf.argMax(model.predict(xb) as tf.Tensor, -1);
     });
     out.set((await predicted.data()) as Int32Array, start);
