@@ -19,6 +19,7 @@ import { writeFileAtomic } from './engine/store/atomic';
 import { writeNpy } from './engine/store/npy';
 import { htmlToPdf } from './engine/store/pdf';
 import { STRATEGIES, type Strategy } from './engine/train/finetune';
+import { listUnfinishedRuns, runsRoot } from './engine/train/run-store';
 
 const USAGE = `cnn-inspect <command> [options]
   info        --model M [--backend]
@@ -41,7 +42,8 @@ const USAGE = `cnn-inspect <command> [options]
   analyze distributed --model M --data DIR --layer L --out D.csv  (class,ap,k50,k90,then AP fraction per k)
   finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] [--holdout 0.2] [--test 0.1] [--lr-mult conv1=0,conv5=0.5,new_classifier=1] [--no-crop] [--no-augment] [--optimizer sgd|adam] [--classifier softmax|svm] --out DIR
               Ctrl-C pauses (the run is saved in DIR after the current batch); a killed run keeps its last epoch.
-  finetune    --resume DIR                                 carry on a paused or interrupted run
+  finetune    --resume DIR|RUN                             carry on a paused or interrupted run (a folder, or a run of the app)
+  runs                                                     the app's unfinished fine-tuning runs (paused or interrupted)
   ablate      --model M --data DIR --variants "conv3+conv4; fc6+fc7; conv5=32" [--epochs 10] [--batch 32] [--seed 1] [--start scratch|pretrained] --out A.csv
               each variant: layers to remove, or layer=N to give it N filters/units (ZF Table 3)
   collect     --model M --data DIR --layers L1,L2 [--maps] [--float16] --out-dir D
@@ -188,7 +190,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'ablate', 'collect', 'topk', 'topk-merge', 'export', 'check-data', 'report'];
+  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'runs', 'ablate', 'collect', 'topk', 'topk-merge', 'export', 'check-data', 'report'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
@@ -205,8 +207,15 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${JSON.stringify({ checked: r.checked, groups: r.lookalikes.length, across_classes: r.acrossClasses, validation_with_twin_in_training: r.validationWithTwinInTraining, unreadable: r.unreadable, out: path.resolve(outFile) })}\n`);
     return;
   }
+  if (command === 'runs') {
+    // The app's unfinished fine-tuning runs (paused, or interrupted), for resuming from here.
+    out(`${JSON.stringify({ runs: listUnfinishedRuns().map((r) => ({ ...r, folder: path.join(runsRoot(), r.id) })) })}\n`);
+    return;
+  }
   if (command === 'finetune' && flags.resume !== undefined) {
-    const dir = path.resolve(required(flags, 'resume'));
+    const named = required(flags, 'resume');
+    // A folder, or the name of one of the app's runs (as `cnn-inspect runs` lists them).
+    const dir = fs.existsSync(named) || named.includes('/') ? path.resolve(named) : path.join(runsRoot(), named);
     const resumer = new EngineCore();
     await resumer.init();
     const training = trainingContext(flags);

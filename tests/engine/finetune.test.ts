@@ -270,6 +270,27 @@ describe('fine-tuning strategies', () => {
     await expect(run(process.execPath, [cli, 'finetune', '--resume', out])).rejects.toMatchObject({ stderr: expect.stringContaining('error RUN_FINISHED') });
   }, 120_000);
 
+  it('`cnn-inspect runs` lists the app\'s unfinished runs, and `finetune --resume NAME` carries one on', async () => {
+    const cli = path.join(ROOT, 'dist/electron/cli.cjs');
+    const out = path.join(process.env.CNN_INSPECTOR_WORKSPACE!, 'finetuned', 'paused-in-the-app');
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [cli, 'finetune', '--model', TINY, '--data', path.join(dir, 'data'), '--strategy', 'all', '--epochs', '30', '--batch', '4', '--no-early-stop', '--out', out]);
+      const timer = setInterval(() => {
+        if (fs.existsSync(path.join(out, 'run.json')) && readRun(out).progress.epochsDone >= 1) {
+          clearInterval(timer);
+          child.kill('SIGINT');
+        }
+      }, 10);
+      child.on('exit', () => resolve());
+    });
+    const run = promisify(execFile);
+    const listed = JSON.parse((await run(process.execPath, [cli, 'runs'])).stdout).runs;
+    expect(listed).toEqual([expect.objectContaining({ id: 'paused-in-the-app', status: 'paused', strategy: 'all', epochs: 30, folder: out })]);
+    const printed = JSON.parse((await run(process.execPath, [cli, 'finetune', '--resume', 'paused-in-the-app'])).stdout);
+    expect(printed.history).toHaveLength(30);
+    expect(JSON.parse((await run(process.execPath, [cli, 'runs'])).stdout).runs).toEqual([]);
+  }, 120_000);
+
   it('resuming refuses a run whose images changed (RUN_DATASET_CHANGED) and a folder without a run (RUN_NOT_FOUND)', async () => {
     const cli = path.join(ROOT, 'dist/electron/cli.cjs');
     const data = path.join(dir, 'changing');
