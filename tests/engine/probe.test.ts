@@ -37,15 +37,15 @@ describe('linear probes', () => {
     expect(stratifiedSplit(labels, 0.7, 6)).not.toEqual(a);
   });
 
-  it('separable features → 100 %; noise → near chance; no tensors leak', () => {
+  it('separable features → 100 %; noise → near chance; no tensors leak', async () => {
     const random = mulberry32(1);
     const labels = Array.from({ length: 90 }, (_, i) => i % 3);
     const separable = labels.map((l) => Float32Array.from({ length: 8 }, (_, k) => (k === l ? 3 : 0) + (random() - 0.5) * 0.5));
     const noise = labels.map(() => Float32Array.from({ length: 8 }, () => random() - 0.5));
     const split = stratifiedSplit(labels, 0.7, 2);
     const before = tf.memory().numTensors;
-    expect(linearProbeAccuracy(separable, labels, 3, split, 1)).toBe(1);
-    expect(linearProbeAccuracy(noise, labels, 3, split, 1)).toBeLessThan(0.7);
+    expect(await linearProbeAccuracy(separable, labels, 3, split, 1)).toBe(1);
+    expect(await linearProbeAccuracy(noise, labels, 3, split, 1)).toBeLessThan(0.7);
     expect(tf.memory().numTensors).toBe(before);
   });
 });

@@ -58,42 +58,96 @@ export function stratifiedSplit(labels: number[], trainFraction: number, seed: n
   return { train: train.sort((a, b) => a - b), test: test.sort((a, b) => a - b) };
 }
 
-/** Softmax regression with Adam on standardised features; returns held-out accuracy. */
-export function linearProbeAccuracy(x: Float32Array[], y: number[], classes: number, split: { train: number[]; test: number[] }, seed: number, epochs = 150): number {
-  const d = x[0].length;
-  const pack = (idx: number[]) => {
-    const m = new Float32Array(idx.length * d);
-    idx.forEach((i, r) => m.set(x[i], r * d));
-    return m;
+/** A probe's features: rows (images) fetched on demand, `dims` values each. */
+export interface ProbeFeatures {
+  dims: number;
+  rows(indices: number[]): Float32Array;
+}
+
+/** Features held in memory, one array per image. */
+export function featuresInMemory(x: Float32Array[]): ProbeFeatures {
+  const dims = x[0]?.length ?? 0;
+  return {
+    dims,
+    rows: (indices) => {
+      const out = new Float32Array(indices.length * dims);
+      indices.forEach((i, r) => out.set(x[i], r * dims));
+      return out;
+    },
   };
-  const trainX = pack(split.train);
-  const testX = pack(split.test);
+}
+
+const PROBE_EPOCHS = 30;
+const PROBE_BATCH = 256;
+const MIN_STEPS = 300;
+
+/**
+ * Softmax regression on standardised features (training-split statistics), trained with Adam in minibatches of
+ * 256 for 30 passes (at least 300 steps); returns the held-out accuracy. Rows are fetched a batch at a time, so a wide layer over many
+ * images (conv1: 25 088 values per image) never has to sit in memory whole, and the work grows with the layer's
+ * width once, not with 150 full passes.
+ */
+export async function linearProbeAccuracy(features: ProbeFeatures | Float32Array[], y: number[], classes: number, split: { train: number[]; test: number[] }, seed: number, epochs = PROBE_EPOCHS): Promise<number> {
+  const data = Array.isArray(features) ? featuresInMemory(features) : features;
+  const d = data.dims;
   // Standardise with training statistics (features of different layers differ in scale by orders of magnitude).
-  const mean = new Float32Array(d);
-  const std = new Float32Array(d);
-  for (let r = 0; r < split.train.length; r++) for (let k = 0; k < d; k++) mean[k] += trainX[r * d + k] / split.train.length;
-  for (let r = 0; r < split.train.length; r++) for (let k = 0; k < d; k++) std[k] += (trainX[r * d + k] - mean[k]) ** 2 / split.train.length;
-  for (let k = 0; k < d; k++) std[k] = Math.sqrt(std[k]) || 1;
-  for (const [m, n] of [[trainX, split.train.length], [testX, split.test.length]] as const)
-    for (let r = 0; r < n; r++) for (let k = 0; k < d; k++) m[r * d + k] = (m[r * d + k] - mean[k]) / std[k];
-  const [{ data: predicted }] = readTidy(() => {
-    const xt = tf.tensor2d(trainX, [split.train.length, d]);
-    const yt = tf.oneHot(tf.tensor1d(split.train.map((i) => y[i]), 'int32'), classes);
-    const w = tf.variable(tf.randomNormal([d, classes], 0, 0.01, 'float32', seed));
-    const b = tf.variable(tf.zeros([classes]));
-    const optimizer = tf.train.adam(0.01);
-    for (let e = 0; e < epochs; e++) {
-      optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(yt, tf.add(tf.matMul(xt, w), b)), tf.mul(1e-4, tf.sum(tf.square(w)))) as tf.Scalar);
+  const mean = new Float64Array(d);
+  const square = new Float64Array(d);
+  for (let start = 0; start < split.train.length; start += 512) {
+    const rows = split.train.slice(start, start + 512);
+    const block = data.rows(rows);
+    for (let r = 0; r < rows.length; r++)
+      for (let k = 0; k < d; k++) {
+        const v = block[r * d + k];
+        mean[k] += v;
+        square[k] += v * v;
+      }
+  }
+  const n = split.train.length;
+  const meanT = tf.tensor1d(Float32Array.from(mean, (v) => v / n));
+  const scaleT = tf.tensor1d(Float32Array.from(square, (v, k) => 1 / (Math.sqrt(Math.max(0, v / n - (mean[k] / n) ** 2)) || 1)));
+  const standardised = (x: Float32Array, rows: number) => tf.mul(tf.sub(tf.tensor2d(x, [rows, d]), meanT), scaleT);
+  // Inside tidy: the initial values are freed, the variables kept.
+  const w = tf.tidy(() => tf.variable(tf.randomNormal([d, classes], 0, 0.01, 'float32', seed)));
+  const b = tf.tidy(() => tf.variable(tf.zeros([classes])));
+  const optimizer = tf.train.adam(0.005);
+  const random = mulberry32(seed * 7919 + 17);
+  // Small sets take more passes, so that every probe gets at least MIN_STEPS updates.
+  const passes = Math.max(epochs, Math.ceil(MIN_STEPS / Math.ceil(n / PROBE_BATCH)));
+  try {
+    for (let e = 0; e < passes; e++) {
+      const order = shuffledIndices(n, random);
+      for (let start = 0; start < n; start += PROBE_BATCH) {
+        const rows = Array.from(order.subarray(start, Math.min(n, start + PROBE_BATCH)), (i) => split.train[i]);
+        const xb = data.rows(rows);
+        tf.tidy(() => {
+          const xt = standardised(xb, rows.length);
+          const yt = tf.oneHot(tf.tensor1d(rows.map((i) => y[i]), 'int32'), classes);
+          optimizer.minimize(() => tf.add(tf.losses.softmaxCrossEntropy(yt, tf.add(tf.matMul(xt, w), b)), tf.mul(1e-4, tf.sum(tf.square(w)))) as tf.Scalar, false, [w, b]);
+        });
+      }
+      await new Promise((r) => setImmediate(r));
     }
-    const out = tf.argMax(tf.add(tf.matMul(tf.tensor2d(testX, [split.test.length, d]), w), b), -1);
+    let correct = 0;
+    for (let start = 0; start < split.test.length; start += 512) {
+      const rows = split.test.slice(start, start + 512);
+      const [{ data: predicted }] = readTidy(() => tf.argMax(tf.add(tf.matMul(standardised(data.rows(rows), rows.length), w), b), -1));
+      rows.forEach((i, r) => (correct += predicted[r] === y[i] ? 1 : 0));
+    }
+    return correct / split.test.length;
+  } finally {
     optimizer.dispose();
     w.dispose();
     b.dispose();
-    return out;
-  });
-  let correct = 0;
-  split.test.forEach((i, r) => (correct += predicted[r] === y[i] ? 1 : 0));
-  return correct / split.test.length;
+    meanT.dispose();
+    scaleT.dispose();
+  }
+}
+
+function rowsFrom(all: Float32Array, width: number, indices: number[]): Float32Array {
+  const out = new Float32Array(indices.length * width);
+  indices.forEach((i, r) => out.set(all.subarray(i * width, (i + 1) * width), r * width));
+  return out;
 }
 
 export interface ProbeOptions {
@@ -123,11 +177,7 @@ export async function linearProbes(loaded: LoadedModel, dataset: Dataset, option
   if (kept) {
     skipped.push(...acts.skipped);
     labels.push(...acts.labels);
-    options.layers.forEach((layer, li) => {
-      const reader = mapsReader(acts, layer)!;
-      shapes[li] = acts.layers[layer].shape;
-      for (const block of reader.blocks(256)) for (let i = 0; i < block.count; i++) features[li].push(block.data.subarray(i * reader.rowSize, (i + 1) * reader.rowSize) as Float32Array);
-    });
+    options.layers.forEach((layer, li) => (shapes[li] = acts.layers[layer].shape));
   }
   const forward = kept ? undefined : await batchForward(loaded, options.layers);
   for await (const { batch, used, end } of forward ? prefetchBatches(dataset, dataset.entries, loaded, 32, skipped) : []) {
@@ -152,13 +202,35 @@ export async function linearProbes(loaded: LoadedModel, dataset: Dataset, option
     const shape = shapes[li];
     const channels = shape[shape.length - 1];
     const positions = shape.length === 3 ? shape[0] * shape[1] : 1;
+    // The layer's features: in memory when they fit (~256 MB), else read from the kept maps a batch at a time.
+    const width = shape.reduce((a, b) => a * b, 1);
+    const reader = kept ? mapsReader(acts, layer)! : undefined;
+    const source: ProbeFeatures = !reader
+      ? featuresInMemory(features[li])
+      : labels.length * width * 4 <= 256 * 2 ** 20
+        ? (() => {
+            const all = reader.read(0, reader.rows) as Float32Array;
+            return { dims: width, rows: (indices: number[]) => rowsFrom(all, width, indices) };
+          })()
+        : { dims: width, rows: (indices: number[]) => reader.readRows(indices) };
     for (const ablation of ablations) {
       ctx.throwIfCancelled();
       const accuracies: number[] = [];
       for (let s = 0; s < seeds; s++) {
-        const random = mulberry32(1000 + s);
-        const x = features[li].map((f) => ablate(f, positions, channels, ablation, random));
-        accuracies.push(linearProbeAccuracy(x, labels, classes, stratifiedSplit(labels, options.trainFraction ?? 0.7, 1 + s), 7 + s));
+        // Each image's shuffle is its own, fixed for the run (the rows are fetched again every pass).
+        const ablated: ProbeFeatures =
+          ablation === 'original'
+            ? source
+            : {
+                dims: ablation === 'maxpool' ? channels : width,
+                rows: (indices) => {
+                  const out = new Float32Array(indices.length * (ablation === 'maxpool' ? channels : width));
+                  const raw = source.rows(indices);
+                  indices.forEach((image, r) => out.set(ablate(raw.subarray(r * width, (r + 1) * width), positions, channels, ablation, mulberry32((1000 + s) * 1_000_003 + image)), r * (out.length / indices.length)));
+                  return out;
+                },
+              };
+        accuracies.push(await linearProbeAccuracy(ablated, labels, classes, stratifiedSplit(labels, options.trainFraction ?? 0.7, 1 + s), 7 + s));
       }
       const mean = accuracies.reduce((a, b) => a + b, 0) / seeds;
       const std = Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / seeds);

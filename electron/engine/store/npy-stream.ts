@@ -112,6 +112,16 @@ export class NpyStreamWriter {
 }
 
 /** Reads rows of a float32 / float16 / int32 .npy without loading the file. */
+const littleEndianHost = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** `count` float32 values at the start of `bytes` (a view where the host is little-endian and the buffer aligned). */
+function littleEndianFloats(bytes: Buffer, count: number): Float32Array {
+  if (littleEndianHost && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, count);
+  const out = new Float32Array(count);
+  for (let k = 0; k < count; k++) out[k] = bytes.readFloatLE(k * 4);
+  return out;
+}
+
 export class NpyRowReader {
   readonly shape: number[];
   readonly dtype: StreamDtype;
@@ -159,9 +169,9 @@ export class NpyRowReader {
       fs.closeSync(fd);
     }
     if (this.dtype === 'int32') return new Int32Array(bytes.buffer, bytes.byteOffset, n).slice();
+    if (this.dtype === 'float32') return littleEndianFloats(bytes, n).slice();
     const out = new Float32Array(n);
-    if (this.dtype === 'float16') for (let i = 0; i < n; i++) out[i] = halfToFloat(bytes.readUInt16LE(i * 2));
-    else for (let i = 0; i < n; i++) out[i] = bytes.readFloatLE(i * 4);
+    for (let i = 0; i < n; i++) out[i] = halfToFloat(bytes.readUInt16LE(i * 2));
     return out;
   }
 
@@ -177,7 +187,7 @@ export class NpyRowReader {
         const at = i * this.rowSize;
         if (this.dtype === 'float16') for (let k = 0; k < this.rowSize; k++) out[at + k] = halfToFloat(bytes.readUInt16LE(k * 2));
         else if (this.dtype === 'int32') for (let k = 0; k < this.rowSize; k++) out[at + k] = bytes.readInt32LE(k * 4);
-        else for (let k = 0; k < this.rowSize; k++) out[at + k] = bytes.readFloatLE(k * 4);
+        else out.set(littleEndianFloats(bytes, this.rowSize), at);
       }
     } finally {
       fs.closeSync(fd);
