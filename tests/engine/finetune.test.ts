@@ -16,7 +16,7 @@ import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { checkpointSchedule, finetune, type Strategy } from '../../electron/engine/train/finetune';
-import { readRun, type RunRecord } from '../../electron/engine/train/run-store';
+import { readRun } from '../../electron/engine/train/run-store';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -26,6 +26,25 @@ let dir: string;
 let dataset: Dataset;
 
 const weightsOf = (m: { getLayer(n: string): { getWeights(): tf.Tensor[] } }, name: string) => m.getLayer(name).getWeights().map((t) => Array.from(t.dataSync()));
+
+/** Starts the CLI, sends `signal` once the run in `out` has `epochs` epochs saved, and says how the process ended. */
+function interruptCli(out: string, args: string[], epochs: number, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'dist/electron/cli.cjs'), ...args]);
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const timer = setInterval(() => {
+      if (fs.existsSync(path.join(out, 'run.json')) && readRun(out).progress.epochsDone >= epochs) {
+        clearInterval(timer);
+        child.kill(signal);
+      }
+    }, 10);
+    child.on('exit', (code) => {
+      clearInterval(timer);
+      resolve({ code, stderr });
+    });
+  });
+}
 
 describe('fine-tuning strategies', () => {
   beforeAll(async () => {
@@ -221,29 +240,7 @@ describe('fine-tuning strategies', () => {
     const cli = path.join(ROOT, 'dist/electron/cli.cjs');
     const out = path.join(dir, 'interrupted');
     const data = path.join(dir, 'data');
-    const runJson = () => (fs.existsSync(path.join(out, 'run.json')) ? readRun(out) : undefined);
-    /** Starts the CLI, sends `signal` once the run has `epochs` epochs saved, and returns how it ended. */
-    const interrupt = (args: string[], epochs: number, signal: NodeJS.Signals) =>
-      new Promise<{ code: number | null; stderr: string; progress?: RunRecord['progress'] }>((resolve) => {
-        const child = spawn(process.execPath, [cli, ...args]);
-        let stderr = '';
-        child.stderr.on('data', (d) => (stderr += d));
-        let progress: RunRecord['progress'] | undefined;
-        const timer = setInterval(() => {
-          const run = runJson();
-          if (run && run.progress.epochsDone >= epochs) {
-            clearInterval(timer);
-            progress = run.progress;
-            child.kill(signal);
-          }
-        }, 10);
-        child.on('exit', (code) => {
-          clearInterval(timer);
-          resolve({ code, stderr, progress });
-        });
-      });
-
-    const first = await interrupt(['finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '40', '--batch', '4', '--no-early-stop', '--seed', '2', '--out', out], 2, 'SIGINT');
+    const first = await interruptCli(out, ['finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '40', '--batch', '4', '--no-early-stop', '--seed', '2', '--out', out], 2, 'SIGINT');
     expect(first.code).not.toBe(0);
     expect(first.stderr).toMatch(/error JOB_PAUSED: .*cnn-inspect finetune --resume/);
     const paused = readRun(out);
@@ -252,7 +249,7 @@ describe('fine-tuning strategies', () => {
     expect(paused.progress.epochsDone).toBeLessThan(40);
     const pausedHistory = paused.history;
 
-    const second = await interrupt(['finetune', '--resume', out], paused.progress.epochsDone + 3, 'SIGKILL');
+    const second = await interruptCli(out, ['finetune', '--resume', out], paused.progress.epochsDone + 3, 'SIGKILL');
     expect(second.code).toBeNull(); // killed: no chance to save anything more than its epoch checkpoints
     const killed = readRun(out);
     expect(killed.status).toBe('running'); // what a crash leaves: shown as "interrupted"
@@ -273,16 +270,7 @@ describe('fine-tuning strategies', () => {
   it('`cnn-inspect runs` lists the app\'s unfinished runs, and `finetune --resume NAME` carries one on', async () => {
     const cli = path.join(ROOT, 'dist/electron/cli.cjs');
     const out = path.join(process.env.CNN_INSPECTOR_WORKSPACE!, 'finetuned', 'paused-in-the-app');
-    await new Promise<void>((resolve) => {
-      const child = spawn(process.execPath, [cli, 'finetune', '--model', TINY, '--data', path.join(dir, 'data'), '--strategy', 'all', '--epochs', '30', '--batch', '4', '--no-early-stop', '--out', out]);
-      const timer = setInterval(() => {
-        if (fs.existsSync(path.join(out, 'run.json')) && readRun(out).progress.epochsDone >= 1) {
-          clearInterval(timer);
-          child.kill('SIGINT');
-        }
-      }, 10);
-      child.on('exit', () => resolve());
-    });
+    await interruptCli(out, ['finetune', '--model', TINY, '--data', path.join(dir, 'data'), '--strategy', 'all', '--epochs', '30', '--batch', '4', '--no-early-stop', '--out', out], 1, 'SIGINT');
     const run = promisify(execFile);
     const listed = JSON.parse((await run(process.execPath, [cli, 'runs'])).stdout).runs;
     expect(listed).toEqual([expect.objectContaining({ id: 'paused-in-the-app', status: 'paused', strategy: 'all', epochs: 30, folder: out })]);
@@ -296,16 +284,7 @@ describe('fine-tuning strategies', () => {
     const data = path.join(dir, 'changing');
     await writeImageFolder(data, ['top', 'bottom'], 10, 7, topBottom);
     const out = path.join(dir, 'changed');
-    await new Promise<void>((resolve) => {
-      const child = spawn(process.execPath, [cli, 'finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '60', '--batch', '4', '--no-early-stop', '--out', out]);
-      const timer = setInterval(() => {
-        if (fs.existsSync(path.join(out, 'run.json')) && readRun(out).progress.epochsDone >= 1) {
-          clearInterval(timer);
-          child.kill('SIGKILL');
-        }
-      }, 10);
-      child.on('exit', () => resolve());
-    });
+    await interruptCli(out, ['finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '60', '--batch', '4', '--no-early-stop', '--out', out], 1, 'SIGKILL');
     fs.rmSync(path.join(data, 'top', fs.readdirSync(path.join(data, 'top'))[0]));
     const run = promisify(execFile);
     await expect(run(process.execPath, [cli, 'finetune', '--resume', out])).rejects.toMatchObject({ stderr: expect.stringContaining('error RUN_DATASET_CHANGED') });
