@@ -15,7 +15,7 @@ import { stratifiedSplit } from '../analyses/probe';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { loadAll } from './finetune';
-import { confusionMatrix, trainClassifier } from './loop';
+import { evaluateAccuracy, trainClassifier } from './loop';
 
 interface LayerConfig {
   class_name: string;
@@ -142,68 +142,54 @@ export async function architectureAblation(pretrained: LoadedModel, dataset: Dat
 
   const { ys, pack, skipped, release } = await loadAll(pretrained, dataset, ctx);
   try {
-    return await trainVariants(pretrained, variants, configs, { ys, pack, skipped }, { classes, epochs, batchSize, seed, start }, ctx);
+    if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
+    const split = stratifiedSplit(ys, 0.8, seed);
+    const train = pack(split.train);
+    const validation = pack(split.test);
+    const [h] = pretrained.summary.inputShape;
+    const pre = pretrained.summary.preprocessing;
+    const rows: AblationRow[] = [];
+    for (const [v, variant] of variants.entries()) {
+      ctx.throwIfCancelled();
+      const model = await buildVariant(configs[v].config, variant.name);
+      try {
+        if (start === 'pretrained') keepFittingWeights(pretrained.model, model);
+        const began = Date.now();
+        const result = await trainClassifier(model, train, {
+          epochs,
+          batchSize,
+          learningRate: 0.01,
+          momentum: 0.9,
+          lrDecay: { everyEpochs: Math.max(1, Math.ceil(epochs * 0.7)), factor: 10 },
+          weightDecay: 5e-4,
+          seed,
+          augment: { cropPad: Math.max(1, Math.round(h / 14)), flip: true, fill: (0 - pre.mean[0]) / pre.std[0] },
+          validation,
+          shouldCancel: () => ctx.isCancelled(),
+          onProgress: (p) =>
+            ctx.progress(
+              v * epochs * p.batchesPerEpoch + (p.epoch - 1) * p.batchesPerEpoch + p.batch,
+              variants.length * epochs * p.batchesPerEpoch,
+              `${variant.name} (${v + 1} of ${variants.length}): epoch ${p.epoch} of ${epochs}, loss ${p.loss.toFixed(3)}`,
+            ),
+        });
+        rows.push({
+          variant: variant.name,
+          removed: configs[v].removed,
+          resized: variant.resize ?? {},
+          parameters: parameterCount(model),
+          trainError: 1 - (await evaluateAccuracy(model, train)),
+          validationError: 1 - (await evaluateAccuracy(model, validation)),
+          seconds: (Date.now() - began) / 1000,
+          history: result.history.map(({ epoch, loss, validationAccuracy }) => ({ epoch, loss, ...(validationAccuracy !== undefined ? { validationAccuracy } : {}) })),
+        });
+      } finally {
+        model.dispose();
+      }
+    }
+    return { classes, trainImages: split.train.length, validationImages: split.test.length, epochs, start, rows, skipped };
   } finally {
+    // The images' temporary file on disk, when the folder was too big to hold in memory.
     release();
   }
-}
-
-async function trainVariants(
-  pretrained: LoadedModel,
-  variants: AblationVariant[],
-  configs: Array<{ config: ModelConfig; removed: string[] }>,
-  { ys, pack, skipped }: Pick<Awaited<ReturnType<typeof loadAll>>, 'ys' | 'pack' | 'skipped'>,
-  { classes, epochs, batchSize, seed, start }: { classes: string[]; epochs: number; batchSize: number; seed: number; start: 'scratch' | 'pretrained' },
-  ctx: JobContext,
-): Promise<AblationResult> {
-  if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
-  const split = stratifiedSplit(ys, 0.8, seed);
-  const train = pack(split.train);
-  const validation = pack(split.test);
-  const [h] = pretrained.summary.inputShape;
-  const pre = pretrained.summary.preprocessing;
-  const rows: AblationRow[] = [];
-  for (const [v, variant] of variants.entries()) {
-    ctx.throwIfCancelled();
-    const model = await buildVariant(configs[v].config, variant.name);
-    try {
-      if (start === 'pretrained') keepFittingWeights(pretrained.model, model);
-      const began = Date.now();
-      const result = await trainClassifier(model, train, {
-        epochs,
-        batchSize,
-        learningRate: 0.01,
-        momentum: 0.9,
-        lrDecay: { everyEpochs: Math.max(1, Math.ceil(epochs * 0.7)), factor: 10 },
-        weightDecay: 5e-4,
-        seed,
-        augment: { cropPad: Math.max(1, Math.round(h / 14)), flip: true, fill: (0 - pre.mean[0]) / pre.std[0] },
-        validation,
-        shouldCancel: () => ctx.isCancelled(),
-        onProgress: (p) =>
-          ctx.progress(
-            v * epochs * p.batchesPerEpoch + (p.epoch - 1) * p.batchesPerEpoch + p.batch,
-            variants.length * epochs * p.batchesPerEpoch,
-            `${variant.name} (${v + 1} of ${variants.length}): epoch ${p.epoch} of ${epochs}, loss ${p.loss.toFixed(3)}`,
-          ),
-      });
-      const error = async (data: typeof train) => {
-        const confusion = await confusionMatrix(model, data);
-        return 1 - confusion.reduce((s, row, i) => s + row[i], 0) / Math.max(1, data.y.length);
-      };
-      rows.push({
-        variant: variant.name,
-        removed: configs[v].removed,
-        resized: variant.resize ?? {},
-        parameters: parameterCount(model),
-        trainError: await error(train),
-        validationError: await error(validation),
-        seconds: (Date.now() - began) / 1000,
-        history: result.history.map(({ epoch, loss, validationAccuracy }) => ({ epoch, loss, ...(validationAccuracy !== undefined ? { validationAccuracy } : {}) })),
-      });
-    } finally {
-      model.dispose();
-    }
-  }
-  return { classes, trainImages: split.train.length, validationImages: split.test.length, epochs, start, rows, skipped };
 }

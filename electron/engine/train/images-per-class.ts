@@ -15,7 +15,7 @@ import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { featureLayerOf, featureRows, featuresOfDataset, loadAll, trainSoftmaxHead } from './finetune';
 import { variantConfig } from './ablation';
-import { confusionMatrix, inputRows, trainClassifier, type LabelledArray } from './loop';
+import { evaluateAccuracy, inputRows, trainClassifier, type LabelledArray } from './loop';
 import { mulberry32, shuffledIndices } from './random';
 
 const DEFAULT_COUNTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
@@ -77,9 +77,8 @@ export async function imagesPerClassCurve(
       const head = tfl.model({ inputs: input, outputs: dense.apply(tfl.layers.flatten().apply(input)) as tfl.SymbolicTensor });
       dense.setWeights(weights);
       weights.forEach((t) => t.dispose());
-      const confusion = await confusionMatrix(head, validation);
+      accuracies.push(await evaluateAccuracy(head, validation));
       head.dispose();
-      accuracies.push(confusion.reduce((s, row, i) => s + row[i], 0) / validation.y.length);
       ctx.progress(++done, steps, `${k} image${k === 1 ? '' : 's'} per class, run ${seed} of ${seeds}`);
       await ctx.yield();
     }
@@ -91,40 +90,29 @@ export async function imagesPerClassCurve(
   // of steps at every count (few images → more passes over them).
   const { pack, release } = await loadAll(pretrained, dataset, ctx);
   try {
-    return await scratchCurve(pretrained, { pack, split, byClass, counts, classes, scratchSeeds, steps, done, rows, validationImages: validation.y.length, featureLayer }, ctx);
+    const scratchRows = await scratchCurve(pretrained, pack(split.train), pack(split.test), { byClass, counts, seeds: scratchSeeds, classes: classes.length }, (message) => ctx.progress(++done, steps, message), ctx);
+    return { classes, validationImages: validation.y.length, featureLayer, rows, scratchRows };
   } finally {
     release();
   }
 }
 
+/** The same network from random weights at each count: held-back accuracy (mean ± std over seeds) per count. */
 async function scratchCurve(
   pretrained: LoadedModel,
-  s: {
-    pack: (idx: number[]) => LabelledArray;
-    split: { train: number[]; test: number[] };
-    byClass: number[][];
-    counts: number[];
-    classes: string[];
-    scratchSeeds: number;
-    steps: number;
-    done: number;
-    rows: ImagesPerClassResult['rows'];
-    validationImages: number;
-    featureLayer: string;
-  },
+  rawTrain: LabelledArray,
+  rawValidation: LabelledArray,
+  { byClass, counts, seeds, classes }: { byClass: number[][]; counts: number[]; seeds: number; classes: number },
+  step: (message: string) => void,
   ctx: JobContext,
-): Promise<ImagesPerClassResult> {
-  const { pack, split, byClass, counts, classes, scratchSeeds, steps, rows, validationImages, featureLayer } = s;
-  let done = s.done;
-  const rawTrain = pack(split.train);
-  const rawValidation = pack(split.test);
+): Promise<ImagesPerClassResult['rows']> {
   const [h] = pretrained.summary.inputShape;
   const pre = pretrained.summary.preprocessing;
-  const { config } = variantConfig(pretrained.model, { name: 'from random weights' }, classes.length);
+  const { config } = variantConfig(pretrained.model, { name: 'from random weights' }, classes);
   const scratchRows: ImagesPerClassResult['rows'] = [];
   for (const k of counts) {
     const accuracies: number[] = [];
-    for (let seed = 1; seed <= scratchSeeds; seed++) {
+    for (let seed = 1; seed <= seeds; seed++) {
       ctx.throwIfCancelled();
       const picked = pickPerClass(byClass, k, seed);
       const batchSize = Math.min(16, picked.length);
@@ -142,17 +130,16 @@ async function scratchCurve(
           augment: { cropPad: Math.max(1, Math.round(h / 14)), flip: true, fill: (0 - pre.mean[0]) / pre.std[0] },
           shouldCancel: () => ctx.isCancelled(),
         });
-        const confusion = await confusionMatrix(model, rawValidation);
-        accuracies.push(confusion.reduce((s, row, i) => s + row[i], 0) / rawValidation.y.length);
+        accuracies.push(await evaluateAccuracy(model, rawValidation));
       } finally {
         model.dispose();
       }
-      ctx.progress(++done, steps, `From random weights: ${k} image${k === 1 ? '' : 's'} per class, run ${seed} of ${scratchSeeds}`);
+      step(`From random weights: ${k} image${k === 1 ? '' : 's'} per class, run ${seed} of ${seeds}`);
       await ctx.yield();
     }
     scratchRows.push(summarise(k, accuracies));
   }
-  return { classes, validationImages, featureLayer, rows, scratchRows };
+  return scratchRows;
 }
 
 /** `k` training rows of every class, chosen by `seed` (the same rows for both curves at a given count and seed). */
