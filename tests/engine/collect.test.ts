@@ -121,7 +121,7 @@ print(json.dumps([list(a.shape), str(a.dtype), bool((a == ref).all())]))`;
   });
 
   it('a later analysis reuses the files; a new layer is collected alone', async () => {
-    const before = fs.statSync(maxFile({ dir: (await collectActivations(loaded, dataset, ['c1'], {}, ctx)).dir } as never, 'c1')).mtimeMs;
+    const before = fs.statSync(maxFile(await collectActivations(loaded, dataset, ['c1'], {}, ctx), 'c1')).mtimeMs;
     messages.length = 0;
     const again = await collectActivations(loaded, dataset, ['c1', 'out'], { maps: true }, ctx);
     expect(messages).toEqual(['Using the activations collected before']);

@@ -72,9 +72,9 @@ export interface CollectOptions {
 }
 
 const safeName = (layer: string) => layer.replace(/[^A-Za-z0-9._-]/g, '_');
-export const maxFile = (acts: Activations, layer: string) => path.join(acts.dir, `${safeName(layer)}.max.npy`);
-export const nonzeroFile = (acts: Activations, layer: string) => path.join(acts.dir, `${safeName(layer)}.nonzero.npy`);
-export const mapsFile = (acts: Activations, layer: string) => path.join(acts.dir, `${safeName(layer)}.maps.npy`);
+export const maxFile = (acts: Pick<Activations, 'dir'>, layer: string) => path.join(acts.dir, `${safeName(layer)}.max.npy`);
+export const nonzeroFile = (acts: Pick<Activations, 'dir'>, layer: string) => path.join(acts.dir, `${safeName(layer)}.nonzero.npy`);
+export const mapsFile = (acts: Pick<Activations, 'dir'>, layer: string) => path.join(acts.dir, `${safeName(layer)}.maps.npy`);
 
 /** The folder of this model's activations on these images (changes when either file changes). */
 export function activationsDir(loaded: LoadedModel, dataset: Dataset, mirror = false): { dir: string; key: string } {
@@ -103,13 +103,13 @@ export async function collectActivations(loaded: LoadedModel, dataset: Dataset, 
   if (dataset.entries.length === 0) throw new InspectorError('DATASET_EMPTY', 'The dataset has no images');
   const { dir, key } = activationsDir(loaded, dataset, options.mirror);
   let manifest = readManifest(dir, key);
-  const files = (layer: string) => [maxFile({ dir } as Activations, layer), nonzeroFile({ dir } as Activations, layer)];
+  const files = (layer: string) => [maxFile({ dir }, layer), nonzeroFile({ dir }, layer)];
   const present = (layer: string) => {
     const entry = manifest?.layers[layer];
     if (!entry || !files(layer).every((f) => fs.existsSync(f))) return false;
     if (!options.maps) return true;
     if (entry.mapsSkipped) return true; // asked before and over budget: asking again changes nothing
-    return Boolean(entry.maps && fs.existsSync(mapsFile({ dir } as Activations, layer)) && (!options.mapsDtype || entry.maps.dtype === options.mapsDtype));
+    return Boolean(entry.maps && fs.existsSync(mapsFile({ dir }, layer)) && (!options.mapsDtype || entry.maps.dtype === options.mapsDtype));
   };
   const missing = [...new Set(layers)].filter((l) => !present(l));
   if (missing.length) {
@@ -163,15 +163,14 @@ async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, l
     const bytes = size * count * (dtype === 'float16' ? 2 : 4);
     return bytes > mapsBudget() ? `${(bytes / 2 ** 30).toFixed(1)} GiB of maps is more than the ${(mapsBudget() / 2 ** 30).toFixed(1)} GiB kept per layer` : { dtype };
   });
-  const acts = { dir } as Activations;
   const writers = layers.map((layer, i) => {
     const units = shapes[i][shapes[i].length - 1];
     const maps = mapsDtype[i];
     return {
       units,
-      max: new NpyStreamWriter(maxFile(acts, layer), 'float32', [units]),
-      nonzero: new NpyStreamWriter(nonzeroFile(acts, layer), 'int32', []),
-      maps: typeof maps === 'object' ? new NpyStreamWriter(mapsFile(acts, layer), maps.dtype, shapes[i]) : undefined,
+      max: new NpyStreamWriter(maxFile({ dir }, layer), 'float32', [units]),
+      nonzero: new NpyStreamWriter(nonzeroFile({ dir }, layer), 'int32', []),
+      maps: typeof maps === 'object' ? new NpyStreamWriter(mapsFile({ dir }, layer), maps.dtype, shapes[i]) : undefined,
       unitMin: new Float64Array(units).fill(Infinity),
       unitMax: new Float64Array(units).fill(-Infinity),
     };

@@ -16,6 +16,7 @@ import type { LoadedModel } from '../model/loaded-model';
 import { prefetchBatches } from '../data/batch';
 import { batchForward } from '../runtime/batch-forward';
 import { collectActivations, mapsReader } from './collect';
+import { gatherRows } from '../train/loop';
 import { mulberry32, shuffledIndices } from '../train/random';
 import type { JobContext } from './job-context';
 import { readTidy } from './read';
@@ -144,12 +145,6 @@ export async function linearProbeAccuracy(features: ProbeFeatures | Float32Array
   }
 }
 
-function rowsFrom(all: Float32Array, width: number, indices: number[]): Float32Array {
-  const out = new Float32Array(indices.length * width);
-  indices.forEach((i, r) => out.set(all.subarray(i * width, (i + 1) * width), r * width));
-  return out;
-}
-
 export interface ProbeOptions {
   layers: string[];
   ablations?: ProbeAblation[];
@@ -210,7 +205,7 @@ export async function linearProbes(loaded: LoadedModel, dataset: Dataset, option
       : labels.length * width * 4 <= 256 * 2 ** 20
         ? (() => {
             const all = reader.read(0, reader.rows) as Float32Array;
-            return { dims: width, rows: (indices: number[]) => rowsFrom(all, width, indices) };
+            return { dims: width, rows: (indices: number[]) => gatherRows(all, width, indices) };
           })()
         : { dims: width, rows: (indices: number[]) => reader.readRows(indices) };
     for (const ablation of ablations) {

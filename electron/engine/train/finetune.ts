@@ -21,7 +21,7 @@ import { trainLinearSvm } from '../analyses/distributed-code';
 import { collectActivations, mapsReader, noUsableImages } from '../analyses/collect';
 import { NpyRowReader, NpyStreamWriter } from '../store/npy-stream';
 import { workspaceRoot } from '../store/workspace';
-import { predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
+import { gatherRows, predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
 
 export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
 export const STRATEGIES: readonly Strategy[] = ['features', 'fc', 'all', 'scratch'];
@@ -89,7 +89,7 @@ function withNewClassifier(
   base: tfl.LayersModel,
   classes: number,
   seed: number,
-): { model: tfl.LayersModel; body: tfl.layers.Layer[]; head: tfl.layers.Layer[]; features: tfl.SymbolicTensor } {
+): { model: tfl.LayersModel; body: tfl.layers.Layer[]; head: tfl.layers.Layer[] } {
   const dense = base.layers.filter((l) => l.getClassName() === 'Dense');
   const last = dense[dense.length - 1];
   if (!last) throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', 'The model has no dense classifier layer to replace');
@@ -98,7 +98,7 @@ function withNewClassifier(
   const classifier = tfl.layers.dense({ name: 'new_classifier', units: classes, kernelInitializer: tfl.initializers.glorotNormal({ seed }) });
   const softmax = tfl.layers.activation({ name: 'new_prob', activation: 'softmax' });
   const output = softmax.apply(classifier.apply(last.input as tfl.SymbolicTensor)) as tfl.SymbolicTensor;
-  return { model: tfl.model({ inputs: base.inputs, outputs: output, name: `${base.name}_finetuned` }), body, head: [classifier, softmax], features: last.input as tfl.SymbolicTensor };
+  return { model: tfl.model({ inputs: base.inputs, outputs: output, name: `${base.name}_finetuned` }), body, head: [classifier, softmax] };
 }
 
 /** Preprocessed images held in memory up to this many bytes; a bigger folder goes to a float16 .npy on disk. */
@@ -216,9 +216,7 @@ async function predictFromFeatures(classifier: tfl.layers.Layer, data: LabelledA
 
 /** Rows of a [N, dims] feature matrix as the training loop's [rows, 1, 1, dims] array. */
 export function featureRows(x: Float32Array, dims: number, rows: number[], labels: number[]): LabelledArray {
-  const out = new Float32Array(rows.length * dims);
-  rows.forEach((r, i) => out.set(x.subarray(r * dims, (r + 1) * dims), i * dims));
-  return { x: out, y: Int32Array.from(rows.map((r) => labels[r])), shape: [rows.length, 1, 1, dims] };
+  return { x: gatherRows(x, dims, rows), y: Int32Array.from(rows.map((r) => labels[r])), shape: [rows.length, 1, 1, dims] };
 }
 
 /**

@@ -150,12 +150,15 @@ const batchRandom = (seed: number, epoch: number, batch: number) => mulberry32((
 
 /** The inputs of the given rows of `data`, one after another (from memory, or read from disk). */
 export function inputRows(data: LabelledArray, rows: ArrayLike<number>): Float32Array {
-  if (data.read) return data.read(rows);
   const [, h, w, c] = data.shape;
-  const size = h * w * c;
-  const x = new Float32Array(rows.length * size);
-  for (let i = 0; i < rows.length; i++) x.set(data.x.subarray(rows[i] * size, (rows[i] + 1) * size), i * size);
-  return x;
+  return data.read ? data.read(rows) : gatherRows(data.x, h * w * c, rows);
+}
+
+/** Rows of a row-major matrix `width` values wide, one after another. */
+export function gatherRows(all: Float32Array, width: number, rows: ArrayLike<number>): Float32Array {
+  const out = new Float32Array(rows.length * width);
+  for (let i = 0; i < rows.length; i++) out.set(all.subarray(rows[i] * width, (rows[i] + 1) * width), i * width);
+  return out;
 }
 
 function sliceBatch(data: LabelledArray, indices: Int32Array, start: number, end: number): { x: Float32Array; y: Int32Array } {
