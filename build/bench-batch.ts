@@ -230,7 +230,12 @@ export async function agrawalSuiteBench(): Promise<void> {
   await timed('gmc', () => core.runJob('gmc', { layer: 'fc7' }, quiet));
   await timed('distributed', () => core.runJob('distributedCode', { layer: 'fc7' }, quiet));
   const everyLayer = (core.modelSummary?.layers ?? []).filter((l) => l.type !== 'InputLayer' && l.type !== 'Dropout').map((l) => l.name);
-  await timed(`probes of all ${everyLayer.length} layers`, () => core.runJob('probe', { layers: everyLayer, ablations: ['original'], seeds: 1 }, quiet));
+  // The probe job first collects every layer's maps (one forward pass, written to disk), then trains the probes.
+  const probeStart = performance.now();
+  let collected = 0;
+  const noteCollected = makeJobContext((_d, _t, message) => void (!collected && message.startsWith('Probing') && (collected = (performance.now() - probeStart) / 1000)), () => false);
+  await timed(`probes of all ${everyLayer.length} layers`, () => core.runJob('probe', { layers: everyLayer, ablations: ['original'], seeds: 1 }, noteCollected));
+  times[`probes: of which collecting the ${everyLayer.length} layers' maps`] = collected;
   const total = (performance.now() - start) / 1000;
   clearInterval(timer);
   peak = Math.max(peak, process.memoryUsage().rss);

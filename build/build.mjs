@@ -23,6 +23,7 @@ const nodeEntries = {
   'electron/preload': 'electron/preload.ts',
   'electron/worker': 'electron/engine/worker.ts',
   'electron/forward-worker': 'electron/engine/runtime/forward-worker.ts',
+  'electron/probe-worker': 'electron/engine/analyses/probe-worker.ts',
   'electron/server': 'electron/server.ts',
   'electron/cli': 'electron/cli.ts',
   'build/train-default-model': 'build/train-default-model.ts',

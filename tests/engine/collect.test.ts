@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { layerActivations } from '../../electron/engine/analyses/activations';
 import { collectActivations, mapsFile, mapsReader, maxFile, readNonzero, readSpatialMax } from '../../electron/engine/analyses/collect';
 import { makeJobContext } from '../../electron/engine/analyses/job-context';
-import { linearProbes } from '../../electron/engine/analyses/probe';
+import { linearProbes, probeThreadCount } from '../../electron/engine/analyses/probe';
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
@@ -150,6 +151,28 @@ print(json.dumps([list(a.shape), str(a.dtype), bool((a == ref).all())]))`;
     } finally {
       delete process.env.CNN_INSPECTOR_MAPS_BUDGET;
       process.env.CNN_INSPECTOR_WORKSPACE = path.join(dir, 'ws');
+    }
+  });
+
+  it('probes on two helper threads give exactly the in-thread results; cancelling stops the threads', async () => {
+    const options = { layers: ['c1', 'p1'], ablations: ['original' as const, 'shuffled' as const], seeds: 2 };
+    const before = tf.memory().numTensors;
+    process.env.CNN_INSPECTOR_PROBE_THREADS = '1';
+    try {
+      expect(probeThreadCount()).toBe(1);
+      const here = await linearProbes(loaded, dataset, options, ctx);
+      process.env.CNN_INSPECTOR_PROBE_THREADS = '2';
+      expect(probeThreadCount()).toBe(2); // the helper script is built (npm test builds first)
+      const seen: string[] = [];
+      const threaded = await linearProbes(loaded, dataset, options, makeJobContext((_d, _t, m) => void seen.push(m), () => false));
+      expect(seen.some((m) => m.endsWith('· 2 cores'))).toBe(true);
+      expect(threaded).toEqual(here);
+      let probing = 0;
+      const cancelling = makeJobContext((_d, _t, m) => void (m.startsWith('Probing') && probing++), () => probing > 0);
+      await expect(linearProbes(loaded, dataset, options, cancelling)).rejects.toMatchObject({ code: 'JOB_CANCELLED' });
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      delete process.env.CNN_INSPECTOR_PROBE_THREADS;
     }
   });
 

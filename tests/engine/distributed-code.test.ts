@@ -7,7 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { averagePrecision } from '../../electron/engine/analyses/agrawal';
 import { trainLinearSvm } from '../../electron/engine/analyses/distributed-code';
-import { mulberry32 } from '../../electron/engine/train/random';
+import { mulberry32, shuffledIndices } from '../../electron/engine/train/random';
+import { maxRelError } from '../helpers/numeric';
 
 function data(n: number, units: number, seed: number) {
   const random = mulberry32(seed);
@@ -46,6 +47,32 @@ describe('linear SVM for unit ranking', () => {
     expect(rankB.slice(0, 10).filter((u) => u >= 5 && u < 15).length).toBeGreaterThanOrEqual(8);
     // B is spread over ten units: one of them alone falls well short of what ten give.
     expect(apOf(1, rankB.slice(0, 1)).ap).toBeLessThan(apOf(1, rankB.slice(0, 10)).ap - 0.1);
+  });
+
+  it('equals Pegasos written out step by step (weights shrunk every step, no scale factor)', () => {
+    const [lambda, epochs] = [1e-3, 5];
+    for (const [c, units] of [[0, all], [1, [7, 3, 12]]] as const) {
+      const positive = labels.map((l) => l === c);
+      const w = new Float64Array(units.length);
+      let b = 0;
+      let t = 0;
+      const random = mulberry32(2);
+      for (let e = 0; e < epochs; e++)
+        for (const r of shuffledIndices(train.length, random)) {
+          const i = train[r];
+          const eta = 1 / (lambda * (++t + 100));
+          const y = positive[i] ? 1 : -1;
+          const margin = units.reduce((s, u, k) => s + w[k] * x[i][u], b);
+          for (let k = 0; k < units.length; k++) w[k] *= 1 - eta * lambda;
+          if (y * margin < 1) {
+            units.forEach((u, k) => (w[k] += eta * y * x[i][u]));
+            b += eta * y * 0.1;
+          }
+        }
+      const fast = trainLinearSvm(x, positive, train, [...units], 2, epochs, lambda);
+      expect(maxRelError(fast.w, w)).toBeLessThan(1e-9);
+      expect(Math.abs(fast.b - b)).toBeLessThan(1e-9);
+    }
   });
 
   it('is reproducible', () => {

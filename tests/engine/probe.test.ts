@@ -4,9 +4,10 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { ablate, linearProbeAccuracy, stratifiedSplit } from '../../electron/engine/analyses/probe';
+import { ablate, linearProbeAccuracy, probeGradients, stratifiedSplit, transposeRows, WEIGHT_DECAY } from '../../electron/engine/analyses/probe';
 import { initBackend } from '../../electron/engine/backend';
 import { mulberry32 } from '../../electron/engine/train/random';
+import { maxRelError } from '../helpers/numeric';
 
 describe('linear probes', () => {
   beforeAll(async () => {
@@ -46,6 +47,40 @@ describe('linear probes', () => {
     const before = tf.memory().numTensors;
     expect(await linearProbeAccuracy(separable, labels, 3, split, 1)).toBe(1);
     expect(await linearProbeAccuracy(noise, labels, 3, split, 1)).toBeLessThan(0.7);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('transposeRows: every element lands at [k, r], row counts not a multiple of four included', () => {
+    for (const [rows, dims] of [[7, 5], [8, 3], [1, 9], [13, 70]]) {
+      const x = Float32Array.from({ length: rows * dims }, (_, i) => i * 1.5 - 7);
+      const t = transposeRows(x, rows, dims);
+      const expected = new Float32Array(rows * dims);
+      for (let r = 0; r < rows; r++) for (let k = 0; k < dims; k++) expected[k * rows + r] = x[r * dims + k];
+      expect(Array.from(t)).toEqual(Array.from(expected));
+    }
+  });
+
+  it('the written-out gradient equals autodiff of the standardised softmax loss with weight decay', () => {
+    const random = mulberry32(11);
+    const [rows, d, classes] = [13, 9, 4];
+    const xv = Float32Array.from({ length: rows * d }, () => random() * 3 - 1);
+    const before = tf.memory().numTensors;
+    tf.tidy(() => {
+      const x = tf.tensor2d(xv, [rows, d]);
+      const xt = tf.tensor2d(transposeRows(xv, rows, d), [d, rows]);
+      const onehot = tf.oneHot(tf.tensor1d(Array.from({ length: rows }, (_, i) => i % classes), 'int32'), classes) as tf.Tensor2D;
+      const w = tf.tensor2d(Array.from({ length: d * classes }, () => random() - 0.5), [d, classes]);
+      const b = tf.tensor1d(Array.from({ length: classes }, () => random() - 0.5));
+      const mean = tf.tensor2d(Array.from({ length: d }, () => random()), [d, 1]);
+      const scale = tf.tensor2d(Array.from({ length: d }, () => 0.5 + random()), [d, 1]);
+      const { dW, db } = probeGradients(x, xt, onehot, w, b, mean, scale);
+      // Independent: standardise the rows themselves and let autodiff differentiate the textbook loss.
+      const standardised = tf.mul(tf.sub(x, tf.reshape(mean, [1, d])), tf.reshape(scale, [1, d]));
+      const loss = (wv: tf.Tensor, bv: tf.Tensor) => tf.add(tf.losses.softmaxCrossEntropy(onehot, tf.add(tf.matMul(standardised, wv), bv)), tf.mul(WEIGHT_DECAY, tf.sum(tf.square(wv)))) as tf.Scalar;
+      const [gw, gb] = tf.grads(loss)([w, b]);
+      expect(maxRelError(dW.dataSync(), gw.dataSync())).toBeLessThan(1e-4);
+      expect(maxRelError(db.dataSync(), gb.dataSync())).toBeLessThan(1e-4);
+    });
     expect(tf.memory().numTensors).toBe(before);
   });
 });

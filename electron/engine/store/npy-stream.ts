@@ -168,23 +168,27 @@ export class NpyRowReader {
     } finally {
       fs.closeSync(fd);
     }
-    if (this.dtype === 'int32') return new Int32Array(bytes.buffer, bytes.byteOffset, n).slice();
-    if (this.dtype === 'float32') return littleEndianFloats(bytes, n).slice();
+    // Buffer.alloc gives this read a buffer of its own (never the shared pool), so a view of it needs no copy.
+    if (this.dtype === 'int32') return littleEndianHost ? new Int32Array(bytes.buffer, bytes.byteOffset, n) : Int32Array.from({ length: n }, (_, k) => bytes.readInt32LE(k * 4));
+    if (this.dtype === 'float32') return littleEndianFloats(bytes, n);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = halfToFloat(bytes.readUInt16LE(i * 2));
     return out;
   }
 
-  /** The given rows (any order, repeats allowed) as float32, one after another. */
-  readRows(rows: ArrayLike<number>): Float32Array {
+  /** The given rows (any order, repeats allowed) as float32, one after another; into `out` when given. */
+  readRows(rows: ArrayLike<number>, out: Float32Array = new Float32Array(rows.length * this.rowSize)): Float32Array {
     const rowBytes = this.rowSize * BYTES[this.dtype];
     const bytes = Buffer.alloc(rowBytes);
-    const out = new Float32Array(rows.length * this.rowSize);
     const fd = fs.openSync(this.file, 'r');
     try {
       for (let i = 0; i < rows.length; i++) {
-        if (fs.readSync(fd, bytes, 0, rowBytes, this.dataStart + rows[i] * rowBytes) < rowBytes) throw new InspectorError('NPY_INVALID', `${this.file} is shorter than its header says`);
         const at = i * this.rowSize;
+        // float32 on a little-endian machine: straight into place.
+        const direct = this.dtype === 'float32' && littleEndianHost;
+        const target = direct ? new Uint8Array(out.buffer, out.byteOffset + at * 4, rowBytes) : bytes;
+        if (fs.readSync(fd, target, 0, rowBytes, this.dataStart + rows[i] * rowBytes) < rowBytes) throw new InspectorError('NPY_INVALID', `${this.file} is shorter than its header says`);
+        if (direct) continue;
         if (this.dtype === 'float16') for (let k = 0; k < this.rowSize; k++) out[at + k] = halfToFloat(bytes.readUInt16LE(k * 2));
         else if (this.dtype === 'int32') for (let k = 0; k < this.rowSize; k++) out[at + k] = bytes.readInt32LE(k * 4);
         else out.set(littleEndianFloats(bytes, this.rowSize), at);

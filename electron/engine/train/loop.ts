@@ -155,8 +155,7 @@ export function inputRows(data: LabelledArray, rows: ArrayLike<number>): Float32
 }
 
 /** Rows of a row-major matrix `width` values wide, one after another. */
-export function gatherRows(all: Float32Array, width: number, rows: ArrayLike<number>): Float32Array {
-  const out = new Float32Array(rows.length * width);
+export function gatherRows(all: Float32Array, width: number, rows: ArrayLike<number>, out: Float32Array = new Float32Array(rows.length * width)): Float32Array {
   for (let i = 0; i < rows.length; i++) out.set(all.subarray(rows[i] * width, (rows[i] + 1) * width), i * width);
   return out;
 }
