@@ -164,18 +164,28 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
-  it('selectivity: sparsity table, AuE curves and grandmother-cell APs', async () => {
+  it('selectivity: sparsity table, AuE curves, grandmother-cell APs and probes', async () => {
     const { page, errors } = await openApp();
     await page.locator('[data-view="selectivity"]').click();
     for (const button of await page.getByRole('button', { name: 'Measure' }).all()) await button.click();
     await page.waitForSelector('[data-sparsity] tr', { timeout: 120_000 });
     await page.waitForSelector('.verdict', { timeout: 120_000 });
-    await expect.poll(() => page.locator('button:has-text("PNG")').first().isDisabled(), { timeout: 120_000 }).toBe(false);
+    await expect.poll(() => page.locator('section[aria-label="Class selectivity"] button:has-text("PNG")').isDisabled(), { timeout: 120_000 }).toBe(false);
     expect(await page.locator('[data-sparsity] tr').count()).toBeGreaterThan(10);
     // "Measure" also started the distributed-code analysis of the grandmother-cell layer (SVMs on unit subsets).
     await page.waitForSelector('[data-distributed-overlap]', { timeout: 120_000 });
     await expect(page.locator('[data-distributed-overlap]').textContent()).resolves.toMatch(/random sets of \d+ of the \d+ units would share \d+ %/);
     await page.screenshot({ path: path.join(OUT, 'browser-selectivity.png') });
+    // Where is the information: probes of two layers on helper threads inside the engine's own thread.
+    await page.getByRole('listbox', { name: 'Layers to compare' }).selectOption(['conv5', 'fc7']);
+    await page.locator('[data-probe-panel]').getByRole('button', { name: 'Probe' }).click();
+    await page.waitForSelector('[data-probe] tbody tr', { timeout: 180_000 });
+    const probeRows = await page.locator('[data-probe] tbody tr').allTextContents();
+    expect(probeRows).toHaveLength(2);
+    for (const row of probeRows) expect(row).toMatch(/^(conv5|fc7)(\s*\d+\.\d ±\d+\.\d){4}$/);
+    await expect(page.locator('[data-probe-readings]').textContent()).resolves.toMatch(/From conv5 to fc7 the accuracy goes from/);
+    await page.locator('[data-probe-panel]').scrollIntoViewIfNeeded();
+    await page.locator('[data-probe-panel]').screenshot({ path: path.join(OUT, 'browser-probe.png') });
     expect(errors).toEqual([]);
     await page.close();
   });

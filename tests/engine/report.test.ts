@@ -40,6 +40,8 @@ describe('HTML report', () => {
     expect(html).toContain('a &lt;b&gt; &amp; &quot;c&quot;');
     expect(html).not.toContain('a <b> & "c"');
     expect(html).toMatch(/Where is the information\?[\s\S]*<td>c1<\/td><td class="n">[\d.]+ %<\/td>/);
+    // The paper's Table 7: every ablation, each row a layer.
+    expect(html).toContain('<tr><th>layer</th><th>as is</th><th>on/off</th><th>shuffled</th><th>max only</th></tr>');
   });
 
   it.skipIf(!findChromium())('the CLI also prints it to PDF where a Chromium-family browser is installed', async () => {

@@ -72,6 +72,22 @@ describe('InspectorService over the worker pool', () => {
     expect((await service.getState()).model?.id).toBe('bundled:default');
   });
 
+  it('a probe job inside a worker spreads its probes over helper threads of its own', async () => {
+    const progress: JobProgress[] = [];
+    const dispose = service.onJobProgress((e) => progress.push(e));
+    const { jobId } = await service.startJob({ kind: 'probe', params: { layers: ['fc7'], ablations: ['original', 'binarised'], seeds: 2 } });
+    const finished = await waitFinished(jobId, service);
+    dispose();
+    expect(finished.error).toBeUndefined();
+    expect(finished.status).toBe('done');
+    const { rows } = await service.getJobResult<'probe'>({ jobId });
+    expect(rows.map((r) => [r.layer, r.ablation, r.seeds])).toEqual([['fc7', 'original', 2], ['fc7', 'binarised', 2]]);
+    // The bundled model's fc7 on its own samples: far above chance (10 %).
+    for (const r of rows) expect(r.accuracy).toBeGreaterThan(0.6);
+    expect(progress.some((p) => p.jobId === jobId && /cores$/.test(p.message ?? ''))).toBe(true);
+    expect(await service.host.numTensors()).toEqual(baseline);
+  });
+
   it('an evaluation job reports progress and returns accuracy consistent with its confusion matrix', async () => {
     const progress: JobProgress[] = [];
     const dispose = service.onJobProgress((e) => progress.push(e));

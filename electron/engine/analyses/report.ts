@@ -117,7 +117,7 @@ export async function buildReport(core: EngineCore, options: { layers?: string[]
   const sparsity = await core.runJob('sparsity', {}, step(0, 'Sparsity'));
   const selectivity = await core.runJob('selectivity', { layers }, step(1, 'Selectivity'));
   const gmc = await core.runJob('gmc', { layer: gmcLayer }, step(2, 'Grandmother cells'));
-  const probe = await core.runJob('probe', { layers: probeLayers, ablations: ['original', 'binarised', 'maxpool'], seeds: 1 }, step(3, 'Probes'));
+  const probe = await core.runJob('probe', { layers: probeLayers, ablations: ['original', 'binarised', 'shuffled', 'maxpool'], seeds: 1 }, step(3, 'Probes'));
   return reportHtml({
     model: model.summary.name,
     dataset: dataset.summary.name,
