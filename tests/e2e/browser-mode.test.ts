@@ -144,6 +144,21 @@ describe('browser mode in Chromium', () => {
     await page.close();
   });
 
+  it('which layers learn first: a probe of each layer at every checkpoint, with where each settled', async () => {
+    const { page, errors } = await openApp();
+    await page.locator('[data-view="evolution"]').click();
+    await page.locator('section[aria-label="Layers over training time"]').getByRole('button', { name: 'Measure' }).click();
+    await page.waitForSelector('[data-probe-training-verdict]', { timeout: 240_000 });
+    // Six layers, each settled at one of the saved moments (epoch-N or final).
+    await expect(page.locator('[data-probe-training-verdict]').textContent()).resolves.toMatch(/^\s*Settled \(within one point of its final accuracy\):(\s*,?\s*\w+ at (epoch-\d+|final)){6}\.\s*$/);
+    expect(await page.locator('[data-probe-training-chart]').isVisible()).toBe(true);
+    // 500 samples → 150 held out: the sentence says how big a difference that can resolve.
+    await expect(page.locator('[data-probe-training-noise]').textContent()).resolves.toMatch(/With 150 held-out images, differences under about [3-9] points may be chance/);
+    await page.screenshot({ path: path.join(OUT, 'browser-probe-training.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 300_000);
+
   it('parts correspondence: boxes dragged on five images give a table with a random control', async () => {
     const { page } = await openApp();
     await page.locator('[data-view="correspondence"]').click();
