@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { AblationVariant, ExportFormat, FinetuneSummary, InvarianceResult, ProbeAblation } from '../shared/contract';
 import { InspectorError, toErrorInfo } from '../shared/errors';
 import { makeJobContext, type JobContext } from './engine/analyses/job-context';
+import { PR_RECALLS } from './engine/analyses/agrawal';
 import { ABLATIONS } from './engine/analyses/probe';
 import { PROJECTION_METHODS, type ProjectionMethod } from './engine/analyses/projection';
 import { mergeTopK, type TopKIndex } from './engine/analyses/topk';
@@ -34,7 +35,8 @@ const USAGE = `cnn-inspect <command> [options]
               B.csv: image,part,top,left,bottom,right (image = path in DIR; a box per part per image)
   analyze sparsity    --model M --data DIR [--layers L1,L2] --out P.csv     (layer,mean_nonzero_pct,std_nonzero_pct)
   analyze selectivity --model M --data DIR --layer L --out S.csv           (unit,aue)
-  analyze gmc         --model M --data DIR --layer L --out G.csv           (class,unit,ap)
+  analyze gmc         --model M --data DIR --layer L --out G.csv [--curves C.csv]   (class,unit,ap; C: precision–recall
+                      curves of each class's top 5 units and 5 random units: class,curve,units,ap,recall,precision)
   analyze probe       --model M --data DIR --layers L1,L2 [--ablations original,binarised,shuffled,maxpool] [--seeds 3] --out P.csv
   analyze probe-training --model M --data DIR [--layers L1,L2] [--seeds 1] --out T.csv  (checkpoint,epoch,layer,accuracy,std)
   analyze compare     --model M --other M2 --data DIR [--layers L1,L2] [--no-selectivity] --out C.csv  (layer,weight_change,aue_model,aue_other)
@@ -421,15 +423,26 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         print({ analysis: what, rows, out: path.resolve(outFile) });
       } else {
         const layer = required(flags, 'layer');
-        const { ap, classes, skipped } = await core.analyzeGrandmotherCells(layer, quiet);
+        const { ap, classes, curves, skipped } = await core.analyzeGrandmotherCells(layer, quiet);
         const rows = ['class,unit,ap'];
         ap.forEach((perUnit, c) => perUnit.forEach((v, u) => rows.push(`${JSON.stringify(classes[c])},${u},${v}`)));
         writeFileAtomic(outFile, `${rows.join('\n')}\n`);
+        const curvesFile = typeof flags.curves === 'string' ? flags.curves : undefined;
+        if (curvesFile) {
+          // Long format, one row per recall level: the class's best units by AP, then the random-unit baseline.
+          const lines = ['class,curve,units,ap,recall,precision'];
+          curves.forEach((cc, c) => {
+            const name = JSON.stringify(classes[c]);
+            cc.top.forEach((t, rank) => PR_RECALLS.forEach((r, k) => lines.push(`${name},top${rank + 1},${t.unit},${t.ap},${r},${t.precision[k]}`)));
+            PR_RECALLS.forEach((r, k) => lines.push(`${name},random,${cc.random.units.join(';')},,${r},${cc.random.precision[k]}`));
+          });
+          writeFileAtomic(curvesFile, `${lines.join('\n')}\n`);
+        }
         const best = ap.map((perUnit, c) => {
           const u = perUnit.indexOf(Math.max(...perUnit));
           return { class: classes[c], unit: u, ap: perUnit[u] };
         });
-        print({ analysis: what, layer, best_unit_per_class: best, skipped, out: path.resolve(outFile) });
+        print({ analysis: what, layer, best_unit_per_class: best, skipped, out: path.resolve(outFile), ...(curvesFile ? { curves: path.resolve(curvesFile) } : {}) });
       }
       return;
     }

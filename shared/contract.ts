@@ -321,6 +321,18 @@ export interface GrandmotherResult {
   ap: number[][];
   /** Fraction of images in each class: the AP of a random scorer. */
   prevalence: number[];
+  /** Recall levels of the curves' precision values (0, 0.02, …, 1). */
+  recalls: number[];
+  /** Per class (same order as `classes`): precision–recall curves of its best units and of random units (Fig. 3). */
+  curves: GrandmotherCurves[];
+}
+
+/** One class's precision–recall curves: interpolated precision at each of GrandmotherResult.recalls. */
+export interface GrandmotherCurves {
+  /** Its five best units by AP, best first. */
+  top: Array<{ unit: number; ap: number; precision: number[] }>;
+  /** The baseline: the mean curve of five other units drawn at random (seeded). */
+  random: { units: number[]; precision: number[] };
 }
 
 export type ProbeAblation = 'original' | 'binarised' | 'shuffled' | 'maxpool';

@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { JobKind, JobParams, JobResults, SelectivityResult } from '../../shared/contract';
-import { cumulativeAue, selectivityOfLayers } from './analyses/agrawal';
+import { cumulativeAue, PR_RECALLS, selectivityOfLayers } from './analyses/agrawal';
 import { buildAtlas } from './analyses/atlas';
 import { collectActivations, describeActivations } from './analyses/collect';
 import { correspondence } from './analyses/correspondence';
@@ -51,9 +51,9 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
     return { layers: out, classes: core.requireDataset().summary.classes.length };
   },
   gmc: async (core, params, ctx) => {
-    const { ap, classes } = await core.analyzeGrandmotherCells(params.layer, ctx);
+    const { ap, classes, curves } = await core.analyzeGrandmotherCells(params.layer, ctx);
     const summary = core.requireDataset().summary;
-    return { layer: params.layer, classes, ap, prevalence: summary.classes.map((c) => c.count / Math.max(1, summary.count)) };
+    return { layer: params.layer, classes, ap, prevalence: summary.classes.map((c) => c.count / Math.max(1, summary.count)), recalls: [...PR_RECALLS], curves };
   },
   probe: async (core, params, ctx) => ({ rows: await linearProbes(core.requireModel(), core.requireDataset(), params, ctx) }),
   datasetReport: (core, _params, ctx) => datasetReport(core.requireDataset(), ctx),

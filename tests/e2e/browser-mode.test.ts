@@ -191,6 +191,10 @@ describe('browser mode in Chromium', () => {
     await page.waitForSelector('[data-distributed-overlap]', { timeout: 120_000 });
     await expect(page.locator('[data-distributed-overlap]').textContent()).resolves.toMatch(/random sets of \d+ of the \d+ units would share \d+ %/);
     await page.screenshot({ path: path.join(OUT, 'browser-selectivity.png') });
+    // Fig. 3: precision–recall curves of the class's best units against random units.
+    expect(await page.locator('[data-pr-chart]').isVisible()).toBe(true);
+    await page.locator('[data-pr-chart]').scrollIntoViewIfNeeded();
+    await page.locator('[data-pr-chart]').screenshot({ path: path.join(OUT, 'browser-pr-curves.png') });
     // Where is the information: probes of two layers on helper threads inside the engine's own thread.
     await page.getByRole('listbox', { name: 'Layers to compare' }).selectOption(['conv5', 'fc7']);
     await page.locator('[data-probe-panel]').getByRole('button', { name: 'Probe' }).click();

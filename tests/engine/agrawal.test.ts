@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { layerActivations } from '../../electron/engine/analyses/activations';
-import { averagePrecision, entropyBits, grandmotherCells, selectivity, selectivityOfLayers, sparsity } from '../../electron/engine/analyses/agrawal';
+import { averagePrecision, entropyBits, grandmotherCells, grandmotherCurves, precisionAtRecall, PR_RECALLS, selectivity, selectivityOfLayers, sparsity } from '../../electron/engine/analyses/agrawal';
+import { mulberry32 } from '../../electron/engine/train/random';
 import { makeJobContext } from '../../electron/engine/analyses/job-context';
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
@@ -128,5 +129,40 @@ describe('Agrawal et al. analyses', () => {
         }
         expect(ap[c][u]).toBeCloseTo(expected, 10);
       }
+  });
+
+  it('precision–recall curves: interpolated precision equals a sweep over every threshold (ties one threshold)', () => {
+    // Hand-worked: 0.9 (+) → R .5 P 1; the 0.8 tie (−, +) → R 1 P 2/3; 0.5 (−) → R 1 P 1/2.
+    expect(precisionAtRecall([0.9, 0.8, 0.8, 0.5], [true, false, true, false], [0, 0.5, 0.51, 1])).toEqual([1, 1, 2 / 3, 2 / 3]);
+    expect(precisionAtRecall([0.3, 0.2], [false, false], [0, 1])).toEqual([0, 0]);
+    // Brute force on scores with many ties: for each recall level, the best precision over all thresholds reaching it.
+    const random = mulberry32(4);
+    const scores = Array.from({ length: 60 }, () => Math.round(random() * 8) / 8);
+    const positive = scores.map((s) => random() < 0.3 + s * 0.4);
+    const P = positive.filter(Boolean).length;
+    const sweep = [...new Set(scores)].map((t) => {
+      const chosen = scores.map((s) => s >= t);
+      const tp = chosen.filter((c, i) => c && positive[i]).length;
+      return { recall: tp / P, precision: tp / chosen.filter(Boolean).length };
+    });
+    const expected = PR_RECALLS.map((r) => Math.max(...sweep.filter((p) => p.recall >= r - 1e-12).map((p) => p.precision)));
+    expect(precisionAtRecall(scores, positive)).toEqual(expected);
+  });
+
+  it('grandmother curves: the five best units by AP, and five other units drawn the same way every run', () => {
+    const random = mulberry32(9);
+    const labels = Array.from({ length: 80 }, (_, i) => i % 2);
+    const scores = labels.map((l) => Array.from({ length: 12 }, (_, u) => random() + (u < 3 && l === 1 ? u * 0.5 : 0)));
+    const ap = [0, 1].map((c) => Array.from({ length: 12 }, (_, u) => averagePrecision(scores.map((s) => s[u]), labels.map((l) => l === c))));
+    const curves = grandmotherCurves(scores, labels, ap);
+    const best = [...ap[1].keys()].sort((a, b) => ap[1][b] - ap[1][a]).slice(0, 5);
+    expect(curves[1].top.map((t) => t.unit)).toEqual(best);
+    expect(curves[1].top[0].unit).toBe(2); // the most shifted unit
+    expect(curves[1].top[0].precision).toEqual(precisionAtRecall(scores.map((s) => s[2]), labels.map((l) => l === 1)));
+    expect(curves[1].random.units).toHaveLength(5);
+    for (const u of curves[1].random.units) expect(best).not.toContain(u);
+    const mean = PR_RECALLS.map((_, k) => curves[1].random.units.reduce((sum, u) => sum + precisionAtRecall(scores.map((s) => s[u]), labels.map((l) => l === 1))[k], 0) / 5);
+    expect(curves[1].random.precision.map((v, k) => Math.abs(v - mean[k]))).toSatisfy((d: number[]) => d.every((x) => x < 1e-12));
+    expect(grandmotherCurves(scores, labels, ap)).toEqual(curves);
   });
 });

@@ -55,7 +55,13 @@ describe('every inspection on imported models', () => {
       await cli(['invariance', '--model', m.model, '--data', data, '--images', '0,7', '--low', m.conv, '--high', m.deep, '--out', out('inv.csv')]);
       await cli(['analyze', 'sparsity', '--model', m.model, '--data', data, '--out', out('sparsity.csv')]);
       await cli(['analyze', 'selectivity', '--model', m.model, '--data', data, '--layer', m.deep, '--out', out('aue.csv')]);
-      await cli(['analyze', 'gmc', '--model', m.model, '--data', data, '--layer', m.dense, '--out', out('gmc.csv')]);
+      await cli(['analyze', 'gmc', '--model', m.model, '--data', data, '--layer', m.dense, '--out', out('gmc.csv'), '--curves', out('curves.csv')]);
+      // Precision–recall curves: per class its best units (at most five) and the random-unit baseline, 51 recall levels each.
+      const units = new Set(fs.readFileSync(out('gmc.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1])).size;
+      const curveLines = fs.readFileSync(out('curves.csv'), 'utf8').trim().split('\n');
+      expect(curveLines[0]).toBe('class,curve,units,ap,recall,precision');
+      expect(curveLines.length - 1).toBe(3 * (Math.min(5, units) + 1) * 51);
+      expect(curveLines.filter((l) => /,random,/.test(l))).toHaveLength(3 * 51);
       await cli(['analyze', 'probe', '--model', m.model, '--data', data, '--layers', m.deep, '--ablations', 'original', '--seeds', '1', '--out', out('probe.csv')]);
       for (const f of ['inv.csv', 'sparsity.csv', 'aue.csv', 'gmc.csv', 'probe.csv']) expect(fs.readFileSync(out(f), 'utf8').split('\n').length, f).toBeGreaterThan(2);
       const tuned = (await cli(['finetune', '--model', m.model, '--data', data, '--strategy', 'features', '--epochs', '3', '--batch', '8', '--out', out('tuned')])) as { out: string };

@@ -10,10 +10,11 @@
  *    thresholds in descending order, ties sharing a threshold (scikit-learn's average_precision_score).
  */
 import { InspectorError } from '../../../shared/errors';
-import type { SkippedFile } from '../../../shared/contract';
+import type { GrandmotherCurves, SkippedFile } from '../../../shared/contract';
 import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
+import { mulberry32, shuffledIndices } from '../train/random';
 import { batchForward } from '../runtime/batch-forward';
 import { collectActivations, mapsReader, readNonzero, readSpatialMax, requireClasses } from './collect';
 import type { JobContext } from './job-context';
@@ -194,6 +195,65 @@ export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<
   return ap;
 }
 
+/** Recall levels at which precision–recall curves are reported: 0, 0.02, …, 1. */
+export const PR_RECALLS: readonly number[] = Array.from({ length: 51 }, (_, i) => i / 50);
+
+/**
+ * A score's precision–recall curve as a detector of the positives, interpolated as usual: at each recall level r,
+ * the best precision of any threshold whose recall is at least r. Thresholds as in averagePrecision: a tie group
+ * is one threshold.
+ */
+export function precisionAtRecall(scores: ArrayLike<number>, positive: ArrayLike<boolean>, recalls: readonly number[] = PR_RECALLS): number[] {
+  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
+  let positives = 0;
+  for (let i = 0; i < positive.length; i++) if (positive[i]) positives++;
+  if (positives === 0) return recalls.map(() => 0);
+  const points: Array<[number, number]> = [];
+  let tp = 0;
+  let seen = 0;
+  for (let i = 0; i < order.length; ) {
+    const score = scores[order[i]];
+    while (i < order.length && scores[order[i]] === score) {
+      if (positive[order[i]]) tp++;
+      seen++;
+      i++;
+    }
+    points.push([tp / positives, tp / seen]);
+  }
+  // Best precision at recall ≥ r: a running maximum from the far end of the curve.
+  const best = new Float64Array(points.length);
+  for (let k = points.length - 1, running = 0; k >= 0; k--) best[k] = running = Math.max(running, points[k][1]);
+  return recalls.map((r) => {
+    const k = points.findIndex(([recall]) => recall >= r - 1e-12);
+    return k < 0 ? 0 : best[k];
+  });
+}
+
+/** How many top units, and random units, a class's precision–recall chart shows (Agrawal et al., Fig. 3). */
+const CURVE_UNITS = 5;
+
+/**
+ * Per class: the precision–recall curves of its CURVE_UNITS best units (by AP) and, as the baseline, the mean curve
+ * of CURVE_UNITS other units drawn at random (seeded by the class, so the same every run).
+ */
+export function grandmotherCurves(scores: number[][], labels: number[], ap: number[][]): GrandmotherCurves[] {
+  return ap.map((perUnit, c) => {
+    const positive = labels.map((l) => l === c);
+    const curve = (u: number) => precisionAtRecall(scores.map((s) => s[u]), positive);
+    const ranked = perUnit.map((_, u) => u).sort((a, b) => perUnit[b] - perUnit[a] || a - b);
+    const top = ranked.slice(0, CURVE_UNITS);
+    const others = ranked.slice(CURVE_UNITS);
+    const pool = others.length ? others : ranked;
+    const order = shuffledIndices(pool.length, mulberry32(7 + c));
+    const random = Array.from(order.subarray(0, Math.min(CURVE_UNITS, pool.length)), (i) => pool[i]).sort((a, b) => a - b);
+    const randomCurves = random.map(curve);
+    return {
+      top: top.map((unit) => ({ unit, ap: perUnit[unit], precision: curve(unit) })),
+      random: { units: random, precision: PR_RECALLS.map((_, k) => randomCurves.reduce((sum, p) => sum + p[k], 0) / Math.max(1, randomCurves.length)) },
+    };
+  });
+}
+
 /** Each image's spatial maximum of every unit of `layer` (dense layers: the value itself), with the labels. */
 export async function spatialMaxFeatures(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ scores: number[][]; labels: number[]; skipped: SkippedFile[] }> {
   const acts = await collectActivations(loaded, dataset, [layer], {}, ctx);
@@ -205,7 +265,7 @@ export async function spatialMaxFeatures(loaded: LoadedModel, dataset: Dataset, 
 }
 
 /** AP of every unit as a one-unit classifier of every class: ap[class][unit]. */
-export async function grandmotherCells(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ ap: number[][]; classes: string[]; skipped: SkippedFile[] }> {
+export async function grandmotherCells(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ ap: number[][]; classes: string[]; curves: GrandmotherCurves[]; skipped: SkippedFile[] }> {
   const { scores, labels, skipped } = await spatialMaxFeatures(loaded, dataset, layer, ctx);
   const classes = dataset.summary.classes.map((c) => c.name);
   const units = scores[0]?.length ?? 0;
@@ -213,5 +273,5 @@ export async function grandmotherCells(loaded: LoadedModel, dataset: Dataset, la
     const positive = labels.map((l) => l === c);
     return Array.from({ length: units }, (_, u) => averagePrecision(scores.map((s) => s[u]), positive));
   });
-  return { ap, classes, skipped };
+  return { ap, classes, curves: grandmotherCurves(scores, labels, ap), skipped };
 }

@@ -12,6 +12,9 @@ import { writeFileAtomic } from './atomic';
 import { stamp, workspaceRoot } from './workspace';
 import { ENGINE_VERSION } from '../paths';
 
+/** Result layouts newer than the engine version: gmc 2 = precision–recall curves added. */
+const RESULT_SCHEMAS: Partial<Record<string, number>> = { gmc: 2 };
+
 export function cacheKey(modelJsonPath: string, dataset: DatasetSummary, kind: string, params: unknown): string {
   const fingerprint = JSON.stringify({
     // The engine version: a new release never serves results an older one computed.
@@ -19,6 +22,8 @@ export function cacheKey(modelJsonPath: string, dataset: DatasetSummary, kind: s
     model: [path.resolve(modelJsonPath), stamp(modelJsonPath)],
     dataset: [dataset.id, dataset.count, dataset.classes],
     kind,
+    // A job whose result gained fields since the engine version last changed (absent for the others, so their keys stay).
+    schema: RESULT_SCHEMAS[kind],
     params,
   });
   return createHash('sha256').update(fingerprint).digest('hex').slice(0, 24);
