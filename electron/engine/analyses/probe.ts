@@ -353,12 +353,17 @@ export async function linearProbes(loaded: LoadedModel, dataset: Dataset, option
   return rows;
 }
 
-/** Probe threads: one per core, when the engine computes on WebAssembly (a native backend uses every core itself). */
+/**
+ * Probe threads: one per core, when the engine computes on WebAssembly (a native backend uses every core itself) —
+ * at most 8, and no more than free memory allows at ~512 MB each (a layer's features in memory, up to
+ * IN_MEMORY_BYTES, plus the batch in two layouts and the thread's WebAssembly heap).
+ */
 export function probeThreadCount(): number {
   if (currentBackend()?.name !== 'wasm' || !builtScript('probe-worker.cjs')) return 1;
   const set = Number(process.env.CNN_INSPECTOR_PROBE_THREADS);
   if (Number.isInteger(set) && set >= 1) return set;
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(cores, 8, Math.floor(os.freemem() / 2 ** 29)));
 }
 
 /** Tasks one after another in this thread; a layer's features are loaded once for all its tasks. */
