@@ -170,16 +170,18 @@ export function cumulativeAue(aue: number[]): number[] {
   return sorted.map((v, i) => (sum += v) / (i + 1));
 }
 
-/** scikit-learn's average_precision_score for binary labels: ties share a threshold. */
-export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number {
+/**
+ * The precision–recall points of a score as a detector of the positives, one per threshold from the highest score
+ * down, a tie group being one threshold (as scikit-learn); undefined when there are no positives.
+ */
+function precisionRecallPoints(scores: ArrayLike<number>, positive: ArrayLike<boolean>): Array<{ recall: number; precision: number }> | undefined {
   const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
   let positives = 0;
   for (let i = 0; i < positive.length; i++) if (positive[i]) positives++;
-  if (positives === 0) return 0;
-  let ap = 0;
+  if (positives === 0) return undefined;
+  const points: Array<{ recall: number; precision: number }> = [];
   let tp = 0;
   let seen = 0;
-  let previousRecall = 0;
   for (let i = 0; i < order.length; ) {
     const score = scores[order[i]];
     // Consume the whole tie group: one threshold.
@@ -188,8 +190,19 @@ export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<
       seen++;
       i++;
     }
-    const recall = tp / positives;
-    ap += (recall - previousRecall) * (tp / seen);
+    points.push({ recall: tp / positives, precision: tp / seen });
+  }
+  return points;
+}
+
+/** scikit-learn's average_precision_score for binary labels: ties share a threshold. */
+export function averagePrecision(scores: ArrayLike<number>, positive: ArrayLike<boolean>): number {
+  const points = precisionRecallPoints(scores, positive);
+  if (!points) return 0;
+  let ap = 0;
+  let previousRecall = 0;
+  for (const { recall, precision } of points) {
+    ap += (recall - previousRecall) * precision;
     previousRecall = recall;
   }
   return ap;
@@ -200,31 +213,16 @@ export const PR_RECALLS: readonly number[] = Array.from({ length: 51 }, (_, i) =
 
 /**
  * A score's precision–recall curve as a detector of the positives, interpolated as usual: at each recall level r,
- * the best precision of any threshold whose recall is at least r. Thresholds as in averagePrecision: a tie group
- * is one threshold.
+ * the best precision of any threshold whose recall is at least r.
  */
 export function precisionAtRecall(scores: ArrayLike<number>, positive: ArrayLike<boolean>, recalls: readonly number[] = PR_RECALLS): number[] {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[b] - scores[a]);
-  let positives = 0;
-  for (let i = 0; i < positive.length; i++) if (positive[i]) positives++;
-  if (positives === 0) return recalls.map(() => 0);
-  const points: Array<[number, number]> = [];
-  let tp = 0;
-  let seen = 0;
-  for (let i = 0; i < order.length; ) {
-    const score = scores[order[i]];
-    while (i < order.length && scores[order[i]] === score) {
-      if (positive[order[i]]) tp++;
-      seen++;
-      i++;
-    }
-    points.push([tp / positives, tp / seen]);
-  }
+  const points = precisionRecallPoints(scores, positive);
+  if (!points) return recalls.map(() => 0);
   // Best precision at recall ≥ r: a running maximum from the far end of the curve.
   const best = new Float64Array(points.length);
-  for (let k = points.length - 1, running = 0; k >= 0; k--) best[k] = running = Math.max(running, points[k][1]);
+  for (let k = points.length - 1, running = 0; k >= 0; k--) best[k] = running = Math.max(running, points[k].precision);
   return recalls.map((r) => {
-    const k = points.findIndex(([recall]) => recall >= r - 1e-12);
+    const k = points.findIndex(({ recall }) => recall >= r - 1e-12);
     return k < 0 ? 0 : best[k];
   });
 }
