@@ -135,6 +135,7 @@ describe('browser mode in Chromium', () => {
   it('training evolution: a units × checkpoints grid of projections', async () => {
     const { page } = await openApp();
     await page.locator('[data-view="evolution"]').click();
+    await expect(page.locator('[data-evolution-empty]').textContent()).resolves.toMatch(/press Show evolution/);
     await page.getByRole('button', { name: 'Show evolution' }).click();
     await page.waitForSelector('[data-evolution-grid] tbody tr:nth-child(8) td img', { timeout: 120_000 });
     const columns = await page.locator('[data-evolution-grid] thead th').count();
