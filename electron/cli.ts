@@ -39,7 +39,8 @@ const USAGE = `cnn-inspect <command> [options]
                       curves of each class's top 5 units and 5 random units: class,curve,units,ap,recall,precision)
   analyze probe       --model M --data DIR --layers L1,L2 [--ablations original,binarised,shuffled,maxpool] [--seeds 3] --out P.csv
   analyze probe-training --model M --data DIR [--layers L1,L2] [--seeds 1] --out T.csv  (checkpoint,epoch,layer,accuracy,std)
-  analyze compare     --model M --other M2 --data DIR [--layers L1,L2] [--no-selectivity] --out C.csv  (layer,weight_change,aue_model,aue_other)
+  analyze compare     --model M --other M2 --data DIR [--layers L1,L2] [--no-selectivity] [--no-probe] --out C.csv
+                      (layer,weight_change,aue_model,aue_other,probe_model,probe_other)
   analyze images-per-class --model M --data DIR [--counts 1,5,10] [--seeds 3] [--scratch [--scratch-seeds 1]] --out N.csv  (start,per_class,accuracy,std,runs)
   analyze distributed --model M --data DIR --layer L --out D.csv  (class,ap,k50,k90,then AP fraction per k)
   finetune    --model M --data DIR --strategy features|fc|all|scratch [--epochs 10] [--lr X] [--batch 32] [--seed 1] [--no-flip] [--no-early-stop] [--holdout 0.2] [--test 0.1] [--lr-mult conv1=0,conv5=0.5,new_classifier=1] [--no-crop] [--no-augment] [--optimizer sgd|adam] [--classifier softmax|svm] --out DIR
@@ -408,8 +409,8 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         print({ analysis: what, feature_layer: r.featureLayer, validation: r.validationImages, rows: r.rows, ...(r.scratchRows ? { scratch_rows: r.scratchRows } : {}), out: path.resolve(outFile) });
       } else if (what === 'compare') {
         const other = required(flags, 'other');
-        const r = await core.runJob('compareModels', { other: other === 'default' ? 'bundled:default' : other, ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), selectivity: !flags['no-selectivity'] }, quiet);
-        writeFileAtomic(outFile, `layer,weight_change,aue_model,aue_other\n${r.rows.map((x) => `${x.layer},${x.weightChange},${x.aueModel ?? ''},${x.aueOther ?? ''}`).join('\n')}\n`);
+        const r = await core.runJob('compareModels', { other: other === 'default' ? 'bundled:default' : other, ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), selectivity: !flags['no-selectivity'], probes: !flags['no-probe'] }, quiet);
+        writeFileAtomic(outFile, `layer,weight_change,aue_model,aue_other,probe_model,probe_other\n${r.rows.map((x) => `${x.layer},${x.weightChange},${x.aueModel ?? ''},${x.aueOther ?? ''},${x.probeModel ?? ''},${x.probeOther ?? ''}`).join('\n')}\n`);
         print({ analysis: what, model: r.model, other: r.other, rows: r.rows, only_in_model: r.onlyInModel, only_in_other: r.onlyInOther, out: path.resolve(outFile) });
       } else if (what === 'probe-training') {
         const r = await core.runJob('probeTraining', { ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), seeds: positiveInt(flags, 'seeds', 1) }, quiet);

@@ -360,7 +360,8 @@ export interface ProbeTrainingResult {
 export interface ModelComparison {
   model: string;
   other: string;
-  rows: Array<{ layer: string; weightChange: number; aueModel?: number; aueOther?: number }>;
+  /** Per shared layer: relative weight change, mean AuE and linear-probe accuracy (original outputs, 1 seed) in each model. */
+  rows: Array<{ layer: string; weightChange: number; aueModel?: number; aueOther?: number; probeModel?: number; probeOther?: number }>;
   /** Layers with weights that only one of the two has (e.g. a new classifier). */
   onlyInModel: string[];
   onlyInOther: string[];
@@ -467,7 +468,7 @@ export interface JobParams {
   /** Linear probes of layers at every training checkpoint (Agrawal et al. Table 3). Default layers: see the engine. */
   probeTraining: { layers?: string[]; seeds?: number };
   /** What changed between the open model and another of the same architecture (e.g. after fine-tuning). */
-  compareModels: { other: string; layers?: string[]; selectivity?: boolean };
+  compareModels: { other: string; layers?: string[]; selectivity?: boolean; probes?: boolean };
   /** Look-alike images in the open folder, within and across classes (before training on it). */
   datasetReport: Record<string, never>;
   /** One HTML page of the Agrawal et al. analyses (sparsity, selectivity, grandmother cells, probes). */

@@ -239,13 +239,15 @@ describe('browser mode in Chromium', () => {
     await page.getByRole('button', { name: /^Compare with/ }).click();
     await page.waitForSelector('[data-comparison] tbody tr', { timeout: 180_000 });
     await expect(page.locator('[data-comparison] tbody tr', { hasText: 'conv1' }).textContent()).resolves.toMatch(/kept/);
+    // …so a probe on conv1 tells the classes apart exactly as well before as after.
+    await expect(page.locator('[data-comparison] tbody tr', { hasText: 'conv1' }).locator('[data-comparison-probe]').textContent()).resolves.toMatch(/^\s*(\d+) → \1 %\s*$/);
     await page.screenshot({ path: path.join(OUT, 'browser-train.png') });
     // A confusion cell opens its held-back images; one of them opens in Inspect with the run's own model.
     const matrix = page.locator('[data-run-details] [data-confusion]');
     const box = (await matrix.boundingBox())!;
-    // The chart's grid: 110 px left, 10 top, 10 right, 90 bottom; 10 × 10 cells; the top-left one is the first
+    // The chart's grid: 124 px left, 10 top, 10 right, 90 bottom; 10 × 10 cells; the top-left one is the first
     // class taken for itself.
-    await page.mouse.click(box.x + 110 + (box.width - 120) / 20, box.y + 10 + (box.height - 100) / 20);
+    await page.mouse.click(box.x + 124 + (box.width - 134) / 20, box.y + 10 + (box.height - 100) / 20);
     await expect.poll(() => page.locator('[data-run-details] [data-drill] p').textContent(), { timeout: 10_000 }).toMatch(/^Ankle-boot recognised correctly \(\d+\)/);
     await page.locator('[data-run-details] [data-drill] .thumb').first().click();
     await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/fine-tuned \(features\)/);

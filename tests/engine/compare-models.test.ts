@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeJobContext } from '../../electron/engine/analyses/job-context';
 import { compareModels } from '../../electron/engine/analyses/compare-models';
+import { linearProbes } from '../../electron/engine/analyses/probe';
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';
@@ -43,6 +44,11 @@ describe('comparing two models of one architecture', () => {
       expect(r.rows[0].weightChange).toBeCloseTo(0.1, 6);
       expect(r.rows[1].weightChange).toBe(0);
       expect(r.rows[0].aueOther).toBeCloseTo(r.rows[0].aueModel!, 5);
+      // Probe accuracy per layer in each model: this model's equal a probe run on it directly; scaling c1 by 1.1
+      // changes nothing a standardised probe can see.
+      const direct = await linearProbes(model, dataset, { layers: ['c1', 'out'], ablations: ['original'], seeds: 1 }, quiet);
+      expect(r.rows.map((x) => x.probeModel)).toEqual(direct.map((d) => d.accuracy));
+      expect(r.rows[0].probeOther).toBe(r.rows[0].probeModel);
       expect(r.onlyInModel).toEqual([]);
     } finally {
       model.dispose();

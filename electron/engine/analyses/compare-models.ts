@@ -3,6 +3,8 @@
  * pretrained one and a fine-tuned copy — compared layer by layer on the open images:
  *   weight change   ‖W_after − W_before‖ / ‖W_before‖ over all of a layer's weights (0 for frozen layers)
  *   selectivity     mean area under the entropy curve (AuE) of the layer's units in each model, and the shift
+ *   probe accuracy  held-out accuracy of a linear probe on the layer's outputs in each model (Table 2's per-layer
+ *                   performance before and after fine-tuning, on the person's classes)
  * Layers are matched by name and weight shapes; layers only one model has (a new classifier) are listed apart.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -12,6 +14,7 @@ import type { Dataset } from '../data/dataset';
 import { openModel, type LoadedModel } from '../model/loaded-model';
 import { releaseBatchSessions } from '../runtime/batch-forward';
 import { selectivityOfLayers } from './agrawal';
+import { linearProbes } from './probe';
 import type { JobContext } from './job-context';
 
 function relativeChange(before: tf.Tensor[], after: tf.Tensor[]): number {
@@ -34,7 +37,7 @@ export async function compareModels(
   current: LoadedModel,
   otherFile: string,
   dataset: Dataset,
-  options: { layers?: string[]; selectivity?: boolean },
+  options: { layers?: string[]; selectivity?: boolean; probes?: boolean },
   ctx: JobContext,
 ): Promise<ModelComparison> {
   const other = await openModel(otherFile, otherFile);
@@ -60,16 +63,19 @@ export async function compareModels(
       layer: name,
       weightChange: relativeChange(current.model.getLayer(name).getWeights(), other.model.getLayer(name).getWeights()),
     }));
-    if (options.selectivity !== false) {
-      // Every layer of each model in one pair of passes over the dataset.
-      for (const [j, model] of [current, other].entries()) {
-        ctx.throwIfCancelled();
-        const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(j * t + d, 2 * t, `${j === 0 ? 'This model' : 'The other'}: ${m}`) };
+    // Stages, each over the whole dataset: selectivity of each model (one pair of passes for every layer), then probes.
+    const stages = [...(options.selectivity !== false ? (['selectivity', 'selectivity'] as const) : []), ...(options.probes !== false ? (['probe', 'probe'] as const) : [])];
+    for (const [s, what] of stages.entries()) {
+      ctx.throwIfCancelled();
+      const j = s % 2;
+      const model = j === 0 ? current : other;
+      const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(s * t + d, stages.length * t, `${j === 0 ? 'This model' : 'The other'}: ${m}`) };
+      if (what === 'selectivity') {
         const { layers: measured } = await selectivityOfLayers(model, dataset, layers, sub);
-        measured.forEach(({ aue }, i) => {
-          if (j === 0) rows[i].aueModel = mean(aue);
-          else rows[i].aueOther = mean(aue);
-        });
+        measured.forEach(({ aue }, i) => (rows[i][j === 0 ? 'aueModel' : 'aueOther'] = mean(aue)));
+      } else {
+        const probed = await linearProbes(model, dataset, { layers, ablations: ['original'], seeds: 1 }, sub);
+        probed.forEach((p, i) => (rows[i][j === 0 ? 'probeModel' : 'probeOther'] = p.accuracy));
       }
     }
     return { model: current.summary.name, other: other.summary.name, rows, onlyInModel: onlyHere, onlyInOther: onlyThere };

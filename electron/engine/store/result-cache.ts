@@ -12,8 +12,8 @@ import { writeFileAtomic } from './atomic';
 import { stamp, workspaceRoot } from './workspace';
 import { ENGINE_VERSION } from '../paths';
 
-/** Result layouts newer than the engine version: gmc 2 = precision–recall curves added. */
-const RESULT_SCHEMAS: Partial<Record<string, number>> = { gmc: 2 };
+/** Result layouts newer than the engine version: gmc 2 = precision–recall curves; compareModels 2 = probe accuracies. */
+const RESULT_SCHEMAS: Partial<Record<string, number>> = { gmc: 2, compareModels: 2 };
 
 export function cacheKey(modelJsonPath: string, dataset: DatasetSummary, kind: string, params: unknown): string {
   const fingerprint = JSON.stringify({
