@@ -35,7 +35,9 @@ describe('HTML report', () => {
     const { html } = await core.runJob('report', {}, quiet);
     const sparsity = await core.runJob('sparsity', {}, quiet);
     for (const row of sparsity.rows) expect(html).toContain(`<td>${row.layer}</td><td class="n">${row.mean_nonzero_pct.toFixed(1)} %</td>`);
-    expect(html.match(/<svg /g)).toHaveLength(2);
+    // Selectivity curves, grandmother-cell APs, their precision–recall curves, probe bars.
+    expect(html.match(/<svg /g)).toHaveLength(4);
+    expect(html).toMatch(/Precision–recall curves of the \d best units for/);
     expect(html).not.toContain('<script');
     expect(html).toContain('a &lt;b&gt; &amp; &quot;c&quot;');
     expect(html).not.toContain('a <b> & "c"');

@@ -39,7 +39,7 @@ export function reportHtml(r: ReportInputs): string {
     legend: { top: 0 },
     grid: { left: 60, right: 20, top: 40, bottom: 50 },
     xAxis: { type: 'value', name: 'fraction of units (most selective first)', nameLocation: 'middle', nameGap: 30, min: 0, max: 1 },
-    yAxis: { type: 'value', name: 'mean cumulative AuE (bits)' },
+    yAxis: { type: 'value', name: 'mean cumulative AuE (bits)', nameLocation: 'middle', nameGap: 40 },
     series: r.selectivity.layers.map((l) => ({ type: 'line', name: l.layer, showSymbol: false, data: l.cumulative.map((v, k) => [(k + 1) / l.cumulative.length, v]) })),
   });
   const best = r.gmc.classes.map((c, ci) => {
@@ -51,7 +51,7 @@ export function reportHtml(r: ReportInputs): string {
     legend: { top: 0 },
     grid: { left: 60, right: 20, top: 40, bottom: 80 },
     xAxis: { type: 'category', data: best.map((b) => b.c), axisLabel: { rotate: 30 } },
-    yAxis: { type: 'value', name: 'average precision', min: 0, max: 1 },
+    yAxis: { type: 'value', name: 'average precision', nameLocation: 'middle', nameGap: 40, min: 0, max: 1 },
     series: [
       { type: 'bar', name: 'best single unit', data: best.map((b) => Number(b.ap.toFixed(3))) },
       { type: 'bar', name: 'second best', data: best.map((b) => Number(b.second.toFixed(3))) },
@@ -66,6 +66,36 @@ export function reportHtml(r: ReportInputs): string {
       return `<td class="n">${p ? `${pct(p.accuracy)}${p.seeds > 1 ? ` ± ${(p.std * 100).toFixed(1)}` : ''}` : '–'}</td>`;
     }).join('')}</tr>`)
     .join('');
+  const ablationName: Record<string, string> = { original: 'as is', binarised: 'on/off', shuffled: 'shuffled', maxpool: 'max only' };
+  const chance = 1 / Math.max(1, r.classes.length);
+  const probeSvg = svgChart({
+    legend: { top: 0 },
+    grid: { left: 60, right: 20, top: 40, bottom: 40 },
+    xAxis: { type: 'category', data: probeLayers },
+    yAxis: { type: 'value', name: 'held-out accuracy', nameLocation: 'middle', nameGap: 40, min: 0, max: 1 },
+    series: ablations.map((a, i) => ({
+      type: 'bar',
+      name: ablationName[a],
+      data: probeLayers.map((l) => Number((r.probe.find((x) => x.layer === l && x.ablation === a)?.accuracy ?? 0).toFixed(4))),
+      ...(i === 0 ? { markLine: { symbol: 'none', label: { formatter: 'chance', position: 'insideEndTop' }, lineStyle: { type: 'dashed' }, data: [{ yAxis: chance }] } } : {}),
+    })),
+  });
+  // Fig. 3's curves for the class whose best single unit is weakest: there the best units and random ones differ most
+  // visibly (a class with a perfect unit draws five flat lines at 1).
+  const shown = best.reduce((b, x, i) => (x.ap < best[b].ap ? i : b), 0);
+  const curves = r.gmc.curves?.[shown];
+  const prSvg = curves
+    ? svgChart({
+        legend: { top: 0 },
+        grid: { left: 60, right: 20, top: 70, bottom: 50 },
+        xAxis: { type: 'value', name: 'recall', nameLocation: 'middle', nameGap: 30, min: 0, max: 1 },
+        yAxis: { type: 'value', name: 'precision', nameLocation: 'middle', nameGap: 40, min: 0, max: 1 },
+        series: [
+          ...curves.top.map((t) => ({ type: 'line', name: `unit ${t.unit} (AP ${t.ap.toFixed(2)})`, showSymbol: false, data: t.precision.map((p, k) => [r.gmc.recalls[k], p]) })),
+          { type: 'line', name: `${curves.random.units.length} random units`, showSymbol: false, lineStyle: { type: 'dashed' }, data: curves.random.precision.map((p, k) => [r.gmc.recalls[k], p]) },
+        ],
+      })
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(r.model)} on ${esc(r.dataset)} — CNN Inspector report</title>
 <style>
@@ -94,11 +124,16 @@ A single unit far above the next best would be a "grandmother cell"; close bars 
 ${gmcSvg}
 <table><tr><th>class</th><th>best unit</th><th>AP</th><th>next best</th><th>chance</th></tr>
 ${best.map((b) => `<tr><td>${esc(b.c)}</td><td class="n">${b.unit}</td><td class="n">${b.ap.toFixed(3)}</td><td class="n">${b.second.toFixed(3)}</td><td class="n">${b.chance.toFixed(3)}</td></tr>`).join('')}</table>
+${curves ? `<p class="how">Precision–recall curves of the ${curves.top.length} best units for ${esc(r.gmc.classes[shown])} (the class whose best single unit is weakest) against random units
+of the layer: how much of the class a unit finds (recall) and how often it is right when it fires (precision).</p>
+${prSvg}` : ''}
 
 <h2>Where is the information? (Table 7)</h2>
 <p class="how">Held-out accuracy of a linear classifier trained on each layer's outputs as they are, switched to on/off, with positions shuffled,
-or keeping only each map's maximum. A small drop when binarised means the layer's information is in which units fire, not how strongly.</p>
-<table><tr><th>layer</th>${ablations.map((a) => `<th>${{ original: 'as is', binarised: 'on/off', shuffled: 'shuffled', maxpool: 'max only' }[a]}</th>`).join('')}</tr>${probeTable}</table>
+or keeping only each map's maximum (dashed line: chance). A small drop when binarised means the layer's information is in which units fire,
+not how strongly; a big drop when shuffled means where things are in the image matters at that layer.</p>
+${probeSvg}
+<table><tr><th>layer</th>${ablations.map((a) => `<th>${ablationName[a]}</th>`).join('')}</tr>${probeTable}</table>
 </body></html>
 `;
 }
