@@ -19,7 +19,7 @@ import { NpyRowReader } from '../store/npy-stream';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { prefetchBatches } from '../data/batch';
-import { batchForward } from '../runtime/batch-forward';
+import { batchForward, startHelperThread } from '../runtime/batch-forward';
 import { collectActivations, mapsFile } from './collect';
 import { gatherRows } from '../train/loop';
 import { mulberry32, shuffledIndices } from '../train/random';
@@ -418,7 +418,7 @@ async function runOnThreads(tasks: ProbeTask[], threads: number, report: (i: num
     }
   };
   try {
-    for (let k = 0; k < Math.min(threads, tasks.length); k++) workers.push(await startProbeThread(script));
+    for (let k = 0; k < Math.min(threads, tasks.length); k++) workers.push(await startHelperThread(script));
     await Promise.race([Promise.all(workers.map(run)), cancelled]);
     return out;
   } finally {
@@ -426,13 +426,4 @@ async function runOnThreads(tasks: ProbeTask[], threads: number, report: (i: num
     cancelled.catch(() => undefined);
     await Promise.all(workers.map((w) => w.terminate()));
   }
-}
-
-function startProbeThread(script: string): Promise<Worker> {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(script);
-    worker.unref(); // never keeps a CLI process alive
-    worker.once('message', (m: { ready: boolean; error?: ErrorInfo }) => (m.ready ? resolve(worker) : (void worker.terminate(), reject(new InspectorError(m.error?.code ?? 'INTERNAL', m.error?.message ?? 'a probe thread could not start')))));
-    worker.once('error', reject);
-  });
 }

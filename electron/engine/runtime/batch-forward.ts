@@ -71,11 +71,17 @@ function helperThreadCount(): number {
   return Math.max(0, (typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length) - 1);
 }
 
-function startHelper(script: string, file: string, layers: string[]): Promise<Worker> {
+/**
+ * Starts a helper thread (a built script that posts `{ ready }` once it has set itself up) and waits for it to be
+ * ready; a helper that cannot start is terminated and its error passed on.
+ */
+export function startHelperThread(script: string, workerData?: unknown): Promise<Worker> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(script, { workerData: { file, layers } });
+    const worker = new Worker(script, { workerData });
     worker.unref(); // never keeps a CLI process alive
-    worker.once('message', (m: { ready: boolean; error?: ErrorInfo }) => (m.ready ? resolve(worker) : (void worker.terminate(), reject(new Error(m.error?.message)))));
+    worker.once('message', (m: { ready: boolean; error?: ErrorInfo }) =>
+      m.ready ? resolve(worker) : (void worker.terminate(), reject(new InspectorError(m.error?.code ?? 'INTERNAL', m.error?.message ?? 'a helper thread could not start'))),
+    );
     worker.once('error', reject);
   });
 }
@@ -92,7 +98,7 @@ async function parallelTfjsForward(loaded: LoadedModel, layers: string[], cache:
   const key = layers.join('\u0001');
   let pending = cache.helpers.get(key);
   if (!pending) {
-    pending = Promise.all(Array.from({ length: threads }, () => startHelper(script, file, layers)));
+    pending = Promise.all(Array.from({ length: threads }, () => startHelperThread(script, { file, layers })));
     cache.helpers.set(key, pending);
     pending.catch(() => cache.helpers.delete(key));
   }
