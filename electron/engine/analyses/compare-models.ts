@@ -63,21 +63,22 @@ export async function compareModels(
       layer: name,
       weightChange: relativeChange(current.model.getLayer(name).getWeights(), other.model.getLayer(name).getWeights()),
     }));
-    // Stages, each over the whole dataset: selectivity of each model (one pair of passes for every layer), then probes.
-    const stages = [...(options.selectivity !== false ? (['selectivity', 'selectivity'] as const) : []), ...(options.probes !== false ? (['probe', 'probe'] as const) : [])];
-    for (const [s, what] of stages.entries()) {
-      ctx.throwIfCancelled();
-      const j = s % 2;
-      const model = j === 0 ? current : other;
-      const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(s * t + d, stages.length * t, `${j === 0 ? 'This model' : 'The other'}: ${m}`) };
-      if (what === 'selectivity') {
-        const { layers: measured } = await selectivityOfLayers(model, dataset, layers, sub);
-        measured.forEach(({ aue }, i) => (rows[i][j === 0 ? 'aueModel' : 'aueOther'] = mean(aue)));
-      } else {
-        const probed = await linearProbes(model, dataset, { layers, ablations: ['original'], seeds: 1 }, sub);
-        probed.forEach((p, i) => (rows[i][j === 0 ? 'probeModel' : 'probeOther'] = p.accuracy));
+    // Each measure for each model, every stage one pass over the dataset (selectivity: one pair of passes for all layers).
+    const measures = [...(options.selectivity !== false ? ['selectivity'] : []), ...(options.probes !== false ? ['probe'] : [])];
+    let stage = 0;
+    for (const what of measures)
+      for (const [j, model] of [current, other].entries()) {
+        ctx.throwIfCancelled();
+        const at = stage++;
+        const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(at * t + d, measures.length * 2 * t, `${j === 0 ? 'This model' : 'The other'}: ${m}`) };
+        if (what === 'selectivity') {
+          const { layers: measured } = await selectivityOfLayers(model, dataset, layers, sub);
+          measured.forEach(({ aue }, i) => (rows[i][j === 0 ? 'aueModel' : 'aueOther'] = mean(aue)));
+        } else {
+          const probed = await linearProbes(model, dataset, { layers, ablations: ['original'], seeds: 1 }, sub);
+          probed.forEach((p, i) => (rows[i][j === 0 ? 'probeModel' : 'probeOther'] = p.accuracy));
+        }
       }
-    }
     return { model: current.summary.name, other: other.summary.name, rows, onlyInModel: onlyHere, onlyInOther: onlyThere };
   } finally {
     await releaseBatchSessions(other);

@@ -180,12 +180,12 @@ export class NpyRowReader {
   readRows(rows: ArrayLike<number>, out: Float32Array = new Float32Array(rows.length * this.rowSize)): Float32Array {
     const rowBytes = this.rowSize * BYTES[this.dtype];
     const bytes = Buffer.alloc(rowBytes);
+    // float32 on a little-endian machine: straight into place.
+    const direct = this.dtype === 'float32' && littleEndianHost;
     const fd = fs.openSync(this.file, 'r');
     try {
       for (let i = 0; i < rows.length; i++) {
         const at = i * this.rowSize;
-        // float32 on a little-endian machine: straight into place.
-        const direct = this.dtype === 'float32' && littleEndianHost;
         const target = direct ? new Uint8Array(out.buffer, out.byteOffset + at * 4, rowBytes) : bytes;
         if (fs.readSync(fd, target, 0, rowBytes, this.dataStart + rows[i] * rowBytes) < rowBytes) throw new InspectorError('NPY_INVALID', `${this.file} is shorter than its header says`);
         if (direct) continue;
