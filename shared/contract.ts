@@ -337,6 +337,9 @@ export interface GrandmotherCurves {
 
 export type ProbeAblation = 'original' | 'binarised' | 'shuffled' | 'maxpool';
 
+/** How the app and the report name the ablations to people, in this order. */
+export const PROBE_ABLATION_LABELS: Readonly<Record<ProbeAblation, string>> = { original: 'as is', binarised: 'on/off', shuffled: 'shuffled', maxpool: 'max only' };
+
 /** Agrawal et al. Table 7: held-out accuracy of a linear probe on a layer's (ablated) features. */
 export interface ProbeRow {
   layer: string;

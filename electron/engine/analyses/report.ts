@@ -6,7 +6,7 @@
  * the views were used is quick.
  */
 import * as echarts from 'echarts';
-import type { GrandmotherResult, ProbeRow, SelectivityResult, SparsityResult } from '../../../shared/contract';
+import { PROBE_ABLATION_LABELS, type GrandmotherResult, type ProbeAblation, type ProbeRow, type SelectivityResult, type SparsityResult } from '../../../shared/contract';
 import type { EngineCore } from '../core';
 import type { JobContext } from './job-context';
 
@@ -58,7 +58,7 @@ export function reportHtml(r: ReportInputs): string {
       { type: 'line', name: 'chance', data: best.map((b) => Number(b.chance.toFixed(3))), lineStyle: { type: 'dashed' }, showSymbol: false },
     ],
   });
-  const ablations = ['original', 'binarised', 'shuffled', 'maxpool'].filter((a) => r.probe.some((p) => p.ablation === a));
+  const ablations = (Object.keys(PROBE_ABLATION_LABELS) as ProbeAblation[]).filter((a) => r.probe.some((p) => p.ablation === a));
   const probeLayers = [...new Set(r.probe.map((p) => p.layer))];
   const probeTable = probeLayers
     .map((l) => `<tr><td>${esc(l)}</td>${ablations.map((a) => {
@@ -66,7 +66,6 @@ export function reportHtml(r: ReportInputs): string {
       return `<td class="n">${p ? `${pct(p.accuracy)}${p.seeds > 1 ? ` ± ${(p.std * 100).toFixed(1)}` : ''}` : '–'}</td>`;
     }).join('')}</tr>`)
     .join('');
-  const ablationName: Record<string, string> = { original: 'as is', binarised: 'on/off', shuffled: 'shuffled', maxpool: 'max only' };
   const chance = 1 / Math.max(1, r.classes.length);
   const probeSvg = svgChart({
     legend: { top: 0 },
@@ -75,7 +74,7 @@ export function reportHtml(r: ReportInputs): string {
     yAxis: { type: 'value', name: 'held-out accuracy', nameLocation: 'middle', nameGap: 40, min: 0, max: 1 },
     series: ablations.map((a, i) => ({
       type: 'bar',
-      name: ablationName[a],
+      name: PROBE_ABLATION_LABELS[a],
       data: probeLayers.map((l) => Number((r.probe.find((x) => x.layer === l && x.ablation === a)?.accuracy ?? 0).toFixed(4))),
       ...(i === 0 ? { markLine: { symbol: 'none', label: { formatter: 'chance', position: 'insideEndTop' }, lineStyle: { type: 'dashed' }, data: [{ yAxis: chance }] } } : {}),
     })),
@@ -133,7 +132,7 @@ ${prSvg}` : ''}
 or keeping only each map's maximum (dashed line: chance). A small drop when binarised means the layer's information is in which units fire,
 not how strongly; a big drop when shuffled means where things are in the image matters at that layer.</p>
 ${probeSvg}
-<table><tr><th>layer</th>${ablations.map((a) => `<th>${ablationName[a]}</th>`).join('')}</tr>${probeTable}</table>
+<table><tr><th>layer</th>${ablations.map((a) => `<th>${PROBE_ABLATION_LABELS[a]}</th>`).join('')}</tr>${probeTable}</table>
 </body></html>
 `;
 }
