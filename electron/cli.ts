@@ -16,7 +16,7 @@ import { EXPORT_FORMATS, exportModelToPath } from './engine/model/export';
 import { ENGINE_VERSION } from './engine/paths';
 import { onnxRuntimeInstalled } from './engine/runtime/onnx-runtime';
 import { readFileBytes } from './engine/data/image';
-import { writeFileAtomic } from './engine/store/atomic';
+import { writeError, writeFileAtomic } from './engine/store/atomic';
 import { writeNpy } from './engine/store/npy';
 import { htmlToPdf } from './engine/store/pdf';
 import { STRATEGIES, type Strategy } from './engine/train/finetune';
@@ -625,7 +625,9 @@ export function cliMain(): void {
   runCli(process.argv.slice(2)).then(
     () => process.exit(0),
     (error) => {
-      const info = toErrorInfo(error);
+      // A folder or file the CLI could not create for --out / --out-dir (an errno error with the path).
+      const errno = error as NodeJS.ErrnoException;
+      const info = toErrorInfo(errno?.syscall && errno.path && ['mkdir', 'open', 'write', 'rename', 'copyfile'].includes(errno.syscall) ? writeError(error, errno.path) : error);
       process.stderr.write(`error ${info.code}: ${info.message.replace(/\s*\n\s*/g, ' ')}\n`);
       process.exit(info.code === 'UNKNOWN_COMMAND' || info.code === 'BAD_ARGUMENT' ? 2 : 1);
     },

@@ -741,8 +741,12 @@ export interface InspectorApi {
   getState(): Promise<AppState>;
   /** Opens an ONNX (.onnx), Keras (.h5, .keras) or TF.js Layers (model.json or folder) model. No path: the bundled one. */
   openModel(params: { path?: string }): Promise<ModelSummary>;
-  /** A model file the person dropped or picked in the browser (.onnx, .h5, .keras): kept in the workspace and opened. */
-  uploadModel(params: { name: string; bytes: Uint8Array }): Promise<ModelSummary>;
+  /**
+   * A model file the person dropped or picked in the browser (.onnx, .h5, .keras): kept in the workspace and
+   * opened. Big files go in parts (`offset` of `total` bytes, in order, each at most MODEL_UPLOAD_PART_BYTES):
+   * every part but the last answers null, the last the opened model.
+   */
+  uploadModel(params: { name: string; bytes: Uint8Array; offset?: number; total?: number }): Promise<ModelSummary | null>;
   /** Labels / preprocessing for the open model, saved beside its file (or in the workspace) and applied now. */
   saveModelSettings(params: ModelSettings): Promise<ModelSummary>;
   /** The open model as ONNX or as a TF.js Layers model (zip), with its labels and preprocessing. */
@@ -798,6 +802,11 @@ export interface InspectorEvents {
 }
 
 export type Inspector = InspectorApi & InspectorEvents;
+
+/** Largest part of a model upload, and of any one message a browser client sends (the server's frame limit allows a little more). */
+export const MODEL_UPLOAD_PART_BYTES = 32 * 1024 * 1024;
+/** Largest image file a client may send or the engine reads. */
+export const MAX_IMAGE_UPLOAD_BYTES = 50 * 1024 * 1024;
 
 /** Command names, for channel validation in IPC and WebSocket handlers. */
 export const COMMANDS = [

@@ -46,6 +46,42 @@ function halfToFloat(h: number): number {
   return (s ? -1 : 1) * Math.pow(2, e - 15) * (1 + f / 1024);
 }
 
+/** Largest number of values a .npy may declare (2^31: beyond what one typed array holds). */
+const MAX_NPY_VALUES = 2 ** 31 - 1;
+
+/**
+ * The header dictionary, read by its grammar — exactly the keys 'descr' (a quoted dtype), 'fortran_order'
+ * (True/False) and 'shape' (a tuple of whole numbers), in any order, nothing else — as NumPy writes it. A header
+ * regexes would half-accept (a float in the shape, a key twice, junk between entries) is NPY_INVALID.
+ */
+export function parseNpyHeader(header: string, name: string): { descr: string; fortran: boolean; shape: number[] } {
+  const bad = (why: string): never => {
+    throw new InspectorError('NPY_INVALID', `${name}: malformed header (${why})`);
+  };
+  const body = /^\s*\{(.*)\}\s*$/s.exec(header)?.[1] ?? bad('not a dictionary');
+  const entry = /\s*'(descr|fortran_order|shape)'\s*:\s*('[^']*'|True|False|\([^()]*\))\s*(?:,|$)/y;
+  const seen = new Map<string, string>();
+  let at = 0;
+  while (at < body.length && body.slice(at).trim().length > 0) {
+    entry.lastIndex = at;
+    const m = entry.exec(body) ?? bad(`unexpected text at "${body.slice(at, at + 20).trim()}"`);
+    if (seen.has(m[1])) bad(`'${m[1]}' given twice`);
+    seen.set(m[1], m[2]);
+    at = entry.lastIndex;
+  }
+  const descrText = seen.get('descr');
+  const fortranText = seen.get('fortran_order');
+  const shapeText = seen.get('shape');
+  if (!descrText?.startsWith("'") || (fortranText !== 'True' && fortranText !== 'False') || !shapeText?.startsWith('(')) bad('needs descr, fortran_order and shape');
+  const parts = shapeText!.slice(1, -1).split(',').map((x) => x.trim());
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
+  if (parts.length === 1 && parts[0] === '') parts.pop();
+  if (!parts.every((x) => /^\d{1,10}$/.test(x))) bad(`the shape (${shapeText}) is not a tuple of whole numbers`);
+  const shape = parts.map(Number);
+  if (shape.length > 32 || shape.reduce((a, b) => a * b, 1) > MAX_NPY_VALUES) bad(`the shape (${shapeText}) is too large`);
+  return { descr: descrText!.slice(1, -1), fortran: fortranText === 'True', shape };
+}
+
 export function decodeNpy(bytes: Uint8Array, name = '.npy file'): NpyArray {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (bytes.length < 10 || magic.some((m, i) => bytes[i] !== m)) {
@@ -66,17 +102,8 @@ export function decodeNpy(bytes: Uint8Array, name = '.npy file'): NpyArray {
   }
   if (headerStart + headerLength > bytes.length) throw new InspectorError('NPY_INVALID', `${name}: truncated header`);
   const header = new TextDecoder().decode(bytes.subarray(headerStart, headerStart + headerLength));
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeText === undefined) throw new InspectorError('NPY_INVALID', `${name}: malformed header`);
-  if (fortran === 'True') throw new InspectorError('NPY_UNSUPPORTED_DTYPE', `${name}: Fortran-order arrays are not supported`);
-  const shape = shapeText
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0)
-    .map(Number);
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new InspectorError('NPY_INVALID', `${name}: bad shape (${shapeText})`);
+  const { descr, fortran, shape } = parseNpyHeader(header, name);
+  if (fortran) throw new InspectorError('NPY_UNSUPPORTED_DTYPE', `${name}: Fortran-order arrays are not supported`);
   const count = shape.reduce((a, b) => a * b, 1);
   const dataStart = headerStart + headerLength;
   const body = bytes.subarray(dataStart);

@@ -39,7 +39,7 @@ import type { JobContext } from './analyses/job-context';
 import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
 import { initBackend, type BackendChoice, type BackendName } from './backend';
 import { openDataset, type Dataset } from './data/dataset';
-import { decodeImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
+import { checkImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
 import { JOB_RUNNERS, type JobRunner } from './jobs';
 import { openModel, type LoadedModel } from './model/loaded-model';
 import type { LoadProgress } from './model/registry';
@@ -123,9 +123,17 @@ export class EngineCore {
       this.uploads.set(id, { name, bytes });
       return { ref: { source: 'upload', id }, name, width: inputShape[1], height: inputShape[0] };
     }
-    const decoded = await decodeImage(bytes, name, 3);
+    // Checked without a full-size decode (a 16 384² PNG would cost ~800 MB in every worker).
+    const { width, height } = await checkImage(bytes, name);
     this.uploads.set(id, { name, bytes });
-    return { ref: { source: 'upload', id }, name, width: decoded.width, height: decoded.height };
+    return { ref: { source: 'upload', id }, name, width, height };
+  }
+
+  /** Forgets uploaded images (their client left); returns how many were held. */
+  removeUploads(ids: string[]): number {
+    let removed = 0;
+    for (const id of ids) if (this.uploads.delete(id)) removed++;
+    return removed;
   }
 
   private upload(id: string): Upload {

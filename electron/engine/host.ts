@@ -133,6 +133,14 @@ export class EngineHost {
     return results[0] as T;
   }
 
+  /** Forgets uploaded images in every worker (and in what a respawned worker is given again). */
+  async removeUploads(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const keys = new Set(ids.map((id) => `upload:${id}`));
+    for (let i = this.stateCalls.length - 1; i >= 0; i--) if (keys.has(this.stateCalls[i].key)) this.stateCalls.splice(i, 1);
+    await Promise.all(this.workers.map((w) => w.ready.then(() => this.post(w, { type: 'call', id: 0, method: 'removeUploads', args: [ids] }))));
+  }
+
   /** Tensor counts of every worker (tests assert they return to baseline). */
   async numTensors(): Promise<number[]> {
     await Promise.all(this.workers.map((w) => w.ready));

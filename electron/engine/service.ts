@@ -12,7 +12,7 @@ import { ENGINE_VERSION, resolveModelPath } from './paths';
 import { LOADERS, writeModelSettings } from './model/registry';
 import { resolveModelJsonPath } from './model/tfjs-io';
 import { workspaceRoot } from './store/workspace';
-import { writeFileAtomic } from './store/atomic';
+import { syncFolder } from './store/atomic';
 import type {
   ModelLoading,
   ExportFormat,
@@ -51,11 +51,35 @@ import { EngineHost, type EngineHostOptions } from './host';
 interface JobRecord {
   kind: JobKind;
   status: JobStatus;
+  /** Its client left: drop the record when the job ends. */
+  forget?: boolean;
   result?: unknown;
   error?: ErrorInfo;
 }
 
 const VERSION = ENGINE_VERSION;
+
+/** Largest model file a client may send (VGG-19 as ONNX is ~550 MB). */
+export const MAX_MODEL_UPLOAD_BYTES = 1000 * 2 ** 20;
+
+function checkModelUploadName(given: string): string {
+  const name = path.basename(given.replace(/\\/g, '/'));
+  const ext = path.extname(name).toLowerCase().slice(1);
+  const singleFile = LOADERS.filter((l) => l.format !== 'tfjs-layers').flatMap((l) => l.extensions);
+  if (!singleFile.includes(ext) || name.startsWith('.') || name.length > 200) {
+    throw new InspectorError(
+      'MODEL_UNSUPPORTED_FORMAT',
+      ext === 'json'
+        ? 'A TF.js model is a model.json plus weight files: open its folder by path instead of dropping the model.json'
+        : `${name} is not a model file CNN Inspector opens (${singleFile.map((e) => `.${e}`).join(', ')}, or a TF.js model folder)`,
+    );
+  }
+  return name;
+}
+
+/** Where the parts of one client's model upload gather (one at a time per client). */
+const partialUploadPath = (owner: string): string =>
+  path.join(workspaceRoot(), 'uploaded-models', 'partial', `${createHash('sha256').update(owner).digest('hex').slice(0, 16)}.part`);
 
 export class InspectorService implements Inspector {
   readonly host: EngineHost;
@@ -136,31 +160,47 @@ export class InspectorService implements Inspector {
     return this.model;
   }
 
-  async uploadModel(params: { name: string; bytes: Uint8Array }): Promise<ModelSummary> {
-    const name = path.basename(params.name);
-    const ext = path.extname(name).toLowerCase().slice(1);
-    const singleFile = LOADERS.filter((l) => l.format !== 'tfjs-layers').flatMap((l) => l.extensions);
-    if (!singleFile.includes(ext)) {
-      throw new InspectorError(
-        'MODEL_UNSUPPORTED_FORMAT',
-        ext === 'json'
-          ? 'A TF.js model is a model.json plus weight files: open its folder by path instead of dropping the model.json'
-          : `${name} is not a model file CNN Inspector opens (${singleFile.map((e) => `.${e}`).join(', ')}, or a TF.js model folder)`,
-      );
+  /**
+   * A model file sent by a client: whole, or in parts (`offset`, `total`) so no single message is bigger than the
+   * socket's frame limit. Parts are appended to a file private to `owner`; the last one opens the model (earlier
+   * ones answer null). Kept by content, so dropping the same file again reuses it (and its saved settings).
+   */
+  async uploadModel(params: { name: string; bytes: Uint8Array; offset?: number; total?: number }, owner = 'local'): Promise<ModelSummary | null> {
+    const name = checkModelUploadName(params.name);
+    const total = params.total ?? params.bytes.length;
+    const offset = params.offset ?? 0;
+    if (total > MAX_MODEL_UPLOAD_BYTES) {
+      throw new InspectorError('UPLOAD_LIMIT', `${name} is ${(total / 2 ** 20).toFixed(0)} MB; model files over ${MAX_MODEL_UPLOAD_BYTES / 2 ** 20} MB cannot be sent to the app — open it by path where the app runs`);
     }
-    // Kept by content, so dropping the same file again reuses it (and its saved settings).
-    const digest = createHash('sha256').update(params.bytes).digest('hex').slice(0, 16);
+    const partial = partialUploadPath(owner);
+    if (offset === 0) fs.rmSync(partial, { force: true });
+    const have = fs.existsSync(partial) ? fs.statSync(partial).size : 0;
+    if (offset !== have || offset + params.bytes.length > total) {
+      throw new InspectorError('BAD_ARGUMENT', `uploadModel: part at ${offset} does not follow the ${have} bytes received of ${total}`);
+    }
+    fs.mkdirSync(path.dirname(partial), { recursive: true });
+    fs.appendFileSync(partial, params.bytes);
+    if (offset + params.bytes.length < total) return null;
+    const digest = createHash('sha256').update(fs.readFileSync(partial)).digest('hex').slice(0, 16);
     const file = path.join(workspaceRoot(), 'uploaded-models', digest, name);
-    if (!fs.existsSync(file)) {
+    if (fs.existsSync(file)) fs.rmSync(partial, { force: true });
+    else {
       fs.mkdirSync(path.dirname(file), { recursive: true });
-      writeFileAtomic(file, params.bytes);
+      fs.renameSync(partial, file);
+      syncFolder(path.dirname(file));
     }
     return this.openModel({ path: file });
   }
 
-  async saveModelSettings(params: ModelSettings): Promise<ModelSummary> {
+  /** Removes a model upload that `owner` left unfinished. */
+  dropPartialUpload(owner: string): void {
+    fs.rmSync(partialUploadPath(owner), { force: true });
+  }
+
+  /** `besideModel: false` (browser clients) keeps the settings in the workspace, never in the model's folder. */
+  async saveModelSettings(params: ModelSettings, options: { besideModel?: boolean } = {}): Promise<ModelSummary> {
     if (!this.model) throw new InspectorError('MODEL_NOT_LOADED', 'No model is open');
-    writeModelSettings(resolveModelJsonPath(resolveModelPath(this.model.id)), params);
+    writeModelSettings(resolveModelJsonPath(resolveModelPath(this.model.id)), params, options.besideModel ?? true);
     return this.openModel({ path: this.model.id });
   }
 
@@ -250,8 +290,9 @@ export class InspectorService implements Inspector {
       .then(
         (result) => {
           record.status = 'done';
-          record.result = result;
+          record.result = record.forget ? undefined : result;
           this.emit('jobFinished', { jobId, kind, status: 'done' });
+          if (record.forget) this.jobs.delete(jobId);
         },
         (error: unknown) => {
           const info = toErrorInfo(error);
@@ -259,6 +300,7 @@ export class InspectorService implements Inspector {
           record.status = info.code === 'JOB_CANCELLED' || info.code === 'JOB_PAUSED' ? 'cancelled' : 'failed';
           record.error = info;
           this.emit('jobFinished', { jobId, kind, status: record.status, error: info });
+          if (record.forget) this.jobs.delete(jobId);
         },
       );
     return { jobId };
@@ -278,6 +320,22 @@ export class InspectorService implements Inspector {
     const info = runInfo(params.run, readRun(dir));
     if (info.status === 'running') throw new InspectorError('BAD_ARGUMENT', 'The run is training now: pause or cancel it first');
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Whether a job is still queued or running (undefined: no such job). */
+  jobUnfinished(jobId: string): boolean | undefined {
+    const record = this.jobs.get(jobId);
+    return record && (record.status === 'queued' || record.status === 'running');
+  }
+
+  /** Drops the kept results of finished jobs (their client left); unfinished ones are dropped when they end. */
+  forgetJobs(jobIds: string[]): void {
+    for (const id of jobIds) {
+      const record = this.jobs.get(id);
+      if (!record) continue;
+      if (record.status === 'queued' || record.status === 'running') record.forget = true;
+      else this.jobs.delete(id);
+    }
   }
 
   async getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]> {

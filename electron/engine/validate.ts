@@ -2,8 +2,11 @@
  * Payload validation for everything that arrives over a transport (IPC, WebSocket): a malformed request is a
  * BAD_ARGUMENT with a message, never an exception deep in the engine.
  */
-import { COMMANDS, JOB_KINDS, type CommandName, type JobKind } from '../../shared/contract';
+import { COMMANDS, JOB_KINDS, MAX_IMAGE_UPLOAD_BYTES, type CommandName, type JobKind } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
+
+/** Widest layer an ablation variant may ask for (AlexNet's fc layers have 4096). */
+export const MAX_LAYER_WIDTH = 8192;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -113,7 +116,10 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     for (const v of params.variants as unknown[]) {
       if (!isObject(v) || typeof v.name !== 'string') fail('ablation: every variant needs a name');
       if (v.remove !== undefined && (!Array.isArray(v.remove) || !v.remove.every((l) => typeof l === 'string'))) fail('ablation: remove must be layer names');
-      if (v.resize !== undefined && (!isObject(v.resize) || !Object.values(v.resize).every((n) => Number.isInteger(n) && (n as number) >= 1))) fail('ablation: resize maps layer names to whole numbers ≥ 1');
+      // A width is bounded: tfjs-wasm's memory only grows, so one 10⁶-unit layer would stay allocated for good.
+      if (v.resize !== undefined && (!isObject(v.resize) || !Object.values(v.resize).every((n) => Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_LAYER_WIDTH))) {
+        fail(`ablation: resize maps layer names to whole numbers from 1 to ${MAX_LAYER_WIDTH}`);
+      }
     }
     if (params.epochs !== undefined && (!Number.isInteger(params.epochs) || (params.epochs as number) < 1 || (params.epochs as number) > 500)) fail('ablation: epochs must be 1–500');
     if (params.batchSize !== undefined && (!Number.isInteger(params.batchSize) || (params.batchSize as number) < 1)) fail('ablation: batchSize must be a positive whole number');
@@ -157,6 +163,9 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       return;
     case 'uploadModel':
       if (typeof p.name !== 'string' || !(p.bytes instanceof Uint8Array)) fail('uploadModel: needs name (string) and bytes (Uint8Array)');
+      if (p.offset !== undefined || p.total !== undefined) {
+        if (!Number.isSafeInteger(p.offset) || !Number.isSafeInteger(p.total) || (p.offset as number) < 0 || (p.total as number) < 0) fail('uploadModel: offset and total must be whole numbers of bytes');
+      }
       break;
     case 'exportModel':
       if (p.format !== 'onnx' && p.format !== 'tfjs') fail('exportModel: format must be "onnx" or "tfjs"');
@@ -177,7 +186,7 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
     }
     case 'uploadImage':
       if (typeof p.name !== 'string' || !(p.bytes instanceof Uint8Array)) fail('uploadImage: needs name (string) and bytes (Uint8Array)');
-      if (p.bytes.length > 200 * 1024 * 1024) throw new InspectorError('IMAGE_TOO_LARGE', 'Files over 200 MB are refused');
+      if (p.bytes.length > MAX_IMAGE_UPLOAD_BYTES) throw new InspectorError('IMAGE_TOO_LARGE', `Image files over ${MAX_IMAGE_UPLOAD_BYTES / 2 ** 20} MB are refused`);
       return;
     case 'predict':
       checkImageRef(p.image);

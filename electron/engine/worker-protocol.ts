@@ -9,6 +9,7 @@ export type WorkerMethod =
   | 'listImages'
   | 'getImage'
   | 'addUpload'
+  | 'removeUploads'
   | 'predict'
   | 'activations'
   | 'project'

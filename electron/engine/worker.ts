@@ -27,6 +27,8 @@ async function call(method: string, args: unknown[]): Promise<unknown> {
       return core.getImage(args[0] as Parameters<EngineCore['getImage']>[0]);
     case 'addUpload':
       return core.addUpload(args[0] as string, args[1] as string, args[2] as Uint8Array);
+    case 'removeUploads':
+      return core.removeUploads(args[0] as string[]);
     case 'predict':
       return core.predict(args[0] as Parameters<EngineCore['predict']>[0]);
     case 'activations':

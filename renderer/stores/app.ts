@@ -1,6 +1,6 @@
 /** App-wide state: connection, backend, the open model and dataset. State only; calls go through api/. */
 import { defineStore } from 'pinia';
-import type { AppState, DatasetSummary, ModelLoading, ModelSettings, ModelSummary } from '../../shared/contract';
+import { MODEL_UPLOAD_PART_BYTES, type AppState, type DatasetSummary, type ModelLoading, type ModelSettings, type ModelSummary } from '../../shared/contract';
 import { api } from '../api';
 import { uploadFolder, type FolderFiles } from '../util/folder-upload';
 
@@ -59,8 +59,14 @@ export const useAppStore = defineStore('app', {
         this.error = { code: 'BAD_ARGUMENT', message: `${file.name} is ${(file.size / 1024 ** 3).toFixed(1)} GB, too big to send to the app: type its path in "model path on the server" instead` };
         return;
       }
-      const bytes = new Uint8Array(await file.arrayBuffer());
-      return this.change(() => api().uploadModel({ name: file.name, bytes }));
+      // Sent in parts: the server takes no message bigger than a part.
+      return this.change(async () => {
+        for (let offset = 0; offset < file.size || offset === 0; offset += MODEL_UPLOAD_PART_BYTES) {
+          const bytes = new Uint8Array(await file.slice(offset, offset + MODEL_UPLOAD_PART_BYTES).arrayBuffer());
+          await api().uploadModel({ name: file.name, bytes, offset, total: file.size });
+          if (file.size === 0) break;
+        }
+      });
     },
     saveModelSettings(settings: ModelSettings) {
       return this.change(() => api().saveModelSettings(settings));

@@ -3,7 +3,7 @@
  * (predictions, activation maps). Re-fetches when the selection changes; stale answers are dropped.
  */
 import { defineStore } from 'pinia';
-import type { ActivationMaps, ImageEntry, ImageRef, PredictResult } from '../../shared/contract';
+import { MAX_IMAGE_UPLOAD_BYTES, type ActivationMaps, type ImageEntry, type ImageRef, type PredictResult } from '../../shared/contract';
 import { api } from '../api';
 import { useAppStore } from './app';
 
@@ -34,6 +34,9 @@ export const useSelectionStore = defineStore('selection', {
     /** A file the person picked or dropped: sent to the engine, then analysed like any other image. */
     async openFile(file: File) {
       try {
+        if (file.size > MAX_IMAGE_UPLOAD_BYTES) {
+          throw Object.assign(new Error(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB; images over ${MAX_IMAGE_UPLOAD_BYTES / 2 ** 20} MB are not sent to the app`), { code: 'IMAGE_TOO_LARGE' });
+        }
         const uploaded = await api().uploadImage({ name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
         await this.selectImage(uploaded.ref, `your file · ${uploaded.name}`);
       } catch (error) {

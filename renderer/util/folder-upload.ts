@@ -2,6 +2,7 @@
  * A folder of class sub-folders picked (<input webkitdirectory>) or dropped on the window, copied to the engine
  * in batches (addDatasetFiles) so it can be opened like a folder on disk — browser mode and desktop alike.
  */
+import { MAX_IMAGE_UPLOAD_BYTES } from '../../shared/contract';
 import { api } from '../api';
 
 export interface FolderFiles {
@@ -86,9 +87,13 @@ export async function uploadFolder(picked: FolderFiles, onProgress: (done: numbe
     size = 0;
   };
   for (const [i, f] of picked.files.entries()) {
-    batch.push({ path: f.path, bytes: new Uint8Array(await f.file.arrayBuffer()) });
-    size += f.file.size;
-    if (size > 8 * 2 ** 20) await flush();
+    // No message may outgrow the server's frame limit: a batch is sent before it would, and a file bigger than
+    // any image the engine reads is not sent at all (the engine lists what it could not use).
+    if (f.file.size <= MAX_IMAGE_UPLOAD_BYTES) {
+      if (size + f.file.size > 8 * 2 ** 20 && batch.length) await flush();
+      batch.push({ path: f.path, bytes: new Uint8Array(await f.file.arrayBuffer()) });
+      size += f.file.size;
+    }
     onProgress(i + 1, picked.files.length);
   }
   if (batch.length || first) await flush();

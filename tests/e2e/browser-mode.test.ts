@@ -400,9 +400,13 @@ describe('classroom mode (--host 0.0.0.0)', () => {
       expect(without.status).toBe(401);
       const wrong = await fetch(`http://127.0.0.1:${port}/?token=nope`);
       expect(wrong.status).toBe(401);
-      const withToken = await fetch(`http://127.0.0.1:${port}/?token=${server.token}`);
-      expect(withToken.status).toBe(200);
-      expect(await withToken.text()).toMatch(/CNN Inspector/);
+      // The token is swapped for an HttpOnly cookie and a redirect to the same page without it.
+      const withToken = await fetch(`http://127.0.0.1:${port}/?token=${server.token}`, { redirect: 'manual' });
+      expect(withToken.status).toBe(303);
+      const cookie = withToken.headers.get('set-cookie')!.split(';')[0];
+      const page = await fetch(`http://127.0.0.1:${port}/`, { headers: { cookie } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/CNN Inspector/);
     } finally {
       await server.close();
     }

@@ -7,7 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeHostileFiles } from '../helpers/hostile-files';
 import { decodeNpy } from '../../shared/npy';
 
 const run = promisify(execFile);
@@ -36,9 +37,14 @@ const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'tests', 'fixtures',
 };
 
 describe('cnn-inspect: bad inputs get their coded error', () => {
+  let hostile = '';
+  beforeAll(() => {
+    hostile = makeHostileFiles();
+  });
+  afterAll(() => fs.rmSync(hostile, { recursive: true, force: true }));
   for (const c of manifest.cases) {
     it(`${c.name} → ${c.code}`, async () => {
-      const out = await cli(c.args.map((a) => (a === 'TINY' ? TINY : a)));
+      const out = await cli(c.args.map((a) => (a === 'TINY' ? TINY : a.startsWith('HOSTILE/') ? path.join(hostile, a.slice('HOSTILE/'.length)) : a)));
       expect(out.code).not.toBe(0);
       expect(out.stdout).toBe('');
       const errorLines = out.stderr.split('\n').filter((l) => l.startsWith('error '));

@@ -31,16 +31,59 @@ function entryAt(entries: ImageEntry[], index: number): ImageEntry {
   return entry;
 }
 
+/** What a folder entry is once symlinks are followed (a link to a class folder is a class folder). */
+type EntryKind = 'file' | 'folder' | 'broken-link' | 'special';
+
+interface Listed {
+  name: string;
+  kind: EntryKind;
+  size: number;
+  /** Why a 'special' entry is not read (a pipe, a device, a socket). */
+  what?: string;
+}
+
+function listFolder(dir: string): Listed[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => !d.name.startsWith('.'))
+    .sort((a, b) => byCodePoint(a.name, b.name))
+    .map((d) => {
+      let stat: fs.Stats;
+      try {
+        stat = fs.statSync(path.join(dir, d.name));
+      } catch {
+        return { name: d.name, kind: 'broken-link' as const, size: 0 };
+      }
+      if (stat.isDirectory()) return { name: d.name, kind: 'folder' as const, size: 0 };
+      if (stat.isFile()) return { name: d.name, kind: 'file' as const, size: stat.size };
+      const what = stat.isFIFO() ? 'a pipe (FIFO)' : stat.isSocket() ? 'a socket' : 'a device';
+      return { name: d.name, kind: 'special' as const, size: 0, what };
+    });
+}
+
+/** The skipped-file row for an entry of a class folder that is not an image we read, or undefined for an image. */
+function skipReason(f: Listed, rel: string): SkippedFile | undefined {
+  if (f.kind === 'folder') return { file: rel, code: 'DATASET_NESTED_FOLDER', message: 'folders inside a class folder are not read' };
+  if (f.kind === 'broken-link') return { file: rel, code: 'FILE_NOT_FOUND', message: 'a link whose target is missing' };
+  if (f.kind === 'special') return { file: rel, code: 'FILE_NOT_REGULAR', message: `${f.what}, not an image file` };
+  if (!isImageOrNpyName(f.name)) {
+    return { file: rel, code: 'IMAGE_UNSUPPORTED_TYPE', message: /\.(bmp|svg)$/i.test(f.name) ? 'BMP and SVG files are not read: save it as PNG or JPEG' : 'not an image file (PNG, JPEG, WebP, TIFF, GIF, AVIF) or .npy' };
+  }
+  if (f.size === 0) return { file: rel, code: 'IMAGE_EMPTY_FILE', message: 'empty file (0 bytes)' };
+  return undefined;
+}
+
 function openFolderDataset(root: string, id: string, name: string): Dataset {
   const skipped: SkippedFile[] = [];
-  const dirents = fs.readdirSync(root, { withFileTypes: true }).sort((a, b) => byCodePoint(a.name, b.name));
-  let classDirs = dirents.filter((d) => d.isDirectory() && !d.name.startsWith('.')).map((d) => d.name);
-  const looseFiles = dirents.filter((d) => d.isFile() && isImageOrNpyName(d.name));
+  const listed = listFolder(root);
+  let classDirs = listed.filter((d) => d.kind === 'folder').map((d) => d.name);
+  const looseFiles = listed.filter((d) => d.kind === 'file' && isImageOrNpyName(d.name));
   let flat = false;
   if (classDirs.length === 0 && looseFiles.length > 0) flat = true;
   else {
-    for (const d of dirents) {
-      if (d.isFile() && !d.name.startsWith('.')) skipped.push({ file: d.name, code: 'DATASET_LOOSE_FILE', message: 'file beside the class folders (not in any class)' });
+    for (const d of listed) {
+      if (d.kind === 'file') skipped.push({ file: d.name, code: 'DATASET_LOOSE_FILE', message: 'file beside the class folders (not in any class)' });
+      else if (d.kind !== 'folder') skipped.push(skipReason(d, d.name)!);
     }
   }
   if (flat) classDirs = [path.basename(root)];
@@ -48,23 +91,12 @@ function openFolderDataset(root: string, id: string, name: string): Dataset {
   const classes: DatasetSummary['classes'] = [];
   classDirs.forEach((className, classIndex) => {
     const dir = flat ? root : path.join(root, className);
-    const files = fs
-      .readdirSync(dir, { withFileTypes: true })
-      .filter((d) => !d.name.startsWith('.'))
-      .sort((a, b) => byCodePoint(a.name, b.name));
     let count = 0;
-    for (const f of files) {
+    for (const f of listFolder(dir)) {
       const rel = flat ? f.name : `${className}/${f.name}`;
-      if (!f.isFile()) {
-        skipped.push({ file: rel, code: 'DATASET_NESTED_FOLDER', message: 'folders inside a class folder are not read' });
-        continue;
-      }
-      if (!isImageOrNpyName(f.name)) {
-        skipped.push({ file: rel, code: 'IMAGE_UNSUPPORTED_TYPE', message: 'not an image file (PNG, JPEG, WebP, TIFF, GIF) or .npy' });
-        continue;
-      }
-      if (fs.statSync(path.join(dir, f.name)).size === 0) {
-        skipped.push({ file: rel, code: 'IMAGE_EMPTY_FILE', message: 'empty file (0 bytes)' });
+      const reason = skipReason(f, rel);
+      if (reason) {
+        skipped.push(reason);
         continue;
       }
       entries.push({ index: entries.length, file: rel, classIndex, className });

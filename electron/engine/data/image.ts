@@ -11,13 +11,23 @@ import sharp from 'sharp';
 import type { Preprocessing } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { decodeNpy, toFloat32 } from '../store/npy';
+import { readRegularFile } from '../store/safe-files';
 
-/** Largest image accepted, in pixels (a 16k × 16k photo is far beyond any CNN input). */
-export const MAX_INPUT_PIXELS = 16384 * 16384;
+/**
+ * Largest image accepted, in pixels: 100 megapixels (a 12 000 × 8 000 photo), far beyond any CNN input. Decoding
+ * streams through the resize, so memory stays near the output size, but the decode time grows with the pixels.
+ */
+export const MAX_INPUT_PIXELS = 100_000_000;
 
-export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif', '.bmp', '.avif']);
+/** Largest image or .npy file read (bytes); the same bound as an upload. */
+export const MAX_IMAGE_FILE_BYTES = 200 * 2 ** 20;
 
-export type SniffedType = 'png' | 'jpeg' | 'gif' | 'webp' | 'tiff' | 'npy' | 'unknown';
+/** Extensions a dataset folder lists as images; the content decides the format (BMP and SVG are not read). */
+export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff', '.gif', '.avif']);
+
+export type SniffedType = 'png' | 'jpeg' | 'gif' | 'webp' | 'tiff' | 'avif' | 'npy' | 'unknown';
+
+const READABLE = 'PNG, JPEG, WebP, TIFF, GIF, AVIF or .npy';
 
 export function sniffType(bytes: Uint8Array): SniffedType {
   const b = bytes;
@@ -27,7 +37,25 @@ export function sniffType(bytes: Uint8Array): SniffedType {
   if (b.length >= 12 && b[0] === 0x52 && b[1] === 0x49 && b[2] === 0x46 && b[3] === 0x46 && b[8] === 0x57 && b[9] === 0x45) return 'webp';
   if (b.length >= 4 && ((b[0] === 0x49 && b[1] === 0x49 && b[2] === 0x2a) || (b[0] === 0x4d && b[1] === 0x4d && b[3] === 0x2a))) return 'tiff';
   if (b.length >= 6 && b[0] === 0x93 && b[1] === 0x4e && b[2] === 0x55 && b[3] === 0x4d) return 'npy';
+  // ISO-BMFF "ftyp" box naming an AVIF brand.
+  if (b.length >= 12 && b[4] === 0x66 && b[5] === 0x74 && b[6] === 0x79 && b[7] === 0x70 && b[8] === 0x61 && b[9] === 0x76 && b[10] === 0x69) return 'avif';
   return 'unknown';
+}
+
+/**
+ * The format by content, refusing anything else before a decoder sees it: an SVG renamed .png would otherwise
+ * be rendered (a 123-byte SVG can ask for a gigapixel canvas), and a BMP reach a decoder that lacks it.
+ */
+function imageType(bytes: Uint8Array, name: string): Exclude<SniffedType, 'npy' | 'unknown'> {
+  checkNotEmpty(bytes, name);
+  const type = sniffType(bytes);
+  if (type === 'npy') throw new InspectorError('IMAGE_UNSUPPORTED_TYPE', `${name} is a .npy array, not an image`);
+  if (type === 'unknown') {
+    const head = Buffer.from(bytes.subarray(0, 256)).toString('latin1').trimStart();
+    const what = /^(<\?xml|<svg|<!DOCTYPE svg)/i.test(head) ? 'an SVG drawing' : head.startsWith('BM') ? 'a BMP image' : 'not an image';
+    throw new InspectorError('IMAGE_UNSUPPORTED_TYPE', `${name} is ${what}: CNN Inspector reads ${READABLE}`);
+  }
+  return type;
 }
 
 function checkNotEmpty(bytes: Uint8Array, name: string): void {
@@ -40,14 +68,20 @@ function sharpError(error: unknown, name: string, type: SniffedType): InspectorE
     return new InspectorError('IMAGE_TOO_LARGE', `${name} is larger than ${MAX_INPUT_PIXELS} pixels`, message);
   }
   if (type === 'unknown' || /unsupported image format/i.test(message)) {
-    return new InspectorError('IMAGE_UNSUPPORTED_TYPE', `${name} is not an image CNN Inspector can read (PNG, JPEG, WebP, TIFF, GIF or .npy)`, message);
+    return new InspectorError('IMAGE_UNSUPPORTED_TYPE', `${name} is not an image CNN Inspector can read (${READABLE})`, message);
   }
   return new InspectorError('IMAGE_DECODE_FAILED', `${name} could not be decoded: the file looks like ${type.toUpperCase()} but is damaged`, message);
 }
 
+// libvips keeps recently decoded images in a cache; an engine that decodes thousands of strangers' files once each
+// gains nothing from it and would hold their pixels.
+sharp.cache(false);
+
 function pipeline(bytes: Uint8Array): ReturnType<typeof sharp> {
-  // First frame only for GIF/TIFF; failOn 'error' rejects truncated files instead of returning grey pixels.
-  return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', pages: 1 });
+  // First frame only for GIF/TIFF; failOn 'warning' rejects what libjpeg/libpng only warn about (corrupt Huffman
+  // data, bad CRCs, truncation) instead of returning grey or garbled pixels; sequentialRead lets the decode stream
+  // through the resize, so a big image costs its output size in memory, not its full size.
+  return sharp(bytes, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'warning', pages: 1, sequentialRead: true });
 }
 
 export interface DecodedImage {
@@ -60,9 +94,7 @@ export interface DecodedImage {
 
 /** Decodes to 8-bit grey or RGB (alpha flattened onto black, 16-bit reduced to 8-bit). */
 export async function decodeImage(bytes: Uint8Array, name: string, channels: 1 | 3): Promise<DecodedImage> {
-  checkNotEmpty(bytes, name);
-  const type = sniffType(bytes);
-  if (type === 'npy') throw new InspectorError('IMAGE_UNSUPPORTED_TYPE', `${name} is a .npy array, not an image`);
+  const type = imageType(bytes, name);
   try {
     let p = pipeline(bytes).flatten({ background: '#000000' });
     p = channels === 1 ? p.toColourspace('b-w') : p.toColourspace('srgb');
@@ -91,9 +123,14 @@ export async function toModelInput(bytes: Uint8Array, name: string, pre: Preproc
     if (!(array.data instanceof Float32Array)) {
       throw new InspectorError('NPY_UNSUPPORTED_DTYPE', `${name}: input arrays must be float32`);
     }
-    return toFloat32(array);
+    // NaN or ±Inf would flow through every layer and show as blank maps and "NaN % sure": refused here.
+    const bad = array.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) {
+      throw new InspectorError('INPUT_NOT_FINITE', `${name} holds ${Number.isNaN(array.data[bad]) ? 'NaN' : 'infinite'} values (first at position ${bad}): a model input must be ordinary numbers`);
+    }
+    return array.data;
   }
-  const type = sniffType(bytes);
+  const type = imageType(bytes, name);
   const [h, w] = pre.inputSize;
   let pixels: Buffer;
   try {
@@ -125,8 +162,7 @@ export function preprocessPixels(pixels: Uint8Array, pre: Preprocessing): Float3
 
 /** A PNG for display: the image as decoded, the longer side at most `size` pixels (upscaled small images too). */
 export async function displayPng(bytes: Uint8Array, name: string, size = 256): Promise<Uint8Array> {
-  checkNotEmpty(bytes, name);
-  const type = sniffType(bytes);
+  const type = imageType(bytes, name);
   try {
     const meta = await pipeline(bytes).metadata();
     const longer = Math.max(meta.width ?? size, meta.height ?? size);
@@ -169,10 +205,26 @@ export async function npyDisplayPng(bytes: Uint8Array, name: string, size = 256)
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
+/**
+ * Checks an image without decoding it at full size: its header for the size, then a decode streamed down to a
+ * thumbnail so damaged pixel data is found now (an upload is refused at once, not at its first use).
+ */
+export async function checkImage(bytes: Uint8Array, name: string): Promise<{ width: number; height: number }> {
+  const type = imageType(bytes, name);
+  try {
+    const meta = await pipeline(bytes).metadata();
+    await pipeline(bytes).resize(64, 64, { fit: 'inside' }).raw().toBuffer();
+    return { width: meta.width ?? 0, height: meta.height ?? 0 };
+  } catch (error) {
+    throw sharpError(error, name, type);
+  }
+}
+
+/** An image or .npy file's bytes: an ordinary file (never a pipe or device), at most MAX_IMAGE_FILE_BYTES. */
 export function readFileBytes(file: string): Uint8Array {
   if (!fs.existsSync(file)) throw new InspectorError('FILE_NOT_FOUND', `No file at ${file}`);
   if (fs.statSync(file).isDirectory()) throw new InspectorError('IMAGE_UNSUPPORTED_TYPE', `${file} is a folder, not an image`);
-  return fs.readFileSync(file);
+  return readRegularFile(file, { maxBytes: MAX_IMAGE_FILE_BYTES });
 }
 
 export function isImageOrNpyName(file: string): boolean {

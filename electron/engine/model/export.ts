@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ExportFormat, ExportedModel, ModelMetadata } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { writeFileAtomic } from '../store/atomic';
-import { zipStored } from '../store/zip-writer';
+import { zipStored } from '../store/zip';
 import type { LoadedModel } from './loaded-model';
 import { exportOnnx } from './onnx/export';
 import { fileSystemSaver } from './tfjs-io';

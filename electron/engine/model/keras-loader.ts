@@ -14,7 +14,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelMetadata } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { layerConfigs, normalizeKerasConfig, type Json } from './keras/config';
-import { readZipEntries } from './keras/zip';
+import { checkJsonDepth } from '../store/json-depth';
+import { checkRegularFile, readRegularFile } from '../store/safe-files';
+import { readZipMembers } from '../store/zip';
 import './layers/keras-ops';
 import './layers/lrn';
 import './layers/onnx-ops';
@@ -82,9 +84,57 @@ interface KerasSource {
   close(): void;
 }
 
-async function openLegacyH5(file: string): Promise<KerasSource> {
+/** h5wasm returns an ExternalLink {filename, obj_path} for such a link (the class is not in its default export). */
+const isExternalLink = (node: unknown): boolean =>
+  typeof node === 'object' && node !== null && (node.constructor?.name === 'ExternalLink' || ('filename' in node && 'obj_path' in node));
+
+/** Most links walked when checking a file for external links (a real Keras file has a few per layer). */
+const MAX_HDF5_LINKS = 200_000;
+
+/**
+ * Refuses an HDF5 file with any external link: HDF5 follows such a link into another file on the disk when a
+ * path through it is read. Walks every group from the root, each child looked at before it is entered (so a
+ * link is seen, never followed); hard-link cycles are bounded by the link count.
+ */
+function refuseExternalLinks(f: H5File, name: string): void {
+  const groups: string[] = ['/'];
+  let seen = 0;
+  while (groups.length > 0) {
+    const at = groups.pop()!;
+    const group = at === '/' ? f : f.get(at);
+    for (const key of group?.keys?.() ?? []) {
+      if (++seen > MAX_HDF5_LINKS) throw new InspectorError('KERAS_INVALID', `${name} holds more than ${MAX_HDF5_LINKS} objects: not a Keras model`);
+      const childPath = `${at === '/' ? '' : at}/${key}`;
+      const child = f.get(childPath);
+      if (isExternalLink(child)) {
+        throw new InspectorError('PATH_OUTSIDE_FOLDER', `${name} links to data in another file (${childPath}): refused, a model file must hold its own weights`);
+      }
+      if (child && typeof child.keys === 'function' && child.shape === undefined) groups.push(childPath);
+    }
+  }
+}
+
+/** Opens an HDF5 file with h5wasm; a damaged one (truncated, garbage after the signature) is KERAS_INVALID. */
+async function openHdf5(file: string, name: string): Promise<H5File> {
   const mod = await h5wasm();
-  const f = new mod.File(file, 'r');
+  let f: H5File;
+  try {
+    f = new mod.File(file, 'r');
+  } catch (error) {
+    throw new InspectorError('KERAS_INVALID', `${name} is a damaged HDF5 file (truncated?)`, error instanceof Error ? error.message : String(error));
+  }
+  try {
+    refuseExternalLinks(f, name);
+  } catch (error) {
+    f.close();
+    if (error instanceof InspectorError) throw error;
+    throw new InspectorError('KERAS_INVALID', `${name} is a damaged HDF5 file`, error instanceof Error ? error.message : String(error));
+  }
+  return f;
+}
+
+async function openLegacyH5(file: string): Promise<KerasSource> {
+  const f = await openHdf5(file, path.basename(file));
   const configAttr = f.attrs['model_config'];
   if (!configAttr) {
     f.close();
@@ -93,8 +143,10 @@ async function openLegacyH5(file: string): Promise<KerasSource> {
   let config: Json;
   try {
     config = JSON.parse(text(configAttr.value)) as Json;
+    checkJsonDepth(config, `${path.basename(file)}: its model_config`, 'KERAS_INVALID');
   } catch (error) {
     f.close();
+    if (error instanceof InspectorError) throw error;
     throw new InspectorError('KERAS_INVALID', `${path.basename(file)}: its model_config is not valid JSON`, String(error));
   }
   const root = f.attrs['layer_names'] ? f : f.get('model_weights');
@@ -115,29 +167,36 @@ async function openLegacyH5(file: string): Promise<KerasSource> {
   };
 }
 
+/** Caps for the members of a .keras archive: config.json is text, model.weights.h5 floats (which barely compress). */
+const KERAS_ZIP_CAPS = { maxEntries: 1000, maxMemberBytes: 2 ** 31 - 1, maxRatio: 200 };
+
 async function openKeras3(file: string): Promise<KerasSource> {
-  const entries = readZipEntries(fs.readFileSync(file), path.basename(file));
-  const configEntry = entries.get('config.json');
-  const weightsEntry = entries.get('model.weights.h5');
-  if (!configEntry) throw new InspectorError('KERAS_INVALID', `${path.basename(file)} has no config.json: not a Keras 3 model archive`);
-  if (!weightsEntry) throw new InspectorError('MODEL_WEIGHTS_MISSING', `${path.basename(file)} has no model.weights.h5`);
+  const name = path.basename(file);
+  const members = readZipMembers(readRegularFile(file), name, ['config.json', 'model.weights.h5'], 'KERAS_INVALID', KERAS_ZIP_CAPS);
+  const configBytes = members.get('config.json');
+  const weightsBytes = members.get('model.weights.h5');
+  if (!configBytes) throw new InspectorError('KERAS_INVALID', `${name} has no config.json: not a Keras 3 model archive`);
+  if (!weightsBytes) throw new InspectorError('MODEL_WEIGHTS_MISSING', `${name} has no model.weights.h5`);
   let config: Json;
   try {
-    config = JSON.parse(configEntry().toString('utf8')) as Json;
+    config = JSON.parse(Buffer.from(configBytes).toString('utf8')) as Json;
   } catch (error) {
-    throw new InspectorError('KERAS_INVALID', `${path.basename(file)}: config.json is not valid JSON`, String(error));
+    throw new InspectorError('KERAS_INVALID', `${name}: config.json is not valid JSON`, String(error));
   }
+  checkJsonDepth(config, `${name}: config.json`, 'KERAS_INVALID');
   // h5wasm opens files by path: the weights go to a private temporary file, removed on close.
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cnn-inspector-keras-'));
   const weightsFile = path.join(tmp, 'model.weights.h5');
-  fs.writeFileSync(weightsFile, weightsEntry());
   const cleanup = () => fs.rmSync(tmp, { recursive: true, force: true });
-  if (!isHdf5(weightsFile)) {
+  let f: H5File;
+  try {
+    fs.writeFileSync(weightsFile, weightsBytes);
+    if (!isHdf5(weightsFile)) throw new InspectorError('KERAS_INVALID', `${name}: model.weights.h5 is not an HDF5 file`);
+    f = await openHdf5(weightsFile, `${name}: model.weights.h5`);
+  } catch (error) {
     cleanup();
-    throw new InspectorError('KERAS_INVALID', `${path.basename(file)}: model.weights.h5 is not an HDF5 file`);
+    throw error;
   }
-  const mod = await h5wasm();
-  const f = new mod.File(weightsFile, 'r');
   return {
     config,
     weightsOf(layer) {
@@ -215,10 +274,11 @@ export const kerasLoader: ModelLoader = {
   format: 'keras',
   extensions: ['h5', 'hdf5', 'keras'],
   canLoad(file: string): boolean {
-    return ['.h5', '.hdf5', '.keras'].includes(path.extname(file).toLowerCase()) && fs.statSync(file).isFile();
+    return ['.h5', '.hdf5', '.keras'].includes(path.extname(file).toLowerCase()) && !fs.statSync(file).isDirectory();
   },
   async load(file: string, _settings, onProgress) {
     const isKeras3 = path.extname(file).toLowerCase() === '.keras';
+    checkRegularFile(file);
     if (!isKeras3 && !isHdf5(file)) throw new InspectorError('KERAS_INVALID', `${path.basename(file)} is not an HDF5 file (truncated, or not a Keras model)`);
     const source = isKeras3 ? await openKeras3(file) : await openLegacyH5(file);
     try {

@@ -15,6 +15,7 @@ import { kerasLoader } from './keras-loader';
 import { onnxLoader } from './onnx-loader';
 import { workspaceRoot } from '../store/workspace';
 import { writeFileAtomic } from '../store/atomic';
+import { checkRegularFile, readRegularFile } from '../store/safe-files';
 import { resolveModelJsonPath } from './tfjs-io';
 import { tfjsLayersLoader } from './tfjs-layers-loader';
 
@@ -46,24 +47,30 @@ export const sidecarPath = (file: string): string => `${file}.inspector.json`;
 const workspaceSettingsPath = (file: string): string =>
   path.join(workspaceRoot(), 'model-settings', `${createHash('sha256').update(path.resolve(file)).digest('hex').slice(0, 16)}.json`);
 
-/** The person's saved settings for a model file, or {} when there are none or they cannot be read. */
+/** The person's saved settings for a model file (the newer of beside-the-file and workspace), or {} when none can be read. */
 export function readModelSettings(file: string): ModelMetadata {
+  let best: { mtime: number; settings: ModelMetadata } | undefined;
   for (const candidate of [sidecarPath(file), workspaceSettingsPath(file)]) {
     try {
-      const parsed = JSON.parse(fs.readFileSync(candidate, 'utf8'));
-      if (parsed && typeof parsed === 'object') return parsed as ModelMetadata;
+      const parsed = JSON.parse(readRegularFile(candidate, { maxBytes: 16 * 2 ** 20 }).toString('utf8'));
+      const mtime = fs.statSync(candidate).mtimeMs;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed) && (!best || mtime > best.mtime)) best = { mtime, settings: parsed as ModelMetadata };
     } catch {
       // absent or unreadable: try the next place
     }
   }
-  return {};
+  return best?.settings ?? {};
 }
 
-/** Saves settings beside the model file, or in the workspace when that folder cannot be written. Returns where. */
-export function writeModelSettings(file: string, settings: ModelSettings): string {
+/**
+ * Saves settings beside the model file, or in the workspace when that folder cannot be written or when
+ * `besideModel` is false (a browser client never writes into the server's model folders). Returns where.
+ */
+export function writeModelSettings(file: string, settings: ModelSettings, besideModel = true): string {
   const merged = { ...readModelSettings(file), ...Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)) };
   const text = `${JSON.stringify(merged, null, 2)}\n`;
   try {
+    if (!besideModel) throw new Error('kept in the workspace');
     writeFileAtomic(sidecarPath(file), text);
     return sidecarPath(file);
   } catch {
@@ -76,6 +83,8 @@ export function writeModelSettings(file: string, settings: ModelSettings): strin
 
 export async function loadModelFile(file: string, onProgress: LoadProgress = () => undefined): Promise<LoadedModelFile & { format: ModelFormat }> {
   if (!fs.existsSync(file)) throw new InspectorError('MODEL_NOT_FOUND', `No model at ${file}`);
+  // A FIFO or device named as the model: said so, instead of "not a format" (or a read that never ends).
+  if (!fs.statSync(file).isDirectory()) checkRegularFile(file);
   const loader = LOADERS.find((l) => l.canLoad(file));
   if (!loader) {
     throw new InspectorError(

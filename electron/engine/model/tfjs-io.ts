@@ -8,6 +8,11 @@ import * as path from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
 import { InspectorError } from '../../../shared/errors';
 import { writeFileAtomic } from '../store/atomic';
+import { checkJsonDepth } from '../store/json-depth';
+import { confinedFile, readRegularFile } from '../store/safe-files';
+
+/** A model.json holds the architecture only (weights are in shards): 64 MB is far beyond any real one. */
+const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;
 
 const BYTES_PER_DTYPE: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2, complex64: 8 };
 
@@ -22,6 +27,9 @@ interface ModelJson {
 }
 
 function weightSpecBytes(spec: io.WeightsManifestEntry): number {
+  if (!spec || !Array.isArray(spec.shape) || !spec.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new InspectorError('MODEL_JSON_INVALID', `weight ${String(spec?.name)}: its shape is not a list of sizes`);
+  }
   const count = spec.shape.reduce((a, b) => a * b, 1);
   if (spec.quantization) {
     const q = spec.quantization.dtype;
@@ -42,11 +50,13 @@ export function readModelJson(modelJsonPath: string): ModelJson {
     throw new InspectorError('MODEL_NOT_FOUND', `${modelJsonPath} is a folder without a model.json`);
   }
   let parsed: unknown;
+  const text = readRegularFile(modelJsonPath, { maxBytes: MAX_MODEL_JSON_BYTES, missingCode: 'MODEL_NOT_FOUND' }).toString('utf8');
   try {
-    parsed = JSON.parse(fs.readFileSync(modelJsonPath, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new InspectorError('MODEL_JSON_INVALID', `${path.basename(modelJsonPath)} is not valid JSON`, String(error));
   }
+  checkJsonDepth(parsed, path.basename(modelJsonPath), 'MODEL_JSON_INVALID');
   if (!parsed || typeof parsed !== 'object' || !('modelTopology' in parsed)) {
     throw new InspectorError('MODEL_JSON_INVALID', `${path.basename(modelJsonPath)} has no modelTopology: not a TF.js Layers model`);
   }
@@ -75,28 +85,31 @@ export function fileSystemLoader(modelPath: string): io.IOHandler {
       const dir = path.dirname(modelJsonPath);
       const weightSpecs: io.WeightsManifestEntry[] = [];
       const buffers: Buffer[] = [];
+      if (json.weightsManifest !== undefined && !Array.isArray(json.weightsManifest)) {
+        throw new InspectorError('MODEL_JSON_INVALID', 'model.json: weightsManifest is not a list');
+      }
       for (const group of json.weightsManifest ?? []) {
+        if (!group || !Array.isArray(group.weights) || !Array.isArray(group.paths)) {
+          throw new InspectorError('MODEL_JSON_INVALID', 'model.json: a weightsManifest entry lacks its paths or weights');
+        }
         let expected = 0;
         for (const spec of group.weights) {
           weightSpecs.push(spec);
           expected += weightSpecBytes(spec);
         }
-        let actual = 0;
-        for (const shard of group.paths) {
-          const shardPath = path.join(dir, shard);
-          if (!fs.existsSync(shardPath)) {
-            throw new InspectorError('MODEL_WEIGHTS_MISSING', `Weight file ${shard} named in model.json is missing`);
-          }
-          const bytes = fs.readFileSync(shardPath);
-          actual += bytes.length;
-          buffers.push(bytes);
-        }
+        // Every shard: inside the model's folder after links, an ordinary file, and the sizes add up to what the
+        // manifest declares — all checked before a byte of weights is read.
+        const shards = group.paths.map((shard) =>
+          confinedFile(dir, shard, 'model.json', 'MODEL_WEIGHTS_MISSING'),
+        );
+        const actual = shards.reduce((sum, s) => sum + s.size, 0);
         if (actual !== expected) {
           throw new InspectorError(
             'MODEL_WEIGHTS_INCONSISTENT',
             `Weight files hold ${actual} bytes but model.json describes ${expected} bytes (${group.paths.join(', ')})`,
           );
         }
+        for (const s of shards) buffers.push(readRegularFile(s.file, { maxBytes: s.size }));
       }
       const all = Buffer.concat(buffers);
       const weightData = all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;

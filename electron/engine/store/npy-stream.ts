@@ -6,6 +6,8 @@
  */
 import * as fs from 'node:fs';
 import { InspectorError } from '../../../shared/errors';
+import { parseNpyHeader } from '../../../shared/npy';
+import { openRegularFile } from './safe-files';
 
 export type StreamDtype = 'float32' | 'float16' | 'int32';
 
@@ -129,7 +131,7 @@ export class NpyRowReader {
   private readonly dataStart: number;
 
   constructor(private readonly file: string) {
-    const fd = fs.openSync(file, 'r');
+    const { fd } = openRegularFile(file, { maxBytes: Number.MAX_SAFE_INTEGER });
     try {
       const head = Buffer.alloc(12);
       fs.readSync(fd, head, 0, 12, 0);
@@ -137,14 +139,14 @@ export class NpyRowReader {
       const major = head[6];
       const length = major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8);
       const start = major === 1 ? 10 : 12;
+      if (length > 2 ** 20) throw new InspectorError('NPY_INVALID', `${file}: a header of ${length} bytes is not a .npy header`);
       const text = Buffer.alloc(length);
       fs.readSync(fd, text, 0, length, start);
-      const header = text.toString('latin1');
-      const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+      const { descr, fortran, shape } = parseNpyHeader(text.toString('latin1'), file);
       const dtype = (Object.keys(DESCR) as StreamDtype[]).find((k) => DESCR[k] === descr);
       if (!dtype) throw new InspectorError('NPY_UNSUPPORTED_DTYPE', `${file}: dtype ${descr} (row reading takes float32, float16, int32)`);
-      if (/'fortran_order':\s*True/.test(header)) throw new InspectorError('NPY_UNSUPPORTED_DTYPE', `${file}: Fortran order`);
-      this.shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+      if (fortran) throw new InspectorError('NPY_UNSUPPORTED_DTYPE', `${file}: Fortran order`);
+      this.shape = shape;
       this.dtype = dtype;
       this.rowSize = this.shape.slice(1).reduce((a, b) => a * b, 1);
       this.dataStart = start + length;

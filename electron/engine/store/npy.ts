@@ -1,14 +1,12 @@
 /** .npy files on disk (the codec itself is shared/npy.ts). */
-import * as fs from 'node:fs';
-import { InspectorError } from '../../../shared/errors';
 import { decodeNpy, encodeNpy, type NpyArray } from '../../../shared/npy';
 import { writeFileAtomic } from './atomic';
+import { readRegularFile } from './safe-files';
 
 export { decodeNpy, encodeNpy, type NpyArray, type NpyData } from '../../../shared/npy';
 
 export function readNpy(file: string): NpyArray {
-  if (!fs.existsSync(file)) throw new InspectorError('FILE_NOT_FOUND', `No file at ${file}`);
-  return decodeNpy(fs.readFileSync(file), file);
+  return decodeNpy(readRegularFile(file), file);
 }
 
 export function writeNpy(file: string, array: NpyArray): void {

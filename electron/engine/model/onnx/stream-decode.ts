@@ -4,6 +4,7 @@
  * and read when its layer is built. A 500 MB VGG then costs its weights once (in the engine), not file + weights.
  */
 import * as fs from 'node:fs';
+import { openRegularFile } from '../../store/safe-files';
 import { onnxType, toPlain, type OnnxGraph, type OnnxModel, type OnnxTensor } from './proto';
 
 class FileCursor {
@@ -14,8 +15,8 @@ class FileCursor {
   private windowStart = 0;
 
   constructor(file: string) {
-    this.fd = fs.openSync(file, 'r');
-    this.size = fs.fstatSync(this.fd).size;
+    // Not a whole-file read (windows of 64 KiB): no size cap, but never a FIFO or device.
+    ({ fd: this.fd, size: this.size } = openRegularFile(file, { maxBytes: Number.MAX_SAFE_INTEGER }));
   }
 
   close(): void {

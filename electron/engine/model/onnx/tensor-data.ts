@@ -2,9 +2,8 @@
  * Reads the numbers of an ONNX TensorProto: float32 (raw or float_data), float16, float64, int32/int64/int8/uint8,
  * inline or in an external-data file beside the model. Errors: ONNX_EXTERNAL_DATA_MISSING, ONNX_INVALID.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { InspectorError } from '../../../../shared/errors';
+import { confinedFile, readRegularRange } from '../../store/safe-files';
 import { ONNX_DTYPE, type OnnxTensor } from './proto';
 
 export const elementCount = (dims: number[]): number => dims.reduce((a, b) => a * b, 1);
@@ -18,41 +17,26 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
-/** `length` bytes of `file` from `offset` (fewer if the file ends first). */
-function readRange(file: string, offset: number, length: number): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const bytes = Buffer.alloc(length);
-    const read = fs.readSync(fd, bytes, 0, length, offset);
-    return read === length ? bytes : bytes.subarray(0, read);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** The tensor's bytes when stored raw, inline or external. */
 function rawBytes(t: OnnxTensor, baseDir: string): Uint8Array | undefined {
   if (t.dataLocation === 1) {
     const entry = (key: string) => t.externalData.find((e) => e.key === key)?.value;
     const location = entry('location');
     if (!location) throw new InspectorError('ONNX_INVALID', `Tensor "${t.name}" says its data is external but names no file`);
-    const file = path.resolve(baseDir, location);
-    if (path.relative(baseDir, file).startsWith('..')) {
-      throw new InspectorError('ONNX_INVALID', `Tensor "${t.name}" points outside the model's folder (${location})`);
-    }
-    if (!fs.existsSync(file)) {
-      throw new InspectorError('ONNX_EXTERNAL_DATA_MISSING', `The weights of "${t.name}" are in a separate file, ${location}, which is not beside the model`, file);
-    }
+    // The file must stay inside the model's folder after every link, and be an ordinary file (not a FIFO).
+    const { file, size } = confinedFile(baseDir, location, `The weights of "${t.name}"`, 'ONNX_EXTERNAL_DATA_MISSING');
     const offset = Number(entry('offset') ?? 0);
-    const size = fs.statSync(file).size;
     const length = entry('length') !== undefined ? Number(entry('length')) : size - offset;
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+      throw new InspectorError('ONNX_INVALID', `Tensor "${t.name}" gives an impossible place in ${location} (offset ${entry('offset')}, length ${entry('length')})`);
+    }
     if (offset + length > size) {
       throw new InspectorError('ONNX_EXTERNAL_DATA_MISSING', `${location} is shorter than the weights of "${t.name}" need (truncated?)`, file);
     }
-    return readRange(file, offset, length);
+    return readRegularRange(file, offset, length);
   }
   if (t.rawLocation) {
-    const bytes = readRange(t.rawLocation.file, t.rawLocation.offset, t.rawLocation.length);
+    const bytes = readRegularRange(t.rawLocation.file, t.rawLocation.offset, t.rawLocation.length);
     if (bytes.length !== t.rawLocation.length) throw new InspectorError('ONNX_INVALID', `The weights of "${t.name}" run past the end of the file`);
     return bytes;
   }
