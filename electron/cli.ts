@@ -17,6 +17,7 @@ import { ENGINE_VERSION } from './engine/paths';
 import { onnxRuntimeInstalled } from './engine/runtime/onnx-runtime';
 import { readFileBytes } from './engine/data/image';
 import { writeError, writeFileAtomic } from './engine/store/atomic';
+import { MAX_LAYER_WIDTH } from './engine/validate';
 import { writeNpy } from './engine/store/npy';
 import { htmlToPdf } from './engine/store/pdf';
 import { STRATEGIES, type Strategy } from './engine/train/finetune';
@@ -133,8 +134,8 @@ function parseVariants(spec: string): AblationVariant[] {
       for (const item of v.split(/[+,]/).map((x) => x.trim()).filter(Boolean)) {
         const [name, size] = item.split('=');
         if (size === undefined) remove.push(name);
-        else if (Number.isInteger(Number(size)) && Number(size) >= 1) resize[name.trim()] = Number(size);
-        else throw new InspectorError('BAD_ARGUMENT', `--variants: "${item}" must be a layer name or layer=N with N a whole number ≥ 1`);
+        else if (Number.isInteger(Number(size)) && Number(size) >= 1 && Number(size) <= MAX_LAYER_WIDTH) resize[name.trim()] = Number(size);
+        else throw new InspectorError('BAD_ARGUMENT', `--variants: "${item}" must be a layer name or layer=N with N a whole number from 1 to ${MAX_LAYER_WIDTH}`);
       }
       return { name: v, ...(remove.length ? { remove } : {}), ...(Object.keys(resize).length ? { resize } : {}) };
     });

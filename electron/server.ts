@@ -259,7 +259,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       clients.delete(gate);
       void gate.close().catch(() => undefined);
     });
-    ws.on('message', (data, isBinary) => void answer(gate, send, data, isBinary));
+    ws.on('message', (data, isBinary) => void answer(gate, send, data, isBinary).catch(() => ws.terminate()));
   });
 
   port = await listen(server, host, options.port ?? 8765);
@@ -298,11 +298,12 @@ async function answer(gate: ClientGate, send: (m: WireMessage) => void, data: We
     return;
   }
   if (message.kind !== 'call') return;
+  const id = Number.isSafeInteger(message.id) ? message.id : -1;
   try {
     const value = await gate.call(message.command, message.params);
-    send({ kind: 'result', id: message.id, ok: true, value });
+    send({ kind: 'result', id, ok: true, value });
   } catch (error) {
-    send({ kind: 'result', id: message.id, ok: false, error: toErrorInfo(error) });
+    send({ kind: 'result', id, ok: false, error: toErrorInfo(error) });
   }
 }
 

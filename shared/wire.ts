@@ -79,16 +79,21 @@ export function decodeMessage(frame: ArrayBuffer | Uint8Array): WireMessage {
     buffers.push(bytes.slice(offset + 4, offset + 4 + length));
     offset += 4 + length;
   }
-  return JSON.parse(header, (_key, value: unknown) => {
+  const message = JSON.parse(header, (_key, value: unknown) => {
     if (value && typeof value === 'object' && '$bin' in value && '$type' in value) {
       const { $bin, $type } = value as { $bin: number; $type: TypedName | 'ArrayBuffer' };
       const b = buffers[$bin];
       if (!b) throw new Error(`wire: missing buffer ${$bin}`);
       if ($type === 'ArrayBuffer') return b.buffer;
-      const Ctor = TYPED[$type];
+      // Own keys only: "constructor" or "__proto__" from a hostile frame must not reach Object or Function.
+      const Ctor = Object.prototype.hasOwnProperty.call(TYPED, $type) ? TYPED[$type as TypedName] : undefined;
       if (!Ctor) throw new Error(`wire: unknown array type ${String($type)}`);
       return new Ctor(b.buffer as ArrayBuffer, 0, b.byteLength / Ctor.BYTES_PER_ELEMENT);
     }
     return value;
   }) as WireMessage;
+  if (!message || typeof message !== 'object' || Array.isArray(message) || typeof (message as { kind?: unknown }).kind !== 'string') {
+    throw new Error('wire: not a message');
+  }
+  return message;
 }

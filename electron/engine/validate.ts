@@ -6,7 +6,7 @@ import { COMMANDS, JOB_KINDS, MAX_IMAGE_UPLOAD_BYTES, type CommandName, type Job
 import { InspectorError } from '../../shared/errors';
 
 /** Widest layer an ablation variant may ask for (AlexNet's fc layers have 4096). */
-export const MAX_LAYER_WIDTH = 8192;
+export const MAX_LAYER_WIDTH = 4096;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 

@@ -196,6 +196,31 @@ describe('per-client limits and release', () => {
     other.socket.close();
   });
 
+  it('answers malformed frames with BAD_ARGUMENT and keeps the connection and the server', async () => {
+    const client = await connect();
+    const answers: Array<{ id: number; error?: { code: string } }> = [];
+    client.socket.on('message', (data) => {
+      const buf = data as Buffer;
+      const m = decodeMessage(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength)) as { kind: string; id: number; error?: { code: string } };
+      if (m.kind === 'result') answers.push(m);
+    });
+    const frame = (json: string) => {
+      const text = Buffer.from(json);
+      const head = Buffer.alloc(4);
+      head.writeUInt32LE(text.length);
+      return Buffer.concat([head, text]);
+    };
+    client.socket.send('a text frame');
+    client.socket.send(frame('null'));
+    client.socket.send(frame('{"kind":"call","id":5,"command":"getState","params":{"x":{"$bin":0,"$type":"constructor"}}}'));
+    client.socket.send(frame('{"kind":"call","id":6,"command":"openModel","params":{"path":{"toString":1}}}'));
+    client.socket.send(frame('{"kind":"call","id":"x","command":"nope"}'));
+    await expect.poll(() => answers.length, { timeout: 5000 }).toBe(5);
+    expect(answers.every((a) => a.error?.code === 'BAD_ARGUMENT' || a.error?.code === 'UNKNOWN_COMMAND')).toBe(true);
+    expect((await client.api.getState()).transport).toBe('browser');
+    client.socket.close();
+  });
+
   it('a job flood is cut at the per-client limit; another client cannot cancel or read its jobs', async () => {
     const flood = await connect();
     const other = await connect();
