@@ -51,6 +51,7 @@ export const ERROR_CODES = [
   'INPUT_NOT_FINITE',
   'TOO_MANY_JOBS',
   'UPLOAD_LIMIT',
+  'DATASET_CLASSES_UNKNOWN',
   'INTERNAL',
 ] as const;
 

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../electron/engine/backend';
-import { layerActivations, predictProbabilities } from '../../electron/engine/analyses/activations';
+import { layerActivations, modelOutput } from '../../electron/engine/analyses/activations';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { readNpy, toFloat32 } from '../../electron/engine/store/npy';
 import { maxRelError } from '../helpers/numeric';
@@ -25,7 +25,7 @@ async function check(file: string, stem: string) {
     const input = toFloat32(readNpy(path.join(DIR, `${stem}.input.npy`)));
     const expected = toFloat32(readNpy(path.join(DIR, `${stem}.output.npy`)));
     const before = tf.memory().numTensors;
-    const got = predictProbabilities(loaded, input);
+    const got = modelOutput(loaded, input);
     for (const layer of loaded.summary.layers) layerActivations(loaded, layer.name, input);
     expect(tf.memory().numTensors).toBe(before);
     expect(got.length).toBe(expected.length);

@@ -11,9 +11,11 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../electron/engine/backend';
-import { layerActivations, predictProbabilities } from '../../electron/engine/analyses/activations';
+import { layerActivations, modelOutput, predictProbabilities } from '../../electron/engine/analyses/activations';
+import { softmaxRows } from '../../electron/engine/analyses/read';
 import { openModel } from '../../electron/engine/model/loaded-model';
-import { readNpy, toFloat32 } from '../../electron/engine/store/npy';
+import { onnxType } from '../../electron/engine/model/onnx/proto';
+import { readNpy, toFloat32, writeNpy } from '../../electron/engine/store/npy';
 import { maxRelError } from '../helpers/numeric';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -44,7 +46,7 @@ async function checkAgainstPytorch(dir: string, name: string, tolerance = 1e-4) 
     const input = toNhwc(toFloat32(inputNpy), inputNpy.shape);
     const before = tf.memory().numTensors;
     const expected = toFloat32(readNpy(path.join(dir, `${name}.output.npy`)));
-    const got = predictProbabilities(loaded, input);
+    const got = modelOutput(loaded, input);
     expect(got.length).toBe(expected.length);
     const errors: Record<string, number> = { output: maxRelError(got, expected) };
     for (const [layer, file] of Object.entries(meta.intermediates)) {
@@ -132,10 +134,124 @@ describe('ONNX import: weights in an external-data file', () => {
     try {
       const inputNpy = readNpy(path.join(SMALL, 'cnn-ops.input.npy'));
       const input = toNhwc(toFloat32(inputNpy), inputNpy.shape);
-      expect(maxRelError(predictProbabilities(external, input), predictProbabilities(inline, input))).toBe(0);
+      expect(maxRelError(modelOutput(external, input), modelOutput(inline, input))).toBe(0);
     } finally {
       inline.dispose();
       external.dispose();
+    }
+  });
+});
+
+describe('probabilities, whatever the model ends in', () => {
+  beforeAll(async () => {
+    await initBackend({ preferred: 'wasm' });
+  });
+
+  // The reference outputs were computed by PyTorch: raw scores for models that end in a linear layer, a softmax
+  // for cnn-ops. What Inspect and `predict` show must be probabilities in both cases (a torchvision export used to
+  // read "316 % sure"), and a softmax is never applied twice.
+  for (const [name, endsInSoftmax] of [['legacy-opset9', false], ['residual-concat', false], ['cnn-ops', true]] as const) {
+    it(`${name}: shown probabilities are ${endsInSoftmax ? 'its own output' : 'the softmax of its scores'}, in the app and the CLI`, async () => {
+      const loaded = await openModel(path.join(SMALL, `${name}.onnx`), name);
+      try {
+        const inputNpy = readNpy(path.join(SMALL, `${name}.input.npy`));
+        const input = toNhwc(toFloat32(inputNpy), inputNpy.shape);
+        const scores = toFloat32(readNpy(path.join(SMALL, `${name}.output.npy`)));
+        const expected = endsInSoftmax ? scores : softmaxRows(scores, 1);
+        const got = predictProbabilities(loaded, input);
+        expect(got.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+        expect(maxRelError(got, expected)).toBeLessThan(1e-4);
+        // The CLI on the same input (written NHWC as the CLI takes it).
+        const file = path.join(os.tmpdir(), `probabilities-${name}-${process.pid}.npy`);
+        writeNpy(file, { shape: [1, ...loaded.summary.inputShape], data: input });
+        const out = JSON.parse(execFileSync(process.execPath, [path.join(ROOT, 'dist', 'electron', 'cli.cjs'), 'predict', '--model', path.join(SMALL, `${name}.onnx`), '--image', file, '--top', String(expected.length)], { encoding: 'utf8' }));
+        fs.rmSync(file);
+        for (const p of out.predictions as Array<{ index: number; probability: number }>) expect(p.probability).toBeCloseTo(expected[p.index], 4);
+      } finally {
+        loaded.dispose();
+      }
+    });
+  }
+});
+
+describe('ONNX opsets 22–25', () => {
+  beforeAll(async () => {
+    await initBackend({ preferred: 'wasm' });
+  });
+
+  it('the same graph declared at opset 17, 22, 25 gives the same output; 26 is refused with its code', async () => {
+    const type = onnxType('ModelProto');
+    const source = fs.readFileSync(path.join(SMALL, 'cnn-ops-opset17.onnx'));
+    const inputNpy = readNpy(path.join(SMALL, 'cnn-ops-opset17.input.npy'));
+    const input = toNhwc(toFloat32(inputNpy), inputNpy.shape);
+    const expected = toFloat32(readNpy(path.join(SMALL, 'cnn-ops-opset17.output.npy')));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opsets-'));
+    try {
+      for (const opset of [22, 25, 26]) {
+        const message = type.decode(source) as unknown as { opsetImport: Array<{ domain?: string; version: number }> };
+        for (const o of message.opsetImport) if (!o.domain || o.domain === 'ai.onnx') o.version = opset;
+        const file = path.join(dir, `opset${opset}.onnx`);
+        fs.writeFileSync(file, type.encode(message as never).finish());
+        if (opset === 26) {
+          await expect(openModel(file, 'o26')).rejects.toMatchObject({ code: 'ONNX_UNSUPPORTED_OPSET' });
+          continue;
+        }
+        const loaded = await openModel(file, `o${opset}`);
+        try {
+          expect(maxRelError(modelOutput(loaded, input), expected), `opset ${opset}`).toBeLessThan(1e-4);
+        } finally {
+          loaded.dispose();
+        }
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('ONNX graphs exported in training mode are refused, not run as if in eval mode', () => {
+  beforeAll(async () => {
+    await initBackend({ preferred: 'wasm' });
+  });
+
+  type Graph = { node: Array<{ opType: string; input: string[]; output: string[]; name?: string; attribute: unknown[] }>; initializer: unknown[] };
+  const variant = (edit: (graph: Graph) => void): string => {
+    const type = onnxType('ModelProto');
+    const message = type.decode(fs.readFileSync(path.join(SMALL, 'cnn-ops-opset17.onnx'))) as unknown as { graph: Graph };
+    edit(message.graph);
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'training-mode-')), 'model.onnx');
+    fs.writeFileSync(file, type.encode(message as never).finish());
+    return file;
+  };
+  /** A Dropout (ratio 0.5, training_mode as given) inserted before the Flatten. */
+  const withDropout = (training: number) =>
+    variant((g) => {
+      const flatten = g.node.findIndex((n) => n.opType === 'Flatten');
+      g.initializer.push({ name: 'ratio', dataType: 1, dims: [], floatData: [0.5] }, { name: 'train', dataType: 9, dims: [], rawData: Uint8Array.of(training) });
+      g.node.splice(flatten, 0, { opType: 'Dropout', input: [g.node[flatten].input[0], 'ratio', 'train'], output: ['dropped'], name: 'drop', attribute: [] });
+      g.node[flatten + 1].input[0] = 'dropped';
+    });
+
+  it('BatchNormalization with training_mode=1 and Dropout with training_mode true: MODEL_UNSUPPORTED_OP naming it', async () => {
+    // PyTorch writes training_mode=0 on every BatchNormalization; the variant says 1.
+    const bn = variant((g) => {
+      const attributes = g.node.find((n) => n.opType === 'BatchNormalization')!.attribute as Array<{ name: string; type?: number; i?: number }>;
+      const existing = attributes.find((a) => a.name === 'training_mode');
+      if (existing) Object.assign(existing, { type: 2, i: 1 });
+      else attributes.push({ name: 'training_mode', type: 2, i: 1 });
+    });
+    await expect(openModel(bn, 'bn')).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', message: expect.stringMatching(/training mode/) });
+    await expect(openModel(withDropout(1), 'drop1')).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', message: expect.stringMatching(/dropout in training mode/) });
+  });
+
+  it('Dropout with training_mode false runs as the identity (same output as without it)', async () => {
+    const loaded = await openModel(withDropout(0), 'drop0');
+    try {
+      const inputNpy = readNpy(path.join(SMALL, 'cnn-ops-opset17.input.npy'));
+      const expected = toFloat32(readNpy(path.join(SMALL, 'cnn-ops-opset17.output.npy')));
+      expect(maxRelError(modelOutput(loaded, toNhwc(toFloat32(inputNpy), inputNpy.shape)), expected)).toBeLessThan(1e-4);
+    } finally {
+      loaded.dispose();
     }
   });
 });

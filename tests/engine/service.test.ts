@@ -100,6 +100,8 @@ describe('InspectorService over the worker pool', () => {
     const diagonal = result.confusion.reduce((s, row, i) => s + row[i], 0);
     const total = result.confusion.flat().reduce((a, b) => a + b, 0);
     expect(total).toBe(100);
+    // The limit takes every class in turn (the samples are sorted by class): 10 of each of the 10 classes.
+    expect(result.confusion.map((row) => row.reduce((a, b) => a + b, 0))).toEqual(Array(10).fill(10));
     expect(result.accuracy).toBeCloseTo(diagonal / total, 10);
     expect(progress.length).toBeGreaterThan(1);
     expect(progress[progress.length - 1]).toMatchObject({ done: 100, total: 100 });

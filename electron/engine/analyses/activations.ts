@@ -5,9 +5,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationMaps, Prediction } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
-import { readTidyFloat } from './read';
+import { endsInSoftmax, readTidyFloat, softmaxRows } from './read';
 
+/**
+ * Class probabilities for one input: the model's output, or its softmax when the model ends in raw scores
+ * (logits) — as every torchvision export does; shown as they are, a score of 3.16 would read "316 % sure".
+ */
 export function predictProbabilities(loaded: LoadedModel, input: Float32Array): Float32Array {
+  const out = modelOutput(loaded, input);
+  return endsInSoftmax(loaded.model) ? out : softmaxRows(out, 1);
+}
+
+/** The model's own output for one input, as it computes it (scores or probabilities). */
+export function modelOutput(loaded: LoadedModel, input: Float32Array): Float32Array {
   const [h, w, c] = loaded.summary.inputShape;
   return readTidyFloat(() => loaded.model.predict(tf.tensor4d(input, [1, h, w, c])) as tf.Tensor).data;
 }

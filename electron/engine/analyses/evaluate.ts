@@ -13,15 +13,37 @@ import type { JobContext } from './job-context';
 
 const BATCH = 32;
 
+/**
+ * The first `limit` images taken class by class in turn (the i-th image of every class before the (i+1)-th of
+ * any), so `--limit 2000` of a class-sorted folder samples every class instead of the first two.
+ */
+export function spreadOverClasses<T extends { classIndex: number }>(entries: T[], limit: number): T[] {
+  if (limit >= entries.length) return entries;
+  const byClass = new Map<number, T[]>();
+  for (const e of entries) {
+    const list = byClass.get(e.classIndex);
+    if (list) list.push(e);
+    else byClass.set(e.classIndex, [e]);
+  }
+  const lists = [...byClass.keys()].sort((a, b) => a - b).map((k) => byClass.get(k)!);
+  const picked: T[] = [];
+  for (let i = 0; picked.length < limit; i++) {
+    for (const list of lists) if (i < list.length && picked.length < limit) picked.push(list[i]);
+  }
+  // Back in dataset order, so batches read files in folder order.
+  const chosen = new Set(picked);
+  return entries.filter((e) => chosen.has(e));
+}
+
 export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, params: { limit?: number }, ctx: JobContext): Promise<EvaluationResult> {
   const classes = dataset.summary.classes.map((c) => c.name);
   const modelClasses = loaded.summary.classes;
   const numOutputs = loaded.model.outputs[0].shape[loaded.model.outputs[0].shape.length - 1] as number;
   const toModelClass = classes.map((name, i) => (modelClasses ? modelClasses.indexOf(name) : i < numOutputs ? i : -1));
   if (toModelClass.every((m) => m < 0)) {
-    throw new InspectorError('BAD_ARGUMENT', `None of the dataset's classes (${classes.join(', ')}) is a class of the model`);
+    throw new InspectorError('DATASET_CLASSES_UNKNOWN', `None of the dataset's classes (${classes.join(', ')}) is a class of the model`);
   }
-  const entries = dataset.entries.slice(0, params.limit ?? dataset.entries.length);
+  const entries = spreadOverClasses(dataset.entries, params.limit ?? dataset.entries.length);
   const confusion = classes.map(() => classes.map(() => 0));
   const skipped: SkippedFile[] = [];
   const classCounts = classes.map(() => 0);
@@ -48,6 +70,12 @@ export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, param
     }
     ctx.progress(end, entries.length, `Evaluated ${end} of ${entries.length} images`);
     await ctx.yield();
+  }
+  if (counted === 0 && entries.length > skipped.length) {
+    throw new InspectorError(
+      'DATASET_CLASSES_UNKNOWN',
+      `None of the images is in a class the model knows: the folders are ${classes.join(', ')}; the model's classes are ${(modelClasses ?? []).slice(0, 12).join(', ')}${(modelClasses?.length ?? 0) > 12 ? ', …' : ''}`,
+    );
   }
   const perClass: Record<string, number> = {};
   classes.forEach((name, i) => {

@@ -27,11 +27,22 @@ export function readTidyFloat(compute: () => tf.Tensor): { data: Float32Array; s
   return { data: r.data as Float32Array, shape: r.shape };
 }
 
-/** Whether the model's output already is a softmax (a layer with softmax activation, or a Softmax layer). */
+/** Layers that only move numbers around: a softmax before them is still the model's output. */
+const SHAPE_ONLY = new Set(['Flatten', 'Reshape', 'Dropout', 'SpatialDropout2D', 'GaussianDropout', 'AlphaDropout', 'GaussianNoise', 'Permute', 'FlatReorder']);
+
+/**
+ * Whether the model's output already is a softmax (a layer with softmax activation, or a Softmax layer), looking
+ * back through layers that only reshape (an ONNX Softmax → Flatten, a Keras Softmax → Reshape).
+ */
 export function endsInSoftmax(model: tfl.LayersModel): boolean {
-  const last = model.layers[model.layers.length - 1];
-  const config = last.getConfig() as { activation?: string };
-  return config.activation === 'softmax' || last.getClassName() === 'Softmax';
+  let layer: tfl.layers.Layer | undefined = model.layers[model.layers.length - 1];
+  for (let steps = 0; layer && steps < 8; steps++) {
+    const config = layer.getConfig() as { activation?: string };
+    if (config.activation === 'softmax' || layer.getClassName() === 'Softmax') return true;
+    if (!SHAPE_ONLY.has(layer.getClassName()) || layer.inboundNodes.length !== 1 || layer.inboundNodes[0].inboundLayers.length !== 1) return false;
+    layer = layer.inboundNodes[0].inboundLayers[0];
+  }
+  return false;
 }
 
 /** Softmax over each of `rows` equal rows of `logits` (for models that end before their softmax). */

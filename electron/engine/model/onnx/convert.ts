@@ -309,6 +309,11 @@ export function convertOnnxGraph(
       case 'Identity':
       case 'Dropout':
       case 'Cast': {
+        // Dropout with training_mode true (opset 12+, its third input) drops units at random: refused, not ignored.
+        if (op === 'Dropout' && node.input[2]) {
+          const training = lookup(node.input[2], node, index);
+          if (training.kind !== 'const' || training.data.some((v) => v !== 0)) unsupported(node, index, 'dropout in training mode (export the model with model.eval())');
+        }
         const v = lookup(node.input[0], node, index);
         define(v);
         return;
@@ -507,6 +512,11 @@ export function convertOnnxGraph(
         return;
       }
       case 'BatchNormalization': {
+        // training_mode=1 (opset 14+) normalises with the batch's own statistics: running it with the stored ones
+        // would be silently wrong, so it is refused (export the model in eval mode).
+        if (attrInt(node, 'training_mode', 0) !== 0 || node.output.filter(Boolean).length > 1) {
+          unsupported(node, index, 'batch normalisation in training mode (export the model with model.eval())');
+        }
         const x = tensorOf(node.input[0], node, index);
         const [scale, bias, mean, variance] = node.input.slice(1, 5).map((n, i) => constOf(n, node, index, ['scale', 'bias', 'mean', 'variance'][i]));
         const c = shapeOf(x).at(-1)!;
