@@ -255,3 +255,56 @@ describe('ONNX graphs exported in training mode are refused, not run as if in ev
     }
   });
 });
+
+describe('PyTorch 2 exporter patterns', () => {
+  beforeAll(async () => {
+    await initBackend({ preferred: 'wasm' });
+  });
+
+  type Graph = { node: Array<{ opType: string; input: string[]; output: string[]; name?: string; attribute: unknown[] }>; initializer: unknown[] };
+  const int64 = (name: string, values: number[]) => ({ name, dataType: 7, dims: [values.length], rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
+
+  it('flatten as Shape[0:1] → Concat → Reshape, and a per-channel scale Unsqueezed at axes [1, 2], give what ONNX Runtime gives', async () => {
+    let ort: typeof import('onnxruntime-node');
+    try {
+      ort = require('onnxruntime-node');
+    } catch {
+      console.log('skipped: PyTorch 2 patterns need onnxruntime-node as the reference');
+      return;
+    }
+    const type = onnxType('ModelProto');
+    const message = type.decode(fs.readFileSync(path.join(SMALL, 'cnn-ops-opset17.onnx'))) as unknown as { graph: Graph };
+    const g = message.graph;
+    const flatten = g.node.findIndex((n) => n.opType === 'Flatten');
+    const x = g.node[flatten].input[0];
+    const channels = 24; // pool2's
+    const scale = Float32Array.from({ length: channels }, (_, i) => 0.5 + i / 10);
+    g.initializer.push({ name: 'scale', dataType: 1, dims: [channels], rawData: new Uint8Array(scale.buffer) }, int64('axes12', [1, 2]), int64('minus1', [-1]));
+    g.node.splice(
+      flatten,
+      1,
+      { opType: 'Unsqueeze', input: ['scale', 'axes12'], output: ['scale_c11'], name: 'unsq', attribute: [] },
+      { opType: 'Mul', input: [x, 'scale_c11'], output: ['scaled'], name: 'mul', attribute: [] },
+      { opType: 'Shape', input: ['scaled'], output: ['batch'], name: 'shape', attribute: [{ name: 'start', type: 2, i: 0 }, { name: 'end', type: 2, i: 1 }] },
+      { opType: 'Concat', input: ['batch', 'minus1'], output: ['target'], name: 'cat', attribute: [{ name: 'axis', type: 2, i: 0 }] },
+      { opType: 'Reshape', input: ['scaled', 'target'], output: [g.node[flatten].output[0]], name: 'flat', attribute: [] },
+    );
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pt2-'));
+    const file = path.join(dir, 'model.onnx');
+    fs.writeFileSync(file, type.encode(message as never).finish());
+    try {
+      const inputNpy = readNpy(path.join(SMALL, 'cnn-ops-opset17.input.npy'));
+      const session = await ort.InferenceSession.create(file);
+      const reference = (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', toFloat32(inputNpy), inputNpy.shape) }))[session.outputNames[0]].data as Float32Array;
+      await session.release();
+      const loaded = await openModel(file, 'pt2');
+      try {
+        expect(maxRelError(modelOutput(loaded, toNhwc(toFloat32(inputNpy), inputNpy.shape)), reference)).toBeLessThan(1e-4);
+      } finally {
+        loaded.dispose();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

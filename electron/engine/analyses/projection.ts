@@ -43,7 +43,7 @@ const PASS_THROUGH_IN_DECONV = new Set([
  */
 const TRANSPOSE_BY_VJP_IN_DECONV = new Set([
   'ZeroPadding2D', 'ConstantPadding2D', 'Cropping2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
-  'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'FlatReorder', 'Permute',
+  'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'FlatReorder', 'Permute', 'ChannelShuffle', 'CountedAveragePooling2D',
 ]);
 
 interface GraphStep {

@@ -48,7 +48,7 @@ function samePad(inSize: number, k: number, s: number): number {
   return Math.floor(total / 2);
 }
 
-const WINDOWED = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'MaxPooling2D', 'AveragePooling2D']);
+const WINDOWED = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'MaxPooling2D', 'AveragePooling2D', 'CountedAveragePooling2D']);
 
 /** Layers the receptive-field arithmetic cannot follow: the field is left undefined from them on. */
 const BREAKS_SPATIAL_MAP = new Set(['UpSampling2D', 'Conv2DTranspose', 'Reshape', 'Permute']);
@@ -100,7 +100,7 @@ export function describeLayers(model: tfl.LayersModel): LayerInfo[] {
             stride: [incoming.stride[0] * s[0], incoming.stride[1] * s[1]],
             offset: [incoming.offset[0] - pad[0] * incoming.stride[0], incoming.offset[1] - pad[1] * incoming.stride[1]],
           };
-          if (type !== 'MaxPooling2D' && type !== 'AveragePooling2D') {
+          if (!type.endsWith('Pooling2D')) {
             info.kernel = { size: k, strides: s, filters: outputShape[2] };
           }
         } else if (type === 'ZeroPadding2D' || type === 'ConstantPadding2D') {

@@ -28,7 +28,7 @@ export const SUPPORTED_KERAS_LAYERS = new Set([
   'GlobalMaxPooling2D', 'BatchNormalization', 'Dense', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout',
   'AlphaDropout', 'Flatten', 'Activation', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'ThresholdedReLU', 'Softmax', 'Add', 'Multiply',
   'Average', 'Maximum', 'Minimum', 'Concatenate', 'ZeroPadding2D', 'Cropping2D', 'Reshape', 'Permute', 'Rescaling', 'Normalization',
-  'UpSampling2D', 'Conv2DTranspose', 'LRN', 'GroupedConv2D', 'ChannelAffine', 'ConstantPadding2D', 'FlatReorder',
+  'UpSampling2D', 'Conv2DTranspose', 'LRN', 'GroupedConv2D', 'ChannelAffine', 'ConstantPadding2D', 'FlatReorder', 'ChannelShuffle', 'CountedAveragePooling2D',
 ]);
 
 const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);

@@ -251,6 +251,120 @@ export class FlatReorder extends tfl.layers.Layer {
   }
 }
 
+export interface ChannelShuffleConfig {
+  /** Groups the channels are interleaved from (ShuffleNet's g). */
+  groups: number;
+  name?: string;
+}
+
+/**
+ * ShuffleNet's channel shuffle — ONNX's Reshape to [N, g, C/g, H, W], Transpose [0, 2, 1, 3, 4], Reshape back —
+ * as the channel permutation it is: output channel b·g + a reads input channel a·(C/g) + b.
+ */
+export class ChannelShuffle extends tfl.layers.Layer {
+  static className = 'ChannelShuffle';
+  readonly groups: number;
+
+  constructor(config: ChannelShuffleConfig) {
+    super(config as LayerArgs);
+    this.groups = config.groups;
+  }
+
+  /** indices[j] = the input channel output channel j reads. */
+  static indices(channels: number, groups: number): Int32Array {
+    const per = channels / groups;
+    return Int32Array.from({ length: channels }, (_, j) => (j % groups) * per + Math.floor(j / groups));
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    const x = Array.isArray(inputs) ? inputs[0] : inputs;
+    const axis = x.shape.length - 1;
+    const indices = ChannelShuffle.indices(x.shape[axis] as number, this.groups);
+    const inverse = new Int32Array(indices.length);
+    indices.forEach((from, to) => (inverse[from] = to));
+    // A permutation's gradient is the inverse permutation (Gather's own needs UnsortedSegmentSum, absent in wasm).
+    const shuffle = tf.customGrad(((v: tf.Tensor) => ({
+      value: tf.tidy(() => tf.gather(v, tf.tensor1d(indices, 'int32'), axis)),
+      gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.gather(dy, tf.tensor1d(inverse, 'int32'), axis)),
+    })) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return shuffle(x as tf.Tensor);
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    return inputShape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), groups: this.groups };
+  }
+}
+
+export interface CountedAveragePooling2DConfig {
+  poolSize: [number, number];
+  strides: [number, number];
+  /** The zero padding the layer before added ([[top, bottom], [left, right]]): not counted in the averages. */
+  pads: [Pair, Pair];
+  name?: string;
+}
+
+/**
+ * Average pooling that divides by the cells inside the image only (ONNX's count_include_pad = 0 with padding other
+ * than TF's SAME — ShuffleNet's 3×3 / 2 pools): a valid average over the zero-padded input (the ZeroPadding2D
+ * before it), times k²/(cells inside) at each output position.
+ */
+export class CountedAveragePooling2D extends tfl.layers.Layer {
+  static className = 'CountedAveragePooling2D';
+  readonly poolSize: [number, number];
+  readonly strides: [number, number];
+  readonly pads: [Pair, Pair];
+
+  constructor(config: CountedAveragePooling2DConfig) {
+    super(config as LayerArgs);
+    this.poolSize = config.poolSize;
+    this.strides = config.strides;
+    this.pads = config.pads;
+  }
+
+  /** k² / (cells of the window inside the unpadded input), per output position, for a padded input of `hw`. */
+  correction(hw: [number, number]): Float32Array {
+    const [kh, kw] = this.poolSize;
+    const [sh, sw] = this.strides;
+    const oh = Math.floor((hw[0] - kh) / sh) + 1;
+    const ow = Math.floor((hw[1] - kw) / sw) + 1;
+    const inside = (start: number, k: number, before: number, size: number) => Math.max(0, Math.min(start + k, size - 0) - Math.max(start, before));
+    const out = new Float32Array(oh * ow);
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        const rows = inside(y * sh, kh, this.pads[0][0], hw[0] - this.pads[0][1]);
+        const cols = inside(x * sw, kw, this.pads[1][0], hw[1] - this.pads[1][1]);
+        out[y * ow + x] = rows * cols > 0 ? (kh * kw) / (rows * cols) : 0;
+      }
+    }
+    return out;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
+      const pooled = tf.avgPool(x, this.poolSize, this.strides, 'valid');
+      const [, oh, ow] = pooled.shape;
+      return tf.mul(pooled, tf.tensor4d(this.correction([x.shape[1], x.shape[2]]), [1, oh, ow, 1]));
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    const s = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const dim = (n: number | null, a: 0 | 1) => (n === null ? null : Math.floor((n - this.poolSize[a]) / this.strides[a]) + 1);
+    return [s[0], dim(s[1], 0), dim(s[2], 1), s[3]];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), poolSize: this.poolSize, strides: this.strides, pads: this.pads };
+  }
+}
+
+tf.serialization.registerClass(ChannelShuffle);
+tf.serialization.registerClass(CountedAveragePooling2D);
 tf.serialization.registerClass(GroupedConv2D);
 tf.serialization.registerClass(ChannelAffine);
 tf.serialization.registerClass(ConstantPadding2D);

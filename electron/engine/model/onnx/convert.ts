@@ -16,14 +16,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError } from '../../../../shared/errors';
 import { LocalResponseNormalization } from '../layers/lrn';
-import { ChannelAffine, ConstantPadding2D, FlatReorder, GroupedConv2D } from '../layers/onnx-ops';
+import { ChannelAffine, ChannelShuffle, ConstantPadding2D, CountedAveragePooling2D, FlatReorder, GroupedConv2D } from '../layers/onnx-ops';
 import type { OnnxAttribute, OnnxGraph, OnnxNode } from './proto';
 import { elementCount, tensorToFloat32 } from './tensor-data';
 
 export const SUPPORTED_ONNX_OPS = new Set([
   'Conv', 'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool',
   'LRN', 'BatchNormalization', 'Gemm', 'MatMul', 'Add', 'Sub', 'Mul', 'Div', 'Concat', 'Flatten', 'Reshape', 'Transpose',
-  'Dropout', 'Identity', 'Softmax', 'Pad', 'Constant', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast', 'Sum', 'Max', 'Min',
+  'Dropout', 'Identity', 'Softmax', 'Pad', 'Constant', 'ConstantOfShape', 'Shape', 'Gather', 'Unsqueeze', 'Squeeze', 'Cast', 'Sum', 'Max', 'Min',
   'Mean', 'Elu',
 ]);
 
@@ -42,6 +42,14 @@ type Value =
       channelsLast?: boolean;
     }
   | { kind: 'const'; dims: number[]; data: Float32Array };
+
+/** Whether a pooling window gives one output per axis and covers the whole (unpadded) input. */
+function coversWholeMap(inShape: number[], k: number[], strides: number[], pads: Array<[number, number]>): boolean {
+  return [0, 1].every((a) => Math.floor((inShape[a] + pads[a][0] + pads[a][1] - k[a]) / strides[a]) + 1 === 1 && k[a] - pads[a][0] >= inShape[a]);
+}
+
+/** Most values a ConstantOfShape may make (a VGG fc6 weight has 103 M): beyond that a file only claims memory. */
+const MAX_CONSTANT_VALUES = 2 ** 28;
 
 const attr = (node: OnnxNode, name: string): OnnxAttribute | undefined => node.attribute.find((a) => a.name === name);
 const attrInt = (node: OnnxNode, name: string, d: number): number => {
@@ -188,6 +196,32 @@ export function convertOnnxGraph(
     }
     return v;
   };
+  /** Dims of a constant unsqueezed at `axes` (negative ones counted in the output's rank). */
+  const unsqueezeDims = (dims: number[], axes: number[], node: OnnxNode, index: number): number[] => {
+    const rank = dims.length + axes.length;
+    const at = new Set(axes.map((a) => (a < 0 ? a + rank : a)));
+    if (at.size !== axes.length || [...at].some((a) => a < 0 || a >= rank)) unsupported(node, index, `unsqueezing at axes [${axes.join(', ')}]`);
+    const out: number[] = [];
+    let next = 0;
+    for (let i = 0; i < rank; i++) out.push(at.has(i) ? 1 : dims[next++]);
+    return out;
+  };
+  /** Dims of a constant squeezed at `axes` (every 1 when none are given). */
+  const squeezeDims = (dims: number[], axes: number[] | undefined): number[] => {
+    const at = new Set((axes ?? dims.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => (a < 0 ? a + dims.length : a)));
+    return dims.filter((_, i) => !at.has(i));
+  };
+  /** A Reshape target resolved against the input dims (0 keeps a dim, one −1 takes the rest). */
+  const resolveReshape = (dims: number[], target: number[], node: OnnxNode, index: number): number[] => {
+    const total = elementCount(dims);
+    const out = target.map((d, i) => (d === 0 ? dims[i] : d));
+    const known = out.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const free = out.filter((d) => d === -1).length;
+    if (free > 1 || (free === 1 && (known === 0 || total % known !== 0)) || (free === 0 && known !== total)) {
+      unsupported(node, index, `reshaping a constant of shape [${dims.join(', ')}] to [${target.join(', ')}]`);
+    }
+    return out.map((d) => (d === -1 ? total / known : d));
+  };
   const tensorOf = (name: string, node: OnnxNode, index: number): tfl.SymbolicTensor => {
     const v = lookup(name, node, index);
     if (v.kind !== 'tensor') throw new InspectorError('MODEL_UNSUPPORTED_OP', `${where(node, index)} (${node.opType}) applied to a constant`);
@@ -279,8 +313,35 @@ export function convertOnnxGraph(
   values.set(inputInfo.name, { kind: 'tensor', t: input });
   const nodeNames = layerNames(graph.node, usedNames);
 
+  // Nodes already converted as part of a pattern (a channel shuffle's Transpose and second Reshape).
+  const folded = new Set<OnnxNode>();
+
+  /**
+   * ShuffleNet's channel shuffle starting at the Reshape `node` of a [C, H, W] tensor to [N, g, C/g, H, W]: its
+   * only consumer a Transpose [0, 2, 1, 3, 4], whose only consumer a Reshape back to [N, C, H, W]. Returns that
+   * last Reshape and g, or undefined when the nodes are anything else.
+   */
+  const channelShuffle = (node: OnnxNode, onnx: number[], target: number[]): { last: OnnxNode; groups: number } | undefined => {
+    const [c, h, w] = onnx;
+    if (onnx.length !== 3 || target.length !== 5 || target[1] * target[2] !== c || target[3] !== h || target[4] !== w) return undefined;
+    const transpose = consumers.get(node.output[0]) ?? [];
+    if (transpose.length !== 1 || transpose[0].opType !== 'Transpose' || attrInts(transpose[0], 'perm')?.join(',') !== '0,2,1,3,4') return undefined;
+    const back = consumers.get(transpose[0].output[0]) ?? [];
+    if (back.length !== 1 || back[0].opType !== 'Reshape' || graph.output.some((o) => o.name === node.output[0] || o.name === transpose[0].output[0])) return undefined;
+    const shape = values.get(back[0].input[1]) ?? (initializers.has(back[0].input[1]) ? { kind: 'const' as const, ...constOf(back[0].input[1], back[0], 0, 'target shape') } : undefined);
+    if (!shape || shape.kind !== 'const') return undefined;
+    const t = Array.from(shape.data);
+    const dims = t.map((d, i) => (d === 0 ? [1, target[1] * target[2], h, w][i] ?? d : d));
+    const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    const resolved = dims.map((d) => (d === -1 ? (c * h * w) / known : d));
+    if (resolved.length !== 4 || resolved[1] !== c || resolved[2] !== h || resolved[3] !== w) return undefined;
+    folded.add(transpose[0]).add(back[0]);
+    return { last: back[0], groups: target[1] };
+  };
+
   // --- Nodes, in the topological order ONNX requires. ---
   graph.node.forEach((node, index) => {
+    if (folded.has(node)) return;
     if (index % 8 === 0) onProgress(index, graph.node.length, `Converting layer ${index + 1} of ${graph.node.length}`);
     const op = node.opType;
     const out = node.output[0];
@@ -320,10 +381,32 @@ export function convertOnnxGraph(
       }
       case 'Shape': {
         const v = lookup(node.input[0], node, index);
-        const shape = v.kind === 'const' ? v.dims : onnxShape(v.t);
+        const full = v.kind === 'const' ? v.dims : onnxShape(v.t);
+        // Opset 15 added start / end (PyTorch 2's flatten reads Shape[0:1]); negative counts from the end.
+        const at = (i: number) => Math.min(full.length, Math.max(0, i < 0 ? i + full.length : i));
+        const shape = full.slice(at(attrInt(node, 'start', 0)), at(attrInt(node, 'end', full.length)));
         define({ kind: 'const', dims: [shape.length], data: Float32Array.from(shape) });
         return;
       }
+      case 'ConstantOfShape': {
+        const shape = Array.from(constOf(node.input[0], node, index, 'shape').data);
+        const a = attr(node, 'value');
+        const fill = a?.t ? (tensorToFloat32(a.t, baseDir)[0] ?? 0) : 0;
+        const count = elementCount(shape);
+        if (!shape.every((d) => Number.isInteger(d) && d >= 0) || count > MAX_CONSTANT_VALUES) {
+          unsupported(node, index, `a constant of shape [${shape.join(', ')}]`);
+        }
+        define({ kind: 'const', dims: shape, data: new Float32Array(count).fill(fill) });
+        return;
+      }
+    }
+
+    // Reshape of a constant (a weight or a per-channel scale written as [C] then reshaped to [1, C, 1, 1]).
+    if (op === 'Reshape' && inputsAreConst) {
+      const c = constOf(node.input[0], node, index, 'input');
+      const target = Array.from(constOf(node.input[1], node, index, 'target shape').data);
+      define({ kind: 'const', dims: resolveReshape(c.dims, target, node, index), data: c.data });
+      return;
     }
 
     // Constant folding of small integer arithmetic on shapes.
@@ -335,9 +418,9 @@ export function convertOnnxGraph(
         const picked = idx.map((i) => parts[0].data[i < 0 ? i + parts[0].data.length : i]);
         define({ kind: 'const', dims: parts[1].dims, data: Float32Array.from(picked) });
       } else if (op === 'Unsqueeze' || op === 'Squeeze') {
-        // Only rank bookkeeping matters for shape vectors: [] ↔ [1].
-        const n = parts[0].data.length;
-        define({ kind: 'const', dims: op === 'Unsqueeze' ? [n] : n === 1 ? [] : [n], data: parts[0].data });
+        // The axes come from an attribute before opset 13 and from the second input since.
+        const axes = opset >= 13 ? (parts[1] ? Array.from(parts[1].data) : undefined) : attrInts(node, 'axes');
+        define({ kind: 'const', dims: op === 'Unsqueeze' ? unsqueezeDims(parts[0].dims, axes ?? [], node, index) : squeezeDims(parts[0].dims, axes), data: parts[0].data });
       } else {
         const data = Float32Array.from(parts.flatMap((p) => Array.from(p.data)));
         define({ kind: 'const', dims: [data.length], data });
@@ -480,7 +563,16 @@ export function convertOnnxGraph(
         } else if (attrInt(node, 'count_include_pad', 0) === 1) {
           xin = apply(tfl.layers.zeroPadding2d({ padding: pads, name: uniqueName(`${name}_pad`, usedNames) }), x);
         } else if (isTfSame(pads, [inShape[0], inShape[1]], k, strides)) padding = 'same';
-        else unsupported(node, index, 'average pooling over padding that is not counted, other than TF-style SAME');
+        else if (coversWholeMap(inShape, k, strides, pads)) {
+          // One window over the whole map with the padding not counted (Caffe-converted GoogLeNet's last pool, its
+          // ceil mode written as end padding): the plain average of the map.
+          defineLayer(apply(tfl.layers.averagePooling2d({ poolSize: [inShape[0], inShape[1]], strides: [inShape[0], inShape[1]], padding: 'valid', name }), x));
+          return;
+        } else {
+          const padded = apply(tfl.layers.zeroPadding2d({ padding: pads, name: uniqueName(`${name}_pad`, usedNames) }), x);
+          defineLayer(apply(new CountedAveragePooling2D({ poolSize: k, strides, pads, name }), padded));
+          return;
+        }
         const layer = op === 'MaxPool' ? tfl.layers.maxPooling2d({ ...poolArgs, padding }) : tfl.layers.averagePooling2d({ ...poolArgs, padding });
         defineLayer(apply(layer, xin));
         return;
@@ -665,6 +757,12 @@ export function convertOnnxGraph(
         if (op === 'Reshape') {
           const target = Array.from(constOf(node.input[1], node, index, 'target shape').data);
           const onnx = v.channelsLast ? shapeOf(v.t) : onnxShape(v.t).slice(1);
+          const shuffle = !v.channelsLast ? channelShuffle(node, onnx, target) : undefined;
+          if (shuffle) {
+            nameFor();
+            values.set(shuffle.last.output[0], { kind: 'tensor', t: apply(new ChannelShuffle({ groups: shuffle.groups, name: currentName }), v.t) });
+            return;
+          }
           const total = elementCount(onnx);
           const flat = target.length === 2 && (target[1] === -1 || target[1] === total) && [-1, 0, 1].includes(target[0]);
           const same = target.length === onnx.length + 1 && target.slice(1).every((d, i) => d === onnx[i] || d === 0);

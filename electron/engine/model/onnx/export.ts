@@ -14,6 +14,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelMetadata } from '../../../../shared/contract';
 import { InspectorError } from '../../../../shared/errors';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
+import { ChannelShuffle, type CountedAveragePooling2D } from '../layers/onnx-ops';
 
 export interface OnnxExportOptions {
   metadata?: ModelMetadata;
@@ -307,6 +308,19 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
         }
         const scaled = g.node('Mul', [x, g.constant(`${name}.scale`, dims, scale)], `${name}_scale`);
         out = g.node('Add', [scaled, g.constant(`${name}.offset`, dims, offset)], name);
+        break;
+      }
+      case 'ChannelShuffle': {
+        const idx = Array.from(ChannelShuffle.indices(inShape[2], Number(config.groups)));
+        out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
+        break;
+      }
+      case 'CountedAveragePooling2D': {
+        // The padding is the ZeroPadding2D before it; here a valid average times the per-position correction.
+        const counted = layer as unknown as CountedAveragePooling2D;
+        const pooled = g.node('AveragePool', [x], `${name}_pool`, [intsAttr('kernel_shape', counted.poolSize), intsAttr('strides', counted.strides)]);
+        const [oh, ow] = [outShape[0], outShape[1]];
+        out = g.node('Mul', [pooled, g.constant(`${name}.counts`, [1, 1, oh, ow], counted.correction([inShape[0], inShape[1]]))], name);
         break;
       }
       case 'FlatReorder': {
