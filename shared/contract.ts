@@ -83,6 +83,8 @@ export interface ModelSummary {
   notices: string[];
   /** Training checkpoints shipped with the model (epoch names), for the evolution view. */
   checkpoints: string[];
+  /** What the model's last layer gives: a probability distribution, or raw scores (logits) shown after a softmax. */
+  outputs?: 'probabilities' | 'scores';
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -181,6 +181,18 @@ describe('a client never reads or names server paths', () => {
     expect(answeredIn).toBeLessThan(1000);
     const error = await opening;
     expect(error.code).toBe('FILE_NOT_REGULAR');
+    // The same with the shard a link to /dev/zero (endless zeros): refused as leading out of the folder.
+    const zero = path.join(allowed, 'zero-model');
+    fs.mkdirSync(zero);
+    fs.copyFileSync(path.join(TINY_DIR, 'model.json'), path.join(zero, 'model.json'));
+    fs.symlinkSync('/dev/zero', path.join(zero, 'weights.bin'));
+    const t1 = Date.now();
+    const zeroOpening = a.api.openModel({ path: path.join(zero, 'model.json') }).catch((e) => e);
+    await b.api.predict({ image: { source: 'dataset', index: 1 }, top: 1 });
+    const answeredDuringZero = Date.now() - t1;
+    expect((await zeroOpening).code).toBe('PATH_OUTSIDE_FOLDER');
+    expect(answeredDuringZero).toBeLessThan(1000);
+    console.log(`second client answered in ${answeredIn} ms during the FIFO shard, ${answeredDuringZero} ms during the /dev/zero shard`);
     a.socket.close();
     b.socket.close();
   });

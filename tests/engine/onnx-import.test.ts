@@ -4,7 +4,7 @@
  * torchvision architectures are generated here when python3-torch and python3-torchvision are installed (.ci/run
  * installs them) and otherwise skipped with the reason printed. Tensor counts return to baseline.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -113,9 +113,15 @@ const TORCHVISION_DIR = process.env.CNN_INSPECTOR_ONNX_FIXTURES ?? path.join(os.
 if (!python) console.log('skipped: torchvision ONNX agreement (python3-torch / python3-torchvision not installed; .ci/run installs them)');
 
 describe.skipIf(!python)('ONNX import: torchvision architectures exported by PyTorch', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!fs.existsSync(path.join(TORCHVISION_DIR, 'mobilenet_v2.json'))) {
-      execFileSync(python!, [path.join(ROOT, 'build', 'onnx-fixtures.py'), 'torchvision', TORCHVISION_DIR], { stdio: ['ignore', 'ignore', 'inherit'] });
+      // Exporting five networks takes minutes: run it without blocking this worker's event loop (a blocked loop
+      // misses the test runner's own messages and fails the run with an RPC timeout).
+      await new Promise<void>((resolve, reject) => {
+        const child = spawn(python!, [path.join(ROOT, 'build', 'onnx-fixtures.py'), 'torchvision', TORCHVISION_DIR], { stdio: ['ignore', 'ignore', 'inherit'] });
+        child.on('error', reject);
+        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`onnx-fixtures.py exited with ${code}`))));
+      });
     }
   }, 600_000);
 
@@ -159,6 +165,9 @@ describe('probabilities, whatever the model ends in', () => {
         const scores = toFloat32(readNpy(path.join(SMALL, `${name}.output.npy`)));
         const expected = endsInSoftmax ? scores : softmaxRows(scores, 1);
         const got = predictProbabilities(loaded, input);
+        // The model's info says which it is.
+        expect(loaded.summary.outputs).toBe(endsInSoftmax ? 'probabilities' : 'scores');
+        expect(loaded.summary.notices.some((n) => /scores \(logits\), shown after a softmax/.test(n))).toBe(!endsInSoftmax);
         expect(got.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
         expect(maxRelError(got, expected)).toBeLessThan(1e-4);
         // The CLI on the same input (written NHWC as the CLI takes it).

@@ -18,6 +18,7 @@ import { projectUnit } from '../../electron/engine/analyses/projection';
 import { exportModelBytes } from '../../electron/engine/model/export';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { onnxType } from '../../electron/engine/model/onnx/proto';
+import { mulberry32 } from '../../electron/engine/train/random';
 import { maxRelError } from '../helpers/numeric';
 
 const LIGHT = path.resolve(__dirname, '..', '..', '..', 'shared', 'onnx-conformance', 'light');
@@ -33,17 +34,6 @@ function loadOrt(): typeof import('onnxruntime-node') | undefined {
 const ort = loadOrt();
 const available = fs.existsSync(LIGHT) && ort !== undefined;
 if (!available) console.log(`skipped: zoo graphs (${fs.existsSync(LIGHT) ? 'onnxruntime-node not installed' : `${LIGHT} missing`})`);
-
-/** mulberry32, so every run draws the same weights. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Tensor { name: string; dims: unknown[]; dataType: number; rawData?: Uint8Array; int64Data?: unknown[] }
 interface Node { opType: string; input: string[]; output: string[] }
@@ -65,7 +55,7 @@ function withRandomWeights(file: string, seed: number): Uint8Array {
   const type = onnxType('ModelProto');
   const model = type.decode(fs.readFileSync(file)) as unknown as { graph: Graph };
   const g = model.graph;
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const u = () => random() * 2 - 1;
   const init = new Map(g.initializer.map((t) => [t.name, t]));
   const role = (name: string): string => {
@@ -114,7 +104,7 @@ describe.skipIf(!available)('ONNX model zoo graphs agree with ONNX Runtime', () 
       const bytes = withRandomWeights(path.join(LIGHT, `light_${name}.onnx`), 100 + i);
       const file = path.join(dir, `${name}.onnx`);
       fs.writeFileSync(file, bytes);
-      const random = rng(7);
+      const random = mulberry32(7);
       const nchw = Float32Array.from({ length: 3 * 224 * 224 }, () => random());
       // The scores before the final softmax too (with random weights a softmax is often all but one-hot).
       const softmaxNode = (onnxType('ModelProto').decode(bytes) as unknown as { graph: Graph }).graph.node.find((n) => n.opType === 'Softmax');
@@ -178,7 +168,7 @@ describe.skipIf(!available)('zoo graphs: the layers made for them project and ex
       const classes = loaded.model.layers.map((l) => l.getClassName());
       expect(classes).toContain('ChannelShuffle');
       expect(classes).toContain('CountedAveragePooling2D');
-      const random = rng(3);
+      const random = mulberry32(3);
       const input = Float32Array.from({ length: 224 * 224 * 3 }, () => random());
       // The last layer with a map, past every shuffle and counted pool.
       const layer = [...loaded.summary.layers].reverse().find((l) => l.outputShape.length === 3 && l.type === 'Activation')!;

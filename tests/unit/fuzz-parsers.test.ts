@@ -14,19 +14,9 @@ import { decodeMessage, encodeMessage } from '../../shared/wire';
 import { parseIdx } from '../../electron/engine/data/idx';
 import { onnxLoader } from '../../electron/engine/model/onnx-loader';
 import { InspectorError } from '../../shared/errors';
+import { mulberry32 } from '../../electron/engine/train/random';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-
-/** mulberry32: the same mutations every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutate(valid: Uint8Array, random: () => number): Uint8Array {
   const bytes = Uint8Array.from(valid);
@@ -52,7 +42,7 @@ function mutate(valid: Uint8Array, random: () => number): Uint8Array {
 }
 
 function fuzz(valid: Uint8Array, runs: number, seed: number, decode: (b: Uint8Array) => unknown, allowed: (e: unknown) => boolean): { decoded: number; refused: number } {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   let decoded = 0;
   let refused = 0;
   for (let i = 0; i < runs; i++) {
@@ -114,7 +104,7 @@ describe('hand-written parsers under mutation', () => {
   it('ONNX files: open or say ONNX_INVALID or another ONNX / model code', async () => {
     const valid = new Uint8Array(fs.readFileSync(path.join(ROOT, 'tests', 'fixtures', 'onnx', 'cnn-ops.onnx')));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fuzz-onnx-'));
-    const random = rng(5);
+    const random = mulberry32(5);
     const allowed = coded('ONNX_INVALID', 'ONNX_UNSUPPORTED_OPSET', 'ONNX_EXTERNAL_DATA_MISSING', 'MODEL_UNSUPPORTED_OP', 'MODEL_UNSUPPORTED_FORMAT', 'MODEL_WEIGHTS_INCONSISTENT', 'PATH_OUTSIDE_FOLDER', 'FILE_NOT_REGULAR');
     let refused = 0;
     try {

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelMetadata, ModelSummary, Preprocessing } from '../../../shared/contract';
+import { endsInSoftmax } from '../analyses/read';
 import { InspectorError } from '../../../shared/errors';
 import { describeLayers } from './graph';
 import { loadModelFile, type LoadProgress } from './registry';
@@ -100,7 +101,9 @@ export async function openModel(file: string, id: string, onProgress?: LoadProgr
     totalParams: model.countParams(),
     notices,
     checkpoints: listCheckpoints(modelJsonPath),
+    outputs: endsInSoftmax(model) ? 'probabilities' : 'scores',
   };
+  if (summary.outputs === 'scores') notices.push('Outputs: scores (logits), shown after a softmax as probabilities');
   const layerModels = new Map<string, tfl.LayersModel>();
   return {
     model,

@@ -192,6 +192,20 @@ export class ConstantPadding2D extends tfl.layers.Layer {
   }
 }
 
+/**
+ * x with its entries along `axis` reordered (output i = input indices[i], a permutation). Its gradient is the
+ * inverse permutation, given by hand: Gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks.
+ */
+function permuteAlong(x: tf.Tensor, indices: Int32Array, axis: number): tf.Tensor {
+  const inverse = new Int32Array(indices.length);
+  indices.forEach((from, to) => (inverse[from] = to));
+  const permute = tf.customGrad(((v: tf.Tensor) => ({
+    value: tf.tidy(() => tf.gather(v, tf.tensor1d(indices, 'int32'), axis)),
+    gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.gather(dy, tf.tensor1d(inverse, 'int32'), axis)),
+  })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return permute(x);
+}
+
 export interface FlatReorderConfig {
   /** The (height, width, channels) the vector was flattened from: reorder (h, w, c) → (c, h, w). */
   from?: [number, number, number];
@@ -224,20 +238,9 @@ export class FlatReorder extends tfl.layers.Layer {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const n = x.shape[1] as number;
     const indices = this.indices;
-    // Gather's own gradient needs UnsortedSegmentSum, which the wasm backend lacks: a permutation's gradient is
-    // the inverse permutation; any other selection goes through a one-hot matrix product.
+    // A permutation is gathered (its gradient by hand); any other selection goes through a one-hot matrix product.
     const isPermutation = indices.length === n && new Set(indices).size === n;
-    if (isPermutation) {
-      const inverse = new Int32Array(n);
-      indices.forEach((from, to) => (inverse[from] = to));
-      const permute = tf.customGrad(((v: tf.Tensor) => {
-        return {
-          value: tf.tidy(() => tf.gather(v, tf.tensor1d(indices, 'int32'), 1)),
-          gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.gather(dy, tf.tensor1d(inverse, 'int32'), 1)),
-        };
-      }) as unknown as Parameters<typeof tf.customGrad>[0]);
-      return permute(x as tf.Tensor);
-    }
+    if (isPermutation) return permuteAlong(x as tf.Tensor, indices, 1);
     return tf.tidy(() => tf.matMul(x as tf.Tensor2D, tf.transpose(tf.oneHot(tf.tensor1d(indices, 'int32'), n)) as tf.Tensor2D));
   }
 
@@ -279,15 +282,7 @@ export class ChannelShuffle extends tfl.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     const x = Array.isArray(inputs) ? inputs[0] : inputs;
     const axis = x.shape.length - 1;
-    const indices = ChannelShuffle.indices(x.shape[axis] as number, this.groups);
-    const inverse = new Int32Array(indices.length);
-    indices.forEach((from, to) => (inverse[from] = to));
-    // A permutation's gradient is the inverse permutation (Gather's own needs UnsortedSegmentSum, absent in wasm).
-    const shuffle = tf.customGrad(((v: tf.Tensor) => ({
-      value: tf.tidy(() => tf.gather(v, tf.tensor1d(indices, 'int32'), axis)),
-      gradFunc: (dy: tf.Tensor) => tf.tidy(() => tf.gather(dy, tf.tensor1d(inverse, 'int32'), axis)),
-    })) as unknown as Parameters<typeof tf.customGrad>[0]);
-    return shuffle(x as tf.Tensor);
+    return permuteAlong(x as tf.Tensor, ChannelShuffle.indices(x.shape[axis] as number, this.groups), axis);
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
