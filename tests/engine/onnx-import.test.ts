@@ -167,7 +167,7 @@ describe('probabilities, whatever the model ends in', () => {
         const got = predictProbabilities(loaded, input);
         // The model's info says which it is.
         expect(loaded.summary.outputs).toBe(endsInSoftmax ? 'probabilities' : 'scores');
-        expect(loaded.summary.notices.some((n) => /scores \(logits\), shown after a softmax/.test(n))).toBe(!endsInSoftmax);
+        expect(loaded.summary.notices.some((n) => /gives scores \(logits\), not probabilities/.test(n))).toBe(!endsInSoftmax);
         expect(got.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
         expect(maxRelError(got, expected)).toBeLessThan(1e-4);
         // The CLI on the same input (written NHWC as the CLI takes it).
