@@ -24,7 +24,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { MAX_IMAGE_UPLOAD_BYTES, MODEL_UPLOAD_PART_BYTES } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
 import { decodeMessage, encodeMessage, type WireMessage } from '../shared/wire';
-import { ClientGate, DEFAULT_CLIENT_LIMITS, isFolder, PathPolicy, type ClientLimits } from './engine/client-gate';
+import { ClientGate, DEFAULT_CLIENT_LIMITS, PathPolicy, type ClientLimits } from './engine/client-gate';
 import { PROJECT_ROOT, RESOURCES_DIR } from './engine/paths';
 import { InspectorService } from './engine/service';
 import { workspaceRoot } from './engine/store/workspace';
@@ -135,6 +135,15 @@ function plain(res: http.ServerResponse, status: number, text: string, extra: Re
     return;
   }
   res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...extra }).end(text);
+}
+
+/** True when `dir` exists and is a folder (the roots named on the command line). */
+function isFolder(dir: string): boolean {
+  try {
+    return fs.statSync(dir).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** The roots browser clients may name: the bundled resources, the workspace, and what the server was started with. */

@@ -11,7 +11,6 @@
  * and when the client leaves (`close`) its uploads, unfinished model upload and kept results are released.
  * `call` never throws: every failure is a rejected promise with a coded error.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CommandName, JobKind, JobParams } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
@@ -115,13 +114,8 @@ export class ClientGate {
     const uploaded = await this.service.uploadImage(p);
     this.uploads.push({ id: (uploaded.ref as { id: string }).id, bytes: p.bytes.length });
     // Over the quota, the oldest uploads are forgotten (a class clicking through photos never hits a wall).
-    let held = this.uploads.reduce((sum, u) => sum + u.bytes, 0);
     const evicted: string[] = [];
-    while (held > this.limits.maxUploadBytes && this.uploads.length > 1) {
-      const oldest = this.uploads.shift()!;
-      held -= oldest.bytes;
-      evicted.push(oldest.id);
-    }
+    while (this.uploadBytes > this.limits.maxUploadBytes && this.uploads.length > 1) evicted.push(this.uploads.shift()!.id);
     await this.service.host.removeUploads(evicted);
     return uploaded;
   }
@@ -157,17 +151,8 @@ export class ClientGate {
     return this.jobs.includes(jobId);
   }
 
-  /** Bytes of uploaded images this client holds (tests). */
+  /** Bytes of uploaded images this client holds. */
   get uploadBytes(): number {
     return this.uploads.reduce((sum, u) => sum + u.bytes, 0);
-  }
-}
-
-/** True when `dir` exists and is a folder (for roots named on the command line). */
-export function isFolder(dir: string): boolean {
-  try {
-    return fs.statSync(dir).isDirectory();
-  } catch {
-    return false;
   }
 }

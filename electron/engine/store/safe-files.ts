@@ -140,12 +140,3 @@ export function checkRegularFile(file: string, options: ReadOptions = {}): numbe
   fs.closeSync(fd);
   return size;
 }
-
-/** Whether `file` is (after links) an ordinary file, without opening it. */
-export function isRegularFile(file: string): boolean {
-  try {
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
