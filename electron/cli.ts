@@ -22,6 +22,9 @@ import { writeNpy } from './engine/store/npy';
 import { htmlToPdf } from './engine/store/pdf';
 import { STRATEGIES, type Strategy } from './engine/train/finetune';
 import { listUnfinishedRuns, runsRoot } from './engine/train/run-store';
+import { activeZooCatalog, findZooEntry, parseZooCatalog } from './engine/zoo/catalog';
+import { downloadZooModel, listZoo, zooModelState } from './engine/zoo/download';
+import { readRegularFile } from './engine/store/safe-files';
 
 const USAGE = `cnn-inspect <command> [options]
   info        --model M [--backend]
@@ -59,8 +62,10 @@ const USAGE = `cnn-inspect <command> [options]
   check-data  --data DIR --out L.csv                       look-alike images within / across classes (group,class,file)
   report      --model M --data DIR [--layers L1,L2] [--gmc-layer L] [--probe-layers L1,L2] --out R.html [--pdf R.pdf]
               --pdf: printed by a Chromium-family browser if one is installed (CHROMIUM_PATH), else said so
+  zoo list    [--mirror URL] [--catalog F]                  the model zoo's networks (AlexNet, ZFNet, VGG, GoogLeNet, ResNet…)
+  zoo get NAME [--mirror URL] [--file F] [--progress]       download one (resumable; SHA-256 checked) or copy in one fetched by hand
 M: an ONNX model (.onnx), a Keras model (.h5, .keras), a TF.js Layers model.json (or its folder); "default" for
-   the bundled model.
+   the bundled model; zoo:NAME for a downloaded zoo network (ImageNet labels and preprocessing already set).
 I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor exactly.`;
 
 type Flags = Record<string, string | true>;
@@ -156,7 +161,7 @@ function parseArgs(argv: string[]): { command?: string; flags: Flags; rest: stri
         i++;
       }
     } else if (!command) command = a;
-    else if (command === 'analyze' && rest.length === 0) rest.push(a);
+    else if ((command === 'analyze' && rest.length === 0) || (command === 'zoo' && rest.length < 2)) rest.push(a);
     else throw new InspectorError('BAD_ARGUMENT', `Unexpected argument "${a}"`);
   }
   return { command, flags, rest };
@@ -170,7 +175,39 @@ function required(flags: Flags, name: string): string {
 
 function modelId(flags: Flags): string | undefined {
   const m = required(flags, 'model');
+  if (m.startsWith('zoo:')) {
+    // A network of the model zoo, once `zoo get` has fetched it.
+    const state = zooModelState(findZooEntry(m.slice(4)));
+    if (state.state !== 'downloaded') throw new InspectorError('MODEL_NOT_FOUND', `${state.title} is not downloaded yet: run cnn-inspect zoo get ${state.name}`);
+    return state.file;
+  }
   return m === 'default' ? undefined : m;
+}
+
+/** `zoo list` and `zoo get NAME`: the model zoo's networks, fetched with progress on stderr; Ctrl-C keeps the part. */
+async function runZoo(flags: Flags, rest: string[], out: (s: string) => void): Promise<void> {
+  const options = { ...(typeof flags.mirror === 'string' ? { mirror: flags.mirror } : {}) };
+  const catalog = typeof flags.catalog === 'string' ? parseZooCatalog(readRegularFile(flags.catalog, { maxBytes: 4 * 2 ** 20 }).toString('utf8')) : activeZooCatalog();
+  const [action, name] = rest;
+  if (action === 'list') {
+    const listing = listZoo(catalog, options);
+    out(`${JSON.stringify({ folder: listing.folder, mirror: listing.mirror, models: listing.models.map((m) => ({ name: m.name, title: m.title, mb: Math.round(m.bytes / 1e5) / 10, state: m.state, have: m.have, file: m.file, about: m.about })) })}\n`);
+    return;
+  }
+  if (action !== 'get' || !name) throw new InspectorError('BAD_ARGUMENT', 'Usage: cnn-inspect zoo list | cnn-inspect zoo get NAME [--mirror URL] [--file F]');
+  let cancelled = false;
+  const onSignal = () => {
+    cancelled = true;
+  };
+  process.on('SIGINT', onSignal);
+  const ctx = makeJobContext((_d, _t, message) => flags.progress !== undefined && process.stderr.write(`\r${message}\x1b[K`), () => cancelled);
+  try {
+    const result = await downloadZooModel(findZooEntry(name, catalog), ctx, { ...options, ...(typeof flags.file === 'string' ? { from: flags.file } : {}) });
+    if (flags.progress !== undefined) process.stderr.write('\n');
+    out(`${JSON.stringify(result)}\n`);
+  } finally {
+    process.off('SIGINT', onSignal);
+  }
 }
 
 function positiveInt(flags: Flags, name: string, fallback: number): number {
@@ -194,8 +231,9 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     out(`${USAGE}\n`);
     return;
   }
-  const known = ['info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'runs', 'ablate', 'collect', 'topk', 'topk-merge', 'export', 'check-data', 'report'];
+  const known = ['zoo', 'info', 'predict', 'activations', 'deconv', 'occlusion', 'invariance', 'evolution', 'correspondence', 'evaluate', 'analyze', 'finetune', 'runs', 'ablate', 'collect', 'topk', 'topk-merge', 'export', 'check-data', 'report'];
   if (!known.includes(command)) throw new InspectorError('UNKNOWN_COMMAND', `Unknown command "${command}" (known: ${known.join(', ')})`);
+  if (command === 'zoo') return runZoo(flags, rest, out);
   if (command === 'topk-merge') {
     out(`${JSON.stringify(mergeAtlasFolders(required(flags, 'parts').split(','), required(flags, 'out-dir')))}\n`);
     return;

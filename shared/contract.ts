@@ -525,8 +525,58 @@ export interface JobParams {
     /** 'scratch' (random weights, as in the paper; default) or 'pretrained' (keep the weights of layers that still fit). */
     start?: 'scratch' | 'pretrained';
   };
+  /** Download a network of the model zoo into the workspace (resuming a partial download), verified by its SHA-256. */
+  zooDownload: { name: string };
 }
 export type JobKind = keyof JobParams;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Model zoo
+
+/** A network of the model zoo, pinned by its file's SHA-256 and size. */
+export interface ZooEntry {
+  /** Short name used by the CLI and as the file name (`resnet18-v1`). */
+  name: string;
+  /** What a person reads (`ResNet-18 v1 (GluonCV)`). */
+  title: string;
+  /** The file's path under the zoo mirror. */
+  path: string;
+  sha256: string;
+  bytes: number;
+  /** One sentence on what the network is. */
+  about: string;
+  preprocessing?: Preprocessing;
+  /** 'imagenet': its outputs are ImageNet's 1 000 classes. */
+  labels?: 'imagenet';
+}
+
+export interface ZooModelState extends ZooEntry {
+  /** 'downloaded' (ready to open), 'partial' (a download to resume), 'absent'. */
+  state: 'downloaded' | 'partial' | 'absent';
+  /** Bytes already on disk. */
+  have: number;
+  /** Where the file is (or will be) in the workspace. */
+  file: string;
+  /** Where it is downloaded from. */
+  url: string;
+}
+
+export interface ZooListing {
+  /** The folder of the workspace that holds downloaded networks (to copy a file in by hand). */
+  folder: string;
+  mirror: string;
+  models: ZooModelState[];
+}
+
+export interface ZooDownloadResult {
+  name: string;
+  /** The verified file, ready for openModel. */
+  file: string;
+  bytes: number;
+  sha256: string;
+  /** Bytes fetched by this job (0 when the file was already there; less than `bytes` after a resume). */
+  fetched: number;
+}
 
 /** One architecture to try: the open model with `remove`d layers and `resize`d ones (layer → units or filters). */
 export interface AblationVariant {
@@ -597,6 +647,7 @@ export interface JobResults {
   resumeFinetune: FinetuneSummary;
   ablation: AblationResult;
   collectActivations: CollectedActivations;
+  zooDownload: ZooDownloadResult;
 }
 
 /** Where a collection's .npy files are, and what each layer holds. */
@@ -786,6 +837,8 @@ export interface InspectorApi {
   cancelJob(params: { jobId: string; keep?: boolean; pause?: boolean }): Promise<void>;
   /** Fine-tuning runs that have not finished (paused, or interrupted by a crash or a closed app), newest first. */
   listRuns(): Promise<TrainingRunInfo[]>;
+  /** The model zoo's networks and which of them are downloaded (start a `zooDownload` job to fetch one). */
+  listZoo(): Promise<ZooListing>;
   /** Deletes an unfinished run and its saved state. */
   discardRun(params: { run: string }): Promise<void>;
   getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]>;
@@ -833,6 +886,7 @@ export const COMMANDS = [
   'cancelJob',
   'getJobResult',
   'listRuns',
+  'listZoo',
   'discardRun',
 ] as const satisfies ReadonlyArray<keyof InspectorApi>;
 
@@ -848,7 +902,7 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune', 'resumeFinetune', 'ablation', 'collectActivations'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune', 'resumeFinetune', 'ablation', 'collectActivations', 'zooDownload'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

@@ -23,6 +23,8 @@ import { resolveModelJsonPath } from './model/tfjs-io';
 import { resolveModelPath } from './paths';
 import { architectureAblation } from './train/ablation';
 import { runDir, runsRoot } from './train/run-store';
+import { findZooEntry } from './zoo/catalog';
+import { downloadZooModel } from './zoo/download';
 
 export type JobRunner<K extends JobKind> = (core: EngineCore, params: JobParams[K], ctx: JobContext) => Promise<JobResults[K]>;
 
@@ -70,4 +72,5 @@ export const JOB_RUNNERS: { [K in JobKind]: JobRunner<K> } = {
   ablation: (core, params, ctx) => architectureAblation(core.requireModel(), core.requireDataset(), params, ctx),
   collectActivations: async (core, params, ctx) =>
     describeActivations(await collectActivations(core.requireModel(), core.requireDataset(), params.layers, { maps: params.maps, mapsDtype: params.mapsDtype }, ctx), params.layers),
+  zooDownload: (_core, params, ctx) => downloadZooModel(findZooEntry(params.name), ctx),
 };

@@ -41,9 +41,11 @@ import type {
   ProjectionMethod,
   ProjectionResult,
   TrainingRunInfo,
+  ZooListing,
   UploadedImage,
 } from '../../shared/contract';
 import { listUnfinishedRuns, readRun, runDir, runInfo } from './train/run-store';
+import { listZoo } from './zoo/download';
 import { InspectorError, toErrorInfo, type ErrorInfo } from '../../shared/errors';
 import { validateJobParams } from './validate';
 import { EngineHost, type EngineHostOptions } from './host';
@@ -313,6 +315,10 @@ export class InspectorService implements Inspector {
 
   async listRuns(): Promise<TrainingRunInfo[]> {
     return listUnfinishedRuns();
+  }
+
+  async listZoo(): Promise<ZooListing> {
+    return listZoo();
   }
 
   async discardRun(params: { run: string }): Promise<void> {

@@ -2,7 +2,7 @@
  * Payload validation for everything that arrives over a transport (IPC, WebSocket): a malformed request is a
  * BAD_ARGUMENT with a message, never an exception deep in the engine.
  */
-import { COMMANDS, JOB_KINDS, MAX_IMAGE_UPLOAD_BYTES, type CommandName, type JobKind } from '../../shared/contract';
+import { COMMANDS, JOB_KINDS, MAX_IMAGE_UPLOAD_BYTES, type CommandName, type JobKind, type Preprocessing } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
 
 /** Widest layer an ablation variant may ask for (AlexNet's fc layers have 4096). */
@@ -25,6 +25,16 @@ function checkImageRef(v: unknown): void {
 
 export function isCommand(name: unknown): name is CommandName {
   return typeof name === 'string' && (COMMANDS as readonly string[]).includes(name);
+}
+
+const finiteNumbers = (v: unknown, n?: number) => Array.isArray(v) && v.length > 0 && v.length <= 4 && (n === undefined || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+
+/** A preprocessing a client or a file sent: input size, 1 or 3 channels, finite scale, mean and std (std never 0). */
+export function isPreprocessing(q: unknown): q is Preprocessing {
+  if (!isObject(q) || !finiteNumbers(q.inputSize, 2) || (q.inputSize as number[]).some((v) => !Number.isInteger(v) || v < 1 || v > 4096)) return false;
+  if ((q.channels !== 1 && q.channels !== 3) || typeof q.scale !== 'number' || !Number.isFinite(q.scale)) return false;
+  if (!finiteNumbers(q.mean) || !finiteNumbers(q.std) || (q.std as number[]).some((x) => x === 0)) return false;
+  return (q.channelOrder === undefined || q.channelOrder === 'rgb' || q.channelOrder === 'bgr') && (q.resize === undefined || q.resize === 'stretch' || q.resize === 'center-crop');
 }
 
 export function validateJobParams(kind: unknown, params: unknown): asserts kind is JobKind {
@@ -110,6 +120,7 @@ export function validateJobParams(kind: unknown, params: unknown): asserts kind 
     if (params.maps !== undefined && typeof params.maps !== 'boolean') fail('collectActivations: maps must be true or false');
     if (params.mapsDtype !== undefined && params.mapsDtype !== 'float32' && params.mapsDtype !== 'float16') fail('collectActivations: mapsDtype must be float32 or float16');
   }
+  if (kind === 'zooDownload' && (!isObject(params) || typeof params.name !== 'string')) fail('zooDownload: name the zoo model');
   if (kind === 'resumeFinetune' && (!isObject(params) || typeof params.run !== 'string')) fail('resumeFinetune: name the run');
   if (kind === 'ablation') {
     if (!isObject(params) || !Array.isArray(params.variants) || params.variants.length === 0 || params.variants.length > 20) fail('ablation: give 1–20 variants');
@@ -175,12 +186,8 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       if (p.labels !== undefined && (!Array.isArray(p.labels) || !p.labels.every((l) => typeof l === 'string' && l.length <= 200) || p.labels.length > 100_000)) {
         fail('saveModelSettings: labels must be a list of names');
       }
-      const q = p.preprocessing as Record<string, unknown> | undefined;
-      if (q !== undefined) {
-        const nums = (v: unknown, n?: number) => Array.isArray(v) && v.length > 0 && (n === undefined || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
-        if (!isObject(q) || !nums(q.inputSize, 2) || (q.channels !== 1 && q.channels !== 3) || typeof q.scale !== 'number' || !nums(q.mean) || !nums(q.std) || (q.std as number[]).some((x) => x === 0)) {
-          fail('saveModelSettings: preprocessing needs inputSize [h, w], channels 1 or 3, scale, mean and std (std never 0)');
-        }
+      if (p.preprocessing !== undefined && !isPreprocessing(p.preprocessing)) {
+        fail('saveModelSettings: preprocessing needs inputSize [h, w], channels 1 or 3, scale, mean and std (std never 0)');
       }
       break;
     }
@@ -229,6 +236,7 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       if (name === 'cancelJob' && p.pause !== undefined && typeof p.pause !== 'boolean') fail('cancelJob: pause must be true or false');
       return;
     case 'listRuns':
+    case 'listZoo':
       return;
     case 'discardRun':
       if (typeof p.run !== 'string') fail('discardRun: run must be a run name');
