@@ -6,7 +6,6 @@
  * probabilities the softmax of the network's own scores. The CLI's `zoo list | get` and `--model zoo:NAME` too.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,21 +13,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Preprocessing, ZooEntry } from '../../shared/contract';
+import type { ZooEntry } from '../../shared/contract';
 import { IMAGENET_CLASSES } from '../../shared/imagenet-classes';
 import { predictProbabilities } from '../../electron/engine/analyses/activations';
 import { makeJobContext } from '../../electron/engine/analyses/job-context';
 import { initBackend } from '../../electron/engine/backend';
 import { openModel } from '../../electron/engine/model/loaded-model';
-import { exportOnnx } from '../../electron/engine/model/onnx/export';
 import { parseZooCatalog, ZOO_CATALOG } from '../../electron/engine/zoo/catalog';
 import { downloadZooModel, listZoo, zooModelState } from '../../electron/engine/zoo/download';
+import { tinyImagenetNet, TINY_PREPROCESSING as PRE } from '../helpers/tiny-imagenet-net';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'electron', 'cli.cjs');
-const PRE: Preprocessing = { inputSize: [16, 16], channels: 3, scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], channelOrder: 'rgb', resize: 'center-crop' };
 
 let bytes: Buffer;
 let entry: ZooEntry;
@@ -87,16 +85,7 @@ const quiet = () => makeJobContext(() => undefined, () => false);
 
 beforeAll(async () => {
   await initBackend({ preferred: 'wasm' });
-  const seeded = (seed: number) => tfl.initializers.glorotUniform({ seed });
-  net = tfl.sequential({
-    layers: [
-      tfl.layers.conv2d({ inputShape: [16, 16, 3], filters: 4, kernelSize: 3, activation: 'relu', kernelInitializer: seeded(1), name: 'conv1' }),
-      tfl.layers.globalAveragePooling2d({ name: 'gap' }),
-      tfl.layers.dense({ units: 1000, kernelInitializer: seeded(2), biasInitializer: 'zeros', name: 'scores' }),
-    ],
-  });
-  bytes = Buffer.from(exportOnnx(net));
-  entry = { name: 'tiny-net', title: 'Tiny net', path: 'nets/tiny net.onnx', sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, about: 'a test network', preprocessing: PRE, labels: 'imagenet' };
+  ({ net, bytes, entry } = tinyImagenetNet('nets/tiny net.onnx'));
   server = http.createServer(serve);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mirror/`;
@@ -148,6 +137,7 @@ describe('zoo download from a loopback mirror', () => {
 
     const before = tf.memory().numTensors;
     const model = await openModel(result.file, 'zoo');
+    expect(model.summary.name).toBe('Tiny net');
     expect(model.summary.classes).toEqual([...IMAGENET_CLASSES]);
     expect(model.summary.preprocessing).toMatchObject(PRE);
     expect(model.summary.outputs).toBe('scores');

@@ -49,6 +49,7 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
     startJob: async () => (calls.push('startJob'), { jobId: 'job-1' }),
     cancelJob: async (p) => void calls.push(`cancelJob:${p.pause ? 'pause' : p.keep ? 'keep' : 'discard'}`),
     listRuns: async () => [],
+    listZoo: async () => ({ folder: '/tmp/zoo', mirror: 'http://127.0.0.1/', models: [] }),
     addDatasetFiles: async ({ folder, files }) => (calls.push(`addDatasetFiles:${folder}:${files.map((f) => f.path).join(',')}`), { path: `/ws/${folder}`, files: files.length }),
     discardRun: async () => undefined,
     getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [], outcomes: [] }) as never,

@@ -98,6 +98,8 @@ export async function loadModelFile(file: string, onProgress: LoadProgress = () 
   // (they were asked because the file's were missing or wrong).
   const metadata: ModelMetadata = { ...settings, ...Object.fromEntries(Object.entries(loaded.metadata).filter(([, v]) => v !== undefined)) };
   if (settings.labels) metadata.labels = settings.labels;
+  // A name saved beside the file (the zoo writes its title there) says more than an exporter's graph name.
+  if (typeof settings.name === 'string' && settings.name) metadata.name = settings.name;
   if (settings.preprocessing) metadata.preprocessing = settings.preprocessing;
   return { ...loaded, metadata, format: loader.format };
 }

@@ -73,7 +73,7 @@ async function sha256OfFile(file: string, ctx: JobContext): Promise<string> {
   return hash.digest('hex');
 }
 
-const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
+const mb = (bytes: number) => (bytes / 1e6).toFixed(bytes < 1e6 ? 2 : 1);
 
 /** "12.3 of 46.8 MB, 3.1 MB/s, about 11 s left", from the rate measured since this request began. */
 function progressMessage(entry: ZooEntry, have: number, startedAt: number, startBytes: number): string {
@@ -198,8 +198,9 @@ function lockDownload(entry: ZooEntry, file: string): { touch(): void; release()
 /** Labels and preprocessing beside the file, unless the person already saved their own. */
 function writeZooSettings(entry: ZooEntry, file: string): void {
   const saved = readModelSettings(file);
-  if (saved.labels && saved.preprocessing) return;
+  if (saved.labels && saved.preprocessing && saved.name) return;
   writeModelSettings(file, {
+    ...(!saved.name ? { name: entry.title } : {}),
     ...(entry.labels === 'imagenet' && !saved.labels ? { labels: [...IMAGENET_CLASSES] } : {}),
     ...(entry.preprocessing && !saved.preprocessing ? { preprocessing: entry.preprocessing } : {}),
   });
