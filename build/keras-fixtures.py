@@ -10,6 +10,9 @@ weights. Usage: build/keras-fixtures.py OUT
                          GlobalAveragePooling2D, Dense)
   functional.keras       Keras 3 zip (config.json + model.weights.h5), the same functional model plus a
                          Normalization layer
+  nested-legacy.h5       Keras 2 legacy HDF5, Teachable Machine's layout: a Sequential holding a functional base
+                         (Conv2D, BatchNormalization, ReLU(6), GlobalAveragePooling2D) and a Sequential head
+  nested.keras           Keras 3 zip of the same nested model (weights under layers/<model>/layers/<layer>/vars)
   <name>.input.npy / <name>.output.npy   NHWC input and the expected output
   bad/                   broken files for the error manifest
 """
@@ -238,9 +241,68 @@ def broken(out, seq_config, seq_weights):
         z.writestr('metadata.json', '{}')
 
 
+def nested(out):
+    """Models inside a model, as Teachable Machine's Keras export has them: Sequential[base (Functional), head (Sequential)]."""
+    x = rng.random((1, 16, 16, 3), dtype=np.float32)
+    k1 = w(3, 3, 3, 6)
+    gamma, beta, mean, var = (rng.random(6, dtype=np.float32) + 0.5), w(6, scale=0.1), w(6, scale=0.1), (rng.random(6, dtype=np.float32) + 0.5)
+    d1k, d1b, d2k, d2b = w(6, 8), w(8, scale=0.1), w(8, 3), w(3, scale=0.1)
+    tensors = lambda *names: [[[n, 0, 0, {}] for n in names]]
+    base_layers = [
+        {**layer('InputLayer', batch_input_shape=[None, 16, 16, 3], dtype='float32', sparse=False, ragged=False, name='input_1'), 'name': 'input_1', 'inbound_nodes': []},
+        {**layer('Conv2D', name='conv1', trainable=True, dtype='float32', filters=6, kernel_size=[3, 3], strides=[1, 1], padding='same', activation='linear', use_bias=False, dilation_rate=[1, 1]), 'name': 'conv1', 'inbound_nodes': tensors('input_1')},
+        {**layer('BatchNormalization', name='conv1_bn', trainable=True, dtype='float32', axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True), 'name': 'conv1_bn', 'inbound_nodes': tensors('conv1')},
+        {**layer('ReLU', name='conv1_relu', trainable=True, dtype='float32', max_value=6.0, negative_slope=0.0, threshold=0.0), 'name': 'conv1_relu', 'inbound_nodes': tensors('conv1_bn')},
+        {**layer('GlobalAveragePooling2D', name='gap', trainable=True, dtype='float32', data_format='channels_last'), 'name': 'gap', 'inbound_nodes': tensors('conv1_relu')},
+    ]
+    base = {'class_name': 'Functional', 'config': {'name': 'base', 'layers': base_layers, 'input_layers': [['input_1', 0, 0]], 'output_layers': [['gap', 0, 0]]}}
+    head = {'class_name': 'Sequential', 'config': {'name': 'head', 'layers': [
+        layer('InputLayer', batch_input_shape=[None, 6], dtype='float32', sparse=False, ragged=False, name='head_input'),
+        layer('Dense', name='dense_1', trainable=True, dtype='float32', units=8, activation='relu', use_bias=True),
+        layer('Dense', name='dense_2', trainable=True, dtype='float32', units=3, activation='softmax', use_bias=True),
+    ]}}
+    config = {'class_name': 'Sequential', 'config': {'name': 'teachable', 'layers': [base, head]}}
+    inner = {'base': [('conv1', [('kernel', k1)]), ('conv1_bn', [('gamma', gamma), ('beta', beta), ('moving_mean', mean), ('moving_variance', var)])],
+             'head': [('dense_1', [('kernel', d1k), ('bias', d1b)]), ('dense_2', [('kernel', d2k), ('bias', d2b)])]}
+    # Legacy HDF5: one group per top-level layer; a nested model's group lists its layers' weights as <layer>/<weight>:0.
+    with h5py.File(os.path.join(out, 'nested-legacy.h5'), 'w') as f:
+        f.attrs['keras_version'] = b'2.15.0'
+        f.attrs['backend'] = b'tensorflow'
+        f.attrs['model_config'] = json.dumps(config).encode()
+        g = f.create_group('model_weights')
+        g.attrs['layer_names'] = np.array([b'base', b'head'])
+        for model_name, layers in inner.items():
+            mg = g.create_group(model_name)
+            mg.attrs['weight_names'] = np.array([f'{ln}/{wn}:0'.encode() for ln, arrays in layers for wn, _ in arrays])
+            for ln, arrays in layers:
+                for wn, a in arrays:
+                    mg.create_dataset(f'{ln}/{wn}:0', data=a)
+    # Keras 3: nested models keep their layers under layers/<model>/layers/<layer>/vars/<i>.
+    buf = io.BytesIO()
+    with h5py.File(buf, 'w') as f:
+        for model_name, layers in inner.items():
+            for ln, arrays in layers:
+                v = f.create_group(f'layers/{model_name}/layers/{ln}/vars')
+                for i, (_, a) in enumerate(arrays):
+                    v.create_dataset(str(i), data=a)
+        f.create_group('vars')
+    with zipfile.ZipFile(os.path.join(out, 'nested.keras'), 'w', compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr('metadata.json', json.dumps({'keras_version': '3.3.3', 'date_saved': '2026-12-06@00:00:00'}))
+        z.writestr('config.json', json.dumps(keras3(config)))
+        z.writestr('model.weights.h5', buf.getvalue())
+    with torch.no_grad():
+        h = conv(nhwc_to_nchw(x), k1, padding=1)
+        h = torch.clamp(batchnorm(h, gamma, beta, mean, var, 0.001), 0, 6).mean(dim=(2, 3))
+        y = torch.softmax(F.relu(h @ t(d1k) + t(d1b)) @ t(d2k) + t(d2b), dim=1)
+    for stem in ('nested-legacy', 'nested'):
+        np.save(os.path.join(out, f'{stem}.input.npy'), x)
+        np.save(os.path.join(out, f'{stem}.output.npy'), y.numpy().astype(np.float32))
+
+
 if __name__ == '__main__':
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     seq_config, seq_weights = sequential(out)
     functional(out)
     broken(out, seq_config, seq_weights)
+    nested(out)

@@ -39,6 +39,7 @@ async function check(file: string, stem: string) {
 describe('Keras import', () => {
   it('legacy HDF5 Sequential: padding, conv, batch norm, depthwise and separable conv, pooling, dense+softmax', async () => {
     const summary = await check('seq-legacy.h5', 'seq-legacy');
+    expect(summary.notices.join(' ')).not.toMatch(/inside the model/);
     expect(summary.layers.map((l) => l.type)).toEqual([
       'InputLayer', 'ZeroPadding2D', 'Conv2D', 'BatchNormalization', 'MaxPooling2D', 'DepthwiseConv2D', 'SeparableConv2D',
       'AveragePooling2D', 'Flatten', 'Dropout', 'Dense',
@@ -55,5 +56,18 @@ describe('Keras import', () => {
   it('Keras 3 .keras archive (config.json + model.weights.h5) with a Normalization layer', async () => {
     const summary = await check('functional.keras', 'functional');
     expect(summary.layers.find((l) => l.name === 'norm')?.type).toBe('Normalization');
+  });
+
+  // Teachable Machine's Keras export: a Sequential holding a functional base and a Sequential head.
+  const NESTED_LAYERS = ['input_1', 'base/conv1', 'base/conv1_bn', 'base/conv1_relu', 'base/gap', 'head/dense_1', 'head/dense_2'];
+  it('legacy HDF5 with models inside the model: one layer tree named by path, PyTorch’s numbers', async () => {
+    const summary = await check('nested-legacy.h5', 'nested-legacy');
+    expect(summary.layers.map((l) => l.name)).toEqual(NESTED_LAYERS);
+    expect(summary.notices.join(' ')).toMatch(/models inside the model \(base, head\)/);
+  });
+
+  it('Keras 3 .keras with models inside the model (weights under layers/<model>/layers/<layer>)', async () => {
+    const summary = await check('nested.keras', 'nested');
+    expect(summary.layers.map((l) => l.name)).toEqual(NESTED_LAYERS);
   });
 });

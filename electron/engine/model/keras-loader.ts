@@ -239,12 +239,20 @@ function checkLayers(config: Json): void {
   }
 }
 
-function assignWeights(model: tfl.LayersModel, source: KerasSource, onProgress: LoadProgress): void {
+/**
+ * Weights layer by layer. A model inside the model has its weights in one group (legacy HDF5) or layer by layer
+ * under its own path (Keras 3: layers/<model>/layers/<layer>/vars): the second is read by recursing.
+ */
+function assignWeights(model: tfl.LayersModel, source: KerasSource, onProgress: LoadProgress, prefix = ''): void {
   for (const [i, layer] of model.layers.entries()) {
     onProgress(i, model.layers.length, `Reading the weights of ${layer.name}`);
     const expected = layer.weights;
     if (expected.length === 0) continue;
-    const stored = source.weightsOf(layer.name);
+    const stored = source.weightsOf(`${prefix}${layer.name}`);
+    if (!stored && layer instanceof tfl.LayersModel) {
+      assignWeights(layer, source, () => undefined, `${prefix}${layer.name}/layers/`);
+      continue;
+    }
     if (!stored || stored.length === 0) {
       throw new InspectorError('MODEL_WEIGHTS_MISSING', `The file has no weights for layer "${layer.name}"`);
     }

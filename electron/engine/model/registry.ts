@@ -8,9 +8,10 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelFormat, ModelMetadata, ModelSettings } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
+import { flattenNestedModels } from './flatten-nested';
 import { kerasLoader } from './keras-loader';
 import { onnxLoader } from './onnx-loader';
 import { workspaceRoot } from '../store/workspace';
@@ -94,6 +95,12 @@ export async function loadModelFile(file: string, onProgress: LoadProgress = () 
   }
   const settings = readModelSettings(resolveModelJsonPath(file));
   const loaded = await loader.load(file, settings, onProgress);
+  const nested = loaded.model.layers.filter((l) => l instanceof tfl.LayersModel).map((l) => l.name);
+  if (nested.length) {
+    // Models inside the model (Teachable Machine, a Keras base model + head): one layer tree of their layers.
+    loaded.model = flattenNestedModels(loaded.model);
+    loaded.notices = [...(loaded.notices ?? []), `The file holds models inside the model (${nested.join(', ')}): their layers are shown by path, e.g. ${loaded.model.layers.find((l) => l.name.includes('/'))?.name ?? `${nested[0]}/…`}`];
+  }
   // The person's saved answers fill what the file lacks; labels and preprocessing they saved win over the file's
   // (they were asked because the file's were missing or wrong).
   const metadata: ModelMetadata = { ...settings, ...Object.fromEntries(Object.entries(loaded.metadata).filter(([, v]) => v !== undefined)) };
