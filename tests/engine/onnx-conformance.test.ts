@@ -135,6 +135,7 @@ describe.skipIf(!available)('ONNX conformance data (backend node tests and PyTor
     console.log(table.map((t) => JSON.stringify(t)).join('\n'));
     const bad = rows.filter((r) => r.outcome === 'wrong' || r.outcome === 'crashed');
     expect(bad.map((r) => `${r.suite}/${r.test}: ${r.outcome} (${r.detail})`)).toEqual([]);
-    expect(count(undefined, 'passed')).toBeGreaterThan(0);
+    // What passes today (a floor: a change that breaks a passing test shows here even when it is refused cleanly).
+    expect(count(undefined, 'passed')).toBeGreaterThanOrEqual(60);
   }, 600_000);
 });

@@ -317,3 +317,57 @@ describe('PyTorch 2 exporter patterns', () => {
     }
   });
 });
+
+describe('ONNX opset 6 (PyTorch’s early exporter)', () => {
+  beforeAll(async () => {
+    await initBackend({ preferred: 'wasm' });
+  });
+
+  const tensor = (name: string, dims: number[], values: number[]) => ({ name, dims, dataType: 1, floatData: values });
+  const valueInfo = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+  const attr = (name: string, i: number) => ({ name, type: 2, i });
+  /** x [1, 2, 3, 3] → 1×1 Conv to 3 channels → Add of a [3] bias (broadcast=1, axis=1) → BatchNormalization. */
+  function legacyGraph(isTest: number): Uint8Array {
+    const model = {
+      irVersion: 3,
+      opsetImport: [{ version: 6 }],
+      graph: {
+        name: 'legacy',
+        node: [
+          { opType: 'Conv', input: ['x', 'W'], output: ['y'], attribute: [] },
+          { opType: 'Add', input: ['y', 'B'], output: ['z'], attribute: [attr('broadcast', 1), attr('axis', 1)] },
+          { opType: 'BatchNormalization', input: ['z', 's', 'b', 'm', 'v'], output: ['out'], attribute: [attr('is_test', isTest)] },
+        ],
+        initializer: [tensor('W', [3, 2, 1, 1], [1, 2, -1, 0.5, 0, 3]), tensor('B', [3], [0.1, -0.2, 0.3]), tensor('s', [3], [1, 2, 0.5]), tensor('b', [3], [0, 1, -1]), tensor('m', [3], [0.5, 0, -0.5]), tensor('v', [3], [1, 4, 0.25])],
+        input: [valueInfo('x', [1, 2, 3, 3])],
+        output: [valueInfo('out', [1, 3, 3, 3])],
+      },
+    };
+    return onnxType('ModelProto').encode(model as never).finish();
+  }
+
+  it('a [C] constant with broadcast=1, axis=1 is per channel (not NumPy’s right-aligned broadcast); is_test=0 is refused', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'opset6-'));
+    fs.writeFileSync(path.join(dir, 'legacy.onnx'), legacyGraph(1));
+    fs.writeFileSync(path.join(dir, 'training.onnx'), legacyGraph(0));
+    const loaded = await openModel(path.join(dir, 'legacy.onnx'), 'legacy');
+    try {
+      const x = Float32Array.from({ length: 18 }, (_, i) => Math.sin(i)); // NHWC [1, 3, 3, 2]
+      const W = [[1, 2], [-1, 0.5], [0, 3]];
+      const [B, s, b, m, v] = [[0.1, -0.2, 0.3], [1, 2, 0.5], [0, 1, -1], [0.5, 0, -0.5], [1, 4, 0.25]];
+      // By hand, per position p and output channel k (NHWC).
+      const want = new Float32Array(27);
+      for (let p = 0; p < 9; p++) {
+        for (let k = 0; k < 3; k++) {
+          const z = W[k][0] * x[p * 2] + W[k][1] * x[p * 2 + 1] + B[k];
+          want[p * 3 + k] = ((z - m[k]) / Math.sqrt(v[k] + 1e-5)) * s[k] + b[k];
+        }
+      }
+      expect(maxRelError(modelOutput(loaded, x), want)).toBeLessThan(1e-5);
+    } finally {
+      loaded.dispose();
+    }
+    await expect(openModel(path.join(dir, 'training.onnx'), 'training')).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', message: expect.stringContaining('training mode') });
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});

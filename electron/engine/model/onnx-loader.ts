@@ -14,8 +14,12 @@ import type { OnnxModel } from './onnx/proto';
 import { decodeOnnxFile } from './onnx/stream-decode';
 import type { ModelLoader } from './registry';
 
-/** Opsets read: 22–25 only widened the type lists of the operators converted here (bfloat16, float8, int4). */
-export const ONNX_OPSETS = { min: 7, max: 25 } as const;
+/**
+ * Opsets read: 22–25 only widened the type lists of the operators converted here (bfloat16, float8, int4); opset
+ * 6 (PyTorch's early exporter) differs in the `broadcast`/`axis` of arithmetic and `is_test` of BatchNormalization
+ * and Dropout, both handled by the converter. Before 6, operators took shapes as attributes (Reshape-1).
+ */
+export const ONNX_OPSETS = { min: 6, max: 25 } as const;
 
 function decode(file: string): OnnxModel {
   if (fs.statSync(file).size === 0) throw new InspectorError('ONNX_INVALID', `${path.basename(file)} is empty`);

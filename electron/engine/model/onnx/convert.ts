@@ -288,6 +288,16 @@ export function convertOnnxGraph(
     return unsupported(node, index, `an elementwise constant of shape [${c.dims.join(', ')}] that is not per channel`);
   }
 
+  /**
+   * Before opset 7 a constant operand lined up with the tensor from the `axis` attribute (broadcast=1), not from
+   * the right as NumPy does: a [C] bias with axis=1 is per channel. Its shape is rewritten to the full rank.
+   */
+  function legacyBroadcast(c: { dims: number[]; data: Float32Array }, rank: number, node: OnnxNode): { dims: number[]; data: Float32Array } {
+    if (attrInt(node, 'broadcast', 0) !== 1 || c.dims.length >= rank) return c;
+    const axis = attrInt(node, 'axis', rank - c.dims.length);
+    return { ...c, dims: [...Array(axis).fill(1), ...c.dims, ...Array(Math.max(0, rank - axis - c.dims.length)).fill(1)] };
+  }
+
   // --- The input. ---
   const graphInputs = graph.input.filter((i) => !initializerNames.has(i.name));
   if (graphInputs.length !== 1) {
@@ -371,6 +381,8 @@ export function convertOnnxGraph(
       case 'Dropout':
       case 'Cast': {
         // Dropout with training_mode true (opset 12+, its third input) drops units at random: refused, not ignored.
+        // Before opset 7, Dropout and BatchNormalization run in training mode unless is_test says otherwise.
+        if (op === 'Dropout' && opset < 7 && attrInt(node, 'is_test', 0) === 0) unsupported(node, index, 'dropout in training mode (is_test=0; export the model with model.eval())');
         if (op === 'Dropout' && node.input[2]) {
           const training = lookup(node.input[2], node, index);
           if (training.kind !== 'const' || training.data.some((v) => v !== 0)) unsupported(node, index, 'dropout in training mode (export the model with model.eval())');
@@ -606,7 +618,7 @@ export function convertOnnxGraph(
       case 'BatchNormalization': {
         // training_mode=1 (opset 14+) normalises with the batch's own statistics: running it with the stored ones
         // would be silently wrong, so it is refused (export the model in eval mode).
-        if (attrInt(node, 'training_mode', 0) !== 0 || node.output.filter(Boolean).length > 1) {
+        if (attrInt(node, 'training_mode', 0) !== 0 || node.output.filter(Boolean).length > 1 || (opset < 7 && attrInt(node, 'is_test', 0) === 0)) {
           unsupported(node, index, 'batch normalisation in training mode (export the model with model.eval())');
         }
         const x = tensorOf(node.input[0], node, index);
@@ -691,7 +703,7 @@ export function convertOnnxGraph(
         const c = (tensorFirst ? b : a) as Value & { kind: 'const' };
         const t = materialize(tv, node, index);
         const ch = t.shape.at(-1) as number;
-        const k = channelConstant(c, t.shape.length, ch, node, index);
+        const k = channelConstant(opset < 7 ? legacyBroadcast(c, t.shape.length, node) : c, t.shape.length, ch, node, index);
         const scale = new Float32Array(ch).fill(1);
         const offset = new Float32Array(ch);
         for (let i = 0; i < ch; i++) {
