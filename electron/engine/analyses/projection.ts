@@ -44,6 +44,10 @@ const PASS_THROUGH_IN_DECONV = new Set([
 const TRANSPOSE_BY_VJP_IN_DECONV = new Set([
   'ZeroPadding2D', 'ConstantPadding2D', 'Cropping2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
   'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'FlatReorder', 'Permute', 'ChannelShuffle', 'CountedAveragePooling2D',
+  'EdgePadding2D', 'PickChannels', 'MapMatMul',
+  // Max pooling with dilated taps: its vector–Jacobian product routes the signal to each window's maximum, as
+  // the switches do.
+  'DilatedPooling2D',
 ]);
 
 interface GraphStep {
@@ -170,9 +174,10 @@ function stepDown(layer: tfl.layers.Layer, signal: tf.Tensor, input: tf.Tensor, 
     case 'Activation':
     case 'ReLU':
     case 'LeakyReLU':
-      // ZF rectify the signal at every ReLU-like unit (ReLU6 and leaky ReLU included) on the way down.
-      if (type === 'ReLU' || activation === 'relu' || (type === 'LeakyReLU' && method === 'deconv')) return reluRule(signal, output, method);
-      if (type === 'LeakyReLU') return vjp(layer, input, signal);
+    case 'PReLU':
+      // ZF rectify the signal at every ReLU-like unit (ReLU6, leaky and parametric ReLU included) on the way down.
+      if (type === 'ReLU' || activation === 'relu' || ((type === 'LeakyReLU' || type === 'PReLU') && method === 'deconv')) return reluRule(signal, output, method);
+      if (type === 'LeakyReLU' || type === 'PReLU') return vjp(layer, input, signal);
       if (activation === 'linear') return signal;
       if (method === 'deconv') throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet passes through ReLU layers only; "${layer.name}" is ${activation}`);
       return vjp(layer, input, signal);

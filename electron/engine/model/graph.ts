@@ -48,10 +48,10 @@ function samePad(inSize: number, k: number, s: number): number {
   return Math.floor(total / 2);
 }
 
-const WINDOWED = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'MaxPooling2D', 'AveragePooling2D', 'CountedAveragePooling2D']);
+const WINDOWED = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'MaxPooling2D', 'AveragePooling2D', 'CountedAveragePooling2D', 'DilatedPooling2D']);
 
 /** Layers the receptive-field arithmetic cannot follow: the field is left undefined from them on. */
-const BREAKS_SPATIAL_MAP = new Set(['UpSampling2D', 'Conv2DTranspose', 'Reshape', 'Permute']);
+const BREAKS_SPATIAL_MAP = new Set(['UpSampling2D', 'Conv2DTranspose', 'Reshape', 'Permute', 'MapMatMul']);
 
 export function describeLayers(model: tfl.LayersModel): LayerInfo[] {
   const fields = new Map<string, ReceptiveField | undefined>();
@@ -103,7 +103,7 @@ export function describeLayers(model: tfl.LayersModel): LayerInfo[] {
           if (!type.endsWith('Pooling2D')) {
             info.kernel = { size: k, strides: s, filters: outputShape[2] };
           }
-        } else if (type === 'ZeroPadding2D' || type === 'ConstantPadding2D') {
+        } else if (type === 'ZeroPadding2D' || type === 'ConstantPadding2D' || type === 'EdgePadding2D') {
           const p = config.padding as number | number[] | number[][];
           const top = typeof p === 'number' ? p : Array.isArray(p[0]) ? (p as number[][])[0][0] : (p as number[])[0];
           const left = typeof p === 'number' ? p : Array.isArray(p[1]) ? (p as number[][])[1][0] : (p as number[])[1] ?? top;

@@ -15,6 +15,8 @@ import type { ModelMetadata } from '../../../../shared/contract';
 import { InspectorError } from '../../../../shared/errors';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
 import { ChannelShuffle, type CountedAveragePooling2D } from '../layers/onnx-ops';
+import type { Clip, MapMatMul, PickChannels } from '../layers/onnx-tensor-ops';
+import type { DilatedPooling2D, EdgePadding2D } from '../layers/onnx-windows';
 
 export interface OnnxExportOptions {
   metadata?: ModelMetadata;
@@ -83,6 +85,60 @@ function toOihw(data: Float32Array, [kh, kw, i, o]: number[]): Float32Array {
   return out;
 }
 
+/** The ONNX axis (NCHW for maps) of an engine axis (NHWC; −1 the last) of a rank-`rank` tensor. */
+function onnxAxis(axis: number, rank: number): number {
+  const a = axis < 0 ? axis + rank : axis;
+  return rank === 4 ? [0, 2, 3, 1][a] : a;
+}
+
+/**
+ * The layers made for imported ONNX graphs' less common operators (reflect/edge padding, dilated pooling, clipping,
+ * channel picking, map products, PReLU, ELU) as their ONNX nodes; undefined for any other layer.
+ */
+function exportTensorOp(g: GraphWriter, layer: tfl.layers.Layer, x: string, inShape: number[], outShape: number[]): string | undefined {
+  const name = layer.name;
+  const config = layer.getConfig() as Record<string, unknown>;
+  switch (layer.getClassName()) {
+    case 'EdgePadding2D': {
+      const [[t, b], [l, r]] = (layer as unknown as EdgePadding2D).padding;
+      return g.node('Pad', [x, g.constant(`${name}.pads`, [8], [0, 0, t, l, 0, 0, b, r], ONNX_DTYPE.INT64)], name, [stringAttr('mode', String(config.mode))]);
+    }
+    case 'DilatedPooling2D': {
+      const pool = layer as unknown as DilatedPooling2D;
+      const attrs = [intsAttr('kernel_shape', pool.poolSize), intsAttr('strides', pool.strides), intsAttr('dilations', pool.dilationRate)];
+      if (pool.mode === 'max') return g.node('MaxPool', [x], name, attrs);
+      // AveragePool has dilations from opset 19 only; this export writes opset 13.
+      if (pool.dilationRate.some((d) => d !== 1)) return unsupported(layer, 'average pooling with dilated taps (ONNX opset 13 has none)');
+      const pooled = g.node('AveragePool', [x], `${name}_pool`, attrs.slice(0, 2));
+      const counts = pool.reciprocalCounts([inShape[0], inShape[1]]).map((c) => c * pool.poolSize[0] * pool.poolSize[1]);
+      return g.node('Mul', [pooled, g.constant(`${name}.counts`, [1, 1, outShape[0], outShape[1]], counts)], name);
+    }
+    case 'Clip': {
+      const clip = layer as unknown as Clip;
+      const bound = (v: number) => Math.max(-3.4028234663852886e38, Math.min(3.4028234663852886e38, v));
+      return g.node('Clip', [x, g.constant(`${name}.min`, [], [bound(clip.min)]), g.constant(`${name}.max`, [], [bound(clip.max)])], name);
+    }
+    case 'PickChannels': {
+      const idx = Array.from((layer as unknown as PickChannels).indices);
+      return g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
+    }
+    case 'MapMatMul': {
+      const mm = layer as unknown as MapMatMul;
+      return g.node('MatMul', [x, g.constant(`${name}.matrices`, [1, mm.count, mm.width, mm.columns], mm.matrices)], name);
+    }
+    case 'PReLU': {
+      const [slope] = weightData(layer);
+      const c = inShape[inShape.length - 1];
+      if (slope.data.length !== c && slope.data.length !== 1) return unsupported(layer, 'a slope per position (only per channel)');
+      return g.node('PRelu', [x, g.constant(`${name}.slope`, inShape.length === 3 ? [slope.data.length, 1, 1] : [slope.data.length], slope.data)], name);
+    }
+    case 'ELU':
+      return g.node('Elu', [x], name, [floatAttr('alpha', Number(config.alpha ?? 1))]);
+    default:
+      return undefined;
+  }
+}
+
 function weightData(layer: tfl.layers.Layer): Array<{ data: Float32Array; shape: number[] }> {
   return layer.getWeights().map((w) => ({ data: w.dataSync() as Float32Array, shape: w.shape }));
 }
@@ -136,6 +192,8 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
           return g.node('Tanh', [t], `${name}_tanh`);
         case 'elu':
           return g.node('Elu', [t], `${name}_elu`);
+        case 'selu':
+          return g.node('Selu', [t], `${name}_selu`);
         case 'softmax':
           return g.node('Softmax', [t], `${name}_softmax`, [intAttr('axis', rank === 4 ? 1 : -1)]);
         default:
@@ -247,7 +305,8 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
         out = g.node('LeakyRelu', [x], name, [floatAttr('alpha', Number(config.alpha ?? 0.3))]);
         break;
       case 'Softmax':
-        out = g.node('Softmax', [x], name, [intAttr('axis', inShape.length === 3 ? 1 : -1)]);
+      case 'SoftmaxAlong':
+        out = g.node(config.log ? 'LogSoftmax' : 'Softmax', [x], name, [intAttr('axis', onnxAxis(Number(config.axis ?? -1), inShape.length + 1))]);
         break;
       case 'Dropout':
       case 'SpatialDropout2D':
@@ -329,7 +388,7 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
         break;
       }
       default:
-        return unsupported(layer, 'no ONNX equivalent in CNN Inspector yet');
+        out = exportTensorOp(g, layer, x, inShape, outShape) ?? unsupported(layer, 'no ONNX equivalent in CNN Inspector yet');
     }
     void outShape;
     tensorOf.set(name, out);

@@ -1,8 +1,9 @@
-/** ONNX operators — Fully connected layers: Gemm and MatMul with a constant weight, rows permuted where the input was flattened in TF order. */
+/** ONNX operators — Fully connected layers: Gemm and MatMul with a constant weight, rows permuted where the input was flattened in TF order; MatMul of a map by constant matrices. */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError } from '../../../../../shared/errors';
 import { attrFloat, attrInt, where } from '../attributes';
 import { forgetGiven, given } from '../given-values';
+import { MapMatMul } from '../../layers/onnx-tensor-ops';
 import type { NodeContext, OpTable } from '../graph-context';
 
 /** Gemm, MatMul. */
@@ -11,6 +12,7 @@ function convertGemm(n: NodeContext): void {
   const { lookup, constOf, unsupported, apply } = cx;
   const v = lookup(node.input[0], node, index);
   if (v.kind !== 'tensor') return unsupported(node, index, 'a product of constants');
+  if (op === 'MatMul' && v.t.shape.length === 4) return convertMapMatMul(n, v.t);
   if (v.t.shape.length !== 2) unsupported(node, index, `a matrix product on a rank-${v.t.shape.length} tensor`);
   const b = constOf(node.input[1], node, index, 'weight');
   if (b.dims.length !== 2) unsupported(node, index, `a rank-${b.dims.length} weight`);
@@ -53,6 +55,18 @@ function convertGemm(n: NodeContext): void {
   const t = apply(layer, v.t);
   forgetGiven(layer);
   defineLayer(t);
+}
+
+/** MatMul of an [N, C, H, W] map by a constant [W, K], [C', W, K] or [1, C', W, K] (C' is 1 or C, or C is 1). */
+function convertMapMatMul(n: NodeContext, x: tfl.SymbolicTensor): void {
+  const { node, index, defineLayer, nameFor, cx } = n;
+  const b = cx.constOf(node.input[1], node, index, 'matrix');
+  const [, , width, channels] = x.shape as number[];
+  const dims = b.dims.length === 4 && b.dims[0] === 1 ? b.dims.slice(1) : b.dims.length === 2 ? [1, ...b.dims] : b.dims;
+  const [count, rows, columns] = dims;
+  if (dims.length !== 3 || (count !== 1 && channels !== 1 && count !== channels)) cx.unsupported(n.node, n.index, `a map [${channels}, H, ${width}] times a constant of shape [${b.dims.join(', ')}]`);
+  if (rows !== width) throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (MatMul): the matrix has ${rows} rows, the map is ${width} wide`);
+  defineLayer(cx.apply(new MapMatMul({ matrices: Array.from(b.data), count, width, columns, name: nameFor() }), x));
 }
 
 export const DENSE_OPS: OpTable = {

@@ -1,7 +1,9 @@
-/** ONNX operators — Reshaping: concatenation of channels, flatten (and the reshapes that mean it, the channel shuffle), layout transposes, padding, picking features. */
+/** ONNX operators — Reshaping: concatenation of channels, flatten (and the reshapes that mean it, the channel shuffle), layout transposes, padding (constant, reflect, edge), picking features or channels. */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError } from '../../../../../shared/errors';
 import { ChannelShuffle, ConstantPadding2D, FlatReorder } from '../../layers/onnx-ops';
+import { PickChannels } from '../../layers/onnx-tensor-ops';
+import { EdgePadding2D } from '../../layers/onnx-windows';
 import { attrFloat, attrInt, attrInts, attrString, where } from '../attributes';
 import { onnxShape, type GraphContext, type NodeContext, type OpTable, type Pair } from '../graph-context';
 import type { OnnxNode } from '../proto';
@@ -48,7 +50,11 @@ function convertFlatten(n: NodeContext): void {
   const v = lookup(node.input[0], node, index);
   if (v.kind !== 'tensor') return unsupported(node, index, 'reshaping a constant');
   const s = shapeOf(v.t);
-  if (op === 'Flatten' && attrInt(node, 'axis', 1) !== 1) unsupported(node, index, 'flattening from an axis other than 1');
+  if (op === 'Flatten') {
+    // Axis 1 keeps the batch apart; 0 or a later axis would fold images together.
+    const axis = attrInt(node, 'axis', 1);
+    if ((axis < 0 ? axis + s.length + 1 : axis) !== 1) unsupported(node, index, `flattening from axis ${axis} (only from axis 1, keeping each image apart)`);
+  }
   if (op === 'Reshape') {
     const target = Array.from(constOf(node.input[1], node, index, 'target shape').data);
     const onnx = v.channelsLast ? shapeOf(v.t) : onnxShape(v.t).slice(1);
@@ -104,35 +110,56 @@ function convertTranspose(n: NodeContext): void {
   define(v);
 }
 
-/** Pad. */
+/** The full-rank pads [begin…, end…] of a Pad node: from its attribute (before opset 11) or inputs, with opset 18's axes. */
+function padsOf(n: NodeContext, rank: number): number[] {
+  const { node, index, cx } = n;
+  const given = cx.opset >= 11 ? Array.from(cx.constOf(node.input[1], node, index, 'pads').data) : (attrInts(node, 'pads') ?? []);
+  if (!node.input[3]) return given;
+  const axes = Array.from(cx.constOf(node.input[3], node, index, 'axes').data, (a) => (a < 0 ? a + rank : a));
+  const full = new Array(2 * rank).fill(0);
+  axes.forEach((a, i) => {
+    full[a] = given[i];
+    full[rank + a] = given[axes.length + i];
+  });
+  return full;
+}
+
+/** Pad: a constant, or the image itself (reflect, edge), around the two spatial axes. */
 function convertPad(n: NodeContext): void {
   const { node, index, defineLayer, nameFor, cx } = n;
   const { constOf, tensorOf, unsupported, apply, opset } = cx;
   const x = tensorOf(node.input[0], node, index);
   const mode = attrString(node, 'mode', 'constant');
-  if (mode !== 'constant') unsupported(node, index, `"${mode}" padding`);
-  const pads = opset >= 11 ? Array.from(constOf(node.input[1], node, index, 'pads').data) : (attrInts(node, 'pads') ?? []);
+  if (!['constant', 'reflect', 'edge'].includes(mode)) unsupported(node, index, `"${mode}" padding`);
+  const pads = padsOf(n, 4);
   const value = opset >= 11 ? (node.input[2] ? constOf(node.input[2], node, index, 'value').data[0] : 0) : attrFloat(node, 'value', 0);
   if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5]) unsupported(node, index, 'padding other than the two spatial axes');
   if (pads.some((p) => p < 0)) unsupported(node, index, 'negative padding (cropping)');
   const currentName = nameFor();
   const spatial: [Pair, Pair] = [[pads[2], pads[6]], [pads[3], pads[7]]];
-  const layer = value === 0 ? tfl.layers.zeroPadding2d({ padding: spatial, name: currentName }) : new ConstantPadding2D({ padding: spatial, value, name: currentName });
+  const [h, w] = cx.shapeOf(x);
+  if (mode === 'reflect' && (Math.max(...spatial[0]) >= h || Math.max(...spatial[1]) >= w)) unsupported(node, index, 'reflect padding as wide as the map');
+  const layer =
+    mode !== 'constant' ? new EdgePadding2D({ padding: spatial, mode: mode as 'reflect' | 'edge', name: currentName })
+    : value === 0 ? tfl.layers.zeroPadding2d({ padding: spatial, name: currentName })
+    : new ConstantPadding2D({ padding: spatial, value, name: currentName });
   defineLayer(apply(layer, x));
 }
 
-/** Gather. */
+/** Gather with constant indices: features of a vector, or channels of a map. */
 function convertGather(n: NodeContext): void {
   const { node, index, defineLayer, nameFor, cx } = n;
   const { constOf, tensorOf, unsupported, apply } = cx;
   const x = tensorOf(node.input[0], node, index);
   const idx = constOf(node.input[1], node, index, 'indices');
-  const features = x.shape[1] as number;
-  if (x.shape.length !== 2 || attrInt(node, 'axis', 0) !== 1 || idx.dims.length !== 1) unsupported(node, index, 'Gather other than picking features of a vector');
-  const indices = Array.from(idx.data, (i) => (i < 0 ? i + features : i));
-  if (indices.some((i) => i < 0 || i >= features || !Number.isInteger(i))) throw new InspectorError('ONNX_INVALID', `${where(node, index)} (Gather): indices outside 0…${features - 1}`);
+  const rank = x.shape.length;
+  const axis = attrInt(node, 'axis', 0);
+  if ((rank !== 2 && rank !== 4) || (axis < 0 ? axis + rank : axis) !== 1 || idx.dims.length !== 1) unsupported(node, index, 'Gather other than picking features of a vector or channels of a map');
+  const count = x.shape[rank - 1] as number;
+  const indices = Array.from(idx.data, (i) => (i < 0 ? i + count : i));
+  if (indices.some((i) => i < 0 || i >= count || !Number.isInteger(i))) throw new InspectorError('ONNX_INVALID', `${where(node, index)} (Gather): indices outside 0…${count - 1}`);
   const currentName = nameFor();
-  defineLayer(apply(new FlatReorder({ indices, name: currentName }), x));
+  defineLayer(apply(rank === 2 ? new FlatReorder({ indices, name: currentName }) : new PickChannels({ indices, name: currentName }), x));
 }
 
 export const RESHAPING_OPS: OpTable = {
