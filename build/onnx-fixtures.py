@@ -9,6 +9,7 @@ runtime dependency). For each model it writes, into OUT:
   <name>.json           {opset, inputShape, intermediates: {layer: file}, params}
 Random weights (seeded), nothing downloaded. Usage:
   build/onnx-fixtures.py small OUT        # small custom nets (committed under tests/fixtures/onnx)
+  build/onnx-fixtures.py operators OUT    # only the less common operators' net (one of the small ones)
   build/onnx-fixtures.py torchvision OUT  # AlexNet, VGG-11, ResNet-18, SqueezeNet 1.1, MobileNet V2 (big; generated)
   build/onnx-fixtures.py broken OUT       # broken / unsupported files for the error manifest
 """
@@ -163,6 +164,38 @@ class Legacy(nn.Module):
         return torch.matmul(x, self.w) + self.b
 
 
+class LessCommonOps(nn.Module):
+    """The operators real exports use now and then: reflect/edge padding, PReLU, a dilated max pool, Hardtanh
+    (Clip with both bounds), ELU with its own alpha, picking channels, an average pool in ceil mode that does not
+    count padding, a map times a matrix, SELU, a spatial mean in place of a global pool, log-softmax at the end."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3)
+        self.prelu = nn.PReLU(8)
+        self.pool1 = nn.MaxPool2d(3, stride=2, padding=1, dilation=2)
+        self.clip = nn.Hardtanh(-0.5, 0.5)
+        self.elu = nn.ELU(alpha=0.5)
+        self.pool2 = nn.AvgPool2d(2, stride=2, ceil_mode=True, count_include_pad=False)
+        self.m = nn.Parameter(torch.randn(6, 6) * 0.5)
+        self.conv2 = nn.Conv2d(5, 6, 1)
+        self.selu = nn.SELU()
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        x = self.prelu(self.conv1(F.pad(x, (2, 2, 2, 2), mode='reflect')))
+        x = self.pool1(F.pad(x, (1, 0, 1, 0), mode='replicate'))
+        x = self.elu(self.clip(x))
+        x = self.pool2(x[:, [0, 2, 4, 6, 1]])
+        x = self.selu(self.conv2(torch.matmul(x, self.m)))
+        return F.log_softmax(self.fc(x.mean([2, 3])), dim=1)
+
+
+def operators(out):
+    torch.manual_seed(3)
+    export(seeded_init(LessCommonOps(), 4), 'less-common-ops', out, (1, 3, 20, 20), 17, ['prelu', 'pool1', 'pool2', 'selu'], seed=4)
+
+
 def small(out):
     torch.manual_seed(0)
     export(seeded_init(CnnOps(), 1), 'cnn-ops', out, (1, 3, 32, 32), 13,
@@ -179,6 +212,7 @@ def small(out):
     export(seeded_init(ResidualConcat(), 2), 'residual-concat', out, (1, 3, 24, 24), 11, ['branch3', 'pool'], seed=2)
     torch.manual_seed(2)
     export(Legacy(), 'legacy-opset9', out, (1, 1, 12, 12), 9, ['conv', 'gap'], seed=3)
+    operators(out)
 
 
 # Module paths recorded per torchvision model: points that survive export as layers of their own.
@@ -267,4 +301,4 @@ def broken(out):
 if __name__ == '__main__':
     which, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
-    {'small': small, 'torchvision': torchvision_set, 'broken': broken}[which](out)
+    {'small': small, 'operators': operators, 'torchvision': torchvision_set, 'broken': broken}[which](out)

@@ -38,6 +38,7 @@ const MODELS: Array<[string, string]> = [
   ['ONNX cnn-ops (depthwise, grouped, −∞ padding, BN)', path.join(FIX, 'onnx', 'cnn-ops.onnx')],
   ['ONNX residual-concat (branches, affine, reorder)', path.join(FIX, 'onnx', 'residual-concat.onnx')],
   ['ONNX legacy-opset9 (pad, ReLU6, global pooling)', path.join(FIX, 'onnx', 'legacy-opset9.onnx')],
+  ['ONNX less-common-ops (reflect/edge pad, PReLU, dilated and ceil pools, Clip, ELU α, channels, map MatMul, SELU, mean, log-softmax)', path.join(FIX, 'onnx', 'less-common-ops.onnx')],
   ['Keras seq-legacy.h5 (separable conv)', path.join(FIX, 'keras', 'seq-legacy.h5')],
   ['Keras functional.keras (normalization, rescaling)', path.join(FIX, 'keras', 'functional.keras')],
 ];

@@ -20,14 +20,8 @@ import { openModel } from '../../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../../electron/engine/model/tfjs-io';
 import { mulberry32 } from '../../electron/engine/train/random';
 import { maxRelError } from '../helpers/numeric';
+import { ort } from '../helpers/onnx-runtime';
 
-function loadOrt(): typeof import('onnxruntime-node') | undefined {
-  try {
-    return require('onnxruntime-node');
-  } catch {
-    return undefined;
-  }
-}
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cnn-nested-'));
 const random = mulberry32(11);
@@ -96,8 +90,7 @@ describe('nested TF.js model (Teachable Machine layout)', () => {
       expect(maxRelError(modelOutput(reopened, input), want)).toBeLessThan(1e-5);
       reopened.dispose();
 
-      const ort = loadOrt();
-      if (ort) {
+            if (ort) {
         const exported = await exportModelBytes(loaded, 'onnx', 'test');
         const session = await ort.InferenceSession.create(Buffer.from(exported.bytes));
         const nchw = new Float32Array(input.length);

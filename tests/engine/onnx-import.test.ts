@@ -16,7 +16,11 @@ import { softmaxRows } from '../../electron/engine/analyses/read';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { onnxType } from '../../electron/engine/model/onnx/proto';
 import { readNpy, toFloat32, writeNpy } from '../../electron/engine/store/npy';
+import { projectUnit } from '../../electron/engine/analyses/projection';
+import { exportModelBytes } from '../../electron/engine/model/export';
 import { maxRelError } from '../helpers/numeric';
+import { ort } from '../helpers/onnx-runtime';
+
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SMALL = path.join(ROOT, 'tests', 'fixtures', 'onnx');
@@ -96,6 +100,52 @@ describe('ONNX import: small nets exported by PyTorch', () => {
 
   it('opset 9: Clip and Pad attributes, MatMul + Add, global pooling', async () => {
     await checkAgainstPytorch(SMALL, 'legacy-opset9');
+  });
+
+  it('less common operators (opset 17) match PyTorch layer by layer, project, and export to what ONNX Runtime runs the same', async () => {
+    const { loaded: summary } = await checkAgainstPytorch(SMALL, 'less-common-ops');
+    const types = new Map(summary.layers.map((l) => [l.name, l.type]));
+    // F.pad(reflect / replicate) is exported as shape plumbing (a reversed Slice of a [4, 2] constant, a Transpose)
+    // that folds to constants before the Pad.
+    expect([types.get('pad_pad'), types.get('pad')]).toEqual(['EdgePadding2D', 'EdgePadding2D']);
+    expect(types.get('prelu')).toBe('PReLU');
+    expect(types.get('pool1')).toBe('DilatedPooling2D');
+    expect(types.get('pool2')).toBe('DilatedPooling2D'); // the partial last window of ceil mode
+    expect(types.get('clip')).toBe('Clip');
+    expect(types.get('elu')).toBe('ScaledElu');
+    expect(types.get('gather')).toBe('PickChannels');
+    expect(types.get('matmul')).toBe('MapMatMul');
+    expect(types.get('logsoftmax')).toBe('SoftmaxAlong');
+    // pool1's field: conv1 3×3 on the reflect-padded image (offset −2), edge pad 1, a 3-tap pool 2 apart at stride 2.
+    expect(summary.layers.find((l) => l.name === 'pool1')?.receptiveField).toEqual({ size: [7, 7], stride: [2, 2], offset: [-4, -4] });
+    const loaded = await openModel(path.join(SMALL, 'less-common-ops.onnx'), 'less-common-ops');
+    try {
+      const inputNpy = readNpy(path.join(SMALL, 'less-common-ops.input.npy'));
+      const input = toNhwc(toFloat32(inputNpy), inputNpy.shape);
+      // It ends in log-probabilities: shown as probabilities, exp of PyTorch's output.
+      const logProbabilities = toFloat32(readNpy(path.join(SMALL, 'less-common-ops.output.npy')));
+      expect(loaded.summary.outputs).toBe('scores');
+      expect(maxRelError(predictProbabilities(loaded, input), logProbabilities.map(Math.exp))).toBeLessThan(1e-4);
+      // A gradient projection through every new layer equals autodiff of the unit.
+      const before = tf.memory().numTensors;
+      const projection = projectUnit(loaded, input, 'selu', 2, 'gradient');
+      const [y, x] = projection.position;
+      const expected = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.slice(loaded.layerModel('selu').apply(t) as tf.Tensor4D, [0, y, x, 2], [1, 1, 1, 1])))(tf.tensor4d(input, [1, 20, 20, 3])).dataSync() as Float32Array);
+      expect(maxRelError(projection.data, expected)).toBeLessThan(1e-4);
+      // The deconvnet passes the paddings, PReLU and the dilated max pool; an ELU is no ReLU and is refused by name.
+      expect(projectUnit(loaded, input, 'pool1', 3, 'deconv').data.some((v) => v !== 0)).toBe(true);
+      expect(() => projectUnit(loaded, input, 'gather', 2, 'deconv')).toThrow(/ScaledElu layer \("elu"\)/);
+      expect(tf.memory().numTensors).toBe(before);
+      if (ort) {
+        const exported = await exportModelBytes(loaded, 'onnx', 'test');
+        const session = await ort.InferenceSession.create(Buffer.from(exported.bytes));
+        const ran = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', toFloat32(inputNpy), inputNpy.shape) });
+        await session.release();
+        expect(maxRelError(ran[session.outputNames[0]].data as Float32Array, modelOutput(loaded, input))).toBeLessThan(1e-4);
+      } else console.log('skipped: the export of less-common-ops in ONNX Runtime (onnxruntime-node not installed)');
+    } finally {
+      loaded.dispose();
+    }
   });
 });
 
@@ -274,10 +324,7 @@ describe('PyTorch 2 exporter patterns', () => {
   const int64 = (name: string, values: number[]) => ({ name, dataType: 7, dims: [values.length], rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
 
   it('flatten as Shape[0:1] → Concat → Reshape, and a per-channel scale Unsqueezed at axes [1, 2], give what ONNX Runtime gives', async () => {
-    let ort: typeof import('onnxruntime-node');
-    try {
-      ort = require('onnxruntime-node');
-    } catch {
+    if (!ort) {
       console.log('skipped: PyTorch 2 patterns need onnxruntime-node as the reference');
       return;
     }

@@ -20,18 +20,11 @@ import { openModel } from '../../electron/engine/model/loaded-model';
 import { onnxType } from '../../electron/engine/model/onnx/proto';
 import { mulberry32 } from '../../electron/engine/train/random';
 import { maxRelError } from '../helpers/numeric';
+import { ort } from '../helpers/onnx-runtime';
 
 const LIGHT = path.resolve(__dirname, '..', '..', '..', 'shared', 'onnx-conformance', 'light');
 const MODELS = ['bvlc_alexnet', 'zfnet512', 'inception_v1', 'inception_v2', 'resnet50', 'squeezenet', 'densenet121', 'shufflenet'];
 
-function loadOrt(): typeof import('onnxruntime-node') | undefined {
-  try {
-    return require('onnxruntime-node');
-  } catch {
-    return undefined;
-  }
-}
-const ort = loadOrt();
 const available = fs.existsSync(LIGHT) && ort !== undefined;
 if (!available) console.log(`skipped: zoo graphs (${fs.existsSync(LIGHT) ? 'onnxruntime-node not installed' : `${LIGHT} missing`})`);
 

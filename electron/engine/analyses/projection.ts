@@ -34,7 +34,7 @@ interface LayerConfigLike {
 const PASS_THROUGH_IN_DECONV = new Set([
   'Dropout', 'SpatialDropout2D', 'LRN', 'BatchNormalization', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
   // Per-channel rescalings (imported normalisation layers) pass the signal through, as batch norm does.
-  'ChannelAffine', 'Normalization', 'Rescaling',
+  'ChannelAffine', 'Normalization', 'Rescaling', 'MapAffine',
 ]);
 
 /**

@@ -2,8 +2,10 @@
  * Elementwise and per-axis layers ONNX writes and TF.js Layers lacks. Each runs forward, differentiates
  * (projections use its gradient) and serializes under its class name.
  *  - Clip: every value held inside [min, max] (ONNX Clip with bounds other than ReLU6's; hardtanh).
+ *  - ScaledElu: ELU with an alpha other than 1 (TF.js's ELU layer refuses one).
  *  - SoftmaxAlong: a softmax, or its log, along any axis, as exp(x − logΣexp) (TF.js's works on the last axis only).
  *  - PickChannels: the channels (last axis) at constant indices, in their order (ONNX Gather of channels).
+ *  - MapAffine: x · scale + offset with constants that vary over positions (broadcast over the map).
  *  - MapMatMul: ONNX MatMul of a feature map by a constant — per channel, the [H, W] matrix times a [W, K]
  *    matrix (one for all channels or one per channel), giving [H, K] per channel.
  */
@@ -41,6 +43,29 @@ export class Clip extends tfl.layers.Layer {
 
   static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
     return new cls({ ...config, min: fromJson(config.min), max: fromJson(config.max) });
+  }
+}
+
+/** ELU with any alpha (TF.js's ELU layer takes 1 only): x above 0, alpha·(eˣ − 1) below. */
+export class ScaledElu extends tfl.layers.Layer {
+  static className = 'ScaledElu';
+  readonly alpha: number;
+
+  constructor(config: { alpha: number; name?: string }) {
+    super(config as LayerArgs);
+    this.alpha = config.alpha;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      const x = firstInput(inputs);
+      const positive = tf.relu(x);
+      return tf.add(positive, tf.mul(tf.sub(tf.elu(x), positive), this.alpha));
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), alpha: this.alpha };
   }
 }
 
@@ -106,6 +131,45 @@ export class PickChannels extends tfl.layers.Layer {
   }
 }
 
+export interface MapAffineConfig {
+  /** The constants' broadcast shape in the engine's layout without the batch ([H|1, W|1, C|1] for maps). */
+  shape: number[];
+  scale?: number[];
+  offset?: number[];
+  name?: string;
+}
+
+/**
+ * y = x · scale + offset with constants that vary over positions, not only channels (an export's divisor per
+ * output position, a positional bias): ONNX Mul/Add/Sub/Div by a constant that broadcasts over the map.
+ */
+export class MapAffine extends tfl.layers.Layer {
+  static className = 'MapAffine';
+  readonly shape: number[];
+  readonly scale?: Float32Array;
+  readonly offset?: Float32Array;
+
+  constructor(config: MapAffineConfig) {
+    super(config as LayerArgs);
+    this.shape = config.shape;
+    this.scale = config.scale ? Float32Array.from(config.scale) : undefined;
+    this.offset = config.offset ? Float32Array.from(config.offset) : undefined;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => {
+      let y = firstInput(inputs);
+      if (this.scale) y = tf.mul(y, tf.tensor(this.scale, [1, ...this.shape]));
+      if (this.offset) y = tf.add(y, tf.tensor(this.offset, [1, ...this.shape]));
+      return y;
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), shape: this.shape, ...(this.scale ? { scale: Array.from(this.scale) } : {}), ...(this.offset ? { offset: Array.from(this.offset) } : {}) };
+  }
+}
+
 export interface MapMatMulConfig {
   /** [1 or C, W, K] row-major: one matrix for every channel, or one per channel. */
   matrices: number[];
@@ -161,5 +225,7 @@ export class MapMatMul extends tfl.layers.Layer {
 
 tf.serialization.registerClass(Clip);
 tf.serialization.registerClass(SoftmaxAlong);
+tf.serialization.registerClass(ScaledElu);
 tf.serialization.registerClass(PickChannels);
 tf.serialization.registerClass(MapMatMul);
+tf.serialization.registerClass(MapAffine);

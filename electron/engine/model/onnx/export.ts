@@ -15,7 +15,7 @@ import type { ModelMetadata } from '../../../../shared/contract';
 import { InspectorError } from '../../../../shared/errors';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
 import { ChannelShuffle, type CountedAveragePooling2D } from '../layers/onnx-ops';
-import type { Clip, MapMatMul, PickChannels } from '../layers/onnx-tensor-ops';
+import type { Clip, MapAffine, MapMatMul, PickChannels } from '../layers/onnx-tensor-ops';
 import type { DilatedPooling2D, EdgePadding2D } from '../layers/onnx-windows';
 
 export interface OnnxExportOptions {
@@ -122,6 +122,27 @@ function exportTensorOp(g: GraphWriter, layer: tfl.layers.Layer, x: string, inSh
       const idx = Array.from((layer as unknown as PickChannels).indices);
       return g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
     }
+    case 'MapAffine': {
+      const affine = layer as unknown as MapAffine;
+      // Engine [H, W, C] (or [F]) → ONNX [1, C, H, W] (or [1, F]).
+      const toOnnx = (v: Float32Array): { dims: number[]; data: Float32Array } => {
+        if (affine.shape.length !== 3) return { dims: [1, ...affine.shape], data: v };
+        const [h, w, c] = affine.shape;
+        const data = new Float32Array(v.length);
+        for (let k = 0; k < c; k++) for (let y = 0; y < h; y++) for (let xx = 0; xx < w; xx++) data[(k * h + y) * w + xx] = v[(y * w + xx) * c + k];
+        return { dims: [1, c, h, w], data };
+      };
+      let y = x;
+      if (affine.scale) {
+        const s = toOnnx(affine.scale);
+        y = g.node('Mul', [y, g.constant(`${name}.scale`, s.dims, s.data)], affine.offset ? `${name}_scale` : name);
+      }
+      if (affine.offset) {
+        const o = toOnnx(affine.offset);
+        y = g.node('Add', [y, g.constant(`${name}.offset`, o.dims, o.data)], name);
+      }
+      return y;
+    }
     case 'MapMatMul': {
       const mm = layer as unknown as MapMatMul;
       return g.node('MatMul', [x, g.constant(`${name}.matrices`, [1, mm.count, mm.width, mm.columns], mm.matrices)], name);
@@ -133,6 +154,7 @@ function exportTensorOp(g: GraphWriter, layer: tfl.layers.Layer, x: string, inSh
       return g.node('PRelu', [x, g.constant(`${name}.slope`, inShape.length === 3 ? [slope.data.length, 1, 1] : [slope.data.length], slope.data)], name);
     }
     case 'ELU':
+    case 'ScaledElu':
       return g.node('Elu', [x], name, [floatAttr('alpha', Number(config.alpha ?? 1))]);
     default:
       return undefined;

@@ -41,6 +41,34 @@ export function coversWholeMap(inShape: number[], k: number[], strides: number[]
   return [0, 1].every((a) => Math.floor((inShape[a] + pads[a][0] + pads[a][1] - k[a]) / strides[a]) + 1 === 1 && k[a] - pads[a][0] >= inShape[a]);
 }
 
+/** A constant's values per channel when it is per channel or scalar for a rank-`rank` tensor; else undefined. */
+export function perChannel(c: ConstValue, rank: number, channels: number): Float32Array | undefined {
+  const n = c.data.length;
+  if (n === 1) return new Float32Array(channels).fill(c.data[0]);
+  if (n !== channels) return undefined;
+  // Shapes that broadcast to the channel axis only: [C] for rank 2, [C,1,1] / [1,C,1,1] for images.
+  const nonOne = c.dims.map((d, i) => ({ d, i })).filter((x) => x.d !== 1);
+  if (nonOne.length === 0) return c.data; // one channel
+  const axisFromEnd = c.dims.length - nonOne[0].i;
+  return nonOne.length === 1 && (rank === 2 ? axisFromEnd === 1 : axisFromEnd === 3) ? c.data : undefined;
+}
+
+/**
+ * A constant that broadcasts onto a tensor of ONNX shape `onnx` ([1, C, H, W] or [1, F]), in the engine's layout:
+ * its broadcast shape without the batch ([H|1, W|1, C|1] for maps) and its values in that order; else undefined.
+ */
+export function mapConstant(c: ConstValue, onnx: number[]): { shape: number[]; data: Float32Array } | undefined {
+  const rank = onnx.length;
+  if (c.dims.length > rank || (rank !== 2 && rank !== 4)) return undefined;
+  const dims = [...Array(rank - c.dims.length).fill(1), ...c.dims];
+  if (dims[0] !== 1 || dims.some((d, i) => d !== 1 && d !== onnx[i])) return undefined;
+  if (rank === 2) return { shape: [dims[1]], data: c.data };
+  const [, ch, h, w] = dims;
+  const data = new Float32Array(c.data.length);
+  for (let k = 0; k < ch; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[(y * w + x) * ch + k] = c.data[(k * h + y) * w + x];
+  return { shape: [h, w, ch], data };
+}
+
 /** TF's SAME padding (extra cell at the end) for one axis. */
 function samePads(inSize: number, kEff: number, stride: number): Pair {
   const out = Math.ceil(inSize / stride);
@@ -144,18 +172,8 @@ export function makeGraphContext(graph: OnnxGraph, opset: number, baseDir: strin
   const isZero = (pads: [Pair, Pair]) => pads.every((p) => p[0] === 0 && p[1] === 0);
 
   /** A per-channel (or scalar) constant for an elementwise op on a tensor with `channels` channels. */
-  const channelConstant = (c: ConstValue, rank: number, channels: number, node: OnnxNode, index: number): Float32Array => {
-    const n = c.data.length;
-    if (n === 1) return new Float32Array(channels).fill(c.data[0]);
-    if (n === channels) {
-      // Shapes that broadcast to the channel axis only: [C] for rank 2, [C,1,1] / [1,C,1,1] for images.
-      const nonOne = c.dims.map((d, i) => ({ d, i })).filter((x) => x.d !== 1);
-      const axisFromEnd = c.dims.length - nonOne[0].i;
-      const ok = nonOne.length === 1 && (rank === 2 ? axisFromEnd === 1 : axisFromEnd === 3);
-      if (ok) return c.data;
-    }
-    return unsupported(node, index, `an elementwise constant of shape [${c.dims.join(', ')}] that is not per channel`);
-  };
+  const channelConstant = (c: ConstValue, rank: number, channels: number, node: OnnxNode, index: number): Float32Array =>
+    perChannel(c, rank, channels) ?? unsupported(node, index, `an elementwise constant of shape [${c.dims.join(', ')}] that is not per channel`);
   /**
    * Before opset 7 a constant operand lined up with the tensor from the `axis` attribute (broadcast=1), not from
    * the right as NumPy does: a [C] bias with axis=1 is per channel. Its shape is rewritten to the full rank.

@@ -1,6 +1,6 @@
 /** ONNX operators — Activations: ReLU, sigmoid, tanh, leaky and parametric ReLU, clipping to any bounds (ReLU6), ELU, SELU, softmax and log-softmax along any axis. */
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Clip, SoftmaxAlong } from '../../layers/onnx-tensor-ops';
+import { Clip, ScaledElu, SoftmaxAlong } from '../../layers/onnx-tensor-ops';
 import { attrFloat, attrInt } from '../attributes';
 import type { NodeContext, OpTable } from '../graph-context';
 
@@ -92,7 +92,8 @@ function convertElu(n: NodeContext): void {
     defineLayer(apply(tfl.layers.activation({ activation: 'selu', name: currentName }), v.t));
     return;
   }
-  defineLayer(apply(tfl.layers.elu({ alpha: attrFloat(node, 'alpha', 1), name: currentName }), v.t));
+  const alpha = attrFloat(node, 'alpha', 1);
+  defineLayer(apply(alpha === 1 ? tfl.layers.activation({ activation: 'elu', name: currentName }) : new ScaledElu({ alpha, name: currentName }), v.t));
 }
 
 /** PRelu with one slope, or one per channel. */

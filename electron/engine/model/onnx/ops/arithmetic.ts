@@ -1,7 +1,8 @@
-/** ONNX operators — Arithmetic: two feature maps added or multiplied, a per-channel constant applied (ChannelAffine), n-ary sum / max / min / mean. */
+/** ONNX operators — Arithmetic: two feature maps added or multiplied, a per-channel constant applied (ChannelAffine), a constant that varies over positions (MapAffine), n-ary sum / max / min / mean. */
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ChannelAffine } from '../../layers/onnx-ops';
-import { type Value } from '../graph-context';
+import { MapAffine } from '../../layers/onnx-tensor-ops';
+import { mapConstant, onnxShape, perChannel, type ConstValue, type Value } from '../graph-context';
 import type { NodeContext, OpTable } from '../graph-context';
 
 /** Add, Sub, Mul, Div. */
@@ -25,7 +26,9 @@ function convertAdd(n: NodeContext): void {
   const c = (tensorFirst ? b : a) as Value & { kind: 'const' };
   const t = materialize(tv, node, index);
   const ch = t.shape.at(-1) as number;
-  const k = channelConstant(opset < 7 ? legacyBroadcast(c, t.shape.length, node) : c, t.shape.length, ch, node, index);
+  const aligned = opset < 7 ? legacyBroadcast(c, t.shape.length, node) : c;
+  if (!perChannel(aligned, t.shape.length, ch)) return convertMapAffine(n, t, aligned, tensorFirst);
+  const k = channelConstant(aligned, t.shape.length, ch, node, index);
   const scale = new Float32Array(ch).fill(1);
   const offset = new Float32Array(ch);
   for (let i = 0; i < ch; i++) {
@@ -47,6 +50,22 @@ function convertAdd(n: NodeContext): void {
   const y = apply(layer, t);
   setWeights(layer, [{ data: scale, shape: [ch] }, { data: offset, shape: [ch] }]);
   defineLayer(y);
+}
+
+/** Add, Sub, Mul, Div of a map and a constant that varies over positions too (MapAffine). */
+function convertMapAffine(n: NodeContext, t: tfl.SymbolicTensor, c: ConstValue, tensorFirst: boolean): void {
+  const { node, index, op, defineLayer, nameFor, cx } = n;
+  const m = mapConstant(c, onnxShape(t));
+  if (!m) return cx.unsupported(node, index, `an elementwise constant of shape [${c.dims.join(', ')}] that does not broadcast onto [${onnxShape(t).join(', ')}]`);
+  if (op === 'Div' && !tensorFirst) return cx.unsupported(node, index, 'dividing a constant by a feature map');
+  const values = Array.from(m.data);
+  const parts =
+    op === 'Add' ? { offset: values }
+    : op === 'Mul' ? { scale: values }
+    : op === 'Div' ? { scale: values.map((v) => 1 / v) }
+    : tensorFirst ? { offset: values.map((v) => -v) }
+    : { scale: values.map(() => -1), offset: values };
+  defineLayer(cx.apply(new MapAffine({ shape: m.shape, ...parts, name: nameFor() }), t));
 }
 
 /** Sum, Max, Min, Mean. */

@@ -1,7 +1,7 @@
 /**
  * ONNX operators — Constants and the exporters' shape plumbing: Constant, Identity, Dropout (inference), Cast,
  * Shape, ConstantOfShape; and constant folding — a node whose inputs are all constants (Reshape, Gather, Slice,
- * Unsqueeze, Squeeze, Concat, Cast, arithmetic) is computed at load time, with the batch dimension taken as 1, so
+ * Transpose, Unsqueeze, Squeeze, Concat of any rank along any axis, Cast, arithmetic) is computed at load time, with the batch dimension taken as 1, so
  * `x.view(x.size(0), -1)` written as Shape → Gather → Unsqueeze → Concat → Reshape disappears before conversion.
  */
 import { InspectorError } from '../../../../../shared/errors';
@@ -111,24 +111,107 @@ function foldArithmetic(op: string, a: ConstValue, b: ConstValue, dims: number[]
   return out;
 }
 
-/** Slice of a constant (starts / ends / axes / steps as inputs from opset 10, attributes before). */
+/** Row-major strides of `dims`. */
+function stridesOf(dims: number[]): number[] {
+  const out = new Array<number>(dims.length);
+  for (let i = dims.length - 1, s = 1; i >= 0; i--) {
+    out[i] = s;
+    s *= dims[i];
+  }
+  return out;
+}
+
+/** The entries of `x` at every combination of `picks[axis]` (input coordinates along each axis, in output order). */
+function pickAlongAxes(x: ConstValue, picks: number[][]): ConstValue {
+  const dims = picks.map((p) => p.length);
+  const strides = stridesOf(x.dims);
+  const data = new Float32Array(elementCount(dims));
+  const coord = new Array<number>(dims.length).fill(0);
+  for (let i = 0; i < data.length; i++) {
+    let at = 0;
+    for (let a = 0; a < dims.length; a++) at += picks[a][coord[a]] * strides[a];
+    data[i] = x.data[at];
+    for (let a = dims.length - 1; a >= 0 && ++coord[a] === dims[a]; a--) coord[a] = 0;
+  }
+  return { dims, data };
+}
+
+const allOf = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Slice of a constant along any axes (starts / ends / axes / steps as inputs from opset 10, attributes before). */
 function foldSlice(n: NodeContext, parts: ConstValue[]): ConstValue {
   const { node, index, cx } = n;
   const x = parts[0];
   const rank = x.dims.length;
-  const list = (k: number, name: string) => (cx.opset >= 10 ? (parts[k] ? Array.from(parts[k].data) : undefined) : attrInts(node, name));
+  const list = (k: number, name: string) => (cx.opset >= 10 ? (parts[k] && parts[k].dims[0] !== 0 ? Array.from(parts[k].data) : undefined) : attrInts(node, name));
   const starts = list(1, 'starts') ?? [];
   const ends = list(2, 'ends') ?? [];
   const axes = (list(3, 'axes') ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + rank : a));
   const steps = (cx.opset >= 10 ? list(4, 'steps') : undefined) ?? starts.map(() => 1);
-  if (rank !== 1 || axes.some((a) => a !== 0) || steps.some((s) => s === 0)) cx.unsupported(node, index, `slicing a constant of shape [${x.dims.join(', ')}]`);
-  const len = x.dims[0];
-  const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v < 0 ? v + len : v));
-  const step = steps[0] ?? 1;
-  const picked: number[] = [];
-  if (step > 0) for (let i = clamp(starts[0] ?? 0, 0, len); i < clamp(ends[0] ?? len, 0, len); i += step) picked.push(x.data[i]);
-  else for (let i = clamp(starts[0] ?? len - 1, -1, len - 1); i > clamp(ends[0] ?? -len - 1, -1, len - 1); i += step) picked.push(x.data[i]);
-  return { dims: [picked.length], data: Float32Array.from(picked) };
+  if (axes.some((a) => a < 0 || a >= rank) || steps.some((st) => st === 0)) cx.unsupported(node, index, `slicing a constant of shape [${x.dims.join(', ')}] along axes [${axes.join(', ')}]`);
+  const picks = x.dims.map(allOf);
+  axes.forEach((axis, i) => {
+    const len = x.dims[axis];
+    const step = steps[i] ?? 1;
+    // ONNX's clamping: ends past either side (INT64_MAX, −INT64_MAX) stop at the edge the step runs to.
+    const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v < 0 ? v + len : v));
+    const picked: number[] = [];
+    if (step > 0) for (let j = clamp(starts[i], 0, len); j < clamp(ends[i], 0, len); j += step) picked.push(j);
+    else for (let j = clamp(starts[i], -1, len - 1); j > clamp(ends[i], -1, len - 1); j += step) picked.push(j);
+    picks[axis] = picked;
+  });
+  return pickAlongAxes(x, picks);
+}
+
+/** Gather of a constant along any axis (the indices' shape takes the axis's place). */
+function foldGather(n: NodeContext, c: ConstValue, idx: ConstValue): ConstValue {
+  const rank = c.dims.length;
+  const given = attrInt(n.node, 'axis', 0);
+  const axis = given < 0 ? given + rank : given;
+  const len = c.dims[axis];
+  const at = Array.from(idx.data, (i) => (i < 0 ? i + len : i));
+  if (axis < 0 || axis >= rank || at.some((i) => !Number.isInteger(i) || i < 0 || i >= len)) throw new InspectorError('ONNX_INVALID', `${where(n.node, n.index)} (Gather): indices outside the constant's ${len} entries along axis ${given}`);
+  const picked = pickAlongAxes(c, c.dims.map((d, a) => (a === axis ? at : allOf(d))));
+  return { dims: [...c.dims.slice(0, axis), ...idx.dims, ...c.dims.slice(axis + 1)], data: picked.data };
+}
+
+/** Concat of constants along any axis. */
+function foldConcat(n: NodeContext, parts: ConstValue[]): ConstValue {
+  const { node, index, cx } = n;
+  const rank = parts[0].dims.length;
+  const given = attrInt(node, 'axis', 0);
+  const axis = given < 0 ? given + rank : given;
+  const same = parts.every((p) => p.dims.length === rank && p.dims.every((d, a) => a === axis || d === parts[0].dims[a]));
+  if (!same || axis < 0 || axis >= Math.max(rank, 1)) cx.unsupported(node, index, `concatenating constants of shapes ${parts.map((p) => `[${p.dims.join(', ')}]`).join(', ')} along axis ${given}`);
+  const outer = elementCount(parts[0].dims.slice(0, axis));
+  const blocks = parts.map((p) => elementCount(p.dims.slice(axis)));
+  const data = new Float32Array(outer * blocks.reduce((a, b) => a + b, 0));
+  let at = 0;
+  for (let o = 0; o < outer; o++) parts.forEach((p, k) => {
+    data.set(p.data.subarray(o * blocks[k], (o + 1) * blocks[k]), at);
+    at += blocks[k];
+  });
+  const dims = [...parts[0].dims];
+  dims[axis] = parts.reduce((sum, p) => sum + p.dims[axis], 0);
+  return { dims, data };
+}
+
+/** Transpose of a constant (perm, or the axes reversed). */
+function foldTranspose(n: NodeContext, c: ConstValue): ConstValue {
+  const rank = c.dims.length;
+  const perm = attrInts(n.node, 'perm') ?? allOf(rank).reverse();
+  if (perm.length !== rank || new Set(perm).size !== rank) throw new InspectorError('ONNX_INVALID', `${where(n.node, n.index)} (Transpose): perm [${perm.join(', ')}] for a rank-${rank} constant`);
+  const dims = perm.map((p) => c.dims[p]);
+  const inStrides = stridesOf(c.dims);
+  const data = new Float32Array(c.data.length);
+  const coord = new Array<number>(rank).fill(0);
+  for (let i = 0; i < data.length; i++) {
+    let at = 0;
+    for (let a = 0; a < rank; a++) at += coord[a] * inStrides[perm[a]];
+    data[i] = c.data[at];
+    for (let a = rank - 1; a >= 0 && ++coord[a] === dims[a]; a--) coord[a] = 0;
+  }
+  return { dims, data };
 }
 
 /** A node whose inputs are all constants, computed now. Returns false when the operator is not one folded here. */
@@ -144,9 +227,11 @@ export function foldConstantNode(n: NodeContext): boolean {
     }
     case 'Gather': {
       const [c, idx] = parts();
-      if (c.dims.length !== 1) cx.unsupported(node, index, 'gathering from a constant of rank > 1');
-      const picked = Array.from(idx.data, (i) => c.data[i < 0 ? i + c.data.length : i]);
-      define({ kind: 'const', dims: idx.dims, data: Float32Array.from(picked) });
+      define({ kind: 'const', ...foldGather(n, c, idx) });
+      return true;
+    }
+    case 'Transpose': {
+      define({ kind: 'const', ...foldTranspose(n, parts()[0]) });
       return true;
     }
     case 'Unsqueeze':
@@ -158,10 +243,8 @@ export function foldConstantNode(n: NodeContext): boolean {
       return true;
     }
     case 'Concat': {
-      const p = parts().filter((c) => c.data.length > 0 || c.dims.length > 0);
-      if (p.some((c) => c.dims.length > 1)) cx.unsupported(node, index, 'concatenating constants of rank > 1');
-      const data = Float32Array.from(p.flatMap((c) => Array.from(c.data)));
-      define({ kind: 'const', dims: [data.length], data });
+      // Empty inputs (a shape of nothing) add nothing.
+      define({ kind: 'const', ...foldConcat(n, parts().filter((c) => c.data.length > 0)) });
       return true;
     }
     case 'Slice': {
