@@ -167,7 +167,7 @@ class Legacy(nn.Module):
 class LessCommonOps(nn.Module):
     """The operators real exports use now and then: reflect/edge padding, PReLU, a dilated max pool, Hardtanh
     (Clip with both bounds), ELU with its own alpha, picking channels, an average pool in ceil mode that does not
-    count padding, a map times a matrix, SELU, a spatial mean in place of a global pool, log-softmax at the end."""
+    count padding, a transposed convolution, a map times a matrix, SELU, a spatial mean in place of a global pool, log-softmax at the end."""
 
     def __init__(self):
         super().__init__()
@@ -177,7 +177,8 @@ class LessCommonOps(nn.Module):
         self.clip = nn.Hardtanh(-0.5, 0.5)
         self.elu = nn.ELU(alpha=0.5)
         self.pool2 = nn.AvgPool2d(2, stride=2, ceil_mode=True, count_include_pad=False)
-        self.m = nn.Parameter(torch.randn(6, 6) * 0.5)
+        self.up = nn.ConvTranspose2d(5, 5, 3, stride=2, padding=1, output_padding=1)
+        self.m = nn.Parameter(torch.randn(12, 12) * 0.3)
         self.conv2 = nn.Conv2d(5, 6, 1)
         self.selu = nn.SELU()
         self.fc = nn.Linear(6, 4)
@@ -186,14 +187,14 @@ class LessCommonOps(nn.Module):
         x = self.prelu(self.conv1(F.pad(x, (2, 2, 2, 2), mode='reflect')))
         x = self.pool1(F.pad(x, (1, 0, 1, 0), mode='replicate'))
         x = self.elu(self.clip(x))
-        x = self.pool2(x[:, [0, 2, 4, 6, 1]])
+        x = self.up(self.pool2(x[:, [0, 2, 4, 6, 1]]))
         x = self.selu(self.conv2(torch.matmul(x, self.m)))
         return F.log_softmax(self.fc(x.mean([2, 3])), dim=1)
 
 
 def operators(out):
     torch.manual_seed(3)
-    export(seeded_init(LessCommonOps(), 4), 'less-common-ops', out, (1, 3, 20, 20), 17, ['prelu', 'pool1', 'pool2', 'selu'], seed=4)
+    export(seeded_init(LessCommonOps(), 4), 'less-common-ops', out, (1, 3, 20, 20), 17, ['prelu', 'pool1', 'pool2', 'up', 'selu'], seed=4)
 
 
 def small(out):

@@ -115,6 +115,7 @@ describe('ONNX import: small nets exported by PyTorch', () => {
     expect(types.get('elu')).toBe('ScaledElu');
     expect(types.get('gather')).toBe('PickChannels');
     expect(types.get('matmul')).toBe('MapMatMul');
+    expect([types.get('up_spread'), types.get('up')]).toEqual(['ZeroInsertion2D', 'Conv2D']); // ConvTranspose
     expect(types.get('logsoftmax')).toBe('SoftmaxAlong');
     // pool1's field: conv1 3×3 on the reflect-padded image (offset −2), edge pad 1, a 3-tap pool 2 apart at stride 2.
     expect(summary.layers.find((l) => l.name === 'pool1')?.receptiveField).toEqual({ size: [7, 7], stride: [2, 2], offset: [-4, -4] });

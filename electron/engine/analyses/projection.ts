@@ -44,7 +44,7 @@ const PASS_THROUGH_IN_DECONV = new Set([
 const TRANSPOSE_BY_VJP_IN_DECONV = new Set([
   'ZeroPadding2D', 'ConstantPadding2D', 'Cropping2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
   'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'FlatReorder', 'Permute', 'ChannelShuffle', 'CountedAveragePooling2D',
-  'EdgePadding2D', 'PickChannels', 'MapMatMul',
+  'EdgePadding2D', 'PickChannels', 'MapMatMul', 'ZeroInsertion2D',
   // Max pooling with dilated taps: its vector–Jacobian product routes the signal to each window's maximum, as
   // the switches do.
   'DilatedPooling2D',

@@ -51,7 +51,7 @@ function samePad(inSize: number, k: number, s: number): number {
 const WINDOWED = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'MaxPooling2D', 'AveragePooling2D', 'CountedAveragePooling2D', 'DilatedPooling2D']);
 
 /** Layers the receptive-field arithmetic cannot follow: the field is left undefined from them on. */
-const BREAKS_SPATIAL_MAP = new Set(['UpSampling2D', 'Conv2DTranspose', 'Reshape', 'Permute', 'MapMatMul']);
+const BREAKS_SPATIAL_MAP = new Set(['UpSampling2D', 'Conv2DTranspose', 'Reshape', 'Permute', 'MapMatMul', 'ZeroInsertion2D']);
 
 export function describeLayers(model: tfl.LayersModel): LayerInfo[] {
   const fields = new Map<string, ReceptiveField | undefined>();

@@ -31,7 +31,7 @@ export const SUPPORTED_KERAS_LAYERS = new Set([
   'AlphaDropout', 'Flatten', 'Activation', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'ThresholdedReLU', 'Softmax', 'Add', 'Multiply',
   'Average', 'Maximum', 'Minimum', 'Concatenate', 'ZeroPadding2D', 'Cropping2D', 'Reshape', 'Permute', 'Rescaling', 'Normalization',
   'UpSampling2D', 'Conv2DTranspose', 'LRN', 'GroupedConv2D', 'ChannelAffine', 'ConstantPadding2D', 'FlatReorder', 'ChannelShuffle', 'CountedAveragePooling2D',
-  'EdgePadding2D', 'DilatedPooling2D', 'Clip', 'ScaledElu', 'SoftmaxAlong', 'PickChannels', 'MapMatMul', 'MapAffine',
+  'EdgePadding2D', 'DilatedPooling2D', 'Clip', 'ScaledElu', 'SoftmaxAlong', 'PickChannels', 'MapMatMul', 'MapAffine', 'ZeroInsertion2D',
 ]);
 
 const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);

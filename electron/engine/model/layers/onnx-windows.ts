@@ -6,6 +6,8 @@
  *  - DilatedPooling2D: max or average pooling whose window taps are `dilationRate` cells apart, or whose average
  *    divides by other than the whole window (ceil mode's partial last window, padding not counted); it pools a
  *    map the padding layer before it has already padded.
+ *  - ZeroInsertion2D: (s − 1) zeros between neighbouring cells — the first step of a transposed convolution
+ *    written as an ordinary one (ONNX ConvTranspose: spread, pad by k − 1 − pads, convolve with the flipped kernel).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -165,5 +167,44 @@ export class DilatedPooling2D extends tfl.layers.Layer {
   }
 }
 
+/** x with (s − 1) zeros between neighbouring cells along `axis` ((n − 1)·s + 1 cells), by pad-and-reshape. */
+function spread(x: tf.Tensor4D, axis: 1 | 2, step: number): tf.Tensor4D {
+  if (step === 1) return x;
+  const shape = x.shape;
+  const split = [...shape.slice(0, axis + 1), 1, ...shape.slice(axis + 1)];
+  const padding = split.map((_, i): [number, number] => (i === axis + 1 ? [0, step - 1] : [0, 0]));
+  const grown = [...shape] as [number, number, number, number];
+  grown[axis] = shape[axis] * step;
+  const spreadOut = tf.reshape(tf.pad(tf.reshape(x, split), padding), grown) as tf.Tensor4D;
+  const extent = [...shape];
+  extent[axis] = (shape[axis] - 1) * step + 1;
+  return tf.slice(spreadOut, [0, 0, 0, 0], extent);
+}
+
+export class ZeroInsertion2D extends tfl.layers.Layer {
+  static className = 'ZeroInsertion2D';
+  readonly strides: Pair;
+
+  constructor(config: { strides: Pair; name?: string }) {
+    super(config as LayerArgs);
+    this.strides = config.strides;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => spread(spread(firstInput(inputs), 1, this.strides[0]), 2, this.strides[1]));
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const s = firstShape(inputShape);
+    const grow = (n: number | null, k: number) => (n === null ? null : (n - 1) * k + 1);
+    return [s[0], grow(s[1], this.strides[0]), grow(s[2], this.strides[1]), s[3]];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), strides: this.strides };
+  }
+}
+
+tf.serialization.registerClass(ZeroInsertion2D);
 tf.serialization.registerClass(EdgePadding2D);
 tf.serialization.registerClass(DilatedPooling2D);

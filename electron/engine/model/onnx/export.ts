@@ -16,7 +16,7 @@ import { InspectorError } from '../../../../shared/errors';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
 import { ChannelShuffle, type CountedAveragePooling2D } from '../layers/onnx-ops';
 import type { Clip, MapAffine, MapMatMul, PickChannels } from '../layers/onnx-tensor-ops';
-import type { DilatedPooling2D, EdgePadding2D } from '../layers/onnx-windows';
+import type { DilatedPooling2D, EdgePadding2D, ZeroInsertion2D } from '../layers/onnx-windows';
 
 export interface OnnxExportOptions {
   metadata?: ModelMetadata;
@@ -142,6 +142,12 @@ function exportTensorOp(g: GraphWriter, layer: tfl.layers.Layer, x: string, inSh
         y = g.node('Add', [y, g.constant(`${name}.offset`, o.dims, o.data)], name);
       }
       return y;
+    }
+    case 'ZeroInsertion2D': {
+      // Zeros between cells: a per-channel transposed convolution by a 1×1 kernel of one at the stride.
+      const c = inShape[2];
+      const ones = g.constant(`${name}.ones`, [c, 1, 1, 1], new Float32Array(c).fill(1));
+      return g.node('ConvTranspose', [x, ones], name, [intAttr('group', c), intsAttr('kernel_shape', [1, 1]), intsAttr('strides', (layer as unknown as ZeroInsertion2D).strides)]);
     }
     case 'MapMatMul': {
       const mm = layer as unknown as MapMatMul;
