@@ -1,33 +1,32 @@
 /**
  * Electron main process: app lifecycle and one locked-down window (contextIsolation, sandbox, no node
- * integration, strict CSP, no new windows, no navigation away). The engine runs in worker threads owned by
- * the InspectorService; this file only wires it to the window.
+ * integration, DevTools only in development, strict CSP, no new windows, no navigation away, every permission
+ * refused), its renderer served from app:// (app-protocol.ts). The engine runs in worker threads owned by the
+ * InspectorService; this file only wires it to the window.
  */
 import * as path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { app, BrowserWindow, Menu, session } from 'electron';
+import { app, BrowserWindow, Menu, protocol, session, type Session } from 'electron';
+import { APP_SCHEME, APP_SCHEME_PRIVILEGES, CSP, RENDERER_URL, answerAppRequest, isTrustedUrl } from './app-protocol';
 import { InspectorService } from './engine/service';
 import { bindIpc } from './ipc';
 import { buildMenu } from './menu';
 
-const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self' 'unsafe-inline'", // ECharts and Vue set inline styles
-  "img-src 'self' blob: data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+const RENDERER_DIR = path.join(__dirname, '..', 'renderer');
 
-const rendererIndex = path.join(__dirname, '..', 'renderer', 'index.html');
-const rendererUrl = pathToFileURL(rendererIndex).toString();
-const rendererRoot = pathToFileURL(path.dirname(rendererIndex)).toString();
-const isTrustedUrl = (url: string) => url === rendererUrl || url.startsWith(`${rendererRoot}/`);
+// Before the app is ready: app:// behaves like https (standard, secure), so the page gets an origin of its own.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: APP_SCHEME_PRIVILEGES }]);
 
-async function createWindow(service: InspectorService): Promise<void> {
+/** The session's rules: our renderer over app://, the CSP on every response, every permission asked or checked refused. */
+export function lockDownSession(s: Session): void {
+  s.protocol.handle(APP_SCHEME, (request) => answerAppRequest(request.url, RENDERER_DIR));
+  s.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
+  });
+  s.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  s.setPermissionCheckHandler(() => false);
+}
+
+export async function createWindow(service: InspectorService, bindEvents: (window: BrowserWindow) => () => void): Promise<BrowserWindow> {
   const window = new BrowserWindow({
     width: 1440,
     height: 900,
@@ -40,33 +39,29 @@ async function createWindow(service: InspectorService): Promise<void> {
       nodeIntegration: false,
       webSecurity: true,
       spellcheck: false,
+      devTools: !app.isPackaged,
     },
   });
   window.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
   window.webContents.on('will-navigate', (event, url) => {
     if (!isTrustedUrl(url)) event.preventDefault();
   });
-  const unbind = bindEvents(window);
-  window.on('closed', unbind);
-  Menu.setApplicationMenu(buildMenu(window, service));
-  await window.loadURL(rendererUrl);
+  window.on('closed', bindEvents(window));
+  Menu.setApplicationMenu(buildMenu(window, service, { devTools: !app.isPackaged }));
+  await window.loadURL(RENDERER_URL);
+  return window;
 }
 
-let bindEvents: (window: BrowserWindow) => () => void;
-
 app.whenReady().then(async () => {
-  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
-    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CSP] } });
-  });
-  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  lockDownSession(session.defaultSession);
   const service = new InspectorService({ transport: 'electron' });
   await service.openModel({});
   await service.openDataset({});
   const bind = bindIpc(service, isTrustedUrl);
-  bindEvents = (window) => bind(window.webContents);
-  await createWindow(service);
+  const bindEvents = (window: BrowserWindow) => bind(window.webContents);
+  await createWindow(service, bindEvents);
   app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) void createWindow(service);
+    if (BrowserWindow.getAllWindows().length === 0) void createWindow(service, bindEvents);
   });
   app.on('before-quit', () => void service.dispose());
 });

@@ -3,7 +3,8 @@ import { app, dialog, Menu, shell, type BrowserWindow } from 'electron';
 import type { Inspector } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
 
-export function buildMenu(window: BrowserWindow, service: Inspector): Menu {
+/** `devTools`: whether the View menu offers the developer tools (development builds only). */
+export function buildMenu(window: BrowserWindow, service: Inspector, options: { devTools: boolean } = { devTools: false }): Menu {
   const report = (error: unknown) => {
     const info = toErrorInfo(error);
     void dialog.showMessageBox(window, { type: 'error', message: info.message, detail: `Error code: ${info.code}` });
@@ -43,7 +44,18 @@ export function buildMenu(window: BrowserWindow, service: Inspector): Menu {
         { role: 'quit' },
       ],
     },
-    { label: 'View', submenu: [{ role: 'reload' }, { role: 'toggleDevTools' }, { type: 'separator' }, { role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { role: 'togglefullscreen' }] },
+    {
+      label: 'View',
+      submenu: [
+        { role: 'reload' },
+        ...(options.devTools ? [{ role: 'toggleDevTools' } as const] : []),
+        { type: 'separator' },
+        { role: 'resetZoom' },
+        { role: 'zoomIn' },
+        { role: 'zoomOut' },
+        { role: 'togglefullscreen' },
+      ],
+    },
     {
       label: 'Help',
       submenu: [{ label: `CNN Inspector ${app.getVersion()}`, enabled: false }, { label: 'Zeiler & Fergus 2013 (paper)', click: () => void shell.openExternal('https://arxiv.org/abs/1311.2901') }],
