@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { makeJobContext } from '../electron/engine/analyses/job-context';
+import { makeJobContext } from '../electron/engine/base/job-context';
 import { EngineCore } from '../electron/engine/core';
 import { buildZfNet224 } from '../electron/engine/model/architectures';
 import { openModel } from '../electron/engine/model/loaded-model';

@@ -12,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
-import { makeJobContext } from '../electron/engine/analyses/job-context';
+import { makeJobContext } from '../electron/engine/base/job-context';
 import { EngineCore } from '../electron/engine/core';
 import { FASHION_MNIST_CLASSES } from '../electron/engine/data/fashion-mnist';
 import { readIdx } from '../electron/engine/data/idx';

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../electron/engine/backend';
-import { makeJobContext } from '../electron/engine/analyses/job-context';
+import { makeJobContext } from '../electron/engine/base/job-context';
 import { EngineCore } from '../electron/engine/core';
 import { buildZfFashion, buildZfNet224 } from '../electron/engine/model/architectures';
 import { projectUnit } from '../electron/engine/analyses/projection';

@@ -5,6 +5,13 @@
  *   renderer/         imports renderer/, shared/ and browser packages only — never electron/ or Node built-ins
  *   electron/engine/  never imports 'electron' nor the shell files beside it (main, preload, ipc, menu, server, cli)
  *   'electron' itself only from electron/{main,preload,ipc,menu}.ts
+ * Inside the engine, layers from the bottom up (docs/ARCHITECTURE.md); a file imports its own layer or lower:
+ *   base      paths.ts, backend.ts, base/, store/, kernels/   (job context, seeded random, tensors, files, disk)
+ *   runtime   data/, model/, runtime/                        (datasets and images, model formats, batch passes)
+ *   features  features/                                      (activation collection, splits, learners, rows)
+ *   work      analyses/ | train/ | zoo/                      (siblings: none imports another)
+ *   top       the engine's own files (core, jobs, service, host, worker, validate, …)
+ * And no import cycles in electron/ or shared/, type-only imports included.
  * Exits 1 with one line per violation.
  */
 import * as fs from 'node:fs';
@@ -71,6 +78,70 @@ for (const file of files(path.join(root, 'electron'))) {
   if (ELECTRON_SHELL.has(path.basename(file))) continue;
   for (const spec of imports(file)) if (spec === 'electron') violations.push(`${rel(file)}: only ${[...ELECTRON_SHELL].join(', ')} may import "electron"`);
 }
+
+// The engine's inner order.
+const engine = path.join(root, 'electron', 'engine');
+const ENGINE_LAYERS = [
+  ['base', ['paths.ts', 'backend.ts', 'base', 'store', 'kernels']],
+  ['runtime', ['data', 'model', 'runtime']],
+  ['features', ['features']],
+  ['work', ['analyses', 'train', 'zoo']],
+];
+/** [layer rank, its folder] of an engine file; the engine's own top-level files are the top. */
+function engineLayer(file) {
+  const first = path.relative(engine, file).split(path.sep)[0];
+  const rank = ENGINE_LAYERS.findIndex(([, parts]) => parts.includes(first));
+  return rank < 0 ? [ENGINE_LAYERS.length, 'top'] : [rank, first];
+}
+const resolveTs = (from, spec) => {
+  const p = path.resolve(path.dirname(from), spec);
+  return [p, `${p}.ts`, path.join(p, 'index.ts')].find((c) => fs.existsSync(c) && fs.statSync(c).isFile());
+};
+for (const file of files(engine, ['.ts'])) {
+  const [rank, folder] = engineLayer(file);
+  for (const spec of imports(file)) {
+    if (!spec.startsWith('.')) continue;
+    const target = resolveTs(file, spec);
+    if (!target || !inside(target, engine)) continue;
+    const [targetRank, targetFolder] = engineLayer(target);
+    if (targetRank > rank) violations.push(`${rel(file)}: the ${ENGINE_LAYERS[rank]?.[0] ?? 'top'} layer imports ${rel(target)} of the ${ENGINE_LAYERS[targetRank]?.[0] ?? 'top'} layer above it`);
+    else if (targetRank === rank && rank === 3 && targetFolder !== folder) violations.push(`${rel(file)}: ${folder}/ imports its sibling ${targetFolder}/ (${spec}); shared code goes down to features/`);
+  }
+}
+
+// Import cycles (Tarjan's strongly connected components over relative imports, type-only ones included).
+const graph = new Map();
+for (const file of [...files(path.join(root, 'electron'), ['.ts']), ...files(path.join(root, 'shared'), ['.ts'])]) {
+  graph.set(file, imports(file).filter((s) => s.startsWith('.')).map((s) => resolveTs(file, s)).filter(Boolean));
+}
+let counter = 0;
+const index = new Map();
+const low = new Map();
+const stack = [];
+const onStack = new Set();
+function strongConnect(v) {
+  index.set(v, counter);
+  low.set(v, counter++);
+  stack.push(v);
+  onStack.add(v);
+  for (const w of graph.get(v) ?? []) {
+    if (!index.has(w)) {
+      strongConnect(w);
+      low.set(v, Math.min(low.get(v), low.get(w)));
+    } else if (onStack.has(w)) low.set(v, Math.min(low.get(v), index.get(w)));
+  }
+  if (low.get(v) === index.get(v)) {
+    const component = [];
+    let w;
+    do {
+      w = stack.pop();
+      onStack.delete(w);
+      component.push(w);
+    } while (w !== v);
+    if (component.length > 1) violations.push(`import cycle: ${component.map(rel).join(' → ')}`);
+  }
+}
+for (const v of graph.keys()) if (!index.has(v)) strongConnect(v);
 
 if (violations.length) {
   console.error(`Layering violations (${violations.length}):`);

@@ -14,7 +14,7 @@ import { initBackend } from '../electron/engine/backend';
 import { buildZfFashion, buildZfNet224 } from '../electron/engine/model/architectures';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { logitsModel, trainClassifier } from '../electron/engine/train/loop';
-import { mulberry32 } from '../electron/engine/train/random';
+import { mulberry32 } from '../electron/engine/base/random';
 import { maxRelError } from '../tests/helpers/numeric';
 
 const line = (value: Record<string, unknown>) => console.log(JSON.stringify(value));

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { AblationVariant, ExportFormat, FinetuneSummary, InvarianceResult, ProbeAblation } from '../shared/contract';
 import { InspectorError, toErrorInfo } from '../shared/errors';
-import { makeJobContext, type JobContext } from './engine/analyses/job-context';
+import { makeJobContext, type JobContext } from './engine/base/job-context';
 import { PR_RECALLS } from './engine/analyses/agrawal';
 import { ABLATIONS } from './engine/analyses/probe';
 import { PROJECTION_METHODS, type ProjectionMethod } from './engine/analyses/projection';

@@ -157,7 +157,9 @@ export interface ActivationMaps {
   max: number;
 }
 
-export type ProjectionMethod = 'deconv' | 'gradient' | 'guided';
+/** The projection methods, defined once: the engine, the CLI and the views read this list. */
+export const PROJECTION_METHODS = ['deconv', 'gradient', 'guided'] as const;
+export type ProjectionMethod = (typeof PROJECTION_METHODS)[number];
 
 /** One unit's activation projected down to input space (ZF deconvnet, gradient or guided backprop). */
 export interface ProjectionResult {
@@ -337,7 +339,9 @@ export interface GrandmotherCurves {
   random: { units: number[]; precision: number[] };
 }
 
-export type ProbeAblation = 'original' | 'binarised' | 'shuffled' | 'maxpool';
+/** The probe ablations (Agrawal et al. Table 7), defined once. */
+export const PROBE_ABLATIONS = ['original', 'binarised', 'shuffled', 'maxpool'] as const;
+export type ProbeAblation = (typeof PROBE_ABLATIONS)[number];
 
 /** How the app and the report name the ablations to people, in this order. */
 export const PROBE_ABLATION_LABELS: Readonly<Record<ProbeAblation, string>> = { original: 'as is', binarised: 'on/off', shuffled: 'shuffled', maxpool: 'max only' };
@@ -704,7 +708,9 @@ export interface JobProgress {
   metrics?: TrainingMetrics;
 }
 
-export type FinetuneStrategy = 'features' | 'fc' | 'all' | 'scratch';
+/** The ways to fine-tune (CS231n's transfer-learning recipe plus training from scratch), defined once. */
+export const FINETUNE_STRATEGIES = ['features', 'fc', 'all', 'scratch'] as const;
+export type FinetuneStrategy = (typeof FINETUNE_STRATEGIES)[number];
 
 /** A finished fine-tuning run: where the new model is, and how it did. */
 export interface FinetuneSummary {
@@ -903,6 +909,11 @@ export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
 export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune', 'resumeFinetune', 'ablation', 'collectActivations', 'zooDownload'] as const satisfies ReadonlyArray<JobKind>;
+
+// Compile-time check that JOB_KINDS lists every job kind.
+type MissingJobKinds = Exclude<JobKind, (typeof JOB_KINDS)[number]>;
+const _allJobKindsListed: MissingJobKinds extends never ? true : false = true;
+void _allJobKindsListed;
 
 // Compile-time check that COMMANDS lists every command exactly.
 type MissingCommands = Exclude<keyof InspectorApi, CommandName>;

@@ -35,12 +35,12 @@ import { filterBank } from './analyses/filters';
 import { invarianceSweeps } from './analyses/invariance';
 import { occlude, occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
 import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
-import type { JobContext } from './analyses/job-context';
+import type { JobContext } from './base/job-context';
 import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
 import { initBackend, type BackendChoice, type BackendName } from './backend';
 import { openDataset, type Dataset } from './data/dataset';
 import { checkImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
-import { JOB_RUNNERS, type JobRunner } from './jobs';
+import { JOBS, type JobDescriptor, type JobHost } from './jobs';
 import { openModel, type LoadedModel } from './model/loaded-model';
 import type { LoadProgress } from './model/registry';
 import { fileSystemSaver, resolveModelJsonPath } from './model/tfjs-io';
@@ -51,19 +51,18 @@ import { cacheKey, readCached, writeCached } from './store/result-cache';
 import { pairFolder, stamp } from './store/workspace';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
 import type { TrainState } from './train/loop';
-import { abandonRun, createRun, datasetFingerprint, finishRun, loadState, readRun, runInfo, saveState, writeRun, type RunRecord } from './train/run-store';
+import { abandonRun, createRun, finishRun, loadState, readRun, runInfo, saveState, writeRun, type RunRecord } from './train/run-store';
 import { modelCard, modelCardHtml, modelCardJson } from './train/model-card';
 import { writeFileAtomic } from './store/atomic';
+import { datasetFingerprint } from './features/fingerprint';
 
 /** Deterministic dataset-level analyses whose results are kept in the workspace (reopening is instant). */
-const CACHED_JOBS = new Set<JobKind>(['sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'imagesPerClass', 'distributedCode', 'invariance', 'evolution']);
-
 interface Upload {
   name: string;
   bytes: Uint8Array;
 }
 
-export class EngineCore {
+export class EngineCore implements JobHost {
   private model?: LoadedModel;
   private dataset?: Dataset;
   private readonly uploads = new Map<string, Upload>();
@@ -179,18 +178,17 @@ export class EngineCore {
   }
 
   async runJob<K extends JobKind>(kind: K, params: JobParams[K], ctx: JobContext): Promise<JobResults[K]> {
-    const runner = JOB_RUNNERS[kind] as JobRunner<K> | undefined;
-    if (!runner) throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
-    if (!CACHED_JOBS.has(kind)) return runner(this, params, ctx);
-    // A comparison also depends on the other model's file: a retrained copy must not get the old answer.
-    const keyParams = kind === 'compareModels' ? { ...params, otherFile: stamp(resolveModelJsonPath(resolveModelPath((params as JobParams['compareModels']).other))) } : params;
-    const key = cacheKey(resolveModelJsonPath(resolveModelPath(this.requireModel().summary.id)), this.requireDataset().summary, kind, keyParams as JobParams[K]);
+    const job = JOBS[kind] as JobDescriptor<K> | undefined;
+    if (!job) throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
+    if (!job.cache) return job.run(this, params, ctx);
+    const keyParams = job.cache.key ? { ...params, ...(job.cache.key(params) as object) } : params;
+    const key = cacheKey(resolveModelJsonPath(resolveModelPath(this.requireModel().summary.id)), this.requireDataset().summary, kind, keyParams, job.cache.schema);
     const cached = readCached<JobResults[K]>(key);
     if (cached) {
       ctx.progress(1, 1, 'Loaded the saved result');
       return cached;
     }
-    const result = await runner(this, params, ctx);
+    const result = await job.run(this, params, ctx);
     writeCached(key, result);
     return result;
   }

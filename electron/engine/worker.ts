@@ -2,7 +2,7 @@
 import { parentPort } from 'node:worker_threads';
 import type { ExportFormat } from '../../shared/contract';
 import { toErrorInfo } from '../../shared/errors';
-import { makeJobContext } from './analyses/job-context';
+import { makeJobContext } from './base/job-context';
 import { EngineCore } from './core';
 import type { HostToWorker, WorkerToHost } from './worker-protocol';
 

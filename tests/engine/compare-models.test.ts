@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { compareModels } from '../../electron/engine/analyses/compare-models';
 import { linearProbes } from '../../electron/engine/analyses/probe';
 import { initBackend } from '../../electron/engine/backend';

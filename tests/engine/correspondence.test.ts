@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { correspondence, signChangeStats } from '../../electron/engine/analyses/correspondence';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { initBackend } from '../../electron/engine/backend';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
 

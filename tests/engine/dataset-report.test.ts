@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { datasetReport, differenceHash } from '../../electron/engine/analyses/dataset-report';
 import { openDataset } from '../../electron/engine/data/dataset';
 import { writeImageFolder } from '../helpers/image-folders';

@@ -6,9 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { averagePrecision } from '../../electron/engine/analyses/agrawal';
-import { trainLinearSvm } from '../../electron/engine/analyses/distributed-code';
-import { mulberry32, shuffledIndices } from '../../electron/engine/train/random';
+import { mulberry32, shuffledIndices } from '../../electron/engine/base/random';
 import { maxRelError } from '../helpers/numeric';
+import { trainLinearSvm } from '../../electron/engine/features/linear-svm';
 
 function data(n: number, units: number, seed: number) {
   const random = mulberry32(seed);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { featureEvolution } from '../../electron/engine/analyses/evolution';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { buildTopK } from '../../electron/engine/analyses/topk';
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset } from '../../electron/engine/data/dataset';

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { initBackend } from '../../electron/engine/backend';
 import { openDataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { layerActivations, predictProbabilities } from '../../electron/engine/analyses/activations';
 import { invarianceSweeps, transformInput } from '../../electron/engine/analyses/invariance';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { initBackend } from '../../electron/engine/backend';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
 

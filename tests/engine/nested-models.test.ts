@@ -18,7 +18,7 @@ import { initBackend } from '../../electron/engine/backend';
 import { exportModelBytes, exportModelToPath } from '../../electron/engine/model/export';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../../electron/engine/model/tfjs-io';
-import { mulberry32 } from '../../electron/engine/train/random';
+import { mulberry32 } from '../../electron/engine/base/random';
 import { maxRelError } from '../helpers/numeric';
 import { ort } from '../helpers/onnx-runtime';
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { layerActivations, predictProbabilities } from '../../electron/engine/analyses/activations';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { occlusionSensitivity } from '../../electron/engine/analyses/occlusion';
 import { initBackend } from '../../electron/engine/backend';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../electron/engine/backend';
 import { layerActivations, modelOutput, predictProbabilities } from '../../electron/engine/analyses/activations';
-import { softmaxRows } from '../../electron/engine/analyses/read';
+import { softmaxRows } from '../../electron/engine/base/tensors';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { onnxType } from '../../electron/engine/model/onnx/proto';
 import { readNpy, toFloat32, writeNpy } from '../../electron/engine/store/npy';

@@ -4,10 +4,11 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { ablate, linearProbeAccuracy, probeGradients, stratifiedSplit, transposeRows, WEIGHT_DECAY } from '../../electron/engine/analyses/probe';
+import { ablate, linearProbeAccuracy, probeGradients, transposeRows, WEIGHT_DECAY } from '../../electron/engine/analyses/probe';
 import { initBackend } from '../../electron/engine/backend';
-import { mulberry32 } from '../../electron/engine/train/random';
+import { mulberry32 } from '../../electron/engine/base/random';
 import { maxRelError } from '../helpers/numeric';
+import { stratifiedSplit } from '../../electron/engine/features/splits';
 
 describe('linear probes', () => {
   beforeAll(async () => {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { EngineCore } from '../../electron/engine/core';
 import { findChromium } from '../../electron/engine/store/pdf';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';

@@ -7,14 +7,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../electron/engine/backend';
-import { augmentBatch } from '../../electron/engine/train/augment';
+import { augmentBatch } from '../../electron/engine/features/augment';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { evaluateAccuracy, trainClassifier, type LabelledArray, type TrainState } from '../../electron/engine/train/loop';
 import { createRun, loadState, readRun, saveState } from '../../electron/engine/train/run-store';
 import { maxRelError } from '../helpers/numeric';
-import { mulberry32 } from '../../electron/engine/train/random';
+import { mulberry32 } from '../../electron/engine/base/random';
 
 /** 8×8 grey images: class 0 = a vertical bar, class 1 = a horizontal bar, at random positions, with noise. */
 function bars(n: number, seed: number): LabelledArray {

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ZooEntry } from '../../shared/contract';
 import { IMAGENET_CLASSES } from '../../shared/imagenet-classes';
 import { predictProbabilities } from '../../electron/engine/analyses/activations';
-import { makeJobContext } from '../../electron/engine/analyses/job-context';
+import { makeJobContext } from '../../electron/engine/base/job-context';
 import { initBackend } from '../../electron/engine/backend';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { parseZooCatalog, ZOO_CATALOG } from '../../electron/engine/zoo/catalog';

@@ -13,12 +13,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../electron/engine/backend';
 import { layerActivations, modelOutput, predictProbabilities } from '../../electron/engine/analyses/activations';
-import { softmaxRows } from '../../electron/engine/analyses/read';
+import { softmaxRows } from '../../electron/engine/base/tensors';
 import { projectUnit } from '../../electron/engine/analyses/projection';
 import { exportModelBytes } from '../../electron/engine/model/export';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { onnxType } from '../../electron/engine/model/onnx/proto';
-import { mulberry32 } from '../../electron/engine/train/random';
+import { mulberry32 } from '../../electron/engine/base/random';
 import { maxRelError } from '../helpers/numeric';
 import { ort } from '../helpers/onnx-runtime';
 

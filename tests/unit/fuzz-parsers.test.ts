@@ -14,7 +14,7 @@ import { decodeMessage, encodeMessage } from '../../shared/wire';
 import { parseIdx } from '../../electron/engine/data/idx';
 import { onnxLoader } from '../../electron/engine/model/onnx-loader';
 import { InspectorError } from '../../shared/errors';
-import { mulberry32 } from '../../electron/engine/train/random';
+import { mulberry32 } from '../../electron/engine/base/random';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 

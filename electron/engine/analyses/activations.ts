@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationMaps, Prediction } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
-import { endsInSoftmax, readTidyFloat, softmaxRows } from './read';
+import { endsInSoftmax, readTidyFloat, softmaxRows } from '../base/tensors';
 
 /**
  * Class probabilities for one input: the model's output, or its softmax when the model ends in raw scores

@@ -14,10 +14,10 @@ import type { GrandmotherCurves, SkippedFile } from '../../../shared/contract';
 import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
-import { mulberry32, shuffledIndices } from '../train/random';
+import { mulberry32, shuffledIndices } from '../base/random';
 import { batchForward } from '../runtime/batch-forward';
-import { collectActivations, mapsReader, readNonzero, readSpatialMax, requireClasses } from './collect';
-import type { JobContext } from './job-context';
+import { collectActivations, mapsReader, readNonzero, readSpatialMax, requireClasses } from '../features/collect';
+import type { JobContext } from '../base/job-context';
 
 const BATCH = 32;
 const THRESHOLDS = 100;

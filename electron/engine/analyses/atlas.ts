@@ -13,7 +13,7 @@ import { InspectorError } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { writeFileAtomic } from '../store/atomic';
-import type { JobContext } from './job-context';
+import type { JobContext } from '../base/job-context';
 import { projectUnitBatch } from './projection';
 import { buildTopK } from './topk';
 

@@ -15,7 +15,7 @@ import { openModel, type LoadedModel } from '../model/loaded-model';
 import { releaseBatchSessions } from '../runtime/batch-forward';
 import { selectivityOfLayers } from './agrawal';
 import { linearProbes } from './probe';
-import type { JobContext } from './job-context';
+import type { JobContext } from '../base/job-context';
 
 function relativeChange(before: tf.Tensor[], after: tf.Tensor[]): number {
   let diff = 0;

@@ -10,8 +10,8 @@ import type { CorrespondenceResult, CorrespondenceRow } from '../../../shared/co
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
-import { mulberry32 } from '../train/random';
-import type { JobContext } from './job-context';
+import { mulberry32 } from '../base/random';
+import type { JobContext } from '../base/job-context';
 
 /** [top, left, bottom, right) in input pixels. */
 export type Box = [number, number, number, number];

@@ -9,8 +9,8 @@ import sharp from 'sharp';
 import type { DatasetReport } from '../../../shared/contract';
 import { toErrorInfo } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
-import type { JobContext } from './job-context';
-import { stratifiedSplit } from './probe';
+import type { JobContext } from '../base/job-context';
+import { stratifiedSplit } from '../features/splits';
 
 /** Two 32-bit halves of a 64-bit dHash: row-wise "is this pixel darker than its right neighbour" on a 9×8 grey thumbnail. */
 export async function differenceHash(png: Uint8Array): Promise<[number, number]> {

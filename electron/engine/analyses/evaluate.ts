@@ -9,7 +9,7 @@ import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
-import type { JobContext } from './job-context';
+import type { JobContext } from '../base/job-context';
 
 const BATCH = 32;
 

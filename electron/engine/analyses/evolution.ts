@@ -10,7 +10,7 @@ import { InspectorError } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import { openModel, type LoadedModel } from '../model/loaded-model';
 import { cropPng, denormalise, projectionImage } from './atlas';
-import type { JobContext } from './job-context';
+import type { JobContext } from '../base/job-context';
 import { projectUnitBatch } from './projection';
 import { buildTopK } from './topk';
 

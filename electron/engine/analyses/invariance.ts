@@ -10,8 +10,8 @@ import type { InvarianceResult, InvarianceSweep, TransformKind } from '../../../
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
-import { endsInSoftmax, softmaxRows } from './read';
-import type { JobContext } from './job-context';
+import { endsInSoftmax, softmaxRows } from '../base/tensors';
+import type { JobContext } from '../base/job-context';
 
 export interface InvarianceOptions {
   lowLayer?: string;

@@ -12,8 +12,8 @@ import type { OcclusionMaps } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
-import { endsInSoftmax, softmaxRows } from './read';
-import type { JobContext } from './job-context';
+import { endsInSoftmax, softmaxRows } from '../base/tensors';
+import type { JobContext } from '../base/job-context';
 
 export interface OcclusionOptions {
   patch: number;

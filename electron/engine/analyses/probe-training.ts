@@ -11,7 +11,7 @@ import { InspectorError } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import { openModel, type LoadedModel } from '../model/loaded-model';
 import { releaseBatchSessions } from '../runtime/batch-forward';
-import type { JobContext } from './job-context';
+import type { JobContext } from '../base/job-context';
 import { linearProbes } from './probe';
 
 /** Layers a probe can afford by default: convolution and dense layers of at most this many features. */

@@ -11,7 +11,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
-import type { ProbeAblation, ProbeRow, SkippedFile } from '../../../shared/contract';
+import { PROBE_ABLATIONS, type ProbeAblation, type ProbeRow, type SkippedFile } from '../../../shared/contract';
 import { InspectorError, isErrorCode, type ErrorInfo } from '../../../shared/errors';
 import { currentBackend } from '../backend';
 import { builtScript } from '../paths';
@@ -20,16 +20,17 @@ import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { prefetchBatches } from '../data/batch';
 import { batchForward, startHelperThread } from '../runtime/batch-forward';
-import { collectActivations, mapsFile } from './collect';
-import { gatherRows } from '../train/loop';
-import { mulberry32, shuffledIndices } from '../train/random';
-import type { JobContext } from './job-context';
-import { readTidy } from './read';
+import { collectActivations, mapsFile } from '../features/collect';
+import { mulberry32, shuffledIndices } from '../base/random';
+import type { JobContext } from '../base/job-context';
+import { readTidy } from '../base/tensors';
+import { gatherRows } from '../features/rows';
+import { stratifiedSplit } from '../features/splits';
 
 /** The loss's L2 penalty on the weights, λ·‖w‖². */
 export const WEIGHT_DECAY = 1e-4;
 
-export const ABLATIONS: readonly ProbeAblation[] = ['original', 'binarised', 'shuffled', 'maxpool'];
+export const ABLATIONS: readonly ProbeAblation[] = PROBE_ABLATIONS;
 
 /** Applies an ablation to one image's features, laid out [positions, channels]. */
 export function ablate(features: Float32Array, positions: number, channels: number, ablation: ProbeAblation, random: () => number): Float32Array {
@@ -60,21 +61,6 @@ function ablateInto(out: Float32Array, features: Float32Array, positions: number
       return;
     }
   }
-}
-
-/** Stratified split: within each class, a seeded shuffle, the first `trainFraction` for training. */
-export function stratifiedSplit(labels: number[], trainFraction: number, seed: number): { train: number[]; test: number[] } {
-  const random = mulberry32(seed);
-  const byClass = new Map<number, number[]>();
-  labels.forEach((l, i) => byClass.set(l, [...(byClass.get(l) ?? []), i]));
-  const train: number[] = [];
-  const test: number[] = [];
-  for (const members of byClass.values()) {
-    const order = shuffledIndices(members.length, random);
-    const cut = Math.max(1, Math.min(members.length - 1, Math.round(members.length * trainFraction)));
-    order.forEach((o, k) => (k < cut ? train : test).push(members[o]));
-  }
-  return { train: train.sort((a, b) => a - b), test: test.sort((a, b) => a - b) };
 }
 
 /** A probe's features: rows (images) fetched on demand, `dims` values each. */

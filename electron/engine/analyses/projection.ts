@@ -15,11 +15,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { backend_util } from '@tensorflow/tfjs-core';
 import { InspectorError } from '../../../shared/errors';
-import type { ProjectionMethod, ProjectionResult } from '../../../shared/contract';
+import { PROJECTION_METHODS, type ProjectionMethod, type ProjectionResult } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
 
 export type { ProjectionMethod };
-export const PROJECTION_METHODS: readonly ProjectionMethod[] = ['deconv', 'gradient', 'guided'];
+export { PROJECTION_METHODS };
 
 export type Projection = ProjectionResult;
 

@@ -6,9 +6,10 @@
  * the views were used is quick.
  */
 import * as echarts from 'echarts';
-import { PROBE_ABLATION_LABELS, type GrandmotherResult, type ProbeAblation, type ProbeRow, type SelectivityResult, type SparsityResult } from '../../../shared/contract';
-import type { EngineCore } from '../core';
-import type { JobContext } from './job-context';
+import { PROBE_ABLATION_LABELS, PROBE_ABLATIONS, type GrandmotherResult, type JobKind, type JobParams, type JobResults, type ProbeAblation, type ProbeRow, type SelectivityResult, type SparsityResult } from '../../../shared/contract';
+import type { JobContext } from '../base/job-context';
+import type { Dataset } from '../data/dataset';
+import type { LoadedModel } from '../model/loaded-model';
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
@@ -138,7 +139,14 @@ ${probeSvg}
 }
 
 /** Runs (or reads from the cache) the four analyses on the engine's open model and dataset and renders the page. */
-export async function buildReport(core: EngineCore, options: { layers?: string[]; gmcLayer?: string; probeLayers?: string[] }, ctx: JobContext): Promise<string> {
+/** What the report needs of the engine: the open model and dataset, and the other jobs (through their cache). */
+export interface ReportHost {
+  requireModel(): LoadedModel;
+  requireDataset(): Dataset;
+  runJob<K extends JobKind>(kind: K, params: JobParams[K], ctx: JobContext): Promise<JobResults[K]>;
+}
+
+export async function buildReport(core: ReportHost, options: { layers?: string[]; gmcLayer?: string; probeLayers?: string[] }, ctx: JobContext): Promise<string> {
   const model = core.requireModel();
   const dataset = core.requireDataset();
   const unitLayers = model.summary.layers.filter((l) => l.kernel || l.type === 'Dense').map((l) => l.name);
@@ -151,7 +159,7 @@ export async function buildReport(core: EngineCore, options: { layers?: string[]
   const sparsity = await core.runJob('sparsity', {}, step(0, 'Sparsity'));
   const selectivity = await core.runJob('selectivity', { layers }, step(1, 'Selectivity'));
   const gmc = await core.runJob('gmc', { layer: gmcLayer }, step(2, 'Grandmother cells'));
-  const probe = await core.runJob('probe', { layers: probeLayers, ablations: ['original', 'binarised', 'shuffled', 'maxpool'], seeds: 1 }, step(3, 'Probes'));
+  const probe = await core.runJob('probe', { layers: probeLayers, ablations: [...PROBE_ABLATIONS], seeds: 1 }, step(3, 'Probes'));
   return reportHtml({
     model: model.summary.name,
     dataset: dataset.summary.name,

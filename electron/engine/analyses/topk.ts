@@ -16,7 +16,7 @@ import { receptiveBox } from '../model/graph';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
 import { writeFileAtomic } from '../store/atomic';
-import type { JobContext } from './job-context';
+import type { JobContext } from '../base/job-context';
 
 export interface TopEntry {
   /** Dataset index (global, so shards merge exactly). */

@@ -22,7 +22,7 @@ import './layers/lrn';
 import './layers/onnx-ops';
 import './layers/onnx-tensor-ops';
 import './layers/onnx-windows';
-import type { LoadProgress, ModelLoader } from './registry';
+import type { LoadProgress, ModelLoader } from './loader';
 
 /** Layer classes of CNN classifiers that the engine runs (TF.js Layers' own plus the project's). */
 export const SUPPORTED_KERAS_LAYERS = new Set([

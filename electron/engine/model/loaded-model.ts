@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelMetadata, ModelSummary, Preprocessing } from '../../../shared/contract';
-import { endsInSoftmax } from '../analyses/read';
+import { endsInSoftmax } from '../base/tensors';
 import { InspectorError } from '../../../shared/errors';
 import { describeLayers } from './graph';
 import { loadModelFile, type LoadProgress } from './registry';

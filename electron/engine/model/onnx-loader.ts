@@ -12,7 +12,7 @@ import { InspectorError } from '../../../shared/errors';
 import { convertOnnxGraph, SUPPORTED_ONNX_OPS } from './onnx/convert';
 import type { OnnxModel } from './onnx/proto';
 import { decodeOnnxFile } from './onnx/stream-decode';
-import type { ModelLoader } from './registry';
+import type { ModelLoader } from './loader';
 
 /**
  * Opsets read: 22–25 only widened the type lists of the operators converted here (bfloat16, float8, int4); opset

@@ -20,25 +20,9 @@ import { checkRegularFile, readRegularFile } from '../store/safe-files';
 import { resolveModelJsonPath } from './tfjs-io';
 import { tfjsLayersLoader } from './tfjs-layers-loader';
 
-export interface LoadedModelFile {
-  model: tfl.LayersModel;
-  metadata: ModelMetadata;
-  /** The file the model was read from (for TF.js, its model.json). */
-  path: string;
-  /** What the loader had to decide for the person, shown beside the model. */
-  notices?: string[];
-}
+import type { LoadProgress, LoadedModelFile, ModelLoader } from './loader';
 
-export interface ModelLoader {
-  format: ModelFormat;
-  /** File extensions, for open dialogs. */
-  extensions: string[];
-  canLoad(file: string): boolean;
-  load(file: string, settings: ModelMetadata, onProgress: LoadProgress): Promise<LoadedModelFile>;
-}
-
-/** Reading and converting a model file: `done` of `total` steps (layers, weights), with what is happening. */
-export type LoadProgress = (done: number, total: number, message: string) => void;
+export type { LoadProgress, LoadedModelFile, ModelLoader };
 
 export const LOADERS: ModelLoader[] = [tfjsLayersLoader, onnxLoader, kerasLoader];
 

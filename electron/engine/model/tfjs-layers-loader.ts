@@ -9,7 +9,7 @@ import type { ModelMetadata } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import './layers/lrn';
 import { fileSystemLoader, readModelJson, resolveModelJsonPath } from './tfjs-io';
-import type { ModelLoader } from './registry';
+import type { ModelLoader } from './loader';
 
 function mapLoadError(error: unknown): InspectorError {
   if (error instanceof InspectorError) return error;

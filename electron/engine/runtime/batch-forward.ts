@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError, type ErrorInfo } from '../../../shared/errors';
 import { builtScript } from '../paths';
-import { readTidy } from '../analyses/read';
+import { readTidy } from '../base/tensors';
 import type { LoadedModel } from '../model/loaded-model';
 import { exportOnnx } from '../model/onnx/export';
 import { createOrtSession, onnxRuntime, type OrtSession } from './onnx-runtime';

@@ -12,10 +12,8 @@ import { writeFileAtomic } from './atomic';
 import { stamp, workspaceRoot } from './workspace';
 import { ENGINE_VERSION } from '../paths';
 
-/** Result layouts newer than the engine version: gmc 2 = precision–recall curves; compareModels 2 = probe accuracies. */
-const RESULT_SCHEMAS: Partial<Record<string, number>> = { gmc: 2, compareModels: 2 };
-
-export function cacheKey(modelJsonPath: string, dataset: DatasetSummary, kind: string, params: unknown): string {
+/** `schema`: how many times the kind's result layout gained fields since the engine version last changed (jobs.ts). */
+export function cacheKey(modelJsonPath: string, dataset: DatasetSummary, kind: string, params: unknown, schema?: number): string {
   const fingerprint = JSON.stringify({
     // The engine version: a new release never serves results an older one computed.
     engine: ENGINE_VERSION,
@@ -23,7 +21,7 @@ export function cacheKey(modelJsonPath: string, dataset: DatasetSummary, kind: s
     dataset: [dataset.id, dataset.count, dataset.classes],
     kind,
     // A job whose result gained fields since the engine version last changed (absent for the others, so their keys stay).
-    schema: RESULT_SCHEMAS[kind],
+    schema,
     params,
   });
   return createHash('sha256').update(fingerprint).digest('hex').slice(0, 24);

@@ -10,12 +10,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { AblationResult, AblationRow, AblationVariant, JobParams } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
-import type { JobContext } from '../analyses/job-context';
-import { stratifiedSplit } from '../analyses/probe';
+import type { JobContext } from '../base/job-context';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { loadAll } from './finetune';
 import { evaluateAccuracy, trainClassifier } from './loop';
+import { stratifiedSplit } from '../features/splits';
 
 interface LayerConfig {
   class_name: string;

@@ -13,18 +13,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from '../data/dataset';
 import { InspectorError, toErrorInfo } from '../../../shared/errors';
-import type { SkippedFile } from '../../../shared/contract';
+import { FINETUNE_STRATEGIES, type FinetuneStrategy, type SkippedFile } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
-import type { JobContext } from '../analyses/job-context';
-import { stratifiedSplit } from '../analyses/probe';
-import { trainLinearSvm } from '../analyses/distributed-code';
-import { collectActivations, mapsReader, noUsableImages } from '../analyses/collect';
+import type { JobContext } from '../base/job-context';
+import { collectActivations, mapsReader, noUsableImages } from '../features/collect';
 import { NpyRowReader, NpyStreamWriter } from '../store/npy-stream';
 import { workspaceRoot } from '../store/workspace';
-import { gatherRows, predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
+import { predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
+import { stratifiedSplit } from '../features/splits';
+import { trainLinearSvm } from '../features/linear-svm';
+import { gatherRows } from '../features/rows';
 
-export type Strategy = 'features' | 'fc' | 'all' | 'scratch';
-export const STRATEGIES: readonly Strategy[] = ['features', 'fc', 'all', 'scratch'];
+export type Strategy = FinetuneStrategy;
+export const STRATEGIES: readonly Strategy[] = FINETUNE_STRATEGIES;
 
 export interface FinetuneOptions {
   strategy: Strategy;

@@ -9,14 +9,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ImagesPerClassResult } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
-import type { JobContext } from '../analyses/job-context';
-import { stratifiedSplit } from '../analyses/probe';
+import type { JobContext } from '../base/job-context';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { featureLayerOf, featureRows, featuresOfDataset, loadAll, trainSoftmaxHead } from './finetune';
 import { variantConfig } from './ablation';
 import { evaluateAccuracy, inputRows, trainClassifier, type LabelledArray } from './loop';
-import { mulberry32, shuffledIndices } from './random';
+import { mulberry32, shuffledIndices } from '../base/random';
+import { stratifiedSplit } from '../features/splits';
 
 const DEFAULT_COUNTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 

@@ -7,8 +7,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError } from '../../../shared/errors';
-import { augmentBatch, type AugmentOptions } from './augment';
-import { mulberry32, shuffledIndices } from './random';
+import { augmentBatch, type AugmentOptions } from '../features/augment';
+import { mulberry32, shuffledIndices } from '../base/random';
+import { gatherRows } from '../features/rows';
 
 export interface LabelledArray {
   /** [N,H,W,C] preprocessed inputs, float32, row-major (empty when `read` serves the rows from disk). */
@@ -152,12 +153,6 @@ const batchRandom = (seed: number, epoch: number, batch: number) => mulberry32((
 export function inputRows(data: LabelledArray, rows: ArrayLike<number>): Float32Array {
   const [, h, w, c] = data.shape;
   return data.read ? data.read(rows) : gatherRows(data.x, h * w * c, rows);
-}
-
-/** Rows of a row-major matrix `width` values wide, one after another. */
-export function gatherRows(all: Float32Array, width: number, rows: ArrayLike<number>, out: Float32Array = new Float32Array(rows.length * width)): Float32Array {
-  for (let i = 0; i < rows.length; i++) out.set(all.subarray(rows[i] * width, (rows[i] + 1) * width), i * width);
-  return out;
 }
 
 function sliceBatch(data: LabelledArray, indices: Int32Array, start: number, end: number): { x: Float32Array; y: Int32Array } {

@@ -7,14 +7,12 @@
  * whatever moment the process dies, run.json points at a complete state. When the run ends, the fine-tuned
  * model and its card land in the same folder and the state is removed.
  */
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainingRunInfo } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
-import type { Dataset } from '../data/dataset';
 import { writeFileAtomic } from '../store/atomic';
-import { stamp, workspaceRoot } from '../store/workspace';
+import { workspaceRoot } from '../store/workspace';
 import type { FinetuneOptions } from './finetune';
 import type { StateTensor, TrainState } from './loop';
 
@@ -38,17 +36,6 @@ export interface RunRecord {
 /** Where the app keeps its runs (one folder each; the finished model ends up in the same folder). */
 export function runsRoot(): string {
   return path.join(workspaceRoot(), 'finetuned');
-}
-
-/**
- * A fingerprint of the images a run trains on: every file's name, class, size and modification time. A resumed
- * run must see the same images, or its split and its saved progress would not mean what they meant.
- */
-export function datasetFingerprint(dataset: Dataset, root: string): string {
-  const hash = createHash('sha256');
-  hash.update(JSON.stringify(dataset.summary.classes));
-  for (const e of dataset.entries) hash.update(`${e.file}|${e.classIndex}|${stamp(path.join(root, e.file))}\n`);
-  return hash.digest('hex').slice(0, 24);
 }
 
 const runFile = (dir: string) => path.join(dir, 'run.json');

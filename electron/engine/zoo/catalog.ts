@@ -7,7 +7,7 @@
 import type { Preprocessing, ZooEntry } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { readRegularFile } from '../store/safe-files';
-import { isPreprocessing } from '../validate';
+import { isPreprocessing } from '../../../shared/param-checks';
 
 /**
  * Where the zoo lives now: the onnx/models repository is deprecated (Git LFS downloads ended 2025-07-01) and its

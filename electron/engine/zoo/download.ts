@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { ZooDownloadResult, ZooEntry, ZooListing, ZooModelState } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { IMAGENET_CLASSES } from '../../../shared/imagenet-classes';
-import type { JobContext } from '../analyses/job-context';
+import type { JobContext } from '../base/job-context';
 import { readModelSettings, writeModelSettings } from '../model/registry';
 import { workspaceRoot } from '../store/workspace';
 import { activeZooCatalog, DEFAULT_ZOO_MIRROR } from './catalog';

@@ -24,9 +24,9 @@ import { batchForward } from '../runtime/batch-forward';
 import { writeFileAtomic } from '../store/atomic';
 import { NpyRowReader, NpyStreamWriter, type StreamDtype } from '../store/npy-stream';
 import { stamp, workspaceRoot } from '../store/workspace';
-import { mirrorImages } from '../train/augment';
-import { datasetFingerprint } from '../train/run-store';
-import type { JobContext } from './job-context';
+import { mirrorImages } from './augment';
+import type { JobContext } from '../base/job-context';
+import { datasetFingerprint } from './fingerprint';
 
 const BATCH = 32;
 /** Maps of a layer bigger than this in float32 are kept as float16 (unless float32 is asked for). */

@@ -2,7 +2,7 @@
  * Data augmentation on a batch, in place of a copy: random crops (pad by `pad` with `fill`, then crop back to the
  * original size) and random horizontal flips. Layout [N,H,W,C], float32.
  */
-import { mulberry32 } from './random';
+import { mulberry32 } from '../base/random';
 
 export interface AugmentOptions {
   cropPad: number;
