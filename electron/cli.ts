@@ -298,7 +298,8 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         ...(summary.notices.length ? { notices: summary.notices } : {}),
         inputShape: summary.inputShape,
         ...(summary.classes ? { classes: summary.classes } : {}),
-        layers: summary.layers.map((l) => ({ name: l.name, type: l.type, outputShape: l.outputShape, params: l.params })),
+        layers: summary.layers.map((l) => ({ name: l.name, type: l.type, outputShape: l.outputShape, params: l.params, ...(l.macs ? { macs: l.macs } : {}) })),
+        macs: summary.layers.reduce((sum, l) => sum + (l.macs ?? 0), 0),
         ...(flags.backend ? { backend: backend.name, backendDetail: backend.detail, batchEngine: onnxRuntimeInstalled() ? 'onnxruntime' : 'tfjs' } : {}),
       });
       return;

@@ -62,6 +62,8 @@ export interface LayerInfo {
   receptiveField?: ReceptiveField;
   /** Kernel size [h, w] and channel counts, for convolution layers. */
   kernel?: { size: [number, number]; strides: [number, number]; filters: number };
+  /** Multiply–adds per image (convolutions, dense layers, map products; absent for the others). */
+  macs?: number;
 }
 
 /** The file formats CNN Inspector opens. */

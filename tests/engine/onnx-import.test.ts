@@ -176,10 +176,14 @@ describe.skipIf(!python)('ONNX import: torchvision architectures exported by PyT
     }
   }, 600_000);
 
+  // Multiply–adds per image as torchvision's model documentation gives them (its "GFLOPS" column counts MACs).
+  const PUBLISHED_GMACS: Record<string, number> = { alexnet: 0.71, vgg11: 7.61, resnet18: 1.81, squeezenet1_1: 0.35, mobilenet_v2: 0.3 };
   for (const name of ['alexnet', 'vgg11', 'resnet18', 'squeezenet1_1', 'mobilenet_v2']) {
-    it(`${name} at 224×224 matches PyTorch`, async () => {
-      const { errors } = await checkAgainstPytorch(TORCHVISION_DIR, name);
+    it(`${name} at 224×224 matches PyTorch, and its multiply–adds are torchvision's published count`, async () => {
+      const { errors, loaded } = await checkAgainstPytorch(TORCHVISION_DIR, name);
       console.log(`agreement ${name}: ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+      const gmacs = loaded.layers.reduce((sum, l) => sum + (l.macs ?? 0), 0) / 1e9;
+      expect(Math.abs(gmacs - PUBLISHED_GMACS[name]) / PUBLISHED_GMACS[name]).toBeLessThan(0.02);
     }, 300_000);
   }
 });

@@ -10,6 +10,7 @@ import type { ModelMetadata, ModelSummary, Preprocessing } from '../../../shared
 import { endsInSoftmax } from '../base/tensors';
 import { InspectorError } from '../../../shared/errors';
 import { describeLayers } from './graph';
+import { modelMacs } from './layer-costs';
 import { loadModelFile, type LoadProgress } from './registry';
 
 export interface LoadedModel {
@@ -88,7 +89,8 @@ export async function openModel(file: string, id: string, onProgress?: LoadProgr
     );
     if (inputShape[2] !== 1 && inputShape[2] !== 3) notices.push(`The input has ${inputShape[2]} channels: only .npy inputs can be used`);
   }
-  const layers = describeLayers(model);
+  const macs = modelMacs(model);
+  const layers = describeLayers(model).map((l) => (macs.get(l.name) ? { ...l, macs: macs.get(l.name) } : l));
   const summary: ModelSummary = {
     id,
     name: typeof meta.name === 'string' ? meta.name : model.name || path.basename(path.dirname(modelJsonPath)),
