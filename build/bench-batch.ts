@@ -30,7 +30,7 @@ export interface Line {
   peer_value?: number;
   ratio?: number;
 }
-/** One bench figure as a JSON line (DESIGN.md). */
+/** One bench figure as a JSON line (docs/ARCHITECTURE.md, "Benchmarks"). */
 export const print = (line: Line) => console.log(JSON.stringify(line));
 export const round = (v: number, digits = 2) => Number(v.toFixed(digits));
 const quiet = makeJobContext(() => undefined, () => false);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: one JSON object per line — {name, value, unit, peer?, peer_value?, ratio?} (DESIGN.md).
+ * `npm run bench`: one JSON object per line — {name, value, unit, peer?, peer_value?, ratio?} (docs/ARCHITECTURE.md, "Benchmarks").
  *  - forward images/s of the bundled model and of ZFNet-224 (ZF Fig. 3 sizes, random weights, batch 8) on the
  *    chosen backend; PyTorch CPU (/usr/bin/python3, when `import torch` works) on the same ZFNet-224 as the peer
  *  - transfer learning (bench-transfer.ts): training images/s vs PyTorch, the four strategies on 1 000 PNG images

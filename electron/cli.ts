@@ -1,5 +1,5 @@
 /**
- * `cnn-inspect`: the headless CLI over the same engine (DESIGN.md, "CLI contract"). JSON on stdout, arrays as
+ * `cnn-inspect`: the headless CLI over the same engine (docs/ARCHITECTURE.md, "The CLI contract"). JSON on stdout, arrays as
  * .npy, and for any bad input a one-line `error <CODE>: <message>` on stderr with a non-zero exit.
  */
 import * as fs from 'node:fs';
