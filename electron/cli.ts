@@ -14,6 +14,10 @@ import { mergeTopK, type TopKIndex } from './engine/analyses/topk';
 import { EngineCore } from './engine/core';
 import { EXPORT_FORMATS, exportModelToPath } from './engine/model/export';
 import { ENGINE_VERSION } from './engine/paths';
+import { csvText, parseCsv } from '../shared/csv';
+import { ablationTable, comparisonTable, correspondenceTable, distributedCodeTable, grandmotherCurvesTable, grandmotherTable, imagesPerClassTable, invarianceTable, probeTable, probeTrainingTable, selectivityTable, sparsityTable, type Table } from '../shared/result-tables';
+
+const tableCsv = (t: Table): string => csvText(t.header, t.rows);
 import { onnxRuntimeInstalled } from './engine/runtime/onnx-runtime';
 import { readFileBytes } from './engine/data/image';
 import { writeError, writeFileAtomic } from './engine/store/atomic';
@@ -244,8 +248,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
     await checker.openDataset(required(flags, 'data'));
     const r = await checker.runJob('datasetReport', {}, makeJobContext(() => undefined, () => false));
     const outFile = required(flags, 'out');
-    const rows = r.lookalikes.flatMap((g, i) => g.files.map((f) => `${i + 1},${JSON.stringify(f.split('/')[0])},${JSON.stringify(f)}`));
-    writeFileAtomic(outFile, `group,class,file\n${rows.join('\n')}${rows.length ? '\n' : ''}`);
+    writeFileAtomic(outFile, csvText(['group', 'class', 'file'], r.lookalikes.flatMap((g, i) => g.files.map((f) => [i + 1, f.split('/')[0], f]))));
     out(`${JSON.stringify({ checked: r.checked, groups: r.lookalikes.length, across_classes: r.acrossClasses, validation_with_twin_in_training: r.validationWithTwinInTraining, unreadable: r.unreadable, out: path.resolve(outFile) })}\n`);
     return;
   }
@@ -414,7 +417,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         makeJobContext(() => undefined, () => false),
       );
       const outFile = required(flags, 'out');
-      writeFileAtomic(outFile, `part,layer,mean_sign_change,std,delta\n${r.rows.map((row) => [JSON.stringify(row.part), row.layer, row.meanSignChange, row.std, row.delta].join(',')).join('\n')}\n`);
+      writeFileAtomic(outFile, tableCsv(correspondenceTable(r)));
       print({ layers: r.layers, images: r.images, rows: r.rows, out: path.resolve(outFile) });
       return;
     }
@@ -427,57 +430,48 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const quiet = makeJobContext(() => undefined, () => false);
       if (what === 'sparsity') {
         const { rows, skipped } = await core.analyzeSparsity(typeof flags.layers === 'string' ? flags.layers.split(',') : undefined, quiet);
-        writeFileAtomic(outFile, `layer,mean_nonzero_pct,std_nonzero_pct\n${rows.map((r) => `${r.layer},${r.mean_nonzero_pct},${r.std_nonzero_pct}`).join('\n')}\n`);
+        writeFileAtomic(outFile, tableCsv(sparsityTable({ rows })));
         print({ analysis: what, rows, skipped, out: path.resolve(outFile) });
       } else if (what === 'selectivity') {
         const layer = required(flags, 'layer');
         const { aue, skipped } = await core.analyzeSelectivity(layer, quiet);
-        writeFileAtomic(outFile, `unit,aue\n${aue.map((a, u) => `${u},${a}`).join('\n')}\n`);
+        writeFileAtomic(outFile, tableCsv(selectivityTable([{ layer, aue }], false)));
         const sorted = [...aue].sort((a, b) => a - b);
         print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), skipped, out: path.resolve(outFile) });
       } else if (what === 'distributed') {
         const r = await core.runJob('distributedCode', { layer: required(flags, 'layer') }, quiet);
-        writeFileAtomic(outFile, `class,ap,k50,k90,${r.sizes.map((k) => `k${k}`).join(',')}\n${r.classes.map((c) => [JSON.stringify(c.name), c.ap, c.k50, c.k90, ...c.fractions].join(',')).join('\n')}\n`);
+        writeFileAtomic(outFile, tableCsv(distributedCodeTable(r)));
         const offDiagonal = r.overlap.flatMap((row, i) => row.filter((_, j) => j !== i));
         print({ analysis: what, layer: r.layer, units: r.units, set_size: r.setSize, chance_overlap: r.chanceOverlap, mean_overlap: offDiagonal.reduce((a, b) => a + b, 0) / Math.max(1, offDiagonal.length), classes: r.classes.map((c) => ({ class: c.name, ap: c.ap, k50: c.k50, k90: c.k90 })), out: path.resolve(outFile) });
       } else if (what === 'images-per-class') {
         const counts = typeof flags.counts === 'string' ? flags.counts.split(',').map(Number) : undefined;
         if (counts?.some((k) => !Number.isInteger(k) || k < 1)) throw new InspectorError('BAD_ARGUMENT', '--counts are whole numbers of images per class');
         const r = await core.runJob('imagesPerClass', { ...(counts ? { counts } : {}), seeds: positiveInt(flags, 'seeds', 3), ...(flags.scratch ? { scratch: true, scratchSeeds: positiveInt(flags, 'scratch-seeds', 1) } : {}) }, quiet);
-        const lines = [...r.rows.map((x) => `pretrained_features,${x.perClass},${x.accuracy},${x.std},${x.runs}`), ...(r.scratchRows ?? []).map((x) => `from_random_weights,${x.perClass},${x.accuracy},${x.std},${x.runs}`)];
-        writeFileAtomic(outFile, `start,per_class,accuracy,std,runs\n${lines.join('\n')}\n`);
+        writeFileAtomic(outFile, tableCsv(imagesPerClassTable(r)));
         print({ analysis: what, feature_layer: r.featureLayer, validation: r.validationImages, rows: r.rows, ...(r.scratchRows ? { scratch_rows: r.scratchRows } : {}), out: path.resolve(outFile) });
       } else if (what === 'compare') {
         const other = required(flags, 'other');
         const r = await core.runJob('compareModels', { other: other === 'default' ? 'bundled:default' : other, ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), selectivity: !flags['no-selectivity'], probes: !flags['no-probe'] }, quiet);
-        writeFileAtomic(outFile, `layer,weight_change,aue_model,aue_other,probe_model,probe_other\n${r.rows.map((x) => `${x.layer},${x.weightChange},${x.aueModel ?? ''},${x.aueOther ?? ''},${x.probeModel ?? ''},${x.probeOther ?? ''}`).join('\n')}\n`);
+        writeFileAtomic(outFile, tableCsv(comparisonTable(r)));
         print({ analysis: what, model: r.model, other: r.other, rows: r.rows, only_in_model: r.onlyInModel, only_in_other: r.onlyInOther, out: path.resolve(outFile) });
       } else if (what === 'probe-training') {
         const r = await core.runJob('probeTraining', { ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), seeds: positiveInt(flags, 'seeds', 1) }, quiet);
-        writeFileAtomic(outFile, `checkpoint,epoch,layer,accuracy,std\n${r.rows.map((x) => `${x.checkpoint},${x.epoch ?? ''},${x.layer},${x.accuracy},${x.std}`).join('\n')}\n`);
+        writeFileAtomic(outFile, tableCsv(probeTrainingTable(r)));
         print({ analysis: what, checkpoints: r.checkpoints, layers: r.layers, converged_at: r.convergedAt, out: path.resolve(outFile) });
       } else if (what === 'probe') {
         const ablations = typeof flags.ablations === 'string' ? (flags.ablations.split(',') as ProbeAblation[]) : undefined;
         if (ablations?.some((a) => !ABLATIONS.includes(a))) throw new InspectorError('BAD_ARGUMENT', `--ablations are ${ABLATIONS.join(', ')}`);
         const { rows } = await core.runJob('probe', { layers: required(flags, 'layers').split(','), ablations, seeds: positiveInt(flags, 'seeds', 3) }, quiet);
-        writeFileAtomic(outFile, `layer,ablation,accuracy,std,seeds\n${rows.map((r) => `${r.layer},${r.ablation},${r.accuracy},${r.std},${r.seeds}`).join('\n')}\n`);
+        writeFileAtomic(outFile, tableCsv(probeTable(rows)));
         print({ analysis: what, rows, out: path.resolve(outFile) });
       } else {
         const layer = required(flags, 'layer');
         const { ap, classes, curves, skipped } = await core.analyzeGrandmotherCells(layer, quiet);
-        const rows = ['class,unit,ap'];
-        ap.forEach((perUnit, c) => perUnit.forEach((v, u) => rows.push(`${JSON.stringify(classes[c])},${u},${v}`)));
-        writeFileAtomic(outFile, `${rows.join('\n')}\n`);
+        writeFileAtomic(outFile, tableCsv(grandmotherTable({ classes, ap })));
         const curvesFile = typeof flags.curves === 'string' ? flags.curves : undefined;
         if (curvesFile) {
           // Long format, one row per recall level: the class's best units by AP, then the random-unit baseline.
-          const lines = ['class,curve,units,ap,recall,precision'];
-          curves.forEach((cc, c) => {
-            const name = JSON.stringify(classes[c]);
-            cc.top.forEach((t, rank) => PR_RECALLS.forEach((r, k) => lines.push(`${name},top${rank + 1},${t.unit},${t.ap},${r},${t.precision[k]}`)));
-            PR_RECALLS.forEach((r, k) => lines.push(`${name},random,${cc.random.units.join(';')},,${r},${cc.random.precision[k]}`));
-          });
-          writeFileAtomic(curvesFile, `${lines.join('\n')}\n`);
+          writeFileAtomic(curvesFile, tableCsv(grandmotherCurvesTable({ classes, recalls: PR_RECALLS, curves })));
         }
         const best = ap.map((perUnit, c) => {
           const u = perUnit.indexOf(Math.max(...perUnit));
@@ -557,8 +551,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
           () => false,
         ),
       );
-      const csv = r.rows.map((x) => `${JSON.stringify(x.variant)},${JSON.stringify(x.removed.join(' '))},${JSON.stringify(Object.entries(x.resized).map(([k, v]) => `${k}=${v}`).join(' '))},${x.parameters},${x.trainError},${x.validationError},${x.seconds}`);
-      writeFileAtomic(outFile, `variant,removed,resized,parameters,train_error,validation_error,seconds\n${csv.join('\n')}\n`);
+      writeFileAtomic(outFile, tableCsv(ablationTable(r)));
       print({ classes: r.classes, train: r.trainImages, validation: r.validationImages, epochs: r.epochs, start: r.start, rows: r.rows.map(({ history: _h, ...row }) => row), skipped: r.skipped, out: path.resolve(outFile) });
       return;
     }
@@ -598,22 +591,17 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
 
 /** CSV rows image,label,transform,value,low_distance,high_distance,probability. */
 function invarianceCsv(r: InvarianceResult): string {
-  const rows = ['image,class,transform,value,low_distance,high_distance,probability'];
-  for (const [kind, sweep] of Object.entries(r.sweeps))
-    r.images.forEach((image, i) =>
-      sweep.values.forEach((v, j) => rows.push([JSON.stringify(image.label), image.classIndex, kind, v, sweep.low[i][j], sweep.high[i][j], sweep.probability[i][j]].join(','))),
-    );
-  return `${rows.join('\n')}\n`;
+  return tableCsv(invarianceTable(r));
 }
 
 /** Reads image,part,top,left,bottom,right rows; every part needs one box on every image. */
 function readBoxesCsv(file: string, entries: Array<{ index: number; file: string }>) {
   if (!fs.existsSync(file)) throw new InspectorError('FILE_NOT_FOUND', `No boxes file at ${file}`);
-  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !/^image\s*,/i.test(l));
+  const lines = parseCsv(fs.readFileSync(file, 'utf8')).filter((cells) => !/^image$/i.test(cells[0]?.trim() ?? ''));
   const images: number[] = [];
   const boxes = new Map<string, Map<number, [number, number, number, number]>>();
-  for (const [n, line] of lines.entries()) {
-    const cells = line.split(',').map((s) => s.trim().replace(/^"|"$/g, ''));
+  for (const [n, row] of lines.entries()) {
+    const cells = row.map((s) => s.trim());
     const numbers = cells.slice(2).map(Number);
     if (cells.length !== 6 || numbers.some((v) => !Number.isInteger(v))) throw new InspectorError('BAD_ARGUMENT', `${file} line ${n + 1}: expected image,part,top,left,bottom,right`);
     const entry = entries.find((e) => e.file === cells[0]);

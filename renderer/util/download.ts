@@ -1,4 +1,6 @@
 /** Exports: PNG for pictures, CSV for tables, .npy for arrays — saved through the browser's download. */
+import { csvText } from '../../shared/csv';
+import type { Table } from '../../shared/result-tables';
 import { encodeNpy } from '../../shared/npy';
 
 export function downloadBlob(blob: Blob, filename: string): void {
@@ -21,9 +23,14 @@ export function downloadDataUrl(dataUrl: string, filename: string): void {
   a.remove();
 }
 
+/** A result's table (shared/result-tables.ts): the same columns and CSV form as the CLI's file of it. */
+export function downloadTable(table: Table, filename: string): void {
+  downloadBlob(new Blob([csvText(table.header, table.rows)], { type: 'text/csv' }), filename);
+}
+
+/** `rows[0]` is the header. The same CSV form as the CLI's files (shared/csv.ts). */
 export function downloadCsv(rows: Array<Array<string | number>>, filename: string): void {
-  const escape = (v: string | number) => (typeof v === 'number' ? String(v) : /[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
-  downloadBlob(new Blob([rows.map((r) => r.map(escape).join(',')).join('\n') + '\n'], { type: 'text/csv' }), filename);
+  downloadBlob(new Blob([csvText(rows[0].map(String), rows.slice(1))], { type: 'text/csv' }), filename);
 }
 
 export function downloadNpy(shape: number[], data: Float32Array, filename: string): void {

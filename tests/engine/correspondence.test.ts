@@ -63,7 +63,7 @@ describe('correspondence', () => {
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('part,layer,mean_sign_change,std,delta');
     expect(lines).toHaveLength(3);
-    expect(lines[1]).toMatch(/^"handle",c1,0(\.\d+)?,/);
+    expect(lines[1]).toMatch(/^handle,c1,0(\.\d+)?,/); // RFC 4180: quoted only when needed
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });
