@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { AblationVariant, ExportFormat, FinetuneSummary, InvarianceResult, ProbeAblation } from '../shared/contract';
+import type { AblationVariant, ExportFormat, FinetuneSummary, InvarianceResult, JobKind, JobParams, JobResults, ProbeAblation } from '../shared/contract';
 import { InspectorError, toErrorInfo } from '../shared/errors';
 import { makeJobContext, type JobContext } from './engine/base/job-context';
 import { PR_RECALLS } from './engine/analyses/agrawal';
@@ -21,7 +21,7 @@ const tableCsv = (t: Table): string => csvText(t.header, t.rows);
 import { onnxRuntimeInstalled } from './engine/runtime/onnx-runtime';
 import { readFileBytes } from './engine/data/image';
 import { writeError, writeFileAtomic } from './engine/store/atomic';
-import { MAX_LAYER_WIDTH } from './engine/validate';
+import { MAX_LAYER_WIDTH, validateJobParams } from '../shared/param-checks';
 import { writeNpy } from './engine/store/npy';
 import { htmlToPdf } from './engine/store/pdf';
 import { STRATEGIES, type Strategy } from './engine/train/finetune';
@@ -228,6 +228,12 @@ async function loadImage(core: EngineCore, flags: Flags) {
   return { source: 'upload' as const, id: 'cli' };
 }
 
+/** A job the way the app runs it: its parameters checked, then through the engine's job registry and cache. */
+function runJob<K extends JobKind>(core: EngineCore, kind: K, params: JobParams[K], ctx: JobContext = makeJobContext(() => undefined, () => false)): Promise<JobResults[K]> {
+  validateJobParams(kind, params);
+  return core.runJob(kind, params, ctx);
+}
+
 export async function runCli(argv: string[], out: (s: string) => void = (s) => process.stdout.write(s)): Promise<void> {
   const { command, flags, rest } = parseArgs(argv);
   const analysisName = rest[0];
@@ -353,7 +359,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const classIndex = flags.class === undefined ? undefined : integer('class');
       const outDir = required(flags, 'out-dir');
       const image = await loadImage(core, flags);
-      const r = await core.occlusion(image, { patch, stride, fill, classIndex, layer: typeof flags.layer === 'string' ? flags.layer : undefined }, makeJobContext(() => undefined, () => false));
+      const r = await runJob(core, 'occlusion', { image, patch, stride, fill, classIndex, layer: typeof flags.layer === 'string' ? flags.layer : undefined });
       writeNpy(path.join(outDir, 'probability.npy'), { shape: r.grid, data: r.probability });
       writeNpy(path.join(outDir, 'top_label.npy'), { shape: r.grid, data: r.topLabel });
       writeNpy(path.join(outDir, 'feature.npy'), { shape: r.grid, data: r.feature });
@@ -371,7 +377,9 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         return numbers;
       };
       const outFile = required(flags, 'out');
-      const r = await core.invariance(
+      const r = await runJob(
+        core,
+        'invariance',
         {
           images: list('images', true),
           lowLayer: typeof flags.low === 'string' ? flags.low : undefined,
@@ -429,15 +437,15 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
       const outFile = required(flags, 'out');
       const quiet = makeJobContext(() => undefined, () => false);
       if (what === 'sparsity') {
-        const { rows, skipped } = await core.analyzeSparsity(typeof flags.layers === 'string' ? flags.layers.split(',') : undefined, quiet);
+        const { rows, skipped } = await runJob(core, 'sparsity', { layers: typeof flags.layers === 'string' ? flags.layers.split(',') : undefined }, quiet);
         writeFileAtomic(outFile, tableCsv(sparsityTable({ rows })));
         print({ analysis: what, rows, skipped, out: path.resolve(outFile) });
       } else if (what === 'selectivity') {
         const layer = required(flags, 'layer');
-        const { aue, skipped } = await core.analyzeSelectivity(layer, quiet);
+        const { aue } = (await runJob(core, 'selectivity', { layers: [layer] }, quiet)).layers[0];
         writeFileAtomic(outFile, tableCsv(selectivityTable([{ layer, aue }], false)));
         const sorted = [...aue].sort((a, b) => a - b);
-        print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), skipped, out: path.resolve(outFile) });
+        print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), out: path.resolve(outFile) });
       } else if (what === 'distributed') {
         const r = await core.runJob('distributedCode', { layer: required(flags, 'layer') }, quiet);
         writeFileAtomic(outFile, tableCsv(distributedCodeTable(r)));
@@ -466,7 +474,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
         print({ analysis: what, rows, out: path.resolve(outFile) });
       } else {
         const layer = required(flags, 'layer');
-        const { ap, classes, curves, skipped } = await core.analyzeGrandmotherCells(layer, quiet);
+        const { ap, classes, curves } = await runJob(core, 'gmc', { layer }, quiet);
         writeFileAtomic(outFile, tableCsv(grandmotherTable({ classes, ap })));
         const curvesFile = typeof flags.curves === 'string' ? flags.curves : undefined;
         if (curvesFile) {
@@ -477,7 +485,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => p
           const u = perUnit.indexOf(Math.max(...perUnit));
           return { class: classes[c], unit: u, ap: perUnit[u] };
         });
-        print({ analysis: what, layer, best_unit_per_class: best, skipped, out: path.resolve(outFile), ...(curvesFile ? { curves: path.resolve(curvesFile) } : {}) });
+        print({ analysis: what, layer, best_unit_per_class: best, out: path.resolve(outFile), ...(curvesFile ? { curves: path.resolve(curvesFile) } : {}) });
       }
       return;
     }

@@ -29,7 +29,6 @@ import type {
 } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
-import { grandmotherCells, selectivity, sparsity } from './analyses/agrawal';
 import { readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { filterBank } from './analyses/filters';
 import { invarianceSweeps } from './analyses/invariance';
@@ -366,18 +365,6 @@ export class EngineCore implements JobHost {
       images.push({ input, trueClass, label: dataset.entries[index].file });
     }
     return invarianceSweeps(this.requireModel(), images, params, ctx);
-  }
-
-  analyzeSparsity(layers: string[] | undefined, ctx: JobContext) {
-    return sparsity(this.requireModel(), this.requireDataset(), layers, ctx);
-  }
-
-  analyzeSelectivity(layer: string, ctx: JobContext) {
-    return selectivity(this.requireModel(), this.requireDataset(), layer, ctx);
-  }
-
-  analyzeGrandmotherCells(layer: string, ctx: JobContext) {
-    return grandmotherCells(this.requireModel(), this.requireDataset(), layer, ctx);
   }
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {
