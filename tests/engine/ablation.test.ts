@@ -122,7 +122,7 @@ describe('architecture ablation', () => {
     expect(printed.rows.map((r: { variant: string }) => r.variant)).toEqual(['Full model', 'p1', 'c1=2']);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n');
     expect(lines[0]).toBe('variant,removed,resized,parameters,train_error,validation_error,seconds');
-    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['"Full model"', '"p1"', '"c1=2"']);
+    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['Full model', 'p1', 'c1=2']); // RFC 4180: quoted only when needed
     expect(Number(lines[3].split(',')[3])).toBe(printed.rows[2].parameters);
   }, 60_000);
 });
