@@ -5,7 +5,7 @@
  * so the code survives Electron's error serialisation.
  */
 import { ipcMain, type IpcMainInvokeEvent, type WebContents } from 'electron';
-import type { EventName, EventPayloads, Inspector } from '../shared/contract';
+import { EVENTS, subscribeTo, type EventName, type EventPayloads, type Inspector } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
 import { dispatchCommand } from './engine/dispatch';
 
@@ -31,12 +31,7 @@ export function bindIpc(service: Inspector, isTrustedUrl: (url: string) => boole
       (payload: EventPayloads[E]) => {
         if (!contents.isDestroyed()) contents.send(EVENT_CHANNEL, name, payload);
       };
-    const disposers = [
-      service.onJobProgress(forward('jobProgress')),
-      service.onJobFinished(forward('jobFinished')),
-      service.onStateChanged(forward('stateChanged')),
-      service.onModelLoading(forward('modelLoading')),
-    ];
+    const disposers = EVENTS.map((name) => subscribeTo(service, name, forward(name)));
     return () => disposers.forEach((d) => d());
   };
 }

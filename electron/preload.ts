@@ -3,7 +3,7 @@
  * contract. Never exposes ipcRenderer itself. Channel names are fixed here and checked again in ipc.ts.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { COMMANDS, type EventName, type Inspector } from '../shared/contract';
+import { COMMANDS, eventSubscriptions, type EventName, type Inspector } from '../shared/contract';
 import { fromErrorInfo, type ErrorInfo } from '../shared/errors';
 
 const CALL_CHANNEL = 'inspector:call';
@@ -32,12 +32,6 @@ const commands = Object.fromEntries(
   ]),
 );
 
-const inspector = {
-  ...commands,
-  onJobProgress: (h: (e: never) => void) => subscribe('jobProgress', h),
-  onJobFinished: (h: (e: never) => void) => subscribe('jobFinished', h),
-  onStateChanged: (h: (e: never) => void) => subscribe('stateChanged', h),
-  onModelLoading: (h: (e: never) => void) => subscribe('modelLoading', h),
-} as unknown as Inspector;
+const inspector = { ...commands, ...eventSubscriptions(subscribe) } as unknown as Inspector;
 
 contextBridge.exposeInMainWorld('inspector', inspector);

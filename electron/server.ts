@@ -21,7 +21,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { MAX_IMAGE_UPLOAD_BYTES, MODEL_UPLOAD_PART_BYTES } from '../shared/contract';
+import { EVENTS, MAX_IMAGE_UPLOAD_BYTES, MODEL_UPLOAD_PART_BYTES, subscribeTo, type EventName } from '../shared/contract';
+
+/** Events about one job: sent only to the window that started it. */
+const JOB_EVENTS: ReadonlySet<EventName> = new Set(['jobProgress', 'jobFinished']);
 import { toErrorInfo } from '../shared/errors';
 import { decodeMessage, encodeMessage, type WireMessage } from '../shared/wire';
 import { ClientGate, DEFAULT_CLIENT_LIMITS, PathPolicy, type ClientLimits } from './engine/client-gate';
@@ -253,13 +256,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     const send = (m: WireMessage) => {
       if (ws.readyState === ws.OPEN) ws.send(encodeMessage(m));
     };
-    const disposers = [
-      // A job's progress and end go to the window that started it only (others could not read its result).
-      service.onJobProgress((payload) => gate.ownsJob(payload.jobId) && send({ kind: 'event', name: 'jobProgress', payload })),
-      service.onJobFinished((payload) => gate.ownsJob(payload.jobId) && send({ kind: 'event', name: 'jobFinished', payload })),
-      service.onStateChanged((payload) => send({ kind: 'event', name: 'stateChanged', payload })),
-      service.onModelLoading((payload) => send({ kind: 'event', name: 'modelLoading', payload })),
-    ];
+    // A job's progress and end go to the window that started it only (others could not read its result).
+    const disposers = EVENTS.map((name) =>
+      subscribeTo(service, name, (payload) => {
+        if (!JOB_EVENTS.has(name) || gate.ownsJob((payload as { jobId: string }).jobId)) send({ kind: 'event', name, payload } as WireMessage);
+      }),
+    );
     // An oversized or malformed frame makes ws emit 'error' and close the socket; without a listener that error
     // would end the whole server.
     ws.on('error', () => ws.terminate());

@@ -3,7 +3,7 @@
  * calls into WireMessages and results back into values or InspectorErrors; fans events out to subscribers.
  */
 import type { CommandName, Disposer, EventName, EventPayloads, Inspector, InspectorApi } from './contract';
-import { COMMANDS } from './contract';
+import { COMMANDS, eventSubscriptions } from './contract';
 import { fromErrorInfo } from './errors';
 import type { WireMessage } from './wire';
 
@@ -52,11 +52,5 @@ export function createRemoteInspector(channel: MessageChannelLike): Inspector {
   };
 
   const api = Object.fromEntries(COMMANDS.map((c) => [c, (params: unknown) => call(c, params)])) as unknown as InspectorApi;
-  return {
-    ...api,
-    onJobProgress: (h) => subscribe('jobProgress', h),
-    onJobFinished: (h) => subscribe('jobFinished', h),
-    onStateChanged: (h) => subscribe('stateChanged', h),
-    onModelLoading: (h) => subscribe('modelLoading', h),
-  };
+  return { ...api, ...eventSubscriptions(subscribe) };
 }

@@ -910,6 +910,24 @@ export interface EventPayloads {
 export type EventName = keyof EventPayloads;
 export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
 
+/** Each event's subscription method on the Inspector: the transports build their fan-out from EVENTS and this. */
+export const EVENT_SUBSCRIPTIONS = {
+  jobProgress: 'onJobProgress',
+  jobFinished: 'onJobFinished',
+  stateChanged: 'onStateChanged',
+  modelLoading: 'onModelLoading',
+} as const satisfies { [E in EventName]: keyof InspectorEvents };
+
+/** Subscribes `handler` to event `name` of an Inspector (a service, a client). */
+export function subscribeTo<E extends EventName>(inspector: InspectorEvents, name: E, handler: (payload: EventPayloads[E]) => void): Disposer {
+  return (inspector[EVENT_SUBSCRIPTIONS[name]] as (h: (payload: EventPayloads[E]) => void) => Disposer).call(inspector, handler);
+}
+
+/** The four onX methods, made from one subscribe function (a client's or the preload's). */
+export function eventSubscriptions(subscribe: <E extends EventName>(name: E, handler: (payload: EventPayloads[E]) => void) => Disposer): InspectorEvents {
+  return Object.fromEntries(EVENTS.map((name) => [EVENT_SUBSCRIPTIONS[name], (handler: (payload: EventPayloads[typeof name]) => void) => subscribe(name, handler)])) as unknown as InspectorEvents;
+}
+
 export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune', 'resumeFinetune', 'ablation', 'collectActivations', 'zooDownload'] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that JOB_KINDS lists every job kind.

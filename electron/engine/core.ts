@@ -301,7 +301,8 @@ export class EngineCore implements JobHost {
   }
 
   /** The open model as ONNX or TF.js (zip) bytes. */
-  async exportModel(format: ExportFormat, modelPath?: string): Promise<ExportedModel> {
+  async exportModel(params: { format: ExportFormat; path?: string }): Promise<ExportedModel> {
+    const { format, path: modelPath } = params;
     if (!modelPath) return exportModelBytes(this.requireModel(), format, ENGINE_VERSION);
     // Another model (e.g. a fine-tuning run's result), opened for the export only.
     const other = await openModel(resolveModelJsonPath(resolveModelPath(modelPath)), modelPath);
@@ -332,16 +333,16 @@ export class EngineCore implements JobHost {
     return pairFolder(resolveModelPath(model.summary.id), resolveDatasetPath(dataset.summary.id), 'atlas');
   }
 
-  async getFilters(layer?: string): Promise<FilterBank> {
-    return filterBank(this.requireModel(), layer);
+  async getFilters(params: { layer?: string } = {}): Promise<FilterBank> {
+    return filterBank(this.requireModel(), params.layer);
   }
 
   async getAtlas(): Promise<AtlasSummary | null> {
     return this.model && this.dataset ? readAtlasSummary(this.atlasDir()) : null;
   }
 
-  async getAtlasLayer(layer: string): Promise<AtlasLayer> {
-    return readAtlasLayer(this.atlasDir(), layer);
+  async getAtlasLayer(params: { layer: string }): Promise<AtlasLayer> {
+    return readAtlasLayer(this.atlasDir(), params.layer);
   }
 
   async getAtlasSheet(params: { layer: string; unit: number }): Promise<Uint8Array> {

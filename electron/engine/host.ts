@@ -10,7 +10,7 @@ import type { JobKind, JobParams, TrainingMetrics } from '../../shared/contract'
 import { fromErrorInfo, InspectorError } from '../../shared/errors';
 import type { BackendChoice, BackendName } from './backend';
 import { builtScript } from './paths';
-import type { HostToWorker, WorkerMethod, WorkerToHost } from './worker-protocol';
+import type { HostToWorker, WorkerAnswer, WorkerArgs, WorkerMethod, WorkerToHost } from './worker-protocol';
 
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number, message: string, metrics?: TrainingMetrics) => void };
 
@@ -113,24 +113,24 @@ export class EngineHost {
   }
 
   /** A call on the interactive worker. */
-  async call<T>(method: WorkerMethod, ...args: unknown[]): Promise<T> {
+  async call<M extends WorkerMethod>(method: M, ...args: WorkerArgs<M>): Promise<WorkerAnswer<M>> {
     await this.workers[0].ready;
-    return (await this.post(this.workers[0], { type: 'call', id: 0, method, args })) as T;
+    return (await this.post(this.workers[0], { type: 'call', id: 0, method, args })) as WorkerAnswer<M>;
   }
 
   /** A state-changing call, applied to every worker; returns worker 0's answer (all must succeed). */
-  broadcast<T>(method: WorkerMethod, key: string, ...args: unknown[]): Promise<T> {
-    return this.broadcastWithProgress<T>(method, key, undefined, ...args);
+  broadcast<M extends WorkerMethod>(method: M, key: string, ...args: WorkerArgs<M>): Promise<WorkerAnswer<M>> {
+    return this.broadcastWithProgress(method, key, undefined, ...args);
   }
 
   /** The same, with worker 0's progress messages (e.g. while a big model loads) passed to `onProgress`. */
-  async broadcastWithProgress<T>(method: WorkerMethod, key: string, onProgress: Pending['onProgress'], ...args: unknown[]): Promise<T> {
+  async broadcastWithProgress<M extends WorkerMethod>(method: M, key: string, onProgress: Pending['onProgress'], ...args: WorkerArgs<M>): Promise<WorkerAnswer<M>> {
     await Promise.all(this.workers.map((w) => w.ready));
     const results = await Promise.all(this.workers.map((w, i) => this.post(w, { type: 'call', id: 0, method, args }, i === 0 ? onProgress : undefined)));
     const existing = this.stateCalls.findIndex((s) => s.key === key);
     if (existing >= 0) this.stateCalls.splice(existing, 1);
     this.stateCalls.push({ method, args, key });
-    return results[0] as T;
+    return results[0] as WorkerAnswer<M>;
   }
 
   /** Forgets uploaded images in every worker (and in what a respawned worker is given again). */

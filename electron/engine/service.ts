@@ -154,7 +154,7 @@ export class InspectorService implements Inspector {
     const report = (done: number, total: number, message: string) => this.emit('modelLoading', { path: file, done, total, message });
     report(0, 1, 'Opening the model');
     try {
-      this.model = await this.host.broadcastWithProgress<ModelSummary>('openModel', 'model', report, params?.path);
+      this.model = await this.host.broadcastWithProgress('openModel', 'model', report, params?.path);
     } finally {
       report(1, 1, 'Done');
     }
@@ -232,7 +232,7 @@ export class InspectorService implements Inspector {
   }
 
   async openDataset(params: { path?: string }): Promise<DatasetSummary> {
-    this.dataset = await this.host.broadcast<DatasetSummary>('openDataset', 'dataset', params?.path);
+    this.dataset = await this.host.broadcast('openDataset', 'dataset', params?.path);
     await this.announceState();
     return this.dataset;
   }

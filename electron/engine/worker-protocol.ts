@@ -2,23 +2,20 @@
 import type { JobKind, JobParams, TrainingMetrics } from '../../shared/contract';
 import type { ErrorInfo } from '../../shared/errors';
 import type { BackendName } from './backend';
+import type { EngineCore } from './core';
 
-export type WorkerMethod =
-  | 'openModel'
-  | 'openDataset'
-  | 'listImages'
-  | 'getImage'
-  | 'addUpload'
-  | 'removeUploads'
-  | 'predict'
-  | 'activations'
-  | 'project'
-  | 'getFilters'
-  | 'getAtlas'
-  | 'getAtlasLayer'
-  | 'getAtlasSheet'
-  | 'exportModel'
-  | 'numTensors';
+/**
+ * The EngineCore methods a worker answers, called by name with their own arguments: one list, the types of the
+ * calls and answers derived from EngineCore itself (there was a hand-kept union, a switch and casts, which drifted).
+ */
+export const WORKER_METHODS = [
+  'openModel', 'openDataset', 'listImages', 'getImage', 'addUpload', 'removeUploads', 'predict', 'activations', 'project',
+  'getFilters', 'getAtlas', 'getAtlasLayer', 'getAtlasSheet', 'exportModel', 'numTensors',
+] as const satisfies ReadonlyArray<keyof EngineCore>;
+
+export type WorkerMethod = (typeof WORKER_METHODS)[number];
+export type WorkerArgs<M extends WorkerMethod> = Parameters<EngineCore[M]>;
+export type WorkerAnswer<M extends WorkerMethod> = Awaited<ReturnType<EngineCore[M]>>;
 
 export type HostToWorker =
   | { type: 'init'; id: number; preferred?: BackendName; allowNative: boolean }
