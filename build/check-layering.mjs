@@ -6,7 +6,7 @@
  *   electron/engine/  never imports 'electron' nor the shell files beside it (main, preload, ipc, menu, server, cli)
  *   'electron' itself only from electron/{main,preload,ipc,menu}.ts
  * Inside the engine, layers from the bottom up (docs/ARCHITECTURE.md); a file imports its own layer or lower:
- *   base      paths.ts, backend.ts, base/, store/, kernels/   (job context, seeded random, tensors, files, disk)
+ *   base      paths.ts, backend.ts, base/, files/, kernels/   (job context, seeded random, tensors, files on disk)
  *   runtime   data/, model/, runtime/                        (datasets and images, model formats, batch passes)
  *   features  features/                                      (activation collection, splits, learners, rows)
  *   work      analyses/ | train/ | zoo/                      (siblings: none imports another)
@@ -82,7 +82,7 @@ for (const file of files(path.join(root, 'electron'))) {
 // The engine's inner order.
 const engine = path.join(root, 'electron', 'engine');
 const ENGINE_LAYERS = [
-  ['base', ['paths.ts', 'backend.ts', 'base', 'store', 'kernels']],
+  ['base', ['paths.ts', 'backend.ts', 'base', 'files', 'kernels']],
   ['runtime', ['data', 'model', 'runtime']],
   ['features', ['features']],
   ['work', ['analyses', 'train', 'zoo']],

@@ -28,7 +28,7 @@ import { runTopkMerge } from './cli/commands/topk-merge';
 import { USAGE } from './cli/usage';
 import { runZoo } from './cli/zoo';
 import { EngineCore } from './engine/core';
-import { writeError } from './engine/store/atomic';
+import { writeError } from './engine/files/atomic';
 
 type Out = (text: string) => void;
 

@@ -30,7 +30,7 @@ import { decodeMessage, encodeMessage, type WireMessage } from '../shared/wire';
 import { ClientGate, DEFAULT_CLIENT_LIMITS, PathPolicy, type ClientLimits } from './engine/client-gate';
 import { PROJECT_ROOT, RESOURCES_DIR } from './engine/paths';
 import { InspectorService } from './engine/service';
-import { workspaceRoot } from './engine/store/workspace';
+import { workspaceRoot } from './engine/files/workspace';
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

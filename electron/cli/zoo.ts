@@ -1,6 +1,6 @@
 import { InspectorError } from '../../shared/errors';
 import { makeJobContext } from '../engine/base/job-context';
-import { readRegularFile } from '../engine/store/safe-files';
+import { readRegularFile } from '../engine/files/safe-files';
 import { activeZooCatalog, findZooEntry, parseZooCatalog } from '../engine/zoo/catalog';
 import { downloadZooModel, listZoo } from '../engine/zoo/download';
 import type { Flags } from './args';

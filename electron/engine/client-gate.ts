@@ -16,7 +16,7 @@ import type { CommandName, JobKind, JobParams } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID } from './paths';
 import type { InspectorService } from './service';
-import { isInside, realPathOrUndefined } from './store/safe-files';
+import { isInside, realPathOrUndefined } from './files/safe-files';
 import { validateCommand } from './validate';
 
 export interface ClientLimits {

@@ -46,13 +46,13 @@ import { fileSystemSaver, resolveModelJsonPath } from './model/tfjs-io';
 import { exportModelBytes } from './model/export';
 import { releaseBatchSessions } from './runtime/batch-forward';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, ENGINE_VERSION, resolveDatasetPath, resolveModelPath } from './paths';
-import { cacheKey, readCached, writeCached } from './store/result-cache';
-import { pairFolder, stamp } from './store/workspace';
+import { cacheKey, readCached, writeCached } from './files/result-cache';
+import { pairFolder, stamp } from './files/workspace';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
 import type { TrainState } from './train/loop';
 import { abandonRun, createRun, finishRun, loadState, readRun, runInfo, saveState, writeRun, type RunRecord } from './train/run-store';
 import { modelCard, modelCardHtml, modelCardJson } from './train/model-card';
-import { writeFileAtomic } from './store/atomic';
+import { writeFileAtomic } from './files/atomic';
 import { datasetFingerprint } from './features/fingerprint';
 
 /** Deterministic dataset-level analyses whose results are kept in the workspace (reopening is instant). */

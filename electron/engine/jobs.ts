@@ -6,7 +6,7 @@
  */
 import * as path from 'node:path';
 import type { FinetuneSummary, ImageRef, InvarianceParams, InvarianceResult, JobKind, JobParams, JobResults, SelectivityResult } from '../../shared/contract';
-import { cumulativeAue, grandmotherCells, PR_RECALLS, selectivityOfLayers, sparsity } from './analyses/agrawal';
+import { cumulativeAue, grandmotherCells, PR_RECALLS, selectivityOfLayers, sparsity } from './analyses/selectivity';
 import { buildAtlas } from './analyses/atlas';
 import { collectActivations, describeActivations } from './features/collect';
 import { correspondence } from './analyses/correspondence';
@@ -28,7 +28,7 @@ import { findZooEntry } from './zoo/catalog';
 import type { Dataset } from './data/dataset';
 import type { LoadedModel } from './model/loaded-model';
 import type { OcclusionOptions, OcclusionResult } from './analyses/occlusion';
-import { stamp } from './store/workspace';
+import { stamp } from './files/workspace';
 import type { FinetuneOptions } from './train/finetune';
 import { downloadZooModel } from './zoo/download';
 

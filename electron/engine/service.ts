@@ -11,8 +11,8 @@ import * as path from 'node:path';
 import { ENGINE_VERSION, resolveModelPath } from './paths';
 import { LOADERS, writeModelSettings } from './model/registry';
 import { resolveModelJsonPath } from './model/tfjs-io';
-import { workspaceRoot } from './store/workspace';
-import { syncFolder } from './store/atomic';
+import { workspaceRoot } from './files/workspace';
+import { syncFolder } from './files/atomic';
 import type {
   ModelLoading,
   ExportFormat,

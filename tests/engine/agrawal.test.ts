@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { layerActivations } from '../../electron/engine/analyses/activations';
-import { averagePrecision, entropyBits, grandmotherCells, grandmotherCurves, precisionAtRecall, PR_RECALLS, selectivity, selectivityOfLayers, sparsity } from '../../electron/engine/analyses/agrawal';
+import { averagePrecision, entropyBits, grandmotherCells, grandmotherCurves, precisionAtRecall, PR_RECALLS, selectivity, selectivityOfLayers, sparsity } from '../../electron/engine/analyses/selectivity';
 import { mulberry32 } from '../../electron/engine/base/random';
 import { makeJobContext } from '../../electron/engine/base/job-context';
 import { initBackend } from '../../electron/engine/backend';

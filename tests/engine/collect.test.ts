@@ -18,7 +18,7 @@ import { initBackend } from '../../electron/engine/backend';
 import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
 import { mirrorImages } from '../../electron/engine/features/augment';
-import { floatToHalf, halfToFloat, NpyRowReader, NpyStreamWriter } from '../../electron/engine/store/npy-stream';
+import { floatToHalf, halfToFloat, NpyRowReader, NpyStreamWriter } from '../../electron/engine/files/npy-stream';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 import { maxRelError } from '../helpers/numeric';
 

@@ -5,7 +5,7 @@
  * sets is low; results are the same run to run.
  */
 import { describe, expect, it } from 'vitest';
-import { averagePrecision } from '../../electron/engine/analyses/agrawal';
+import { averagePrecision } from '../../electron/engine/analyses/selectivity';
 import { mulberry32, shuffledIndices } from '../../electron/engine/base/random';
 import { maxRelError } from '../helpers/numeric';
 import { trainLinearSvm } from '../../electron/engine/features/linear-svm';

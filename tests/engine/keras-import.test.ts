@@ -9,7 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../electron/engine/backend';
 import { layerActivations, modelOutput } from '../../electron/engine/analyses/activations';
 import { openModel } from '../../electron/engine/model/loaded-model';
-import { readNpy, toFloat32 } from '../../electron/engine/store/npy';
+import { readNpy, toFloat32 } from '../../electron/engine/files/npy';
 import { maxRelError } from '../helpers/numeric';
 
 const DIR = path.resolve(__dirname, '..', 'fixtures', 'keras');

@@ -15,7 +15,7 @@ import { layerActivations, modelOutput, predictProbabilities } from '../../elect
 import { softmaxRows } from '../../electron/engine/base/tensors';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { onnxType } from '../../electron/engine/model/onnx/proto';
-import { readNpy, toFloat32, writeNpy } from '../../electron/engine/store/npy';
+import { readNpy, toFloat32, writeNpy } from '../../electron/engine/files/npy';
 import { projectUnit } from '../../electron/engine/analyses/projection';
 import { exportModelBytes } from '../../electron/engine/model/export';
 import { maxRelError } from '../helpers/numeric';

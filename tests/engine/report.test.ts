@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeJobContext } from '../../electron/engine/base/job-context';
 import { EngineCore } from '../../electron/engine/core';
-import { findChromium } from '../../electron/engine/store/pdf';
+import { findChromium } from '../../electron/engine/files/pdf';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional', 'model.json');

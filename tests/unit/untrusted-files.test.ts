@@ -14,9 +14,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseNpyHeader } from '../../shared/npy';
 import { openDataset } from '../../electron/engine/data/dataset';
 import { checkImage, toModelInput } from '../../electron/engine/data/image';
-import { writeFileAtomic } from '../../electron/engine/store/atomic';
-import { confinedFile, readRegularFile } from '../../electron/engine/store/safe-files';
-import { readZipMembers, zipStored } from '../../electron/engine/store/zip';
+import { writeFileAtomic } from '../../electron/engine/files/atomic';
+import { confinedFile, readRegularFile } from '../../electron/engine/files/safe-files';
+import { readZipMembers, zipStored } from '../../electron/engine/files/zip';
 
 let dir: string;
 

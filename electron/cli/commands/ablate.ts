@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
 import { ablationTable } from '../../../shared/result-tables';
 import { makeJobContext } from '../../engine/base/job-context';
-import { writeFileAtomic } from '../../engine/store/atomic';
+import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, parseVariants, positiveInt, required } from '../args';
 import { tableCsv } from '../run';
 

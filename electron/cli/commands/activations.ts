@@ -1,6 +1,6 @@
 /** `cnn-inspect activations`: one layer's maps for one image, as .npy. */
 import * as path from 'node:path';
-import { writeNpy } from '../../engine/store/npy';
+import { writeNpy } from '../../engine/files/npy';
 import { type CommandContext, required } from '../args';
 import { loadImage } from '../run';
 

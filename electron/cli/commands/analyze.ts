@@ -3,10 +3,10 @@ import * as path from 'node:path';
 import type { ProbeAblation } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { comparisonTable, distributedCodeTable, grandmotherCurvesTable, grandmotherTable, imagesPerClassTable, probeTable, probeTrainingTable, selectivityTable, sparsityTable } from '../../../shared/result-tables';
-import { PR_RECALLS } from '../../engine/analyses/agrawal';
+import { PR_RECALLS } from '../../engine/analyses/selectivity';
 import { ABLATIONS } from '../../engine/analyses/probe';
 import { makeJobContext } from '../../engine/base/job-context';
-import { writeFileAtomic } from '../../engine/store/atomic';
+import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, positiveInt, required } from '../args';
 import { runJob, tableCsv } from '../run';
 

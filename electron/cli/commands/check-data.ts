@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { csvText } from '../../../shared/csv';
 import { makeJobContext } from '../../engine/base/job-context';
 import { EngineCore } from '../../engine/core';
-import { writeFileAtomic } from '../../engine/store/atomic';
+import { writeFileAtomic } from '../../engine/files/atomic';
 import { required, type Flags } from '../args';
 
 /** Needs no model: the folder's images compared with each other. */

@@ -5,7 +5,7 @@ import { parseCsv } from '../../../shared/csv';
 import { InspectorError } from '../../../shared/errors';
 import { correspondenceTable } from '../../../shared/result-tables';
 import { makeJobContext } from '../../engine/base/job-context';
-import { writeFileAtomic } from '../../engine/store/atomic';
+import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, positiveInt, required } from '../args';
 import { tableCsv } from '../run';
 

@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
 import { PROJECTION_METHODS, type ProjectionMethod } from '../../engine/analyses/projection';
-import { writeNpy } from '../../engine/store/npy';
+import { writeNpy } from '../../engine/files/npy';
 import { type CommandContext, required } from '../args';
 import { loadImage } from '../run';
 

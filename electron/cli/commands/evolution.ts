@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
 import { makeJobContext } from '../../engine/base/job-context';
-import { writeFileAtomic } from '../../engine/store/atomic';
+import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, required } from '../args';
 
 export async function runEvolution(cx: CommandContext): Promise<void> {

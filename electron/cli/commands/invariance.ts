@@ -4,7 +4,7 @@ import type { InvarianceResult } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { invarianceTable } from '../../../shared/result-tables';
 import { makeJobContext } from '../../engine/base/job-context';
-import { writeFileAtomic } from '../../engine/store/atomic';
+import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, required } from '../args';
 import { runJob, tableCsv } from '../run';
 

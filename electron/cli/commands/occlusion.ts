@@ -1,7 +1,7 @@
 /** `cnn-inspect occlusion`: the probability, top label and feature maps as a grey square slides over the image (ZF Fig. 7). */
 import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
-import { writeNpy } from '../../engine/store/npy';
+import { writeNpy } from '../../engine/files/npy';
 import { type CommandContext, required } from '../args';
 import { loadImage, runJob } from '../run';
 

@@ -1,8 +1,8 @@
 /** `cnn-inspect report`: the printable HTML report of the Agrawal analyses (and a PDF where a Chromium-family browser is installed). */
 import * as path from 'node:path';
 import { makeJobContext } from '../../engine/base/job-context';
-import { writeFileAtomic } from '../../engine/store/atomic';
-import { htmlToPdf } from '../../engine/store/pdf';
+import { writeFileAtomic } from '../../engine/files/atomic';
+import { htmlToPdf } from '../../engine/files/pdf';
 import { type CommandContext, required } from '../args';
 
 export async function runReport(cx: CommandContext): Promise<void> {

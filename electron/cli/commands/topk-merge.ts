@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
 import { mergeTopK, type TopKIndex } from '../../engine/analyses/topk';
-import { writeFileAtomic } from '../../engine/store/atomic';
+import { writeFileAtomic } from '../../engine/files/atomic';
 import { required, type Flags } from '../args';
 
 /** Merges shard atlases (folders with index.json and patches/) into one folder, copying the winners' patches. */

@@ -1,7 +1,7 @@
 /** `cnn-inspect topk`: the top-k atlas of one layer (ZF Fig. 2), shardable. */
 import * as path from 'node:path';
 import { makeJobContext } from '../../engine/base/job-context';
-import { writeFileAtomic } from '../../engine/store/atomic';
+import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, parseShard, positiveInt, required } from '../args';
 
 export async function runTopk(cx: CommandContext): Promise<void> {

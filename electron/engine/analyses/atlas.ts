@@ -12,7 +12,7 @@ import type { AtlasLayer, AtlasSummary } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
-import { writeFileAtomic } from '../store/atomic';
+import { writeFileAtomic } from '../files/atomic';
 import type { JobContext } from '../base/job-context';
 import { projectUnitBatch } from './projection';
 import { buildTopK } from './topk';

@@ -13,7 +13,7 @@ import { InspectorError } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import { openModel, type LoadedModel } from '../model/loaded-model';
 import { releaseBatchSessions } from '../runtime/batch-forward';
-import { selectivityOfLayers } from './agrawal';
+import { selectivityOfLayers } from './selectivity';
 import { linearProbes } from './probe';
 import type { JobContext } from '../base/job-context';
 

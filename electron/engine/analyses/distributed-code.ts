@@ -9,7 +9,7 @@ import type { DistributedCodeResult } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
-import { averagePrecision, spatialMaxFeatures } from './agrawal';
+import { averagePrecision, spatialMaxFeatures } from './selectivity';
 import type { JobContext } from '../base/job-context';
 import { trainLinearSvm } from '../features/linear-svm';
 import { stratifiedSplit } from '../features/splits';

@@ -6,7 +6,7 @@
 import { parentPort } from 'node:worker_threads';
 import { toErrorInfo } from '../../../shared/errors';
 import { initBackend } from '../backend';
-import { NpyRowReader } from '../store/npy-stream';
+import { NpyRowReader } from '../files/npy-stream';
 import { layerFeatures, probeTaskAccuracy, type ProbeFeatures, type ProbeTask } from './probe';
 
 const port = parentPort!;

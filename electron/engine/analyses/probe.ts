@@ -15,7 +15,7 @@ import { PROBE_ABLATIONS, type ProbeAblation, type ProbeRow, type SkippedFile } 
 import { InspectorError, isErrorCode, type ErrorInfo } from '../../../shared/errors';
 import { currentBackend } from '../backend';
 import { builtScript } from '../paths';
-import { NpyRowReader } from '../store/npy-stream';
+import { NpyRowReader } from '../files/npy-stream';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { prefetchBatches } from '../data/batch';

@@ -15,7 +15,7 @@ import type { Dataset } from '../data/dataset';
 import { receptiveBox } from '../model/graph';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
-import { writeFileAtomic } from '../store/atomic';
+import { writeFileAtomic } from '../files/atomic';
 import type { JobContext } from '../base/job-context';
 
 export interface TopEntry {

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { Gunzip } from 'fflate';
 import { InspectorError } from '../../../shared/errors';
-import { readRegularFile } from '../store/safe-files';
+import { readRegularFile } from '../files/safe-files';
 
 export interface IdxArray {
   dims: number[];

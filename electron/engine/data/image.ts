@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import type { Preprocessing } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
-import { decodeNpy, toFloat32 } from '../store/npy';
-import { readRegularFile } from '../store/safe-files';
+import { decodeNpy, toFloat32 } from '../files/npy';
+import { readRegularFile } from '../files/safe-files';
 
 /**
  * Largest image accepted, in pixels: 100 megapixels (a 12 000 × 8 000 photo), far beyond any CNN input. Decoding

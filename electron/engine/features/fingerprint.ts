@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { Dataset } from '../data/dataset';
-import { stamp } from '../store/workspace';
+import { stamp } from '../files/workspace';
 
 /**
  * A fingerprint of the images a run trains on: every file's name, class, size and modification time. A resumed

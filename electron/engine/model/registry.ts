@@ -14,9 +14,9 @@ import { InspectorError } from '../../../shared/errors';
 import { flattenNestedModels } from './flatten-nested';
 import { kerasLoader } from './keras-loader';
 import { onnxLoader } from './onnx-loader';
-import { workspaceRoot } from '../store/workspace';
-import { writeFileAtomic } from '../store/atomic';
-import { checkRegularFile, readRegularFile } from '../store/safe-files';
+import { workspaceRoot } from '../files/workspace';
+import { writeFileAtomic } from '../files/atomic';
+import { checkRegularFile, readRegularFile } from '../files/safe-files';
 import { resolveModelJsonPath } from './tfjs-io';
 import { tfjsLayersLoader } from './tfjs-layers-loader';
 

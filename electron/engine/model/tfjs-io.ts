@@ -7,9 +7,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { io } from '@tensorflow/tfjs-core';
 import { InspectorError } from '../../../shared/errors';
-import { writeFileAtomic } from '../store/atomic';
-import { checkJsonDepth } from '../store/json-depth';
-import { confinedFile, readRegularFile } from '../store/safe-files';
+import { writeFileAtomic } from '../files/atomic';
+import { checkJsonDepth } from '../files/json-depth';
+import { confinedFile, readRegularFile } from '../files/safe-files';
 
 /** A model.json holds the architecture only (weights are in shards): 64 MB is far beyond any real one. */
 const MAX_MODEL_JSON_BYTES = 64 * 2 ** 20;

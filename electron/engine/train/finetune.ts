@@ -17,8 +17,8 @@ import { FINETUNE_STRATEGIES, type FinetuneStrategy, type SkippedFile } from '..
 import type { LoadedModel } from '../model/loaded-model';
 import type { JobContext } from '../base/job-context';
 import { collectActivations, mapsReader, noUsableImages } from '../features/collect';
-import { NpyRowReader, NpyStreamWriter } from '../store/npy-stream';
-import { workspaceRoot } from '../store/workspace';
+import { NpyRowReader, NpyStreamWriter } from '../files/npy-stream';
+import { workspaceRoot } from '../files/workspace';
 import { predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
 import { stratifiedSplit } from '../features/splits';
 import { trainLinearSvm } from '../features/linear-svm';

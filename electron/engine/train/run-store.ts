@@ -11,8 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TrainingRunInfo } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
-import { writeFileAtomic } from '../store/atomic';
-import { workspaceRoot } from '../store/workspace';
+import { writeFileAtomic } from '../files/atomic';
+import { workspaceRoot } from '../files/workspace';
 import type { FinetuneOptions } from './finetune';
 import type { StateTensor, TrainState } from './loop';
 

@@ -6,7 +6,7 @@
  */
 import type { Preprocessing, ZooEntry } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
-import { readRegularFile } from '../store/safe-files';
+import { readRegularFile } from '../files/safe-files';
 import { isPreprocessing } from '../../../shared/param-checks';
 
 /**

@@ -12,7 +12,7 @@ import { InspectorError } from '../../../shared/errors';
 import { IMAGENET_CLASSES } from '../../../shared/imagenet-classes';
 import type { JobContext } from '../base/job-context';
 import { readModelSettings, writeModelSettings } from '../model/registry';
-import { workspaceRoot } from '../store/workspace';
+import { workspaceRoot } from '../files/workspace';
 import { activeZooCatalog, DEFAULT_ZOO_MIRROR } from './catalog';
 
 export interface ZooOptions {

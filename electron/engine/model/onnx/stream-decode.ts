@@ -4,7 +4,7 @@
  * and read when its layer is built. A 500 MB VGG then costs its weights once (in the engine), not file + weights.
  */
 import * as fs from 'node:fs';
-import { openRegularFile } from '../../store/safe-files';
+import { openRegularFile } from '../../files/safe-files';
 import { onnxType, toPlain, type OnnxGraph, type OnnxModel, type OnnxTensor } from './proto';
 
 class FileCursor {

@@ -3,7 +3,7 @@
  * inline or in an external-data file beside the model. Errors: ONNX_EXTERNAL_DATA_MISSING, ONNX_INVALID.
  */
 import { InspectorError } from '../../../../shared/errors';
-import { confinedFile, readRegularRange } from '../../store/safe-files';
+import { confinedFile, readRegularRange } from '../../files/safe-files';
 import { ONNX_DTYPE, type OnnxTensor } from './proto';
 
 export const elementCount = (dims: number[]): number => dims.reduce((a, b) => a * b, 1);
