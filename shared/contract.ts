@@ -737,6 +737,8 @@ export interface FinetuneSummary {
   /** With early stopping: the epoch kept, and whether training stopped before the last epoch. */
   bestEpoch?: number;
   stoppedEarly?: boolean;
+  /** Why it stopped early: held-back accuracy stopped improving, or the person pressed Stop and keep. */
+  stopReason?: 'no-improvement' | 'asked';
   /** The model card written beside the model (what it is, what it was trained on, how well it does). */
   modelCard: string;
   frozen: string[];

@@ -287,7 +287,7 @@ export class EngineCore implements JobHost {
       perClass: r.perClass,
       confusion: r.confusion,
       outcomes: r.outcomes,
-      ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly } : {}),
+      ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, ...(r.stopReason ? { stopReason: r.stopReason } : {}) } : {}),
       modelCard: path.join(dir, 'MODEL_CARD.md'),
       frozen: r.frozen,
       skipped: r.skipped,

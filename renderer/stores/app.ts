@@ -1,6 +1,6 @@
 /** App-wide state: connection, backend, the open model and dataset. State only; calls go through api/. */
 import { defineStore } from 'pinia';
-import { MODEL_UPLOAD_PART_BYTES, type AppState, type DatasetSummary, type ModelLoading, type ModelSettings, type ModelSummary } from '../../shared/contract';
+import { MODEL_UPLOAD_PART_BYTES, type AppState, type DatasetSummary, type JobKind, type ModelLoading, type ModelSettings, type ModelSummary } from '../../shared/contract';
 import { api } from '../api';
 import { uploadFolder, type FolderFiles } from '../util/folder-upload';
 
@@ -24,6 +24,18 @@ export const useAppStore = defineStore('app', {
     model: (s): ModelSummary | undefined => s.state?.model,
     dataset: (s): DatasetSummary | undefined => s.state?.dataset,
     backendLabel: (s): string => s.state?.backend.detail ?? 'connecting…',
+    /**
+     * What a job's result depends on — the model file with its saved labels and preprocessing, and the image
+     * folder — as a key: a result computed under another one is not shown as if it were this one's. A folder's
+     * look-alike check depends on the folder only; a download, and fine-tuning runs (listed as runs, each naming its
+     * models), on neither.
+     */
+    contextFor: (s) => (kind: JobKind): string => {
+      if (kind === 'zooDownload' || kind === 'finetune' || kind === 'resumeFinetune') return '';
+      const m = s.state?.model;
+      const folder = [s.state?.dataset?.id, s.state?.dataset?.count];
+      return JSON.stringify(kind === 'datasetReport' ? folder : [m?.id, m?.classes, m?.preprocessing, ...folder]);
+    },
   },
   actions: {
     showError(error: unknown) {

@@ -18,6 +18,8 @@ export interface JobView {
   error?: string;
   /** A training job the person paused: it can be resumed from the list of unfinished runs. */
   paused?: boolean;
+  /** What its result depends on, when it started (the app store's contextFor). */
+  context: string;
   /** When the first progress report came, and how far along it was then (for the time-left estimate). */
   startedAt?: number;
   doneAtStart?: number;
@@ -37,17 +39,28 @@ export function timeLeft(job: JobView, now = Date.now()): string | undefined {
 export const useJobsStore = defineStore('jobs', {
   state: () => ({ jobs: [] as JobView[] }),
   getters: {
-    evaluation: (s) => (s.jobs.filter((j) => j.kind === 'evaluate' && j.result).pop()?.result as EvaluationResult | undefined),
-    occlusion: (s) => (s.jobs.filter((j) => j.kind === 'occlusion' && j.result).pop()?.result as OcclusionMaps | undefined),
+    /** Jobs of the open model and folder: what the views show (another model's or folder's results stay out). */
+    current: (s) => s.jobs.filter((j) => j.context === useAppStore().contextFor(j.kind)),
+    evaluation(): EvaluationResult | undefined {
+      return this.current.filter((j) => j.kind === 'evaluate' && j.result).pop()?.result as EvaluationResult | undefined;
+    },
+    occlusion(): OcclusionMaps | undefined {
+      return this.current.filter((j) => j.kind === 'occlusion' && j.result).pop()?.result as OcclusionMaps | undefined;
+    },
     running: (s) => s.jobs.filter((j) => j.status === 'running' || j.status === 'queued'),
-    latest: (s) => (kind: JobKind) => [...s.jobs].reverse().find((j) => j.kind === kind),
-    latestOf: (s) => (kinds: JobKind[]) => [...s.jobs].reverse().find((j) => kinds.includes(j.kind)),
+    latest() {
+      return (kind: JobKind) => [...this.current].reverse().find((j) => j.kind === kind);
+    },
+    latestOf() {
+      return (kinds: JobKind[]) => [...this.current].reverse().find((j) => kinds.includes(j.kind));
+    },
   },
   actions: {
     async start(kind: JobKind, params: Record<string, unknown> = {}) {
+      const context = useAppStore().contextFor(kind);
       try {
         const { jobId } = await api().startJob({ kind, params } as Parameters<ReturnType<typeof api>['startJob']>[0]);
-        if (!this.jobs.some((j) => j.jobId === jobId)) this.jobs.push({ jobId, kind, status: 'queued', done: 0, total: 0, message: 'Waiting to start…', metrics: [] });
+        if (!this.jobs.some((j) => j.jobId === jobId)) this.jobs.push({ jobId, kind, status: 'queued', done: 0, total: 0, message: 'Waiting to start…', metrics: [], context });
         return jobId;
       } catch (error) {
         useAppStore().showError(error);
@@ -68,7 +81,7 @@ export const useJobsStore = defineStore('jobs', {
     onProgress(event: JobProgress) {
       let job = this.jobs.find((j) => j.jobId === event.jobId);
       if (!job) {
-        job = { jobId: event.jobId, kind: event.kind, status: 'running', done: 0, total: 0, message: '', metrics: [] };
+        job = { jobId: event.jobId, kind: event.kind, status: 'running', done: 0, total: 0, message: '', metrics: [], context: useAppStore().contextFor(event.kind) };
         this.jobs.push(job);
       }
       job.status = 'running';
@@ -84,7 +97,7 @@ export const useJobsStore = defineStore('jobs', {
     async onFinished(event: JobFinished) {
       let job = this.jobs.find((j) => j.jobId === event.jobId);
       if (!job) {
-        job = { jobId: event.jobId, kind: event.kind, status: event.status, done: 0, total: 0, message: '', metrics: [] };
+        job = { jobId: event.jobId, kind: event.kind, status: event.status, done: 0, total: 0, message: '', metrics: [], context: useAppStore().contextFor(event.kind) };
         this.jobs.push(job);
       }
       job.status = event.status;

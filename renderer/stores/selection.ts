@@ -29,6 +29,9 @@ export const useSelectionStore = defineStore('selection', {
       this.image = image;
       this.imageLabel = label;
       this.imageEntry = entry;
+      // Nothing of the previous image may stand under this one's name (an unreadable file shows no answer at all).
+      this.predictions = undefined;
+      this.activations = undefined;
       await this.recompute();
     },
     /** A file the person picked or dropped: sent to the engine, then analysed like any other image. */
@@ -90,6 +93,20 @@ export const useSelectionStore = defineStore('selection', {
       // A layer of the same name in the new model stays selected; otherwise the view picks its first convolution.
       if (this.layer && !useAppStore().model?.layers.some((l) => l.name === this.layer)) this.layer = undefined;
       await this.recompute();
+    },
+    /**
+     * Another folder opened: its images replace the old ones (the picker selects its first), while the layer and
+     * unit stay selected — they belong to the model, which has not changed — and so does an image of the person's own.
+     */
+    datasetChanged() {
+      requestCounter++;
+      this.predictions = undefined;
+      this.activations = undefined;
+      if (this.image?.source === 'dataset') {
+        this.image = undefined;
+        this.imageLabel = '';
+        this.imageEntry = undefined;
+      } else void this.recompute();
     },
     reset() {
       requestCounter++;

@@ -322,6 +322,48 @@ describe('browser mode in Chromium', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('results belong to their model and folder: a new folder keeps the layer, hides the old accuracy, and an unreadable first image shows nothing of the one before', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-stale-'));
+    const folder = path.join(dir, 'shapes');
+    await writeImageFolder(folder, ['bags', 'boots'], 4, 28, topBottom);
+    // The first file of the first class cannot be decoded.
+    fs.writeFileSync(path.join(folder, 'bags', '0-broken.png'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]));
+    const { page } = await openApp();
+    await page.locator('[data-layer="conv2"]').click();
+    await expect.poll(() => page.locator('canvas[data-unit="0"]').getAttribute('width'), { timeout: 30_000 }).toBe('14');
+    await page.getByRole('button', { name: /Check accuracy/ }).click();
+    await page.waitForSelector('.per-class li', { timeout: 120_000 });
+    await page.waitForSelector('.verdict');
+
+    // Another folder, chosen from Teach it; back in Inspect the layer is still conv2 and the accuracy is gone.
+    await page.locator('[data-view="train"]').click();
+    await page.locator('[data-folder-input]').setInputFiles(folder);
+    await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 60_000 }).toMatch(/Images:\s*shapes \(9\)/);
+    await page.locator('[data-view="inspect"]').click();
+    await expect(page.locator('[data-layer="conv2"]').getAttribute('aria-selected')).resolves.toBe('true');
+    await expect.poll(() => page.locator('h2').allTextContents()).toContainEqual(expect.stringMatching(/What each unit of conv2 sees/));
+    expect(await page.locator('.per-class li').count()).toBe(0);
+    // The broken first image: its error, and neither the previous image's picture nor its predictions.
+    await page.waitForSelector('[role="alert"]', { timeout: 30_000 });
+    await expect(page.locator('[role="alert"]').textContent()).resolves.toMatch(/IMAGE_DECODE_FAILED|could not be (read|decoded)/i);
+    expect(await page.locator('.verdict').count()).toBe(0);
+    expect(await page.locator('img.big').count()).toBe(0);
+    // A readable image, then away to another tab and back: it is still shown.
+    await page.locator('[data-image-index="1"]').click();
+    await page.waitForSelector('.verdict', { timeout: 30_000 });
+    await page.locator('[data-view="atlas"]').click();
+    await page.locator('[data-view="inspect"]').click();
+    await page.waitForSelector('img.big', { timeout: 30_000 });
+
+    // Back to the samples: their accuracy, computed for this model and folder, shows again.
+    await page.getByRole('button', { name: 'Sample images' }).click();
+    await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/Sample images/);
+    await expect.poll(() => page.locator('.per-class li').count(), { timeout: 10_000 }).toBe(10);
+    await page.screenshot({ path: path.join(OUT, 'browser-context-kept.png') });
+    await page.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it('occlusion: slides the square with progress, draws the three maps, and a click shows the occluded answer', async () => {
     const { page, errors } = await openApp();
     await page.locator('[data-view="occlusion"]').click();

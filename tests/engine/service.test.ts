@@ -146,6 +146,8 @@ describe('InspectorService over the worker pool', () => {
     const summary = await service.getJobResult<'finetune'>({ jobId });
     expect(summary.history.length).toBeLessThan(40);
     expect(summary.stoppedEarly).toBe(true);
+    expect(summary.stopReason).toBe('asked');
+    expect(fs.readFileSync(summary.modelCard, 'utf8')).toMatch(/pressed Stop and keep/);
     expect(fs.existsSync(summary.path)).toBe(true);
   }, 120_000);
 

@@ -96,8 +96,8 @@ describe('training loop', () => {
     const accuracies = result.history.map((h) => h.validationAccuracy!);
     const firstBest = accuracies.indexOf(Math.max(...accuracies)) + 1;
     expect(result.bestEpoch).toBe(firstBest);
-    if (result.stoppedEarly) expect(result.history.length).toBe(firstBest + patience);
-    else expect(result.history.length).toBe(12);
+    if (result.stoppedEarly) expect([result.history.length, result.stopReason]).toEqual([firstBest + patience, 'no-improvement']);
+    else expect([result.history.length, result.stopReason]).toEqual([12, undefined]);
     expect(await evaluateAccuracy(model, noisy)).toBe(accuracies[firstBest - 1]);
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
@@ -120,6 +120,8 @@ describe('training loop', () => {
     });
     expect(result.history.length).toBe(2);
     expect(result.stoppedEarly).toBe(true);
+    // Recorded as the person's stop, not as accuracy that stopped improving.
+    expect(result.stopReason).toBe('asked');
     const best = Math.max(...result.history.map((h) => h.validationAccuracy!));
     expect(await evaluateAccuracy(model, bars(100, 61))).toBe(best);
     expect(tf.memory().numTensors).toBe(before);

@@ -78,6 +78,7 @@ export interface FinetuneResult {
   outcomes: Array<{ index: number; trueClass: number; predicted: number }>;
   bestEpoch?: number;
   stoppedEarly?: boolean;
+  stopReason?: 'no-improvement' | 'asked';
   /** Images per class used for training (after the split). */
   trainPerClass: Record<string, number>;
   frozen: string[];
@@ -465,7 +466,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
       confusion,
       outcomes,
       trainPerClass,
-      ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly } : {}),
+      ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, ...(result.stopReason ? { stopReason: result.stopReason } : {}) } : {}),
       frozen,
       skipped,
       settings,

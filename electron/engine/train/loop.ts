@@ -103,6 +103,8 @@ export interface TrainResult {
   /** With early stopping: the epoch whose weights the model has, and whether training ended before `epochs`. */
   bestEpoch?: number;
   stoppedEarly?: boolean;
+  /** Why it stopped before `epochs`: held-back accuracy stopped improving, or the person pressed Stop and keep. */
+  stopReason?: 'no-improvement' | 'asked';
 }
 
 /** The tensor the loss should be computed on: the input of a trailing softmax, if the model ends in one. */
@@ -224,6 +226,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   // Early stopping keeps a copy of the trainable weights of the best epoch so far.
   let best: { epoch: number; accuracy: number; weights: tf.Tensor[] } | undefined;
   let stoppedEarly = false;
+  let stopReason: TrainResult['stopReason'];
   const resume = options.resume;
   if (resume) {
     checkShapes('weights', resume.weights, kept.map((v) => v.shape));
@@ -343,11 +346,13 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
           best = { epoch, accuracy: validationAccuracy, weights: trainable.map((v) => tf.clone(v)) };
         } else if (epoch - best.epoch >= options.earlyStopping.patience) {
           stoppedEarly = epoch < options.epochs;
+          if (stoppedEarly) stopReason = 'no-improvement';
           break;
         }
       }
       if (stopRequested) {
         stoppedEarly = epoch < options.epochs || stoppedEarly;
+        if (epoch < options.epochs) stopReason = 'asked';
         break;
       }
       if (options.onState && epoch < options.epochs) await options.onState(await snapshot(epoch, 0, 0, 0));
@@ -364,6 +369,6 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   return {
     history,
     imagesPerSecond: (imagesSeen - imagesAtStart) / Math.max(1e-3, (Date.now() - startTime) / 1000),
-    ...(best ? { bestEpoch: best.epoch, stoppedEarly } : {}),
+    ...(best ? { bestEpoch: best.epoch, stoppedEarly, ...(stopReason ? { stopReason } : {}) } : {}),
   };
 }

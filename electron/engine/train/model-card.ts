@@ -50,7 +50,7 @@ export function modelCard(r: CardInput): string {
     r.reportedOn === 'test'
       ? `**Overall accuracy on the test images: ${pct(r.testAccuracy ?? 0)}** (${r.testImages} images; on the held-back images used to choose when to stop: ${pct(r.validationAccuracy)}).`
       : `**Overall accuracy on held-back images: ${pct(r.validationAccuracy)}** (${r.validationImages} images).`,
-    r.bestEpoch !== undefined ? `Training kept the weights of epoch ${r.bestEpoch}${r.stoppedEarly ? ', stopping early when held-back accuracy stopped improving' : ''}.` : '',
+    r.bestEpoch !== undefined ? `Training kept the weights of epoch ${r.bestEpoch}${r.stoppedEarly ? (r.stopReason === 'asked' ? ', stopped early when the person pressed Stop and keep' : ', stopping early when held-back accuracy stopped improving') : ''}.` : '',
     last ? `Last training loss ${last.loss.toFixed(3)}.` : '',
     '',
     `## Mistakes it made on ${setName} images`,
@@ -88,6 +88,7 @@ export function modelCardJson(r: CardInput): Record<string, unknown> {
     confusion: { rows_true_columns_predicted: r.confusion },
     best_epoch: r.bestEpoch,
     stopped_early: r.stoppedEarly,
+    ...(r.stopReason ? { stop_reason: r.stopReason } : {}),
     settings: r.settings,
     frozen_layers: r.frozen,
     history: r.history,
