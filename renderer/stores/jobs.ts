@@ -1,7 +1,7 @@
 /** Long jobs: progress, cancellation and results, fed by the engine's events. */
 import { defineStore } from 'pinia';
 import { computed } from 'vue';
-import type { EvaluationResult, JobFinished, JobKind, JobProgress, JobResults, JobStatus, OcclusionMaps, TrainingMetrics } from '../../shared/contract';
+import type { EvaluationResult, JobFinished, JobKind, JobParams, JobProgress, JobResults, JobStatus, OcclusionMaps, TrainingMetrics } from '../../shared/contract';
 import { api } from '../api';
 import { useAppStore } from './app';
 
@@ -56,7 +56,9 @@ export const useJobsStore = defineStore('jobs', {
     },
   },
   actions: {
-    async start(kind: JobKind, params: Record<string, unknown> = {}) {
+    /** Starts a job; its parameters are typed by its kind (the contract's JobParams). */
+    async start<K extends JobKind>(kind: K, ...args: {} extends JobParams[K] ? [params?: JobParams[K]] : [params: JobParams[K]]) {
+      const params = args[0] ?? {};
       const context = useAppStore().contextFor(kind);
       try {
         const { jobId } = await api().startJob({ kind, params } as Parameters<ReturnType<typeof api>['startJob']>[0]);
