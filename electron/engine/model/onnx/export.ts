@@ -171,6 +171,298 @@ function weightData(layer: tfl.layers.Layer): Array<{ data: Float32Array; shape:
   return layer.getWeights().map((w) => ({ data: w.dataSync() as Float32Array, shape: w.shape }));
 }
 
+/** One layer being exported: the writer, the layer, its input tensors and shapes, and helpers bound to it. */
+interface LayerExport {
+  g: GraphWriter;
+  layer: tfl.layers.Layer;
+  type: string;
+  config: Record<string, unknown>;
+  inputs: string[];
+  x: string;
+  /** Shapes as the engine sees them (NHWC for maps), without the batch. */
+  inShape: number[];
+  outShape: number[];
+  name: string;
+  /** A fused activation's node after `t` (rank: of the tensor, with the batch). */
+  activation(t: string, act: unknown, rank: number): string;
+  /** ONNX pads [top, left, bottom, right] for TF's padding of a window. */
+  windowPads(k: Pair, s: Pair, d: Pair): number[];
+}
+
+/** Conv2D, GroupedConv2D, DepthwiseConv2D, SeparableConv2D. */
+function exportConv2D(e: LayerExport): string {
+  const { g, layer, type, config, x, inShape, name, activation, windowPads } = e;
+  let out: string;
+  const k = pair(config.kernelSize, 1);
+  const s = pair(config.strides, 1);
+  const d = pair(config.dilationRate, 1);
+  const attrs = [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('dilations', d), intsAttr('pads', windowPads(k, s, d))];
+  const weights = weightData(layer);
+  const c = inShape[2];
+  if (type === 'SeparableConv2D') {
+      const [dw, pw, bias] = weights;
+      const mult = dw.shape[3];
+      const dwName = g.constant(`${name}.depthwise_kernel`, [c * mult, 1, k[0], k[1]], toOihw(dw.data, [k[0], k[1], 1, c * mult]));
+      const mid = g.node('Conv', [x, dwName], `${name}_depthwise`, [...attrs, intAttr('group', c)]);
+      const pwName = g.constant(`${name}.pointwise_kernel`, [pw.shape[3], pw.shape[2], 1, 1], toOihw(pw.data, pw.shape));
+      const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
+      out = g.node('Conv', [mid, pwName, ...biasName], `${name}_pointwise`, [intsAttr('kernel_shape', [1, 1])]);
+  } else {
+      const [kernel, bias] = weights;
+      let wName: string;
+      let group = 1;
+      if (type === 'DepthwiseConv2D') {
+        const m = kernel.shape[2] * kernel.shape[3];
+        // [kh, kw, C, mult] read as HWIO with I = 1, O = C·mult: filter c·mult + j, as ONNX orders it.
+        wName = g.constant(`${name}.kernel`, [m, 1, k[0], k[1]], toOihw(kernel.data, [k[0], k[1], 1, m]));
+        group = c;
+      } else {
+        wName = g.constant(`${name}.kernel`, [kernel.shape[3], kernel.shape[2], k[0], k[1]], toOihw(kernel.data, kernel.shape));
+        group = type === 'GroupedConv2D' ? Number(config.groups) : 1;
+      }
+      const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
+      out = g.node('Conv', [x, wName, ...biasName], config.activation && config.activation !== 'linear' ? `${name}_conv` : name, [...attrs, intAttr('group', group)]);
+  }
+  out = activation(out, config.activation, 4);
+  return out;
+}
+
+/** Dense. */
+function exportDense(e: LayerExport): string {
+  const { g, layer, config, x, inShape, name, activation } = e;
+  let out: string;
+  if (inShape.length !== 1) unsupported(layer, 'a dense layer on a map (apply Flatten first)');
+  const [kernel, bias] = weightData(layer);
+  const wName = g.constant(`${name}.kernel`, kernel.shape, kernel.data);
+  const biasName = bias ? [g.constant(`${name}.bias`, bias.shape, bias.data)] : [];
+  out = g.node('Gemm', [x, wName, ...biasName], config.activation && config.activation !== 'linear' ? `${name}_gemm` : name);
+  out = activation(out, config.activation, 2);
+  return out;
+}
+
+/** MaxPooling2D, AveragePooling2D. */
+function exportMaxPooling2D(e: LayerExport): string {
+  const { g, type, config, x, name, windowPads } = e;
+  let out: string;
+  const k = pair(config.poolSize, 2);
+  const s = pair(config.strides ?? config.poolSize, 2);
+  const attrs = [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('pads', windowPads(k, s, [1, 1]))];
+  // TF's SAME average pooling divides by the cells inside the image: count_include_pad = 0 (ONNX's default).
+  out = g.node(type === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x], name, attrs);
+  return out;
+}
+
+/** GlobalAveragePooling2D, GlobalMaxPooling2D. */
+function exportGlobalAveragePooling2D(e: LayerExport): string {
+  const { g, type, x, name } = e;
+  let out: string;
+  const pooled = g.node(type === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x], `${name}_pool`);
+  out = g.node('Flatten', [pooled], name, [intAttr('axis', 1)]);
+  return out;
+}
+
+/** Flatten. */
+function exportFlatten(e: LayerExport): string {
+  const { g, x, inShape, name } = e;
+  let out: string;
+  if (inShape.length === 3 && inShape[0] * inShape[1] > 1) {
+      // Flatten in TF's (h, w, c) order, so the dense weights that follow need no change.
+      const nhwc = g.node('Transpose', [x], `${name}_to_nhwc`, [intsAttr('perm', [0, 2, 3, 1])]);
+      out = g.node('Flatten', [nhwc], name, [intAttr('axis', 1)]);
+  } else out = inShape.length === 1 ? x : g.node('Flatten', [x], name, [intAttr('axis', 1)]);
+  return out;
+}
+
+/** BatchNormalization. */
+function exportBatchNormalization(e: LayerExport): string {
+  const { g, layer, config, x, inShape, name } = e;
+  let out: string;
+  const axis = Number(Array.isArray(config.axis) ? config.axis[0] : config.axis ?? -1);
+  if (axis !== -1 && axis !== inShape.length) unsupported(layer, `normalisation over axis ${axis}`);
+  const ws = weightData(layer);
+  const cfg = config as { center?: boolean; scale?: boolean; epsilon?: number };
+  const c = inShape[inShape.length - 1];
+  let i = 0;
+  const gamma = cfg.scale === false ? new Float32Array(c).fill(1) : ws[i++].data;
+  const beta = cfg.center === false ? new Float32Array(c) : ws[i++].data;
+  const mean = ws[i++].data;
+  const variance = ws[i++].data;
+  const names = [gamma, beta, mean, variance].map((d, j) => g.constant(`${name}.${['scale', 'bias', 'mean', 'var'][j]}`, [c], d));
+  out = g.node('BatchNormalization', [x, ...names], name, [floatAttr('epsilon', cfg.epsilon ?? 1e-3)]);
+  return out;
+}
+
+/** Activation. */
+function exportActivation(e: LayerExport): string {
+  const { config, x, inShape, activation } = e;
+  return activation(x, config.activation, inShape.length + 1);
+}
+
+/** ReLU. */
+function exportReLU(e: LayerExport): string {
+  const { g, config, x, name } = e;
+  let out: string;
+  const max = config.maxValue as number | null | undefined;
+  if (max === null || max === undefined) out = g.node('Relu', [x], name);
+  else out = g.node('Clip', [x, g.constant(`${name}.min`, [], [0]), g.constant(`${name}.max`, [], [max])], name);
+  return out;
+}
+
+/** LeakyReLU. */
+function exportLeakyReLU(e: LayerExport): string {
+  const { g, config, x, name } = e;
+  return g.node('LeakyRelu', [x], name, [floatAttr('alpha', Number(config.alpha ?? 0.3))]);
+}
+
+/** Softmax, SoftmaxAlong. */
+function exportSoftmax(e: LayerExport): string {
+  const { g, config, x, inShape, name } = e;
+  return g.node(config.log ? 'LogSoftmax' : 'Softmax', [x], name, [intAttr('axis', onnxAxis(Number(config.axis ?? -1), inShape.length + 1))]);
+}
+
+/** Dropout, SpatialDropout2D, GaussianNoise, GaussianDropout, AlphaDropout. */
+function exportDropout(e: LayerExport): string {
+  const { x } = e;
+  return x; // inference: identity
+}
+
+/** Add, Multiply, Maximum, Minimum, Average. */
+function exportAdd(e: LayerExport): string {
+  const { g, type, inputs, name } = e;
+  let out: string;
+  const op = { Add: 'Sum', Multiply: 'Mul', Maximum: 'Max', Minimum: 'Min', Average: 'Mean' }[type] as string;
+  out = type === 'Multiply' && inputs.length === 2 ? g.node('Mul', inputs, name) : type === 'Add' && inputs.length === 2 ? g.node('Add', inputs, name) : g.node(op, inputs, name);
+  return out;
+}
+
+/** Concatenate. */
+function exportConcatenate(e: LayerExport): string {
+  const { g, layer, config, inputs, inShape, name } = e;
+  let out: string;
+  const axis = Number(config.axis ?? -1);
+  if (axis !== -1 && axis !== inShape.length) unsupported(layer, `concatenation along axis ${axis}`);
+  out = g.node('Concat', inputs, name, [intAttr('axis', 1)]);
+  return out;
+}
+
+/** ZeroPadding2D, ConstantPadding2D. */
+function exportZeroPadding2D(e: LayerExport): string {
+  const { g, type, config, x, name } = e;
+  let out: string;
+  const p = config.padding as number | number[] | number[][];
+  const [[t, b], [l, r]] = typeof p === 'number' ? [[p, p], [p, p]] : Array.isArray(p[0]) ? (p as number[][]) : [[(p as number[])[0], (p as number[])[0]], [(p as number[])[1], (p as number[])[1]]];
+  const value = type === 'ConstantPadding2D' ? (config.value === '-Infinity' ? -3.4028234663852886e38 : Number(config.value)) : 0;
+  const pads = g.constant(`${name}.pads`, [8], [0, 0, t, l, 0, 0, b, r], ONNX_DTYPE.INT64);
+  out = g.node('Pad', [x, pads, g.constant(`${name}.value`, [], [value])], name, [stringAttr('mode', 'constant')]);
+  return out;
+}
+
+/** LRN. */
+function exportLRN(e: LayerExport): string {
+  const { g, config, x, name } = e;
+  let out: string;
+  const r = Number(config.depthRadius);
+  const size = 2 * r + 1;
+  // The engine's LRN is TF's (alpha per element); ONNX divides alpha by the window size.
+  out = g.node('LRN', [x], name, [intAttr('size', size), floatAttr('alpha', Number(config.alpha) * size), floatAttr('beta', Number(config.beta)), floatAttr('bias', Number(config.bias))]);
+  return out;
+}
+
+/** ChannelAffine, Rescaling, Normalization. */
+function exportChannelAffine(e: LayerExport): string {
+  const { g, layer, type, config, x, inShape, name } = e;
+  let out: string;
+  const c = inShape[inShape.length - 1];
+  const dims = inShape.length === 3 ? [1, c, 1, 1] : [1, c];
+  let scale: Float32Array;
+  let offset: Float32Array;
+  if (type === 'Rescaling') {
+      scale = new Float32Array(c).fill(Number(config.scale));
+      offset = new Float32Array(c).fill(Number(config.offset ?? 0));
+  } else if (type === 'Normalization') {
+      const [mean, variance] = weightData(layer);
+      scale = Float32Array.from(variance.data, (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
+      offset = Float32Array.from(mean.data, (m, i) => -m * scale[i]);
+  } else {
+      const [s, o] = weightData(layer);
+      scale = s.data;
+      offset = o.data;
+  }
+  const scaled = g.node('Mul', [x, g.constant(`${name}.scale`, dims, scale)], `${name}_scale`);
+  out = g.node('Add', [scaled, g.constant(`${name}.offset`, dims, offset)], name);
+  return out;
+}
+
+/** ChannelShuffle. */
+function exportChannelShuffle(e: LayerExport): string {
+  const { g, config, x, inShape, name } = e;
+  let out: string;
+  const idx = Array.from(ChannelShuffle.indices(inShape[2], Number(config.groups)));
+  out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
+  return out;
+}
+
+/** CountedAveragePooling2D. */
+function exportCountedAveragePooling2D(e: LayerExport): string {
+  const { g, layer, x, inShape, outShape, name } = e;
+  let out: string;
+  // The padding is the ZeroPadding2D before it; here a valid average times the per-position correction.
+  const counted = layer as unknown as CountedAveragePooling2D;
+  const pooled = g.node('AveragePool', [x], `${name}_pool`, [intsAttr('kernel_shape', counted.poolSize), intsAttr('strides', counted.strides)]);
+  const [oh, ow] = [outShape[0], outShape[1]];
+  out = g.node('Mul', [pooled, g.constant(`${name}.counts`, [1, 1, oh, ow], counted.correction([inShape[0], inShape[1]]))], name);
+  return out;
+}
+
+/** FlatReorder. */
+function exportFlatReorder(e: LayerExport): string {
+  const { g, layer, x, name } = e;
+  let out: string;
+  const idx = Array.from((layer as unknown as { indices: Int32Array }).indices);
+  out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
+  return out;
+}
+
+/** Layer class → its exporter (the layers made for imported ONNX operators: exportTensorOp). */
+const LAYER_EXPORTERS: Record<string, (e: LayerExport) => string> = {
+  Conv2D: exportConv2D,
+  GroupedConv2D: exportConv2D,
+  DepthwiseConv2D: exportConv2D,
+  SeparableConv2D: exportConv2D,
+  Dense: exportDense,
+  MaxPooling2D: exportMaxPooling2D,
+  AveragePooling2D: exportMaxPooling2D,
+  GlobalAveragePooling2D: exportGlobalAveragePooling2D,
+  GlobalMaxPooling2D: exportGlobalAveragePooling2D,
+  Flatten: exportFlatten,
+  BatchNormalization: exportBatchNormalization,
+  Activation: exportActivation,
+  ReLU: exportReLU,
+  LeakyReLU: exportLeakyReLU,
+  Softmax: exportSoftmax,
+  SoftmaxAlong: exportSoftmax,
+  Dropout: exportDropout,
+  SpatialDropout2D: exportDropout,
+  GaussianNoise: exportDropout,
+  GaussianDropout: exportDropout,
+  AlphaDropout: exportDropout,
+  Add: exportAdd,
+  Multiply: exportAdd,
+  Maximum: exportAdd,
+  Minimum: exportAdd,
+  Average: exportAdd,
+  Concatenate: exportConcatenate,
+  ZeroPadding2D: exportZeroPadding2D,
+  ConstantPadding2D: exportZeroPadding2D,
+  LRN: exportLRN,
+  ChannelAffine: exportChannelAffine,
+  Rescaling: exportChannelAffine,
+  Normalization: exportChannelAffine,
+  ChannelShuffle: exportChannelShuffle,
+  CountedAveragePooling2D: exportCountedAveragePooling2D,
+  FlatReorder: exportFlatReorder,
+};
+
 export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new InspectorError('MODEL_UNSUPPORTED_OP', 'Only single-input, single-output models can be exported to ONNX');
@@ -206,7 +498,6 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
     const inShape = shapeOf((inbound[0]?.output ?? model.inputs[0]) as tfl.SymbolicTensor);
     const outShape = shapeOf(layer.output as tfl.SymbolicTensor);
     const name = layer.name;
-    let out: string;
 
     const activation = (t: string, act: unknown, rank: number): string => {
       switch (act ?? 'linear') {
@@ -235,190 +526,8 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
       return [ph[0], pw[0], ph[1], pw[1]];
     };
 
-    switch (type) {
-      case 'Conv2D':
-      case 'GroupedConv2D':
-      case 'DepthwiseConv2D':
-      case 'SeparableConv2D': {
-        const k = pair(config.kernelSize, 1);
-        const s = pair(config.strides, 1);
-        const d = pair(config.dilationRate, 1);
-        const attrs = [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('dilations', d), intsAttr('pads', windowPads(k, s, d))];
-        const weights = weightData(layer);
-        const c = inShape[2];
-        if (type === 'SeparableConv2D') {
-          const [dw, pw, bias] = weights;
-          const mult = dw.shape[3];
-          const dwName = g.constant(`${name}.depthwise_kernel`, [c * mult, 1, k[0], k[1]], toOihw(dw.data, [k[0], k[1], 1, c * mult]));
-          const mid = g.node('Conv', [x, dwName], `${name}_depthwise`, [...attrs, intAttr('group', c)]);
-          const pwName = g.constant(`${name}.pointwise_kernel`, [pw.shape[3], pw.shape[2], 1, 1], toOihw(pw.data, pw.shape));
-          const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
-          out = g.node('Conv', [mid, pwName, ...biasName], `${name}_pointwise`, [intsAttr('kernel_shape', [1, 1])]);
-        } else {
-          const [kernel, bias] = weights;
-          let wName: string;
-          let group = 1;
-          if (type === 'DepthwiseConv2D') {
-            const m = kernel.shape[2] * kernel.shape[3];
-            // [kh, kw, C, mult] read as HWIO with I = 1, O = C·mult: filter c·mult + j, as ONNX orders it.
-            wName = g.constant(`${name}.kernel`, [m, 1, k[0], k[1]], toOihw(kernel.data, [k[0], k[1], 1, m]));
-            group = c;
-          } else {
-            wName = g.constant(`${name}.kernel`, [kernel.shape[3], kernel.shape[2], k[0], k[1]], toOihw(kernel.data, kernel.shape));
-            group = type === 'GroupedConv2D' ? Number(config.groups) : 1;
-          }
-          const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
-          out = g.node('Conv', [x, wName, ...biasName], config.activation && config.activation !== 'linear' ? `${name}_conv` : name, [...attrs, intAttr('group', group)]);
-        }
-        out = activation(out, config.activation, 4);
-        break;
-      }
-      case 'Dense': {
-        if (inShape.length !== 1) unsupported(layer, 'a dense layer on a map (apply Flatten first)');
-        const [kernel, bias] = weightData(layer);
-        const wName = g.constant(`${name}.kernel`, kernel.shape, kernel.data);
-        const biasName = bias ? [g.constant(`${name}.bias`, bias.shape, bias.data)] : [];
-        out = g.node('Gemm', [x, wName, ...biasName], config.activation && config.activation !== 'linear' ? `${name}_gemm` : name);
-        out = activation(out, config.activation, 2);
-        break;
-      }
-      case 'MaxPooling2D':
-      case 'AveragePooling2D': {
-        const k = pair(config.poolSize, 2);
-        const s = pair(config.strides ?? config.poolSize, 2);
-        const attrs = [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('pads', windowPads(k, s, [1, 1]))];
-        // TF's SAME average pooling divides by the cells inside the image: count_include_pad = 0 (ONNX's default).
-        out = g.node(type === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x], name, attrs);
-        break;
-      }
-      case 'GlobalAveragePooling2D':
-      case 'GlobalMaxPooling2D': {
-        const pooled = g.node(type === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x], `${name}_pool`);
-        out = g.node('Flatten', [pooled], name, [intAttr('axis', 1)]);
-        break;
-      }
-      case 'Flatten': {
-        if (inShape.length === 3 && inShape[0] * inShape[1] > 1) {
-          // Flatten in TF's (h, w, c) order, so the dense weights that follow need no change.
-          const nhwc = g.node('Transpose', [x], `${name}_to_nhwc`, [intsAttr('perm', [0, 2, 3, 1])]);
-          out = g.node('Flatten', [nhwc], name, [intAttr('axis', 1)]);
-        } else out = inShape.length === 1 ? x : g.node('Flatten', [x], name, [intAttr('axis', 1)]);
-        break;
-      }
-      case 'BatchNormalization': {
-        const axis = Number(Array.isArray(config.axis) ? config.axis[0] : config.axis ?? -1);
-        if (axis !== -1 && axis !== inShape.length) unsupported(layer, `normalisation over axis ${axis}`);
-        const ws = weightData(layer);
-        const cfg = config as { center?: boolean; scale?: boolean; epsilon?: number };
-        const c = inShape[inShape.length - 1];
-        let i = 0;
-        const gamma = cfg.scale === false ? new Float32Array(c).fill(1) : ws[i++].data;
-        const beta = cfg.center === false ? new Float32Array(c) : ws[i++].data;
-        const mean = ws[i++].data;
-        const variance = ws[i++].data;
-        const names = [gamma, beta, mean, variance].map((d, j) => g.constant(`${name}.${['scale', 'bias', 'mean', 'var'][j]}`, [c], d));
-        out = g.node('BatchNormalization', [x, ...names], name, [floatAttr('epsilon', cfg.epsilon ?? 1e-3)]);
-        break;
-      }
-      case 'Activation':
-        out = activation(x, config.activation, inShape.length + 1);
-        break;
-      case 'ReLU': {
-        const max = config.maxValue as number | null | undefined;
-        if (max === null || max === undefined) out = g.node('Relu', [x], name);
-        else out = g.node('Clip', [x, g.constant(`${name}.min`, [], [0]), g.constant(`${name}.max`, [], [max])], name);
-        break;
-      }
-      case 'LeakyReLU':
-        out = g.node('LeakyRelu', [x], name, [floatAttr('alpha', Number(config.alpha ?? 0.3))]);
-        break;
-      case 'Softmax':
-      case 'SoftmaxAlong':
-        out = g.node(config.log ? 'LogSoftmax' : 'Softmax', [x], name, [intAttr('axis', onnxAxis(Number(config.axis ?? -1), inShape.length + 1))]);
-        break;
-      case 'Dropout':
-      case 'SpatialDropout2D':
-      case 'GaussianNoise':
-      case 'GaussianDropout':
-      case 'AlphaDropout':
-        out = x; // inference: identity
-        break;
-      case 'Add':
-      case 'Multiply':
-      case 'Maximum':
-      case 'Minimum':
-      case 'Average': {
-        const op = { Add: 'Sum', Multiply: 'Mul', Maximum: 'Max', Minimum: 'Min', Average: 'Mean' }[type] as string;
-        out = type === 'Multiply' && inputs.length === 2 ? g.node('Mul', inputs, name) : type === 'Add' && inputs.length === 2 ? g.node('Add', inputs, name) : g.node(op, inputs, name);
-        break;
-      }
-      case 'Concatenate': {
-        const axis = Number(config.axis ?? -1);
-        if (axis !== -1 && axis !== inShape.length) unsupported(layer, `concatenation along axis ${axis}`);
-        out = g.node('Concat', inputs, name, [intAttr('axis', 1)]);
-        break;
-      }
-      case 'ZeroPadding2D':
-      case 'ConstantPadding2D': {
-        const p = config.padding as number | number[] | number[][];
-        const [[t, b], [l, r]] = typeof p === 'number' ? [[p, p], [p, p]] : Array.isArray(p[0]) ? (p as number[][]) : [[(p as number[])[0], (p as number[])[0]], [(p as number[])[1], (p as number[])[1]]];
-        const value = type === 'ConstantPadding2D' ? (config.value === '-Infinity' ? -3.4028234663852886e38 : Number(config.value)) : 0;
-        const pads = g.constant(`${name}.pads`, [8], [0, 0, t, l, 0, 0, b, r], ONNX_DTYPE.INT64);
-        out = g.node('Pad', [x, pads, g.constant(`${name}.value`, [], [value])], name, [stringAttr('mode', 'constant')]);
-        break;
-      }
-      case 'LRN': {
-        const r = Number(config.depthRadius);
-        const size = 2 * r + 1;
-        // The engine's LRN is TF's (alpha per element); ONNX divides alpha by the window size.
-        out = g.node('LRN', [x], name, [intAttr('size', size), floatAttr('alpha', Number(config.alpha) * size), floatAttr('beta', Number(config.beta)), floatAttr('bias', Number(config.bias))]);
-        break;
-      }
-      case 'ChannelAffine':
-      case 'Rescaling':
-      case 'Normalization': {
-        const c = inShape[inShape.length - 1];
-        const dims = inShape.length === 3 ? [1, c, 1, 1] : [1, c];
-        let scale: Float32Array;
-        let offset: Float32Array;
-        if (type === 'Rescaling') {
-          scale = new Float32Array(c).fill(Number(config.scale));
-          offset = new Float32Array(c).fill(Number(config.offset ?? 0));
-        } else if (type === 'Normalization') {
-          const [mean, variance] = weightData(layer);
-          scale = Float32Array.from(variance.data, (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
-          offset = Float32Array.from(mean.data, (m, i) => -m * scale[i]);
-        } else {
-          const [s, o] = weightData(layer);
-          scale = s.data;
-          offset = o.data;
-        }
-        const scaled = g.node('Mul', [x, g.constant(`${name}.scale`, dims, scale)], `${name}_scale`);
-        out = g.node('Add', [scaled, g.constant(`${name}.offset`, dims, offset)], name);
-        break;
-      }
-      case 'ChannelShuffle': {
-        const idx = Array.from(ChannelShuffle.indices(inShape[2], Number(config.groups)));
-        out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
-        break;
-      }
-      case 'CountedAveragePooling2D': {
-        // The padding is the ZeroPadding2D before it; here a valid average times the per-position correction.
-        const counted = layer as unknown as CountedAveragePooling2D;
-        const pooled = g.node('AveragePool', [x], `${name}_pool`, [intsAttr('kernel_shape', counted.poolSize), intsAttr('strides', counted.strides)]);
-        const [oh, ow] = [outShape[0], outShape[1]];
-        out = g.node('Mul', [pooled, g.constant(`${name}.counts`, [1, 1, oh, ow], counted.correction([inShape[0], inShape[1]]))], name);
-        break;
-      }
-      case 'FlatReorder': {
-        const idx = Array.from((layer as unknown as { indices: Int32Array }).indices);
-        out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
-        break;
-      }
-      default:
-        out = exportTensorOp(g, layer, x, inShape, outShape) ?? unsupported(layer, 'no ONNX equivalent in CNN Inspector yet');
-    }
-    void outShape;
+    const exporter = LAYER_EXPORTERS[type];
+    const out = exporter ? exporter({ g, layer, type, config, inputs, x, inShape, outShape, name, activation, windowPads }) : (exportTensorOp(g, layer, x, inShape, outShape) ?? unsupported(layer, 'no ONNX equivalent in CNN Inspector yet'));
     tensorOf.set(name, out);
   }
 
