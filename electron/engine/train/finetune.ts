@@ -308,7 +308,8 @@ export function checkpointSchedule(epochs: number, parameters: number): number[]
   return [...new Set(Array.from({ length: keep }, (_, i) => Math.round(((i + 1) * epochs) / keep)))];
 }
 
-export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext, run: RunHooks = {}): Promise<FinetuneResult> {
+/** Refuses options and folders fine-tuning cannot honour, each with its reason. */
+function checkFinetuneOptions(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions): void {
   if (!STRATEGIES.includes(options.strategy)) throw new InspectorError('BAD_ARGUMENT', `Strategy must be one of ${STRATEGIES.join(', ')}`);
   if (options.classifier === 'svm' && options.strategy !== 'features') {
     throw new InspectorError('BAD_ARGUMENT', 'Linear SVMs replace only the last step: choose the "features" strategy for them');
@@ -316,8 +317,7 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   if (options.validationFraction !== undefined && !(options.validationFraction >= 0.05 && options.validationFraction <= 0.5)) {
     throw new InspectorError('BAD_ARGUMENT', 'The held-back share must be between 5 % and 50 % of each class');
   }
-  const classes = dataset.summary.classes.map((c) => c.name);
-  if (classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fine-tuning needs at least two classes (one sub-folder each)');
+  if (dataset.summary.classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fine-tuning needs at least two classes (one sub-folder each)');
   if (options.testFraction !== undefined && options.testFraction !== 0 && !(options.testFraction >= 0.05 && options.testFraction <= 0.4)) {
     throw new InspectorError('BAD_ARGUMENT', 'The test share must be 0 (none) or between 5 % and 40 % of each class');
   }
@@ -331,7 +331,11 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
   const minimum = options.testFraction ? 3 : 2;
   const small = dataset.summary.classes.find((c) => c.count < minimum);
   if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least ${minimum}${minimum === 3 ? ' with a test set' : ''}`);
-  const settings = {
+}
+
+/** The options with their defaults filled in (what the model card records). */
+function settingsOf(options: FinetuneOptions) {
+  return {
     epochs: options.epochs ?? 10,
     batchSize: options.batchSize ?? 32,
     learningRate: options.learningRate ?? (options.optimizer === 'adam' ? 1e-3 : options.strategy === 'features' ? 0.05 : 0.01),
@@ -347,6 +351,12 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     classifier: options.classifier ?? 'softmax',
     layerMultipliers: options.layerMultipliers ?? {},
   };
+}
+
+export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext, run: RunHooks = {}): Promise<FinetuneResult> {
+  checkFinetuneOptions(pretrained, dataset, options);
+  const classes = dataset.summary.classes.map((c) => c.name);
+  const settings = settingsOf(options);
   // "Keep what it knows" needs only the frozen network's features (collected once, kept on disk); the other
   // strategies train on the images.
   const featureLayerName = featureLayerOf(pretrained.model);

@@ -196,24 +196,51 @@ export async function confusionMatrix(model: tfl.LayersModel, data: LabelledArra
   return confusion;
 }
 
+type OptimizerGroup = { multiplier: number; names: Set<string>; optimizer: tf.Optimizer };
+type BestEpoch = { epoch: number; accuracy: number; weights: tf.Tensor[] };
+
+/** One optimizer per learning-rate multiplier: with Adam, scaling a gradient would not scale its step. */
+function optimizerGroups(lossModel: tfl.LayersModel, options: TrainOptions): OptimizerGroup[] {
+  const trainableNames = lossModel.trainableWeights.map((v) => (v.read() as tf.Variable).name);
+  const multiplierOf = (name: string) => options.lrMultipliers?.get(name) ?? 1;
+  return [...new Set(trainableNames.map(multiplierOf))].map((m) => ({
+    multiplier: m,
+    names: new Set(trainableNames.filter((n) => multiplierOf(n) === m)),
+    optimizer: options.optimizer === 'adam' ? tf.train.adam(options.learningRate * m) : tf.train.momentum(options.learningRate * m, options.momentum),
+  }));
+}
+
+function setRate(opt: tf.Optimizer, rate: number): void {
+  const o = opt as unknown as { setLearningRate?: (r: number) => void; learningRate: number };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(rate);
+  else o.learningRate = rate; // Adam reads its field at every step
+}
+
+/** A paused run's weights and optimizer slots put back; returns its best epoch so far (early stopping). */
+async function restoreRun(resume: TrainState, kept: tf.Variable[], trainable: tf.Variable[], groups: OptimizerGroup[]): Promise<BestEpoch | undefined> {
+  checkShapes('weights', resume.weights, kept.map((v) => v.shape));
+  if (resume.optimizers.length !== groups.length) throw new InspectorError('RUN_MODEL_CHANGED', 'The saved optimizer state does not fit this run’s learning rates');
+  const fromState = (t: StateTensor) => tf.tensor(t.data, t.shape, t.dtype);
+  tf.tidy(() => kept.forEach((v, i) => v.assign(fromState(resume.weights[i]))));
+  for (const [i, g] of groups.entries()) {
+    const saved = resume.optimizers[i];
+    if (!saved.length) continue;
+    // The optimizer keeps its slots by position (the order gradients come in), which is the order they were saved in.
+    const tensors = saved.map(fromState);
+    await g.optimizer.setWeights(tensors.map((tensor, k) => ({ name: `slot${k}`, tensor })));
+    tensors.forEach((t) => t.dispose()); // the optimizer made its own variables of them
+  }
+  if (!resume.best) return undefined;
+  checkShapes('best-epoch weights', resume.best.weights, trainable.map((v) => v.shape));
+  return { epoch: resume.best.epoch, accuracy: resume.best.accuracy, weights: resume.best.weights.map(fromState) };
+}
+
 export async function trainClassifier(model: tfl.LayersModel, data: LabelledArray, options: TrainOptions): Promise<TrainResult> {
   const n = data.y.length;
   if (n === 0) throw new InspectorError('DATASET_EMPTY', 'No training images');
   const numClasses = (model.outputs[0].shape[model.outputs[0].shape.length - 1] as number) ?? 0;
   const { model: lossModel, fromLogits } = logitsModel(model);
-  // One optimizer per learning-rate multiplier: with Adam, scaling a gradient would not scale its step.
-  const trainableNames = lossModel.trainableWeights.map((v) => (v.read() as tf.Variable).name);
-  const multiplierOf = (name: string) => options.lrMultipliers?.get(name) ?? 1;
-  const groups = [...new Set(trainableNames.map(multiplierOf))].map((m) => ({
-    multiplier: m,
-    names: new Set(trainableNames.filter((n) => multiplierOf(n) === m)),
-    optimizer: options.optimizer === 'adam' ? tf.train.adam(options.learningRate * m) : tf.train.momentum(options.learningRate * m, options.momentum),
-  }));
-  const setRate = (opt: tf.Optimizer, rate: number) => {
-    const o = opt as unknown as { setLearningRate?: (r: number) => void; learningRate: number };
-    if (typeof o.setLearningRate === 'function') o.setLearningRate(rate);
-    else o.learningRate = rate; // Adam reads its field at every step
-  };
+  const groups = optimizerGroups(lossModel, options);
   const batchesPerEpoch = Math.ceil(n / options.batchSize);
   const [, h, w, c] = data.shape;
   const history: TrainResult['history'] = options.resume ? options.resume.history.map((e) => ({ ...e })) : [];
@@ -224,28 +251,10 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   const regularised = trainable.filter((v) => v.shape.length > 1);
   const kept = stateVariables(lossModel);
   // Early stopping keeps a copy of the trainable weights of the best epoch so far.
-  let best: { epoch: number; accuracy: number; weights: tf.Tensor[] } | undefined;
   let stoppedEarly = false;
   let stopReason: TrainResult['stopReason'];
   const resume = options.resume;
-  if (resume) {
-    checkShapes('weights', resume.weights, kept.map((v) => v.shape));
-    if (resume.optimizers.length !== groups.length) throw new InspectorError('RUN_MODEL_CHANGED', 'The saved optimizer state does not fit this run’s learning rates');
-    const fromState = (t: StateTensor) => tf.tensor(t.data, t.shape, t.dtype);
-    tf.tidy(() => kept.forEach((v, i) => v.assign(fromState(resume.weights[i]))));
-    for (const [i, g] of groups.entries()) {
-      const saved = resume.optimizers[i];
-      if (!saved.length) continue;
-      // The optimizer keeps its slots by position (the order gradients come in), which is the order they were saved in.
-      const tensors = saved.map(fromState);
-      await g.optimizer.setWeights(tensors.map((tensor, k) => ({ name: `slot${k}`, tensor })));
-      tensors.forEach((t) => t.dispose()); // the optimizer made its own variables of them
-    }
-    if (resume.best) {
-      checkShapes('best-epoch weights', resume.best.weights, trainable.map((v) => v.shape));
-      best = { epoch: resume.best.epoch, accuracy: resume.best.accuracy, weights: resume.best.weights.map(fromState) };
-    }
-  }
+  let best = resume ? await restoreRun(resume, kept, trainable, groups) : undefined;
   const snapshot = async (epochsDone: number, batchesDone: number, epochLoss: number, seenThisEpoch: number): Promise<TrainState> => ({
     epochsDone,
     batchesDone,
