@@ -57,6 +57,8 @@ export const useJobsStore = defineStore('jobs', {
   },
   actions: {
     /** Starts a job; its parameters are typed by its kind (the contract's JobParams). */
+    // `{} extends` asks whether every field is optional (then the parameters may be left out).
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
     async start<K extends JobKind>(kind: K, ...args: {} extends JobParams[K] ? [params?: JobParams[K]] : [params: JobParams[K]]) {
       const params = args[0] ?? {};
       const context = useAppStore().contextFor(kind);

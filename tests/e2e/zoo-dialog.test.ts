@@ -23,7 +23,6 @@ describe('model zoo dialog (browser mode)', () => {
   let server: RunningServer;
   let mirror: http.Server;
   let browser: Browser;
-  let corrupt = false;
 
   beforeAll(async () => {
     if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (the CI script does)`);
@@ -32,7 +31,7 @@ describe('model zoo dialog (browser mode)', () => {
     // Served slowly (1 KB every 100 ms, about 2 s for the whole file) so the progress bar is seen.
     mirror = http.createServer((req, res) => {
       if (!req.url?.endsWith('/nets/tiny.onnx')) return void res.writeHead(404).end();
-      const body = corrupt ? Buffer.from(bytes).fill(7, 100, 200) : bytes;
+      const body = bytes;
       res.writeHead(200, { 'Content-Length': body.length });
       let at = 0;
       const timer = setInterval(() => {

@@ -120,7 +120,7 @@ export function fileSystemLoader(modelPath: string): io.IOHandler {
         format: json.format,
         generatedBy: json.generatedBy,
         convertedBy: json.convertedBy ?? undefined,
-        userDefinedMetadata: json.userDefinedMetadata as {},
+        userDefinedMetadata: json.userDefinedMetadata as io.ModelArtifacts['userDefinedMetadata'],
         trainingConfig: json.trainingConfig,
       };
     },

@@ -68,6 +68,8 @@ export function parseZooCatalog(text: string): ZooEntry[] {
     const where = `zoo catalog entry ${i + 1}`;
     if (!e || typeof e !== 'object') throw new InspectorError('BAD_ARGUMENT', `${where} is not an object`);
     if (typeof e.name !== 'string' || !NAME.test(e.name)) throw new InspectorError('BAD_ARGUMENT', `${where}: name must be lower-case letters, digits, ".", "_" or "-"`);
+    // Control characters are refused on purpose: a catalog's path goes into a URL and a file name.
+    // eslint-disable-next-line no-control-regex
     if (typeof e.path !== 'string' || e.path.length === 0 || e.path.length > 1000 || e.path.split('/').some((p) => p === '..' || p === '') || /[\\?#\u0000-\u001f]/.test(e.path) || !e.path.endsWith('.onnx')) {
       throw new InspectorError('BAD_ARGUMENT', `${where}: path must be a relative path to an .onnx file without "..", "?", "#" or control characters`);
     }

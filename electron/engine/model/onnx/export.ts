@@ -243,21 +243,19 @@ function exportDense(e: LayerExport): string {
 /** MaxPooling2D, AveragePooling2D. */
 function exportMaxPooling2D(e: LayerExport): string {
   const { g, type, config, x, name, windowPads } = e;
-  let out: string;
   const k = pair(config.poolSize, 2);
   const s = pair(config.strides ?? config.poolSize, 2);
   const attrs = [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('pads', windowPads(k, s, [1, 1]))];
   // TF's SAME average pooling divides by the cells inside the image: count_include_pad = 0 (ONNX's default).
-  out = g.node(type === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x], name, attrs);
+  const out = g.node(type === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x], name, attrs);
   return out;
 }
 
 /** GlobalAveragePooling2D, GlobalMaxPooling2D. */
 function exportGlobalAveragePooling2D(e: LayerExport): string {
   const { g, type, x, name } = e;
-  let out: string;
   const pooled = g.node(type === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x], `${name}_pool`);
-  out = g.node('Flatten', [pooled], name, [intAttr('axis', 1)]);
+  const out = g.node('Flatten', [pooled], name, [intAttr('axis', 1)]);
   return out;
 }
 
@@ -276,7 +274,6 @@ function exportFlatten(e: LayerExport): string {
 /** BatchNormalization. */
 function exportBatchNormalization(e: LayerExport): string {
   const { g, layer, config, x, inShape, name } = e;
-  let out: string;
   const axis = Number(Array.isArray(config.axis) ? config.axis[0] : config.axis ?? -1);
   if (axis !== -1 && axis !== inShape.length) unsupported(layer, `normalisation over axis ${axis}`);
   const ws = weightData(layer);
@@ -288,7 +285,7 @@ function exportBatchNormalization(e: LayerExport): string {
   const mean = ws[i++].data;
   const variance = ws[i++].data;
   const names = [gamma, beta, mean, variance].map((d, j) => g.constant(`${name}.${['scale', 'bias', 'mean', 'var'][j]}`, [c], d));
-  out = g.node('BatchNormalization', [x, ...names], name, [floatAttr('epsilon', cfg.epsilon ?? 1e-3)]);
+  const out = g.node('BatchNormalization', [x, ...names], name, [floatAttr('epsilon', cfg.epsilon ?? 1e-3)]);
   return out;
 }
 
@@ -329,49 +326,44 @@ function exportDropout(e: LayerExport): string {
 /** Add, Multiply, Maximum, Minimum, Average. */
 function exportAdd(e: LayerExport): string {
   const { g, type, inputs, name } = e;
-  let out: string;
   const op = { Add: 'Sum', Multiply: 'Mul', Maximum: 'Max', Minimum: 'Min', Average: 'Mean' }[type] as string;
-  out = type === 'Multiply' && inputs.length === 2 ? g.node('Mul', inputs, name) : type === 'Add' && inputs.length === 2 ? g.node('Add', inputs, name) : g.node(op, inputs, name);
+  const out = type === 'Multiply' && inputs.length === 2 ? g.node('Mul', inputs, name) : type === 'Add' && inputs.length === 2 ? g.node('Add', inputs, name) : g.node(op, inputs, name);
   return out;
 }
 
 /** Concatenate. */
 function exportConcatenate(e: LayerExport): string {
   const { g, layer, config, inputs, inShape, name } = e;
-  let out: string;
   const axis = Number(config.axis ?? -1);
   if (axis !== -1 && axis !== inShape.length) unsupported(layer, `concatenation along axis ${axis}`);
-  out = g.node('Concat', inputs, name, [intAttr('axis', 1)]);
+  const out = g.node('Concat', inputs, name, [intAttr('axis', 1)]);
   return out;
 }
 
 /** ZeroPadding2D, ConstantPadding2D. */
 function exportZeroPadding2D(e: LayerExport): string {
   const { g, type, config, x, name } = e;
-  let out: string;
   const p = config.padding as number | number[] | number[][];
   const [[t, b], [l, r]] = typeof p === 'number' ? [[p, p], [p, p]] : Array.isArray(p[0]) ? (p as number[][]) : [[(p as number[])[0], (p as number[])[0]], [(p as number[])[1], (p as number[])[1]]];
   const value = type === 'ConstantPadding2D' ? (config.value === '-Infinity' ? -3.4028234663852886e38 : Number(config.value)) : 0;
   const pads = g.constant(`${name}.pads`, [8], [0, 0, t, l, 0, 0, b, r], ONNX_DTYPE.INT64);
-  out = g.node('Pad', [x, pads, g.constant(`${name}.value`, [], [value])], name, [stringAttr('mode', 'constant')]);
+  const out = g.node('Pad', [x, pads, g.constant(`${name}.value`, [], [value])], name, [stringAttr('mode', 'constant')]);
   return out;
 }
 
 /** LRN. */
 function exportLRN(e: LayerExport): string {
   const { g, config, x, name } = e;
-  let out: string;
   const r = Number(config.depthRadius);
   const size = 2 * r + 1;
   // The engine's LRN is TF's (alpha per element); ONNX divides alpha by the window size.
-  out = g.node('LRN', [x], name, [intAttr('size', size), floatAttr('alpha', Number(config.alpha) * size), floatAttr('beta', Number(config.beta)), floatAttr('bias', Number(config.bias))]);
+  const out = g.node('LRN', [x], name, [intAttr('size', size), floatAttr('alpha', Number(config.alpha) * size), floatAttr('beta', Number(config.beta)), floatAttr('bias', Number(config.bias))]);
   return out;
 }
 
 /** ChannelAffine, Rescaling, Normalization. */
 function exportChannelAffine(e: LayerExport): string {
   const { g, layer, type, config, x, inShape, name } = e;
-  let out: string;
   const c = inShape[inShape.length - 1];
   const dims = inShape.length === 3 ? [1, c, 1, 1] : [1, c];
   let scale: Float32Array;
@@ -389,37 +381,34 @@ function exportChannelAffine(e: LayerExport): string {
       offset = o.data;
   }
   const scaled = g.node('Mul', [x, g.constant(`${name}.scale`, dims, scale)], `${name}_scale`);
-  out = g.node('Add', [scaled, g.constant(`${name}.offset`, dims, offset)], name);
+  const out = g.node('Add', [scaled, g.constant(`${name}.offset`, dims, offset)], name);
   return out;
 }
 
 /** ChannelShuffle. */
 function exportChannelShuffle(e: LayerExport): string {
   const { g, config, x, inShape, name } = e;
-  let out: string;
   const idx = Array.from(ChannelShuffle.indices(inShape[2], Number(config.groups)));
-  out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
+  const out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
   return out;
 }
 
 /** CountedAveragePooling2D. */
 function exportCountedAveragePooling2D(e: LayerExport): string {
   const { g, layer, x, inShape, outShape, name } = e;
-  let out: string;
   // The padding is the ZeroPadding2D before it; here a valid average times the per-position correction.
   const counted = layer as unknown as CountedAveragePooling2D;
   const pooled = g.node('AveragePool', [x], `${name}_pool`, [intsAttr('kernel_shape', counted.poolSize), intsAttr('strides', counted.strides)]);
   const [oh, ow] = [outShape[0], outShape[1]];
-  out = g.node('Mul', [pooled, g.constant(`${name}.counts`, [1, 1, oh, ow], counted.correction([inShape[0], inShape[1]]))], name);
+  const out = g.node('Mul', [pooled, g.constant(`${name}.counts`, [1, 1, oh, ow], counted.correction([inShape[0], inShape[1]]))], name);
   return out;
 }
 
 /** FlatReorder. */
 function exportFlatReorder(e: LayerExport): string {
   const { g, layer, x, name } = e;
-  let out: string;
   const idx = Array.from((layer as unknown as { indices: Int32Array }).indices);
-  out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
+  const out = g.node('Gather', [x, g.constant(`${name}.indices`, [idx.length], idx, ONNX_DTYPE.INT64)], name, [intAttr('axis', 1)]);
   return out;
 }
 
