@@ -33,7 +33,10 @@ export interface Line {
 /** One bench figure as a JSON line (docs/ARCHITECTURE.md, "Benchmarks"). */
 export const print = (line: Line) => console.log(JSON.stringify(line));
 export const round = (v: number, digits = 2) => Number(v.toFixed(digits));
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 
 export async function imagesPerSecond(run: () => unknown, batch: number, seconds: number): Promise<number> {
   await run(); // warm-up
@@ -56,7 +59,10 @@ async function pngFolder(count: number): Promise<string> {
   for (let i = 0; i < count; i++) {
     for (let j = 0; j < tile.length; j++) tile[j] = Math.floor(rand() * 256);
     // Upscaled noise: PNGs of realistic size and decode cost, not incompressible 150 KB blobs.
-    const png = await sharp(tile, { raw: { width: 56, height: 56, channels: 3 } }).resize(224, 224, { kernel: 'cubic' }).png().toBuffer();
+    const png = await sharp(tile, { raw: { width: 56, height: 56, channels: 3 } })
+      .resize(224, 224, { kernel: 'cubic' })
+      .png()
+      .toBuffer();
     fs.writeFileSync(path.join(dir, i % 2 ? 'a' : 'b', `img-${String(i).padStart(5, '0')}.png`), png);
   }
   return dir;
@@ -85,8 +91,22 @@ export async function batchPathBench(seconds: number): Promise<void> {
     const feeds = { [session.inputNames[0]]: new ort.module.Tensor('float32', input, [batch, 224, 224, 3]) };
     const bareRate = await imagesPerSecond(() => session.run(feeds), batch, seconds);
     await session.release();
-    print({ name: `ZFNet-224 forward, engine batch path (${engine.engine}, batch 8)`, value: round(engineRate), unit: 'images/s', peer: 'bare ONNX Runtime session, same model', peer_value: round(bareRate), ratio: round(engineRate / bareRate, 3) });
-    print({ name: 'ZFNet-224 forward, engine batch path vs tfjs-wasm', value: round(engineRate), unit: 'images/s', peer: `tfjs (${tfjs.engine})`, peer_value: round(tfjsRate), ratio: round(engineRate / tfjsRate, 2) });
+    print({
+      name: `ZFNet-224 forward, engine batch path (${engine.engine}, batch 8)`,
+      value: round(engineRate),
+      unit: 'images/s',
+      peer: 'bare ONNX Runtime session, same model',
+      peer_value: round(bareRate),
+      ratio: round(engineRate / bareRate, 3),
+    });
+    print({
+      name: 'ZFNet-224 forward, engine batch path vs tfjs-wasm',
+      value: round(engineRate),
+      unit: 'images/s',
+      peer: `tfjs (${tfjs.engine})`,
+      peer_value: round(tfjsRate),
+      ratio: round(engineRate / tfjsRate, 2),
+    });
   }
 
   // End to end from PNG files: decode + preprocess + forward, through the evaluation job.
@@ -100,16 +120,34 @@ export async function batchPathBench(seconds: number): Promise<void> {
   const e2eStart = performance.now();
   const evaluated = await core.runJob('evaluate', { limit: 400 }, quiet);
   const e2eRate = evaluated.count / ((performance.now() - e2eStart) / 1000);
-  print({ name: 'ZFNet-224 end to end from PNG files (decode + preprocess + forward)', value: round(e2eRate), unit: 'images/s', peer: 'tensor-in, same path', peer_value: round(tensorIn), ratio: round(e2eRate / tensorIn, 3) });
+  print({
+    name: 'ZFNet-224 end to end from PNG files (decode + preprocess + forward)',
+    value: round(e2eRate),
+    unit: 'images/s',
+    peer: 'tensor-in, same path',
+    peer_value: round(tensorIn),
+    ratio: round(e2eRate / tensorIn, 3),
+  });
   const atlasStart = performance.now();
   await core.buildTopK({ layers: ['conv5'], k: 9 }, quiet);
-  print({ name: 'ZFNet-224 top-9 atlas of conv5 over 1 000 PNG images (scan + patches + projections)', value: round((performance.now() - atlasStart) / 1000, 1), unit: 's' });
+  print({
+    name: 'ZFNet-224 top-9 atlas of conv5 over 1 000 PNG images (scan + patches + projections)',
+    value: round((performance.now() - atlasStart) / 1000, 1),
+    unit: 's',
+  });
   // Without ONNX Runtime: tfjs data-parallel over helper threads (one WebAssembly instance per core).
   process.env.CNN_INSPECTOR_ONNXRUNTIME = '0';
   resetOnnxRuntimeForTests();
   const parallel = await batchForward(loaded, [outputLayer]);
   const parallelRate = await imagesPerSecond(() => parallel.run(input, batch), batch, seconds);
-  print({ name: `ZFNet-224 forward without ONNX Runtime (${parallel.engine}, batch 8)`, value: round(parallelRate), unit: 'images/s', peer: 'tfjs, one thread', peer_value: round(tfjsRate), ratio: round(parallelRate / tfjsRate, 2) });
+  print({
+    name: `ZFNet-224 forward without ONNX Runtime (${parallel.engine}, batch 8)`,
+    value: round(parallelRate),
+    unit: 'images/s',
+    peer: 'tfjs, one thread',
+    peer_value: round(tfjsRate),
+    ratio: round(parallelRate / tfjsRate, 2),
+  });
   await releaseBatchSessions(loaded);
   delete process.env.CNN_INSPECTOR_ONNXRUNTIME;
   resetOnnxRuntimeForTests();
@@ -178,7 +216,11 @@ export async function importedModelsBench(seconds: number, benchScript: string):
     const r = JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; peakMiB: number; baseMiB: number };
     const fileMiB = fs.statSync(file).size / 1048576;
     print({ name: `${name} ONNX (${round(fileMiB, 0)} MiB) load time`, value: round(r.seconds), unit: 's' });
-    print({ name: `${name} ONNX load: peak RSS above the engine's baseline, in multiples of the file size`, value: round((r.peakMiB - r.baseMiB) / fileMiB), unit: '× file' });
+    print({
+      name: `${name} ONNX load: peak RSS above the engine's baseline, in multiples of the file size`,
+      value: round((r.peakMiB - r.baseMiB) / fileMiB),
+      unit: '× file',
+    });
     const loaded = await openModel(file, name);
     const input = new Float32Array(8 * 224 * 224 * 3).map(() => Math.random());
     const outputLayer = loaded.model.outputLayers[0].name;
@@ -236,8 +278,13 @@ export async function agrawalSuiteBench(): Promise<void> {
   // The probe job first collects every layer's maps (one forward pass, written to disk), then trains the probes.
   const probeStart = performance.now();
   let collected = 0;
-  const noteCollected = makeJobContext((_d, _t, message) => void (!collected && message.startsWith('Probing') && (collected = (performance.now() - probeStart) / 1000)), () => false);
-  await timed(`probes of all ${everyLayer.length} layers`, () => core.runJob('probe', { layers: everyLayer, ablations: ['original'], seeds: 1 }, noteCollected));
+  const noteCollected = makeJobContext(
+    (_d, _t, message) => void (!collected && message.startsWith('Probing') && (collected = (performance.now() - probeStart) / 1000)),
+    () => false,
+  );
+  await timed(`probes of all ${everyLayer.length} layers`, () =>
+    core.runJob('probe', { layers: everyLayer, ablations: ['original'], seeds: 1 }, noteCollected),
+  );
   times[`probes: of which collecting the ${everyLayer.length} layers' maps`] = collected;
   const total = (performance.now() - start) / 1000;
   const suitePeak = Math.max(peak, process.memoryUsage().rss);

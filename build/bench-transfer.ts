@@ -74,9 +74,20 @@ async function fashionFolder(perClass: number): Promise<string> {
 export async function transferBench(seconds: number): Promise<void> {
   // Training throughput, ours vs PyTorch on the same architecture.
   const fashion = buildZfFashion(1);
-  const train = { x: new Float32Array(1024 * 784).map(() => Math.random()), y: new Int32Array(1024).map((_, i) => i % 10), shape: [1024, 28, 28, 1] as [number, number, number, number] };
+  const train = {
+    x: new Float32Array(1024 * 784).map(() => Math.random()),
+    y: new Int32Array(1024).map((_, i) => i % 10),
+    shape: [1024, 28, 28, 1] as [number, number, number, number],
+  };
   await trainClassifier(fashion, train, { epochs: 1, batchSize: 64, learningRate: 0.01, momentum: 0.9, seed: 1 }); // warm-up
-  const trained = await trainClassifier(fashion, train, { epochs: Math.max(1, Math.round(seconds / 8)), batchSize: 64, learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, seed: 1 });
+  const trained = await trainClassifier(fashion, train, {
+    epochs: Math.max(1, Math.round(seconds / 8)),
+    batchSize: 64,
+    learningRate: 0.01,
+    momentum: 0.9,
+    weightDecay: 5e-4,
+    seed: 1,
+  });
   fashion.dispose();
   let peer: number | null = null;
   try {
@@ -112,19 +123,44 @@ export async function transferBench(seconds: number): Promise<void> {
       () => false,
     );
     const start = performance.now();
-    const r = await core.finetuneAndSave({ strategy, epochs: 10, earlyStopping: false }, path.join(process.env.CNN_INSPECTOR_WORKSPACE, `run-${strategy}`), ctx);
+    const r = await core.finetuneAndSave(
+      { strategy, epochs: 10, earlyStopping: false },
+      path.join(process.env.CNN_INSPECTOR_WORKSPACE, `run-${strategy}`),
+      ctx,
+    );
     const wall = (performance.now() - start) / 1000;
-    print({ name: `strategy "${strategy}" on 1 000 PNG images (800 train, 3 broken files), 10 passes: time to a finished run`, value: round(wall, 1), unit: 's' });
+    print({
+      name: `strategy "${strategy}" on 1 000 PNG images (800 train, 3 broken files), 10 passes: time to a finished run`,
+      value: round(wall, 1),
+      unit: 's',
+    });
     print({ name: `strategy "${strategy}" on 1 000 PNG images: held-back accuracy (200 images)`, value: round(r.validationAccuracy * 100, 1), unit: '%' });
     if (rssAtPassEnd.length >= 3) {
-      print({ name: `strategy "${strategy}": RSS change from the end of pass 2 to the end of pass ${rssAtPassEnd.length}`, value: round((rssAtPassEnd[rssAtPassEnd.length - 1] - rssAtPassEnd[1]) / 1048576, 1), unit: 'MiB' });
+      print({
+        name: `strategy "${strategy}": RSS change from the end of pass 2 to the end of pass ${rssAtPassEnd.length}`,
+        value: round((rssAtPassEnd[rssAtPassEnd.length - 1] - rssAtPassEnd[1]) / 1048576, 1),
+        unit: 'MiB',
+      });
     }
   }
   print({ name: 'tensors alive after four fine-tuning runs minus before', value: tf.memory().numTensors - tensorsBefore, unit: 'tensors' });
   const curveStart = performance.now();
-  const curve = await core.runJob('imagesPerClass', { seeds: 3, scratch: true, scratchSeeds: 2 }, makeJobContext(() => undefined, () => false));
-  for (const row of curve.rows) print({ name: `images per class ${row.perClass}: held-back accuracy, new last step on pretrained features (mean of ${row.runs})`, value: round(row.accuracy * 100, 1), unit: '%' });
-  for (const row of curve.scratchRows ?? []) print({ name: `images per class ${row.perClass}: held-back accuracy, whole network from random weights`, value: round(row.accuracy * 100, 1), unit: '%' });
+  const curve = await core.runJob(
+    'imagesPerClass',
+    { seeds: 3, scratch: true, scratchSeeds: 2 },
+    makeJobContext(
+      () => undefined,
+      () => false,
+    ),
+  );
+  for (const row of curve.rows)
+    print({
+      name: `images per class ${row.perClass}: held-back accuracy, new last step on pretrained features (mean of ${row.runs})`,
+      value: round(row.accuracy * 100, 1),
+      unit: '%',
+    });
+  for (const row of curve.scratchRows ?? [])
+    print({ name: `images per class ${row.perClass}: held-back accuracy, whole network from random weights`, value: round(row.accuracy * 100, 1), unit: '%' });
   print({ name: 'images-per-class curve with the from-random-weights line: wall time', value: round((performance.now() - curveStart) / 1000, 1), unit: 's' });
   fs.rmSync(folder, { recursive: true, force: true });
 }

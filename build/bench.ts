@@ -21,7 +21,12 @@ import { transferBench } from './bench-transfer';
 import { agrawalSuiteBench, batchPathBench, imagesPerSecond, importedModelsBench, loadOnly, print, round, torchImagesPerSecond } from './bench-batch';
 
 /** Images/s of a tfjs model's predict on random [batch, ...shape] inputs (read back, so the work is done). */
-async function forwardImagesPerSecond(model: { predict(x: tf.Tensor): tf.Tensor | tf.Tensor[] }, shape: number[], batch: number, seconds: number): Promise<number> {
+async function forwardImagesPerSecond(
+  model: { predict(x: tf.Tensor): tf.Tensor | tf.Tensor[] },
+  shape: number[],
+  batch: number,
+  seconds: number,
+): Promise<number> {
   const x = tf.randomUniform([batch, ...shape]);
   try {
     // The first run (kernel setup, XNNPACK packing) is the warm-up imagesPerSecond leaves out.
@@ -49,7 +54,11 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'transfer') return transferBench(seconds);
 
   const fashion = buildZfFashion(1);
-  print({ name: `default model forward (batch 64, ${backend.name})`, value: round(await forwardImagesPerSecond(fashion, [28, 28, 1], 64, seconds), 1), unit: 'images/s' });
+  print({
+    name: `default model forward (batch 64, ${backend.name})`,
+    value: round(await forwardImagesPerSecond(fashion, [28, 28, 1], 64, seconds), 1),
+    unit: 'images/s',
+  });
 
   fashion.dispose();
 
@@ -93,13 +102,23 @@ async function main(): Promise<void> {
   const start = performance.now();
   let passed = 0;
   while (passed < 2000) {
-    const result = await core.runJob('evaluate', { limit: Math.min(2000 - passed, 10000) }, makeJobContext(() => undefined, () => false));
+    const result = await core.runJob(
+      'evaluate',
+      { limit: Math.min(2000 - passed, 10000) },
+      makeJobContext(
+        () => undefined,
+        () => false,
+      ),
+    );
     passed += result.count;
   }
   const elapsed = (performance.now() - start) / 1000;
   clearInterval(timer);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  const quiet = makeJobContext(() => undefined, () => false);
+  const quiet = makeJobContext(
+    () => undefined,
+    () => false,
+  );
   const layers = (core.modelSummary?.layers ?? []).filter((l) => l.type !== 'InputLayer' && l.type !== 'Dropout').map((l) => l.name);
   for (const [label, dataset] of [
     ['bundled samples', undefined],

@@ -19,7 +19,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\brequire\(\s*['"]([^'"]+)['"]\s*\)|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\brequire\(\s*['"]([^'"]+)['"]\s*\)|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
 const ELECTRON_SHELL = new Set(['main.ts', 'preload.ts', 'ipc.ts', 'menu.ts']);
 
 function files(dir, exts = ['.ts', '.vue', '.mts', '.mjs']) {
@@ -104,15 +105,25 @@ for (const file of files(engine, ['.ts'])) {
     const target = resolveTs(file, spec);
     if (!target || !inside(target, engine)) continue;
     const [targetRank, targetFolder] = engineLayer(target);
-    if (targetRank > rank) violations.push(`${rel(file)}: the ${ENGINE_LAYERS[rank]?.[0] ?? 'top'} layer imports ${rel(target)} of the ${ENGINE_LAYERS[targetRank]?.[0] ?? 'top'} layer above it`);
-    else if (targetRank === rank && rank === 3 && targetFolder !== folder) violations.push(`${rel(file)}: ${folder}/ imports its sibling ${targetFolder}/ (${spec}); shared code goes down to features/`);
+    if (targetRank > rank)
+      violations.push(
+        `${rel(file)}: the ${ENGINE_LAYERS[rank]?.[0] ?? 'top'} layer imports ${rel(target)} of the ${ENGINE_LAYERS[targetRank]?.[0] ?? 'top'} layer above it`,
+      );
+    else if (targetRank === rank && rank === 3 && targetFolder !== folder)
+      violations.push(`${rel(file)}: ${folder}/ imports its sibling ${targetFolder}/ (${spec}); shared code goes down to features/`);
   }
 }
 
 // Import cycles (Tarjan's strongly connected components over relative imports, type-only ones included).
 const graph = new Map();
 for (const file of [...files(path.join(root, 'electron'), ['.ts']), ...files(path.join(root, 'shared'), ['.ts'])]) {
-  graph.set(file, imports(file).filter((s) => s.startsWith('.')).map((s) => resolveTs(file, s)).filter(Boolean));
+  graph.set(
+    file,
+    imports(file)
+      .filter((s) => s.startsWith('.'))
+      .map((s) => resolveTs(file, s))
+      .filter(Boolean),
+  );
 }
 let counter = 0;
 const index = new Map();

@@ -24,7 +24,11 @@ export function findElectron({ env = process.env, platform = process.platform, e
   try {
     const found = requireElectron();
     if (typeof found === 'string' && exists(found)) return { path: found };
-    reasons.push(env.ELECTRON_OVERRIDE_DIST_PATH ? `ELECTRON_OVERRIDE_DIST_PATH (${env.ELECTRON_OVERRIDE_DIST_PATH}) has no Electron binary` : 'the electron package names a binary that is not there');
+    reasons.push(
+      env.ELECTRON_OVERRIDE_DIST_PATH
+        ? `ELECTRON_OVERRIDE_DIST_PATH (${env.ELECTRON_OVERRIDE_DIST_PATH}) has no Electron binary`
+        : 'the electron package names a binary that is not there',
+    );
   } catch {
     reasons.push("the electron package's binary is not installed");
   }
@@ -42,7 +46,12 @@ export function browserCandidates(platform = process.platform, env = process.env
   }
   if (platform === 'win32') {
     const roots = [env.PROGRAMFILES, env['PROGRAMFILES(X86)'], env.LOCALAPPDATA].filter(Boolean);
-    const apps = ['Google\\Chrome\\Application\\chrome.exe', 'Microsoft\\Edge\\Application\\msedge.exe', 'Chromium\\Application\\chrome.exe', 'BraveSoftware\\Brave-Browser\\Application\\brave.exe'];
+    const apps = [
+      'Google\\Chrome\\Application\\chrome.exe',
+      'Microsoft\\Edge\\Application\\msedge.exe',
+      'Chromium\\Application\\chrome.exe',
+      'BraveSoftware\\Brave-Browser\\Application\\brave.exe',
+    ];
     return roots.flatMap((root) => apps.map((app) => path.win32.join(root, app)));
   }
   return ['chromium', 'chromium-browser', 'google-chrome', 'google-chrome-stable', 'microsoft-edge', 'brave-browser'];
@@ -51,7 +60,8 @@ export function browserCandidates(platform = process.platform, env = process.env
 /** The first Chromium-family browser installed, or undefined. */
 export function findBrowser({ platform = process.platform, env = process.env, exists = fs.existsSync } = {}) {
   for (const candidate of browserCandidates(platform, env)) {
-    const found = path.isAbsolute(candidate) || path.win32.isAbsolute(candidate) ? (exists(candidate) ? candidate : undefined) : onPath(candidate, env, platform, exists);
+    const found =
+      path.isAbsolute(candidate) || path.win32.isAbsolute(candidate) ? (exists(candidate) ? candidate : undefined) : onPath(candidate, env, platform, exists);
     if (found) return found;
   }
   return undefined;

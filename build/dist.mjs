@@ -39,9 +39,11 @@ function unpackedElectron(platform) {
 function cachedZip(platform) {
   const cache =
     process.env.ELECTRON_CACHE ??
-    (process.platform === 'darwin' ? path.join(os.homedir(), 'Library', 'Caches', 'electron')
-      : process.platform === 'win32' ? path.join(process.env.LOCALAPPDATA ?? os.homedir(), 'electron', 'Cache')
-      : path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'electron'));
+    (process.platform === 'darwin'
+      ? path.join(os.homedir(), 'Library', 'Caches', 'electron')
+      : process.platform === 'win32'
+        ? path.join(process.env.LOCALAPPDATA ?? os.homedir(), 'electron', 'Cache')
+        : path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'electron'));
   const name = `electron-v${version}-${platform}-${arch}.zip`;
   if (!fs.existsSync(cache)) return undefined;
   const candidates = [path.join(cache, name), ...fs.readdirSync(cache).map((d) => path.join(cache, d, name))];

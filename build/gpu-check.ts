@@ -45,7 +45,14 @@ async function measure(modelFile: string, x: Float32Array, y: Int32Array) {
   const { model: logits } = logitsModel(loaded.model);
   const variables = loaded.model.trainableWeights.map((w) => w.read() as tf.Variable);
   const gradTensors = tf.tidy(() => {
-    const { grads: g } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(tf.oneHot(tf.tensor1d(y, 'int32'), 10), logits.apply(tf.tensor4d(x, [batch, 28, 28, 1]), { training: false }) as tf.Tensor) as tf.Scalar, variables);
+    const { grads: g } = tf.variableGrads(
+      () =>
+        tf.losses.softmaxCrossEntropy(
+          tf.oneHot(tf.tensor1d(y, 'int32'), 10),
+          logits.apply(tf.tensor4d(x, [batch, 28, 28, 1]), { training: false }) as tf.Tensor,
+        ) as tf.Scalar,
+      variables,
+    );
     return variables.map((v) => g[v.name]);
   });
   const grads = await Promise.all(gradTensors.map(async (t) => (await t.data()) as Float32Array));
@@ -84,7 +91,9 @@ async function main(): Promise<void> {
   await import('@tensorflow/tfjs-backend-webgpu');
   if (!(await tf.setBackend('webgpu'))) throw new Error('no WebGPU adapter');
   const choice = { detail: `webgpu (Dawn), ${tf.getBackend()}` };
-  const adapter = await (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<{ info?: { description?: string; vendor?: string } } | null> } } }).navigator.gpu.requestAdapter();
+  const adapter = await (
+    globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<{ info?: { description?: string; vendor?: string } } | null> } } }
+  ).navigator.gpu.requestAdapter();
   line({ backend: choice.detail, adapter: adapter?.info?.description ?? adapter?.info?.vendor ?? 'unknown' });
 
   const gpu = await measure(modelFile, x, y);
@@ -96,11 +105,23 @@ async function main(): Promise<void> {
   const fashion = buildZfFashion(1);
   for (const b of [64, 256]) {
     const input = tf.randomUniform([b, 28, 28, 1]);
-    line({ figure: `default model forward, batch ${b}, webgpu`, value: await rate(() => readAndFree(tf.tidy(() => fashion.predict(input) as tf.Tensor)), b), unit: 'images/s' });
+    line({
+      figure: `default model forward, batch ${b}, webgpu`,
+      value: await rate(() => readAndFree(tf.tidy(() => fashion.predict(input) as tf.Tensor)), b),
+      unit: 'images/s',
+    });
     input.dispose();
   }
-  const train = { x: Float32Array.from({ length: 4096 * 784 }, () => random()), y: Int32Array.from({ length: 4096 }, (_, i) => i % 10), shape: [4096, 28, 28, 1] as [number, number, number, number] };
-  await trainClassifier(fashion, { ...train, x: train.x.subarray(0, 256 * 784), y: train.y.subarray(0, 256), shape: [256, 28, 28, 1] }, { epochs: 1, batchSize: 64, learningRate: 0.01, momentum: 0.9, seed: 1 });
+  const train = {
+    x: Float32Array.from({ length: 4096 * 784 }, () => random()),
+    y: Int32Array.from({ length: 4096 }, (_, i) => i % 10),
+    shape: [4096, 28, 28, 1] as [number, number, number, number],
+  };
+  await trainClassifier(
+    fashion,
+    { ...train, x: train.x.subarray(0, 256 * 784), y: train.y.subarray(0, 256), shape: [256, 28, 28, 1] },
+    { epochs: 1, batchSize: 64, learningRate: 0.01, momentum: 0.9, seed: 1 },
+  );
   for (const b of [64, 256]) {
     const r = await trainClassifier(fashion, train, { epochs: 1, batchSize: b, learningRate: 0.01, momentum: 0.9, weightDecay: 5e-4, seed: 1 });
     line({ figure: `default model training (SGD momentum), batch ${b}, webgpu`, value: r.imagesPerSecond, unit: 'images/s' });
@@ -109,7 +130,11 @@ async function main(): Promise<void> {
   const zf = buildZfNet224(1);
   for (const b of [8, 32]) {
     const input = tf.randomUniform([b, 224, 224, 3]);
-    line({ figure: `ZFNet-224 forward, batch ${b}, webgpu`, value: await rate(() => readAndFree(tf.tidy(() => zf.predict(input) as tf.Tensor)), b), unit: 'images/s' });
+    line({
+      figure: `ZFNet-224 forward, batch ${b}, webgpu`,
+      value: await rate(() => readAndFree(tf.tidy(() => zf.predict(input) as tf.Tensor)), b),
+      unit: 'images/s',
+    });
     input.dispose();
   }
   zf.dispose();

@@ -43,7 +43,9 @@ function electronBinary() {
   const fetched = spawnSync(process.execPath, [installer], { stdio: ['ignore', 'inherit', 'pipe'], timeout: 600_000, encoding: 'utf8' });
   if (fetched.status === 0) return findElectron({ requireElectron });
   const cause = /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|ECONNRESET/.exec(fetched.stderr ?? '')?.[0] ?? (fetched.error ? 'timed out' : 'failed');
-  return { reason: `${found.reason}, and fetching it ${cause === 'failed' || cause === 'timed out' ? cause : `failed (${cause}: its download host cannot be reached)`}` };
+  return {
+    reason: `${found.reason}, and fetching it ${cause === 'failed' || cause === 'timed out' ? cause : `failed (${cause}: its download host cannot be reached)`}`,
+  };
 }
 
 const electron = electronBinary();
@@ -83,7 +85,9 @@ function openWindow(url, onClosed) {
   const browser = findBrowser();
   if (!browser) {
     const { command, args } = defaultBrowserCommand(url);
-    spawn(command, args, { stdio: 'ignore', detached: true }).on('error', () => undefined).unref();
+    spawn(command, args, { stdio: 'ignore', detached: true })
+      .on('error', () => undefined)
+      .unref();
     console.log('Opened in your default browser (no Chromium, Chrome or Edge found for a window of its own). Stop the server with Ctrl+C.');
     return undefined;
   }

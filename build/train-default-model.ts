@@ -99,7 +99,11 @@ async function main(): Promise<void> {
   await model.save(fileSystemSaver(modelDir, { ...metadata, testAccuracy } as unknown as Record<string, unknown>));
   fs.writeFileSync(
     path.join(modelDir, 'training-report.json'),
-    JSON.stringify({ dataset: 'Fashion-MNIST', settings, history: result.history, trainImagesPerSecond: result.imagesPerSecond, testAccuracy, backend: backend.detail }, null, 2),
+    JSON.stringify(
+      { dataset: 'Fashion-MNIST', settings, history: result.history, trainImagesPerSecond: result.imagesPerSecond, testAccuracy, backend: backend.detail },
+      null,
+      2,
+    ),
   );
 
   // Samples: the first 50 test images of each class, folder-per-class PNG.
@@ -113,7 +117,9 @@ async function main(): Promise<void> {
     const dir = path.join(samplesDir, FASHION_MNIST_CLASSES[label]);
     fs.mkdirSync(dir, { recursive: true });
     const pixels = Buffer.from(test.raw.subarray(i * 784, (i + 1) * 784));
-    await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } }).png().toFile(path.join(dir, `test-${String(i).padStart(5, '0')}.png`));
+    await sharp(pixels, { raw: { width: 28, height: 28, channels: 1 } })
+      .png()
+      .toFile(path.join(dir, `test-${String(i).padStart(5, '0')}.png`));
   }
   console.log(`wrote ${modelDir} and ${samplesDir}; tensors alive: ${tf.memory().numTensors}`);
 }

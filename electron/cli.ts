@@ -83,11 +83,13 @@ export function cliMain(): void {
     (error) => {
       // A folder or file the CLI could not create for --out / --out-dir (an errno error with the path).
       const errno = error as NodeJS.ErrnoException;
-      const info = toErrorInfo(errno?.syscall && errno.path && ['mkdir', 'open', 'write', 'rename', 'copyfile'].includes(errno.syscall) ? writeError(error, errno.path) : error);
+      const info = toErrorInfo(
+        errno?.syscall && errno.path && ['mkdir', 'open', 'write', 'rename', 'copyfile'].includes(errno.syscall) ? writeError(error, errno.path) : error,
+      );
       process.stderr.write(`error ${info.code}: ${info.message.replace(/\s*\n\s*/g, ' ')}\n`);
       process.exit(info.code === 'UNKNOWN_COMMAND' || info.code === 'BAD_ARGUMENT' ? 2 : 1);
     },
   );
 }
 
-if (typeof require !== "undefined" && require.main === module) cliMain();
+if (typeof require !== 'undefined' && require.main === module) cliMain();

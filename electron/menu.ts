@@ -58,7 +58,10 @@ export function buildMenu(window: BrowserWindow, service: Inspector, options: { 
     },
     {
       label: 'Help',
-      submenu: [{ label: `CNN Inspector ${app.getVersion()}`, enabled: false }, { label: 'Zeiler & Fergus 2013 (paper)', click: () => void shell.openExternal('https://arxiv.org/abs/1311.2901') }],
+      submenu: [
+        { label: `CNN Inspector ${app.getVersion()}`, enabled: false },
+        { label: 'Zeiler & Fergus 2013 (paper)', click: () => void shell.openExternal('https://arxiv.org/abs/1311.2901') },
+      ],
     },
   ];
   return Menu.buildFromTemplate(template);

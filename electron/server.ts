@@ -231,7 +231,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       res.end();
       return;
     }
-    fs.createReadStream(file).on('error', () => res.destroy()).pipe(res);
+    fs.createReadStream(file)
+      .on('error', () => res.destroy())
+      .pipe(res);
   }
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: FRAME_LIMIT_BYTES });
@@ -342,7 +344,7 @@ function argValues(argv: string[], name: string): string[] {
   return argv.flatMap((a, i) => (a === `--${name}` && argv[i + 1] !== undefined ? [argv[i + 1]] : []));
 }
 
-if (typeof require !== "undefined" && require.main === module) {
+if (typeof require !== 'undefined' && require.main === module) {
   const argv = process.argv.slice(2);
   startServer({
     host: argValue(argv, 'host'),

@@ -346,7 +346,12 @@ export const PROBE_ABLATIONS = ['original', 'binarised', 'shuffled', 'maxpool'] 
 export type ProbeAblation = (typeof PROBE_ABLATIONS)[number];
 
 /** How the app and the report name the ablations to people, in this order. */
-export const PROBE_ABLATION_LABELS: Readonly<Record<ProbeAblation, string>> = { original: 'as is', binarised: 'on/off', shuffled: 'shuffled', maxpool: 'max only' };
+export const PROBE_ABLATION_LABELS: Readonly<Record<ProbeAblation, string>> = {
+  original: 'as is',
+  binarised: 'on/off',
+  shuffled: 'shuffled',
+  maxpool: 'max only',
+};
 
 /** Agrawal et al. Table 7: held-out accuracy of a linear probe on a layer's (ablated) features. */
 export interface ProbeRow {
@@ -927,10 +932,34 @@ export function subscribeTo<E extends EventName>(inspector: InspectorEvents, nam
 
 /** The four onX methods, made from one subscribe function (a client's or the preload's). */
 export function eventSubscriptions(subscribe: <E extends EventName>(name: E, handler: (payload: EventPayloads[E]) => void) => Disposer): InspectorEvents {
-  return Object.fromEntries(EVENTS.map((name) => [EVENT_SUBSCRIPTIONS[name], (handler: (payload: EventPayloads[typeof name]) => void) => subscribe(name, handler)])) as unknown as InspectorEvents;
+  return Object.fromEntries(
+    EVENTS.map((name) => [EVENT_SUBSCRIPTIONS[name], (handler: (payload: EventPayloads[typeof name]) => void) => subscribe(name, handler)]),
+  ) as unknown as InspectorEvents;
 }
 
-export const JOB_KINDS = ['evaluate', 'occlusion', 'atlas', 'invariance', 'evolution', 'correspondence', 'sparsity', 'selectivity', 'gmc', 'probe', 'probeTraining', 'compareModels', 'datasetReport', 'report', 'imagesPerClass', 'distributedCode', 'finetune', 'resumeFinetune', 'ablation', 'collectActivations', 'zooDownload'] as const satisfies ReadonlyArray<JobKind>;
+export const JOB_KINDS = [
+  'evaluate',
+  'occlusion',
+  'atlas',
+  'invariance',
+  'evolution',
+  'correspondence',
+  'sparsity',
+  'selectivity',
+  'gmc',
+  'probe',
+  'probeTraining',
+  'compareModels',
+  'datasetReport',
+  'report',
+  'imagesPerClass',
+  'distributedCode',
+  'finetune',
+  'resumeFinetune',
+  'ablation',
+  'collectActivations',
+  'zooDownload',
+] as const satisfies ReadonlyArray<JobKind>;
 
 // Compile-time check that JOB_KINDS lists every job kind.
 type MissingJobKinds = Exclude<JobKind, (typeof JOB_KINDS)[number]>;

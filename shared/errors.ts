@@ -79,9 +79,7 @@ export class InspectorError extends Error {
     this.detail = detail;
   }
   toInfo(): ErrorInfo {
-    return this.detail === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, detail: this.detail };
+    return this.detail === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, detail: this.detail };
   }
 }
 

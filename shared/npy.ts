@@ -12,7 +12,6 @@ export interface NpyArray {
   data: NpyData;
 }
 
-
 function descrFor(data: NpyData): string {
   if (data instanceof Float32Array) return '<f4';
   if (data instanceof Int32Array) return '<i4';
@@ -72,8 +71,12 @@ export function parseNpyHeader(header: string, name: string): { descr: string; f
   const descrText = seen.get('descr');
   const fortranText = seen.get('fortran_order');
   const shapeText = seen.get('shape');
-  if (!descrText?.startsWith("'") || (fortranText !== 'True' && fortranText !== 'False') || !shapeText?.startsWith('(')) bad('needs descr, fortran_order and shape');
-  const parts = shapeText!.slice(1, -1).split(',').map((x) => x.trim());
+  if (!descrText?.startsWith("'") || (fortranText !== 'True' && fortranText !== 'False') || !shapeText?.startsWith('('))
+    bad('needs descr, fortran_order and shape');
+  const parts = shapeText!
+    .slice(1, -1)
+    .split(',')
+    .map((x) => x.trim());
   if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop();
   if (parts.length === 1 && parts[0] === '') parts.pop();
   if (!parts.every((x) => /^\d{1,10}$/.test(x))) bad(`the shape (${shapeText}) is not a tuple of whole numbers`);

@@ -34,26 +34,33 @@ export function checkImageRef(v: unknown): void {
   } else fail('image.source must be "dataset" or "upload"');
 }
 
-const finiteNumbers = (v: unknown, n?: number) => Array.isArray(v) && v.length > 0 && v.length <= 4 && (n === undefined || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
+const finiteNumbers = (v: unknown, n?: number) =>
+  Array.isArray(v) && v.length > 0 && v.length <= 4 && (n === undefined || v.length === n) && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
 /** A preprocessing a client or a file sent: input size, 1 or 3 channels, finite scale, mean and std (std never 0). */
 export function isPreprocessing(q: unknown): q is Preprocessing {
   if (!isObject(q) || !finiteNumbers(q.inputSize, 2) || (q.inputSize as number[]).some((v) => !Number.isInteger(v) || v < 1 || v > 4096)) return false;
   if ((q.channels !== 1 && q.channels !== 3) || typeof q.scale !== 'number' || !Number.isFinite(q.scale)) return false;
   if (!finiteNumbers(q.mean) || !finiteNumbers(q.std) || (q.std as number[]).some((x) => x === 0)) return false;
-  return (q.channelOrder === undefined || q.channelOrder === 'rgb' || q.channelOrder === 'bgr') && (q.resize === undefined || q.resize === 'stretch' || q.resize === 'center-crop');
+  return (
+    (q.channelOrder === undefined || q.channelOrder === 'rgb' || q.channelOrder === 'bgr') &&
+    (q.resize === undefined || q.resize === 'stretch' || q.resize === 'center-crop')
+  );
 }
 
 function checkFinetune(p: Params): void {
-  if (!(FINETUNE_STRATEGIES as readonly unknown[]).includes(p.strategy)) fail(`finetune: strategy must be ${FINETUNE_STRATEGIES.slice(0, -1).join(', ')} or ${FINETUNE_STRATEGIES.at(-1)}`);
+  if (!(FINETUNE_STRATEGIES as readonly unknown[]).includes(p.strategy))
+    fail(`finetune: strategy must be ${FINETUNE_STRATEGIES.slice(0, -1).join(', ')} or ${FINETUNE_STRATEGIES.at(-1)}`);
   if (!optional(p.epochs, (v) => isWhole(v, 1, 500))) fail('finetune: epochs must be 1–500');
   if (!optional(p.batchSize, (v) => isWhole(v, 1))) fail('finetune: batchSize must be a positive whole number');
   if (!optional(p.learningRate, (v) => (v as number) > 0)) fail('finetune: learningRate must be positive');
-  for (const flag of ['augment', 'flip', 'crop', 'earlyStopping'] as const) if (!optional(p[flag], (v) => typeof v === 'boolean')) fail(`finetune: ${flag} must be true or false`);
+  for (const flag of ['augment', 'flip', 'crop', 'earlyStopping'] as const)
+    if (!optional(p[flag], (v) => typeof v === 'boolean')) fail(`finetune: ${flag} must be true or false`);
   if (!optional(p.optimizer, (v) => v === 'sgd' || v === 'adam')) fail('finetune: optimizer must be sgd or adam');
   if (!optional(p.classifier, (v) => v === 'softmax' || v === 'svm')) fail('finetune: classifier must be softmax or svm');
   if (!optional(p.validationFraction, (v) => (v as number) >= 0.05 && (v as number) <= 0.5)) fail('finetune: validationFraction must be 0.05–0.5');
-  if (!optional(p.layerMultipliers, (v) => isObject(v) && Object.values(v).every((m) => typeof m === 'number' && m >= 0 && m <= 10))) fail('finetune: layerMultipliers maps layer names to numbers 0–10');
+  if (!optional(p.layerMultipliers, (v) => isObject(v) && Object.values(v).every((m) => typeof m === 'number' && m >= 0 && m <= 10)))
+    fail('finetune: layerMultipliers maps layer names to numbers 0–10');
   if (!optional(p.testFraction, (v) => v === 0 || ((v as number) >= 0.05 && (v as number) <= 0.4))) fail('finetune: testFraction must be 0 or 0.05–0.4');
 }
 
@@ -63,7 +70,8 @@ function checkAblation(p: Params): void {
     if (!isObject(v) || typeof v.name !== 'string') fail('ablation: every variant needs a name');
     if (!optional(v.remove, (r) => names(r))) fail('ablation: remove must be layer names');
     // A width is bounded: tfjs-wasm's memory only grows, so one 10⁶-unit layer would stay allocated for good.
-    if (!optional(v.resize, (r) => isObject(r) && Object.values(r).every((n) => isWhole(n, 1, MAX_LAYER_WIDTH)))) fail(`ablation: resize maps layer names to whole numbers from 1 to ${MAX_LAYER_WIDTH}`);
+    if (!optional(v.resize, (r) => isObject(r) && Object.values(r).every((n) => isWhole(n, 1, MAX_LAYER_WIDTH))))
+      fail(`ablation: resize maps layer names to whole numbers from 1 to ${MAX_LAYER_WIDTH}`);
   }
   if (!optional(p.epochs, (v) => isWhole(v, 1, 500))) fail('ablation: epochs must be 1–500');
   if (!optional(p.batchSize, (v) => isWhole(v, 1))) fail('ablation: batchSize must be a positive whole number');
@@ -74,7 +82,12 @@ function checkCorrespondence(p: Params): void {
   if (!indices(p.images, 2, 50)) fail('correspondence: images must be 2–50 dataset indices');
   if (!Array.isArray(p.parts) || p.parts.length === 0) fail('correspondence: mark at least one part');
   for (const part of p.parts as unknown[]) {
-    if (!isObject(part) || typeof part.name !== 'string' || !Array.isArray(part.boxes) || !part.boxes.every((b) => Array.isArray(b) && b.length === 4 && b.every(Number.isInteger))) {
+    if (
+      !isObject(part) ||
+      typeof part.name !== 'string' ||
+      !Array.isArray(part.boxes) ||
+      !part.boxes.every((b) => Array.isArray(b) && b.length === 4 && b.every(Number.isInteger))
+    ) {
       fail('correspondence: each part needs a name and [top, left, bottom, right] boxes');
     }
   }
@@ -89,7 +102,8 @@ function checkInvariance(p: Params): void {
 }
 
 function checkImagesPerClass(p: Params): void {
-  if (!optional(p.counts, (v) => Array.isArray(v) && v.length > 0 && v.length <= 30 && v.every((k) => isWhole(k, 1)))) fail('imagesPerClass: counts are 1–30 whole numbers ≥ 1');
+  if (!optional(p.counts, (v) => Array.isArray(v) && v.length > 0 && v.length <= 30 && v.every((k) => isWhole(k, 1))))
+    fail('imagesPerClass: counts are 1–30 whole numbers ≥ 1');
   if (!optional(p.seeds, (v) => isWhole(v, 1, 10))) fail('imagesPerClass: seeds must be 1–10');
   if (!optional(p.epochs, (v) => isWhole(v, 1, 500))) fail('imagesPerClass: epochs must be 1–500');
   if (!optional(p.scratch, (v) => typeof v === 'boolean')) fail('imagesPerClass: scratch must be true or false');
@@ -115,7 +129,8 @@ export const JOB_PARAM_CHECKS: { [K in JobKind]: (p: Params) => void } = {
   invariance: checkInvariance,
   evolution: (p) => {
     if (!optional(p.layer, (v) => typeof v === 'string')) fail('evolution: layer must be a name');
-    if (!optional(p.units, (v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(Number.isInteger))) fail('evolution: units must be 1–64 unit numbers');
+    if (!optional(p.units, (v) => Array.isArray(v) && v.length > 0 && v.length <= 64 && v.every(Number.isInteger)))
+      fail('evolution: units must be 1–64 unit numbers');
     if (!optional(p.checkpoints, (v) => names(v))) fail('evolution: checkpoints must be names');
   },
   correspondence: checkCorrespondence,
@@ -134,7 +149,8 @@ export const JOB_PARAM_CHECKS: { [K in JobKind]: (p: Params) => void } = {
   },
   probe: (p) => {
     if (!names(p.layers, 1)) fail('probe: choose at least one layer');
-    if (!optional(p.ablations, (v) => Array.isArray(v) && v.every((a) => (PROBE_ABLATIONS as readonly unknown[]).includes(a)))) fail(`probe: ablations are ${PROBE_ABLATIONS.join(', ')}`);
+    if (!optional(p.ablations, (v) => Array.isArray(v) && v.every((a) => (PROBE_ABLATIONS as readonly unknown[]).includes(a))))
+      fail(`probe: ablations are ${PROBE_ABLATIONS.join(', ')}`);
     if (!optional(p.seeds, (v) => isWhole(v, 1, 20))) fail('probe: seeds must be 1–20');
   },
   datasetReport: () => undefined,

@@ -3,7 +3,18 @@
  * their own): a header and rows. Write them with csvText (shared/csv.ts).
  */
 import type { CsvValue } from './csv';
-import type { AblationResult, CorrespondenceResult, DistributedCodeResult, GrandmotherCurves, ImagesPerClassResult, InvarianceResult, ModelComparison, ProbeRow, ProbeTrainingResult, SparsityResult } from './contract';
+import type {
+  AblationResult,
+  CorrespondenceResult,
+  DistributedCodeResult,
+  GrandmotherCurves,
+  ImagesPerClassResult,
+  InvarianceResult,
+  ModelComparison,
+  ProbeRow,
+  ProbeTrainingResult,
+  SparsityResult,
+} from './contract';
 
 export interface Table {
   header: string[];
@@ -57,7 +68,17 @@ export const correspondenceTable = (r: Pick<CorrespondenceResult, 'rows'>): Tabl
 
 export const ablationTable = (r: Pick<AblationResult, 'rows'>): Table => ({
   header: ['variant', 'removed', 'resized', 'parameters', 'train_error', 'validation_error', 'seconds'],
-  rows: r.rows.map((x) => [x.variant, x.removed.join(' '), Object.entries(x.resized).map(([k, v]) => `${k}=${v}`).join(' '), x.parameters, x.trainError, x.validationError, x.seconds]),
+  rows: r.rows.map((x) => [
+    x.variant,
+    x.removed.join(' '),
+    Object.entries(x.resized)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' '),
+    x.parameters,
+    x.trainError,
+    x.validationError,
+    x.seconds,
+  ]),
 });
 
 export const comparisonTable = (r: Pick<ModelComparison, 'rows'>): Table => ({
@@ -76,6 +97,8 @@ export const imagesPerClassTable = (r: Pick<ImagesPerClassResult, 'rows' | 'scra
 export const invarianceTable = (r: InvarianceResult): Table => ({
   header: ['image', 'class', 'transform', 'value', 'low_distance', 'high_distance', 'probability'],
   rows: Object.entries(r.sweeps).flatMap(([kind, sweep]) =>
-    r.images.flatMap((image, i) => sweep.values.map((v, j) => [image.label, image.classIndex, kind, v, sweep.low[i][j], sweep.high[i][j], sweep.probability[i][j]])),
+    r.images.flatMap((image, i) =>
+      sweep.values.map((v, j) => [image.label, image.classIndex, kind, v, sweep.low[i][j], sweep.high[i][j], sweep.probability[i][j]]),
+    ),
   ),
 });

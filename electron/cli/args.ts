@@ -61,7 +61,8 @@ export function modelId(flags: Flags): string | undefined {
   if (m.startsWith('zoo:')) {
     // A network of the model zoo, once `zoo get` has fetched it.
     const state = zooModelState(findZooEntry(m.slice(4)));
-    if (state.state !== 'downloaded') throw new InspectorError('MODEL_NOT_FOUND', `${state.title} is not downloaded yet: run cnn-inspect zoo get ${state.name}`);
+    if (state.state !== 'downloaded')
+      throw new InspectorError('MODEL_NOT_FOUND', `${state.title} is not downloaded yet: run cnn-inspect zoo get ${state.name}`);
     return state.file;
   }
   return m === 'default' ? undefined : m;
@@ -76,7 +77,10 @@ export function parseShard(text: string): { index: number; count: number } {
 /** "conv1=0,conv5=0.5" → per-layer learning-rate multipliers. */
 export function parseMultipliers(spec: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const item of spec.split(',').map((x) => x.trim()).filter(Boolean)) {
+  for (const item of spec
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const [name, value] = item.split('=');
     const factor = Number(value);
     if (!name || value === undefined || !Number.isFinite(factor)) throw new InspectorError('BAD_ARGUMENT', `--lr-mult: "${item}" must be layer=number`);
@@ -94,11 +98,15 @@ export function parseVariants(spec: string): AblationVariant[] {
     .map((v) => {
       const remove: string[] = [];
       const resize: Record<string, number> = {};
-      for (const item of v.split(/[+,]/).map((x) => x.trim()).filter(Boolean)) {
+      for (const item of v
+        .split(/[+,]/)
+        .map((x) => x.trim())
+        .filter(Boolean)) {
         const [name, size] = item.split('=');
         if (size === undefined) remove.push(name);
         else if (Number.isInteger(Number(size)) && Number(size) >= 1 && Number(size) <= MAX_LAYER_WIDTH) resize[name.trim()] = Number(size);
-        else throw new InspectorError('BAD_ARGUMENT', `--variants: "${item}" must be a layer name or layer=N with N a whole number from 1 to ${MAX_LAYER_WIDTH}`);
+        else
+          throw new InspectorError('BAD_ARGUMENT', `--variants: "${item}" must be a layer name or layer=N with N a whole number from 1 to ${MAX_LAYER_WIDTH}`);
       }
       return { name: v, ...(remove.length ? { remove } : {}), ...(Object.keys(resize).length ? { resize } : {}) };
     });

@@ -13,7 +13,15 @@ import { required, type Flags } from './args';
 export const tableCsv = (t: Table): string => csvText(t.header, t.rows);
 
 /** A job the way the app runs it: its parameters checked, then through the engine's job registry and cache. */
-export function runJob<K extends JobKind>(core: EngineCore, kind: K, params: JobParams[K], ctx: JobContext = makeJobContext(() => undefined, () => false)): Promise<JobResults[K]> {
+export function runJob<K extends JobKind>(
+  core: EngineCore,
+  kind: K,
+  params: JobParams[K],
+  ctx: JobContext = makeJobContext(
+    () => undefined,
+    () => false,
+  ),
+): Promise<JobResults[K]> {
   validateJobParams(kind, params);
   return core.runJob(kind, params, ctx);
 }
@@ -66,5 +74,21 @@ export async function pausable<T>(run: Promise<T>, dir: string): Promise<T> {
 }
 
 export function finetuneJson(r: FinetuneSummary) {
-  return { strategy: r.strategy, classes: r.classes, train: r.trainImages, validation: r.validationImages, validation_accuracy: r.validationAccuracy, ...(r.testAccuracy !== undefined ? { test: r.testImages, test_accuracy: r.testAccuracy } : {}), reported_on: r.reportedOn, per_class: r.perClass, confusion: r.confusion, ...(r.bestEpoch !== undefined ? { best_epoch: r.bestEpoch, stopped_early: r.stoppedEarly } : {}), frozen: r.frozen, history: r.history, skipped: r.skipped, out: path.dirname(r.path), model_card: r.modelCard };
+  return {
+    strategy: r.strategy,
+    classes: r.classes,
+    train: r.trainImages,
+    validation: r.validationImages,
+    validation_accuracy: r.validationAccuracy,
+    ...(r.testAccuracy !== undefined ? { test: r.testImages, test_accuracy: r.testAccuracy } : {}),
+    reported_on: r.reportedOn,
+    per_class: r.perClass,
+    confusion: r.confusion,
+    ...(r.bestEpoch !== undefined ? { best_epoch: r.bestEpoch, stopped_early: r.stoppedEarly } : {}),
+    frozen: r.frozen,
+    history: r.history,
+    skipped: r.skipped,
+    out: path.dirname(r.path),
+    model_card: r.modelCard,
+  };
 }

@@ -31,8 +31,7 @@ interface BackendCandidate {
 }
 
 // In the CommonJS bundles `require` exists; under an ESM test runner it does not, so resolve from the project root.
-const dynamicRequire: NodeRequire =
-  typeof require === 'function' ? require : createRequire(path.join(process.cwd(), 'package.json'));
+const dynamicRequire: NodeRequire = typeof require === 'function' ? require : createRequire(path.join(process.cwd(), 'package.json'));
 
 function tryRequire(id: string): unknown {
   return dynamicRequire(id);
@@ -112,7 +111,9 @@ function candidates(allowNative: boolean): BackendCandidate[] {
             probe.dispose();
           }
         } catch (error) {
-          throw new Error(`webgpu works but cannot read results synchronously here (${error instanceof Error ? error.message : String(error)}); the engine needs that`);
+          throw new Error(
+            `webgpu works but cannot read results synchronously here (${error instanceof Error ? error.message : String(error)}); the engine needs that`,
+          );
         }
         return 'webgpu (Dawn)';
       },
@@ -141,9 +142,7 @@ let current: BackendChoice | undefined;
  * Picks and initialises a backend. `preferred` forces one (tests use 'cpu' as the independent reference);
  * otherwise CNN_INSPECTOR_BACKEND, otherwise priority order.
  */
-export async function initBackend(
-  options: { preferred?: BackendName; allowNative?: boolean } = {},
-): Promise<BackendChoice> {
+export async function initBackend(options: { preferred?: BackendName; allowNative?: boolean } = {}): Promise<BackendChoice> {
   const preferred = options.preferred ?? (process.env.CNN_INSPECTOR_BACKEND as BackendName | undefined);
   if (current && (!preferred || preferred === current.name)) return current;
   tf.env().set('IS_TEST', false);

@@ -45,7 +45,10 @@ export class PathPolicy {
   check(given: string, what: string): string {
     if (given === BUNDLED_MODEL_ID || given === BUNDLED_SAMPLES_ID) return given;
     const refuse = () =>
-      new InspectorError('PATH_NOT_ALLOWED', `${what}: this server opens only the samples, its workspace and the folders its owner named when starting it — not ${given}`);
+      new InspectorError(
+        'PATH_NOT_ALLOWED',
+        `${what}: this server opens only the samples, its workspace and the folders its owner named when starting it — not ${given}`,
+      );
     if (given.includes('\0') || !path.isAbsolute(given)) throw refuse();
     const lexical = path.resolve(given);
     if (!this.roots.some((r) => isInside(lexical, r.lexical) || isInside(lexical, r.real))) throw refuse();

@@ -181,7 +181,13 @@ export class EngineCore implements JobHost {
     if (!job) throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
     if (!job.cache) return job.run(this, params, ctx);
     const keyParams = job.cache.key ? { ...params, ...(job.cache.key(params) as object) } : params;
-    const key = cacheKey(resolveModelJsonPath(resolveModelPath(this.requireModel().summary.id)), this.requireDataset().summary, kind, keyParams, job.cache.schema);
+    const key = cacheKey(
+      resolveModelJsonPath(resolveModelPath(this.requireModel().summary.id)),
+      this.requireDataset().summary,
+      kind,
+      keyParams,
+      job.cache.schema,
+    );
     const cached = readCached<JobResults[K]>(key);
     if (cached) {
       ctx.progress(1, 1, 'Loaded the saved result');
@@ -203,7 +209,13 @@ export class EngineCore implements JobHost {
     const datasetRoot = resolveDatasetPath(dataset.summary.id);
     const run = createRun(dir, {
       model: { id: current.summary.id, file: modelFile, stamp: stamp(modelFile), name: current.summary.name },
-      dataset: { id: dataset.summary.id, path: datasetRoot, name: dataset.summary.name, count: dataset.summary.count, fingerprint: datasetFingerprint(dataset, datasetRoot) },
+      dataset: {
+        id: dataset.summary.id,
+        path: datasetRoot,
+        name: dataset.summary.name,
+        count: dataset.summary.count,
+        fingerprint: datasetFingerprint(dataset, datasetRoot),
+      },
       options,
       epochs: options.epochs ?? 10,
     });
@@ -215,7 +227,8 @@ export class EngineCore implements JobHost {
     const run = readRun(dir);
     const info = runInfo(path.basename(dir), run);
     if (info.status === 'done') throw new InspectorError('RUN_FINISHED', 'This run has finished; its model is in the same folder');
-    if (info.status === 'running' && run.pid !== process.pid) throw new InspectorError('BAD_ARGUMENT', `The run is being trained by another program (process ${run.pid})`);
+    if (info.status === 'running' && run.pid !== process.pid)
+      throw new InspectorError('BAD_ARGUMENT', `The run is being trained by another program (process ${run.pid})`);
     if (stamp(run.model.file) !== run.model.stamp) {
       throw new InspectorError('RUN_MODEL_CHANGED', `The model file ${run.model.file} has changed (or is gone) since the run started; start a new run`);
     }
@@ -240,7 +253,13 @@ export class EngineCore implements JobHost {
         onState: async (state) => saveState(dir, run, state, ctx.shouldPause?.() ? 'paused' : 'running'),
         // Checkpoints beside the model, where the Training tab looks for them (feature evolution, layer probes).
         onCheckpoint: async (epoch, model) => {
-          await model.save(fileSystemSaver(path.join(dir, 'checkpoints', `epoch-${epoch}`), { name: `${copy.summary.name} — fine-tuning, epoch ${epoch}`, labels: dataset.summary.classes.map((c) => c.name), preprocessing: copy.summary.preprocessing }));
+          await model.save(
+            fileSystemSaver(path.join(dir, 'checkpoints', `epoch-${epoch}`), {
+              name: `${copy.summary.name} — fine-tuning, epoch ${epoch}`,
+              labels: dataset.summary.classes.map((c) => c.name),
+              preprocessing: copy.summary.preprocessing,
+            }),
+          );
         },
       });
     } catch (error) {

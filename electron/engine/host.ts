@@ -12,7 +12,11 @@ import type { BackendChoice, BackendName } from './backend';
 import { builtScript } from './paths';
 import type { HostToWorker, WorkerAnswer, WorkerArgs, WorkerMethod, WorkerToHost } from './worker-protocol';
 
-type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void; onProgress?: (done: number, total: number, message: string, metrics?: TrainingMetrics) => void };
+type Pending = {
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  onProgress?: (done: number, total: number, message: string, metrics?: TrainingMetrics) => void;
+};
 
 interface PooledWorker {
   worker: Worker;
@@ -124,7 +128,12 @@ export class EngineHost {
   }
 
   /** The same, with worker 0's progress messages (e.g. while a big model loads) passed to `onProgress`. */
-  async broadcastWithProgress<M extends WorkerMethod>(method: M, key: string, onProgress: Pending['onProgress'], ...args: WorkerArgs<M>): Promise<WorkerAnswer<M>> {
+  async broadcastWithProgress<M extends WorkerMethod>(
+    method: M,
+    key: string,
+    onProgress: Pending['onProgress'],
+    ...args: WorkerArgs<M>
+  ): Promise<WorkerAnswer<M>> {
     await Promise.all(this.workers.map((w) => w.ready));
     const results = await Promise.all(this.workers.map((w, i) => this.post(w, { type: 'call', id: 0, method, args }, i === 0 ? onProgress : undefined)));
     const existing = this.stateCalls.findIndex((s) => s.key === key);
@@ -181,9 +190,7 @@ export class EngineHost {
       const job = this.queue.shift()!;
       free.busyWithJob = true;
       free.ready
-        .then(() =>
-          this.post(free, { type: 'job', id: 0, jobId: job.jobId, kind: job.kind, params: job.params, cancelFlag: job.cancelFlag }, job.onProgress),
-        )
+        .then(() => this.post(free, { type: 'job', id: 0, jobId: job.jobId, kind: job.kind, params: job.params, cancelFlag: job.cancelFlag }, job.onProgress))
         .then(job.resolve, job.reject)
         .finally(() => {
           free.busyWithJob = false;

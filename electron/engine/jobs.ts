@@ -92,16 +92,21 @@ const RUNNERS: { [K in JobKind]: JobRunner<K> } = {
   distributedCode: (core, params, ctx) => distributedCode(core.requireModel(), core.requireDataset(), params.layer, params, ctx),
   imagesPerClass: (core, params, ctx) => imagesPerClassCurve(core.requireModel(), core.requireDataset(), params, ctx),
   report: async (core, params, ctx) => ({ html: await buildReport(core, params, ctx) }),
-  compareModels: (core, params, ctx) => compareModels(core.requireModel(), resolveModelJsonPath(resolveModelPath(params.other)), core.requireDataset(), params, ctx),
+  compareModels: (core, params, ctx) =>
+    compareModels(core.requireModel(), resolveModelJsonPath(resolveModelPath(params.other)), core.requireDataset(), params, ctx),
   probeTraining: (core, params, ctx) => {
     const model = core.requireModel();
     return probeOverTraining(model, resolveModelJsonPath(resolveModelPath(model.summary.id)), core.requireDataset(), params, ctx);
   },
-  finetune: (core, params, ctx) => core.finetuneAndSave(params, path.join(runsRoot(), `${new Date().toISOString().replace(/[:.]/g, '-')}-${params.strategy}`), ctx),
+  finetune: (core, params, ctx) =>
+    core.finetuneAndSave(params, path.join(runsRoot(), `${new Date().toISOString().replace(/[:.]/g, '-')}-${params.strategy}`), ctx),
   resumeFinetune: (core, params, ctx) => core.resumeFinetune(runDir(params.run), ctx),
   ablation: (core, params, ctx) => architectureAblation(core.requireModel(), core.requireDataset(), params, ctx),
   collectActivations: async (core, params, ctx) =>
-    describeActivations(await collectActivations(core.requireModel(), core.requireDataset(), params.layers, { maps: params.maps, mapsDtype: params.mapsDtype }, ctx), params.layers),
+    describeActivations(
+      await collectActivations(core.requireModel(), core.requireDataset(), params.layers, { maps: params.maps, mapsDtype: params.mapsDtype }, ctx),
+      params.layers,
+    ),
   zooDownload: (_core, params, ctx) => downloadZooModel(findZooEntry(params.name), ctx),
 };
 
@@ -120,4 +125,6 @@ const CACHED: { [K in JobKind]?: JobDescriptor<K>['cache'] } = {
   evolution: {},
 };
 
-export const JOBS = Object.fromEntries(Object.entries(RUNNERS).map(([kind, run]) => [kind, { run, cache: CACHED[kind as JobKind] }])) as { [K in JobKind]: JobDescriptor<K> };
+export const JOBS = Object.fromEntries(Object.entries(RUNNERS).map(([kind, run]) => [kind, { run, cache: CACHED[kind as JobKind] }])) as {
+  [K in JobKind]: JobDescriptor<K>;
+};

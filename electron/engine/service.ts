@@ -172,7 +172,10 @@ export class InspectorService implements Inspector {
     const total = params.total ?? params.bytes.length;
     const offset = params.offset ?? 0;
     if (total > MAX_MODEL_UPLOAD_BYTES) {
-      throw new InspectorError('UPLOAD_LIMIT', `${name} is ${(total / 2 ** 20).toFixed(0)} MB; model files over ${MAX_MODEL_UPLOAD_BYTES / 2 ** 20} MB cannot be sent to the app — open it by path where the app runs`);
+      throw new InspectorError(
+        'UPLOAD_LIMIT',
+        `${name} is ${(total / 2 ** 20).toFixed(0)} MB; model files over ${MAX_MODEL_UPLOAD_BYTES / 2 ** 20} MB cannot be sent to the app — open it by path where the app runs`,
+      );
     }
     const partial = partialUploadPath(owner);
     if (offset === 0) fs.rmSync(partial, { force: true });
@@ -210,9 +213,17 @@ export class InspectorService implements Inspector {
     return this.host.call('exportModel', params);
   }
 
-  async addDatasetFiles(params: { folder: string; start?: boolean; files: Array<{ path: string; bytes: Uint8Array }> }): Promise<{ path: string; files: number }> {
+  async addDatasetFiles(params: {
+    folder: string;
+    start?: boolean;
+    files: Array<{ path: string; bytes: Uint8Array }>;
+  }): Promise<{ path: string; files: number }> {
     // One folder per name (its files replaced when a new copy starts), under the workspace only.
-    const name = params.folder.replace(/[^A-Za-z0-9 ._-]/g, '_').replace(/^\.+/, '').slice(0, 80) || 'images';
+    const name =
+      params.folder
+        .replace(/[^A-Za-z0-9 ._-]/g, '_')
+        .replace(/^\.+/, '')
+        .slice(0, 80) || 'images';
     const root = path.join(workspaceRoot(), 'uploaded-datasets', name);
     if (params.start) fs.rmSync(root, { recursive: true, force: true });
     fs.mkdirSync(root, { recursive: true });

@@ -33,7 +33,11 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       if (p.size !== undefined && typeof p.size !== 'number') fail('getImage: size must be a number');
       return;
     case 'addDatasetFiles':
-      if (typeof p.folder !== 'string' || !Array.isArray(p.files) || !p.files.every((f) => isObject(f) && typeof f.path === 'string' && f.bytes instanceof Uint8Array)) {
+      if (
+        typeof p.folder !== 'string' ||
+        !Array.isArray(p.files) ||
+        !p.files.every((f) => isObject(f) && typeof f.path === 'string' && f.bytes instanceof Uint8Array)
+      ) {
         fail('addDatasetFiles: needs folder (string) and files ([{path, bytes}])');
       }
       if (p.start !== undefined && typeof p.start !== 'boolean') fail('addDatasetFiles: start must be true or false');
@@ -41,7 +45,8 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
     case 'uploadModel':
       if (typeof p.name !== 'string' || !(p.bytes instanceof Uint8Array)) fail('uploadModel: needs name (string) and bytes (Uint8Array)');
       if (p.offset !== undefined || p.total !== undefined) {
-        if (!Number.isSafeInteger(p.offset) || !Number.isSafeInteger(p.total) || (p.offset as number) < 0 || (p.total as number) < 0) fail('uploadModel: offset and total must be whole numbers of bytes');
+        if (!Number.isSafeInteger(p.offset) || !Number.isSafeInteger(p.total) || (p.offset as number) < 0 || (p.total as number) < 0)
+          fail('uploadModel: offset and total must be whole numbers of bytes');
       }
       break;
     case 'exportModel':
@@ -49,7 +54,10 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       if (p.path !== undefined && typeof p.path !== 'string') fail('exportModel: path must be a string');
       break;
     case 'saveModelSettings': {
-      if (p.labels !== undefined && (!Array.isArray(p.labels) || !p.labels.every((l) => typeof l === 'string' && l.length <= 200) || p.labels.length > 100_000)) {
+      if (
+        p.labels !== undefined &&
+        (!Array.isArray(p.labels) || !p.labels.every((l) => typeof l === 'string' && l.length <= 200) || p.labels.length > 100_000)
+      ) {
         fail('saveModelSettings: labels must be a list of names');
       }
       if (p.preprocessing !== undefined && !isPreprocessing(p.preprocessing)) {
@@ -59,7 +67,8 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
     }
     case 'uploadImage':
       if (typeof p.name !== 'string' || !(p.bytes instanceof Uint8Array)) fail('uploadImage: needs name (string) and bytes (Uint8Array)');
-      if (p.bytes.length > MAX_IMAGE_UPLOAD_BYTES) throw new InspectorError('IMAGE_TOO_LARGE', `Image files over ${MAX_IMAGE_UPLOAD_BYTES / 2 ** 20} MB are refused`);
+      if (p.bytes.length > MAX_IMAGE_UPLOAD_BYTES)
+        throw new InspectorError('IMAGE_TOO_LARGE', `Image files over ${MAX_IMAGE_UPLOAD_BYTES / 2 ** 20} MB are refused`);
       return;
     case 'predict':
       checkImageRef(p.image);

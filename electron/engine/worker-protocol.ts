@@ -9,8 +9,21 @@ import type { EngineCore } from './core';
  * calls and answers derived from EngineCore itself (there was a hand-kept union, a switch and casts, which drifted).
  */
 export const WORKER_METHODS = [
-  'openModel', 'openDataset', 'listImages', 'getImage', 'addUpload', 'removeUploads', 'predict', 'activations', 'project',
-  'getFilters', 'getAtlas', 'getAtlasLayer', 'getAtlasSheet', 'exportModel', 'numTensors',
+  'openModel',
+  'openDataset',
+  'listImages',
+  'getImage',
+  'addUpload',
+  'removeUploads',
+  'predict',
+  'activations',
+  'project',
+  'getFilters',
+  'getAtlas',
+  'getAtlasLayer',
+  'getAtlasSheet',
+  'exportModel',
+  'numTensors',
 ] as const satisfies ReadonlyArray<keyof EngineCore>;
 
 export type WorkerMethod = (typeof WORKER_METHODS)[number];

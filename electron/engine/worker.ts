@@ -16,7 +16,8 @@ function send(message: WorkerToHost, transfer: ArrayBuffer[] = []): void {
 async function call(method: string, args: unknown[]): Promise<unknown> {
   if (!(WORKER_METHODS as readonly string[]).includes(method)) throw new Error(`unknown worker method ${method}`);
   // Progress of reading and converting a model file; the host passes worker 0's to the person.
-  if (method === 'openModel') return core.openModel(args[0] as string | undefined, (done, total, text) => send({ type: 'progress', jobId: 'open-model', done, total, message: text }));
+  if (method === 'openModel')
+    return core.openModel(args[0] as string | undefined, (done, total, text) => send({ type: 'progress', jobId: 'open-model', done, total, message: text }));
   const fn = core[method as WorkerMethod] as (...a: unknown[]) => unknown;
   return fn.apply(core, args);
 }

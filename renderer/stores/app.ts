@@ -1,6 +1,14 @@
 /** App-wide state: connection, backend, the open model and dataset. State only; calls go through api/. */
 import { defineStore } from 'pinia';
-import { MODEL_UPLOAD_PART_BYTES, type AppState, type DatasetSummary, type JobKind, type ModelLoading, type ModelSettings, type ModelSummary } from '../../shared/contract';
+import {
+  MODEL_UPLOAD_PART_BYTES,
+  type AppState,
+  type DatasetSummary,
+  type JobKind,
+  type ModelLoading,
+  type ModelSettings,
+  type ModelSummary,
+} from '../../shared/contract';
 import { api } from '../api';
 import { uploadFolder, type FolderFiles } from '../util/folder-upload';
 
@@ -30,12 +38,14 @@ export const useAppStore = defineStore('app', {
      * look-alike check depends on the folder only; a download, and fine-tuning runs (listed as runs, each naming its
      * models), on neither.
      */
-    contextFor: (s) => (kind: JobKind): string => {
-      if (kind === 'zooDownload' || kind === 'finetune' || kind === 'resumeFinetune') return '';
-      const m = s.state?.model;
-      const folder = [s.state?.dataset?.id, s.state?.dataset?.count];
-      return JSON.stringify(kind === 'datasetReport' ? folder : [m?.id, m?.classes, m?.preprocessing, ...folder]);
-    },
+    contextFor:
+      (s) =>
+      (kind: JobKind): string => {
+        if (kind === 'zooDownload' || kind === 'finetune' || kind === 'resumeFinetune') return '';
+        const m = s.state?.model;
+        const folder = [s.state?.dataset?.id, s.state?.dataset?.count];
+        return JSON.stringify(kind === 'datasetReport' ? folder : [m?.id, m?.classes, m?.preprocessing, ...folder]);
+      },
   },
   actions: {
     showError(error: unknown) {
@@ -68,7 +78,10 @@ export const useAppStore = defineStore('app', {
     /** A model file the person picked or dropped (.onnx, .h5, .keras). */
     async uploadModel(file: File) {
       if (file.size > 1000 * 1024 * 1024) {
-        this.error = { code: 'BAD_ARGUMENT', message: `${file.name} is ${(file.size / 1024 ** 3).toFixed(1)} GB, too big to send to the app: type its path in "model path on the server" instead` };
+        this.error = {
+          code: 'BAD_ARGUMENT',
+          message: `${file.name} is ${(file.size / 1024 ** 3).toFixed(1)} GB, too big to send to the app: type its path in "model path on the server" instead`,
+        };
         return;
       }
       // Sent in parts: the server takes no message bigger than a part.

@@ -1,7 +1,17 @@
 /** Long jobs: progress, cancellation and results, fed by the engine's events. */
 import { defineStore } from 'pinia';
 import { computed } from 'vue';
-import type { EvaluationResult, JobFinished, JobKind, JobParams, JobProgress, JobResults, JobStatus, OcclusionMaps, TrainingMetrics } from '../../shared/contract';
+import type {
+  EvaluationResult,
+  JobFinished,
+  JobKind,
+  JobParams,
+  JobProgress,
+  JobResults,
+  JobStatus,
+  OcclusionMaps,
+  TrainingMetrics,
+} from '../../shared/contract';
 import { api } from '../api';
 import { useAppStore } from './app';
 
@@ -64,7 +74,8 @@ export const useJobsStore = defineStore('jobs', {
       const context = useAppStore().contextFor(kind);
       try {
         const { jobId } = await api().startJob({ kind, params } as Parameters<ReturnType<typeof api>['startJob']>[0]);
-        if (!this.jobs.some((j) => j.jobId === jobId)) this.jobs.push({ jobId, kind, status: 'queued', done: 0, total: 0, message: 'Waiting to start…', metrics: [], context });
+        if (!this.jobs.some((j) => j.jobId === jobId))
+          this.jobs.push({ jobId, kind, status: 'queued', done: 0, total: 0, message: 'Waiting to start…', metrics: [], context });
         return jobId;
       } catch (error) {
         useAppStore().showError(error);
@@ -85,7 +96,16 @@ export const useJobsStore = defineStore('jobs', {
     onProgress(event: JobProgress) {
       let job = this.jobs.find((j) => j.jobId === event.jobId);
       if (!job) {
-        job = { jobId: event.jobId, kind: event.kind, status: 'running', done: 0, total: 0, message: '', metrics: [], context: useAppStore().contextFor(event.kind) };
+        job = {
+          jobId: event.jobId,
+          kind: event.kind,
+          status: 'running',
+          done: 0,
+          total: 0,
+          message: '',
+          metrics: [],
+          context: useAppStore().contextFor(event.kind),
+        };
         this.jobs.push(job);
       }
       job.status = 'running';
@@ -101,7 +121,16 @@ export const useJobsStore = defineStore('jobs', {
     async onFinished(event: JobFinished) {
       let job = this.jobs.find((j) => j.jobId === event.jobId);
       if (!job) {
-        job = { jobId: event.jobId, kind: event.kind, status: event.status, done: 0, total: 0, message: '', metrics: [], context: useAppStore().contextFor(event.kind) };
+        job = {
+          jobId: event.jobId,
+          kind: event.kind,
+          status: event.status,
+          done: 0,
+          total: 0,
+          message: '',
+          metrics: [],
+          context: useAppStore().contextFor(event.kind),
+        };
         this.jobs.push(job);
       }
       job.status = event.status;

@@ -38,7 +38,10 @@ export const useSelectionStore = defineStore('selection', {
     async openFile(file: File) {
       try {
         if (file.size > MAX_IMAGE_UPLOAD_BYTES) {
-          throw Object.assign(new Error(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB; images over ${MAX_IMAGE_UPLOAD_BYTES / 2 ** 20} MB are not sent to the app`), { code: 'IMAGE_TOO_LARGE' });
+          throw Object.assign(
+            new Error(`${file.name} is ${(file.size / 2 ** 20).toFixed(0)} MB; images over ${MAX_IMAGE_UPLOAD_BYTES / 2 ** 20} MB are not sent to the app`),
+            { code: 'IMAGE_TOO_LARGE' },
+          );
         }
         const uploaded = await api().uploadImage({ name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
         await this.selectImage(uploaded.ref, `your file · ${uploaded.name}`);

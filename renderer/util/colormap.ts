@@ -32,7 +32,13 @@ export function viridisGradient(direction = 'to right'): string {
  * Paints one unit's map (channel `unit` of a [H,W,C] array, or one value of a [C] array) into RGBA pixels with
  * the shared scale [min, max].
  */
-export function unitToRgba(data: Float32Array, shape: number[], unit: number, min: number, max: number): { rgba: Uint8ClampedArray<ArrayBuffer>; width: number; height: number } {
+export function unitToRgba(
+  data: Float32Array,
+  shape: number[],
+  unit: number,
+  min: number,
+  max: number,
+): { rgba: Uint8ClampedArray<ArrayBuffer>; width: number; height: number } {
   const [h, w, c] = shape.length === 3 ? shape : [1, 1, shape[0]];
   const rgba = new Uint8ClampedArray(h * w * 4);
   const range = max - min || 1;

@@ -2,9 +2,21 @@
 import type { FinetuneStrategy } from '../../shared/contract';
 
 export const STRATEGIES: Array<{ id: FinetuneStrategy; title: string; text: string }> = [
-  { id: 'features', title: 'Keep what it knows, teach a new last step', text: 'Every learned layer stays as it is; only a new final layer learns your classes. Fast, and best when you have few images.' },
-  { id: 'fc', title: 'Keep the pattern detectors, retrain the top', text: 'The convolution layers (edges, textures, parts) stay; the fully connected layers and the new last step learn.' },
-  { id: 'all', title: 'Adjust the whole network gently', text: 'Everything learns, the already-trained layers at a tenth of the speed of the new last step. Best with many images.' },
+  {
+    id: 'features',
+    title: 'Keep what it knows, teach a new last step',
+    text: 'Every learned layer stays as it is; only a new final layer learns your classes. Fast, and best when you have few images.',
+  },
+  {
+    id: 'fc',
+    title: 'Keep the pattern detectors, retrain the top',
+    text: 'The convolution layers (edges, textures, parts) stay; the fully connected layers and the new last step learn.',
+  },
+  {
+    id: 'all',
+    title: 'Adjust the whole network gently',
+    text: 'Everything learns, the already-trained layers at a tenth of the speed of the new last step. Best with many images.',
+  },
   { id: 'scratch', title: 'Start from nothing (for comparison)', text: 'Same network, random starting point: shows how much the pretrained knowledge helps.' },
 ];
 

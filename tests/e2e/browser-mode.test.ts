@@ -63,7 +63,9 @@ describe('browser mode in Chromium', () => {
     expect(status).toMatch(/Sample images/);
     expect(status).toMatch(/wasm/);
     // Tiles are painted: the canvas of unit 0 is 28×28.
-    const size = await page.locator('canvas[data-unit="0"]').evaluate((c) => [(c as unknown as { width: number }).width, (c as unknown as { height: number }).height]);
+    const size = await page
+      .locator('canvas[data-unit="0"]')
+      .evaluate((c) => [(c as unknown as { width: number }).width, (c as unknown as { height: number }).height]);
     expect(size).toEqual([28, 28]);
     await page.screenshot({ path: path.join(OUT, 'browser-conv1.png') });
 
@@ -151,10 +153,14 @@ describe('browser mode in Chromium', () => {
     await page.locator('section[aria-label="Layers over training time"]').getByRole('button', { name: 'Measure' }).click();
     await page.waitForSelector('[data-probe-training-verdict]', { timeout: 240_000 });
     // Six layers, each settled at one of the saved moments (epoch-N or final).
-    await expect(page.locator('[data-probe-training-verdict]').textContent()).resolves.toMatch(/^\s*Settled \(within one point of its final accuracy\):(\s*,?\s*\w+ at (epoch-\d+|final)){6}\.\s*$/);
+    await expect(page.locator('[data-probe-training-verdict]').textContent()).resolves.toMatch(
+      /^\s*Settled \(within one point of its final accuracy\):(\s*,?\s*\w+ at (epoch-\d+|final)){6}\.\s*$/,
+    );
     expect(await page.locator('[data-probe-training-chart]').isVisible()).toBe(true);
     // 500 samples → 150 held out: the sentence says how big a difference that can resolve.
-    await expect(page.locator('[data-probe-training-noise]').textContent()).resolves.toMatch(/With 150 held-out images, differences under about [3-9] points may be chance/);
+    await expect(page.locator('[data-probe-training-noise]').textContent()).resolves.toMatch(
+      /With 150 held-out images, differences under about [3-9] points may be chance/,
+    );
     await page.screenshot({ path: path.join(OUT, 'browser-probe-training.png') });
     expect(errors).toEqual([]);
     await page.close();
@@ -227,7 +233,10 @@ describe('browser mode in Chromium', () => {
     await page.waitForSelector('[data-runs] tbody tr', { timeout: 180_000 });
     const row = await page.locator('[data-runs] tbody tr').first().textContent();
     // The run's model downloads as a TF.js zip straight from its row.
-    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-runs] tbody tr').first().getByRole('button', { name: 'TF.js' }).click()]);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-runs] tbody tr').first().getByRole('button', { name: 'TF.js' }).click(),
+    ]);
     expect(download.suggestedFilename()).toMatch(/\.zip$/);
     const accuracy = Number(/([\d.]+) %/.exec(row ?? '')?.[1]);
     expect(accuracy).toBeGreaterThan(30); // 10 classes: chance is 10 %
@@ -240,7 +249,9 @@ describe('browser mode in Chromium', () => {
     await page.waitForSelector('[data-comparison] tbody tr', { timeout: 180_000 });
     await expect(page.locator('[data-comparison] tbody tr', { hasText: 'conv1' }).textContent()).resolves.toMatch(/kept/);
     // …so a probe on conv1 tells the classes apart exactly as well before as after.
-    await expect(page.locator('[data-comparison] tbody tr', { hasText: 'conv1' }).locator('[data-comparison-probe]').textContent()).resolves.toMatch(/^\s*(\d+) → \1 %\s*$/);
+    await expect(page.locator('[data-comparison] tbody tr', { hasText: 'conv1' }).locator('[data-comparison-probe]').textContent()).resolves.toMatch(
+      /^\s*(\d+) → \1 %\s*$/,
+    );
     await page.screenshot({ path: path.join(OUT, 'browser-train.png') });
     // A confusion cell opens its held-back images; one of them opens in Inspect with the run's own model.
     const matrix = page.locator('[data-run-details] [data-confusion]');
@@ -248,7 +259,9 @@ describe('browser mode in Chromium', () => {
     // The chart's grid: 124 px left, 10 top, 10 right, 90 bottom; 10 × 10 cells; the top-left one is the first
     // class taken for itself.
     await page.mouse.click(box.x + 124 + (box.width - 134) / 20, box.y + 10 + (box.height - 100) / 20);
-    await expect.poll(() => page.locator('[data-run-details] [data-drill] p').textContent(), { timeout: 10_000 }).toMatch(/^Ankle-boot recognised correctly \(\d+\)/);
+    await expect
+      .poll(() => page.locator('[data-run-details] [data-drill] p').textContent(), { timeout: 10_000 })
+      .toMatch(/^Ankle-boot recognised correctly \(\d+\)/);
     await page.locator('[data-run-details] [data-drill] .thumb').first().click();
     await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/fine-tuned \(features\)/);
     await page.waitForSelector('[data-unit-tile="0"]', { timeout: 30_000 });
@@ -309,7 +322,10 @@ describe('browser mode in Chromium', () => {
     await page.locator('[data-view="train"]').click();
     await page.locator('[data-folder-input]').setInputFiles(folder);
     await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 60_000 }).toMatch(/Images:\s*my clothes \(16\)/);
-    await expect(page.locator('[data-class-counts] li').allTextContents()).resolves.toEqual([expect.stringMatching(/^bags\s*8$/), expect.stringMatching(/^boots\s*8$/)]);
+    await expect(page.locator('[data-class-counts] li').allTextContents()).resolves.toEqual([
+      expect.stringMatching(/^bags\s*8$/),
+      expect.stringMatching(/^boots\s*8$/),
+    ]);
     // Each class shows its first images.
     await expect.poll(() => page.locator('[data-class-counts] li img').count(), { timeout: 10_000 }).toBe(6);
     await page.screenshot({ path: path.join(OUT, 'browser-folder-chosen.png') });
@@ -327,7 +343,10 @@ describe('browser mode in Chromium', () => {
     const folder = path.join(dir, 'shapes');
     await writeImageFolder(folder, ['bags', 'boots'], 4, 28, topBottom);
     // The first file of the first class cannot be decoded.
-    fs.writeFileSync(path.join(folder, 'bags', '0-broken.png'), Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]));
+    fs.writeFileSync(
+      path.join(folder, 'bags', '0-broken.png'),
+      Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]),
+    );
     const { page } = await openApp();
     await page.locator('[data-layer="conv2"]').click();
     await expect.poll(() => page.locator('canvas[data-unit="0"]').getAttribute('width'), { timeout: 30_000 }).toBe('14');

@@ -97,12 +97,16 @@ describe('HTTP: host, token, headers, malformed requests', () => {
     for (const [name, value] of [
       ['x-frame-options', 'DENY'],
       ['x-content-type-options', 'nosniff'],
-    ]) expect(page.headers.get(name)).toBe(value);
+    ])
+      expect(page.headers.get(name)).toBe(value);
     expect(page.headers.get('content-security-policy')).toMatch(/frame-ancestors 'none'/);
   });
 
   it('refuses a Host it does not serve (DNS rebinding), even with the right token', async () => {
-    const response = await rawRequest(server.port, `GET /?token=${server.token} HTTP/1.1\r\nHost: attacker.example:${server.port}\r\nConnection: close\r\n\r\n`);
+    const response = await rawRequest(
+      server.port,
+      `GET /?token=${server.token} HTTP/1.1\r\nHost: attacker.example:${server.port}\r\nConnection: close\r\n\r\n`,
+    );
     expect(statusOf(response)).toBe(400);
     const none = await rawRequest(server.port, `GET / HTTP/1.0\r\n\r\n`);
     expect(statusOf(none)).toBe(400);
@@ -121,8 +125,12 @@ describe('HTTP: host, token, headers, malformed requests', () => {
 
   it('refuses sockets from other sites (Origin) and without the token', async () => {
     await expect(connect({ headers: {} })).rejects.toThrow(/refused: 401/);
-    await expect(connect({ headers: { cookie: `cnn_inspector_${server.port}=${server.token}`, origin: 'http://attacker.example' } })).rejects.toThrow(/refused: 401/);
-    await expect(connect({ headers: { cookie: `cnn_inspector_${server.port}=${server.token}`, origin: `http://attacker.example:${server.port}` } })).rejects.toThrow(/refused: 401/);
+    await expect(connect({ headers: { cookie: `cnn_inspector_${server.port}=${server.token}`, origin: 'http://attacker.example' } })).rejects.toThrow(
+      /refused: 401/,
+    );
+    await expect(
+      connect({ headers: { cookie: `cnn_inspector_${server.port}=${server.token}`, origin: `http://attacker.example:${server.port}` } }),
+    ).rejects.toThrow(/refused: 401/);
     const ok = await connect({ headers: { origin: `http://localhost:${server.port}` }, query: `?token=${server.token}` });
     expect((await ok.api.getState()).transport).toBe('browser');
     ok.socket.close();
@@ -135,7 +143,11 @@ describe('a client never reads or names server paths', () => {
     const json = JSON.parse(fs.readFileSync(path.join(TINY_DIR, 'model.json'), 'utf8'));
     const rel = path.relative(path.join(process.env.CNN_INSPECTOR_WORKSPACE!, 'uploaded-datasets', 'planted'), path.join(outside, 'secret.bin'));
     json.weightsManifest[0].paths = [rel];
-    const { path: folder } = await client.api.addDatasetFiles({ folder: 'planted', start: true, files: [{ path: 'model.json', bytes: new TextEncoder().encode(JSON.stringify(json)) }] });
+    const { path: folder } = await client.api.addDatasetFiles({
+      folder: 'planted',
+      start: true,
+      files: [{ path: 'model.json', bytes: new TextEncoder().encode(JSON.stringify(json)) }],
+    });
     const error = await client.api.openModel({ path: path.join(folder, 'model.json') }).catch((e) => e);
     expect(error.code).toBe('PATH_OUTSIDE_FOLDER');
     expect(error.message).not.toMatch(/\d+ bytes/);
@@ -157,7 +169,7 @@ describe('a client never reads or names server paths', () => {
     expect(await codes(client.api.openDataset({ path: path.join(allowed, 'link-out') }))).toBe('PATH_NOT_ALLOWED');
     // The named folder itself opens (a copy of the tiny model).
     fs.cpSync(TINY_DIR, path.join(allowed, 'tiny'), { recursive: true });
-    expect((await client.api.openModel({ path: path.join(allowed, 'tiny', 'model.json') }) as ModelSummary).inputShape).toEqual([12, 12, 3]);
+    expect(((await client.api.openModel({ path: path.join(allowed, 'tiny', 'model.json') })) as ModelSummary).inputShape).toEqual([12, 12, 3]);
     // Its settings go to the workspace, not beside the model.
     await client.api.saveModelSettings({ labels: ['a', 'b', 'c'] });
     expect(fs.existsSync(path.join(allowed, 'tiny', 'model.json.inspector.json'))).toBe(false);
@@ -256,7 +268,9 @@ describe('per-client limits and release', () => {
   });
 
   it('uploaded images are held within the quota and released when their client leaves', async () => {
-    const png = await sharp({ create: { width: 600, height: 600, channels: 3, background: '#336699' } }).png({ compressionLevel: 0 }).toBuffer();
+    const png = await sharp({ create: { width: 600, height: 600, channels: 3, background: '#336699' } })
+      .png({ compressionLevel: 0 })
+      .toBuffer();
     const client = await connect();
     const refs: ImageRef[] = [];
     for (let i = 0; i < 6; i++) refs.push((await client.api.uploadImage({ name: `p${i}.png`, bytes: new Uint8Array(png) })).ref);
@@ -277,7 +291,9 @@ describe('per-client limits and release', () => {
     const bytes = new Uint8Array(fs.readFileSync(path.join(ROOT, 'tests', 'fixtures', 'onnx', 'cnn-ops.onnx')));
     const half = Math.floor(bytes.length / 2);
     expect(await client.api.uploadModel({ name: 'cnn-ops.onnx', bytes: bytes.subarray(0, half), offset: 0, total: bytes.length })).toBeNull();
-    await expect(client.api.uploadModel({ name: 'cnn-ops.onnx', bytes: bytes.subarray(half), offset: half + 1, total: bytes.length })).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(client.api.uploadModel({ name: 'cnn-ops.onnx', bytes: bytes.subarray(half), offset: half + 1, total: bytes.length })).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+    });
     const opened = await client.api.uploadModel({ name: 'cnn-ops.onnx', bytes: bytes.subarray(half), offset: half, total: bytes.length });
     expect(opened?.name).toBe('cnn-ops');
     await client.api.openModel({});

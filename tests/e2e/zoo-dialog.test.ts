@@ -72,7 +72,9 @@ describe('model zoo dialog (browser mode)', () => {
     await page.screenshot({ path: path.join(OUT, 'zoo-dialog-1280.png') });
 
     await page.locator('[data-zoo="broken-net"] button').click();
-    await expect.poll(() => page.locator('.problem').textContent(), { timeout: 30_000 }).toMatch(/Broken net: .*not the Broken net the project pinned.*deleted/);
+    await expect
+      .poll(() => page.locator('.problem').textContent(), { timeout: 30_000 })
+      .toMatch(/Broken net: .*not the Broken net the project pinned.*deleted/);
     await page.screenshot({ path: path.join(OUT, 'zoo-dialog-refused-1280.png') });
 
     await page.locator('[data-zoo="tiny-net"] button').click();

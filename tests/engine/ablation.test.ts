@@ -21,7 +21,10 @@ import { topBottom, writeImageFolder } from '../helpers/image-folders';
 const ROOT = path.resolve(__dirname, '..', '..');
 const BUNDLED = path.join(ROOT, 'resources/model/model.json');
 const TINY = path.join(ROOT, 'tests/fixtures/models/tiny-functional/model.json');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let dir: string;
 
 async function built(config: ReturnType<typeof variantConfig>['config']): Promise<tfl.LayersModel> {
@@ -83,7 +86,20 @@ describe('architecture ablation', () => {
     const loaded = await openModel(TINY, 'tiny');
     const dataset = openDataset(path.join(dir, 'data'), 'tb');
     const before = tf.memory().numTensors;
-    const r = await architectureAblation(loaded, dataset, { variants: [{ name: 'no pooling', remove: ['p1'] }, { name: 'two filters', resize: { c1: 2 } }], epochs: 12, batchSize: 8, seed: 3 }, quiet);
+    const r = await architectureAblation(
+      loaded,
+      dataset,
+      {
+        variants: [
+          { name: 'no pooling', remove: ['p1'] },
+          { name: 'two filters', resize: { c1: 2 } },
+        ],
+        epochs: 12,
+        batchSize: 8,
+        seed: 3,
+      },
+      quiet,
+    );
     expect(r.rows.map((x) => x.variant)).toEqual(['Full model', 'no pooling', 'two filters']);
     expect([r.trainImages, r.validationImages]).toEqual([32, 8]);
     for (const row of r.rows) {
@@ -103,7 +119,12 @@ describe('architecture ablation', () => {
     // A folder too big for memory (here: any) trains from a file on disk, removed afterwards, to the same kind of table.
     process.env.CNN_INSPECTOR_IMAGES_IN_MEMORY = '1000';
     try {
-      const fromDisk = await architectureAblation(loaded, dataset, { variants: [{ name: 'two filters', resize: { c1: 2 } }], epochs: 12, batchSize: 8, seed: 3 }, quiet);
+      const fromDisk = await architectureAblation(
+        loaded,
+        dataset,
+        { variants: [{ name: 'two filters', resize: { c1: 2 } }], epochs: 12, batchSize: 8, seed: 3 },
+        quiet,
+      );
       expect(fromDisk.rows.map((x) => x.parameters)).toEqual([r.rows[0].parameters, r.rows[2].parameters]);
       expect(fromDisk.rows[0].validationError).toBeLessThanOrEqual(0.25);
       const tmp = path.join(process.env.CNN_INSPECTOR_WORKSPACE!, 'tmp');
@@ -117,7 +138,22 @@ describe('architecture ablation', () => {
   it('the CLI writes the ablation table as CSV with one row per variant', async () => {
     const run = promisify(execFile);
     const out = path.join(dir, 'ablation.csv');
-    const { stdout } = await run(process.execPath, [path.join(ROOT, 'dist/electron/cli.cjs'), 'ablate', '--model', TINY, '--data', path.join(dir, 'data'), '--variants', 'p1; c1=2', '--epochs', '3', '--batch', '8', '--out', out]);
+    const { stdout } = await run(process.execPath, [
+      path.join(ROOT, 'dist/electron/cli.cjs'),
+      'ablate',
+      '--model',
+      TINY,
+      '--data',
+      path.join(dir, 'data'),
+      '--variants',
+      'p1; c1=2',
+      '--epochs',
+      '3',
+      '--batch',
+      '8',
+      '--out',
+      out,
+    ]);
     const printed = JSON.parse(stdout);
     expect(printed.rows.map((r: { variant: string }) => r.variant)).toEqual(['Full model', 'p1', 'c1=2']);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n');

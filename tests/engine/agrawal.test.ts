@@ -7,7 +7,17 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { layerActivations } from '../../electron/engine/analyses/activations';
-import { averagePrecision, entropyBits, grandmotherCells, grandmotherCurves, precisionAtRecall, PR_RECALLS, selectivity, selectivityOfLayers, sparsity } from '../../electron/engine/analyses/selectivity';
+import {
+  averagePrecision,
+  entropyBits,
+  grandmotherCells,
+  grandmotherCurves,
+  precisionAtRecall,
+  PR_RECALLS,
+  selectivity,
+  selectivityOfLayers,
+  sparsity,
+} from '../../electron/engine/analyses/selectivity';
 import { mulberry32 } from '../../electron/engine/base/random';
 import { makeJobContext } from '../../electron/engine/base/job-context';
 import { initBackend } from '../../electron/engine/backend';
@@ -15,7 +25,10 @@ import { openDataset, type Dataset } from '../../electron/engine/data/dataset';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let loaded: LoadedModel;
 let dataset: Dataset;
 const maps = new Map<string, Array<{ data: Float32Array; shape: number[]; cls: number }>>();
@@ -153,15 +166,38 @@ describe('Agrawal et al. analyses', () => {
     const random = mulberry32(9);
     const labels = Array.from({ length: 80 }, (_, i) => i % 2);
     const scores = labels.map((l) => Array.from({ length: 12 }, (_, u) => random() + (u < 3 && l === 1 ? u * 0.5 : 0)));
-    const ap = [0, 1].map((c) => Array.from({ length: 12 }, (_, u) => averagePrecision(scores.map((s) => s[u]), labels.map((l) => l === c))));
+    const ap = [0, 1].map((c) =>
+      Array.from({ length: 12 }, (_, u) =>
+        averagePrecision(
+          scores.map((s) => s[u]),
+          labels.map((l) => l === c),
+        ),
+      ),
+    );
     const curves = grandmotherCurves(scores, labels, ap);
     const best = [...ap[1].keys()].sort((a, b) => ap[1][b] - ap[1][a]).slice(0, 5);
     expect(curves[1].top.map((t) => t.unit)).toEqual(best);
     expect(curves[1].top[0].unit).toBe(2); // the most shifted unit
-    expect(curves[1].top[0].precision).toEqual(precisionAtRecall(scores.map((s) => s[2]), labels.map((l) => l === 1)));
+    expect(curves[1].top[0].precision).toEqual(
+      precisionAtRecall(
+        scores.map((s) => s[2]),
+        labels.map((l) => l === 1),
+      ),
+    );
     expect(curves[1].random.units).toHaveLength(5);
     for (const u of curves[1].random.units) expect(best).not.toContain(u);
-    const mean = PR_RECALLS.map((_, k) => curves[1].random.units.reduce((sum, u) => sum + precisionAtRecall(scores.map((s) => s[u]), labels.map((l) => l === 1))[k], 0) / 5);
+    const mean = PR_RECALLS.map(
+      (_, k) =>
+        curves[1].random.units.reduce(
+          (sum, u) =>
+            sum +
+            precisionAtRecall(
+              scores.map((s) => s[u]),
+              labels.map((l) => l === 1),
+            )[k],
+          0,
+        ) / 5,
+    );
     expect(curves[1].random.precision.map((v, k) => Math.abs(v - mean[k]))).toSatisfy((d: number[]) => d.every((x) => x < 1e-12));
     expect(grandmotherCurves(scores, labels, ap)).toEqual(curves);
   });

@@ -83,7 +83,10 @@ describe('without ONNX Runtime', () => {
       expect(forward.engine).toMatch(/^tfjs/);
       expect(lastFallbackReason).toMatch(/switched off/);
       const out = await forward.run(seeded(2 * 784, 5), 2);
-      expect(out.map((o) => o.shape)).toEqual([[2, 28, 28, 32], [2, 10]]);
+      expect(out.map((o) => o.shape)).toEqual([
+        [2, 28, 28, 32],
+        [2, 10],
+      ]);
       await expect(batchForward(loaded, ['conv1'], 'onnxruntime')).rejects.toMatchObject({ code: 'JOB_FAILED' });
     } finally {
       await releaseBatchSessions(loaded);

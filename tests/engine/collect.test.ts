@@ -27,7 +27,10 @@ let dir: string;
 let loaded: LoadedModel;
 let dataset: Dataset;
 const messages: string[] = [];
-const ctx = makeJobContext((_d, _t, message) => void messages.push(message), () => false);
+const ctx = makeJobContext(
+  (_d, _t, message) => void messages.push(message),
+  () => false,
+);
 
 const numpy = (() => {
   try {
@@ -54,12 +57,29 @@ describe('activation collection', () => {
 
   it('float16: IEEE half with round-to-nearest-even, subnormals and overflow', () => {
     const cases: Array<[number, number]> = [
-      [0, 0x0000], [-0, 0x8000], [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [1e6, 0x7c00], [-1e6, 0xfc00],
-      [2 ** -24, 0x0001], [2 ** -25, 0x0000], [3 * 2 ** -25, 0x0002], [2 ** -14, 0x0400], [0.1, 0x2e66], [1 / 3, 0x3555],
-      [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [2047, 0x67ff], [4095, 0x6c00], [NaN, 0x7e00],
+      [0, 0x0000],
+      [-0, 0x8000],
+      [1, 0x3c00],
+      [-2, 0xc000],
+      [65504, 0x7bff],
+      [65520, 0x7c00],
+      [1e6, 0x7c00],
+      [-1e6, 0xfc00],
+      [2 ** -24, 0x0001],
+      [2 ** -25, 0x0000],
+      [3 * 2 ** -25, 0x0002],
+      [2 ** -14, 0x0400],
+      [0.1, 0x2e66],
+      [1 / 3, 0x3555],
+      [1 + 2 ** -11, 0x3c00],
+      [1 + 3 * 2 ** -11, 0x3c02],
+      [2047, 0x67ff],
+      [4095, 0x6c00],
+      [NaN, 0x7e00],
     ];
     for (const [value, bits] of cases) expect([value, floatToHalf(value)]).toEqual([value, bits]);
-    for (const [, bits] of cases.filter(([v]) => Number.isFinite(v) && Math.abs(v) <= 65504 && v !== 2 ** -25)) expect(floatToHalf(halfToFloat(bits))).toBe(bits);
+    for (const [, bits] of cases.filter(([v]) => Number.isFinite(v) && Math.abs(v) <= 65504 && v !== 2 ** -25))
+      expect(floatToHalf(halfToFloat(bits))).toBe(bits);
   });
 
   it.skipIf(!numpy)('streamed .npy files (float32, float16, int32) load in NumPy with the same values NumPy itself gives', () => {
@@ -164,11 +184,22 @@ print(json.dumps([list(a.shape), str(a.dtype), bool((a == ref).all())]))`;
       process.env.CNN_INSPECTOR_PROBE_THREADS = '2';
       expect(probeThreadCount()).toBe(2); // the helper script is built (npm test builds first)
       const seen: string[] = [];
-      const threaded = await linearProbes(loaded, dataset, options, makeJobContext((_d, _t, m) => void seen.push(m), () => false));
+      const threaded = await linearProbes(
+        loaded,
+        dataset,
+        options,
+        makeJobContext(
+          (_d, _t, m) => void seen.push(m),
+          () => false,
+        ),
+      );
       expect(seen.some((m) => m.endsWith('· 2 cores'))).toBe(true);
       expect(threaded).toEqual(here);
       let probing = 0;
-      const cancelling = makeJobContext((_d, _t, m) => void (m.startsWith('Probing') && probing++), () => probing > 0);
+      const cancelling = makeJobContext(
+        (_d, _t, m) => void (m.startsWith('Probing') && probing++),
+        () => probing > 0,
+      );
       await expect(linearProbes(loaded, dataset, options, cancelling)).rejects.toMatchObject({ code: 'JOB_CANCELLED' });
       expect(tf.memory().numTensors).toBe(before);
     } finally {
@@ -178,15 +209,37 @@ print(json.dumps([list(a.shape), str(a.dtype), bool((a == ref).all())]))`;
 
   it.skipIf(!numpy)('the CLI writes the collection where asked; NumPy reads it and its numbers are the collection’s', async () => {
     const out = path.join(dir, 'exported');
-    const stdout = execFileSync(process.execPath, [path.resolve(__dirname, '..', '..', 'dist/electron/cli.cjs'), 'collect', '--model', TINY, '--data', path.join(dir, 'data'), '--layers', 'c1,out', '--maps', '--float16', '--out-dir', out], { encoding: 'utf8' });
+    const stdout = execFileSync(
+      process.execPath,
+      [
+        path.resolve(__dirname, '..', '..', 'dist/electron/cli.cjs'),
+        'collect',
+        '--model',
+        TINY,
+        '--data',
+        path.join(dir, 'data'),
+        '--layers',
+        'c1,out',
+        '--maps',
+        '--float16',
+        '--out-dir',
+        out,
+      ],
+      { encoding: 'utf8' },
+    );
     const printed = JSON.parse(stdout);
     expect(printed.images).toBe(24);
-    expect(printed.layers.map((l: { layer: string; maps_dtype: string }) => [l.layer, l.maps_dtype])).toEqual([['c1', 'float16'], ['out', 'float16']]);
+    expect(printed.layers.map((l: { layer: string; maps_dtype: string }) => [l.layer, l.maps_dtype])).toEqual([
+      ['c1', 'float16'],
+      ['out', 'float16'],
+    ]);
     const script = `import numpy as np, json, sys
 d = sys.argv[1]
 m = np.load(d + '/c1.maps.npy'); x = np.load(d + '/c1.max.npy'); n = np.load(d + '/c1.nonzero.npy'); y = np.load(d + '/labels.npy')
 print(json.dumps([list(m.shape), str(m.dtype), list(x.shape), str(n.dtype), y.tolist(), bool((m.astype(np.float32).max(axis=(1, 2)) == x.astype(np.float16).astype(np.float32)).all()), bool(((m != 0).sum(axis=(1, 2, 3)) <= n).all())]))`;
-    const [mapsShape, mapsDtype, maxShape, nonzeroDtype, labels, maxAgrees, nonzeroAgrees] = JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, out], { encoding: 'utf8' }));
+    const [mapsShape, mapsDtype, maxShape, nonzeroDtype, labels, maxAgrees, nonzeroAgrees] = JSON.parse(
+      execFileSync('/usr/bin/python3', ['-c', script, out], { encoding: 'utf8' }),
+    );
     expect([mapsShape, mapsDtype, maxShape, nonzeroDtype]).toEqual([[24, 10, 10, 4], 'float16', [24, 4], 'int32']);
     expect(labels).toEqual(dataset.entries.map((e) => e.classIndex));
     // The float16 maps' spatial max is the float32 max rounded to float16; rounding can only turn values into 0.

@@ -17,7 +17,10 @@ import { BUNDLED_MODEL_PATH } from '../../electron/engine/paths';
 import { writeImageFolder } from '../helpers/image-folders';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let dir: string;
 let dataset: Dataset;
 

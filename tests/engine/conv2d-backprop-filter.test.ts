@@ -46,7 +46,9 @@ describe('Conv2DBackpropFilter on wasm', () => {
       const dyValues = tf.randomNormal(outShape, 0, 1, 'float32', 11);
       const xData = xValues.dataSync().slice();
       const dyData = dyValues.dataSync().slice();
-      const expected = backpropFilter(xValues as tf.Tensor4D, dyValues as tf.Tensor4D, c.f, c.s, c.pad).dataSync().slice();
+      const expected = backpropFilter(xValues as tf.Tensor4D, dyValues as tf.Tensor4D, c.f, c.s, c.pad)
+        .dataSync()
+        .slice();
       tf.disposeVariables();
       await tf.setBackend('wasm');
       const before = tf.memory().numTensors;
@@ -82,7 +84,9 @@ describe('Conv2DBackpropFilter on wasm', () => {
     await tf.setBackend('cpu');
     const xc = tf.tensor4d(xd, [2, 6, 6, 2]);
     const wc = tf.tensor4d(wd, [3, 3, 2, 4]);
-    const gradCpu = tf.grad((filter: tf.Tensor) => tf.sum(tf.square(tf.conv2d(xc, filter as tf.Tensor4D, 1, 'same'))))(wc).dataSync();
+    const gradCpu = tf
+      .grad((filter: tf.Tensor) => tf.sum(tf.square(tf.conv2d(xc, filter as tf.Tensor4D, 1, 'same'))))(wc)
+      .dataSync();
     for (let i = 0; i < gradCpu.length; i++) expect(wasmData[i]).toBeCloseTo(gradCpu[i], 2);
     tf.dispose([xc, wc]);
     await tf.setBackend('wasm');

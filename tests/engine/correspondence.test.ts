@@ -15,7 +15,10 @@ import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TINY = path.join(ROOT, 'tests/fixtures/models/tiny-functional/model.json');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let loaded: LoadedModel;
 
 describe('correspondence', () => {
@@ -39,7 +42,22 @@ describe('correspondence', () => {
   it('identical images with the same part give Δ = 0; random boxes are reported alongside', async () => {
     const x = Float32Array.from({ length: 432 }, (_, i) => Math.cos(i * 0.7) * 2);
     const images = [0, 1, 2].map((i) => ({ input: x, label: `copy${i}` }));
-    const r = await correspondence(loaded, images, [{ name: 'corner', boxes: [[0, 0, 4, 4], [0, 0, 4, 4], [0, 0, 4, 4]] }], { layers: ['c1', 'out'], randomDraws: 3 }, quiet);
+    const r = await correspondence(
+      loaded,
+      images,
+      [
+        {
+          name: 'corner',
+          boxes: [
+            [0, 0, 4, 4],
+            [0, 0, 4, 4],
+            [0, 0, 4, 4],
+          ],
+        },
+      ],
+      { layers: ['c1', 'out'], randomDraws: 3 },
+      quiet,
+    );
     const part = r.rows.filter((row) => row.part === 'corner');
     expect(part.map((row) => row.layer)).toEqual(['c1', 'out']);
     for (const row of part) {
@@ -47,7 +65,24 @@ describe('correspondence', () => {
       expect(row.meanSignChange).toBe(0);
     }
     expect(r.rows.filter((row) => row.part.startsWith('random'))).toHaveLength(2);
-    await expect(correspondence(loaded, images, [{ name: 'bad', boxes: [[0, 0, 13, 4], [0, 0, 4, 4], [0, 0, 4, 4]] }], {}, quiet)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(
+      correspondence(
+        loaded,
+        images,
+        [
+          {
+            name: 'bad',
+            boxes: [
+              [0, 0, 13, 4],
+              [0, 0, 4, 4],
+              [0, 0, 4, 4],
+            ],
+          },
+        ],
+        {},
+        quiet,
+      ),
+    ).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
     await expect(correspondence(loaded, images.slice(0, 1), [{ name: 'p', boxes: [[0, 0, 4, 4]] }], {}, quiet)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
   });
 
@@ -57,7 +92,20 @@ describe('correspondence', () => {
     fs.writeFileSync(boxes, 'image,part,top,left,bottom,right\nBag/a.png,handle,0,0,5,5\nBag/b-rgb.jpg,handle,1,1,6,6\nTrouser/rgba.png,handle,2,2,7,7\n');
     const out = path.join(dir, 'table.csv');
     const { stdout } = await promisify(execFile)(process.execPath, [
-      path.join(ROOT, 'dist/electron/cli.cjs'), 'correspondence', '--model', TINY, '--data', path.join(ROOT, 'tests/fixtures/datasets/mixed'), '--boxes', boxes, '--layers', 'c1', '--random', '2', '--out', out,
+      path.join(ROOT, 'dist/electron/cli.cjs'),
+      'correspondence',
+      '--model',
+      TINY,
+      '--data',
+      path.join(ROOT, 'tests/fixtures/datasets/mixed'),
+      '--boxes',
+      boxes,
+      '--layers',
+      'c1',
+      '--random',
+      '2',
+      '--out',
+      out,
     ]);
     expect(JSON.parse(stdout).images).toEqual(['Bag/a.png', 'Bag/b-rgb.jpg', 'Trouser/rgba.png']);
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n');

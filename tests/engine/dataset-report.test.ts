@@ -13,7 +13,10 @@ import { datasetReport, differenceHash } from '../../electron/engine/analyses/da
 import { openDataset } from '../../electron/engine/data/dataset';
 import { writeImageFolder } from '../helpers/image-folders';
 
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let dir: string;
 
 beforeAll(async () => {
@@ -26,7 +29,9 @@ beforeAll(async () => {
   };
   await writeImageFolder(dir, ['cat', 'dog'], 6, 3, (cls, y, x, c, _random, image) => (block(cls, image, y >> 2, x >> 2) + c * 40) % 256, 32);
   fs.copyFileSync(path.join(dir, 'cat', '0.png'), path.join(dir, 'dog', 'copied-from-cat.png'));
-  await sharp(path.join(dir, 'cat', '1.png')).jpeg({ quality: 85 }).toFile(path.join(dir, 'cat', '1-again.jpg'));
+  await sharp(path.join(dir, 'cat', '1.png'))
+    .jpeg({ quality: 85 })
+    .toFile(path.join(dir, 'cat', '1-again.jpg'));
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -49,7 +54,11 @@ describe('dataset report', () => {
     const png = fs.readFileSync(path.join(dir, 'cat', '2.png'));
     const mirrored = await sharp(png).flop().png().toBuffer();
     const [a, b] = [await differenceHash(png), await differenceHash(mirrored)];
-    const bits = (v: number) => v.toString(2).split('').filter((d) => d === '1').length;
+    const bits = (v: number) =>
+      v
+        .toString(2)
+        .split('')
+        .filter((d) => d === '1').length;
     expect(bits(a[0] ^ b[0]) + bits(a[1] ^ b[1])).toBeGreaterThan(8);
   });
 });

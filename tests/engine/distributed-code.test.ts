@@ -34,7 +34,13 @@ describe('linear SVM for unit ranking', () => {
   const apOf = (c: number, units: number[]) => {
     const positive = labels.map((l) => l === c);
     const { w, b } = trainLinearSvm(x, positive, train, units, 1);
-    return { ap: averagePrecision(test.map((i) => units.reduce((s, u, k) => s + w[k] * x[i][u], b)), test.map((i) => positive[i])), w };
+    return {
+      ap: averagePrecision(
+        test.map((i) => units.reduce((s, u, k) => s + w[k] * x[i][u], b)),
+        test.map((i) => positive[i]),
+      ),
+      w,
+    };
   };
 
   it('ranks the carrying units first and reaches most of the AP with them', () => {
@@ -51,7 +57,10 @@ describe('linear SVM for unit ranking', () => {
 
   it('equals Pegasos written out step by step (weights shrunk every step, no scale factor)', () => {
     const [lambda, epochs] = [1e-3, 5];
-    for (const [c, units] of [[0, all], [1, [7, 3, 12]]] as const) {
+    for (const [c, units] of [
+      [0, all],
+      [1, [7, 3, 12]],
+    ] as const) {
       const positive = labels.map((l) => l === c);
       const w = new Float64Array(units.length);
       let b = 0;

@@ -16,7 +16,10 @@ import { openDataset } from '../../electron/engine/data/dataset';
 import { openModel } from '../../electron/engine/model/loaded-model';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let dir: string;
 
 describe('feature evolution', () => {
@@ -44,7 +47,10 @@ describe('feature evolution', () => {
     expect(r.checkpoints).toEqual(['epoch-1', 'final']);
     expect(r.cells).toHaveLength(4);
     const checkpoint = await openModel(path.join(dir, 'model', 'checkpoints', 'epoch-1', 'model.json'), 'ckpt');
-    for (const [stage, m] of [['epoch-1', checkpoint], ['final', model]] as const) {
+    for (const [stage, m] of [
+      ['epoch-1', checkpoint],
+      ['final', model],
+    ] as const) {
       const [top] = await buildTopK(m, dataset, { layers: ['c1'], k: 1 }, quiet);
       for (const unit of [0, 3]) {
         const cell = r.cells.find((c) => c.checkpoint === stage && c.unit === unit)!;

@@ -21,11 +21,18 @@ import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TINY = path.join(ROOT, 'tests/fixtures/models/tiny-functional/model.json');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let dir: string;
 let dataset: Dataset;
 
-const weightsOf = (m: { getLayer(n: string): { getWeights(): tf.Tensor[] } }, name: string) => m.getLayer(name).getWeights().map((t) => Array.from(t.dataSync()));
+const weightsOf = (m: { getLayer(n: string): { getWeights(): tf.Tensor[] } }, name: string) =>
+  m
+    .getLayer(name)
+    .getWeights()
+    .map((t) => Array.from(t.dataSync()));
 
 /** Starts the CLI, sends `signal` once the run in `out` has `epochs` epochs saved, and says how the process ended. */
 function interruptCli(out: string, args: string[], epochs: number, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
@@ -87,7 +94,12 @@ describe('fine-tuning strategies', () => {
       const pretrained = await openModel(TINY, 'tiny');
       const before = weightsOf(pretrained.model, 'c1').flat();
       // One step: every training image in one batch, no augmentation, so both runs see the same gradient.
-      const r = await finetune(pretrained, dataset, { strategy: 'all', epochs: 1, batchSize: 64, augment: false, earlyStopping: false, layerMultipliers: { c1: factor, new_classifier: 1 } }, quiet);
+      const r = await finetune(
+        pretrained,
+        dataset,
+        { strategy: 'all', epochs: 1, batchSize: 64, augment: false, earlyStopping: false, layerMultipliers: { c1: factor, new_classifier: 1 } },
+        quiet,
+      );
       const after = weightsOf(r.model, 'c1').flat();
       r.model.dispose();
       return Math.sqrt(after.reduce((sum, v, i) => sum + (v - before[i]) ** 2, 0));
@@ -139,7 +151,10 @@ describe('fine-tuning strategies', () => {
 
   it('"keep what it knows" collects the features once: a second run on the same images reuses them', async () => {
     const messages: string[] = [];
-    const watching = makeJobContext((_d, _t, m) => void messages.push(m), () => false);
+    const watching = makeJobContext(
+      (_d, _t, m) => void messages.push(m),
+      () => false,
+    );
     const first = await finetune(await openModel(TINY, 'tiny'), dataset, { strategy: 'features', epochs: 2, batchSize: 8, seed: 5 }, watching);
     first.model.dispose();
     messages.length = 0;
@@ -159,7 +174,15 @@ describe('fine-tuning strategies', () => {
       const before = tf.memory().numTensors;
       const pretrained = await openModel(TINY, 'tiny');
       const c1Before = weightsOf(pretrained.model, 'c1');
-      const onDisk = await finetune(pretrained, dataset, { strategy: 'fc', epochs: 8, batchSize: 8, seed: 3 }, makeJobContext((_d, _t, m) => void messages.push(m), () => false));
+      const onDisk = await finetune(
+        pretrained,
+        dataset,
+        { strategy: 'fc', epochs: 8, batchSize: 8, seed: 3 },
+        makeJobContext(
+          (_d, _t, m) => void messages.push(m),
+          () => false,
+        ),
+      );
       expect(messages.some((m) => m.includes('to disk'))).toBe(true);
       expect(onDisk.validationAccuracy).toBeGreaterThanOrEqual(0.75);
       // float16 inputs change little: the same held-back verdicts give or take one image.
@@ -201,14 +224,31 @@ describe('fine-tuning strategies', () => {
     const withoutTest = await finetune(await openModel(TINY, 'tiny'), dataset, { strategy: 'features', epochs: 2, batchSize: 8, seed: 3 }, quiet);
     expect([withoutTest.testImages, withoutTest.reportedOn, withoutTest.validationImages]).toEqual([0, 'validation', 8]);
     withoutTest.model.dispose();
-    await expect(finetune(await openModel(TINY, 'tiny'), dataset, { strategy: 'features', testFraction: 0.7 }, quiet)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(finetune(await openModel(TINY, 'tiny'), dataset, { strategy: 'features', testFraction: 0.7 }, quiet)).rejects.toMatchObject({
+      code: 'BAD_ARGUMENT',
+    });
   });
 
   it('the CLI writes a TF.js model with labels and preprocessing that evaluates on the folder', async () => {
     const run = promisify(execFile);
     const cli = path.join(ROOT, 'dist/electron/cli.cjs');
     const out = path.join(dir, 'tuned');
-    const { stdout } = await run(process.execPath, [cli, 'finetune', '--model', TINY, '--data', path.join(dir, 'data'), '--strategy', 'features', '--epochs', '10', '--batch', '8', '--out', out]);
+    const { stdout } = await run(process.execPath, [
+      cli,
+      'finetune',
+      '--model',
+      TINY,
+      '--data',
+      path.join(dir, 'data'),
+      '--strategy',
+      'features',
+      '--epochs',
+      '10',
+      '--batch',
+      '8',
+      '--out',
+      out,
+    ]);
     const printed = JSON.parse(stdout);
     expect(printed.classes).toEqual(['bottom', 'top']);
     // Per-class accuracy and the confusion matrix agree with the overall figure on the held-back images.
@@ -226,7 +266,9 @@ describe('fine-tuning strategies', () => {
     expect(cardJson.per_class_accuracy).toEqual(printed.per_class);
     expect(cardJson.confusion.rows_true_columns_predicted).toEqual(confusion);
     const html = fs.readFileSync(path.join(out, 'model-card.html'), 'utf8');
-    const cells = [...html.matchAll(/<tr><th>(bottom|top)<\/th>(.*?)<\/tr>/g)].map((m) => [...m[2].matchAll(/<td[^>]*>(\d*)<\/td>/g)].map((c) => Number(c[1] || 0)));
+    const cells = [...html.matchAll(/<tr><th>(bottom|top)<\/th>(.*?)<\/tr>/g)].map((m) =>
+      [...m[2].matchAll(/<td[^>]*>(\d*)<\/td>/g)].map((c) => Number(c[1] || 0)),
+    );
     expect(cells).toEqual(confusion);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'model.json'), 'utf8'));
     expect(json.userDefinedMetadata.labels).toEqual(['bottom', 'top']);
@@ -240,7 +282,12 @@ describe('fine-tuning strategies', () => {
     const cli = path.join(ROOT, 'dist/electron/cli.cjs');
     const out = path.join(dir, 'interrupted');
     const data = path.join(dir, 'data');
-    const first = await interruptCli(out, ['finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '40', '--batch', '4', '--no-early-stop', '--seed', '2', '--out', out], 2, 'SIGINT');
+    const first = await interruptCli(
+      out,
+      ['finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '40', '--batch', '4', '--no-early-stop', '--seed', '2', '--out', out],
+      2,
+      'SIGINT',
+    );
     expect(first.code).not.toBe(0);
     expect(first.stderr).toMatch(/error JOB_PAUSED: .*cnn-inspect finetune --resume/);
     const paused = readRun(out);
@@ -267,10 +314,15 @@ describe('fine-tuning strategies', () => {
     await expect(run(process.execPath, [cli, 'finetune', '--resume', out])).rejects.toMatchObject({ stderr: expect.stringContaining('error RUN_FINISHED') });
   }, 120_000);
 
-  it('`cnn-inspect runs` lists the app\'s unfinished runs, and `finetune --resume NAME` carries one on', async () => {
+  it("`cnn-inspect runs` lists the app's unfinished runs, and `finetune --resume NAME` carries one on", async () => {
     const cli = path.join(ROOT, 'dist/electron/cli.cjs');
     const out = path.join(process.env.CNN_INSPECTOR_WORKSPACE!, 'finetuned', 'paused-in-the-app');
-    await interruptCli(out, ['finetune', '--model', TINY, '--data', path.join(dir, 'data'), '--strategy', 'all', '--epochs', '30', '--batch', '4', '--no-early-stop', '--out', out], 1, 'SIGINT');
+    await interruptCli(
+      out,
+      ['finetune', '--model', TINY, '--data', path.join(dir, 'data'), '--strategy', 'all', '--epochs', '30', '--batch', '4', '--no-early-stop', '--out', out],
+      1,
+      'SIGINT',
+    );
     const run = promisify(execFile);
     const listed = JSON.parse((await run(process.execPath, [cli, 'runs'])).stdout).runs;
     expect(listed).toEqual([expect.objectContaining({ id: 'paused-in-the-app', status: 'paused', strategy: 'all', epochs: 30, folder: out })]);
@@ -284,10 +336,19 @@ describe('fine-tuning strategies', () => {
     const data = path.join(dir, 'changing');
     await writeImageFolder(data, ['top', 'bottom'], 10, 7, topBottom);
     const out = path.join(dir, 'changed');
-    await interruptCli(out, ['finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '60', '--batch', '4', '--no-early-stop', '--out', out], 1, 'SIGKILL');
+    await interruptCli(
+      out,
+      ['finetune', '--model', TINY, '--data', data, '--strategy', 'all', '--epochs', '60', '--batch', '4', '--no-early-stop', '--out', out],
+      1,
+      'SIGKILL',
+    );
     fs.rmSync(path.join(data, 'top', fs.readdirSync(path.join(data, 'top'))[0]));
     const run = promisify(execFile);
-    await expect(run(process.execPath, [cli, 'finetune', '--resume', out])).rejects.toMatchObject({ stderr: expect.stringContaining('error RUN_DATASET_CHANGED') });
-    await expect(run(process.execPath, [cli, 'finetune', '--resume', path.join(dir, 'data')])).rejects.toMatchObject({ stderr: expect.stringContaining('error RUN_NOT_FOUND') });
+    await expect(run(process.execPath, [cli, 'finetune', '--resume', out])).rejects.toMatchObject({
+      stderr: expect.stringContaining('error RUN_DATASET_CHANGED'),
+    });
+    await expect(run(process.execPath, [cli, 'finetune', '--resume', path.join(dir, 'data')])).rejects.toMatchObject({
+      stderr: expect.stringContaining('error RUN_NOT_FOUND'),
+    });
   }, 60_000);
 });

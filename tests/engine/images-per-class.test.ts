@@ -15,7 +15,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional', 'model.json');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let dir: string;
 
 beforeAll(async () => {
@@ -44,7 +47,7 @@ describe('images per class', () => {
     }
   });
 
-  it('with the paper\'s comparison: the same network from random weights at each count, same held-back images, tensors back', async () => {
+  it("with the paper's comparison: the same network from random weights at each count, same held-back images, tensors back", async () => {
     const model = await openModel(TINY, 'tiny');
     try {
       const data = openDataset(path.join(dir, 'two'), 'two');

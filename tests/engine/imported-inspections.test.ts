@@ -16,7 +16,10 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const CLI = path.join(ROOT, 'dist', 'electron', 'cli.cjs');
 
 async function cli(args: string[]): Promise<unknown> {
-  const { stdout } = await run(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, CNN_INSPECTOR_BACKEND: 'wasm', CNN_INSPECTOR_WORKSPACE: work } });
+  const { stdout } = await run(process.execPath, [CLI, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CNN_INSPECTOR_BACKEND: 'wasm', CNN_INSPECTOR_WORKSPACE: work },
+  });
   return JSON.parse(stdout.trim().split('\n').pop()!);
 }
 
@@ -25,7 +28,11 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'imported-'));
 const data = path.join(work, 'data');
 for (const cls of ['Trouser', 'Sneaker', 'Bag']) {
   fs.mkdirSync(path.join(data, cls), { recursive: true });
-  for (const f of fs.readdirSync(path.join(ROOT, 'resources', 'samples', cls)).sort().slice(0, 6)) fs.copyFileSync(path.join(ROOT, 'resources', 'samples', cls, f), path.join(data, cls, f));
+  for (const f of fs
+    .readdirSync(path.join(ROOT, 'resources', 'samples', cls))
+    .sort()
+    .slice(0, 6))
+    fs.copyFileSync(path.join(ROOT, 'resources', 'samples', cls, f), path.join(data, cls, f));
 }
 const image = path.join(data, 'Bag', fs.readdirSync(path.join(data, 'Bag')).sort()[0]);
 
@@ -57,14 +64,51 @@ describe('every inspection on imported models', () => {
       await cli(['analyze', 'selectivity', '--model', m.model, '--data', data, '--layer', m.deep, '--out', out('aue.csv')]);
       await cli(['analyze', 'gmc', '--model', m.model, '--data', data, '--layer', m.dense, '--out', out('gmc.csv'), '--curves', out('curves.csv')]);
       // Precision–recall curves: per class its best units (at most five) and the random-unit baseline, 51 recall levels each.
-      const units = new Set(fs.readFileSync(out('gmc.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1])).size;
+      const units = new Set(
+        fs
+          .readFileSync(out('gmc.csv'), 'utf8')
+          .trim()
+          .split('\n')
+          .slice(1)
+          .map((l) => l.split(',')[1]),
+      ).size;
       const curveLines = fs.readFileSync(out('curves.csv'), 'utf8').trim().split('\n');
       expect(curveLines[0]).toBe('class,curve,units,ap,recall,precision');
       expect(curveLines.length - 1).toBe(3 * (Math.min(5, units) + 1) * 51);
       expect(curveLines.filter((l) => /,random,/.test(l))).toHaveLength(3 * 51);
-      await cli(['analyze', 'probe', '--model', m.model, '--data', data, '--layers', m.deep, '--ablations', 'original', '--seeds', '1', '--out', out('probe.csv')]);
-      for (const f of ['inv.csv', 'sparsity.csv', 'aue.csv', 'gmc.csv', 'probe.csv']) expect(fs.readFileSync(out(f), 'utf8').split('\n').length, f).toBeGreaterThan(2);
-      const tuned = (await cli(['finetune', '--model', m.model, '--data', data, '--strategy', 'features', '--epochs', '3', '--batch', '8', '--out', out('tuned')])) as { out: string };
+      await cli([
+        'analyze',
+        'probe',
+        '--model',
+        m.model,
+        '--data',
+        data,
+        '--layers',
+        m.deep,
+        '--ablations',
+        'original',
+        '--seeds',
+        '1',
+        '--out',
+        out('probe.csv'),
+      ]);
+      for (const f of ['inv.csv', 'sparsity.csv', 'aue.csv', 'gmc.csv', 'probe.csv'])
+        expect(fs.readFileSync(out(f), 'utf8').split('\n').length, f).toBeGreaterThan(2);
+      const tuned = (await cli([
+        'finetune',
+        '--model',
+        m.model,
+        '--data',
+        data,
+        '--strategy',
+        'features',
+        '--epochs',
+        '3',
+        '--batch',
+        '8',
+        '--out',
+        out('tuned'),
+      ])) as { out: string };
       expect(((await cli(['info', '--model', tuned.out])) as { classes: string[] }).classes).toEqual(['Bag', 'Sneaker', 'Trouser']);
       const exported = (await cli(['export', '--model', tuned.out, '--format', 'onnx', '--out', out('tuned.onnx')])) as { path: string };
       expect(((await cli(['info', '--model', exported.path])) as { format: string }).format).toBe('onnx');

@@ -46,7 +46,15 @@ describe('invariance', () => {
     const onnx = await openModel(file, file);
     try {
       const x = Float32Array.from({ length: 32 * 32 * 3 }, (_, i) => 0.5 + 0.4 * Math.sin(i * 0.11));
-      const r = await invarianceSweeps(onnx, [{ input: x, label: 'x', trueClass: 2 }], { translations: [0], scales: [1], rotations: [0] }, makeJobContext(() => undefined, () => false));
+      const r = await invarianceSweeps(
+        onnx,
+        [{ input: x, label: 'x', trueClass: 2 }],
+        { translations: [0], scales: [1], rotations: [0] },
+        makeJobContext(
+          () => undefined,
+          () => false,
+        ),
+      );
       expect(r.sweeps.translation.probability[0][0]).toBeCloseTo(predictProbabilities(onnx, x)[2], 6);
     } finally {
       onnx.dispose();
@@ -59,7 +67,10 @@ describe('invariance', () => {
       loaded,
       [{ input, label: 'x', trueClass: 1 }],
       { lowLayer: 'c1', highLayer: 'p1', translations: [0, -2, 3], scales: [1, 0.7], rotations: [0, 45] },
-      makeJobContext(() => undefined, () => false),
+      makeJobContext(
+        () => undefined,
+        () => false,
+      ),
     );
     expect(tf.memory().numTensors).toBe(before);
     expect(r.sweeps.translation.low[0][0]).toBe(0);
@@ -73,7 +84,27 @@ describe('invariance', () => {
     expect(r.sweeps.translation.low[0][1]).toBeGreaterThan(0);
     const turned = transformInput(input, shape, 'rotation', 45);
     expect(r.sweeps.rotation.probability[0][1]).toBeCloseTo(predictProbabilities(loaded, turned)[1], 5);
-    await expect(invarianceSweeps(loaded, [{ input, label: 'x' }], { scales: [0] }, makeJobContext(() => undefined, () => false))).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
-    await expect(invarianceSweeps(loaded, [{ input, label: 'x' }], { lowLayer: 'nope' }, makeJobContext(() => undefined, () => false))).rejects.toMatchObject({ code: 'LAYER_NOT_FOUND' });
+    await expect(
+      invarianceSweeps(
+        loaded,
+        [{ input, label: 'x' }],
+        { scales: [0] },
+        makeJobContext(
+          () => undefined,
+          () => false,
+        ),
+      ),
+    ).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(
+      invarianceSweeps(
+        loaded,
+        [{ input, label: 'x' }],
+        { lowLayer: 'nope' },
+        makeJobContext(
+          () => undefined,
+          () => false,
+        ),
+      ),
+    ).rejects.toMatchObject({ code: 'LAYER_NOT_FOUND' });
   });
 });

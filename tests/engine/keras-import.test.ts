@@ -41,8 +41,17 @@ describe('Keras import', () => {
     const summary = await check('seq-legacy.h5', 'seq-legacy');
     expect(summary.notices.join(' ')).not.toMatch(/inside the model/);
     expect(summary.layers.map((l) => l.type)).toEqual([
-      'InputLayer', 'ZeroPadding2D', 'Conv2D', 'BatchNormalization', 'MaxPooling2D', 'DepthwiseConv2D', 'SeparableConv2D',
-      'AveragePooling2D', 'Flatten', 'Dropout', 'Dense',
+      'InputLayer',
+      'ZeroPadding2D',
+      'Conv2D',
+      'BatchNormalization',
+      'MaxPooling2D',
+      'DepthwiseConv2D',
+      'SeparableConv2D',
+      'AveragePooling2D',
+      'Flatten',
+      'Dropout',
+      'Dense',
     ]);
     // Receptive field through the padding: conv1 (3×3 after 1 px of padding) sees rows −1..1 of the image.
     expect(summary.layers.find((l) => l.name === 'conv1')?.receptiveField).toEqual({ size: [3, 3], stride: [1, 1], offset: [-1, -1] });

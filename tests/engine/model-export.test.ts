@@ -27,7 +27,14 @@ function seededInput(n: number, seed: number): Float32Array {
   });
 }
 
-const outputOf = (m: LoadedModel) => predictProbabilities(m, seededInput(m.summary.inputShape.reduce((a, b) => a * b, 1), 3));
+const outputOf = (m: LoadedModel) =>
+  predictProbabilities(
+    m,
+    seededInput(
+      m.summary.inputShape.reduce((a, b) => a * b, 1),
+      3,
+    ),
+  );
 
 beforeAll(async () => {
   await initBackend({ preferred: 'wasm' });
@@ -38,7 +45,10 @@ const MODELS: Array<[string, string]> = [
   ['ONNX cnn-ops (depthwise, grouped, −∞ padding, BN)', path.join(FIX, 'onnx', 'cnn-ops.onnx')],
   ['ONNX residual-concat (branches, affine, reorder)', path.join(FIX, 'onnx', 'residual-concat.onnx')],
   ['ONNX legacy-opset9 (pad, ReLU6, global pooling)', path.join(FIX, 'onnx', 'legacy-opset9.onnx')],
-  ['ONNX less-common-ops (reflect/edge pad, PReLU, dilated and ceil pools, Clip, ELU α, channels, map MatMul, SELU, mean, log-softmax)', path.join(FIX, 'onnx', 'less-common-ops.onnx')],
+  [
+    'ONNX less-common-ops (reflect/edge pad, PReLU, dilated and ceil pools, Clip, ELU α, channels, map MatMul, SELU, mean, log-softmax)',
+    path.join(FIX, 'onnx', 'less-common-ops.onnx'),
+  ],
   ['Keras seq-legacy.h5 (separable conv)', path.join(FIX, 'keras', 'seq-legacy.h5')],
   ['Keras functional.keras (normalization, rescaling)', path.join(FIX, 'keras', 'functional.keras')],
 ];
@@ -57,9 +67,18 @@ describe('export and re-open', () => {
       const zipDir = `${stem}-zip`;
       // Unpacked by another implementation (Python's zipfile), which checks every member's CRC.
       fs.writeFileSync(`${stem}.zip`, zip.bytes);
-      execFileSync('/usr/bin/python3', ['-c', 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; z.extractall(sys.argv[2])', `${stem}.zip`, zipDir]);
+      execFileSync('/usr/bin/python3', [
+        '-c',
+        'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; z.extractall(sys.argv[2])',
+        `${stem}.zip`,
+        zipDir,
+      ]);
       const zipModel = path.join(zipDir, zip.fileName.replace(/\.tfjs\.zip$/, ''), 'model.json');
-      for (const [kind, again] of [['onnx', onnxFile], ['tfjs', tfjsFile], ['tfjs zip', zipModel]] as const) {
+      for (const [kind, again] of [
+        ['onnx', onnxFile],
+        ['tfjs', tfjsFile],
+        ['tfjs zip', zipModel],
+      ] as const) {
         const reopened = await openModel(again, kind);
         try {
           expect(maxRelError(outputOf(reopened), reference), kind).toBeLessThan(1e-5);

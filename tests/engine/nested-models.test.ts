@@ -22,7 +22,6 @@ import { mulberry32 } from '../../electron/engine/base/random';
 import { maxRelError } from '../helpers/numeric';
 import { ort } from '../helpers/onnx-runtime';
 
-
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cnn-nested-'));
 const random = mulberry32(11);
 const input = Float32Array.from({ length: 32 * 32 * 3 }, () => random());
@@ -33,7 +32,9 @@ beforeAll(async () => {
   await initBackend({ preferred: 'wasm' });
   const seeded = (seed: number) => tfl.initializers.glorotUniform({ seed });
   const image = tfl.input({ shape: [32, 32, 3], name: 'input_1' });
-  let x = tfl.layers.conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'conv1', kernelInitializer: seeded(1) }).apply(image) as tfl.SymbolicTensor;
+  let x = tfl.layers
+    .conv2d({ filters: 8, kernelSize: 3, strides: 2, padding: 'same', useBias: false, name: 'conv1', kernelInitializer: seeded(1) })
+    .apply(image) as tfl.SymbolicTensor;
   x = tfl.layers.batchNormalization({ name: 'conv1_bn' }).apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.reLU({ maxValue: 6, name: 'conv1_relu' }).apply(x) as tfl.SymbolicTensor;
   x = tfl.layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'conv_dw_1', depthwiseInitializer: seeded(2) }).apply(x) as tfl.SymbolicTensor;
@@ -43,7 +44,16 @@ beforeAll(async () => {
   x = tfl.layers.globalAveragePooling2d({ name: 'global_average_pooling2d_1' }).apply(x) as tfl.SymbolicTensor;
   base = tfl.model({ inputs: image, outputs: x, name: 'model1' });
   // Moving statistics that are not 0 / 1, so inference-mode batch normalisation is checked.
-  tf.tidy(() => base.getLayer('conv1_bn').setWeights([tf.randomUniform([8], 0.5, 1.5, 'float32', 1), tf.randomUniform([8], -0.2, 0.2, 'float32', 2), tf.randomUniform([8], -0.2, 0.2, 'float32', 3), tf.randomUniform([8], 0.5, 1.5, 'float32', 4)]));
+  tf.tidy(() =>
+    base
+      .getLayer('conv1_bn')
+      .setWeights([
+        tf.randomUniform([8], 0.5, 1.5, 'float32', 1),
+        tf.randomUniform([8], -0.2, 0.2, 'float32', 2),
+        tf.randomUniform([8], -0.2, 0.2, 'float32', 3),
+        tf.randomUniform([8], 0.5, 1.5, 'float32', 4),
+      ]),
+  );
   const head = tfl.sequential({
     name: 'sequential_3',
     layers: [
@@ -66,7 +76,17 @@ describe('nested TF.js model (Teachable Machine layout)', () => {
     const loaded = await openModel(path.join(tmp, 'teachable', 'model.json'), 'teachable');
     try {
       const names = loaded.summary.layers.map((l) => l.name);
-      expect(names).toEqual(expect.arrayContaining(['model1/conv1', 'model1/conv1_bn', 'model1/conv_dw_1', 'model1/conv_pw_1_relu', 'model1/global_average_pooling2d_1', 'sequential_3/dense_Dense1', 'sequential_3/dense_Dense2']));
+      expect(names).toEqual(
+        expect.arrayContaining([
+          'model1/conv1',
+          'model1/conv1_bn',
+          'model1/conv_dw_1',
+          'model1/conv_pw_1_relu',
+          'model1/global_average_pooling2d_1',
+          'sequential_3/dense_Dense1',
+          'sequential_3/dense_Dense2',
+        ]),
+      );
       expect(names).toHaveLength(11);
       expect(loaded.summary.layers.find((l) => l.name === 'model1/conv_pw_1')!.outputShape).toEqual([16, 16, 16]);
       expect(loaded.summary.notices.join(' ')).toMatch(/models inside the model \(model1, sequential_3\)/);
@@ -90,12 +110,13 @@ describe('nested TF.js model (Teachable Machine layout)', () => {
       expect(maxRelError(modelOutput(reopened, input), want)).toBeLessThan(1e-5);
       reopened.dispose();
 
-            if (ort) {
+      if (ort) {
         const exported = await exportModelBytes(loaded, 'onnx', 'test');
         const session = await ort.InferenceSession.create(Buffer.from(exported.bytes));
         const nchw = new Float32Array(input.length);
         for (let c = 0; c < 3; c++) for (let p = 0; p < 32 * 32; p++) nchw[c * 32 * 32 + p] = input[p * 3 + c];
-        const ran = (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', nchw, [1, 3, 32, 32]) }))[session.outputNames[0]].data as Float32Array;
+        const ran = (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', nchw, [1, 3, 32, 32]) }))[session.outputNames[0]]
+          .data as Float32Array;
         await session.release();
         expect(maxRelError(ran, want)).toBeLessThan(1e-5);
       } else console.log('skipped: ONNX Runtime check of the export (onnxruntime-node not installed)');

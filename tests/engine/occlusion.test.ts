@@ -12,7 +12,10 @@ import { initBackend } from '../../electron/engine/backend';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional', 'model.json');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let loaded: LoadedModel;
 const input = Float32Array.from({ length: 12 * 12 * 3 }, (_, i) => Math.sin(i * 0.37) + Math.cos(i * 0.11));
 

@@ -24,20 +24,32 @@ const SUITES = ['node', 'pytorch-converted', 'pytorch-operator'];
 const available = fs.existsSync(DATA);
 if (!available) console.log(`skipped: ONNX conformance suite (${DATA} missing)`);
 
-interface TensorProto { dims: unknown[]; dataType: number; rawData?: Uint8Array; floatData?: number[] }
-interface ValueInfo { name: string; type?: { tensorType?: { elemType?: number; shape?: { dim?: Array<{ dimValue?: unknown }> } } } }
-interface ModelProto { graph: { node: Array<{ opType: string }>; input: ValueInfo[]; output: ValueInfo[]; initializer: Array<{ name: string }> } }
+interface TensorProto {
+  dims: unknown[];
+  dataType: number;
+  rawData?: Uint8Array;
+  floatData?: number[];
+}
+interface ValueInfo {
+  name: string;
+  type?: { tensorType?: { elemType?: number; shape?: { dim?: Array<{ dimValue?: unknown }> } } };
+}
+interface ModelProto {
+  graph: { node: Array<{ opType: string }>; input: ValueInfo[]; output: ValueInfo[]; initializer: Array<{ name: string }> };
+}
 
 /** A float32 TensorProto as dims and values (undefined for other element types). */
 function readTensor(file: string): { dims: number[]; data: Float32Array } | undefined {
   const t = onnxType('TensorProto').decode(fs.readFileSync(file)) as unknown as TensorProto;
   if (t.dataType !== 1) return undefined;
   const dims = t.dims.map(Number);
-  if (t.rawData && t.rawData.length) return { dims, data: new Float32Array(t.rawData.buffer.slice(t.rawData.byteOffset, t.rawData.byteOffset + t.rawData.byteLength)) };
+  if (t.rawData && t.rawData.length)
+    return { dims, data: new Float32Array(t.rawData.buffer.slice(t.rawData.byteOffset, t.rawData.byteOffset + t.rawData.byteLength)) };
   return { dims, data: Float32Array.from(t.floatData ?? []) };
 }
 
-const nchwToNhwc = (x: Float32Array, [n, c, h, w]: number[]) => tf.tidy(() => tf.transpose(tf.tensor4d(x, [n, c, h, w]), [0, 2, 3, 1]).dataSync() as Float32Array);
+const nchwToNhwc = (x: Float32Array, [n, c, h, w]: number[]) =>
+  tf.tidy(() => tf.transpose(tf.tensor4d(x, [n, c, h, w]), [0, 2, 3, 1]).dataSync() as Float32Array);
 
 export type Outcome = 'passed' | 'wrong' | 'refused' | 'operator not listed' | 'crashed' | 'not an image';
 
@@ -71,11 +83,23 @@ async function runOne(dir: string): Promise<{ outcome: Outcome; detail: string }
   const input = fs.existsSync(path.join(set, 'input_0.pb')) ? readTensor(path.join(set, 'input_0.pb')) : undefined;
   const expected = fs.existsSync(path.join(set, 'output_0.pb')) ? readTensor(path.join(set, 'output_0.pb')) : undefined;
   const outputs = fs.readdirSync(set).filter((f) => f.startsWith('output_')).length;
-  if (left !== 1 || outputs !== 1 || !input || !expected || input.dims.length !== 4 || ![2, 4].includes(expected.dims.length) || input.dims[0] !== expected.dims[0]) {
-    return { outcome: 'not an image', detail: `inputs ${left}, input ${input?.dims.join('×') ?? 'not float'}, output ${expected?.dims.join('×') ?? 'not float'}` };
+  if (
+    left !== 1 ||
+    outputs !== 1 ||
+    !input ||
+    !expected ||
+    input.dims.length !== 4 ||
+    ![2, 4].includes(expected.dims.length) ||
+    input.dims[0] !== expected.dims[0]
+  ) {
+    return {
+      outcome: 'not an image',
+      detail: `inputs ${left}, input ${input?.dims.join('×') ?? 'not float'}, output ${expected?.dims.join('×') ?? 'not float'}`,
+    };
   }
   const ops = (onnxType('ModelProto').decode(fs.readFileSync(file)) as unknown as ModelProto).graph.node.map((n) => n.opType);
-  if (ops.some((op) => !SUPPORTED_ONNX_OPS.has(op))) return { outcome: 'operator not listed', detail: ops.filter((op) => !SUPPORTED_ONNX_OPS.has(op)).join(', ') };
+  if (ops.some((op) => !SUPPORTED_ONNX_OPS.has(op)))
+    return { outcome: 'operator not listed', detail: ops.filter((op) => !SUPPORTED_ONNX_OPS.has(op)).join(', ') };
   let loaded;
   try {
     loaded = await openModel(file, 'conformance');

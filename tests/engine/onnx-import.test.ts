@@ -21,7 +21,6 @@ import { exportModelBytes } from '../../electron/engine/model/export';
 import { maxRelError } from '../helpers/numeric';
 import { ort } from '../helpers/onnx-runtime';
 
-
 const ROOT = path.resolve(__dirname, '..', '..');
 const SMALL = path.join(ROOT, 'tests', 'fixtures', 'onnx');
 
@@ -131,7 +130,14 @@ describe('ONNX import: small nets exported by PyTorch', () => {
       const before = tf.memory().numTensors;
       const projection = projectUnit(loaded, input, 'selu', 2, 'gradient');
       const [y, x] = projection.position;
-      const expected = tf.tidy(() => tf.grad((t: tf.Tensor) => tf.sum(tf.slice(loaded.layerModel('selu').apply(t) as tf.Tensor4D, [0, y, x, 2], [1, 1, 1, 1])))(tf.tensor4d(input, [1, 20, 20, 3])).dataSync() as Float32Array);
+      const expected = tf.tidy(
+        () =>
+          tf
+            .grad((t: tf.Tensor) => tf.sum(tf.slice(loaded.layerModel('selu').apply(t) as tf.Tensor4D, [0, y, x, 2], [1, 1, 1, 1])))(
+              tf.tensor4d(input, [1, 20, 20, 3]),
+            )
+            .dataSync() as Float32Array,
+      );
       expect(maxRelError(projection.data, expected)).toBeLessThan(1e-4);
       // The deconvnet passes the paddings, PReLU and the dilated max pool; an ELU is no ReLU and is refused by name.
       expect(projectUnit(loaded, input, 'pool1', 3, 'deconv').data.some((v) => v !== 0)).toBe(true);
@@ -169,7 +175,9 @@ describe.skipIf(!python)('ONNX import: torchvision architectures exported by PyT
       // Exporting five networks takes minutes: run it without blocking this worker's event loop (a blocked loop
       // misses the test runner's own messages and fails the run with an RPC timeout).
       await new Promise<void>((resolve, reject) => {
-        const child = spawn(python!, [path.join(ROOT, 'build', 'onnx-fixtures.py'), 'torchvision', TORCHVISION_DIR], { stdio: ['ignore', 'ignore', 'inherit'] });
+        const child = spawn(python!, [path.join(ROOT, 'build', 'onnx-fixtures.py'), 'torchvision', TORCHVISION_DIR], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+        });
         child.on('error', reject);
         child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`onnx-fixtures.py exited with ${code}`))));
       });
@@ -181,7 +189,11 @@ describe.skipIf(!python)('ONNX import: torchvision architectures exported by PyT
   for (const name of ['alexnet', 'vgg11', 'resnet18', 'squeezenet1_1', 'mobilenet_v2']) {
     it(`${name} at 224×224 matches PyTorch, and its multiply–adds are torchvision's published count`, async () => {
       const { errors, loaded } = await checkAgainstPytorch(TORCHVISION_DIR, name);
-      console.log(`agreement ${name}: ${Object.entries(errors).map(([k, v]) => `${k} ${v.toExponential(1)}`).join(', ')}`);
+      console.log(
+        `agreement ${name}: ${Object.entries(errors)
+          .map(([k, v]) => `${k} ${v.toExponential(1)}`)
+          .join(', ')}`,
+      );
       const gmacs = loaded.layers.reduce((sum, l) => sum + (l.macs ?? 0), 0) / 1e9;
       expect(Math.abs(gmacs - PUBLISHED_GMACS[name]) / PUBLISHED_GMACS[name]).toBeLessThan(0.02);
     }, 300_000);
@@ -211,7 +223,11 @@ describe('probabilities, whatever the model ends in', () => {
   // The reference outputs were computed by PyTorch: raw scores for models that end in a linear layer, a softmax
   // for cnn-ops. What Inspect and `predict` show must be probabilities in both cases (a torchvision export used to
   // read "316 % sure"), and a softmax is never applied twice.
-  for (const [name, endsInSoftmax] of [['legacy-opset9', false], ['residual-concat', false], ['cnn-ops', true]] as const) {
+  for (const [name, endsInSoftmax] of [
+    ['legacy-opset9', false],
+    ['residual-concat', false],
+    ['cnn-ops', true],
+  ] as const) {
     it(`${name}: shown probabilities are ${endsInSoftmax ? 'its own output' : 'the softmax of its scores'}, in the app and the CLI`, async () => {
       const loaded = await openModel(path.join(SMALL, `${name}.onnx`), name);
       try {
@@ -228,7 +244,22 @@ describe('probabilities, whatever the model ends in', () => {
         // The CLI on the same input (written NHWC as the CLI takes it).
         const file = path.join(os.tmpdir(), `probabilities-${name}-${process.pid}.npy`);
         writeNpy(file, { shape: [1, ...loaded.summary.inputShape], data: input });
-        const out = JSON.parse(execFileSync(process.execPath, [path.join(ROOT, 'dist', 'electron', 'cli.cjs'), 'predict', '--model', path.join(SMALL, `${name}.onnx`), '--image', file, '--top', String(expected.length)], { encoding: 'utf8' }));
+        const out = JSON.parse(
+          execFileSync(
+            process.execPath,
+            [
+              path.join(ROOT, 'dist', 'electron', 'cli.cjs'),
+              'predict',
+              '--model',
+              path.join(SMALL, `${name}.onnx`),
+              '--image',
+              file,
+              '--top',
+              String(expected.length),
+            ],
+            { encoding: 'utf8' },
+          ),
+        );
         fs.rmSync(file);
         for (const p of out.predictions as Array<{ index: number; probability: number }>) expect(p.probability).toBeCloseTo(expected[p.index], 4);
       } finally {
@@ -291,7 +322,10 @@ describe('ONNX graphs exported in training mode are refused, not run as if in ev
   const withDropout = (training: number) =>
     variant((g) => {
       const flatten = g.node.findIndex((n) => n.opType === 'Flatten');
-      g.initializer.push({ name: 'ratio', dataType: 1, dims: [], floatData: [0.5] }, { name: 'train', dataType: 9, dims: [], rawData: Uint8Array.of(training) });
+      g.initializer.push(
+        { name: 'ratio', dataType: 1, dims: [], floatData: [0.5] },
+        { name: 'train', dataType: 9, dims: [], rawData: Uint8Array.of(training) },
+      );
       g.node.splice(flatten, 0, { opType: 'Dropout', input: [g.node[flatten].input[0], 'ratio', 'train'], output: ['dropped'], name: 'drop', attribute: [] });
       g.node[flatten + 1].input[0] = 'dropped';
     });
@@ -305,7 +339,10 @@ describe('ONNX graphs exported in training mode are refused, not run as if in ev
       else attributes.push({ name: 'training_mode', type: 2, i: 1 });
     });
     await expect(openModel(bn, 'bn')).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', message: expect.stringMatching(/training mode/) });
-    await expect(openModel(withDropout(1), 'drop1')).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', message: expect.stringMatching(/dropout in training mode/) });
+    await expect(openModel(withDropout(1), 'drop1')).rejects.toMatchObject({
+      code: 'MODEL_UNSUPPORTED_OP',
+      message: expect.stringMatching(/dropout in training mode/),
+    });
   });
 
   it('Dropout with training_mode false runs as the identity (same output as without it)', async () => {
@@ -326,7 +363,12 @@ describe('PyTorch 2 exporter patterns', () => {
   });
 
   type Graph = { node: Array<{ opType: string; input: string[]; output: string[]; name?: string; attribute: unknown[] }>; initializer: unknown[] };
-  const int64 = (name: string, values: number[]) => ({ name, dataType: 7, dims: [values.length], rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) });
+  const int64 = (name: string, values: number[]) => ({
+    name,
+    dataType: 7,
+    dims: [values.length],
+    rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer),
+  });
 
   it('flatten as Shape[0:1] → Concat → Reshape, and a per-channel scale Unsqueezed at axes [1, 2], give what ONNX Runtime gives', async () => {
     if (!ort) {
@@ -346,7 +388,16 @@ describe('PyTorch 2 exporter patterns', () => {
       1,
       { opType: 'Unsqueeze', input: ['scale', 'axes12'], output: ['scale_c11'], name: 'unsq', attribute: [] },
       { opType: 'Mul', input: [x, 'scale_c11'], output: ['scaled'], name: 'mul', attribute: [] },
-      { opType: 'Shape', input: ['scaled'], output: ['batch'], name: 'shape', attribute: [{ name: 'start', type: 2, i: 0 }, { name: 'end', type: 2, i: 1 }] },
+      {
+        opType: 'Shape',
+        input: ['scaled'],
+        output: ['batch'],
+        name: 'shape',
+        attribute: [
+          { name: 'start', type: 2, i: 0 },
+          { name: 'end', type: 2, i: 1 },
+        ],
+      },
       { opType: 'Concat', input: ['batch', 'minus1'], output: ['target'], name: 'cat', attribute: [{ name: 'axis', type: 2, i: 0 }] },
       { opType: 'Reshape', input: ['scaled', 'target'], output: [g.node[flatten].output[0]], name: 'flat', attribute: [] },
     );
@@ -356,7 +407,8 @@ describe('PyTorch 2 exporter patterns', () => {
     try {
       const inputNpy = readNpy(path.join(SMALL, 'cnn-ops-opset17.input.npy'));
       const session = await ort.InferenceSession.create(file);
-      const reference = (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', toFloat32(inputNpy), inputNpy.shape) }))[session.outputNames[0]].data as Float32Array;
+      const reference = (await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', toFloat32(inputNpy), inputNpy.shape) }))[session.outputNames[0]]
+        .data as Float32Array;
       await session.release();
       const loaded = await openModel(file, 'pt2');
       try {
@@ -390,12 +442,21 @@ describe('ONNX opset 6 (PyTorch’s early exporter)', () => {
           { opType: 'Add', input: ['y', 'B'], output: ['z'], attribute: [attr('broadcast', 1), attr('axis', 1)] },
           { opType: 'BatchNormalization', input: ['z', 's', 'b', 'm', 'v'], output: ['out'], attribute: [attr('is_test', isTest)] },
         ],
-        initializer: [tensor('W', [3, 2, 1, 1], [1, 2, -1, 0.5, 0, 3]), tensor('B', [3], [0.1, -0.2, 0.3]), tensor('s', [3], [1, 2, 0.5]), tensor('b', [3], [0, 1, -1]), tensor('m', [3], [0.5, 0, -0.5]), tensor('v', [3], [1, 4, 0.25])],
+        initializer: [
+          tensor('W', [3, 2, 1, 1], [1, 2, -1, 0.5, 0, 3]),
+          tensor('B', [3], [0.1, -0.2, 0.3]),
+          tensor('s', [3], [1, 2, 0.5]),
+          tensor('b', [3], [0, 1, -1]),
+          tensor('m', [3], [0.5, 0, -0.5]),
+          tensor('v', [3], [1, 4, 0.25]),
+        ],
         input: [valueInfo('x', [1, 2, 3, 3])],
         output: [valueInfo('out', [1, 3, 3, 3])],
       },
     };
-    return onnxType('ModelProto').encode(model as never).finish();
+    return onnxType('ModelProto')
+      .encode(model as never)
+      .finish();
   }
 
   it('a [C] constant with broadcast=1, axis=1 is per channel (not NumPy’s right-aligned broadcast); is_test=0 is refused', async () => {
@@ -405,8 +466,18 @@ describe('ONNX opset 6 (PyTorch’s early exporter)', () => {
     const loaded = await openModel(path.join(dir, 'legacy.onnx'), 'legacy');
     try {
       const x = Float32Array.from({ length: 18 }, (_, i) => Math.sin(i)); // NHWC [1, 3, 3, 2]
-      const W = [[1, 2], [-1, 0.5], [0, 3]];
-      const [B, s, b, m, v] = [[0.1, -0.2, 0.3], [1, 2, 0.5], [0, 1, -1], [0.5, 0, -0.5], [1, 4, 0.25]];
+      const W = [
+        [1, 2],
+        [-1, 0.5],
+        [0, 3],
+      ];
+      const [B, s, b, m, v] = [
+        [0.1, -0.2, 0.3],
+        [1, 2, 0.5],
+        [0, 1, -1],
+        [0.5, 0, -0.5],
+        [1, 4, 0.25],
+      ];
       // By hand, per position p and output channel k (NHWC).
       const want = new Float32Array(27);
       for (let p = 0; p < 9; p++) {
@@ -419,7 +490,10 @@ describe('ONNX opset 6 (PyTorch’s early exporter)', () => {
     } finally {
       loaded.dispose();
     }
-    await expect(openModel(path.join(dir, 'training.onnx'), 'training')).rejects.toMatchObject({ code: 'MODEL_UNSUPPORTED_OP', message: expect.stringContaining('training mode') });
+    await expect(openModel(path.join(dir, 'training.onnx'), 'training')).rejects.toMatchObject({
+      code: 'MODEL_UNSUPPORTED_OP',
+      message: expect.stringContaining('training mode'),
+    });
     fs.rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -16,7 +16,10 @@ import { openModel } from '../../electron/engine/model/loaded-model';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let dir: string;
 let dataset: Dataset;
 

@@ -52,7 +52,12 @@ describe('linear probes', () => {
   });
 
   it('transposeRows: every element lands at [k, r], row counts not a multiple of four included', () => {
-    for (const [rows, dims] of [[7, 5], [8, 3], [1, 9], [13, 70]]) {
+    for (const [rows, dims] of [
+      [7, 5],
+      [8, 3],
+      [1, 9],
+      [13, 70],
+    ]) {
       const x = Float32Array.from({ length: rows * dims }, (_, i) => i * 1.5 - 7);
       const t = transposeRows(x, rows, dims);
       const expected = new Float32Array(rows * dims);
@@ -69,15 +74,31 @@ describe('linear probes', () => {
     tf.tidy(() => {
       const x = tf.tensor2d(xv, [rows, d]);
       const xt = tf.tensor2d(transposeRows(xv, rows, d), [d, rows]);
-      const onehot = tf.oneHot(tf.tensor1d(Array.from({ length: rows }, (_, i) => i % classes), 'int32'), classes) as tf.Tensor2D;
-      const w = tf.tensor2d(Array.from({ length: d * classes }, () => random() - 0.5), [d, classes]);
+      const onehot = tf.oneHot(
+        tf.tensor1d(
+          Array.from({ length: rows }, (_, i) => i % classes),
+          'int32',
+        ),
+        classes,
+      ) as tf.Tensor2D;
+      const w = tf.tensor2d(
+        Array.from({ length: d * classes }, () => random() - 0.5),
+        [d, classes],
+      );
       const b = tf.tensor1d(Array.from({ length: classes }, () => random() - 0.5));
-      const mean = tf.tensor2d(Array.from({ length: d }, () => random()), [d, 1]);
-      const scale = tf.tensor2d(Array.from({ length: d }, () => 0.5 + random()), [d, 1]);
+      const mean = tf.tensor2d(
+        Array.from({ length: d }, () => random()),
+        [d, 1],
+      );
+      const scale = tf.tensor2d(
+        Array.from({ length: d }, () => 0.5 + random()),
+        [d, 1],
+      );
       const { dW, db } = probeGradients(x, xt, onehot, w, b, mean, scale);
       // Independent: standardise the rows themselves and let autodiff differentiate the textbook loss.
       const standardised = tf.mul(tf.sub(x, tf.reshape(mean, [1, d])), tf.reshape(scale, [1, d]));
-      const loss = (wv: tf.Tensor, bv: tf.Tensor) => tf.add(tf.losses.softmaxCrossEntropy(onehot, tf.add(tf.matMul(standardised, wv), bv)), tf.mul(WEIGHT_DECAY, tf.sum(tf.square(wv)))) as tf.Scalar;
+      const loss = (wv: tf.Tensor, bv: tf.Tensor) =>
+        tf.add(tf.losses.softmaxCrossEntropy(onehot, tf.add(tf.matMul(standardised, wv), bv)), tf.mul(WEIGHT_DECAY, tf.sum(tf.square(wv)))) as tf.Scalar;
       const [gw, gb] = tf.grads(loss)([w, b]);
       expect(maxRelError(dW.dataSync(), gw.dataSync())).toBeLessThan(1e-4);
       expect(maxRelError(db.dataSync(), gb.dataSync())).toBeLessThan(1e-4);

@@ -107,7 +107,9 @@ const relu = (m: Map3): Map3 => ({ ...m, d: m.d.map((v) => Math.max(0, v)) });
 function reluRule(sig: Map3, forwardOut: Map3, method: ProjectionMethod): Map3 {
   return {
     ...sig,
-    d: sig.d.map((v, i) => (method === 'deconv' ? Math.max(0, v) : method === 'gradient' ? (forwardOut.d[i] > 0 ? v : 0) : forwardOut.d[i] > 0 ? Math.max(0, v) : 0)),
+    d: sig.d.map((v, i) =>
+      method === 'deconv' ? Math.max(0, v) : method === 'gradient' ? (forwardOut.d[i] > 0 ? v : 0) : forwardOut.d[i] > 0 ? Math.max(0, v) : 0,
+    ),
   };
 }
 
@@ -180,7 +182,11 @@ describe('projections to input space', () => {
       const weights = loaded.model.getWeights().map((t) => t.dataSync() as Float32Array);
       let nonZero = 0;
       for (const x of inputs) {
-        for (const [layer, unit] of [['fc', 0], ['fc', 2], ['conv1', 1]] as const) {
+        for (const [layer, unit] of [
+          ['fc', 0],
+          ['fc', 2],
+          ['conv1', 1],
+        ] as const) {
           const before = tf.memory().numTensors;
           const got = projectUnit(loaded, x, layer, unit, method);
           expect(tf.memory().numTensors).toBe(before);
@@ -200,7 +206,9 @@ describe('projections to input space', () => {
     const got = projectUnit(loaded, x, 'pool1', 2, 'gradient', [1, 0]);
     expect(got.position).toEqual([1, 0]);
     const want = tf.tidy(() =>
-      tf.grad((inp: tf.Tensor) => tf.sum(tf.slice(sub.apply(inp) as tf.Tensor4D, [0, 1, 0, 2], [1, 1, 1, 1])))(tf.tensor4d(x, [1, H, W, C])).dataSync(),
+      tf
+        .grad((inp: tf.Tensor) => tf.sum(tf.slice(sub.apply(inp) as tf.Tensor4D, [0, 1, 0, 2], [1, 1, 1, 1])))(tf.tensor4d(x, [1, H, W, C]))
+        .dataSync(),
     ) as Float32Array;
     expect(maxRelError(got.data, want)).toBeLessThan(1e-5);
   });
@@ -222,11 +230,19 @@ describe('projections through branching graphs (residual add, concatenation, imp
     const sub = m.layerModel(layer);
     const [h, w, c] = m.summary.inputShape;
     return tf.tidy(() =>
-      tf.grad((inp: tf.Tensor) => {
-        const out = sub.apply(inp) as tf.Tensor;
-        const begin = out.shape.length === 4 ? [0, position[0], position[1], unit] : [0, unit];
-        return tf.sum(tf.slice(out, begin, begin.map(() => 1)));
-      })(tf.tensor4d(x, [1, h, w, c])).dataSync(),
+      tf
+        .grad((inp: tf.Tensor) => {
+          const out = sub.apply(inp) as tf.Tensor;
+          const begin = out.shape.length === 4 ? [0, position[0], position[1], unit] : [0, unit];
+          return tf.sum(
+            tf.slice(
+              out,
+              begin,
+              begin.map(() => 1),
+            ),
+          );
+        })(tf.tensor4d(x, [1, h, w, c]))
+        .dataSync(),
     ) as Float32Array;
   }
 

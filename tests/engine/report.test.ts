@@ -13,7 +13,10 @@ import { findChromium } from '../../electron/engine/files/pdf';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const TINY = path.resolve(__dirname, '..', 'fixtures', 'models', 'tiny-functional', 'model.json');
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 let dir: string;
 
 beforeAll(async () => {
@@ -46,16 +49,50 @@ describe('HTML report', () => {
     expect(html).toContain('<tr><th>layer</th><th>as is</th><th>on/off</th><th>shuffled</th><th>max only</th></tr>');
   });
 
-  it.skipIf(!findChromium())('the CLI also prints it to PDF where a Chromium-family browser is installed', async () => {
-    const html = path.join(dir, 'r.html');
-    const pdf = path.join(dir, 'r.pdf');
-    const stdout = execFileSync(process.execPath, [path.resolve(__dirname, '..', '..', 'dist/electron/cli.cjs'), 'report', '--model', TINY, '--data', path.join(dir, 'data'), '--out', html, '--pdf', pdf], { encoding: 'utf8' });
-    expect(JSON.parse(stdout).pdf).toBe(pdf);
-    const bytes = fs.readFileSync(pdf);
-    expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
-    expect(bytes.length).toBeGreaterThan(5000);
-    // Without a browser the HTML is still written and the answer says why there is no PDF.
-    const none = execFileSync(process.execPath, [path.resolve(__dirname, '..', '..', 'dist/electron/cli.cjs'), 'report', '--model', TINY, '--data', path.join(dir, 'data'), '--out', html, '--pdf', pdf], { encoding: 'utf8', env: { ...process.env, PATH: path.join(dir, 'no-browsers-here'), CHROMIUM_PATH: '' } });
-    expect(JSON.parse(none)).toMatchObject({ pdf: null, pdf_not_made: expect.stringMatching(/no Chromium/) });
-  }, 120_000);
+  it.skipIf(!findChromium())(
+    'the CLI also prints it to PDF where a Chromium-family browser is installed',
+    async () => {
+      const html = path.join(dir, 'r.html');
+      const pdf = path.join(dir, 'r.pdf');
+      const stdout = execFileSync(
+        process.execPath,
+        [
+          path.resolve(__dirname, '..', '..', 'dist/electron/cli.cjs'),
+          'report',
+          '--model',
+          TINY,
+          '--data',
+          path.join(dir, 'data'),
+          '--out',
+          html,
+          '--pdf',
+          pdf,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(JSON.parse(stdout).pdf).toBe(pdf);
+      const bytes = fs.readFileSync(pdf);
+      expect(bytes.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+      expect(bytes.length).toBeGreaterThan(5000);
+      // Without a browser the HTML is still written and the answer says why there is no PDF.
+      const none = execFileSync(
+        process.execPath,
+        [
+          path.resolve(__dirname, '..', '..', 'dist/electron/cli.cjs'),
+          'report',
+          '--model',
+          TINY,
+          '--data',
+          path.join(dir, 'data'),
+          '--out',
+          html,
+          '--pdf',
+          pdf,
+        ],
+        { encoding: 'utf8', env: { ...process.env, PATH: path.join(dir, 'no-browsers-here'), CHROMIUM_PATH: '' } },
+      );
+      expect(JSON.parse(none)).toMatchObject({ pdf: null, pdf_not_made: expect.stringMatching(/no Chromium/) });
+    },
+    120_000,
+  );
 });

@@ -31,7 +31,10 @@ describe('result cache', () => {
     await core.openModel(path.join(ROOT, 'tests/fixtures/models/tiny-functional/model.json'));
     await core.openDataset(data);
     const messages: string[] = [];
-    const ctx = makeJobContext((_d, _t, m) => messages.push(m), () => false);
+    const ctx = makeJobContext(
+      (_d, _t, m) => messages.push(m),
+      () => false,
+    );
     const first = await core.runJob('sparsity', { layers: ['c1', 'out'] }, ctx);
     expect(messages.at(-1)).not.toBe('Loaded the saved result');
     expect(fs.readdirSync(path.join(workspace, 'cache'))).toHaveLength(1);

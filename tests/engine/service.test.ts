@@ -81,7 +81,10 @@ describe('InspectorService over the worker pool', () => {
     expect(finished.error).toBeUndefined();
     expect(finished.status).toBe('done');
     const { rows } = await service.getJobResult<'probe'>({ jobId });
-    expect(rows.map((r) => [r.layer, r.ablation, r.seeds])).toEqual([['fc7', 'original', 2], ['fc7', 'binarised', 2]]);
+    expect(rows.map((r) => [r.layer, r.ablation, r.seeds])).toEqual([
+      ['fc7', 'original', 2],
+      ['fc7', 'binarised', 2],
+    ]);
     // The bundled model's fc7 on its own samples: far above chance (10 %).
     for (const r of rows) expect(r.accuracy).toBeGreaterThan(0.6);
     expect(progress.some((p) => p.jobId === jobId && /cores$/.test(p.message ?? ''))).toBe(true);
@@ -196,12 +199,28 @@ describe('InspectorService over the worker pool', () => {
 
   it('a folder picked in the window is copied batch by batch into the workspace and opens as the image folder', async () => {
     const png = fs.readFileSync(path.join(ROOT, 'resources', 'samples', 'Bag', fs.readdirSync(path.join(ROOT, 'resources', 'samples', 'Bag'))[0]));
-    const first = await service.addDatasetFiles({ folder: 'my shoes', start: true, files: [{ path: 'left/a.png', bytes: png }, { path: 'left/b.png', bytes: png }] });
-    const second = await service.addDatasetFiles({ folder: 'my shoes', files: [{ path: 'right\\c.png', bytes: png }, { path: 'right/d.png', bytes: png }] });
+    const first = await service.addDatasetFiles({
+      folder: 'my shoes',
+      start: true,
+      files: [
+        { path: 'left/a.png', bytes: png },
+        { path: 'left/b.png', bytes: png },
+      ],
+    });
+    const second = await service.addDatasetFiles({
+      folder: 'my shoes',
+      files: [
+        { path: 'right\\c.png', bytes: png },
+        { path: 'right/d.png', bytes: png },
+      ],
+    });
     expect(second).toEqual({ path: first.path, files: 4 });
     expect(first.path.startsWith(process.env.CNN_INSPECTOR_WORKSPACE!)).toBe(true);
     const summary = await service.openDataset({ path: first.path });
-    expect(summary.classes).toEqual([{ name: 'left', count: 2 }, { name: 'right', count: 2 }]);
+    expect(summary.classes).toEqual([
+      { name: 'left', count: 2 },
+      { name: 'right', count: 2 },
+    ]);
     for (const bad of ['../escape.png', 'a/b/c.png', '.hidden/x.png', '/etc/x.png']) {
       if (bad === '/etc/x.png') {
         // An absolute path is taken as relative: it lands inside the folder.

@@ -20,7 +20,10 @@ import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-
 const ROOT = path.resolve(__dirname, '..', '..');
 const TINY = path.join(ROOT, 'tests/fixtures/models/tiny-functional/model.json');
 const run = promisify(execFile);
-const quiet = makeJobContext(() => undefined, () => false);
+const quiet = makeJobContext(
+  () => undefined,
+  () => false,
+);
 
 let dir: string;
 let model: LoadedModel;
@@ -52,7 +55,9 @@ function bruteForce(layer: string, k: number) {
 
 /** Same images at the same positions, values equal to float32 rounding (the batch path may be ONNX Runtime). */
 function expectSameTopK(got: ReturnType<typeof strip>, want: ReturnType<typeof strip>) {
-  expect(got.map((u) => u.map((e) => ({ index: e.index, position: e.position })))).toEqual(want.map((u) => u.map((e) => ({ index: e.index, position: e.position }))));
+  expect(got.map((u) => u.map((e) => ({ index: e.index, position: e.position })))).toEqual(
+    want.map((u) => u.map((e) => ({ index: e.index, position: e.position }))),
+  );
   got.forEach((u, i) => u.forEach((e, j) => expect(Math.abs(e.value - want[i][j].value)).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(want[i][j].value)))));
 }
 
@@ -69,7 +74,9 @@ describe('top-k atlas', () => {
       fs.mkdirSync(path.join(dir, 'data', cls), { recursive: true });
       for (let i = 0; i < 7; i++) {
         const px = Buffer.from(Array.from({ length: 15 * 13 * 3 }, rnd));
-        await sharp(px, { raw: { width: 15, height: 13, channels: 3 } }).png().toFile(path.join(dir, 'data', cls, `img${i}.png`));
+        await sharp(px, { raw: { width: 15, height: 13, channels: 3 } })
+          .png()
+          .toFile(path.join(dir, 'data', cls, `img${i}.png`));
       }
     }
     fs.copyFileSync(path.join(dir, 'data', 'a', 'img0.png'), path.join(dir, 'data', 'c', 'twin-of-a0.png'));
@@ -137,14 +144,27 @@ describe('top-k atlas', () => {
     await run(process.execPath, args(['--out-dir', path.join(dir, 'cli-all')]));
     await run(process.execPath, args(['--out-dir', path.join(dir, 'cli-s0'), '--shard', '0/2']));
     await run(process.execPath, args(['--out-dir', path.join(dir, 'cli-s1'), '--shard', '1/2']));
-    await run(process.execPath, [cli, 'topk-merge', '--parts', `${path.join(dir, 'cli-s0')},${path.join(dir, 'cli-s1')}`, '--out-dir', path.join(dir, 'cli-merged')]);
+    await run(process.execPath, [
+      cli,
+      'topk-merge',
+      '--parts',
+      `${path.join(dir, 'cli-s0')},${path.join(dir, 'cli-s1')}`,
+      '--out-dir',
+      path.join(dir, 'cli-merged'),
+    ]);
     const all = JSON.parse(fs.readFileSync(path.join(dir, 'cli-all', 'index.json'), 'utf8'));
     const merged = JSON.parse(fs.readFileSync(path.join(dir, 'cli-merged', 'index.json'), 'utf8'));
     expect(all.layer).toBe('c1');
     expect(all.k).toBe(9);
-    expect(all.units[0].top[0]).toMatchObject({ image: expect.stringMatching(/^[abc]\/.+\.png$/), value: expect.any(Number), position: [expect.any(Number), expect.any(Number)] });
+    expect(all.units[0].top[0]).toMatchObject({
+      image: expect.stringMatching(/^[abc]\/.+\.png$/),
+      value: expect.any(Number),
+      position: [expect.any(Number), expect.any(Number)],
+    });
     for (const u of all.units) for (let i = 1; i < u.top.length; i++) expect(u.top[i - 1].value).toBeGreaterThanOrEqual(u.top[i].value);
-    expect(merged.units.map((u: { top: unknown[] }) => u.top.map((e) => (e as { image: string }).image))).toEqual(all.units.map((u: { top: unknown[] }) => u.top.map((e) => (e as { image: string }).image)));
+    expect(merged.units.map((u: { top: unknown[] }) => u.top.map((e) => (e as { image: string }).image))).toEqual(
+      all.units.map((u: { top: unknown[] }) => u.top.map((e) => (e as { image: string }).image)),
+    );
     const patch = merged.units[2].top[4].patch;
     expect(fs.readFileSync(path.join(dir, 'cli-merged', patch))).toEqual(fs.readFileSync(path.join(dir, 'cli-all', all.units[2].top[4].patch)));
   });

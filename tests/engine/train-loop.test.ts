@@ -32,7 +32,16 @@ function bars(n: number, seed: number): LabelledArray {
 
 function smallNet(): tfl.LayersModel {
   const m = tfl.sequential();
-  m.add(tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: tfl.initializers.heNormal({ seed: 1 }) }));
+  m.add(
+    tfl.layers.conv2d({
+      inputShape: [8, 8, 1],
+      filters: 4,
+      kernelSize: 3,
+      padding: 'same',
+      activation: 'relu',
+      kernelInitializer: tfl.initializers.heNormal({ seed: 1 }),
+    }),
+  );
   m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
   m.add(tfl.layers.flatten());
   m.add(tfl.layers.dense({ units: 2, kernelInitializer: tfl.initializers.glorotNormal({ seed: 2 }) }));
@@ -92,7 +101,15 @@ describe('training loop', () => {
     const random = mulberry32(3);
     noisy.y = noisy.y.map(() => (random() < 0.5 ? 0 : 1));
     const patience = 2;
-    const result = await trainClassifier(model, bars(200, 4), { epochs: 12, batchSize: 16, learningRate: 0.05, momentum: 0.9, seed: 2, validation: noisy, earlyStopping: { patience } });
+    const result = await trainClassifier(model, bars(200, 4), {
+      epochs: 12,
+      batchSize: 16,
+      learningRate: 0.05,
+      momentum: 0.9,
+      seed: 2,
+      validation: noisy,
+      earlyStopping: { patience },
+    });
     const accuracies = result.history.map((h) => h.validationAccuracy!);
     const firstBest = accuracies.indexOf(Math.max(...accuracies)) + 1;
     expect(result.bestEpoch).toBe(firstBest);
@@ -155,7 +172,12 @@ describe('training loop', () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'resume-'));
       const before = tf.memory().numTensors;
       const first = smallNet();
-      const run = createRun(dir, { model: { id: 'm', file: 'm', stamp: 's', name: 'm' }, dataset: { id: 'd', path: 'd', name: 'd', count: 160, fingerprint: 'f' }, options: { strategy: 'all' }, epochs: 4 });
+      const run = createRun(dir, {
+        model: { id: 'm', file: 'm', stamp: 's', name: 'm' },
+        dataset: { id: 'd', path: 'd', name: 'd', count: 160, fingerprint: 'f' },
+        options: { strategy: 'all' },
+        epochs: 4,
+      });
       let batches = 0;
       await expect(
         trainClassifier(first, data, {
@@ -194,7 +216,9 @@ describe('training loop', () => {
     other.add(tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }));
     other.add(tfl.layers.flatten());
     other.add(tfl.layers.dense({ units: 2, activation: 'softmax' }));
-    await expect(trainClassifier(other, bars(64, 3), { epochs: 2, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: 1, resume: state })).rejects.toMatchObject({ code: 'RUN_MODEL_CHANGED' });
+    await expect(
+      trainClassifier(other, bars(64, 3), { epochs: 2, batchSize: 32, learningRate: 0.05, momentum: 0.9, seed: 1, resume: state }),
+    ).rejects.toMatchObject({ code: 'RUN_MODEL_CHANGED' });
     other.dispose();
   });
 

@@ -81,7 +81,11 @@ function serve(req: http.IncomingMessage, res: http.ServerResponse): void {
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cnn-zoo-'));
 let folderCount = 0;
 const freshFolder = () => path.join(tmp, `zoo-${++folderCount}`);
-const quiet = () => makeJobContext(() => undefined, () => false);
+const quiet = () =>
+  makeJobContext(
+    () => undefined,
+    () => false,
+  );
 
 beforeAll(async () => {
   await initBackend({ preferred: 'wasm' });
@@ -100,7 +104,12 @@ describe('zoo catalog', () => {
   it('pins every network of ../shared/model-zoo.tsv by path, SHA-256 and size, with preprocessing and ImageNet labels', () => {
     const tsv = path.resolve(ROOT, '..', 'shared', 'model-zoo.tsv');
     if (fs.existsSync(tsv)) {
-      const rows = fs.readFileSync(tsv, 'utf8').trim().split('\n').slice(1).map((l) => l.split('\t'));
+      const rows = fs
+        .readFileSync(tsv, 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split('\t'));
       expect(ZOO_CATALOG.map((e) => [e.name, e.path, e.sha256, String(e.bytes)])).toEqual(rows);
     }
     for (const e of ZOO_CATALOG) {
@@ -114,7 +123,14 @@ describe('zoo catalog', () => {
   it('a catalog a person brings is checked field by field', () => {
     const good = { name: 'mine', path: 'a/b.onnx', sha256: 'a'.repeat(64), bytes: 10 };
     expect(parseZooCatalog(JSON.stringify([good]))[0]).toMatchObject({ name: 'mine', title: 'mine' });
-    for (const bad of [{ ...good, name: '../x' }, { ...good, path: '../b.onnx' }, { ...good, path: 'a/b.onnx?x=1' }, { ...good, sha256: 'xyz' }, { ...good, bytes: -1 }, { ...good, preprocessing: { channels: 2 } }]) {
+    for (const bad of [
+      { ...good, name: '../x' },
+      { ...good, path: '../b.onnx' },
+      { ...good, path: 'a/b.onnx?x=1' },
+      { ...good, sha256: 'xyz' },
+      { ...good, bytes: -1 },
+      { ...good, preprocessing: { channels: 2 } },
+    ]) {
       expect(() => parseZooCatalog(JSON.stringify([bad]))).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
     }
     expect(() => parseZooCatalog('{')).toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
@@ -128,7 +144,14 @@ describe('zoo download from a loopback mirror', () => {
     const folder = freshFolder();
     expect(zooModelState(entry, { mirror: base, folder }).state).toBe('absent');
     const seen: string[] = [];
-    const result = await downloadZooModel(entry, makeJobContext((_d, _t, m) => seen.push(m), () => false), { mirror: base, folder });
+    const result = await downloadZooModel(
+      entry,
+      makeJobContext(
+        (_d, _t, m) => seen.push(m),
+        () => false,
+      ),
+      { mirror: base, folder },
+    );
     expect(result).toMatchObject({ name: 'tiny-net', bytes: bytes.length, sha256: entry.sha256, fetched: bytes.length });
     expect(fs.readFileSync(result.file).equals(bytes)).toBe(true);
     expect(fs.existsSync(`${result.file}.part`)).toBe(false);
@@ -181,7 +204,10 @@ describe('zoo download from a loopback mirror', () => {
   it('a corrupted download is refused by its SHA-256 and deleted', async () => {
     mode = 'corrupt';
     const folder = freshFolder();
-    await expect(downloadZooModel(entry, quiet(), { mirror: base, folder })).rejects.toMatchObject({ code: 'ZOO_FILE_MISMATCH', message: expect.stringContaining('SHA-256') });
+    await expect(downloadZooModel(entry, quiet(), { mirror: base, folder })).rejects.toMatchObject({
+      code: 'ZOO_FILE_MISMATCH',
+      message: expect.stringContaining('SHA-256'),
+    });
     expect(fs.readdirSync(folder)).toEqual([]);
   });
 
@@ -195,7 +221,10 @@ describe('zoo download from a loopback mirror', () => {
   it('a missing file and an unreachable host say how to copy the file in by hand', async () => {
     mode = 'whole';
     const folder = freshFolder();
-    await expect(downloadZooModel({ ...entry, path: 'nets/other.onnx' }, quiet(), { mirror: base, folder })).rejects.toMatchObject({ code: 'ZOO_UNREACHABLE', message: expect.stringContaining('HTTP 404') });
+    await expect(downloadZooModel({ ...entry, path: 'nets/other.onnx' }, quiet(), { mirror: base, folder })).rejects.toMatchObject({
+      code: 'ZOO_UNREACHABLE',
+      message: expect.stringContaining('HTTP 404'),
+    });
     const closed = http.createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
@@ -209,9 +238,12 @@ describe('zoo download from a loopback mirror', () => {
     mode = 'trickle';
     const folder = freshFolder();
     let cancel = false;
-    const ctx = makeJobContext((done) => {
-      if (done > bytes.length / 3) cancel = true;
-    }, () => cancel);
+    const ctx = makeJobContext(
+      (done) => {
+        if (done > bytes.length / 3) cancel = true;
+      },
+      () => cancel,
+    );
     await expect(downloadZooModel(entry, ctx, { mirror: base, folder })).rejects.toMatchObject({ code: 'JOB_CANCELLED' });
     const kept = zooModelState(entry, { mirror: base, folder });
     expect(kept.state).toBe('partial');
@@ -227,9 +259,19 @@ describe('zoo download from a loopback mirror', () => {
     mode = 'trickle';
     const folder = freshFolder();
     let cancel = false;
-    const first = downloadZooModel(entry, makeJobContext(() => undefined, () => cancel), { mirror: base, folder });
+    const first = downloadZooModel(
+      entry,
+      makeJobContext(
+        () => undefined,
+        () => cancel,
+      ),
+      { mirror: base, folder },
+    );
     await new Promise((resolve) => setTimeout(resolve, 100));
-    await expect(downloadZooModel(entry, quiet(), { mirror: base, folder })).rejects.toMatchObject({ code: 'ZOO_DOWNLOAD_INTERRUPTED', message: expect.stringContaining('being downloaded already') });
+    await expect(downloadZooModel(entry, quiet(), { mirror: base, folder })).rejects.toMatchObject({
+      code: 'ZOO_DOWNLOAD_INTERRUPTED',
+      message: expect.stringContaining('being downloaded already'),
+    });
     cancel = true;
     await expect(first).rejects.toMatchObject({ code: 'JOB_CANCELLED' });
   });

@@ -28,9 +28,23 @@ const MODELS = ['bvlc_alexnet', 'zfnet512', 'inception_v1', 'inception_v2', 'res
 const available = fs.existsSync(LIGHT) && ort !== undefined;
 if (!available) console.log(`skipped: zoo graphs (${fs.existsSync(LIGHT) ? 'onnxruntime-node not installed' : `${LIGHT} missing`})`);
 
-interface Tensor { name: string; dims: unknown[]; dataType: number; rawData?: Uint8Array; int64Data?: unknown[] }
-interface Node { opType: string; input: string[]; output: string[] }
-interface Graph { node: Node[]; initializer: Tensor[]; input: Array<{ name: string; type?: unknown }> }
+interface Tensor {
+  name: string;
+  dims: unknown[];
+  dataType: number;
+  rawData?: Uint8Array;
+  int64Data?: unknown[];
+}
+interface Node {
+  opType: string;
+  input: string[];
+  output: string[];
+}
+interface Graph {
+  node: Node[];
+  initializer: Tensor[];
+  input: Array<{ name: string; type?: unknown }>;
+}
 
 const int64s = (t: Tensor): number[] => {
   if (t.rawData && t.rawData.length) {
@@ -75,7 +89,15 @@ function withRandomWeights(file: string, seed: number): Uint8Array {
     const fanIn = dims.length === 4 ? count / dims[0] : dims.length === 2 ? Math.max(dims[0], dims[1]) : 1;
     for (let i = 0; i < count; i++) {
       values[i] =
-        r === 'weight' ? u() * Math.sqrt(6 / fanIn) : r === 'scale' ? 1 + 0.1 * u() : r === 'variance' ? 1 + 0.25 * (u() + 1) : r === 'bias' ? 0.05 * u() : 0.1 * u();
+        r === 'weight'
+          ? u() * Math.sqrt(6 / fanIn)
+          : r === 'scale'
+            ? 1 + 0.1 * u()
+            : r === 'variance'
+              ? 1 + 0.25 * (u() + 1)
+              : r === 'bias'
+                ? 0.05 * u()
+                : 0.1 * u();
     }
     g.initializer.push({ name: n.output[0], dims, dataType: 1, rawData: new Uint8Array(values.buffer) });
     g.input.push({ name: n.output[0], type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
@@ -109,8 +131,15 @@ describe.skipIf(!available)('ONNX model zoo graphs agree with ONNX Runtime', () 
       if (softmaxNode) {
         const withScores = onnxType('ModelProto').decode(bytes) as unknown as { graph: Graph & { output: Array<{ name: string }> } };
         withScores.graph.output.push({ name: softmaxNode.input[0] });
-        const scored = await ort!.InferenceSession.create(Buffer.from(onnxType('ModelProto').encode(withScores as never).finish()));
-        referenceScores = (await scored.run({ [scored.inputNames[0]]: new ort!.Tensor('float32', nchw, [1, 3, 224, 224]) }))[softmaxNode.input[0]].data as Float32Array;
+        const scored = await ort!.InferenceSession.create(
+          Buffer.from(
+            onnxType('ModelProto')
+              .encode(withScores as never)
+              .finish(),
+          ),
+        );
+        referenceScores = (await scored.run({ [scored.inputNames[0]]: new ort!.Tensor('float32', nchw, [1, 3, 224, 224]) }))[softmaxNode.input[0]]
+          .data as Float32Array;
         await scored.release();
       }
       const loaded = await openModel(file, name);
@@ -134,7 +163,9 @@ describe.skipIf(!available)('ONNX model zoo graphs agree with ONNX Runtime', () 
           const scores = layerActivations(loaded, softmaxLayer.inboundNodes[0].inboundLayers[0].name, nhwc).data;
           scoreErr = maxRelError(scores, referenceScores);
         }
-        console.log(`zoo ${name}: ${loaded.summary.layers.length} layers, max rel. error vs ONNX Runtime: output ${err.toExponential(1)}, scores ${scoreErr.toExponential(1)}`);
+        console.log(
+          `zoo ${name}: ${loaded.summary.layers.length} layers, max rel. error vs ONNX Runtime: output ${err.toExponential(1)}, scores ${scoreErr.toExponential(1)}`,
+        );
         expect(err).toBeLessThan(1e-3);
         expect(scoreErr).toBeLessThan(1e-3);
         const argmax = (a: Float32Array) => a.indexOf(Math.max(...a));
@@ -180,7 +211,8 @@ describe.skipIf(!available)('zoo graphs: the layers made for them project and ex
       const session = await ort!.InferenceSession.create(Buffer.from(exported.bytes));
       const nchw = new Float32Array(input.length);
       for (let c = 0; c < 3; c++) for (let p = 0; p < 224 * 224; p++) nchw[c * 224 * 224 + p] = input[p * 3 + c];
-      const out = (await session.run({ [session.inputNames[0]]: new ort!.Tensor('float32', nchw, [1, 3, 224, 224]) }))[session.outputNames[0]].data as Float32Array;
+      const out = (await session.run({ [session.inputNames[0]]: new ort!.Tensor('float32', nchw, [1, 3, 224, 224]) }))[session.outputNames[0]]
+        .data as Float32Array;
       await session.release();
       expect(maxRelError(out, modelOutput(loaded, input))).toBeLessThan(1e-4);
     } finally {
@@ -200,12 +232,18 @@ describe.skipIf(!fs.existsSync(LIGHT))('zoo graphs as shipped: every light_* gra
   // open and run to the ONNX project's recorded output.
   for (const file of fs.existsSync(LIGHT) ? fs.readdirSync(LIGHT).filter((f) => f.endsWith('.onnx')) : []) {
     it(`${file} opens and matches ${file.replace('.onnx', '_output_0.pb')}`, async () => {
-      const expected = onnxType('TensorProto').decode(fs.readFileSync(path.join(LIGHT, file.replace('.onnx', '_output_0.pb')))) as unknown as { rawData?: Uint8Array; floatData?: number[] };
+      const expected = onnxType('TensorProto').decode(fs.readFileSync(path.join(LIGHT, file.replace('.onnx', '_output_0.pb')))) as unknown as {
+        rawData?: Uint8Array;
+        floatData?: number[];
+      };
       const want = expected.rawData?.length ? new Float32Array(Uint8Array.from(expected.rawData).buffer) : Float32Array.from(expected.floatData ?? []);
       const loaded = await openModel(path.join(LIGHT, file), file);
       try {
         const random = mulberry32(11);
-        const got = modelOutput(loaded, Float32Array.from({ length: 224 * 224 * 3 }, () => random()));
+        const got = modelOutput(
+          loaded,
+          Float32Array.from({ length: 224 * 224 * 3 }, () => random()),
+        );
         expect(got.length).toBe(want.length);
         expect(maxRelError(got, want)).toBeLessThan(1e-5);
       } finally {

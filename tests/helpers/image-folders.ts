@@ -20,11 +20,15 @@ export async function writeImageFolder(
     fs.mkdirSync(path.join(dir, cls), { recursive: true });
     for (let i = 0; i < perClass; i++) {
       const b = Buffer.alloc(size * size * 3);
-      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < 3; c++) b[(y * size + x) * 3 + c] = Math.round(pixel(cls, y, x, c, random, i));
-      await sharp(b, { raw: { width: size, height: size, channels: 3 } }).png().toFile(path.join(dir, cls, `${i}.png`));
+      for (let y = 0; y < size; y++)
+        for (let x = 0; x < size; x++) for (let c = 0; c < 3; c++) b[(y * size + x) * 3 + c] = Math.round(pixel(cls, y, x, c, random, i));
+      await sharp(b, { raw: { width: size, height: size, channels: 3 } })
+        .png()
+        .toFile(path.join(dir, cls, `${i}.png`));
     }
   }
 }
 
 /** "top" images bright above the middle, "bottom" ones below: learnable from a small convolution. */
-export const topBottom = (cls: string, y: number, _x: number, _c: number, random: () => number): number => ((cls === 'top') === y < 6 ? 190 : 50) + random() * 60;
+export const topBottom = (cls: string, y: number, _x: number, _c: number, random: () => number): number =>
+  ((cls === 'top') === y < 6 ? 190 : 50) + random() * 60;

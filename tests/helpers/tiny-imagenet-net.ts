@@ -7,7 +7,15 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { Preprocessing, ZooEntry } from '../../shared/contract';
 import { exportOnnx } from '../../electron/engine/model/onnx/export';
 
-export const TINY_PREPROCESSING: Preprocessing = { inputSize: [16, 16], channels: 3, scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225], channelOrder: 'rgb', resize: 'center-crop' };
+export const TINY_PREPROCESSING: Preprocessing = {
+  inputSize: [16, 16],
+  channels: 3,
+  scale: 1 / 255,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  channelOrder: 'rgb',
+  resize: 'center-crop',
+};
 
 /** Needs a TF.js backend initialised. `path` is where the mirror serves it. */
 export function tinyImagenetNet(path: string): { net: tfl.Sequential; bytes: Buffer; entry: ZooEntry } {
@@ -21,5 +29,18 @@ export function tinyImagenetNet(path: string): { net: tfl.Sequential; bytes: Buf
   });
   const bytes = Buffer.from(exportOnnx(net));
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  return { net, bytes, entry: { name: 'tiny-net', title: 'Tiny net', path, sha256, bytes: bytes.length, about: 'a test network', preprocessing: TINY_PREPROCESSING, labels: 'imagenet' } };
+  return {
+    net,
+    bytes,
+    entry: {
+      name: 'tiny-net',
+      title: 'Tiny net',
+      path,
+      sha256,
+      bytes: bytes.length,
+      about: 'a test network',
+      preprocessing: TINY_PREPROCESSING,
+      labels: 'imagenet',
+    },
+  };
 }

@@ -50,7 +50,10 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
     cancelJob: async (p) => void calls.push(`cancelJob:${p.pause ? 'pause' : p.keep ? 'keep' : 'discard'}`),
     listRuns: async () => [],
     listZoo: async () => ({ folder: '/tmp/zoo', mirror: 'http://127.0.0.1/', models: [] }),
-    addDatasetFiles: async ({ folder, files }) => (calls.push(`addDatasetFiles:${folder}:${files.map((f) => f.path).join(',')}`), { path: `/ws/${folder}`, files: files.length }),
+    addDatasetFiles: async ({ folder, files }) => (
+      calls.push(`addDatasetFiles:${folder}:${files.map((f) => f.path).join(',')}`),
+      { path: `/ws/${folder}`, files: files.length }
+    ),
     discardRun: async () => undefined,
     getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [], outcomes: [] }) as never,
     onJobProgress: () => () => undefined,
@@ -145,19 +148,33 @@ describe('renderer stores', () => {
     jobs.onProgress({ jobId: 'job-1', kind: 'finetune', done: 30, total: 110, message: 'Epoch 1' });
     expect(timeLeft(view, 1_020_000)).toBe('about 1 min left');
     expect(timeLeft(view, 1_001_000)).toBeUndefined(); // too early to tell
-    await jobs.onFinished({ jobId: 'job-1', kind: 'finetune', status: 'cancelled', error: { code: 'JOB_PAUSED', message: 'Training paused in epoch 2 of 10' } });
+    await jobs.onFinished({
+      jobId: 'job-1',
+      kind: 'finetune',
+      status: 'cancelled',
+      error: { code: 'JOB_PAUSED', message: 'Training paused in epoch 2 of 10' },
+    });
     expect(view).toMatchObject({ status: 'cancelled', paused: true, message: 'Paused' });
   });
 
   it('app store: a picked folder is copied in batches with progress, then opened by the path the engine gives', async () => {
     const opened: Array<string | undefined> = [];
-    const fake = fakeInspector({ openDataset: async ({ path }) => (opened.push(path), { id: path ?? '', name: 'cats', kind: 'folder', classes: [], count: 2, skipped: [] }) });
+    const fake = fakeInspector({
+      openDataset: async ({ path }) => (opened.push(path), { id: path ?? '', name: 'cats', kind: 'folder', classes: [], count: 2, skipped: [] }),
+    });
     setApi(fake);
     const app = useAppStore();
     const file = (name: string) => new File([new Uint8Array([1, 2, 3])], name);
     const progress: number[] = [];
     const stop = app.$subscribe(() => app.copying && progress.push(app.copying.done));
-    await app.openPickedFolder({ folder: 'cats', files: [{ path: 'a/1.png', file: file('1.png') }, { path: 'b/2.png', file: file('2.png') }], left: 0 });
+    await app.openPickedFolder({
+      folder: 'cats',
+      files: [
+        { path: 'a/1.png', file: file('1.png') },
+        { path: 'b/2.png', file: file('2.png') },
+      ],
+      left: 0,
+    });
     stop();
     expect(fake.calls).toContain('addDatasetFiles:cats:a/1.png,b/2.png');
     expect(opened).toEqual(['/ws/cats']);

@@ -12,7 +12,13 @@ const filesystem = (files: string[]) => (p: string) => files.includes(p);
 
 describe('finding Electron', () => {
   it('takes the package’s binary where it exists', () => {
-    expect(findElectron({ env: {}, exists: filesystem(['/app/node_modules/electron/dist/electron']), requireElectron: () => '/app/node_modules/electron/dist/electron' })).toEqual({ path: '/app/node_modules/electron/dist/electron' });
+    expect(
+      findElectron({
+        env: {},
+        exists: filesystem(['/app/node_modules/electron/dist/electron']),
+        requireElectron: () => '/app/node_modules/electron/dist/electron',
+      }),
+    ).toEqual({ path: '/app/node_modules/electron/dist/electron' });
   });
 
   it('says why when the override names a folder without the binary, and falls back to an electron on the PATH', () => {
@@ -20,7 +26,9 @@ describe('finding Electron', () => {
     const missing = findElectron({ env, platform: 'linux', exists: filesystem([]), requireElectron: () => '/opt/e/electron' });
     expect(missing.path).toBeUndefined();
     expect(missing.reason).toMatch(/ELECTRON_OVERRIDE_DIST_PATH \(\/opt\/e\) has no Electron binary/);
-    expect(findElectron({ env, platform: 'linux', exists: filesystem(['/usr/local/bin/electron']), requireElectron: () => '/opt/e/electron' })).toEqual({ path: '/usr/local/bin/electron' });
+    expect(findElectron({ env, platform: 'linux', exists: filesystem(['/usr/local/bin/electron']), requireElectron: () => '/opt/e/electron' })).toEqual({
+      path: '/usr/local/bin/electron',
+    });
   });
 
   it('says the binary is not installed when the package throws (its download was skipped)', () => {
@@ -52,7 +60,9 @@ describe('finding a browser for an app window', () => {
     const env = { PROGRAMFILES: 'C:\\Program Files', 'PROGRAMFILES(X86)': 'C:\\Program Files (x86)', LOCALAPPDATA: 'C:\\Users\\a\\AppData\\Local', PATH: '' };
     const edge = 'C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe';
     expect(findBrowser({ platform: 'win32', env, exists: filesystem([edge]) })).toBe(edge);
-    expect(onPath('electron', { PATH: 'C:\\tools;D:\\bin' }, 'win32', filesystem([path.join('D:\\bin', 'electron.cmd')]))).toBe(path.join('D:\\bin', 'electron.cmd'));
+    expect(onPath('electron', { PATH: 'C:\\tools;D:\\bin' }, 'win32', filesystem([path.join('D:\\bin', 'electron.cmd')]))).toBe(
+      path.join('D:\\bin', 'electron.cmd'),
+    );
   });
 
   it('opens the link as an app window with a profile of its own (no tabs, no address bar), no sandbox only as root', () => {

@@ -16,7 +16,12 @@ type Handler = (...args: never[]) => unknown;
 /** Everything the shell asked Electron for. */
 const asked = vi.hoisted(() => ({
   privileged: [] as unknown[],
-  windows: [] as Array<{ options: Record<string, unknown>; events: Map<string, Handler>; contents: { events: Map<string, Handler>; openHandler?: Handler; sent: unknown[] }; loaded: string[] }>,
+  windows: [] as Array<{
+    options: Record<string, unknown>;
+    events: Map<string, Handler>;
+    contents: { events: Map<string, Handler>; openHandler?: Handler; sent: unknown[] };
+    loaded: string[];
+  }>,
   protocolHandlers: new Map<string, Handler>(),
   headersHandler: undefined as Handler | undefined,
   permissionRequest: undefined as Handler | undefined,
@@ -33,7 +38,15 @@ const asked = vi.hoisted(() => ({
 vi.mock('electron', () => {
   class BrowserWindow {
     static getAllWindows = () => asked.windows;
-    webContents: { events: Map<string, Handler>; openHandler?: Handler; sent: unknown[]; setWindowOpenHandler(h: Handler): void; on(e: string, h: Handler): void; isDestroyed(): boolean; send(...a: unknown[]): void };
+    webContents: {
+      events: Map<string, Handler>;
+      openHandler?: Handler;
+      sent: unknown[];
+      setWindowOpenHandler(h: Handler): void;
+      on(e: string, h: Handler): void;
+      isDestroyed(): boolean;
+      send(...a: unknown[]): void;
+    };
     private record: (typeof asked.windows)[number];
     constructor(options: Record<string, unknown>) {
       const contents = {
@@ -108,8 +121,7 @@ vi.mock('../../electron/engine/service', () => ({
       return new Proxy(
         {},
         {
-          get: (_t, name: string) =>
-            name.startsWith('on') ? () => () => undefined : async (params: unknown) => ({ answered: name, params }),
+          get: (_t, name: string) => (name.startsWith('on') ? () => () => undefined : async (params: unknown) => ({ answered: name, params })),
         },
       );
     }
@@ -145,7 +157,12 @@ describe('the main process (main.ts) with a stand-in Electron', () => {
     const contents = asked.windows[0].contents;
     expect(contents.openHandler!({ url: 'https://example.org' } as never)).toEqual({ action: 'deny' });
     const navigate = contents.events.get('will-navigate')!;
-    for (const [url, blocked] of [['https://example.org/', true], ['file:///etc/passwd', true], ['app://other/index.html', true], [`${APP_ORIGIN}/index.html#x`, false]] as const) {
+    for (const [url, blocked] of [
+      ['https://example.org/', true],
+      ['file:///etc/passwd', true],
+      ['app://other/index.html', true],
+      [`${APP_ORIGIN}/index.html#x`, false],
+    ] as const) {
       let prevented = false;
       navigate({ preventDefault: () => (prevented = true) } as never, url as never);
       expect(prevented, url).toBe(blocked);
@@ -158,7 +175,10 @@ describe('the main process (main.ts) with a stand-in Electron', () => {
     expect(granted).toBe(false);
     expect(asked.permissionCheck!({} as never, 'notifications' as never)).toBe(false);
     let headers: Record<string, string[]> | undefined;
-    asked.headersHandler!({ responseHeaders: { 'X-Other': ['1'] } } as never, ((r: { responseHeaders: Record<string, string[]> }) => (headers = r.responseHeaders)) as never);
+    asked.headersHandler!(
+      { responseHeaders: { 'X-Other': ['1'] } } as never,
+      ((r: { responseHeaders: Record<string, string[]> }) => (headers = r.responseHeaders)) as never,
+    );
     expect(headers).toEqual({ 'X-Other': ['1'], 'Content-Security-Policy': [CSP] });
     expect(CSP).not.toMatch(/\bwss?:/);
     expect(CSP).toMatch(/script-src 'self'/);
@@ -175,7 +195,10 @@ describe('the main process (main.ts) with a stand-in Electron', () => {
     const call = asked.ipcHandlers.get('inspector:call')!;
     const from = (url: string, parent: unknown = null) => ({ senderFrame: { url, parent } });
     expect(await call(from('https://example.org/') as never, 'getState' as never, {} as never)).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
-    expect(await call(from(RENDERER_URL, { url: RENDERER_URL }) as never, 'getState' as never, {} as never)).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
+    expect(await call(from(RENDERER_URL, { url: RENDERER_URL }) as never, 'getState' as never, {} as never)).toMatchObject({
+      ok: false,
+      error: { code: 'UNAUTHORIZED' },
+    });
     expect(await call({ senderFrame: null } as never, 'getState' as never, {} as never)).toMatchObject({ ok: false, error: { code: 'UNAUTHORIZED' } });
     expect(await call(from(RENDERER_URL) as never, 'noSuchCommand' as never, {} as never)).toMatchObject({ ok: false, error: { code: 'UNKNOWN_COMMAND' } });
     expect(await call(from(RENDERER_URL) as never, 'getState' as never, {} as never)).toEqual({ ok: true, value: { answered: 'getState', params: {} } });

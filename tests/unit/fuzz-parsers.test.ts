@@ -41,7 +41,13 @@ function mutate(valid: Uint8Array, random: () => number): Uint8Array {
   return out;
 }
 
-function fuzz(valid: Uint8Array, runs: number, seed: number, decode: (b: Uint8Array) => unknown, allowed: (e: unknown) => boolean): { decoded: number; refused: number } {
+function fuzz(
+  valid: Uint8Array,
+  runs: number,
+  seed: number,
+  decode: (b: Uint8Array) => unknown,
+  allowed: (e: unknown) => boolean,
+): { decoded: number; refused: number } {
   const random = mulberry32(seed);
   let decoded = 0;
   let refused = 0;
@@ -58,7 +64,10 @@ function fuzz(valid: Uint8Array, runs: number, seed: number, decode: (b: Uint8Ar
   return { decoded, refused };
 }
 
-const coded = (...codes: string[]) => (e: unknown) => e instanceof InspectorError && codes.includes(e.code);
+const coded =
+  (...codes: string[]) =>
+  (e: unknown) =>
+    e instanceof InspectorError && codes.includes(e.code);
 
 describe('hand-written parsers under mutation', () => {
   beforeAll(async () => {
@@ -84,8 +93,19 @@ describe('hand-written parsers under mutation', () => {
   });
 
   it('wire frames: decode or throw an Error (the server answers BAD_ARGUMENT), never reaching Object or Function', () => {
-    const valid = encodeMessage({ kind: 'call', id: 7, command: 'uploadImage', params: { name: 'a.png', bytes: new Uint8Array([1, 2, 3, 4]), f: new Float32Array([1, 2]) } });
-    fuzz(valid, 3000, 4, (b) => decodeMessage(b), (e) => e instanceof Error);
+    const valid = encodeMessage({
+      kind: 'call',
+      id: 7,
+      command: 'uploadImage',
+      params: { name: 'a.png', bytes: new Uint8Array([1, 2, 3, 4]), f: new Float32Array([1, 2]) },
+    });
+    fuzz(
+      valid,
+      3000,
+      4,
+      (b) => decodeMessage(b),
+      (e) => e instanceof Error,
+    );
     const hostile = new TextEncoder().encode(JSON.stringify({ kind: 'call', id: 1, command: 'getState', params: { x: { $bin: 0, $type: 'constructor' } } }));
     const frame = new Uint8Array(4 + hostile.length + 8);
     new DataView(frame.buffer).setUint32(0, hostile.length, true);
@@ -105,7 +125,16 @@ describe('hand-written parsers under mutation', () => {
     const valid = new Uint8Array(fs.readFileSync(path.join(ROOT, 'tests', 'fixtures', 'onnx', 'cnn-ops.onnx')));
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fuzz-onnx-'));
     const random = mulberry32(5);
-    const allowed = coded('ONNX_INVALID', 'ONNX_UNSUPPORTED_OPSET', 'ONNX_EXTERNAL_DATA_MISSING', 'MODEL_UNSUPPORTED_OP', 'MODEL_UNSUPPORTED_FORMAT', 'MODEL_WEIGHTS_INCONSISTENT', 'PATH_OUTSIDE_FOLDER', 'FILE_NOT_REGULAR');
+    const allowed = coded(
+      'ONNX_INVALID',
+      'ONNX_UNSUPPORTED_OPSET',
+      'ONNX_EXTERNAL_DATA_MISSING',
+      'MODEL_UNSUPPORTED_OP',
+      'MODEL_UNSUPPORTED_FORMAT',
+      'MODEL_WEIGHTS_INCONSISTENT',
+      'PATH_OUTSIDE_FOLDER',
+      'FILE_NOT_REGULAR',
+    );
     let refused = 0;
     try {
       for (let i = 0; i < 150; i++) {

@@ -46,7 +46,9 @@ describe('image decoding', () => {
 
   it('RGBA is flattened onto black and 16-bit grey is reduced to 8 bits', async () => {
     const rgba = Buffer.from([255, 0, 0, 128, 0, 255, 0, 0, 0, 0, 255, 255, 10, 20, 30, 255]);
-    const png = await sharp(rgba, { raw: { width: 2, height: 2, channels: 4 } }).png().toBuffer();
+    const png = await sharp(rgba, { raw: { width: 2, height: 2, channels: 4 } })
+      .png()
+      .toBuffer();
     const d = await decodeImage(png, 'rgba', 3);
     expect(d.pixels[0]).toBeGreaterThan(120);
     expect(d.pixels[0]).toBeLessThan(136); // 255 · 128/255 over black
@@ -62,7 +64,9 @@ describe('image decoding', () => {
   });
 
   it('grey → RGB and RGB → grey conversions follow the model', async () => {
-    const greyPng = await sharp(Buffer.from([0, 100, 200, 255]), { raw: { width: 2, height: 2, channels: 1 } }).png().toBuffer();
+    const greyPng = await sharp(Buffer.from([0, 100, 200, 255]), { raw: { width: 2, height: 2, channels: 1 } })
+      .png()
+      .toBuffer();
     const asRgb = await decodeImage(greyPng, 'grey', 3);
     expect(Array.from(asRgb.pixels.subarray(3, 6))).toEqual([100, 100, 100]);
     const asGrey = await decodeImage(await sharp(rgbPixels(), raw).png().toBuffer(), 'rgb', 1);
@@ -80,7 +84,9 @@ describe('preprocessing', () => {
   });
 
   it('an image is resized to the model input; a .npy is used exactly', async () => {
-    const big = await sharp(Buffer.alloc(8 * 8 * 3, 255), { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer();
+    const big = await sharp(Buffer.alloc(8 * 8 * 3, 255), { raw: { width: 8, height: 8, channels: 3 } })
+      .png()
+      .toBuffer();
     const x = await toModelInput(big, 'white', grey, [4, 4, 1]);
     expect(x.length).toBe(16);
     for (const v of x) expect(v).toBeCloseTo((1 - 0.5) / 0.25, 5);

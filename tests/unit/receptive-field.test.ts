@@ -44,10 +44,20 @@ describe('receptive fields', () => {
 
   it('conv 3×3 same → avg-pool 3/2 same → conv 5×5 stride 2 valid → zero-pad → conv 2×2: positions match the gradient support', () => {
     const model = tfl.sequential();
-    model.add(tfl.layers.conv2d({ name: 'a', inputShape: [21, 23, 2], filters: 2, kernelSize: 3, padding: 'same', kernelInitializer: positive(), useBias: false }));
+    model.add(
+      tfl.layers.conv2d({ name: 'a', inputShape: [21, 23, 2], filters: 2, kernelSize: 3, padding: 'same', kernelInitializer: positive(), useBias: false }),
+    );
     model.add(tfl.layers.averagePooling2d({ name: 'b', poolSize: 3, strides: 2, padding: 'same' }));
     model.add(tfl.layers.conv2d({ name: 'c', filters: 2, kernelSize: 5, strides: 2, padding: 'valid', kernelInitializer: positive(), useBias: false }));
-    model.add(tfl.layers.zeroPadding2d({ name: 'd', padding: [[1, 0], [0, 2]] }));
+    model.add(
+      tfl.layers.zeroPadding2d({
+        name: 'd',
+        padding: [
+          [1, 0],
+          [0, 2],
+        ],
+      }),
+    );
     model.add(tfl.layers.conv2d({ name: 'e', filters: 1, kernelSize: 2, kernelInitializer: positive(), useBias: false }));
     const layers = describeLayers(model);
     expect(layers[0].type).toBe('InputLayer');

@@ -70,7 +70,9 @@ describe('dataset folders list what they cannot use', () => {
   it('a linked class folder is a class; pipes, broken links and BMPs are listed with their reason', async () => {
     const elsewhere = path.join(dir, 'elsewhere', 'cats');
     fs.mkdirSync(elsewhere, { recursive: true });
-    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     fs.writeFileSync(path.join(elsewhere, 'a.png'), png);
     const root = path.join(dir, 'data');
     fs.mkdirSync(path.join(root, 'dogs'), { recursive: true });
@@ -94,7 +96,10 @@ describe('zip archives', () => {
 
   it('reads members Python wrote, and refuses bombs, climbing names and damaged data', () => {
     const ok = path.join(dir, 'ok.zip');
-    py('import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:\n z.writestr("a.txt", "hello " * 1000)\n z.writestr("b.bin", bytes(range(256)))', ok);
+    py(
+      'import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:\n z.writestr("a.txt", "hello " * 1000)\n z.writestr("b.bin", bytes(range(256)))',
+      ok,
+    );
     const members = readZipMembers(fs.readFileSync(ok), 'ok.zip', ['a.txt', 'b.bin'], 'KERAS_INVALID');
     expect(Buffer.from(members.get('a.txt')!).toString()).toBe('hello '.repeat(1000));
     expect([...members.get('b.bin')!]).toEqual([...Array(256).keys()]);
@@ -127,14 +132,19 @@ describe('.npy header grammar', () => {
       "{'descr': '<f4', 'fortran_order': False, 'shape': (99999, 99999, 99999)}",
       "['descr', 'shape']",
     ]) {
-      expect(codeOf(() => parseNpyHeader(bad, 'x')), bad).toBe('NPY_INVALID');
+      expect(
+        codeOf(() => parseNpyHeader(bad, 'x')),
+        bad,
+      ).toBe('NPY_INVALID');
     }
   });
 });
 
 describe('images', () => {
   it('a 9 000 × 9 000 PNG (81 MP) is checked and resized to the model input within ~150 MB more memory; 16 384² is refused', async () => {
-    const big = await sharp({ create: { width: 9000, height: 9000, channels: 3, background: '#808080' }, limitInputPixels: false }).png({ compressionLevel: 9 }).toBuffer();
+    const big = await sharp({ create: { width: 9000, height: 9000, channels: 3, background: '#808080' }, limitInputPixels: false })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     const before = process.memoryUsage().rss;
     let peak = before;
     const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
@@ -146,7 +156,9 @@ describe('images', () => {
     expect(Math.abs(input[0] - 128 / 255)).toBeLessThan(0.01);
     // Full-size RGB would be 243 MB; streamed through the resize it stays well under.
     expect((peak - before) / 2 ** 20).toBeLessThan(150);
-    const huge = await sharp({ create: { width: 16384, height: 16384, channels: 3, background: '#000' }, limitInputPixels: false }).png({ compressionLevel: 9 }).toBuffer();
+    const huge = await sharp({ create: { width: 16384, height: 16384, channels: 3, background: '#000' }, limitInputPixels: false })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     await expect(checkImage(huge, 'huge.png')).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
   });
 });

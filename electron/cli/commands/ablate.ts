@@ -15,7 +15,13 @@ export async function runAblate(cx: CommandContext): Promise<void> {
   if (start !== undefined && start !== 'scratch' && start !== 'pretrained') throw new InspectorError('BAD_ARGUMENT', '--start must be scratch or pretrained');
   const r = await core.runJob(
     'ablation',
-    { variants: parseVariants(required(flags, 'variants')), epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), seed: positiveInt(flags, 'seed', 1), ...(start ? { start } : {}) },
+    {
+      variants: parseVariants(required(flags, 'variants')),
+      epochs: positiveInt(flags, 'epochs', 10),
+      batchSize: positiveInt(flags, 'batch', 32),
+      seed: positiveInt(flags, 'seed', 1),
+      ...(start ? { start } : {}),
+    },
     makeJobContext(
       (_done, _total, message) => {
         if (flags.progress) process.stderr.write(`\r${message}`);
@@ -24,5 +30,14 @@ export async function runAblate(cx: CommandContext): Promise<void> {
     ),
   );
   writeFileAtomic(outFile, tableCsv(ablationTable(r)));
-  print({ classes: r.classes, train: r.trainImages, validation: r.validationImages, epochs: r.epochs, start: r.start, rows: r.rows.map(({ history: _h, ...row }) => row), skipped: r.skipped, out: path.resolve(outFile) });
+  print({
+    classes: r.classes,
+    train: r.trainImages,
+    validation: r.validationImages,
+    epochs: r.epochs,
+    start: r.start,
+    rows: r.rows.map(({ history: _h, ...row }) => row),
+    skipped: r.skipped,
+    out: path.resolve(outFile),
+  });
 }

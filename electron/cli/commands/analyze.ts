@@ -2,7 +2,17 @@
 import * as path from 'node:path';
 import type { ProbeAblation } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
-import { comparisonTable, distributedCodeTable, grandmotherCurvesTable, grandmotherTable, imagesPerClassTable, probeTable, probeTrainingTable, selectivityTable, sparsityTable } from '../../../shared/result-tables';
+import {
+  comparisonTable,
+  distributedCodeTable,
+  grandmotherCurvesTable,
+  grandmotherTable,
+  imagesPerClassTable,
+  probeTable,
+  probeTrainingTable,
+  selectivityTable,
+  sparsityTable,
+} from '../../../shared/result-tables';
 import { PR_RECALLS } from '../../engine/analyses/selectivity';
 import { ABLATIONS } from '../../engine/analyses/probe';
 import { makeJobContext } from '../../engine/base/job-context';
@@ -14,10 +24,14 @@ export async function runAnalyze(cx: CommandContext): Promise<void> {
   const { core, print, flags, analysisName } = cx;
   const what = analysisName;
   const analyses = ['sparsity', 'selectivity', 'gmc', 'probe', 'probe-training', 'compare', 'images-per-class', 'distributed'];
-  if (!what || !analyses.includes(what)) throw new InspectorError('UNKNOWN_COMMAND', `analyze needs one of ${analyses.join(', ')}${what ? ` (got "${what}")` : ''}`);
+  if (!what || !analyses.includes(what))
+    throw new InspectorError('UNKNOWN_COMMAND', `analyze needs one of ${analyses.join(', ')}${what ? ` (got "${what}")` : ''}`);
   await core.openDataset(required(flags, 'data'));
   const outFile = required(flags, 'out');
-  const quiet = makeJobContext(() => undefined, () => false);
+  const quiet = makeJobContext(
+    () => undefined,
+    () => false,
+  );
   if (what === 'sparsity') {
     const { rows, skipped } = await runJob(core, 'sparsity', { layers: typeof flags.layers === 'string' ? flags.layers.split(',') : undefined }, quiet);
     writeFileAtomic(outFile, tableCsv(sparsityTable({ rows })));
@@ -27,25 +41,77 @@ export async function runAnalyze(cx: CommandContext): Promise<void> {
     const { aue } = (await runJob(core, 'selectivity', { layers: [layer] }, quiet)).layers[0];
     writeFileAtomic(outFile, tableCsv(selectivityTable([{ layer, aue }], false)));
     const sorted = [...aue].sort((a, b) => a - b);
-    print({ analysis: what, layer, units: aue.length, mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length, most_selective: sorted.slice(0, 5), out: path.resolve(outFile) });
+    print({
+      analysis: what,
+      layer,
+      units: aue.length,
+      mean_aue: aue.reduce((s, v) => s + v, 0) / aue.length,
+      most_selective: sorted.slice(0, 5),
+      out: path.resolve(outFile),
+    });
   } else if (what === 'distributed') {
     const r = await core.runJob('distributedCode', { layer: required(flags, 'layer') }, quiet);
     writeFileAtomic(outFile, tableCsv(distributedCodeTable(r)));
     const offDiagonal = r.overlap.flatMap((row, i) => row.filter((_, j) => j !== i));
-    print({ analysis: what, layer: r.layer, units: r.units, set_size: r.setSize, chance_overlap: r.chanceOverlap, mean_overlap: offDiagonal.reduce((a, b) => a + b, 0) / Math.max(1, offDiagonal.length), classes: r.classes.map((c) => ({ class: c.name, ap: c.ap, k50: c.k50, k90: c.k90 })), out: path.resolve(outFile) });
+    print({
+      analysis: what,
+      layer: r.layer,
+      units: r.units,
+      set_size: r.setSize,
+      chance_overlap: r.chanceOverlap,
+      mean_overlap: offDiagonal.reduce((a, b) => a + b, 0) / Math.max(1, offDiagonal.length),
+      classes: r.classes.map((c) => ({ class: c.name, ap: c.ap, k50: c.k50, k90: c.k90 })),
+      out: path.resolve(outFile),
+    });
   } else if (what === 'images-per-class') {
     const counts = typeof flags.counts === 'string' ? flags.counts.split(',').map(Number) : undefined;
     if (counts?.some((k) => !Number.isInteger(k) || k < 1)) throw new InspectorError('BAD_ARGUMENT', '--counts are whole numbers of images per class');
-    const r = await core.runJob('imagesPerClass', { ...(counts ? { counts } : {}), seeds: positiveInt(flags, 'seeds', 3), ...(flags.scratch ? { scratch: true, scratchSeeds: positiveInt(flags, 'scratch-seeds', 1) } : {}) }, quiet);
+    const r = await core.runJob(
+      'imagesPerClass',
+      {
+        ...(counts ? { counts } : {}),
+        seeds: positiveInt(flags, 'seeds', 3),
+        ...(flags.scratch ? { scratch: true, scratchSeeds: positiveInt(flags, 'scratch-seeds', 1) } : {}),
+      },
+      quiet,
+    );
     writeFileAtomic(outFile, tableCsv(imagesPerClassTable(r)));
-    print({ analysis: what, feature_layer: r.featureLayer, validation: r.validationImages, rows: r.rows, ...(r.scratchRows ? { scratch_rows: r.scratchRows } : {}), out: path.resolve(outFile) });
+    print({
+      analysis: what,
+      feature_layer: r.featureLayer,
+      validation: r.validationImages,
+      rows: r.rows,
+      ...(r.scratchRows ? { scratch_rows: r.scratchRows } : {}),
+      out: path.resolve(outFile),
+    });
   } else if (what === 'compare') {
     const other = required(flags, 'other');
-    const r = await core.runJob('compareModels', { other: other === 'default' ? 'bundled:default' : other, ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), selectivity: !flags['no-selectivity'], probes: !flags['no-probe'] }, quiet);
+    const r = await core.runJob(
+      'compareModels',
+      {
+        other: other === 'default' ? 'bundled:default' : other,
+        ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}),
+        selectivity: !flags['no-selectivity'],
+        probes: !flags['no-probe'],
+      },
+      quiet,
+    );
     writeFileAtomic(outFile, tableCsv(comparisonTable(r)));
-    print({ analysis: what, model: r.model, other: r.other, rows: r.rows, only_in_model: r.onlyInModel, only_in_other: r.onlyInOther, out: path.resolve(outFile) });
+    print({
+      analysis: what,
+      model: r.model,
+      other: r.other,
+      rows: r.rows,
+      only_in_model: r.onlyInModel,
+      only_in_other: r.onlyInOther,
+      out: path.resolve(outFile),
+    });
   } else if (what === 'probe-training') {
-    const r = await core.runJob('probeTraining', { ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), seeds: positiveInt(flags, 'seeds', 1) }, quiet);
+    const r = await core.runJob(
+      'probeTraining',
+      { ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), seeds: positiveInt(flags, 'seeds', 1) },
+      quiet,
+    );
     writeFileAtomic(outFile, tableCsv(probeTrainingTable(r)));
     print({ analysis: what, checkpoints: r.checkpoints, layers: r.layers, converged_at: r.convergedAt, out: path.resolve(outFile) });
   } else if (what === 'probe') {

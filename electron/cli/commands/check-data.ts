@@ -11,8 +11,23 @@ export async function runCheckData(flags: Flags, out: (text: string) => void): P
   const checker = new EngineCore();
   await checker.init();
   await checker.openDataset(required(flags, 'data'));
-  const r = await checker.runJob('datasetReport', {}, makeJobContext(() => undefined, () => false));
+  const r = await checker.runJob(
+    'datasetReport',
+    {},
+    makeJobContext(
+      () => undefined,
+      () => false,
+    ),
+  );
   const outFile = required(flags, 'out');
-  writeFileAtomic(outFile, csvText(['group', 'class', 'file'], r.lookalikes.flatMap((g, i) => g.files.map((f) => [i + 1, f.split('/')[0], f]))));
-  out(`${JSON.stringify({ checked: r.checked, groups: r.lookalikes.length, across_classes: r.acrossClasses, validation_with_twin_in_training: r.validationWithTwinInTraining, unreadable: r.unreadable, out: path.resolve(outFile) })}\n`);
+  writeFileAtomic(
+    outFile,
+    csvText(
+      ['group', 'class', 'file'],
+      r.lookalikes.flatMap((g, i) => g.files.map((f) => [i + 1, f.split('/')[0], f])),
+    ),
+  );
+  out(
+    `${JSON.stringify({ checked: r.checked, groups: r.lookalikes.length, across_classes: r.acrossClasses, validation_with_twin_in_training: r.validationWithTwinInTraining, unreadable: r.unreadable, out: path.resolve(outFile) })}\n`,
+  );
 }

@@ -15,7 +15,11 @@ export async function runCollect(cx: CommandContext): Promise<void> {
     },
     () => false,
   );
-  const r = await core.runJob('collectActivations', { layers, maps: Boolean(flags.maps), ...(flags.float16 ? { mapsDtype: 'float16' as const } : flags.maps ? { mapsDtype: 'float32' as const } : {}) }, progress);
+  const r = await core.runJob(
+    'collectActivations',
+    { layers, maps: Boolean(flags.maps), ...(flags.float16 ? { mapsDtype: 'float16' as const } : flags.maps ? { mapsDtype: 'float32' as const } : {}) },
+    progress,
+  );
   fs.mkdirSync(outDir, { recursive: true });
   // Hard links where the workspace is on the same disk (no copy of big maps), else copies.
   const place = (file: string) => {
@@ -31,7 +35,14 @@ export async function runCollect(cx: CommandContext): Promise<void> {
   print({
     images: r.images,
     labels: place(r.labels),
-    layers: r.layers.map((l) => ({ layer: l.layer, shape: l.shape, max: place(l.max), nonzero: place(l.nonzero), ...(l.maps ? { maps: place(l.maps), maps_dtype: l.mapsDtype } : {}), ...(l.mapsSkipped ? { maps_skipped: l.mapsSkipped } : {}) })),
+    layers: r.layers.map((l) => ({
+      layer: l.layer,
+      shape: l.shape,
+      max: place(l.max),
+      nonzero: place(l.nonzero),
+      ...(l.maps ? { maps: place(l.maps), maps_dtype: l.mapsDtype } : {}),
+      ...(l.mapsSkipped ? { maps_skipped: l.mapsSkipped } : {}),
+    })),
     skipped: r.skipped,
     out_dir: outDir,
   });

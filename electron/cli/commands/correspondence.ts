@@ -17,7 +17,10 @@ export async function runCorrespondence(cx: CommandContext): Promise<void> {
   const r = await core.runJob(
     'correspondence',
     { images, parts, layers: typeof flags.layers === 'string' ? flags.layers.split(',') : undefined, randomDraws: draws },
-    makeJobContext(() => undefined, () => false),
+    makeJobContext(
+      () => undefined,
+      () => false,
+    ),
   );
   const outFile = required(flags, 'out');
   writeFileAtomic(outFile, tableCsv(correspondenceTable(r)));
@@ -33,7 +36,8 @@ function readBoxesCsv(file: string, entries: Array<{ index: number; file: string
   for (const [n, row] of lines.entries()) {
     const cells = row.map((s) => s.trim());
     const numbers = cells.slice(2).map(Number);
-    if (cells.length !== 6 || numbers.some((v) => !Number.isInteger(v))) throw new InspectorError('BAD_ARGUMENT', `${file} line ${n + 1}: expected image,part,top,left,bottom,right`);
+    if (cells.length !== 6 || numbers.some((v) => !Number.isInteger(v)))
+      throw new InspectorError('BAD_ARGUMENT', `${file} line ${n + 1}: expected image,part,top,left,bottom,right`);
     const entry = entries.find((e) => e.file === cells[0]);
     if (!entry) throw new InspectorError('IMAGE_NOT_FOUND', `${file} line ${n + 1}: no image "${cells[0]}" in the dataset`);
     if (!images.includes(entry.index)) images.push(entry.index);

@@ -15,13 +15,28 @@ export async function runEvolution(cx: CommandContext): Promise<void> {
     units = flags.units.split(',').map(Number);
     if (units.some((u) => !Number.isInteger(u))) throw new InspectorError('BAD_ARGUMENT', '--units must be a comma-separated list of unit numbers');
   }
-  const r = await core.runJob('evolution', { layer: typeof flags.layer === 'string' ? flags.layer : undefined, units }, makeJobContext(() => undefined, () => false));
+  const r = await core.runJob(
+    'evolution',
+    { layer: typeof flags.layer === 'string' ? flags.layer : undefined, units },
+    makeJobContext(
+      () => undefined,
+      () => false,
+    ),
+  );
   const cells = r.cells.map((cell) => {
     const base = `unit${cell.unit}_${cell.checkpoint}`;
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, `${base}_projection.png`), cell.projection);
     fs.writeFileSync(path.join(outDir, `${base}_patch.png`), cell.patch);
-    return { checkpoint: cell.checkpoint, unit: cell.unit, image: cell.image, value: cell.value, position: cell.position, projection: `${base}_projection.png`, patch: `${base}_patch.png` };
+    return {
+      checkpoint: cell.checkpoint,
+      unit: cell.unit,
+      image: cell.image,
+      value: cell.value,
+      position: cell.position,
+      projection: `${base}_projection.png`,
+      patch: `${base}_patch.png`,
+    };
   });
   const index = { layer: r.layer, units: r.units, checkpoints: r.checkpoints, cells };
   writeFileAtomic(path.join(outDir, 'index.json'), JSON.stringify(index));

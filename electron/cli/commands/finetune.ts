@@ -20,7 +20,22 @@ export async function runFinetune(cx: CommandContext): Promise<void> {
   try {
     const r = await pausable(
       core.finetuneAndSave(
-        { strategy, epochs: positiveInt(flags, 'epochs', 10), batchSize: positiveInt(flags, 'batch', 32), learningRate: lr, seed: positiveInt(flags, 'seed', 1), flip: !flags['no-flip'], earlyStopping: !flags['no-early-stop'], ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}), ...(typeof flags.test === 'string' ? { testFraction: Number(flags.test) } : {}), ...(typeof flags['lr-mult'] === 'string' ? { layerMultipliers: parseMultipliers(flags['lr-mult']) } : {}), ...(flags['no-augment'] ? { augment: false } : {}), ...(flags['no-crop'] ? { crop: false } : {}), ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}), ...(flags.classifier === 'svm' || flags.classifier === 'softmax' ? { classifier: flags.classifier } : {}) },
+        {
+          strategy,
+          epochs: positiveInt(flags, 'epochs', 10),
+          batchSize: positiveInt(flags, 'batch', 32),
+          learningRate: lr,
+          seed: positiveInt(flags, 'seed', 1),
+          flip: !flags['no-flip'],
+          earlyStopping: !flags['no-early-stop'],
+          ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}),
+          ...(typeof flags.test === 'string' ? { testFraction: Number(flags.test) } : {}),
+          ...(typeof flags['lr-mult'] === 'string' ? { layerMultipliers: parseMultipliers(flags['lr-mult']) } : {}),
+          ...(flags['no-augment'] ? { augment: false } : {}),
+          ...(flags['no-crop'] ? { crop: false } : {}),
+          ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}),
+          ...(flags.classifier === 'svm' || flags.classifier === 'softmax' ? { classifier: flags.classifier } : {}),
+        },
         outDir,
         training.ctx,
       ),

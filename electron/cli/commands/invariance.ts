@@ -16,7 +16,8 @@ export async function runInvariance(cx: CommandContext): Promise<void> {
     if (v === undefined) return undefined;
     if (typeof v !== 'string') throw new InspectorError('BAD_ARGUMENT', `--${name} needs a comma-separated list`);
     const numbers = v.split(',').map(Number);
-    if (numbers.some((n) => !Number.isFinite(n) || (integer && !Number.isInteger(n)))) throw new InspectorError('BAD_ARGUMENT', `--${name} must be a comma-separated list of numbers`);
+    if (numbers.some((n) => !Number.isFinite(n) || (integer && !Number.isInteger(n))))
+      throw new InspectorError('BAD_ARGUMENT', `--${name} must be a comma-separated list of numbers`);
     return numbers;
   };
   const outFile = required(flags, 'out');
@@ -31,7 +32,10 @@ export async function runInvariance(cx: CommandContext): Promise<void> {
       scales: list('scales'),
       rotations: list('rotations'),
     },
-    makeJobContext(() => undefined, () => false),
+    makeJobContext(
+      () => undefined,
+      () => false,
+    ),
   );
   writeFileAtomic(outFile, invarianceCsv(r));
   print({ low_layer: r.lowLayer, high_layer: r.highLayer, images: r.images.map((i) => i.label), out: path.resolve(outFile) });

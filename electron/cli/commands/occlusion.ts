@@ -23,5 +23,13 @@ export async function runOcclusion(cx: CommandContext): Promise<void> {
   writeNpy(path.join(outDir, 'probability.npy'), { shape: r.grid, data: r.probability });
   writeNpy(path.join(outDir, 'top_label.npy'), { shape: r.grid, data: r.topLabel });
   writeNpy(path.join(outDir, 'feature.npy'), { shape: r.grid, data: r.feature });
-  print({ class: r.classIndex, label: summary.classes?.[r.classIndex], base_probability: r.baseProbability, feature_layer: r.featureLayer, feature_unit: r.featureUnit, grid: r.grid, out_dir: path.resolve(outDir) });
+  print({
+    class: r.classIndex,
+    label: summary.classes?.[r.classIndex],
+    base_probability: r.baseProbability,
+    feature_layer: r.featureLayer,
+    feature_unit: r.featureUnit,
+    grid: r.grid,
+    out_dir: path.resolve(outDir),
+  });
 }

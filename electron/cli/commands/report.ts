@@ -9,7 +9,14 @@ export async function runReport(cx: CommandContext): Promise<void> {
   const { core, print, flags } = cx;
   await core.openDataset(required(flags, 'data'));
   const list = (name: string) => (typeof flags[name] === 'string' ? (flags[name] as string).split(',') : undefined);
-  const { html } = await core.runJob('report', { layers: list('layers'), gmcLayer: typeof flags['gmc-layer'] === 'string' ? flags['gmc-layer'] : undefined, probeLayers: list('probe-layers') }, makeJobContext(() => undefined, () => false));
+  const { html } = await core.runJob(
+    'report',
+    { layers: list('layers'), gmcLayer: typeof flags['gmc-layer'] === 'string' ? flags['gmc-layer'] : undefined, probeLayers: list('probe-layers') },
+    makeJobContext(
+      () => undefined,
+      () => false,
+    ),
+  );
   const outFile = required(flags, 'out');
   writeFileAtomic(outFile, html);
   const pdf = typeof flags.pdf === 'string' ? path.resolve(flags.pdf) : undefined;

@@ -19,5 +19,13 @@ export async function runTopk(cx: CommandContext): Promise<void> {
     ),
   );
   writeFileAtomic(path.join(outDir, 'index.json'), JSON.stringify(index));
-  print({ layer: index.layer, k: index.k, units: index.units.length, images: index.images, dataset: dataset.name, out: path.resolve(outDir, 'index.json'), skipped: index.skipped });
+  print({
+    layer: index.layer,
+    k: index.k,
+    units: index.units.length,
+    images: index.images,
+    dataset: dataset.name,
+    out: path.resolve(outDir, 'index.json'),
+    skipped: index.skipped,
+  });
 }

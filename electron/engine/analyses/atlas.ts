@@ -66,7 +66,8 @@ export function denormalise(x: Float32Array, loaded: LoadedModel): Pixels {
 export function projectionImage(values: Float32Array, [h, w, c]: number[], box: number[]): Pixels {
   const [top, left, bottom, right] = box;
   let maxAbs = 0;
-  for (let y = top; y < bottom; y++) for (let x = left; x < right; x++) for (let ch = 0; ch < c; ch++) maxAbs = Math.max(maxAbs, Math.abs(values[(y * w + x) * c + ch]));
+  for (let y = top; y < bottom; y++)
+    for (let x = left; x < right; x++) for (let ch = 0; ch < c; ch++) maxAbs = Math.max(maxAbs, Math.abs(values[(y * w + x) * c + ch]));
   const scale = maxAbs > 0 ? 127 / maxAbs : 0;
   const data = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) data[i] = Math.max(0, Math.min(255, Math.round(128 + values[i] * scale)));
@@ -111,20 +112,30 @@ async function composeSheet(leftTiles: Array<[Pixels, number[]]>, rightTiles: Ar
     tiles.forEach(([src, box], i) => drawTile(sheet, width, src, box, x0 + (i % side) * (TILE + GAP), Math.floor(i / side) * (TILE + GAP)));
   place(leftTiles, 0);
   place(rightTiles, block + BLOCK_GAP);
-  return sharp(sheet, { raw: { width, height: block, channels: 3 } }).png({ compressionLevel: 6 }).toBuffer();
+  return sharp(sheet, { raw: { width, height: block, channels: 3 } })
+    .png({ compressionLevel: 6 })
+    .toBuffer();
 }
 
 /** PNG of `box` of an 8-bit image (grey or RGB), at native resolution. */
 export async function cropPng(src: Pixels, box: number[]): Promise<Uint8Array> {
   const [top, left, bottom, right] = box;
-  const png = await sharp(Buffer.from(src.data.buffer, src.data.byteOffset, src.data.byteLength), { raw: { width: src.width, height: src.height, channels: src.channels as 1 | 3 } })
+  const png = await sharp(Buffer.from(src.data.buffer, src.data.byteOffset, src.data.byteLength), {
+    raw: { width: src.width, height: src.height, channels: src.channels as 1 | 3 },
+  })
     .extract({ left, top, width: right - left, height: bottom - top })
     .png()
     .toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
-export async function buildAtlas(loaded: LoadedModel, dataset: Dataset, dir: string, options: { k?: number; layers?: string[] }, ctx: JobContext): Promise<AtlasSummary> {
+export async function buildAtlas(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  dir: string,
+  options: { k?: number; layers?: string[] },
+  ctx: JobContext,
+): Promise<AtlasSummary> {
   const k = options.k ?? 9;
   const layers = options.layers ?? defaultAtlasLayers(loaded);
   if (layers.length === 0) throw new InspectorError('BAD_ARGUMENT', 'No layers to build an atlas for');
@@ -161,7 +172,14 @@ export async function buildAtlas(loaded: LoadedModel, dataset: Dataset, dir: str
       let sheet: Buffer;
       if (spatial && winners.length) {
         // One batched deconvnet pass for the unit's k winners, each from its own strongest position.
-        const projections = projectUnitBatch(loaded, images.map((i) => i.input), index.layer, unit.unit, 'deconv', winners.map((e) => e.position));
+        const projections = projectUnitBatch(
+          loaded,
+          images.map((i) => i.input),
+          index.layer,
+          unit.unit,
+          'deconv',
+          winners.map((e) => e.position),
+        );
         sheet = await composeSheet(
           projections.map((p, i) => [projectionImage(p.data, shape, winners[i].box!), winners[i].box!]),
           images.map((img, i) => [img.pixels, winners[i].box!]),
@@ -169,7 +187,11 @@ export async function buildAtlas(loaded: LoadedModel, dataset: Dataset, dir: str
         );
       } else {
         // A dense unit sees the whole image: its sheet shows the k whole images, strongest first.
-        sheet = await composeSheet(images.map((img) => [img.pixels, whole]), [], k);
+        sheet = await composeSheet(
+          images.map((img) => [img.pixels, whole]),
+          [],
+          k,
+        );
       }
       fs.writeFileSync(path.join(sheetDir, `unit${unit.unit}.png`), sheet);
       doneUnits++;
@@ -183,7 +205,10 @@ export async function buildAtlas(loaded: LoadedModel, dataset: Dataset, dir: str
       k,
       spatial,
       images: index.images,
-      units: index.units.map((u) => ({ unit: u.unit, top: u.top.map(({ index: i, image, value, position, box }) => ({ index: i, image, value, position, ...(box ? { box } : {}) })) })),
+      units: index.units.map((u) => ({
+        unit: u.unit,
+        top: u.top.map(({ index: i, image, value, position, box }) => ({ index: i, image, value, position, ...(box ? { box } : {}) })),
+      })),
     };
     writeFileAtomic(path.join(dir, 'layers', `${index.layer}.json`), JSON.stringify(atlasLayer));
     layerSummaries.push({ layer: index.layer, units: index.units.length, spatial });

@@ -44,7 +44,11 @@ export async function compareModels(
   try {
     const shapesOf = (m: LoadedModel, name: string) => {
       try {
-        return m.model.getLayer(name).getWeights().map((w) => w.shape.join('x')).join(';');
+        return m.model
+          .getLayer(name)
+          .getWeights()
+          .map((w) => w.shape.join('x'))
+          .join(';');
       } catch {
         return undefined;
       }
@@ -52,7 +56,10 @@ export async function compareModels(
     const named = current.summary.layers.filter((l) => l.params > 0).map((l) => l.name);
     const shared = named.filter((n) => shapesOf(other, n) !== undefined && shapesOf(other, n) === shapesOf(current, n));
     if (shared.length === 0) {
-      throw new InspectorError('BAD_ARGUMENT', `${other.summary.name} shares no layer (same name and weight shapes) with ${current.summary.name}: compare models of the same architecture`);
+      throw new InspectorError(
+        'BAD_ARGUMENT',
+        `${other.summary.name} shares no layer (same name and weight shapes) with ${current.summary.name}: compare models of the same architecture`,
+      );
     }
     const onlyHere = named.filter((n) => !shared.includes(n));
     const onlyThere = other.summary.layers.filter((l) => l.params > 0 && !shared.includes(l.name)).map((l) => l.name);
@@ -70,7 +77,10 @@ export async function compareModels(
       for (const [j, model] of [current, other].entries()) {
         ctx.throwIfCancelled();
         const at = stage++;
-        const sub: JobContext = { ...ctx, progress: (d, t, m) => ctx.progress(at * t + d, measures.length * 2 * t, `${j === 0 ? 'This model' : 'The other'}: ${m}`) };
+        const sub: JobContext = {
+          ...ctx,
+          progress: (d, t, m) => ctx.progress(at * t + d, measures.length * 2 * t, `${j === 0 ? 'This model' : 'The other'}: ${m}`),
+        };
         if (what === 'selectivity') {
           const { layers: measured } = await selectivityOfLayers(model, dataset, layers, sub);
           measured.forEach(({ aue }, i) => (rows[i][j === 0 ? 'aueModel' : 'aueOther'] = mean(aue)));

@@ -72,7 +72,8 @@ export async function correspondence(
   if (images.length < 2) throw new InspectorError('BAD_ARGUMENT', 'Correspondence compares images with each other: give at least 2');
   if (parts.length === 0) throw new InspectorError('BAD_ARGUMENT', 'Mark at least one part (a box on every image)');
   for (const part of parts) {
-    if (part.boxes.length !== images.length) throw new InspectorError('BAD_ARGUMENT', `Part "${part.name}" has ${part.boxes.length} boxes for ${images.length} images`);
+    if (part.boxes.length !== images.length)
+      throw new InspectorError('BAD_ARGUMENT', `Part "${part.name}" has ${part.boxes.length} boxes for ${images.length} images`);
     for (const [top, left, bottom, right] of part.boxes) {
       if (![top, left, bottom, right].every(Number.isInteger) || top < 0 || left < 0 || bottom > h || right > w || bottom <= top || right <= left) {
         throw new InspectorError('BAD_ARGUMENT', `Part "${part.name}": box [${top}, ${left}, ${bottom}, ${right}] is not inside the ${h}×${w} input`);

@@ -85,7 +85,8 @@ export async function datasetReport(dataset: Dataset, ctx: JobContext): Promise<
       if (!a) continue;
       for (let j = i + 1; j < entries.length; j++) {
         const b = hashes[j];
-        if (b && popcount(a[0] ^ b[0]) + popcount(a[1] ^ b[1]) <= CANDIDATE_BITS && meanDifference(thumbs[i], thumbs[j]) <= LOOKALIKE_MEAN_DIFFERENCE) join(i, j);
+        if (b && popcount(a[0] ^ b[0]) + popcount(a[1] ^ b[1]) <= CANDIDATE_BITS && meanDifference(thumbs[i], thumbs[j]) <= LOOKALIKE_MEAN_DIFFERENCE)
+          join(i, j);
       }
     }
   } else {
@@ -103,7 +104,11 @@ export async function datasetReport(dataset: Dataset, ctx: JobContext): Promise<
     const r = find(i);
     groups.set(r, [...(groups.get(r) ?? []), i]);
   });
-  const split = stratifiedSplit(entries.map((e) => e.classIndex), 0.8, 1);
+  const split = stratifiedSplit(
+    entries.map((e) => e.classIndex),
+    0.8,
+    1,
+  );
   const inValidation = new Set(split.test);
   const lookalikes: DatasetReport['lookalikes'] = [];
   let leaks = 0;

@@ -16,13 +16,31 @@ import { stratifiedSplit } from '../features/splits';
 
 const SUBSET_SIZES = [1, 2, 3, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 80, 100, 128, 256];
 
-function svmAp(x: Float32Array[], positive: boolean[], split: { train: number[]; test: number[] }, units: number[], seed: number): { ap: number; w: Float64Array } {
+function svmAp(
+  x: Float32Array[],
+  positive: boolean[],
+  split: { train: number[]; test: number[] },
+  units: number[],
+  seed: number,
+): { ap: number; w: Float64Array } {
   const { w, b } = trainLinearSvm(x, positive, split.train, units, seed);
   const scores = split.test.map((i) => units.reduce((s, u, k) => s + w[k] * x[i][u], b));
-  return { ap: averagePrecision(scores, split.test.map((i) => positive[i])), w };
+  return {
+    ap: averagePrecision(
+      scores,
+      split.test.map((i) => positive[i]),
+    ),
+    w,
+  };
 }
 
-export async function distributedCode(loaded: LoadedModel, dataset: Dataset, layer: string, options: { seed?: number }, ctx: JobContext): Promise<DistributedCodeResult> {
+export async function distributedCode(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  layer: string,
+  options: { seed?: number },
+  ctx: JobContext,
+): Promise<DistributedCodeResult> {
   if (!loaded.summary.layers.some((l) => l.name === layer)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${layer}"`);
   const classes = dataset.summary.classes.map((c) => c.name);
   if (classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'The analysis needs at least two classes');
@@ -51,7 +69,14 @@ export async function distributedCode(loaded: LoadedModel, dataset: Dataset, lay
     const ranked = [...all].sort((a, b) => weightOf[b] - weightOf[a] || a - b);
     const fractions = sizes.map((k) => (k === unitsCount ? 1 : full.ap > 0 ? svmAp(x, positive, split, ranked.slice(0, k), seed + c).ap / full.ap : 0));
     const kFor = (level: number) => sizes[fractions.findIndex((f) => f >= level)] ?? unitsCount;
-    perClass.push({ name, ap: full.ap, fractions, k50: kFor(0.5), k90: kFor(0.9), topUnits: ranked.slice(0, Math.max(1, Math.min(50, Math.round(unitsCount / 5)))) });
+    perClass.push({
+      name,
+      ap: full.ap,
+      fractions,
+      k50: kFor(0.5),
+      k90: kFor(0.9),
+      topUnits: ranked.slice(0, Math.max(1, Math.min(50, Math.round(unitsCount / 5)))),
+    });
     ctx.progress(scores.length + ((c + 1) / classes.length) * scores.length, 2 * scores.length, `SVMs for class ${c + 1} of ${classes.length}`);
     await ctx.yield();
   }

@@ -21,7 +21,13 @@ export interface EvolutionOptions {
   checkpoints?: string[];
 }
 
-export async function featureEvolution(current: LoadedModel, modelJsonPath: string, dataset: Dataset, options: EvolutionOptions, ctx: JobContext): Promise<EvolutionResult> {
+export async function featureEvolution(
+  current: LoadedModel,
+  modelJsonPath: string,
+  dataset: Dataset,
+  options: EvolutionOptions,
+  ctx: JobContext,
+): Promise<EvolutionResult> {
   const available = current.summary.checkpoints;
   if (available.length === 0) throw new InspectorError('BAD_ARGUMENT', 'This model has no training checkpoints (a checkpoints/ folder beside its model.json)');
   const names = options.checkpoints ?? available;
@@ -32,9 +38,14 @@ export async function featureEvolution(current: LoadedModel, modelJsonPath: stri
   if (info.outputShape.length !== 3 || !info.receptiveField) throw new InspectorError('LAYER_NOT_SPATIAL', `Layer ${layer} has no spatial map to project from`);
   const width = info.outputShape[2];
   const units = options.units ?? Array.from({ length: Math.min(8, width) }, (_, i) => i);
-  for (const u of units) if (!Number.isInteger(u) || u < 0 || u >= width) throw new InspectorError('UNIT_OUT_OF_RANGE', `Layer ${layer} has units 0–${width - 1}; there is no unit ${u}`);
+  for (const u of units)
+    if (!Number.isInteger(u) || u < 0 || u >= width)
+      throw new InspectorError('UNIT_OUT_OF_RANGE', `Layer ${layer} has units 0–${width - 1}; there is no unit ${u}`);
 
-  const stages = [...names.map((n) => ({ name: n, file: path.join(path.dirname(modelJsonPath), 'checkpoints', n, 'model.json') })), { name: 'final', file: modelJsonPath }];
+  const stages = [
+    ...names.map((n) => ({ name: n, file: path.join(path.dirname(modelJsonPath), 'checkpoints', n, 'model.json') })),
+    { name: 'final', file: modelJsonPath },
+  ];
   const cells: EvolutionCell[] = [];
   for (let s = 0; s < stages.length; s++) {
     ctx.throwIfCancelled();
@@ -42,7 +53,10 @@ export async function featureEvolution(current: LoadedModel, modelJsonPath: stri
     if (!fs.existsSync(stage.file)) throw new InspectorError('MODEL_NOT_FOUND', `Checkpoint ${stage.name} has no model.json`);
     const model = stage.name === 'final' ? current : await openModel(stage.file, stage.file);
     try {
-      const stageCtx: JobContext = { ...ctx, progress: (done, total) => ctx.progress(s * total + done, stages.length * total, `Checkpoint ${stage.name}: ${done} of ${total} images`) };
+      const stageCtx: JobContext = {
+        ...ctx,
+        progress: (done, total) => ctx.progress(s * total + done, stages.length * total, `Checkpoint ${stage.name}: ${done} of ${total} images`),
+      };
       const [index] = await buildTopK(model, dataset, { layers: [layer], k: 1 }, stageCtx);
       const winners = units.map((u) => index.units[u].top[0]);
       const inputs = await Promise.all(winners.map((w) => dataset.loadInput(w.index, model.summary.preprocessing, model.summary.inputShape)));

@@ -106,16 +106,24 @@ export async function invarianceSweeps(loaded: LoadedModel, images: InvarianceIm
   for (const name of [lowLayer, highLayer]) {
     if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
   }
-  const sweepsIn = { ...defaultSweeps(shape[0]), ...Object.fromEntries(Object.entries({ translation: options.translations, scale: options.scales, rotation: options.rotations }).filter(([, v]) => v !== undefined)) } as Record<TransformKind, number[]>;
+  const sweepsIn = {
+    ...defaultSweeps(shape[0]),
+    ...Object.fromEntries(
+      Object.entries({ translation: options.translations, scale: options.scales, rotation: options.rotations }).filter(([, v]) => v !== undefined),
+    ),
+  } as Record<TransformKind, number[]>;
   for (const [kind, values] of Object.entries(sweepsIn)) {
-    if (!Array.isArray(values) || values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new InspectorError('BAD_ARGUMENT', `The ${kind} sweep needs a list of numbers`);
+    if (!Array.isArray(values) || values.length === 0 || values.some((v) => !Number.isFinite(v)))
+      throw new InspectorError('BAD_ARGUMENT', `The ${kind} sweep needs a list of numbers`);
     if (kind === 'scale' && values.some((v) => v <= 0)) throw new InspectorError('BAD_ARGUMENT', 'Scale factors must be positive');
   }
   const forward = await batchForward(loaded, [lowLayer, highLayer, loaded.model.outputLayers[0].name]);
   // Models ending in a Softmax layer (imported ONNX models do) already give probabilities, too.
   const needsSoftmax = !endsInSoftmax(loaded.model);
   const kinds: TransformKind[] = ['translation', 'scale', 'rotation'];
-  const sweeps = Object.fromEntries(kinds.map((k) => [k, { values: sweepsIn[k], low: [] as number[][], high: [] as number[][], probability: [] as number[][] }])) as Record<TransformKind, InvarianceSweep>;
+  const sweeps = Object.fromEntries(
+    kinds.map((k) => [k, { values: sweepsIn[k], low: [] as number[][], high: [] as number[][], probability: [] as number[][] }]),
+  ) as Record<TransformKind, InvarianceSweep>;
   const [h, w, c] = shape;
   const size = h * w * c;
   const labels: InvarianceResult['images'] = [];

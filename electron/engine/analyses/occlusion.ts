@@ -41,7 +41,8 @@ export function occlude(input: Float32Array, [h, w, c]: number[], o: { y: number
 export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Array, options: OcclusionOptions, ctx: JobContext): Promise<OcclusionResult> {
   const [h, w, c] = loaded.summary.inputShape;
   const { patch, stride } = options;
-  if (!Number.isInteger(patch) || patch < 1) throw new InspectorError('BAD_ARGUMENT', `The patch size must be a positive whole number of pixels (got ${patch})`);
+  if (!Number.isInteger(patch) || patch < 1)
+    throw new InspectorError('BAD_ARGUMENT', `The patch size must be a positive whole number of pixels (got ${patch})`);
   if (!Number.isInteger(stride) || stride < 1) throw new InspectorError('BAD_ARGUMENT', `The stride must be a positive whole number of pixels (got ${stride})`);
   if (patch > h || patch > w) throw new InspectorError('BAD_ARGUMENT', `A ${patch}-pixel square does not fit in the ${h}×${w} input`);
   const fill = options.fill ?? 0;
@@ -50,7 +51,8 @@ export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Ar
   if (!featureLayer) throw new InspectorError('LAYER_NOT_SPATIAL', 'The model has no Conv2D layer; pass --layer with a spatial layer');
   const featureInfo = loaded.summary.layers.find((l) => l.name === featureLayer);
   if (!featureInfo) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${featureLayer}"`);
-  if (featureInfo.outputShape.length !== 3) throw new InspectorError('LAYER_NOT_SPATIAL', `Layer ${featureLayer} has no spatial map (output ${featureInfo.outputShape.join('×')})`);
+  if (featureInfo.outputShape.length !== 3)
+    throw new InspectorError('LAYER_NOT_SPATIAL', `Layer ${featureLayer} has no spatial map (output ${featureInfo.outputShape.join('×')})`);
 
   const softmax = !endsInSoftmax(loaded.model);
   // Hundreds of occluded copies of one image: the batch path (ONNX Runtime where installed).

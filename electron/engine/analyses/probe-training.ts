@@ -18,7 +18,9 @@ import { linearProbes } from './probe';
 const DEFAULT_MAX_FEATURES = 16384;
 
 export function defaultProbeLayers(loaded: LoadedModel): string[] {
-  const weighted = loaded.summary.layers.filter((l) => l.params > 0 && l.type !== 'BatchNormalization' && l.outputShape.reduce((a, b) => a * b, 1) <= DEFAULT_MAX_FEATURES);
+  const weighted = loaded.summary.layers.filter(
+    (l) => l.params > 0 && l.type !== 'BatchNormalization' && l.outputShape.reduce((a, b) => a * b, 1) <= DEFAULT_MAX_FEATURES,
+  );
   return weighted.slice(0, -1).map((l) => l.name); // not the classifier itself
 }
 
@@ -40,7 +42,10 @@ export async function probeOverTraining(
   const layers = options.layers ?? defaultProbeLayers(current);
   if (layers.length === 0) throw new InspectorError('BAD_ARGUMENT', 'Choose at least one layer to probe');
   for (const l of layers) if (!current.summary.layers.some((x) => x.name === l)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${l}"`);
-  const stages = [...available.map((n) => ({ name: n, file: path.join(path.dirname(modelJsonPath), 'checkpoints', n, 'model.json') })), { name: 'final', file: modelJsonPath }];
+  const stages = [
+    ...available.map((n) => ({ name: n, file: path.join(path.dirname(modelJsonPath), 'checkpoints', n, 'model.json') })),
+    { name: 'final', file: modelJsonPath },
+  ];
   const rows: ProbeTrainingResult['rows'] = [];
   for (const [s, stage] of stages.entries()) {
     ctx.throwIfCancelled();
@@ -49,10 +54,12 @@ export async function probeOverTraining(
     try {
       const stageCtx: JobContext = {
         ...ctx,
-        progress: (done, total, message) => ctx.progress(s * total + done, stages.length * total, `Checkpoint ${stage.name} (${s + 1} of ${stages.length}): ${message}`),
+        progress: (done, total, message) =>
+          ctx.progress(s * total + done, stages.length * total, `Checkpoint ${stage.name} (${s + 1} of ${stages.length}): ${message}`),
       };
       const probed = await linearProbes(model, dataset, { layers, ablations: ['original'], seeds: options.seeds ?? 1 }, stageCtx);
-      for (const r of probed) rows.push({ checkpoint: stage.name, epoch: stage.name === 'final' ? null : epochOf(stage.name), layer: r.layer, accuracy: r.accuracy, std: r.std });
+      for (const r of probed)
+        rows.push({ checkpoint: stage.name, epoch: stage.name === 'final' ? null : epochOf(stage.name), layer: r.layer, accuracy: r.accuracy, std: r.std });
     } finally {
       if (model !== current) {
         await releaseBatchSessions(model);

@@ -56,8 +56,7 @@ function ablateInto(out: Float32Array, features: Float32Array, positions: number
     }
     case 'maxpool': {
       out.fill(-Infinity, 0, channels);
-      for (let p = 0; p < positions; p++)
-        for (let c = 0, base = p * channels; c < channels; c++) if (features[base + c] > out[c]) out[c] = features[base + c];
+      for (let p = 0; p < positions; p++) for (let c = 0, base = p * channels; c < channels; c++) if (features[base + c] > out[c]) out[c] = features[base + c];
       return;
     }
   }
@@ -122,7 +121,15 @@ export function probeLogits(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, mean
  * to w and b, from the batch in both layouts (`x` rows×d, `xt` d×rows): dW = s∘(xtᵀ·G − m⊗ΣG) + 2λw, db = ΣG,
  * where G = (softmax − onehot) / rows is the gradient at the logits. `mean` and `scale` are d×1.
  */
-export function probeGradients(x: tf.Tensor2D, xt: tf.Tensor2D, onehot: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, mean: tf.Tensor2D, scale: tf.Tensor2D): { dW: tf.Tensor2D; db: tf.Tensor1D } {
+export function probeGradients(
+  x: tf.Tensor2D,
+  xt: tf.Tensor2D,
+  onehot: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D,
+  mean: tf.Tensor2D,
+  scale: tf.Tensor2D,
+): { dW: tf.Tensor2D; db: tf.Tensor1D } {
   return tf.tidy(() => {
     const g = tf.div(tf.sub(tf.softmax(probeLogits(x, w, b, mean, scale)), onehot), x.shape[0]);
     const db = tf.sum(g, 0) as tf.Tensor1D;
@@ -142,7 +149,15 @@ export function probeGradients(x: tf.Tensor2D, xt: tf.Tensor2D, onehot: tf.Tenso
  * ordinary product (10 ms). Standardisation is folded into the weights, z = X·(s∘W) + b − (m∘s)·W, so the batch itself is
  * never rescaled: the gradient is s∘(XᵀG − m⊗ΣG), all of it on d×classes arrays.
  */
-export async function linearProbeAccuracy(features: ProbeFeatures | Float32Array[], y: number[], classes: number, split: { train: number[]; test: number[] }, seed: number, epochs = PROBE_EPOCHS, onPass?: (done: number, passes: number) => void): Promise<number> {
+export async function linearProbeAccuracy(
+  features: ProbeFeatures | Float32Array[],
+  y: number[],
+  classes: number,
+  split: { train: number[]; test: number[] },
+  seed: number,
+  epochs = PROBE_EPOCHS,
+  onPass?: (done: number, passes: number) => void,
+): Promise<number> {
   const data = Array.isArray(features) ? featuresInMemory(features) : features;
   const d = data.dims;
   // Standardise with training statistics (features of different layers differ in scale by orders of magnitude).
@@ -159,8 +174,14 @@ export async function linearProbeAccuracy(features: ProbeFeatures | Float32Array
       }
   }
   const n = split.train.length;
-  const meanT = tf.tensor2d(Float32Array.from(mean, (v) => v / n), [d, 1]);
-  const scaleT = tf.tensor2d(Float32Array.from(square, (v, k) => 1 / (Math.sqrt(Math.max(0, v / n - (mean[k] / n) ** 2)) || 1)), [d, 1]);
+  const meanT = tf.tensor2d(
+    Float32Array.from(mean, (v) => v / n),
+    [d, 1],
+  );
+  const scaleT = tf.tensor2d(
+    Float32Array.from(square, (v, k) => 1 / (Math.sqrt(Math.max(0, v / n - (mean[k] / n) ** 2)) || 1)),
+    [d, 1],
+  );
   // Inside tidy: the initial values are freed, the variables kept.
   const w = tf.tidy(() => tf.variable(tf.randomNormal([d, classes], 0, 0.01, 'float32', seed))) as tf.Variable<tf.Rank.R2>;
   const b = tf.tidy(() => tf.variable(tf.zeros([classes]))) as tf.Variable<tf.Rank.R1>;
@@ -180,9 +201,18 @@ export async function linearProbeAccuracy(features: ProbeFeatures | Float32Array
         const xb = data.rows(rows, rowBuffer.subarray(0, rows.length * d));
         const xt = transposeRows(xb, rows.length, d, columnBuffer.subarray(0, rows.length * d));
         tf.tidy(() => {
-          const onehot = tf.oneHot(tf.tensor1d(rows.map((i) => y[i]), 'int32'), classes) as tf.Tensor2D;
+          const onehot = tf.oneHot(
+            tf.tensor1d(
+              rows.map((i) => y[i]),
+              'int32',
+            ),
+            classes,
+          ) as tf.Tensor2D;
           const { dW, db } = probeGradients(tf.tensor2d(xb, [rows.length, d]), tf.tensor2d(xt, [d, rows.length]), onehot, w, b, meanT, scaleT);
-          optimizer.applyGradients([{ name: w.name, tensor: dW }, { name: b.name, tensor: db }]);
+          optimizer.applyGradients([
+            { name: w.name, tensor: dW },
+            { name: b.name, tensor: db },
+          ]);
         });
       }
       onPass?.(e + 1, passes);
@@ -249,7 +279,16 @@ export function ablatedFeatures(source: ProbeFeatures, shape: number[], ablation
     rows: (indices, out = new Float32Array(indices.length * dims)) => {
       if (raw.length < indices.length * width) raw = new Float32Array(indices.length * width);
       source.rows(indices, raw.subarray(0, indices.length * width));
-      indices.forEach((image, r) => ablateInto(out.subarray(r * dims, (r + 1) * dims), raw.subarray(r * width, (r + 1) * width), positions, channels, ablation, mulberry32((1000 + seed) * 1_000_003 + image)));
+      indices.forEach((image, r) =>
+        ablateInto(
+          out.subarray(r * dims, (r + 1) * dims),
+          raw.subarray(r * width, (r + 1) * width),
+          positions,
+          channels,
+          ablation,
+          mulberry32((1000 + seed) * 1_000_003 + image),
+        ),
+      );
       return out;
     },
   };
@@ -258,7 +297,15 @@ export function ablatedFeatures(source: ProbeFeatures, shape: number[], ablation
 /** Held-out accuracy of one probe task on `source` (the task's layer features, unablated). */
 export function probeTaskAccuracy(task: Omit<ProbeTask, 'file'>, source: ProbeFeatures, onPass?: (done: number, passes: number) => void): Promise<number> {
   const split = stratifiedSplit(task.labels, task.trainFraction, 1 + task.seed);
-  return linearProbeAccuracy(ablatedFeatures(source, task.shape, task.ablation, task.seed), task.labels, task.classes, split, 7 + task.seed, PROBE_EPOCHS, onPass);
+  return linearProbeAccuracy(
+    ablatedFeatures(source, task.shape, task.ablation, task.seed),
+    task.labels,
+    task.classes,
+    split,
+    7 + task.seed,
+    PROBE_EPOCHS,
+    onPass,
+  );
 }
 
 /** Accuracy (mean ± std over seeds) of a linear probe per layer × ablation. */
@@ -270,7 +317,8 @@ export async function linearProbes(loaded: LoadedModel, dataset: Dataset, option
   const ablations = options.ablations ?? [...ABLATIONS];
   const seeds = options.seeds ?? 3;
   const trainFraction = options.trainFraction ?? 0.7;
-  for (const l of options.layers) if (!loaded.summary.layers.some((x) => x.name === l)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${l}"`);
+  for (const l of options.layers)
+    if (!loaded.summary.layers.some((x) => x.name === l)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${l}"`);
   const features: Float32Array[][] = options.layers.map(() => []);
   const shapes: number[][] = [];
   const labels: number[] = [];
@@ -299,7 +347,8 @@ export async function linearProbes(loaded: LoadedModel, dataset: Dataset, option
     ctx.progress(end, dataset.entries.length * 2, 'Collecting features');
     await ctx.yield();
   }
-  if (skipped.length) throw new InspectorError(isErrorCode(skipped[0].code) ? skipped[0].code : 'IMAGE_DECODE_FAILED', `${skipped[0].file}: ${skipped[0].message}`);
+  if (skipped.length)
+    throw new InspectorError(isErrorCode(skipped[0].code) ? skipped[0].code : 'IMAGE_DECODE_FAILED', `${skipped[0].file}: ${skipped[0].message}`);
 
   const tasks = options.layers.flatMap((layer, li) =>
     ablations.flatMap((ablation) =>
@@ -322,7 +371,11 @@ export async function linearProbes(loaded: LoadedModel, dataset: Dataset, option
     fraction[i] = value;
     const done = fraction.reduce((a, b) => a + b, 0);
     const t = tasks[i];
-    ctx.progress(dataset.entries.length * (1 + done / tasks.length), dataset.entries.length * 2, `Probing ${options.layers[t.layerIndex]} (${t.ablation})${threads > 1 ? ` · ${threads} cores` : ''}`);
+    ctx.progress(
+      dataset.entries.length * (1 + done / tasks.length),
+      dataset.entries.length * 2,
+      `Probing ${options.layers[t.layerIndex]} (${t.ablation})${threads > 1 ? ` · ${threads} cores` : ''}`,
+    );
   };
   const accuracies =
     threads > 1
@@ -353,7 +406,12 @@ export function probeThreadCount(): number {
 }
 
 /** Tasks one after another in this thread; a layer's features are loaded once for all its tasks. */
-async function runHere(tasks: (ProbeTask & { layerIndex: number })[], load: (t: ProbeTask & { layerIndex: number }) => ProbeFeatures, report: (i: number, value: number) => void, ctx: JobContext): Promise<number[]> {
+async function runHere(
+  tasks: (ProbeTask & { layerIndex: number })[],
+  load: (t: ProbeTask & { layerIndex: number }) => ProbeFeatures,
+  report: (i: number, value: number) => void,
+  ctx: JobContext,
+): Promise<number[]> {
   const out: number[] = [];
   let loaded: { layer: number; source: ProbeFeatures } | undefined;
   for (const [i, t] of tasks.entries()) {

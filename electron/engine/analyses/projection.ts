@@ -32,9 +32,18 @@ interface LayerConfigLike {
 }
 
 const PASS_THROUGH_IN_DECONV = new Set([
-  'Dropout', 'SpatialDropout2D', 'LRN', 'BatchNormalization', 'GaussianNoise', 'GaussianDropout', 'AlphaDropout',
+  'Dropout',
+  'SpatialDropout2D',
+  'LRN',
+  'BatchNormalization',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
   // Per-channel rescalings (imported normalisation layers) pass the signal through, as batch norm does.
-  'ChannelAffine', 'Normalization', 'Rescaling', 'MapAffine',
+  'ChannelAffine',
+  'Normalization',
+  'Rescaling',
+  'MapAffine',
 ]);
 
 /**
@@ -42,9 +51,23 @@ const PASS_THROUGH_IN_DECONV = new Set([
  * product (max-pooling's switches included: the gradient routes to the window's maximum).
  */
 const TRANSPOSE_BY_VJP_IN_DECONV = new Set([
-  'ZeroPadding2D', 'ConstantPadding2D', 'Cropping2D', 'AveragePooling2D', 'GlobalAveragePooling2D', 'GlobalMaxPooling2D',
-  'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'FlatReorder', 'Permute', 'ChannelShuffle', 'CountedAveragePooling2D',
-  'EdgePadding2D', 'PickChannels', 'MapMatMul', 'ZeroInsertion2D',
+  'ZeroPadding2D',
+  'ConstantPadding2D',
+  'Cropping2D',
+  'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'GroupedConv2D',
+  'FlatReorder',
+  'Permute',
+  'ChannelShuffle',
+  'CountedAveragePooling2D',
+  'EdgePadding2D',
+  'PickChannels',
+  'MapMatMul',
+  'ZeroInsertion2D',
   // Max pooling with dilated taps: its vector–Jacobian product routes the signal to each window's maximum, as
   // the switches do.
   'DilatedPooling2D',
@@ -65,8 +88,13 @@ function subgraphTo(model: tfl.LayersModel, layerName: string): GraphStep[] {
   const byName = new Map(model.layers.map((l) => [l.name, l]));
   if (!byName.has(layerName)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${layerName}"`);
   const inboundOf = (layer: tfl.layers.Layer): string[] => {
-    const nodes: Array<{ inboundLayers: tfl.layers.Layer[] }> = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tfl.layers.Layer[] }> }).inboundNodes;
-    if (nodes.length > 1) throw new InspectorError('MODEL_UNSUPPORTED_OP', `Projections cannot follow "${layer.name}": the layer is applied ${nodes.length} times (shared weights)`);
+    const nodes: Array<{ inboundLayers: tfl.layers.Layer[] }> = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tfl.layers.Layer[] }> })
+      .inboundNodes;
+    if (nodes.length > 1)
+      throw new InspectorError(
+        'MODEL_UNSUPPORTED_OP',
+        `Projections cannot follow "${layer.name}": the layer is applied ${nodes.length} times (shared weights)`,
+      );
     return (nodes[0]?.inboundLayers ?? []).map((l) => (l.getClassName() === 'InputLayer' ? '' : l.name));
   };
   const needed = new Set<string>();
@@ -88,7 +116,11 @@ function splitDown(layer: tfl.layers.Layer, signal: tf.Tensor, inputs: tf.Tensor
       return inputs.map(() => tf.div(signal, inputs.length));
     case 'Concatenate': {
       const axis = inputs[0].shape.length - 1;
-      return tf.split(signal, inputs.map((t) => t.shape[axis] as number), axis);
+      return tf.split(
+        signal,
+        inputs.map((t) => t.shape[axis] as number),
+        axis,
+      );
     }
     default:
       // Multiply, Maximum, …: the exact vector–Jacobian product with respect to each input.
@@ -105,37 +137,44 @@ function reluRule(signal: tf.Tensor, forwardOut: tf.Tensor, method: ProjectionMe
 /** Max-unpooling with the switches of the forward pass: each output's signal goes to its window's first maximum. */
 function unpool(signal: tf.Tensor, input: tf.Tensor, config: LayerConfigLike): tf.Tensor {
   const pool = Array.isArray(config.poolSize) ? config.poolSize : [config.poolSize ?? 2, config.poolSize ?? 2];
-  const strides = config.strides === undefined || config.strides === null ? pool : Array.isArray(config.strides) ? config.strides : [config.strides, config.strides];
-  const info = backend_util.computePool2DInfo(input.shape as [number, number, number, number], [pool[0], pool[1]], [strides[0], strides[1]], 1, (config.padding ?? 'valid') as 'valid' | 'same');
+  const strides =
+    config.strides === undefined || config.strides === null ? pool : Array.isArray(config.strides) ? config.strides : [config.strides, config.strides];
+  const info = backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    [pool[0], pool[1]],
+    [strides[0], strides[1]],
+    1,
+    (config.padding ?? 'valid') as 'valid' | 'same',
+  );
   const x = input.dataSync();
   const s = signal.dataSync();
   const out = new Float32Array(x.length);
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth } = info;
   for (let n = 0; n < batchSize; n++) {
-  const inBase = n * inHeight * inWidth * inChannels;
-  const outBase = n * outHeight * outWidth * inChannels;
-  for (let oy = 0; oy < outHeight; oy++)
-    for (let ox = 0; ox < outWidth; ox++)
-      for (let c = 0; c < inChannels; c++) {
-        const v = s[outBase + (oy * outWidth + ox) * inChannels + c];
-        if (v === 0) continue;
-        let best = -Infinity;
-        let at = -1;
-        for (let ky = 0; ky < filterHeight; ky++) {
-          const iy = oy * strideHeight + ky - info.padInfo.top;
-          if (iy < 0 || iy >= inHeight) continue;
-          for (let kx = 0; kx < filterWidth; kx++) {
-            const ix = ox * strideWidth + kx - info.padInfo.left;
-            if (ix < 0 || ix >= inWidth) continue;
-            const i = inBase + (iy * inWidth + ix) * inChannels + c;
-            if (at < 0 || x[i] > best) {
-              best = x[i];
-              at = i;
+    const inBase = n * inHeight * inWidth * inChannels;
+    const outBase = n * outHeight * outWidth * inChannels;
+    for (let oy = 0; oy < outHeight; oy++)
+      for (let ox = 0; ox < outWidth; ox++)
+        for (let c = 0; c < inChannels; c++) {
+          const v = s[outBase + (oy * outWidth + ox) * inChannels + c];
+          if (v === 0) continue;
+          let best = -Infinity;
+          let at = -1;
+          for (let ky = 0; ky < filterHeight; ky++) {
+            const iy = oy * strideHeight + ky - info.padInfo.top;
+            if (iy < 0 || iy >= inHeight) continue;
+            for (let kx = 0; kx < filterWidth; kx++) {
+              const ix = ox * strideWidth + kx - info.padInfo.left;
+              if (ix < 0 || ix >= inWidth) continue;
+              const i = inBase + (iy * inWidth + ix) * inChannels + c;
+              if (at < 0 || x[i] > best) {
+                best = x[i];
+                at = i;
+              }
             }
           }
+          if (at >= 0) out[at] += v;
         }
-        if (at >= 0) out[at] += v;
-      }
   }
   return tf.tensor(out, input.shape);
 }
@@ -152,7 +191,8 @@ function stepDown(layer: tfl.layers.Layer, signal: tf.Tensor, input: tf.Tensor, 
   const applyActivation = (s: tf.Tensor): tf.Tensor => {
     if (activation === 'relu') return reluRule(s, output, method);
     if (activation === 'linear') return s;
-    if (method === 'deconv') throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet passes through ReLU layers only; "${layer.name}" uses ${activation}`);
+    if (method === 'deconv')
+      throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet passes through ReLU layers only; "${layer.name}" uses ${activation}`);
     return s; // gradient / guided of other activations: handled by the caller's vjp
   };
   switch (type) {
@@ -163,7 +203,13 @@ function stepDown(layer: tfl.layers.Layer, signal: tf.Tensor, input: tf.Tensor, 
       const strides = Array.isArray(config.strides) ? config.strides : [config.strides ?? 1, config.strides ?? 1];
       const dilation = Array.isArray(config.dilationRate) ? config.dilationRate : [config.dilationRate ?? 1, config.dilationRate ?? 1];
       if (dilation[0] !== 1 || dilation[1] !== 1) return method === 'deconv' ? unsupportedDilation(layer) : vjp(layer, input, signal);
-      return tf.conv2dTranspose(s as tf.Tensor4D, kernel, input.shape as [number, number, number, number], [strides[0], strides[1]], config.padding as 'same' | 'valid');
+      return tf.conv2dTranspose(
+        s as tf.Tensor4D,
+        kernel,
+        input.shape as [number, number, number, number],
+        [strides[0], strides[1]],
+        config.padding as 'same' | 'valid',
+      );
     }
     case 'Dense': {
       if (activation !== 'relu' && activation !== 'linear' && method !== 'deconv') return vjp(layer, input, signal);
@@ -176,10 +222,12 @@ function stepDown(layer: tfl.layers.Layer, signal: tf.Tensor, input: tf.Tensor, 
     case 'LeakyReLU':
     case 'PReLU':
       // ZF rectify the signal at every ReLU-like unit (ReLU6, leaky and parametric ReLU included) on the way down.
-      if (type === 'ReLU' || activation === 'relu' || ((type === 'LeakyReLU' || type === 'PReLU') && method === 'deconv')) return reluRule(signal, output, method);
+      if (type === 'ReLU' || activation === 'relu' || ((type === 'LeakyReLU' || type === 'PReLU') && method === 'deconv'))
+        return reluRule(signal, output, method);
       if (type === 'LeakyReLU' || type === 'PReLU') return vjp(layer, input, signal);
       if (activation === 'linear') return signal;
-      if (method === 'deconv') throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet passes through ReLU layers only; "${layer.name}" is ${activation}`);
+      if (method === 'deconv')
+        throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet passes through ReLU layers only; "${layer.name}" is ${activation}`);
       return vjp(layer, input, signal);
     case 'MaxPooling2D':
       return unpool(signal, input, config);
@@ -194,7 +242,8 @@ function stepDown(layer: tfl.layers.Layer, signal: tf.Tensor, input: tf.Tensor, 
         if (TRANSPOSE_BY_VJP_IN_DECONV.has(type)) {
           // A fused activation: rectify the signal first, as for Conv2D.
           const act = (config.activation ?? 'linear') as string;
-          if (act !== 'linear' && act !== 'relu') throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet passes through ReLU layers only; "${layer.name}" uses ${act}`);
+          if (act !== 'linear' && act !== 'relu')
+            throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet passes through ReLU layers only; "${layer.name}" uses ${act}`);
           return vjp(layer, input, act === 'relu' ? tf.relu(signal) : signal);
         }
         throw new InspectorError('MODEL_UNSUPPORTED_OP', `The deconvnet cannot pass through a ${type} layer ("${layer.name}")`);

@@ -6,7 +6,18 @@
  * the views were used is quick.
  */
 import * as echarts from 'echarts';
-import { PROBE_ABLATION_LABELS, PROBE_ABLATIONS, type GrandmotherResult, type JobKind, type JobParams, type JobResults, type ProbeAblation, type ProbeRow, type SelectivityResult, type SparsityResult } from '../../../shared/contract';
+import {
+  PROBE_ABLATION_LABELS,
+  PROBE_ABLATIONS,
+  type GrandmotherResult,
+  type JobKind,
+  type JobParams,
+  type JobResults,
+  type ProbeAblation,
+  type ProbeRow,
+  type SelectivityResult,
+  type SparsityResult,
+} from '../../../shared/contract';
 import type { JobContext } from '../base/job-context';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
@@ -35,13 +46,20 @@ export interface ReportInputs {
 }
 
 export function reportHtml(r: ReportInputs): string {
-  const sparsityTable = r.sparsity.rows.map((x) => `<tr><td>${esc(x.layer)}</td><td class="n">${x.mean_nonzero_pct.toFixed(1)} %</td><td class="n">± ${x.std_nonzero_pct.toFixed(1)}</td></tr>`).join('');
+  const sparsityTable = r.sparsity.rows
+    .map((x) => `<tr><td>${esc(x.layer)}</td><td class="n">${x.mean_nonzero_pct.toFixed(1)} %</td><td class="n">± ${x.std_nonzero_pct.toFixed(1)}</td></tr>`)
+    .join('');
   const selectivitySvg = svgChart({
     legend: { top: 0 },
     grid: { left: 60, right: 20, top: 40, bottom: 50 },
     xAxis: { type: 'value', name: 'fraction of units (most selective first)', nameLocation: 'middle', nameGap: 30, min: 0, max: 1 },
     yAxis: { type: 'value', name: 'mean cumulative AuE (bits)', nameLocation: 'middle', nameGap: 40 },
-    series: r.selectivity.layers.map((l) => ({ type: 'line', name: l.layer, showSymbol: false, data: l.cumulative.map((v, k) => [(k + 1) / l.cumulative.length, v]) })),
+    series: r.selectivity.layers.map((l) => ({
+      type: 'line',
+      name: l.layer,
+      showSymbol: false,
+      data: l.cumulative.map((v, k) => [(k + 1) / l.cumulative.length, v]),
+    })),
   });
   const best = r.gmc.classes.map((c, ci) => {
     const aps = r.gmc.ap[ci];
@@ -62,10 +80,15 @@ export function reportHtml(r: ReportInputs): string {
   const ablations = (Object.keys(PROBE_ABLATION_LABELS) as ProbeAblation[]).filter((a) => r.probe.some((p) => p.ablation === a));
   const probeLayers = [...new Set(r.probe.map((p) => p.layer))];
   const probeTable = probeLayers
-    .map((l) => `<tr><td>${esc(l)}</td>${ablations.map((a) => {
-      const p = r.probe.find((x) => x.layer === l && x.ablation === a);
-      return `<td class="n">${p ? `${pct(p.accuracy)}${p.seeds > 1 ? ` ± ${(p.std * 100).toFixed(1)}` : ''}` : '–'}</td>`;
-    }).join('')}</tr>`)
+    .map(
+      (l) =>
+        `<tr><td>${esc(l)}</td>${ablations
+          .map((a) => {
+            const p = r.probe.find((x) => x.layer === l && x.ablation === a);
+            return `<td class="n">${p ? `${pct(p.accuracy)}${p.seeds > 1 ? ` ± ${(p.std * 100).toFixed(1)}` : ''}` : '–'}</td>`;
+          })
+          .join('')}</tr>`,
+    )
     .join('');
   const chance = 1 / Math.max(1, r.classes.length);
   const probeSvg = svgChart({
@@ -77,7 +100,9 @@ export function reportHtml(r: ReportInputs): string {
       type: 'bar',
       name: PROBE_ABLATION_LABELS[a],
       data: probeLayers.map((l) => Number((r.probe.find((x) => x.layer === l && x.ablation === a)?.accuracy ?? 0).toFixed(4))),
-      ...(i === 0 ? { markLine: { symbol: 'none', label: { formatter: 'chance', position: 'insideEndTop' }, lineStyle: { type: 'dashed' }, data: [{ yAxis: chance }] } } : {}),
+      ...(i === 0
+        ? { markLine: { symbol: 'none', label: { formatter: 'chance', position: 'insideEndTop' }, lineStyle: { type: 'dashed' }, data: [{ yAxis: chance }] } }
+        : {}),
     })),
   });
   // Fig. 3's curves for the class whose best single unit is weakest: there the best units and random ones differ most
@@ -91,8 +116,19 @@ export function reportHtml(r: ReportInputs): string {
         xAxis: { type: 'value', name: 'recall', nameLocation: 'middle', nameGap: 30, min: 0, max: 1 },
         yAxis: { type: 'value', name: 'precision', nameLocation: 'middle', nameGap: 40, min: 0, max: 1 },
         series: [
-          ...curves.top.map((t) => ({ type: 'line', name: `unit ${t.unit} (AP ${t.ap.toFixed(2)})`, showSymbol: false, data: t.precision.map((p, k) => [r.gmc.recalls[k], p]) })),
-          { type: 'line', name: `${curves.random.units.length} random units`, showSymbol: false, lineStyle: { type: 'dashed' }, data: curves.random.precision.map((p, k) => [r.gmc.recalls[k], p]) },
+          ...curves.top.map((t) => ({
+            type: 'line',
+            name: `unit ${t.unit} (AP ${t.ap.toFixed(2)})`,
+            showSymbol: false,
+            data: t.precision.map((p, k) => [r.gmc.recalls[k], p]),
+          })),
+          {
+            type: 'line',
+            name: `${curves.random.units.length} random units`,
+            showSymbol: false,
+            lineStyle: { type: 'dashed' },
+            data: curves.random.precision.map((p, k) => [r.gmc.recalls[k], p]),
+          },
         ],
       })
     : '';
@@ -124,9 +160,13 @@ A single unit far above the next best would be a "grandmother cell"; close bars 
 ${gmcSvg}
 <table><tr><th>class</th><th>best unit</th><th>AP</th><th>next best</th><th>chance</th></tr>
 ${best.map((b) => `<tr><td>${esc(b.c)}</td><td class="n">${b.unit}</td><td class="n">${b.ap.toFixed(3)}</td><td class="n">${b.second.toFixed(3)}</td><td class="n">${b.chance.toFixed(3)}</td></tr>`).join('')}</table>
-${curves ? `<p class="how">Precision–recall curves of the ${curves.top.length} best units for ${esc(r.gmc.classes[shown])} (the class whose best single unit is weakest) against random units
+${
+  curves
+    ? `<p class="how">Precision–recall curves of the ${curves.top.length} best units for ${esc(r.gmc.classes[shown])} (the class whose best single unit is weakest) against random units
 of the layer: how much of the class a unit finds (recall) and how often it is right when it fires (precision).</p>
-${prSvg}` : ''}
+${prSvg}`
+    : ''
+}
 
 <h2>Where is the information? (Table 7)</h2>
 <p class="how">Held-out accuracy of a linear classifier trained on each layer's outputs as they are, switched to on/off, with positions shuffled,
@@ -146,14 +186,20 @@ export interface ReportHost {
   runJob<K extends JobKind>(kind: K, params: JobParams[K], ctx: JobContext): Promise<JobResults[K]>;
 }
 
-export async function buildReport(core: ReportHost, options: { layers?: string[]; gmcLayer?: string; probeLayers?: string[] }, ctx: JobContext): Promise<string> {
+export async function buildReport(
+  core: ReportHost,
+  options: { layers?: string[]; gmcLayer?: string; probeLayers?: string[] },
+  ctx: JobContext,
+): Promise<string> {
   const model = core.requireModel();
   const dataset = core.requireDataset();
   const unitLayers = model.summary.layers.filter((l) => l.kernel || l.type === 'Dense').map((l) => l.name);
   const hidden = unitLayers.slice(0, -1);
   const layers = options.layers ?? hidden.filter((_, i) => i % 2 === 0 || i === hidden.length - 1).slice(0, 5);
   const gmcLayer = options.gmcLayer ?? hidden[hidden.length - 1] ?? unitLayers[0];
-  const probeLayers = options.probeLayers ?? hidden.filter((l) => (model.summary.layers.find((x) => x.name === l)?.outputShape.reduce((a, b) => a * b, 1) ?? 0) <= 8192).slice(-3);
+  const probeLayers =
+    options.probeLayers ??
+    hidden.filter((l) => (model.summary.layers.find((x) => x.name === l)?.outputShape.reduce((a, b) => a * b, 1) ?? 0) <= 8192).slice(-3);
   const steps = 4;
   const step = (i: number, what: string): JobContext => ({ ...ctx, progress: (d, t, m) => ctx.progress(i * t + d, steps * t, `${what}: ${m}`) });
   const sparsity = await core.runJob('sparsity', {}, step(0, 'Sparsity'));

@@ -31,7 +31,8 @@ async function stream(
   visit: (outputs: Array<{ data: Float32Array; shape: number[] }>, labels: number[]) => void,
   pass = '',
 ): Promise<SkippedFile[]> {
-  for (const name of layers) if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
+  for (const name of layers)
+    if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
   if (dataset.entries.length === 0) throw new InspectorError('DATASET_EMPTY', 'The dataset has no images');
   const forward = await batchForward(loaded, layers);
   const skipped: SkippedFile[] = [];
@@ -51,7 +52,12 @@ export interface SparsityRow {
   std_nonzero_pct: number;
 }
 
-export async function sparsity(loaded: LoadedModel, dataset: Dataset, layers: string[] | undefined, ctx: JobContext): Promise<{ rows: SparsityRow[]; skipped: SkippedFile[] }> {
+export async function sparsity(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  layers: string[] | undefined,
+  ctx: JobContext,
+): Promise<{ rows: SparsityRow[]; skipped: SkippedFile[] }> {
   const names = layers ?? loaded.summary.layers.filter((l) => l.type !== 'InputLayer').map((l) => l.name);
   // Counted during the shared activation collection (non-zero values per image), so nothing runs twice.
   const acts = await collectActivations(loaded, dataset, names, {}, ctx);
@@ -86,7 +92,12 @@ export function entropyBits(counts: ArrayLike<number>): number {
 }
 
 /** AuE per unit (lower = more class-selective), plus each unit's entropy curve (100 values). */
-export async function selectivity(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ aue: number[]; curves: number[][]; skipped: SkippedFile[] }> {
+export async function selectivity(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  layer: string,
+  ctx: JobContext,
+): Promise<{ aue: number[]; curves: number[][]; skipped: SkippedFile[] }> {
   const { layers, skipped } = await selectivityOfLayers(loaded, dataset, [layer], ctx);
   return { ...layers[0], skipped };
 }
@@ -108,7 +119,12 @@ export async function selectivityOfLayers(
   requireClasses(dataset, acts);
   const state = layerNames.map((layer) => {
     const entry = acts.layers[layer];
-    return { units: entry.units, min: Float64Array.from(entry.unitMin), max: Float64Array.from(entry.unitMax), bins: new Float64Array(entry.units * THRESHOLDS * classes) };
+    return {
+      units: entry.units,
+      min: Float64Array.from(entry.unitMin),
+      max: Float64Array.from(entry.unitMax),
+      bins: new Float64Array(entry.units * THRESHOLDS * classes),
+    };
   });
   const count = (li: number, data: ArrayLike<number>, rows: number, labels: ArrayLike<number>) => {
     const { units, min, max, bins } = state[li];
@@ -142,7 +158,14 @@ export async function selectivityOfLayers(
     }
   }
   const skipped = fromNetwork.length
-    ? await stream(loaded, dataset, fromNetwork.map((li) => layerNames[li]), ctx, (outs, labels) => outs.forEach(({ data, shape }, k) => count(fromNetwork[k], data, shape[0], labels)), 'Histograms: ')
+    ? await stream(
+        loaded,
+        dataset,
+        fromNetwork.map((li) => layerNames[li]),
+        ctx,
+        (outs, labels) => outs.forEach(({ data, shape }, k) => count(fromNetwork[k], data, shape[0], labels)),
+        'Histograms: ',
+      )
     : acts.skipped;
   const layers = layerNames.map((layer, li) => {
     const { units, bins } = state[li] as { units: number; bins: Float64Array };
@@ -182,7 +205,7 @@ function precisionRecallPoints(scores: ArrayLike<number>, positive: ArrayLike<bo
   const points: Array<{ recall: number; precision: number }> = [];
   let tp = 0;
   let seen = 0;
-  for (let i = 0; i < order.length; ) {
+  for (let i = 0; i < order.length;) {
     const score = scores[order[i]];
     // Consume the whole tie group: one threshold.
     while (i < order.length && scores[order[i]] === score) {
@@ -237,7 +260,11 @@ const CURVE_UNITS = 5;
 export function grandmotherCurves(scores: number[][], labels: number[], ap: number[][]): GrandmotherCurves[] {
   return ap.map((perUnit, c) => {
     const positive = labels.map((l) => l === c);
-    const curve = (u: number) => precisionAtRecall(scores.map((s) => s[u]), positive);
+    const curve = (u: number) =>
+      precisionAtRecall(
+        scores.map((s) => s[u]),
+        positive,
+      );
     const ranked = perUnit.map((_, u) => u).sort((a, b) => perUnit[b] - perUnit[a] || a - b);
     const top = ranked.slice(0, CURVE_UNITS);
     const others = ranked.slice(CURVE_UNITS);
@@ -253,7 +280,12 @@ export function grandmotherCurves(scores: number[][], labels: number[], ap: numb
 }
 
 /** Each image's spatial maximum of every unit of `layer` (dense layers: the value itself), with the labels. */
-export async function spatialMaxFeatures(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ scores: number[][]; labels: number[]; skipped: SkippedFile[] }> {
+export async function spatialMaxFeatures(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  layer: string,
+  ctx: JobContext,
+): Promise<{ scores: number[][]; labels: number[]; skipped: SkippedFile[] }> {
   const acts = await collectActivations(loaded, dataset, [layer], {}, ctx);
   requireClasses(dataset, acts);
   const units = acts.layers[layer].units;
@@ -263,13 +295,23 @@ export async function spatialMaxFeatures(loaded: LoadedModel, dataset: Dataset, 
 }
 
 /** AP of every unit as a one-unit classifier of every class: ap[class][unit]. */
-export async function grandmotherCells(loaded: LoadedModel, dataset: Dataset, layer: string, ctx: JobContext): Promise<{ ap: number[][]; classes: string[]; curves: GrandmotherCurves[]; skipped: SkippedFile[] }> {
+export async function grandmotherCells(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  layer: string,
+  ctx: JobContext,
+): Promise<{ ap: number[][]; classes: string[]; curves: GrandmotherCurves[]; skipped: SkippedFile[] }> {
   const { scores, labels, skipped } = await spatialMaxFeatures(loaded, dataset, layer, ctx);
   const classes = dataset.summary.classes.map((c) => c.name);
   const units = scores[0]?.length ?? 0;
   const ap = classes.map((_, c) => {
     const positive = labels.map((l) => l === c);
-    return Array.from({ length: units }, (_, u) => averagePrecision(scores.map((s) => s[u]), positive));
+    return Array.from({ length: units }, (_, u) =>
+      averagePrecision(
+        scores.map((s) => s[u]),
+        positive,
+      ),
+    );
   });
   return { ap, classes, curves: grandmotherCurves(scores, labels, ap), skipped };
 }

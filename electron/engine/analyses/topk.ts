@@ -92,13 +92,28 @@ export async function buildTopK(loaded: LoadedModel, dataset: Dataset, options: 
   });
   const [start, end] = shardRange(dataset.entries.length, options.shard);
   if (end <= start) throw new InspectorError('DATASET_EMPTY', 'This shard of the dataset has no images');
-  const forward = await batchForward(loaded, infos.map((i) => i.name));
+  const forward = await batchForward(
+    loaded,
+    infos.map((i) => i.name),
+  );
   const [h, w] = loaded.summary.inputShape;
   const batchSize = options.batchSize ?? 32;
 
-  const key = JSON.stringify({ model: loaded.summary.id, dataset: dataset.summary.id, count: dataset.entries.length, layers: options.layers, k, shard: options.shard ?? null });
+  const key = JSON.stringify({
+    model: loaded.summary.id,
+    dataset: dataset.summary.id,
+    count: dataset.entries.length,
+    layers: options.layers,
+    k,
+    shard: options.shard ?? null,
+  });
   const progressFile = options.outDir ? path.join(options.outDir, '.topk-progress.json') : undefined;
-  let progress: Progress = { key, next: start, lists: Object.fromEntries(infos.map((i) => [i.name, Array.from({ length: i.outputShape[i.outputShape.length - 1] }, () => [])])), skipped: [] };
+  let progress: Progress = {
+    key,
+    next: start,
+    lists: Object.fromEntries(infos.map((i) => [i.name, Array.from({ length: i.outputShape[i.outputShape.length - 1] }, () => [])])),
+    skipped: [],
+  };
   if (progressFile && fs.existsSync(progressFile)) {
     try {
       const saved = JSON.parse(fs.readFileSync(progressFile, 'utf8')) as Progress;

@@ -42,8 +42,15 @@ export async function loadInputBatch(dataset: Dataset, entries: ImageEntry[], lo
  * Batches of `entries` with the next one decoding while the current one runs through the model: decoding and
  * inference overlap, and at most two batches are in memory.
  */
-export async function* prefetchBatches(dataset: Dataset, entries: ImageEntry[], loaded: LoadedModel, batchSize: number, skipped: SkippedFile[]): AsyncGenerator<InputBatch & { end: number }> {
-  const load = (start: number) => loadInputBatch(dataset, entries.slice(start, start + batchSize), loaded, skipped).then((b) => ({ ...b, end: Math.min(entries.length, start + batchSize) }));
+export async function* prefetchBatches(
+  dataset: Dataset,
+  entries: ImageEntry[],
+  loaded: LoadedModel,
+  batchSize: number,
+  skipped: SkippedFile[],
+): AsyncGenerator<InputBatch & { end: number }> {
+  const load = (start: number) =>
+    loadInputBatch(dataset, entries.slice(start, start + batchSize), loaded, skipped).then((b) => ({ ...b, end: Math.min(entries.length, start + batchSize) }));
   let next = entries.length > 0 ? load(0) : undefined;
   for (let start = 0; next; start += batchSize) {
     const current = await next;

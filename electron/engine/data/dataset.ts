@@ -67,7 +67,13 @@ function skipReason(f: Listed, rel: string): SkippedFile | undefined {
   if (f.kind === 'broken-link') return { file: rel, code: 'FILE_NOT_FOUND', message: 'a link whose target is missing' };
   if (f.kind === 'special') return { file: rel, code: 'FILE_NOT_REGULAR', message: `${f.what}, not an image file` };
   if (!isImageOrNpyName(f.name)) {
-    return { file: rel, code: 'IMAGE_UNSUPPORTED_TYPE', message: /\.(bmp|svg)$/i.test(f.name) ? 'BMP and SVG files are not read: save it as PNG or JPEG' : 'not an image file (PNG, JPEG, WebP, TIFF, GIF, AVIF) or .npy' };
+    return {
+      file: rel,
+      code: 'IMAGE_UNSUPPORTED_TYPE',
+      message: /\.(bmp|svg)$/i.test(f.name)
+        ? 'BMP and SVG files are not read: save it as PNG or JPEG'
+        : 'not an image file (PNG, JPEG, WebP, TIFF, GIF, AVIF) or .npy',
+    };
   }
   if (f.size === 0) return { file: rel, code: 'IMAGE_EMPTY_FILE', message: 'empty file (0 bytes)' };
   return undefined;

@@ -1,18 +1,7 @@
 /** Fashion-MNIST class names (in label order) and the preprocessing the default model was trained with. */
 import type { Preprocessing } from '../../../shared/contract';
 
-export const FASHION_MNIST_CLASSES = [
-  'T-shirt-top',
-  'Trouser',
-  'Pullover',
-  'Dress',
-  'Coat',
-  'Sandal',
-  'Shirt',
-  'Sneaker',
-  'Bag',
-  'Ankle-boot',
-] as const;
+export const FASHION_MNIST_CLASSES = ['T-shirt-top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle-boot'] as const;
 
 /** Training-set pixel mean and std of Fashion-MNIST after scaling to [0,1]. */
 export const FASHION_MNIST_PREPROCESSING: Preprocessing = {

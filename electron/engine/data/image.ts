@@ -115,10 +115,7 @@ export async function toModelInput(bytes: Uint8Array, name: string, pre: Preproc
     const array = decodeNpy(bytes, name);
     const shape = array.shape.length === 4 && array.shape[0] === 1 ? array.shape.slice(1) : array.shape;
     if (shape.length !== 3 || shape.some((d, i) => d !== inputShape[i])) {
-      throw new InspectorError(
-        'INPUT_SHAPE_MISMATCH',
-        `${name} has shape [${array.shape.join(', ')}] but the model takes [${inputShape.join(', ')}]`,
-      );
+      throw new InspectorError('INPUT_SHAPE_MISMATCH', `${name} has shape [${array.shape.join(', ')}] but the model takes [${inputShape.join(', ')}]`);
     }
     if (!(array.data instanceof Float32Array)) {
       throw new InspectorError('NPY_UNSUPPORTED_DTYPE', `${name}: input arrays must be float32`);
@@ -126,7 +123,10 @@ export async function toModelInput(bytes: Uint8Array, name: string, pre: Preproc
     // NaN or ±Inf would flow through every layer and show as blank maps and "NaN % sure": refused here.
     const bad = array.data.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) {
-      throw new InspectorError('INPUT_NOT_FINITE', `${name} holds ${Number.isNaN(array.data[bad]) ? 'NaN' : 'infinite'} values (first at position ${bad}): a model input must be ordinary numbers`);
+      throw new InspectorError(
+        'INPUT_NOT_FINITE',
+        `${name} holds ${Number.isNaN(array.data[bad]) ? 'NaN' : 'infinite'} values (first at position ${bad}): a model input must be ordinary numbers`,
+      );
     }
     return array.data;
   }

@@ -11,12 +11,7 @@ export interface AugmentOptions {
   fill: number;
 }
 
-export function augmentBatch(
-  batch: Float32Array,
-  shape: [number, number, number, number],
-  options: AugmentOptions,
-  random: () => number,
-): Float32Array {
+export function augmentBatch(batch: Float32Array, shape: [number, number, number, number], options: AugmentOptions, random: () => number): Float32Array {
   const [n, h, w, c] = shape;
   const out = new Float32Array(batch.length);
   const imageSize = h * w * c;

@@ -79,7 +79,15 @@ export const mapsFile = (acts: Pick<Activations, 'dir'>, layer: string) => path.
 /** The folder of this model's activations on these images (changes when either file changes). */
 export function activationsDir(loaded: LoadedModel, dataset: Dataset, mirror = false): { dir: string; key: string } {
   const key = createHash('sha256')
-    .update(JSON.stringify([path.resolve(loaded.file), stamp(loaded.file), path.resolve(dataset.root), datasetFingerprint(dataset, dataset.root), mirror ? 'mirrored' : 'as is']))
+    .update(
+      JSON.stringify([
+        path.resolve(loaded.file),
+        stamp(loaded.file),
+        path.resolve(dataset.root),
+        datasetFingerprint(dataset, dataset.root),
+        mirror ? 'mirrored' : 'as is',
+      ]),
+    )
     .digest('hex')
     .slice(0, 20);
   return { dir: path.join(workspaceRoot(), 'activations', key), key };
@@ -98,8 +106,15 @@ function readManifest(dir: string, key: string): Manifest | undefined {
  * The activations of `layers` on every image of `dataset`, collected now if they are not in the workspace yet
  * (one pass for all the missing layers).
  */
-export async function collectActivations(loaded: LoadedModel, dataset: Dataset, layers: string[], options: CollectOptions, ctx: JobContext): Promise<Activations> {
-  for (const name of layers) if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
+export async function collectActivations(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  layers: string[],
+  options: CollectOptions,
+  ctx: JobContext,
+): Promise<Activations> {
+  for (const name of layers)
+    if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
   if (dataset.entries.length === 0) throw new InspectorError('DATASET_EMPTY', 'The dataset has no images');
   const { dir, key } = activationsDir(loaded, dataset, options.mirror);
   let manifest = readManifest(dir, key);
@@ -137,7 +152,10 @@ export function noUsableImages(count: number, skipped: SkippedFile[]): Inspector
   const codes = new Set(skipped.map((f) => f.code));
   const first = skipped[0];
   const code = codes.size === 1 && first && isErrorCode(first.code) ? first.code : 'DATASET_EMPTY';
-  return new InspectorError(code, first ? `None of the ${count} images can be used with this model; ${first.file}: ${first.message}` : 'The dataset has no images');
+  return new InspectorError(
+    code,
+    first ? `None of the ${count} images can be used with this model; ${first.file}: ${first.message}` : 'The dataset has no images',
+  );
 }
 
 /**
@@ -149,7 +167,11 @@ export function requireClasses(dataset: Dataset, acts: Activations): void {
   if (names.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'The analysis compares classes: it needs at least two (one sub-folder each)');
   const seen = new Set(acts.labels);
   const missing = names.filter((_, c) => !seen.has(c));
-  if (missing.length) throw new InspectorError('DATASET_EMPTY_CLASS', `Class${missing.length > 1 ? 'es' : ''} ${missing.map((m) => `"${m}"`).join(', ')} ha${missing.length > 1 ? 've' : 's'} no image the model can read`);
+  if (missing.length)
+    throw new InspectorError(
+      'DATASET_EMPTY_CLASS',
+      `Class${missing.length > 1 ? 'es' : ''} ${missing.map((m) => `"${m}"`).join(', ')} ha${missing.length > 1 ? 've' : 's'} no image the model can read`,
+    );
 }
 
 async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, layers: string[], options: CollectOptions, ctx: JobContext) {
@@ -161,7 +183,9 @@ async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, l
     if (!options.maps) return undefined;
     const dtype = options.mapsDtype ?? (size * count * 4 > FLOAT16_ABOVE ? 'float16' : 'float32');
     const bytes = size * count * (dtype === 'float16' ? 2 : 4);
-    return bytes > mapsBudget() ? `${(bytes / 2 ** 30).toFixed(1)} GiB of maps is more than the ${(mapsBudget() / 2 ** 30).toFixed(1)} GiB kept per layer` : { dtype };
+    return bytes > mapsBudget()
+      ? `${(bytes / 2 ** 30).toFixed(1)} GiB of maps is more than the ${(mapsBudget() / 2 ** 30).toFixed(1)} GiB kept per layer`
+      : { dtype };
   });
   const writers = layers.map((layer, i) => {
     const units = shapes[i][shapes[i].length - 1];
@@ -204,7 +228,10 @@ async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, l
           w.nonzero.append(nonzero, used.length);
           w.maps?.append(data, used.length);
         });
-        labels.append(used.map((e) => e.classIndex), used.length);
+        labels.append(
+          used.map((e) => e.classIndex),
+          used.length,
+        );
       }
       ctx.progress(end, count, `${options.mirror ? 'Collecting activations of the mirror images' : 'Collecting activations'}: ${end} of ${count} images`);
       await ctx.yield();

@@ -6,7 +6,15 @@ import { mulberry32, shuffledIndices } from '../base/random';
  * step 1/(λ(t+100)). The weights are kept as scale·v, so that the shrink every step takes is one multiplication
  * instead of a pass over the units, and the chosen units of the training rows are copied side by side once.
  */
-export function trainLinearSvm(x: Float32Array[], positive: boolean[], train: number[], units: number[], seed: number, epochs = 40, lambda = 1e-3): { w: Float64Array; b: number } {
+export function trainLinearSvm(
+  x: Float32Array[],
+  positive: boolean[],
+  train: number[],
+  units: number[],
+  seed: number,
+  epochs = 40,
+  lambda = 1e-3,
+): { w: Float64Array; b: number } {
   const k = units.length;
   const rows = new Float64Array(train.length * k);
   train.forEach((i, r) => {

@@ -135,7 +135,8 @@ export class NpyRowReader {
     try {
       const head = Buffer.alloc(12);
       fs.readSync(fd, head, 0, 12, 0);
-      if (head.readUInt32BE(0) !== 0x934e554d || head[4] !== 0x50 || head[5] !== 0x59) throw new InspectorError('NPY_INVALID', `${file} is not a NumPy .npy file`);
+      if (head.readUInt32BE(0) !== 0x934e554d || head[4] !== 0x50 || head[5] !== 0x59)
+        throw new InspectorError('NPY_INVALID', `${file} is not a NumPy .npy file`);
       const major = head[6];
       const length = major === 1 ? head.readUInt16LE(8) : head.readUInt32LE(8);
       const start = major === 1 ? 10 : 12;
@@ -171,7 +172,8 @@ export class NpyRowReader {
       fs.closeSync(fd);
     }
     // Buffer.alloc gives this read a buffer of its own (never the shared pool), so a view of it needs no copy.
-    if (this.dtype === 'int32') return littleEndianHost ? new Int32Array(bytes.buffer, bytes.byteOffset, n) : Int32Array.from({ length: n }, (_, k) => bytes.readInt32LE(k * 4));
+    if (this.dtype === 'int32')
+      return littleEndianHost ? new Int32Array(bytes.buffer, bytes.byteOffset, n) : Int32Array.from({ length: n }, (_, k) => bytes.readInt32LE(k * 4));
     if (this.dtype === 'float32') return littleEndianFloats(bytes, n);
     const out = new Float32Array(n);
     for (let i = 0; i < n; i++) out[i] = halfToFloat(bytes.readUInt16LE(i * 2));
@@ -189,7 +191,8 @@ export class NpyRowReader {
       for (let i = 0; i < rows.length; i++) {
         const at = i * this.rowSize;
         const target = direct ? new Uint8Array(out.buffer, out.byteOffset + at * 4, rowBytes) : bytes;
-        if (fs.readSync(fd, target, 0, rowBytes, this.dataStart + rows[i] * rowBytes) < rowBytes) throw new InspectorError('NPY_INVALID', `${this.file} is shorter than its header says`);
+        if (fs.readSync(fd, target, 0, rowBytes, this.dataStart + rows[i] * rowBytes) < rowBytes)
+          throw new InspectorError('NPY_INVALID', `${this.file} is shorter than its header says`);
         if (direct) continue;
         if (this.dtype === 'float16') for (let k = 0; k < this.rowSize; k++) out[at + k] = halfToFloat(bytes.readUInt16LE(k * 2));
         else if (this.dtype === 'int32') for (let k = 0; k < this.rowSize; k++) out[at + k] = bytes.readInt32LE(k * 4);

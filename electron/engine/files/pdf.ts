@@ -29,7 +29,16 @@ export function htmlToPdf(htmlFile: string, pdfFile: string): string | undefined
   try {
     execFileSync(
       browser,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${profile}`, '--no-pdf-header-footer', `--print-to-pdf=${tmp}`, `file://${path.resolve(htmlFile)}`],
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        `--user-data-dir=${profile}`,
+        '--no-pdf-header-footer',
+        `--print-to-pdf=${tmp}`,
+        `file://${path.resolve(htmlFile)}`,
+      ],
       { stdio: 'ignore', timeout: 120_000 },
     );
     if (!fs.existsSync(tmp) || fs.statSync(tmp).size === 0) return `${path.basename(browser)} wrote no PDF`;

@@ -27,6 +27,9 @@ export function stamp(file: string): string {
 }
 
 export function pairFolder(modelPath: string, datasetPath: string, kind: string): string {
-  const key = createHash('sha256').update(`${path.resolve(modelPath)}|${stamp(modelPath)}|${path.resolve(datasetPath)}`).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(`${path.resolve(modelPath)}|${stamp(modelPath)}|${path.resolve(datasetPath)}`)
+    .digest('hex')
+    .slice(0, 16);
   return path.join(workspaceRoot(), kind, key);
 }

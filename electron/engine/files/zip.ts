@@ -66,13 +66,20 @@ const climbsOut = (name: string) => name.startsWith('/') || name.startsWith('\\'
  * The members of `bytes` named in `wanted` (those present), inflated within `caps`. `what` names the archive in
  * messages; `invalid` is the code for a damaged or foreign archive.
  */
-export function readZipMembers(bytes: Uint8Array, what: string, wanted: string[], invalid: ErrorCode, caps: ZipCaps = DEFAULT_ZIP_CAPS): Map<string, Uint8Array> {
+export function readZipMembers(
+  bytes: Uint8Array,
+  what: string,
+  wanted: string[],
+  invalid: ErrorCode,
+  caps: ZipCaps = DEFAULT_ZIP_CAPS,
+): Map<string, Uint8Array> {
   let entries = 0;
   let files: Record<string, Uint8Array>;
   try {
     files = unzipSync(bytes, {
       filter: (f) => {
-        if (++entries > caps.maxEntries) throw new InspectorError(invalid, `${what} lists more than ${caps.maxEntries} files: not an archive CNN Inspector reads`);
+        if (++entries > caps.maxEntries)
+          throw new InspectorError(invalid, `${what} lists more than ${caps.maxEntries} files: not an archive CNN Inspector reads`);
         if (climbsOut(f.name)) throw new InspectorError(invalid, `${what} holds a file named "${f.name}" that points outside the archive: refused`);
         if (!wanted.includes(f.name)) return false;
         const ratio = f.originalSize / Math.max(1, f.size);
@@ -87,7 +94,11 @@ export function readZipMembers(bytes: Uint8Array, what: string, wanted: string[]
     });
   } catch (error) {
     if (error instanceof InspectorError) throw error;
-    throw new InspectorError(invalid, `${what} is not a readable zip archive (damaged or not a zip file)`, error instanceof Error ? error.message : String(error));
+    throw new InspectorError(
+      invalid,
+      `${what} is not a readable zip archive (damaged or not a zip file)`,
+      error instanceof Error ? error.message : String(error),
+    );
   }
   const crcs = declaredCrcs(bytes);
   const out = new Map<string, Uint8Array>();

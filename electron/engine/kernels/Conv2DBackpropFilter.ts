@@ -8,14 +8,7 @@
  * backend's own BatchMatMul (XNNPACK-class SIMD). Row index k = (kh·KW + kw)·Ci + ci, which is exactly the
  * [KH,KW,Ci,Co] filter layout, so the product needs no reordering. Chunking bounds the scratch memory.
  */
-import {
-  backend_util,
-  Conv2DBackpropFilter,
-  type Conv2DBackpropFilterAttrs,
-  type KernelConfig,
-  type KernelFunc,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core';
+import { backend_util, Conv2DBackpropFilter, type Conv2DBackpropFilterAttrs, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { imagesPerChunk, wasmBatchMatMul, type WasmBackendLike } from './wasm-backend';
 
 export function conv2DBackpropFilterWasm(args: {

@@ -7,14 +7,7 @@
  * Computed as cols [M, K] = dy [M, Co] × Wᵀ [Co, K] with the backend's BatchMatMul (M = images·OH·OW,
  * K = KH·KW·Ci), then col2im: each row of cols is added into the input window it came from.
  */
-import {
-  backend_util,
-  Conv2DBackpropInput,
-  type Conv2DBackpropInputAttrs,
-  type KernelConfig,
-  type KernelFunc,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core';
+import { backend_util, Conv2DBackpropInput, type Conv2DBackpropInputAttrs, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { imagesPerChunk, wasmBatchMatMul, type WasmBackendLike } from './wasm-backend';
 
 export function conv2DBackpropInputWasm(args: {

@@ -31,7 +31,21 @@ export function depthwiseBackpropInputWasm(args: {
     dimRoundingMode,
     true,
   );
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, strideHeight, strideWidth, filterHeight, filterWidth, dilationHeight, dilationWidth } = info;
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+    strideHeight,
+    strideWidth,
+    filterHeight,
+    filterWidth,
+    dilationHeight,
+    dilationWidth,
+  } = info;
   const mult = outChannels / inChannels;
   const dx = backend.makeOutput([...inputShape], 'float32');
   const dyv = backend.typedArrayFromHeap(dy);

@@ -4,17 +4,14 @@
  * stride 2, against the cpu backend and an independent loop), and it was the third-slowest kernel of a training
  * step. Semantics: each output position's gradient goes to the first maximum of its window in row-major order.
  */
-import {
-  backend_util,
-  MaxPoolGrad,
-  type KernelConfig,
-  type KernelFunc,
-  type MaxPoolGradAttrs,
-  type TensorInfo,
-} from '@tensorflow/tfjs-core';
+import { backend_util, MaxPoolGrad, type KernelConfig, type KernelFunc, type MaxPoolGradAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { WasmBackendLike } from './wasm-backend';
 
-export function maxPoolGradWasm(args: { inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo }; backend: WasmBackendLike; attrs: MaxPoolGradAttrs }): TensorInfo {
+export function maxPoolGradWasm(args: {
+  inputs: { dy: TensorInfo; input: TensorInfo; output: TensorInfo };
+  backend: WasmBackendLike;
+  attrs: MaxPoolGradAttrs;
+}): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, input } = inputs;
   const { filterSize, strides, pad, dimRoundingMode } = attrs;

@@ -12,7 +12,9 @@ const zfLrn = (name: string) => new LocalResponseNormalization({ name, depthRadi
 export function buildZfFashion(seed = 1): tfl.LayersModel {
   const init = (i: number) => tfl.initializers.heNormal({ seed: seed * 100 + i });
   const model = tfl.sequential({ name: 'zf-fashion' });
-  model.add(tfl.layers.conv2d({ name: 'conv1', inputShape: [28, 28, 1], filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(1) }));
+  model.add(
+    tfl.layers.conv2d({ name: 'conv1', inputShape: [28, 28, 1], filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
+  );
   model.add(tfl.layers.maxPooling2d({ name: 'pool1', poolSize: 3, strides: 2, padding: 'same' }));
   model.add(zfLrn('norm1'));
   model.add(tfl.layers.conv2d({ name: 'conv2', filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2) }));
@@ -36,7 +38,16 @@ export function buildZfFashion(seed = 1): tfl.LayersModel {
 export function buildZfNet224(seed = 1): tfl.LayersModel {
   const init = (i: number) => tfl.initializers.heNormal({ seed: seed * 100 + i });
   const model = tfl.sequential({ name: 'zfnet-224' });
-  model.add(tfl.layers.zeroPadding2d({ name: 'pad1', inputShape: [224, 224, 3], padding: [[1, 1], [1, 1]] }));
+  model.add(
+    tfl.layers.zeroPadding2d({
+      name: 'pad1',
+      inputShape: [224, 224, 3],
+      padding: [
+        [1, 1],
+        [1, 1],
+      ],
+    }),
+  );
   model.add(tfl.layers.conv2d({ name: 'conv1', filters: 96, kernelSize: 7, strides: 2, activation: 'relu', kernelInitializer: init(1) }));
   model.add(tfl.layers.maxPooling2d({ name: 'pool1', poolSize: 3, strides: 2, padding: 'same' }));
   model.add(zfLrn('norm1'));

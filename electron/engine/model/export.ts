@@ -32,7 +32,10 @@ export async function exportModelBytes(loaded: LoadedModel, format: ExportFormat
     let files: Array<{ name: string; data: Uint8Array }> = [];
     await loaded.model.save(
       tf.io.withSaveHandler(async (artifacts) => {
-        const weights = artifacts.weightData instanceof ArrayBuffer ? new Uint8Array(artifacts.weightData) : new Uint8Array(await new Blob(artifacts.weightData as ArrayBuffer[]).arrayBuffer());
+        const weights =
+          artifacts.weightData instanceof ArrayBuffer
+            ? new Uint8Array(artifacts.weightData)
+            : new Uint8Array(await new Blob(artifacts.weightData as ArrayBuffer[]).arrayBuffer());
         const modelJson = {
           modelTopology: artifacts.modelTopology,
           format: 'layers-model',
@@ -56,7 +59,8 @@ export async function exportModelBytes(loaded: LoadedModel, format: ExportFormat
 /** Writes the export to disk: a .onnx file, or a TF.js model folder (model.json + shards). Returns what was written. */
 export async function exportModelToPath(loaded: LoadedModel, format: ExportFormat, out: string, version: string): Promise<string> {
   if (format === 'tfjs') {
-    if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new InspectorError('BAD_ARGUMENT', `${out} is a file; a TF.js model is written to a folder`);
+    if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
+      throw new InspectorError('BAD_ARGUMENT', `${out} is a file; a TF.js model is written to a folder`);
     fs.mkdirSync(out, { recursive: true });
     await loaded.model.save(fileSystemSaver(out, metadataOf(loaded)));
     return path.join(out, 'model.json');

@@ -13,7 +13,10 @@ type SymbolicTensor = tfl.SymbolicTensor;
 
 /** What tfjs-layers keeps of a container's graph (public in its JavaScript, not in its typings). */
 interface ContainerGraph {
-  nodesByDepth: Record<string, Array<{ outboundLayer: Layer; inputTensors: SymbolicTensor[]; outputTensors: SymbolicTensor[]; callArgs?: Record<string, unknown> }>>;
+  nodesByDepth: Record<
+    string,
+    Array<{ outboundLayer: Layer; inputTensors: SymbolicTensor[]; outputTensors: SymbolicTensor[]; callArgs?: Record<string, unknown> }>
+  >;
   inputs: SymbolicTensor[];
   outputs: SymbolicTensor[];
 }
@@ -34,7 +37,13 @@ function recreate(layer: Layer, name: string): Layer {
 }
 
 /** One layer applied to `ins` under the path `prefix`: a nested model is inlined, any other layer copied. */
-function applyLayer(layer: Layer, ins: SymbolicTensor[], prefix: string, made: Array<[Layer, Layer]>, callArgs: Record<string, unknown> = {}): SymbolicTensor[] {
+function applyLayer(
+  layer: Layer,
+  ins: SymbolicTensor[],
+  prefix: string,
+  made: Array<[Layer, Layer]>,
+  callArgs: Record<string, unknown> = {},
+): SymbolicTensor[] {
   if (isModel(layer)) return inline(layer, ins, `${prefix}${layer.name}/`, made);
   const copy = recreate(layer, `${prefix}${layer.name}`);
   const applied = copy.apply(ins.length === 1 ? ins[0] : ins, callArgs) as SymbolicTensor | SymbolicTensor[];
@@ -51,11 +60,19 @@ function inline(container: tfl.LayersModel, inputs: SymbolicTensor[], prefix: st
   const graph = container as unknown as ContainerGraph;
   const mapped = new Map<number, SymbolicTensor>();
   graph.inputs.forEach((t, i) => mapped.set(t.id, inputs[i]));
-  const depths = Object.keys(graph.nodesByDepth).map(Number).sort((a, b) => b - a);
+  const depths = Object.keys(graph.nodesByDepth)
+    .map(Number)
+    .sort((a, b) => b - a);
   for (const depth of depths) {
     for (const node of graph.nodesByDepth[depth]) {
       if (node.outboundLayer.getClassName() === 'InputLayer') continue;
-      const outs = applyLayer(node.outboundLayer, node.inputTensors.map((t) => mapped.get(t.id)!), prefix, made, node.callArgs);
+      const outs = applyLayer(
+        node.outboundLayer,
+        node.inputTensors.map((t) => mapped.get(t.id)!),
+        prefix,
+        made,
+        node.callArgs,
+      );
       node.outputTensors.forEach((t, i) => mapped.set(t.id, outs[i]));
     }
   }

@@ -48,7 +48,16 @@ function samePad(inSize: number, k: number, s: number): number {
   return Math.floor(total / 2);
 }
 
-const WINDOWED = new Set(['Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'GroupedConv2D', 'MaxPooling2D', 'AveragePooling2D', 'CountedAveragePooling2D', 'DilatedPooling2D']);
+const WINDOWED = new Set([
+  'Conv2D',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'GroupedConv2D',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'CountedAveragePooling2D',
+  'DilatedPooling2D',
+]);
 
 /** Layers the receptive-field arithmetic cannot follow: the field is left undefined from them on. */
 const BREAKS_SPATIAL_MAP = new Set(['UpSampling2D', 'Conv2DTranspose', 'Reshape', 'Permute', 'MapMatMul', 'ZeroInsertion2D']);
@@ -93,8 +102,7 @@ export function describeLayers(model: tfl.LayersModel): LayerInfo[] {
           const d = pair(config.dilationRate, 1);
           const kEff: Pair = [(k[0] - 1) * d[0] + 1, (k[1] - 1) * d[1] + 1];
           const inShape = inputShapes.get(inputs[0]) ?? [];
-          const pad: Pair =
-            config.padding === 'same' ? [samePad(inShape[0], kEff[0], s[0]), samePad(inShape[1], kEff[1], s[1])] : [0, 0];
+          const pad: Pair = config.padding === 'same' ? [samePad(inShape[0], kEff[0], s[0]), samePad(inShape[1], kEff[1], s[1])] : [0, 0];
           field = {
             size: [incoming.size[0] + (kEff[0] - 1) * incoming.stride[0], incoming.size[1] + (kEff[1] - 1) * incoming.stride[1]],
             stride: [incoming.stride[0] * s[0], incoming.stride[1] * s[1]],
@@ -106,12 +114,12 @@ export function describeLayers(model: tfl.LayersModel): LayerInfo[] {
         } else if (type === 'ZeroPadding2D' || type === 'ConstantPadding2D' || type === 'EdgePadding2D') {
           const p = config.padding as number | number[] | number[][];
           const top = typeof p === 'number' ? p : Array.isArray(p[0]) ? (p as number[][])[0][0] : (p as number[])[0];
-          const left = typeof p === 'number' ? p : Array.isArray(p[1]) ? (p as number[][])[1][0] : (p as number[])[1] ?? top;
+          const left = typeof p === 'number' ? p : Array.isArray(p[1]) ? (p as number[][])[1][0] : ((p as number[])[1] ?? top);
           field = { ...incoming, offset: [incoming.offset[0] - top * incoming.stride[0], incoming.offset[1] - left * incoming.stride[1]] };
         } else if (type === 'Cropping2D') {
           const c = config.cropping as number | number[] | number[][];
           const top = typeof c === 'number' ? c : Array.isArray(c[0]) ? (c as number[][])[0][0] : (c as number[])[0];
-          const left = typeof c === 'number' ? c : Array.isArray(c[1]) ? (c as number[][])[1][0] : (c as number[])[1] ?? top;
+          const left = typeof c === 'number' ? c : Array.isArray(c[1]) ? (c as number[][])[1][0] : ((c as number[])[1] ?? top);
           field = { ...incoming, offset: [incoming.offset[0] + top * incoming.stride[0], incoming.offset[1] + left * incoming.stride[1]] };
         } else {
           field = incoming;
@@ -129,10 +137,5 @@ export function describeLayers(model: tfl.LayersModel): LayerInfo[] {
 export function receptiveBox(field: ReceptiveField, y: number, x: number, imageSize: [number, number]): [number, number, number, number] {
   const top = field.offset[0] + y * field.stride[0];
   const left = field.offset[1] + x * field.stride[1];
-  return [
-    Math.max(0, top),
-    Math.max(0, left),
-    Math.min(imageSize[0], top + field.size[0]),
-    Math.min(imageSize[1], left + field.size[1]),
-  ];
+  return [Math.max(0, top), Math.max(0, left), Math.min(imageSize[0], top + field.size[0]), Math.min(imageSize[1], left + field.size[1])];
 }

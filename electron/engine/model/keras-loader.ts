@@ -26,20 +26,80 @@ import type { LoadProgress, ModelLoader } from './loader';
 
 /** Layer classes of CNN classifiers that the engine runs (TF.js Layers' own plus the project's). */
 export const SUPPORTED_KERAS_LAYERS = new Set([
-  'InputLayer', 'Conv2D', 'DepthwiseConv2D', 'SeparableConv2D', 'MaxPooling2D', 'AveragePooling2D', 'GlobalAveragePooling2D',
-  'GlobalMaxPooling2D', 'BatchNormalization', 'Dense', 'Dropout', 'SpatialDropout2D', 'GaussianNoise', 'GaussianDropout',
-  'AlphaDropout', 'Flatten', 'Activation', 'ReLU', 'LeakyReLU', 'PReLU', 'ELU', 'ThresholdedReLU', 'Softmax', 'Add', 'Multiply',
-  'Average', 'Maximum', 'Minimum', 'Concatenate', 'ZeroPadding2D', 'Cropping2D', 'Reshape', 'Permute', 'Rescaling', 'Normalization',
-  'UpSampling2D', 'Conv2DTranspose', 'LRN', 'GroupedConv2D', 'ChannelAffine', 'ConstantPadding2D', 'FlatReorder', 'ChannelShuffle', 'CountedAveragePooling2D',
-  'EdgePadding2D', 'DilatedPooling2D', 'Clip', 'ScaledElu', 'SoftmaxAlong', 'PickChannels', 'MapMatMul', 'MapAffine', 'ZeroInsertion2D',
+  'InputLayer',
+  'Conv2D',
+  'DepthwiseConv2D',
+  'SeparableConv2D',
+  'MaxPooling2D',
+  'AveragePooling2D',
+  'GlobalAveragePooling2D',
+  'GlobalMaxPooling2D',
+  'BatchNormalization',
+  'Dense',
+  'Dropout',
+  'SpatialDropout2D',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'Flatten',
+  'Activation',
+  'ReLU',
+  'LeakyReLU',
+  'PReLU',
+  'ELU',
+  'ThresholdedReLU',
+  'Softmax',
+  'Add',
+  'Multiply',
+  'Average',
+  'Maximum',
+  'Minimum',
+  'Concatenate',
+  'ZeroPadding2D',
+  'Cropping2D',
+  'Reshape',
+  'Permute',
+  'Rescaling',
+  'Normalization',
+  'UpSampling2D',
+  'Conv2DTranspose',
+  'LRN',
+  'GroupedConv2D',
+  'ChannelAffine',
+  'ConstantPadding2D',
+  'FlatReorder',
+  'ChannelShuffle',
+  'CountedAveragePooling2D',
+  'EdgePadding2D',
+  'DilatedPooling2D',
+  'Clip',
+  'ScaledElu',
+  'SoftmaxAlong',
+  'PickChannels',
+  'MapMatMul',
+  'MapAffine',
+  'ZeroInsertion2D',
 ]);
 
 const HDF5_SIGNATURE = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-interface H5Attr { value: unknown }
-interface H5Node { attrs: Record<string, H5Attr>; keys?(): string[]; shape?: number[]; value?: unknown }
-interface H5File extends H5Node { get(path: string): H5Node | null; close(): void }
-interface H5Module { ready: Promise<unknown>; File: new (file: string, mode: string) => H5File }
+interface H5Attr {
+  value: unknown;
+}
+interface H5Node {
+  attrs: Record<string, H5Attr>;
+  keys?(): string[];
+  shape?: number[];
+  value?: unknown;
+}
+interface H5File extends H5Node {
+  get(path: string): H5Node | null;
+  close(): void;
+}
+interface H5Module {
+  ready: Promise<unknown>;
+  File: new (file: string, mode: string) => H5File;
+}
 
 let h5: Promise<H5Module> | undefined;
 /** h5wasm is an ES module; imported at first use (the specifier in a variable keeps bundlers from inlining it). */
@@ -110,7 +170,10 @@ function refuseExternalLinks(f: H5File, name: string): void {
       const childPath = `${at === '/' ? '' : at}/${key}`;
       const child = f.get(childPath);
       if (isExternalLink(child)) {
-        throw new InspectorError('PATH_OUTSIDE_FOLDER', `${name} links to data in another file (${childPath}): refused, a model file must hold its own weights`);
+        throw new InspectorError(
+          'PATH_OUTSIDE_FOLDER',
+          `${name} links to data in another file (${childPath}): refused, a model file must hold its own weights`,
+        );
       }
       if (child && typeof child.keys === 'function' && child.shape === undefined) groups.push(childPath);
     }
@@ -141,7 +204,10 @@ async function openLegacyH5(file: string): Promise<KerasSource> {
   const configAttr = f.attrs['model_config'];
   if (!configAttr) {
     f.close();
-    throw new InspectorError('KERAS_INVALID', `${path.basename(file)} holds weights only (no model_config): save the whole model (model.save), not just its weights`);
+    throw new InspectorError(
+      'KERAS_INVALID',
+      `${path.basename(file)} holds weights only (no model_config): save the whole model (model.save), not just its weights`,
+    );
   }
   let config: Json;
   try {
@@ -309,7 +375,10 @@ export const kerasLoader: ModelLoader = {
         throw error;
       }
       const cfg = (normalized as { config?: { name?: string } }).config;
-      const metadata: ModelMetadata = { name: cfg?.name ?? path.basename(file, path.extname(file)), description: `Keras model (${isKeras3 ? 'Keras 3 .keras' : 'HDF5'})` };
+      const metadata: ModelMetadata = {
+        name: cfg?.name ?? path.basename(file, path.extname(file)),
+        description: `Keras model (${isKeras3 ? 'Keras 3 .keras' : 'HDF5'})`,
+      };
       return { model, metadata, path: file };
     } finally {
       source.close();

@@ -8,7 +8,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 
 type Config = Record<string, unknown>;
 
-const dims = (shape: unknown): number[] => (Array.isArray(shape) ? (Array.isArray(shape[0]) ? shape[0] : shape) : []).slice(1).map((d: number | null) => d ?? 1);
+const dims = (shape: unknown): number[] =>
+  (Array.isArray(shape) ? (Array.isArray(shape[0]) ? shape[0] : shape) : []).slice(1).map((d: number | null) => d ?? 1);
 const product = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 const pair = (v: unknown): [number, number] => (Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v ?? 1), Number(v ?? 1)]);
 
@@ -46,7 +47,8 @@ export function modelMacs(model: tfl.LayersModel): Map<string, number> {
   const out = new Map<string, number>();
   for (const layer of model.layers) {
     // The shapes of the tensors the layer was applied to (a functional model's layers have no inputShape).
-    const node = (layer as unknown as { inboundNodes: Array<{ inputTensors: Array<{ shape: unknown }>; outputTensors: Array<{ shape: unknown }> }> }).inboundNodes[0];
+    const node = (layer as unknown as { inboundNodes: Array<{ inputTensors: Array<{ shape: unknown }>; outputTensors: Array<{ shape: unknown }> }> })
+      .inboundNodes[0];
     if (!node) continue;
     const input = dims(node.inputTensors[0]?.shape);
     const output = dims(node.outputTensors[0]?.shape);

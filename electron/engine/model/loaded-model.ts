@@ -105,7 +105,8 @@ export async function openModel(file: string, id: string, onProgress?: LoadProgr
     checkpoints: listCheckpoints(modelJsonPath),
     outputs: endsInSoftmax(model) ? 'probabilities' : 'scores',
   };
-  if (summary.outputs === 'scores') notices.push('The model gives scores (logits), not probabilities: the % shown are those scores turned into probabilities (softmax)');
+  if (summary.outputs === 'scores')
+    notices.push('The model gives scores (logits), not probabilities: the % shown are those scores turned into probabilities (softmax)');
   const layerModels = new Map<string, tfl.LayersModel>();
   return {
     model,

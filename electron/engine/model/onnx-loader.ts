@@ -27,7 +27,11 @@ function decode(file: string): OnnxModel {
   try {
     model = decodeOnnxFile(file);
   } catch (error) {
-    throw new InspectorError('ONNX_INVALID', `${path.basename(file)} is not a readable ONNX model (truncated or not ONNX)`, error instanceof Error ? error.message : String(error));
+    throw new InspectorError(
+      'ONNX_INVALID',
+      `${path.basename(file)} is not a readable ONNX model (truncated or not ONNX)`,
+      error instanceof Error ? error.message : String(error),
+    );
   }
   if (!model.graph || !model.graph.node || model.graph.node.length === 0 || !model.irVersion) {
     throw new InspectorError('ONNX_INVALID', `${path.basename(file)} is not an ONNX model: it holds no graph`);
@@ -71,12 +75,23 @@ function metadataOf(model: OnnxModel, file: string): ModelMetadata {
   const labels = props.get('labels');
   if (labels !== undefined) {
     const parsed = json(labels);
-    meta.labels = Array.isArray(parsed) ? parsed.map(String) : labels.split(/\r?\n|,/).map((s) => s.trim()).filter(Boolean);
+    meta.labels = Array.isArray(parsed)
+      ? parsed.map(String)
+      : labels
+          .split(/\r?\n|,/)
+          .map((s) => s.trim())
+          .filter(Boolean);
   }
   const pre = json(props.get('preprocessing'));
   if (pre && typeof pre === 'object') meta.preprocessing = pre as Preprocessing;
-  meta.name ??= props.get('name') ?? (model.graph!.name && model.graph!.name !== 'torch_jit' && model.graph!.name !== 'main_graph' ? model.graph!.name : path.basename(file, path.extname(file)));
-  meta.description ??= props.get('description') ?? (model.producerName ? `ONNX model from ${model.producerName}${model.producerVersion ? ` ${model.producerVersion}` : ''}` : undefined);
+  meta.name ??=
+    props.get('name') ??
+    (model.graph!.name && model.graph!.name !== 'torch_jit' && model.graph!.name !== 'main_graph'
+      ? model.graph!.name
+      : path.basename(file, path.extname(file)));
+  meta.description ??=
+    props.get('description') ??
+    (model.producerName ? `ONNX model from ${model.producerName}${model.producerVersion ? ` ${model.producerVersion}` : ''}` : undefined);
   return meta;
 }
 
@@ -91,7 +106,10 @@ export const onnxLoader: ModelLoader = {
     const model = decode(file);
     const opset = model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version ?? 0;
     if (opset < ONNX_OPSETS.min || opset > ONNX_OPSETS.max) {
-      throw new InspectorError('ONNX_UNSUPPORTED_OPSET', `The model uses ONNX opset ${opset}; CNN Inspector reads opsets ${ONNX_OPSETS.min}–${ONNX_OPSETS.max}`);
+      throw new InspectorError(
+        'ONNX_UNSUPPORTED_OPSET',
+        `The model uses ONNX opset ${opset}; CNN Inspector reads opsets ${ONNX_OPSETS.min}–${ONNX_OPSETS.max}`,
+      );
     }
     checkOperators(model);
     const metadata = metadataOf(model, file);
@@ -101,7 +119,11 @@ export const onnxLoader: ModelLoader = {
       converted = convertOnnxGraph(model.graph!, opset, path.dirname(file), size ? [size[0], size[1]] : undefined, onProgress);
     } catch (error) {
       if (error instanceof InspectorError) throw error;
-      throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', 'The ONNX graph could not be built: its shapes or weights do not fit together', error instanceof Error ? error.message : String(error));
+      throw new InspectorError(
+        'MODEL_WEIGHTS_INCONSISTENT',
+        'The ONNX graph could not be built: its shapes or weights do not fit together',
+        error instanceof Error ? error.message : String(error),
+      );
     }
     return { model: converted.model, metadata, path: file, notices: converted.notices };
   },

@@ -83,7 +83,10 @@ export async function loadModelFile(file: string, onProgress: LoadProgress = () 
   if (nested.length) {
     // Models inside the model (Teachable Machine, a Keras base model + head): one layer tree of their layers.
     loaded.model = flattenNestedModels(loaded.model);
-    loaded.notices = [...(loaded.notices ?? []), `The file holds models inside the model (${nested.join(', ')}): their layers are shown by path, e.g. ${loaded.model.layers.find((l) => l.name.includes('/'))?.name ?? `${nested[0]}/…`}`];
+    loaded.notices = [
+      ...(loaded.notices ?? []),
+      `The file holds models inside the model (${nested.join(', ')}): their layers are shown by path, e.g. ${loaded.model.layers.find((l) => l.name.includes('/'))?.name ?? `${nested[0]}/…`}`,
+    ];
   }
   // The person's saved answers fill what the file lacks; labels and preprocessing they saved win over the file's
   // (they were asked because the file's were missing or wrong).

@@ -99,9 +99,7 @@ export function fileSystemLoader(modelPath: string): io.IOHandler {
         }
         // Every shard: inside the model's folder after links, an ordinary file, and the sizes add up to what the
         // manifest declares — all checked before a byte of weights is read.
-        const shards = group.paths.map((shard) =>
-          confinedFile(dir, shard, 'model.json', 'MODEL_WEIGHTS_MISSING'),
-        );
+        const shards = group.paths.map((shard) => confinedFile(dir, shard, 'model.json', 'MODEL_WEIGHTS_MISSING'));
         const actual = shards.reduce((sum, s) => sum + s.size, 0);
         if (actual !== expected) {
           throw new InspectorError(

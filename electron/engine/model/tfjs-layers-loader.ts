@@ -36,7 +36,10 @@ export const tfjsLayersLoader: ModelLoader = {
     const json = readModelJson(modelJsonPath);
     let model: tfl.LayersModel;
     try {
-      model = await tfl.loadLayersModel(fileSystemLoader(modelJsonPath), { strict: true, onProgress: (f: number) => onProgress(Math.round(f * 100), 100, 'Reading the weights') });
+      model = await tfl.loadLayersModel(fileSystemLoader(modelJsonPath), {
+        strict: true,
+        onProgress: (f: number) => onProgress(Math.round(f * 100), 100, 'Reading the weights'),
+      });
     } catch (error) {
       throw mapLoadError(error);
     }

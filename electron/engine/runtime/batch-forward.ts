@@ -80,7 +80,9 @@ export function startHelperThread(script: string, workerData?: unknown): Promise
     const worker = new Worker(script, { workerData });
     worker.unref(); // never keeps a CLI process alive
     worker.once('message', (m: { ready: boolean; error?: ErrorInfo }) =>
-      m.ready ? resolve(worker) : (void worker.terminate(), reject(new InspectorError(m.error?.code ?? 'INTERNAL', m.error?.message ?? 'a helper thread could not start'))),
+      m.ready
+        ? resolve(worker)
+        : (void worker.terminate(), reject(new InspectorError(m.error?.code ?? 'INTERNAL', m.error?.message ?? 'a helper thread could not start'))),
     );
     worker.once('error', reject);
   });
@@ -187,7 +189,8 @@ async function ortForward(loaded: LoadedModel, layers: string[]): Promise<BatchF
  * else tfjs.
  */
 export async function batchForward(loaded: LoadedModel, layers: string[], engine: BatchEngine = preferredEngine()): Promise<BatchForward> {
-  for (const name of layers) if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
+  for (const name of layers)
+    if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
   if (engine !== 'tfjs') {
     try {
       const forward = await ortForward(loaded, layers);

@@ -24,7 +24,10 @@ void (async () => {
     port.on('message', async (m: { id: number; batch: Float32Array; n: number }) => {
       try {
         const outs = await forward.run(m.batch, m.n);
-        port.postMessage({ id: m.id, outs }, outs.map((o) => o.data.buffer as ArrayBuffer));
+        port.postMessage(
+          { id: m.id, outs },
+          outs.map((o) => o.data.buffer as ArrayBuffer),
+        );
       } catch (error) {
         port.postMessage({ id: m.id, error: toErrorInfo(error) });
       }

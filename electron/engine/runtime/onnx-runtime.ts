@@ -11,7 +11,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 /** The slice of onnxruntime-node's API the engine uses. */
-export interface OrtTensor { data: Float32Array; dims: readonly number[] }
+export interface OrtTensor {
+  data: Float32Array;
+  dims: readonly number[];
+}
 export interface OrtSession {
   inputNames: readonly string[];
   outputNames: readonly string[];

@@ -56,15 +56,21 @@ export function variantConfig(model: tfl.LayersModel, variant: AblationVariant, 
   }
   for (const [name, size] of Object.entries(variant.resize ?? {})) {
     const layer = byName.get(name)!;
-    if (layer === classifier) throw new InspectorError('BAD_ARGUMENT', `Variant "${variant.name}": the classifier ${name} has one output per class and cannot be resized`);
+    if (layer === classifier)
+      throw new InspectorError('BAD_ARGUMENT', `Variant "${variant.name}": the classifier ${name} has one output per class and cannot be resized`);
     if ('filters' in layer.config) layer.config.filters = size;
     else if ('units' in layer.config) layer.config.units = size;
-    else throw new InspectorError('BAD_ARGUMENT', `Variant "${variant.name}": ${name} (${layer.class_name}) has no width to change (only convolution and dense layers do)`);
+    else
+      throw new InspectorError(
+        'BAD_ARGUMENT',
+        `Variant "${variant.name}": ${name} (${layer.class_name}) has no width to change (only convolution and dense layers do)`,
+      );
   }
   classifier.config.units = classes;
 
   const remove = new Set(variant.remove ?? []);
-  if (remove.has(nameOf(classifier))) throw new InspectorError('BAD_ARGUMENT', `Variant "${variant.name}": the classifier ${nameOf(classifier)} cannot be removed`);
+  if (remove.has(nameOf(classifier)))
+    throw new InspectorError('BAD_ARGUMENT', `Variant "${variant.name}": the classifier ${nameOf(classifier)} cannot be removed`);
   const functional = layers.some((l) => (l.inbound_nodes ?? []).length > 0);
   if (!functional) {
     // Sequential: a removed dense layer's dropout goes with it; the input shape moves to the new first layer.
@@ -82,7 +88,8 @@ export function variantConfig(model: tfl.LayersModel, variant: AblationVariant, 
       const layer = byName.get(name)!;
       if (layer.class_name === 'InputLayer') throw new InspectorError('BAD_ARGUMENT', `Variant "${variant.name}": the input cannot be removed`);
       const sources = (layer.inbound_nodes ?? []) as unknown[][][];
-      if (sources.length !== 1 || sources[0].length !== 1) throw new InspectorError('BAD_ARGUMENT', `Variant "${variant.name}": ${name} joins several inputs and cannot be removed`);
+      if (sources.length !== 1 || sources[0].length !== 1)
+        throw new InspectorError('BAD_ARGUMENT', `Variant "${variant.name}": ${name} joins several inputs and cannot be removed`);
       if (layer.class_name === 'Dense') {
         const users = layers.filter((l) => inboundNames(l).includes(name));
         if (users.length === 1 && FOLLOWERS.has(users[0].class_name)) remove.add(nameOf(users[0]));
@@ -91,7 +98,7 @@ export function variantConfig(model: tfl.LayersModel, variant: AblationVariant, 
     // Whoever read a removed layer's output reads what that layer read (following chains of removed layers).
     const replacement = (entry: unknown[]): unknown[] => {
       let current = entry;
-      while (remove.has(String(current[0]))) current = ((byName.get(String(current[0]))!.inbound_nodes as unknown[][][])[0][0]) as unknown[];
+      while (remove.has(String(current[0]))) current = (byName.get(String(current[0]))!.inbound_nodes as unknown[][][])[0][0] as unknown[];
       return current;
     };
     for (const l of layers) if (l.inbound_nodes) l.inbound_nodes = (l.inbound_nodes as unknown[][][]).map((node) => node.map(replacement));
@@ -133,7 +140,10 @@ export async function architectureAblation(pretrained: LoadedModel, dataset: Dat
   const batchSize = params.batchSize ?? 32;
   const seed = params.seed ?? 1;
   const start = params.start ?? 'scratch';
-  const variants: AblationVariant[] = [{ name: 'Full model' }, ...params.variants.filter((v) => (v.remove?.length ?? 0) + Object.keys(v.resize ?? {}).length > 0)];
+  const variants: AblationVariant[] = [
+    { name: 'Full model' },
+    ...params.variants.filter((v) => (v.remove?.length ?? 0) + Object.keys(v.resize ?? {}).length > 0),
+  ];
   // Check every variant first, so a typo is reported at once.
   const configs = variants.map((v) => variantConfig(pretrained.model, v, Math.max(2, classes.length)));
   if (classes.length < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'An ablation needs at least two classes (one sub-folder each)');
@@ -181,7 +191,11 @@ export async function architectureAblation(pretrained: LoadedModel, dataset: Dat
           trainError: 1 - (await evaluateAccuracy(model, train)),
           validationError: 1 - (await evaluateAccuracy(model, validation)),
           seconds: (Date.now() - began) / 1000,
-          history: result.history.map(({ epoch, loss, validationAccuracy }) => ({ epoch, loss, ...(validationAccuracy !== undefined ? { validationAccuracy } : {}) })),
+          history: result.history.map(({ epoch, loss, validationAccuracy }) => ({
+            epoch,
+            loss,
+            ...(validationAccuracy !== undefined ? { validationAccuracy } : {}),
+          })),
         });
       } finally {
         model.dispose();

@@ -242,7 +242,13 @@ async function trainSvmHead(train: LabelledArray, classifier: tfl.layers.Layer, 
   const start = Date.now();
   for (let c = 0; c < classes; c++) {
     ctx.throwIfCancelled();
-    const { w, b } = trainLinearSvm(rows, Array.from(train.y, (y) => y === c), everyRow, all, seed + c);
+    const { w, b } = trainLinearSvm(
+      rows,
+      Array.from(train.y, (y) => y === c),
+      everyRow,
+      all,
+      seed + c,
+    );
     let shift = b;
     for (let d = 0; d < dims; d++) {
       kernel[d * classes + c] = w[d] * scale[d];
@@ -272,7 +278,10 @@ export async function trainSoftmaxHead(
   const units = initial[0].shape[1] as number;
   const input = tfl.input({ shape: [1, 1, dims] });
   const dense = tfl.layers.dense({ units, name: 'cached_classifier', kernelInitializer: 'zeros' });
-  const head = tfl.model({ inputs: input, outputs: tfl.layers.activation({ activation: 'softmax' }).apply(dense.apply(tfl.layers.flatten().apply(input))) as tfl.SymbolicTensor });
+  const head = tfl.model({
+    inputs: input,
+    outputs: tfl.layers.activation({ activation: 'softmax' }).apply(dense.apply(tfl.layers.flatten().apply(input))) as tfl.SymbolicTensor,
+  });
   try {
     dense.setWeights(initial);
     const result = await trainClassifier(head, train, { ...options, augment: undefined, lrMultipliers: undefined, validation });
@@ -322,15 +331,21 @@ function checkFinetuneOptions(pretrained: LoadedModel, dataset: Dataset, options
     throw new InspectorError('BAD_ARGUMENT', 'The test share must be 0 (none) or between 5 % and 40 % of each class');
   }
   if (options.layerMultipliers) {
-    if (options.strategy !== 'all') throw new InspectorError('BAD_ARGUMENT', 'Per-layer learning rates belong to the "adjust the whole network" strategy (all)');
+    if (options.strategy !== 'all')
+      throw new InspectorError('BAD_ARGUMENT', 'Per-layer learning rates belong to the "adjust the whole network" strategy (all)');
     for (const [name, factor] of Object.entries(options.layerMultipliers)) {
-      if (name !== 'new_classifier' && !pretrained.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}" to set a learning rate for`);
+      if (name !== 'new_classifier' && !pretrained.summary.layers.some((l) => l.name === name))
+        throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}" to set a learning rate for`);
       if (!(factor >= 0 && factor <= 10)) throw new InspectorError('BAD_ARGUMENT', `The learning-rate multiplier of ${name} must be between 0 and 10`);
     }
   }
   const minimum = options.testFraction ? 3 : 2;
   const small = dataset.summary.classes.find((c) => c.count < minimum);
-  if (small) throw new InspectorError('DATASET_EMPTY_CLASS', `Class "${small.name}" has ${small.count} image(s); each class needs at least ${minimum}${minimum === 3 ? ' with a test set' : ''}`);
+  if (small)
+    throw new InspectorError(
+      'DATASET_EMPTY_CLASS',
+      `Class "${small.name}" has ${small.count} image(s); each class needs at least ${minimum}${minimum === 3 ? ' with a test set' : ''}`,
+    );
 }
 
 /** The options with their defaults filled in (what the model card records). */
@@ -353,7 +368,13 @@ function settingsOf(options: FinetuneOptions) {
   };
 }
 
-export async function finetune(pretrained: LoadedModel, dataset: Dataset, options: FinetuneOptions, ctx: JobContext, run: RunHooks = {}): Promise<FinetuneResult> {
+export async function finetune(
+  pretrained: LoadedModel,
+  dataset: Dataset,
+  options: FinetuneOptions,
+  ctx: JobContext,
+  run: RunHooks = {},
+): Promise<FinetuneResult> {
   checkFinetuneOptions(pretrained, dataset, options);
   const classes = dataset.summary.classes.map((c) => c.name);
   const settings = settingsOf(options);
@@ -368,7 +389,11 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     if (new Set(ys).size < 2) throw new InspectorError('DATASET_EMPTY_CLASS', 'Fewer than two classes have readable images');
     // Test set first (when asked for), then the held-back validation images from the rest; both stratified.
     const outer = settings.testFraction > 0 ? stratifiedSplit(ys, 1 - settings.testFraction, settings.seed + 7919) : { train: ys.map((_, i) => i), test: [] };
-    const inner = stratifiedSplit(outer.train.map((k) => ys[k]), 1 - settings.validationFraction, settings.seed);
+    const inner = stratifiedSplit(
+      outer.train.map((k) => ys[k]),
+      1 - settings.validationFraction,
+      settings.seed,
+    );
     const split = { train: inner.train.map((i) => outer.train[i]), validation: inner.test.map((i) => outer.train[i]), test: outer.test };
     /** The rows as what is trained on: features for the cached way, images otherwise. */
     const rowsOf = (rows: number[]): LabelledArray => (cached ? featureRows(cached.x, cached.dims, rows, ys) : images!.pack(rows));
@@ -393,7 +418,8 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     if (options.strategy === 'all') {
       lrMultipliers = new Map();
       const chosen = options.layerMultipliers ?? {};
-      for (const layer of body) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, chosen[layer.name] ?? settings.pretrainedMultiplier);
+      for (const layer of body)
+        for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, chosen[layer.name] ?? settings.pretrainedMultiplier);
       for (const layer of head) for (const w of layer.trainableWeights) lrMultipliers.set((w.read() as tf.Variable).name, chosen[layer.name] ?? 1);
     }
     const [h] = pretrained.summary.inputShape;
@@ -406,7 +432,9 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
       lrDecay: { everyEpochs: Math.max(1, Math.ceil(settings.epochs * 0.7)), factor: 10 },
       weightDecay: 5e-4,
       seed: settings.seed,
-      augment: settings.augment ? { cropPad: settings.crop ? Math.max(1, Math.round(h / 14)) : 0, flip: settings.flip, fill: (0 - pre.mean[0]) / pre.std[0] } : undefined,
+      augment: settings.augment
+        ? { cropPad: settings.crop ? Math.max(1, Math.round(h / 14)) : 0, flip: settings.flip, fill: (0 - pre.mean[0]) / pre.std[0] }
+        : undefined,
       validation,
       lrMultipliers,
       optimizer: settings.optimizer,
@@ -416,13 +444,20 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
       shouldPause: () => ctx.shouldPause?.() ?? false,
       ...(run.resume ? { resume: run.resume } : {}),
       ...(run.onState ? { onState: run.onState } : {}),
-      ...(run.onCheckpoint && !cached ? { checkpointEpochs: checkpointSchedule(settings.epochs, model.countParams()), onCheckpoint: (epoch: number) => run.onCheckpoint!(epoch, model) } : {}),
+      ...(run.onCheckpoint && !cached
+        ? { checkpointEpochs: checkpointSchedule(settings.epochs, model.countParams()), onCheckpoint: (epoch: number) => run.onCheckpoint!(epoch, model) }
+        : {}),
       onProgress: (p) =>
         ctx.progress(
           (p.epoch - 1) * p.batchesPerEpoch + p.batch,
           settings.epochs * p.batchesPerEpoch,
           `Epoch ${p.epoch} of ${settings.epochs}: loss ${p.loss.toFixed(3)}${p.validationAccuracy !== undefined ? `, validation accuracy ${(p.validationAccuracy * 100).toFixed(1)} %` : ''}`,
-          { epoch: p.epoch, progress: p.epoch - 1 + p.batch / p.batchesPerEpoch, loss: p.loss, ...(p.validationAccuracy !== undefined ? { validationAccuracy: p.validationAccuracy } : {}) },
+          {
+            epoch: p.epoch,
+            progress: p.epoch - 1 + p.batch / p.batchesPerEpoch,
+            loss: p.loss,
+            ...(p.validationAccuracy !== undefined ? { validationAccuracy: p.validationAccuracy } : {}),
+          },
         ),
     };
     let result: TrainResult;
@@ -455,7 +490,9 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
     const onTest = split.test.length ? await score(split.test) : undefined;
     const { confusion, outcomes } = onTest ?? onValidation;
     const validationAccuracy = onValidation.accuracy;
-    const perClass = Object.fromEntries(classes.map((name, i) => [name, confusion[i].reduce((a, b) => a + b, 0) ? confusion[i][i] / confusion[i].reduce((a, b) => a + b, 0) : 0]));
+    const perClass = Object.fromEntries(
+      classes.map((name, i) => [name, confusion[i].reduce((a, b) => a + b, 0) ? confusion[i][i] / confusion[i].reduce((a, b) => a + b, 0) : 0]),
+    );
     const trainPerClass = Object.fromEntries(classes.map((name, i) => [name, split.train.filter((k) => ys[k] === i).length]));
     if (base !== pretrained.model) {
       // The scratch model's unused old classifier layers are not part of `model`; free the whole base.
@@ -476,7 +513,9 @@ export async function finetune(pretrained: LoadedModel, dataset: Dataset, option
       confusion,
       outcomes,
       trainPerClass,
-      ...(result.bestEpoch !== undefined ? { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, ...(result.stopReason ? { stopReason: result.stopReason } : {}) } : {}),
+      ...(result.bestEpoch !== undefined
+        ? { bestEpoch: result.bestEpoch, stoppedEarly: result.stoppedEarly, ...(result.stopReason ? { stopReason: result.stopReason } : {}) }
+        : {}),
       frozen,
       skipped,
       settings,

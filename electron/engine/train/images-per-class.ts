@@ -49,7 +49,9 @@ export async function imagesPerClassCurve(
   const validation = featureRows(features.x, features.dims, split.test, ys);
   const byClass = classes.map((_, c) => split.train.map((_, i) => i).filter((i) => train.y[i] === c));
   const smallest = Math.min(...byClass.map((rows) => rows.length));
-  const counts = [...new Set([...(options.counts ?? DEFAULT_COUNTS).filter((k) => Number.isInteger(k) && k >= 1 && k < smallest), smallest])].sort((a, b) => a - b);
+  const counts = [...new Set([...(options.counts ?? DEFAULT_COUNTS).filter((k) => Number.isInteger(k) && k >= 1 && k < smallest), smallest])].sort(
+    (a, b) => a - b,
+  );
   const dims = train.shape[3];
   const rows: ImagesPerClassResult['rows'] = [];
   const scratchSeeds = options.scratch ? (options.scratchSeeds ?? 1) : 0;
@@ -90,7 +92,14 @@ export async function imagesPerClassCurve(
   // of steps at every count (few images → more passes over them).
   const { pack, release } = await loadAll(pretrained, dataset, ctx);
   try {
-    const scratchRows = await scratchCurve(pretrained, pack(split.train), pack(split.test), { byClass, counts, seeds: scratchSeeds, classes: classes.length }, (message) => ctx.progress(++done, steps, message), ctx);
+    const scratchRows = await scratchCurve(
+      pretrained,
+      pack(split.train),
+      pack(split.test),
+      { byClass, counts, seeds: scratchSeeds, classes: classes.length },
+      (message) => ctx.progress(++done, steps, message),
+      ctx,
+    );
     return { classes, validationImages: validation.y.length, featureLayer, rows, scratchRows };
   } finally {
     release();
@@ -145,7 +154,11 @@ async function scratchCurve(
 /** `k` training rows of every class, chosen by `seed` (the same rows for both curves at a given count and seed). */
 function pickPerClass(byClass: number[][], k: number, seed: number): number[] {
   const random = mulberry32(1000 * k + seed);
-  return byClass.flatMap((rowsOfClass) => Array.from(shuffledIndices(rowsOfClass.length, random)).slice(0, k).map((j) => rowsOfClass[j]));
+  return byClass.flatMap((rowsOfClass) =>
+    Array.from(shuffledIndices(rowsOfClass.length, random))
+      .slice(0, k)
+      .map((j) => rowsOfClass[j]),
+  );
 }
 
 /** Training steps (batches) each from-random-weights point gets, whatever its number of images. */

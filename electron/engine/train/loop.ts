@@ -178,7 +178,12 @@ export async function predictClasses(model: tfl.LayersModel, data: LabelledArray
   for (let start = 0; start < n; start += batchSize) {
     const end = Math.min(n, start + batchSize);
     const predicted = tf.tidy(() => {
-      const xb = tf.tensor4d(data.read ? data.read(Array.from({ length: end - start }, (_, i) => start + i)) : data.x.subarray(start * size, end * size), [end - start, h, w, c]);
+      const xb = tf.tensor4d(data.read ? data.read(Array.from({ length: end - start }, (_, i) => start + i)) : data.x.subarray(start * size, end * size), [
+        end - start,
+        h,
+        w,
+        c,
+      ]);
       return tf.argMax(model.predict(xb) as tf.Tensor, -1);
     });
     out.set((await predicted.data()) as Int32Array, start);
@@ -218,8 +223,13 @@ function setRate(opt: tf.Optimizer, rate: number): void {
 
 /** A paused run's weights and optimizer slots put back; returns its best epoch so far (early stopping). */
 async function restoreRun(resume: TrainState, kept: tf.Variable[], trainable: tf.Variable[], groups: OptimizerGroup[]): Promise<BestEpoch | undefined> {
-  checkShapes('weights', resume.weights, kept.map((v) => v.shape));
-  if (resume.optimizers.length !== groups.length) throw new InspectorError('RUN_MODEL_CHANGED', 'The saved optimizer state does not fit this run’s learning rates');
+  checkShapes(
+    'weights',
+    resume.weights,
+    kept.map((v) => v.shape),
+  );
+  if (resume.optimizers.length !== groups.length)
+    throw new InspectorError('RUN_MODEL_CHANGED', 'The saved optimizer state does not fit this run’s learning rates');
   const fromState = (t: StateTensor) => tf.tensor(t.data, t.shape, t.dtype);
   tf.tidy(() => kept.forEach((v, i) => v.assign(fromState(resume.weights[i]))));
   for (const [i, g] of groups.entries()) {
@@ -231,7 +241,11 @@ async function restoreRun(resume: TrainState, kept: tf.Variable[], trainable: tf
     tensors.forEach((t) => t.dispose()); // the optimizer made its own variables of them
   }
   if (!resume.best) return undefined;
-  checkShapes('best-epoch weights', resume.best.weights, trainable.map((v) => v.shape));
+  checkShapes(
+    'best-epoch weights',
+    resume.best.weights,
+    trainable.map((v) => v.shape),
+  );
   return { epoch: resume.best.epoch, accuracy: resume.best.accuracy, weights: resume.best.weights.map(fromState) };
 }
 
@@ -304,9 +318,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
           const yb = tf.oneHot(tf.tensor1d(batch.y, 'int32'), numClasses);
           const lossFn = () => {
             const out = lossModel.apply(xb, { training: true }) as tf.Tensor;
-            let loss = fromLogits
-              ? tf.losses.softmaxCrossEntropy(yb, out)
-              : tf.neg(tf.mean(tf.sum(tf.mul(yb, tf.log(tf.clipByValue(out, 1e-7, 1))), -1)));
+            let loss = fromLogits ? tf.losses.softmaxCrossEntropy(yb, out) : tf.neg(tf.mean(tf.sum(tf.mul(yb, tf.log(tf.clipByValue(out, 1e-7, 1))), -1)));
             if (options.weightDecay && regularised.length) {
               // Summed pairwise, not with addN: tfjs-webgpu's AddN of 8+ tensors exceeds WebGPU's default limit of
               // 8 storage buffers per shader stage and silently yields nothing (seen on an H100 through Dawn).
@@ -318,7 +330,12 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
           if (groups.length === 1) return groups[0].optimizer.minimize(lossFn, true, trainable) as tf.Scalar;
           // Per-layer learning rates: one gradient computation, each group's step by its own optimizer.
           const { value, grads } = groups[0].optimizer.computeGradients(lossFn, trainable);
-          for (const g of groups) g.optimizer.applyGradients(Object.entries(grads).filter(([name]) => g.names.has(name)).map(([name, tensor]) => ({ name, tensor })));
+          for (const g of groups)
+            g.optimizer.applyGradients(
+              Object.entries(grads)
+                .filter(([name]) => g.names.has(name))
+                .map(([name, tensor]) => ({ name, tensor })),
+            );
           return value;
         });
         const loss = (await lossTensor.data())[0];

@@ -50,15 +50,33 @@ export function modelCard(r: CardInput): string {
     r.reportedOn === 'test'
       ? `**Overall accuracy on the test images: ${pct(r.testAccuracy ?? 0)}** (${r.testImages} images; on the held-back images used to choose when to stop: ${pct(r.validationAccuracy)}).`
       : `**Overall accuracy on held-back images: ${pct(r.validationAccuracy)}** (${r.validationImages} images).`,
-    r.bestEpoch !== undefined ? `Training kept the weights of epoch ${r.bestEpoch}${r.stoppedEarly ? (r.stopReason === 'asked' ? ', stopped early when the person pressed Stop and keep' : ', stopping early when held-back accuracy stopped improving') : ''}.` : '',
+    r.bestEpoch !== undefined
+      ? `Training kept the weights of epoch ${r.bestEpoch}${r.stoppedEarly ? (r.stopReason === 'asked' ? ', stopped early when the person pressed Stop and keep' : ', stopping early when held-back accuracy stopped improving') : ''}.`
+      : '',
     last ? `Last training loss ${last.loss.toFixed(3)}.` : '',
     '',
     `## Mistakes it made on ${setName} images`,
-    confusions.length ? confusions.slice(0, 12).map((c) => `- ${c}`).join('\n') : '- none',
+    confusions.length
+      ? confusions
+          .slice(0, 12)
+          .map((c) => `- ${c}`)
+          .join('\n')
+      : '- none',
     '',
     '## Settings',
-    `epochs ${r.settings.epochs}, batch ${r.settings.batchSize}, ${r.settings.optimizer === 'adam' ? 'Adam' : 'SGD with momentum'}, learning rate ${r.settings.learningRate}, augmentation ${r.settings.augment && (r.settings.crop || r.settings.flip) ? `on (${[r.settings.crop ? 'random crops' : '', r.settings.flip ? 'mirror images' : ''].filter(Boolean).join(', ')})` : 'off'}, early stopping ${r.settings.earlyStopping ? 'on' : 'off'}${r.frozen.length ? `; layers kept fixed: ${r.frozen.join(', ')}` : ''}${Object.keys(r.settings.layerMultipliers ?? {}).length ? `; learning-rate factors: ${Object.entries(r.settings.layerMultipliers).map(([l, f]) => `${l} ${f}×`).join(', ')}` : ''}.`,
-    r.skipped.length ? `${r.skipped.length} file(s) could not be read and were left out: ${r.skipped.slice(0, 5).map((s) => s.file).join(', ')}${r.skipped.length > 5 ? ', …' : ''}.` : '',
+    `epochs ${r.settings.epochs}, batch ${r.settings.batchSize}, ${r.settings.optimizer === 'adam' ? 'Adam' : 'SGD with momentum'}, learning rate ${r.settings.learningRate}, augmentation ${r.settings.augment && (r.settings.crop || r.settings.flip) ? `on (${[r.settings.crop ? 'random crops' : '', r.settings.flip ? 'mirror images' : ''].filter(Boolean).join(', ')})` : 'off'}, early stopping ${r.settings.earlyStopping ? 'on' : 'off'}${r.frozen.length ? `; layers kept fixed: ${r.frozen.join(', ')}` : ''}${
+      Object.keys(r.settings.layerMultipliers ?? {}).length
+        ? `; learning-rate factors: ${Object.entries(r.settings.layerMultipliers)
+            .map(([l, f]) => `${l} ${f}×`)
+            .join(', ')}`
+        : ''
+    }.`,
+    r.skipped.length
+      ? `${r.skipped.length} file(s) could not be read and were left out: ${r.skipped
+          .slice(0, 5)
+          .map((s) => s.file)
+          .join(', ')}${r.skipped.length > 5 ? ', …' : ''}.`
+      : '',
     '',
     '## What these numbers do not tell you',
     `- They come from ${r.reportedOn === 'test' ? r.testImages : r.validationImages} ${setName} images of the same folder: pictures taken differently (other cameras, light, backgrounds) may do worse.`,
@@ -105,13 +123,20 @@ export function modelCardHtml(r: CardInput): string {
   const flush = () => {
     if (!table) return;
     const [head, , ...rows] = table;
-    body.push(`<table><thead><tr>${head.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map((c, i) => `<td${i ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`);
+    body.push(
+      `<table><thead><tr>${head.map((c) => `<th>${escapeHtml(c)}</th>`).join('')}</tr></thead><tbody>${rows.map((row) => `<tr>${row.map((c, i) => `<td${i ? ' class="num"' : ''}>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</tbody></table>`,
+    );
     table = undefined;
   };
   const inline = (s: string) => escapeHtml(s).replace(/\*\*(.+?)\*\*/g, '<b>$1</b>');
   for (const line of lines) {
     if (line.startsWith('|')) {
-      (table ??= []).push(line.split('|').slice(1, -1).map((c) => c.trim()));
+      (table ??= []).push(
+        line
+          .split('|')
+          .slice(1, -1)
+          .map((c) => c.trim()),
+      );
       continue;
     }
     flush();

@@ -75,7 +75,16 @@ export function createRun(dir: string, record: Omit<RunRecord, 'version' | 'stat
     removeStates(dir);
   }
   const now = new Date().toISOString();
-  const run: RunRecord = { version: 1, status: 'running', pid: process.pid, createdAt: now, updatedAt: now, progress: { epochsDone: 0, batchesDone: 0 }, history: [], ...record };
+  const run: RunRecord = {
+    version: 1,
+    status: 'running',
+    pid: process.pid,
+    createdAt: now,
+    updatedAt: now,
+    progress: { epochsDone: 0, batchesDone: 0 },
+    history: [],
+    ...record,
+  };
   writeRun(dir, run);
   return run;
 }
@@ -215,7 +224,8 @@ function processAlive(pid: number): boolean {
 
 /** What a person sees of a run in the list of unfinished ones. */
 export function runInfo(id: string, run: RunRecord): TrainingRunInfo {
-  const state: TrainingRunInfo['status'] = run.status === 'done' ? 'done' : run.status === 'paused' ? 'paused' : processAlive(run.pid) ? 'running' : 'interrupted';
+  const state: TrainingRunInfo['status'] =
+    run.status === 'done' ? 'done' : run.status === 'paused' ? 'paused' : processAlive(run.pid) ? 'running' : 'interrupted';
   return {
     id,
     status: state,

@@ -36,7 +36,8 @@ export function zooMirror(options: ZooOptions = {}): string {
   } catch {
     throw new InspectorError('BAD_ARGUMENT', `The zoo mirror "${base}" is not a URL`);
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new InspectorError('BAD_ARGUMENT', `The zoo mirror must be an http(s) URL, not ${url.protocol}`);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new InspectorError('BAD_ARGUMENT', `The zoo mirror must be an http(s) URL, not ${url.protocol}`);
   return url.href.endsWith('/') ? url.href : `${url.href}/`;
 }
 
@@ -113,7 +114,10 @@ async function fetchInto(entry: ZooEntry, part: string, options: ZooOptions, ctx
       response = await fetch(url, { signal: abort.signal, headers: have > 0 ? { Range: `bytes=${have}-` } : {}, redirect: 'follow' });
     } catch (error) {
       ctx.throwIfCancelled();
-      throw new InspectorError('ZOO_UNREACHABLE', `Could not reach ${new URL(url).host} to download ${entry.title} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}). ${byHand(entry, options)}`);
+      throw new InspectorError(
+        'ZOO_UNREACHABLE',
+        `Could not reach ${new URL(url).host} to download ${entry.title} (${(error as Error & { cause?: Error }).cause?.message ?? (error as Error).message}). ${byHand(entry, options)}`,
+      );
     }
     const resumed = response.status === 206;
     if (!resumed && response.status !== 200) {
@@ -124,13 +128,19 @@ async function fetchInto(entry: ZooEntry, part: string, options: ZooOptions, ctx
     const start = resumed ? have : 0;
     if (resumed && !new RegExp(`^bytes ${have}-`).test(response.headers.get('content-range') ?? '')) {
       await response.body?.cancel();
-      throw new InspectorError('ZOO_DOWNLOAD_INTERRUPTED', `The mirror resumed ${entry.title} at the wrong place (${response.headers.get('content-range')}); run the download again to start over`);
+      throw new InspectorError(
+        'ZOO_DOWNLOAD_INTERRUPTED',
+        `The mirror resumed ${entry.title} at the wrong place (${response.headers.get('content-range')}); run the download again to start over`,
+      );
     }
     const declared = Number(response.headers.get('content-length') ?? NaN);
     if (Number.isFinite(declared) && start + declared !== entry.bytes) {
       await response.body?.cancel();
       if (start > 0) fs.rmSync(part, { force: true });
-      throw new InspectorError('ZOO_FILE_MISMATCH', `The mirror offers ${start + declared} bytes for ${entry.title}; the file the project pinned has ${entry.bytes}. Nothing was kept. ${byHand(entry, options)}`);
+      throw new InspectorError(
+        'ZOO_FILE_MISMATCH',
+        `The mirror offers ${start + declared} bytes for ${entry.title}; the file the project pinned has ${entry.bytes}. Nothing was kept. ${byHand(entry, options)}`,
+      );
     }
     fs.mkdirSync(path.dirname(part), { recursive: true });
     fd = fs.openSync(part, start > 0 ? 'a' : 'w');
@@ -144,7 +154,10 @@ async function fetchInto(entry: ZooEntry, part: string, options: ZooOptions, ctx
         fs.closeSync(fd);
         fd = undefined;
         fs.rmSync(part, { force: true });
-        throw new InspectorError('ZOO_FILE_MISMATCH', `The mirror sent more than the ${entry.bytes} bytes of ${entry.title}; the download was deleted. ${byHand(entry, options)}`);
+        throw new InspectorError(
+          'ZOO_FILE_MISMATCH',
+          `The mirror sent more than the ${entry.bytes} bytes of ${entry.title}; the download was deleted. ${byHand(entry, options)}`,
+        );
       }
       fs.writeSync(fd, chunk);
       have += chunk.length;
@@ -159,7 +172,10 @@ async function fetchInto(entry: ZooEntry, part: string, options: ZooOptions, ctx
     ctx.throwIfCancelled();
     if (error instanceof InspectorError) throw error;
     const why = stalled ? 'no data for a while' : ((error as Error & { cause?: Error }).cause?.message ?? (error as Error).message);
-    throw new InspectorError('ZOO_DOWNLOAD_INTERRUPTED', `The download of ${entry.title} stopped at ${mb(sizeOf(part))} of ${mb(entry.bytes)} MB (${why}); what arrived is kept and the next try resumes there`);
+    throw new InspectorError(
+      'ZOO_DOWNLOAD_INTERRUPTED',
+      `The download of ${entry.title} stopped at ${mb(sizeOf(part))} of ${mb(entry.bytes)} MB (${why}); what arrived is kept and the next try resumes there`,
+    );
   } finally {
     clearInterval(watch);
     if (fd !== undefined) fs.closeSync(fd);
@@ -180,7 +196,11 @@ function lockDownload(entry: ZooEntry, file: string): { touch(): void; release()
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw error;
       const age = Date.now() - fs.statSync(lock).mtimeMs;
-      if (age < 60_000) throw new InspectorError('ZOO_DOWNLOAD_INTERRUPTED', `${entry.title} is being downloaded already (by another window or command): wait for it to finish`);
+      if (age < 60_000)
+        throw new InspectorError(
+          'ZOO_DOWNLOAD_INTERRUPTED',
+          `${entry.title} is being downloaded already (by another window or command): wait for it to finish`,
+        );
       fs.rmSync(lock, { force: true });
     }
   }
@@ -223,7 +243,10 @@ export async function downloadZooModel(entry: ZooEntry, ctx: JobContext, options
   };
   if (sizeOf(file) === entry.bytes && !options.from) {
     if (await verified(entry, file, ctx)) return done(0);
-    throw new InspectorError('ZOO_FILE_MISMATCH', `${file} is not the ${entry.title} the project pinned (its SHA-256 differs); it was left as it is — delete it and download again`);
+    throw new InspectorError(
+      'ZOO_FILE_MISMATCH',
+      `${file} is not the ${entry.title} the project pinned (its SHA-256 differs); it was left as it is — delete it and download again`,
+    );
   }
   if (options.from) return copyIn(entry, options.from, file, ctx, done);
   const lock = lockDownload(entry, file);
@@ -234,7 +257,13 @@ export async function downloadZooModel(entry: ZooEntry, ctx: JobContext, options
   }
 }
 
-async function fetchAndVerify(entry: ZooEntry, file: string, ctx: JobContext, options: ZooOptions, done: (fetched: number) => ZooDownloadResult): Promise<ZooDownloadResult> {
+async function fetchAndVerify(
+  entry: ZooEntry,
+  file: string,
+  ctx: JobContext,
+  options: ZooOptions,
+  done: (fetched: number) => ZooDownloadResult,
+): Promise<ZooDownloadResult> {
   const part = `${file}.part`;
   const before = Math.max(0, sizeOf(part));
   let have = before;
@@ -249,10 +278,17 @@ async function fetchAndVerify(entry: ZooEntry, file: string, ctx: JobContext, op
       await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
     }
   }
-  if (have !== entry.bytes) throw new InspectorError('ZOO_DOWNLOAD_INTERRUPTED', `The download of ${entry.title} ended at ${mb(have)} of ${mb(entry.bytes)} MB; the next try resumes there`);
+  if (have !== entry.bytes)
+    throw new InspectorError(
+      'ZOO_DOWNLOAD_INTERRUPTED',
+      `The download of ${entry.title} ended at ${mb(have)} of ${mb(entry.bytes)} MB; the next try resumes there`,
+    );
   if (!(await verified(entry, part, ctx))) {
     fs.rmSync(part, { force: true });
-    throw new InspectorError('ZOO_FILE_MISMATCH', `The file downloaded from ${new URL(zooUrl(entry, options)).host} is not the ${entry.title} the project pinned (its SHA-256 differs); it was deleted. Try again later or another mirror. ${byHand(entry, options)}`);
+    throw new InspectorError(
+      'ZOO_FILE_MISMATCH',
+      `The file downloaded from ${new URL(zooUrl(entry, options)).host} is not the ${entry.title} the project pinned (its SHA-256 differs); it was deleted. Try again later or another mirror. ${byHand(entry, options)}`,
+    );
   }
   fs.renameSync(part, file);
   return done(have - before);
@@ -262,8 +298,10 @@ async function fetchAndVerify(entry: ZooEntry, file: string, ctx: JobContext, op
 async function copyIn(entry: ZooEntry, from: string, file: string, ctx: JobContext, done: (fetched: number) => ZooDownloadResult): Promise<ZooDownloadResult> {
   const size = fs.existsSync(from) ? fs.statSync(from) : undefined;
   if (!size?.isFile()) throw new InspectorError('FILE_NOT_FOUND', `No file at ${from}`);
-  if (size.size !== entry.bytes) throw new InspectorError('ZOO_FILE_MISMATCH', `${from} has ${size.size} bytes; the ${entry.title} the project pinned has ${entry.bytes}`);
-  if (!(await verified(entry, from, ctx))) throw new InspectorError('ZOO_FILE_MISMATCH', `${from} is not the ${entry.title} the project pinned (its SHA-256 differs)`);
+  if (size.size !== entry.bytes)
+    throw new InspectorError('ZOO_FILE_MISMATCH', `${from} has ${size.size} bytes; the ${entry.title} the project pinned has ${entry.bytes}`);
+  if (!(await verified(entry, from, ctx)))
+    throw new InspectorError('ZOO_FILE_MISMATCH', `${from} is not the ${entry.title} the project pinned (its SHA-256 differs)`);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.copyFileSync(from, `${file}.part`);
   fs.renameSync(`${file}.part`, file);

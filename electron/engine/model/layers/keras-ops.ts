@@ -16,7 +16,7 @@ export class KerasNormalization extends tfl.layers.Layer {
 
   constructor(config: { axis?: number | number[] | null; name?: string; invert?: boolean } & Record<string, unknown>) {
     super(config as LayerArgs);
-    const axis = Array.isArray(config.axis) ? config.axis : config.axis ?? -1;
+    const axis = Array.isArray(config.axis) ? config.axis : (config.axis ?? -1);
     if (Array.isArray(axis) && (axis.length !== 1 || axis[0] !== -1)) throw new Error('Normalization over axes other than the last is not supported');
     if (config.invert) throw new Error('Normalization with invert=True is not supported');
     this.axis = -1;

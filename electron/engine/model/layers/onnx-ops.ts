@@ -72,7 +72,14 @@ export class GroupedConv2D extends tfl.layers.Layer {
     const [dh, dw] = this.dilationRate;
     if (dh === 1 && dw === 1) return k;
     const [kh, kw, ci, co] = k.shape;
-    const spread = tf.pad(tf.reshape(k, [kh, 1, kw, 1, ci, co]), [[0, 0], [0, dh - 1], [0, 0], [0, dw - 1], [0, 0], [0, 0]]);
+    const spread = tf.pad(tf.reshape(k, [kh, 1, kw, 1, ci, co]), [
+      [0, 0],
+      [0, dh - 1],
+      [0, 0],
+      [0, dw - 1],
+      [0, 0],
+      [0, 0],
+    ]);
     return tf.slice(tf.reshape(spread, [kh * dh, kw * dw, ci, co]), [0, 0, 0, 0], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, ci, co]) as tf.Tensor4D;
   }
 
@@ -183,10 +190,17 @@ export class ConstantPadding2D extends tfl.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), padding: this.padding, value: Number.isFinite(this.value) ? this.value : this.value < 0 ? '-Infinity' : 'Infinity' } as tf.serialization.ConfigDict;
+    return {
+      ...super.getConfig(),
+      padding: this.padding,
+      value: Number.isFinite(this.value) ? this.value : this.value < 0 ? '-Infinity' : 'Infinity',
+    } as tf.serialization.ConfigDict;
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
     const value = config.value === '-Infinity' ? -Infinity : config.value === 'Infinity' ? Infinity : Number(config.value);
     return new cls({ ...config, value });
   }

@@ -41,7 +41,10 @@ export class Clip extends tfl.layers.Layer {
     return { ...super.getConfig(), min: toJson(this.min), max: toJson(this.max) } as tf.serialization.ConfigDict;
   }
 
-  static override fromConfig<T extends tf.serialization.Serializable>(cls: tf.serialization.SerializableConstructor<T>, config: tf.serialization.ConfigDict): T {
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
     return new cls({ ...config, min: fromJson(config.min), max: fromJson(config.max) });
   }
 }
@@ -166,7 +169,12 @@ export class MapAffine extends tfl.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), shape: this.shape, ...(this.scale ? { scale: Array.from(this.scale) } : {}), ...(this.offset ? { offset: Array.from(this.offset) } : {}) };
+    return {
+      ...super.getConfig(),
+      shape: this.shape,
+      ...(this.scale ? { scale: Array.from(this.scale) } : {}),
+      ...(this.offset ? { offset: Array.from(this.offset) } : {}),
+    };
   }
 }
 

@@ -56,7 +56,10 @@ export class EdgePadding2D extends tfl.layers.Layer {
       ([1, 2] as const).forEach((axis) => {
         const [before, after] = this.padding[axis - 1];
         const parts = [before ? edgeCopies(out, axis, before, false) : undefined, out, after ? edgeCopies(out, axis, after, true) : undefined];
-        out = tf.concat(parts.filter((p): p is tf.Tensor4D => p !== undefined), axis);
+        out = tf.concat(
+          parts.filter((p): p is tf.Tensor4D => p !== undefined),
+          axis,
+        );
       });
       return out;
     });
@@ -88,7 +91,12 @@ function everyStep(x: tf.Tensor4D, axis: 1 | 2, start: number, step: number, cou
   if (step === 1 && start === 0 && count === x.shape[axis]) return x;
   // Room for the last step's unused cells, so the rows can be cut as count × step.
   const short = start + count * step - x.shape[axis];
-  const padding: Array<[number, number]> = [[0, 0], [0, 0], [0, 0], [0, 0]];
+  const padding: Array<[number, number]> = [
+    [0, 0],
+    [0, 0],
+    [0, 0],
+    [0, 0],
+  ];
   padding[axis] = [0, Math.max(0, short)];
   const roomy = short > 0 ? tf.pad(x, padding) : x;
   const begin = [0, 0, 0, 0];
@@ -99,7 +107,11 @@ function everyStep(x: tf.Tensor4D, axis: 1 | 2, start: number, step: number, cou
   if (step === 1) return span;
   // [.., count, step, ..] and keep index 0 of each step: a strided slice whose gradient TF.js has.
   const split = [...x.shape.slice(0, axis), count, step, ...x.shape.slice(axis + 1)];
-  const first = tf.slice(tf.reshape(span, split), split.map(() => 0), split.map((d, i) => (i === axis + 1 ? 1 : d)));
+  const first = tf.slice(
+    tf.reshape(span, split),
+    split.map(() => 0),
+    split.map((d, i) => (i === axis + 1 ? 1 : d)),
+  );
   const shape = [...x.shape] as [number, number, number, number];
   shape[axis] = count;
   return tf.reshape(first, shape);
@@ -119,7 +131,10 @@ export class DilatedPooling2D extends tfl.layers.Layer {
     this.poolSize = config.poolSize;
     this.strides = config.strides;
     this.dilationRate = config.dilationRate;
-    this.uncounted = config.uncounted ?? [[0, 0], [0, 0]];
+    this.uncounted = config.uncounted ?? [
+      [0, 0],
+      [0, 0],
+    ];
   }
 
   /** Output size along one axis of a padded input of `size` cells. */
@@ -163,7 +178,14 @@ export class DilatedPooling2D extends tfl.layers.Layer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), mode: this.mode, poolSize: this.poolSize, strides: this.strides, dilationRate: this.dilationRate, uncounted: this.uncounted };
+    return {
+      ...super.getConfig(),
+      mode: this.mode,
+      poolSize: this.poolSize,
+      strides: this.strides,
+      dilationRate: this.dilationRate,
+      uncounted: this.uncounted,
+    };
   }
 }
 

@@ -63,12 +63,18 @@ function imageInput(graph: OnnxGraph, inputHw: Pair | undefined, usedNames: Set<
   const initializerNames = new Set(graph.initializer.map((t) => t.name));
   const graphInputs = graph.input.filter((i) => !initializerNames.has(i.name));
   if (graphInputs.length !== 1) {
-    throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', `The model has ${graphInputs.length} inputs (${graphInputs.map((i) => i.name).join(', ')}); CNN Inspector handles single-image models`);
+    throw new InspectorError(
+      'MODEL_UNSUPPORTED_FORMAT',
+      `The model has ${graphInputs.length} inputs (${graphInputs.map((i) => i.name).join(', ')}); CNN Inspector handles single-image models`,
+    );
   }
   const inputInfo = graphInputs[0];
   const dims = inputInfo.type?.tensorType?.shape?.dim ?? [];
   if (dims.length !== 4) {
-    throw new InspectorError('MODEL_UNSUPPORTED_FORMAT', `The model input "${inputInfo.name}" has ${dims.length} dimensions; an image model takes [batch, channels, height, width]`);
+    throw new InspectorError(
+      'MODEL_UNSUPPORTED_FORMAT',
+      `The model input "${inputInfo.name}" has ${dims.length} dimensions; an image model takes [batch, channels, height, width]`,
+    );
   }
   const dimValue = (d: { dimValue?: number; dimParam?: string }): number | undefined => (d.dimValue && d.dimValue > 0 ? Number(d.dimValue) : undefined);
   const channels = dimValue(dims[1]);
@@ -113,7 +119,8 @@ export function convertOnnxGraph(
     };
     const entry = ONNX_OPERATORS[node.opType];
     if (!entry) return cx.unsupported(node, index, `the operator ${node.opType}`);
-    if (opset < entry.since) throw new InspectorError('ONNX_INVALID', `${where(node, index)}: ${node.opType} does not exist in opset ${opset} (it came in opset ${entry.since})`);
+    if (opset < entry.since)
+      throw new InspectorError('ONNX_INVALID', `${where(node, index)}: ${node.opType} does not exist in opset ${opset} (it came in opset ${entry.since})`);
     const inputsAreConst = node.input.filter(Boolean).every((name) => {
       const v = cx.values.get(name);
       return (v && v.kind === 'const') || (!v && cx.initializers.has(name));

@@ -27,9 +27,18 @@ export interface OnnxExportOptions {
 }
 
 type Pair = [number, number];
-const pair = (v: unknown, d: number): Pair => (v === undefined || v === null ? [d, d] : Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)]);
+const pair = (v: unknown, d: number): Pair =>
+  v === undefined || v === null ? [d, d] : Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)];
 
-interface Attr { name: string; type: number; i?: number; f?: number; s?: Uint8Array; ints?: number[]; floats?: number[] }
+interface Attr {
+  name: string;
+  type: number;
+  i?: number;
+  f?: number;
+  s?: Uint8Array;
+  ints?: number[];
+  floats?: number[];
+}
 const intAttr = (name: string, i: number): Attr => ({ name, type: 2, i });
 const floatAttr = (name: string, f: number): Attr => ({ name, type: 1, f });
 const intsAttr = (name: string, ints: number[]): Attr => ({ name, type: 7, ints });
@@ -66,7 +75,10 @@ class GraphWriter {
 
   constant(name: string, dims: number[], data: Float32Array | number[], dataType: number = ONNX_DTYPE.FLOAT): string {
     const n = this.fresh(name);
-    const raw = dataType === ONNX_DTYPE.INT64 ? new Uint8Array(BigInt64Array.from((data as number[]).map((x) => BigInt(x))).buffer) : new Uint8Array(Float32Array.from(data).buffer);
+    const raw =
+      dataType === ONNX_DTYPE.INT64
+        ? new Uint8Array(BigInt64Array.from((data as number[]).map((x) => BigInt(x))).buffer)
+        : new Uint8Array(Float32Array.from(data).buffer);
     this.initializers.push({ name: n, dims, dataType, rawData: raw });
     return n;
   }
@@ -79,9 +91,12 @@ function unsupported(layer: tfl.layers.Layer, what: string): never {
 /** HWIO kernel data → OIHW (or, with `depthwise`, [kh, kw, C, M] → [C·M, 1, kh, kw]). */
 function toOihw(data: Float32Array, [kh, kw, i, o]: number[]): Float32Array {
   const out = new Float32Array(data.length);
-  for (let y = 0; y < kh; y++) for (let x = 0; x < kw; x++) for (let ii = 0; ii < i; ii++) for (let oo = 0; oo < o; oo++) {
-    out[((oo * i + ii) * kh + y) * kw + x] = data[((y * kw + x) * i + ii) * o + oo];
-  }
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let ii = 0; ii < i; ii++)
+        for (let oo = 0; oo < o; oo++) {
+          out[((oo * i + ii) * kh + y) * kw + x] = data[((y * kw + x) * i + ii) * o + oo];
+        }
   return out;
 }
 
@@ -147,7 +162,11 @@ function exportTensorOp(g: GraphWriter, layer: tfl.layers.Layer, x: string, inSh
       // Zeros between cells: a per-channel transposed convolution by a 1×1 kernel of one at the stride.
       const c = inShape[2];
       const ones = g.constant(`${name}.ones`, [c, 1, 1, 1], new Float32Array(c).fill(1));
-      return g.node('ConvTranspose', [x, ones], name, [intAttr('group', c), intsAttr('kernel_shape', [1, 1]), intsAttr('strides', (layer as unknown as ZeroInsertion2D).strides)]);
+      return g.node('ConvTranspose', [x, ones], name, [
+        intAttr('group', c),
+        intsAttr('kernel_shape', [1, 1]),
+        intsAttr('strides', (layer as unknown as ZeroInsertion2D).strides),
+      ]);
     }
     case 'MapMatMul': {
       const mm = layer as unknown as MapMatMul;
@@ -200,28 +219,31 @@ function exportConv2D(e: LayerExport): string {
   const weights = weightData(layer);
   const c = inShape[2];
   if (type === 'SeparableConv2D') {
-      const [dw, pw, bias] = weights;
-      const mult = dw.shape[3];
-      const dwName = g.constant(`${name}.depthwise_kernel`, [c * mult, 1, k[0], k[1]], toOihw(dw.data, [k[0], k[1], 1, c * mult]));
-      const mid = g.node('Conv', [x, dwName], `${name}_depthwise`, [...attrs, intAttr('group', c)]);
-      const pwName = g.constant(`${name}.pointwise_kernel`, [pw.shape[3], pw.shape[2], 1, 1], toOihw(pw.data, pw.shape));
-      const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
-      out = g.node('Conv', [mid, pwName, ...biasName], `${name}_pointwise`, [intsAttr('kernel_shape', [1, 1])]);
+    const [dw, pw, bias] = weights;
+    const mult = dw.shape[3];
+    const dwName = g.constant(`${name}.depthwise_kernel`, [c * mult, 1, k[0], k[1]], toOihw(dw.data, [k[0], k[1], 1, c * mult]));
+    const mid = g.node('Conv', [x, dwName], `${name}_depthwise`, [...attrs, intAttr('group', c)]);
+    const pwName = g.constant(`${name}.pointwise_kernel`, [pw.shape[3], pw.shape[2], 1, 1], toOihw(pw.data, pw.shape));
+    const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
+    out = g.node('Conv', [mid, pwName, ...biasName], `${name}_pointwise`, [intsAttr('kernel_shape', [1, 1])]);
   } else {
-      const [kernel, bias] = weights;
-      let wName: string;
-      let group = 1;
-      if (type === 'DepthwiseConv2D') {
-        const m = kernel.shape[2] * kernel.shape[3];
-        // [kh, kw, C, mult] read as HWIO with I = 1, O = C·mult: filter c·mult + j, as ONNX orders it.
-        wName = g.constant(`${name}.kernel`, [m, 1, k[0], k[1]], toOihw(kernel.data, [k[0], k[1], 1, m]));
-        group = c;
-      } else {
-        wName = g.constant(`${name}.kernel`, [kernel.shape[3], kernel.shape[2], k[0], k[1]], toOihw(kernel.data, kernel.shape));
-        group = type === 'GroupedConv2D' ? Number(config.groups) : 1;
-      }
-      const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
-      out = g.node('Conv', [x, wName, ...biasName], config.activation && config.activation !== 'linear' ? `${name}_conv` : name, [...attrs, intAttr('group', group)]);
+    const [kernel, bias] = weights;
+    let wName: string;
+    let group = 1;
+    if (type === 'DepthwiseConv2D') {
+      const m = kernel.shape[2] * kernel.shape[3];
+      // [kh, kw, C, mult] read as HWIO with I = 1, O = C·mult: filter c·mult + j, as ONNX orders it.
+      wName = g.constant(`${name}.kernel`, [m, 1, k[0], k[1]], toOihw(kernel.data, [k[0], k[1], 1, m]));
+      group = c;
+    } else {
+      wName = g.constant(`${name}.kernel`, [kernel.shape[3], kernel.shape[2], k[0], k[1]], toOihw(kernel.data, kernel.shape));
+      group = type === 'GroupedConv2D' ? Number(config.groups) : 1;
+    }
+    const biasName = bias ? [g.constant(`${name}.bias`, [bias.shape[0]], bias.data)] : [];
+    out = g.node('Conv', [x, wName, ...biasName], config.activation && config.activation !== 'linear' ? `${name}_conv` : name, [
+      ...attrs,
+      intAttr('group', group),
+    ]);
   }
   out = activation(out, config.activation, 4);
   return out;
@@ -264,9 +286,9 @@ function exportFlatten(e: LayerExport): string {
   const { g, x, inShape, name } = e;
   let out: string;
   if (inShape.length === 3 && inShape[0] * inShape[1] > 1) {
-      // Flatten in TF's (h, w, c) order, so the dense weights that follow need no change.
-      const nhwc = g.node('Transpose', [x], `${name}_to_nhwc`, [intsAttr('perm', [0, 2, 3, 1])]);
-      out = g.node('Flatten', [nhwc], name, [intAttr('axis', 1)]);
+    // Flatten in TF's (h, w, c) order, so the dense weights that follow need no change.
+    const nhwc = g.node('Transpose', [x], `${name}_to_nhwc`, [intsAttr('perm', [0, 2, 3, 1])]);
+    out = g.node('Flatten', [nhwc], name, [intAttr('axis', 1)]);
   } else out = inShape.length === 1 ? x : g.node('Flatten', [x], name, [intAttr('axis', 1)]);
   return out;
 }
@@ -274,7 +296,7 @@ function exportFlatten(e: LayerExport): string {
 /** BatchNormalization. */
 function exportBatchNormalization(e: LayerExport): string {
   const { g, layer, config, x, inShape, name } = e;
-  const axis = Number(Array.isArray(config.axis) ? config.axis[0] : config.axis ?? -1);
+  const axis = Number(Array.isArray(config.axis) ? config.axis[0] : (config.axis ?? -1));
   if (axis !== -1 && axis !== inShape.length) unsupported(layer, `normalisation over axis ${axis}`);
   const ws = weightData(layer);
   const cfg = config as { center?: boolean; scale?: boolean; epsilon?: number };
@@ -327,7 +349,12 @@ function exportDropout(e: LayerExport): string {
 function exportAdd(e: LayerExport): string {
   const { g, type, inputs, name } = e;
   const op = { Add: 'Sum', Multiply: 'Mul', Maximum: 'Max', Minimum: 'Min', Average: 'Mean' }[type] as string;
-  const out = type === 'Multiply' && inputs.length === 2 ? g.node('Mul', inputs, name) : type === 'Add' && inputs.length === 2 ? g.node('Add', inputs, name) : g.node(op, inputs, name);
+  const out =
+    type === 'Multiply' && inputs.length === 2
+      ? g.node('Mul', inputs, name)
+      : type === 'Add' && inputs.length === 2
+        ? g.node('Add', inputs, name)
+        : g.node(op, inputs, name);
   return out;
 }
 
@@ -344,7 +371,18 @@ function exportConcatenate(e: LayerExport): string {
 function exportZeroPadding2D(e: LayerExport): string {
   const { g, type, config, x, name } = e;
   const p = config.padding as number | number[] | number[][];
-  const [[t, b], [l, r]] = typeof p === 'number' ? [[p, p], [p, p]] : Array.isArray(p[0]) ? (p as number[][]) : [[(p as number[])[0], (p as number[])[0]], [(p as number[])[1], (p as number[])[1]]];
+  const [[t, b], [l, r]] =
+    typeof p === 'number'
+      ? [
+          [p, p],
+          [p, p],
+        ]
+      : Array.isArray(p[0])
+        ? (p as number[][])
+        : [
+            [(p as number[])[0], (p as number[])[0]],
+            [(p as number[])[1], (p as number[])[1]],
+          ];
   const value = type === 'ConstantPadding2D' ? (config.value === '-Infinity' ? -3.4028234663852886e38 : Number(config.value)) : 0;
   const pads = g.constant(`${name}.pads`, [8], [0, 0, t, l, 0, 0, b, r], ONNX_DTYPE.INT64);
   const out = g.node('Pad', [x, pads, g.constant(`${name}.value`, [], [value])], name, [stringAttr('mode', 'constant')]);
@@ -357,7 +395,12 @@ function exportLRN(e: LayerExport): string {
   const r = Number(config.depthRadius);
   const size = 2 * r + 1;
   // The engine's LRN is TF's (alpha per element); ONNX divides alpha by the window size.
-  const out = g.node('LRN', [x], name, [intAttr('size', size), floatAttr('alpha', Number(config.alpha) * size), floatAttr('beta', Number(config.beta)), floatAttr('bias', Number(config.bias))]);
+  const out = g.node('LRN', [x], name, [
+    intAttr('size', size),
+    floatAttr('alpha', Number(config.alpha) * size),
+    floatAttr('beta', Number(config.beta)),
+    floatAttr('bias', Number(config.bias)),
+  ]);
   return out;
 }
 
@@ -369,16 +412,16 @@ function exportChannelAffine(e: LayerExport): string {
   let scale: Float32Array;
   let offset: Float32Array;
   if (type === 'Rescaling') {
-      scale = new Float32Array(c).fill(Number(config.scale));
-      offset = new Float32Array(c).fill(Number(config.offset ?? 0));
+    scale = new Float32Array(c).fill(Number(config.scale));
+    offset = new Float32Array(c).fill(Number(config.offset ?? 0));
   } else if (type === 'Normalization') {
-      const [mean, variance] = weightData(layer);
-      scale = Float32Array.from(variance.data, (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
-      offset = Float32Array.from(mean.data, (m, i) => -m * scale[i]);
+    const [mean, variance] = weightData(layer);
+    scale = Float32Array.from(variance.data, (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
+    offset = Float32Array.from(mean.data, (m, i) => -m * scale[i]);
   } else {
-      const [s, o] = weightData(layer);
-      scale = s.data;
-      offset = o.data;
+    const [s, o] = weightData(layer);
+    scale = s.data;
+    offset = o.data;
   }
   const scaled = g.node('Mul', [x, g.constant(`${name}.scale`, dims, scale)], `${name}_scale`);
   const out = g.node('Add', [scaled, g.constant(`${name}.offset`, dims, offset)], name);
@@ -516,7 +559,9 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
     };
 
     const exporter = LAYER_EXPORTERS[type];
-    const out = exporter ? exporter({ g, layer, type, config, inputs, x, inShape, outShape, name, activation, windowPads }) : (exportTensorOp(g, layer, x, inShape, outShape) ?? unsupported(layer, 'no ONNX equivalent in CNN Inspector yet'));
+    const out = exporter
+      ? exporter({ g, layer, type, config, inputs, x, inShape, outShape, name, activation, windowPads })
+      : (exportTensorOp(g, layer, x, inShape, outShape) ?? unsupported(layer, 'no ONNX equivalent in CNN Inspector yet'));
     tensorOf.set(name, out);
   }
 
@@ -543,7 +588,9 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
   });
   const inputDims = spatialInput && !nhwcInput ? [inputShape[2], inputShape[0], inputShape[1]] : inputShape;
   const meta = options.metadata ?? {};
-  const props = [{ key: 'cnn_inspector', value: JSON.stringify({ name: meta.name, description: meta.description, labels: meta.labels, preprocessing: meta.preprocessing }) }];
+  const props = [
+    { key: 'cnn_inspector', value: JSON.stringify({ name: meta.name, description: meta.description, labels: meta.labels, preprocessing: meta.preprocessing }) },
+  ];
   if (meta.labels) props.push({ key: 'labels', value: JSON.stringify(meta.labels) });
   return encodeOnnxModel({
     irVersion: 7,

@@ -28,7 +28,8 @@ class GivenValues extends InitializerBase {
   }
 }
 
-export const given = (data: Float32Array | undefined): InitializerLike => (data ? (new GivenValues(data) as unknown as InitializerLike) : tfl.initializers.zeros());
+export const given = (data: Float32Array | undefined): InitializerLike =>
+  data ? (new GivenValues(data) as unknown as InitializerLike) : tfl.initializers.zeros();
 
 /** After building: the layer's config names plain initializers again (saved models must not refer to GivenValues). */
 export function forgetGiven(layer: tfl.layers.Layer): void {

@@ -156,13 +156,25 @@ export function makeGraphContext(graph: OnnxGraph, opset: number, baseDir: strin
     if (autoPad === 'SAME_UPPER' || autoPad === 'SAME_LOWER') {
       const ph = samePads(inHw[0], kEff[0], strides[0]);
       const pw = samePads(inHw[1], kEff[1], strides[1]);
-      return autoPad === 'SAME_UPPER' ? [ph, pw] : [[ph[1], ph[0]], [pw[1], pw[0]]];
+      return autoPad === 'SAME_UPPER'
+        ? [ph, pw]
+        : [
+            [ph[1], ph[0]],
+            [pw[1], pw[0]],
+          ];
     }
-    if (autoPad === 'VALID') return [[0, 0], [0, 0]];
+    if (autoPad === 'VALID')
+      return [
+        [0, 0],
+        [0, 0],
+      ];
     const pads = attrInts(node, 'pads') ?? [0, 0, 0, 0];
     if (pads.length !== 4) unsupported(node, index, `padding over ${pads.length / 2} axes`);
     if (pads.some((p) => p < 0)) unsupported(node, index, 'negative padding');
-    return [[pads[0], pads[2]], [pads[1], pads[3]]];
+    return [
+      [pads[0], pads[2]],
+      [pads[1], pads[3]],
+    ];
   };
   const isTfSame = (pads: [Pair, Pair], inHw: Pair, kEff: Pair, strides: Pair): boolean => {
     const h = samePads(inHw[0], kEff[0], strides[0]);
@@ -211,9 +223,30 @@ export function makeGraphContext(graph: OnnxGraph, opset: number, baseDir: strin
   };
 
   return {
-    graph, opset, baseDir, values, notices, consumers, initializers, folded,
-    unsupported, lookup, constOf, materialize, tensorOf, shapeOf, apply, setWeights, windowPads, isTfSame, isZero,
-    channelConstant, legacyBroadcast, unsqueezeDims, squeezeDims, resolveReshape,
+    graph,
+    opset,
+    baseDir,
+    values,
+    notices,
+    consumers,
+    initializers,
+    folded,
+    unsupported,
+    lookup,
+    constOf,
+    materialize,
+    tensorOf,
+    shapeOf,
+    apply,
+    setWeights,
+    windowPads,
+    isTfSame,
+    isZero,
+    channelConstant,
+    legacyBroadcast,
+    unsqueezeDims,
+    squeezeDims,
+    resolveReshape,
     uniqueName: (base: string) => uniqueName(base, usedNames),
   };
 }

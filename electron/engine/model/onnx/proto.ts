@@ -87,8 +87,14 @@ message ModelProto {
 /** ONNX TensorProto.DataType values the loader reads. */
 export const ONNX_DTYPE = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, FLOAT16: 10, DOUBLE: 11 } as const;
 
-export interface OnnxDimension { dimValue?: number; dimParam?: string }
-export interface OnnxValueInfo { name: string; type?: { tensorType?: { elemType?: number; shape?: { dim?: OnnxDimension[] } } } }
+export interface OnnxDimension {
+  dimValue?: number;
+  dimParam?: string;
+}
+export interface OnnxValueInfo {
+  name: string;
+  type?: { tensorType?: { elemType?: number; shape?: { dim?: OnnxDimension[] } } };
+}
 export interface OnnxTensor {
   dims: number[];
   dataType: number;
@@ -114,7 +120,14 @@ export interface OnnxAttribute {
   ints: number[];
   strings: Uint8Array[];
 }
-export interface OnnxNode { input: string[]; output: string[]; name: string; opType: string; domain: string; attribute: OnnxAttribute[] }
+export interface OnnxNode {
+  input: string[];
+  output: string[];
+  name: string;
+  opType: string;
+  domain: string;
+  attribute: OnnxAttribute[];
+}
 export interface OnnxGraph {
   node: OnnxNode[];
   name: string;

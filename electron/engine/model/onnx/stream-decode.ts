@@ -140,4 +140,3 @@ export function decodeOnnxFile(file: string): OnnxModel {
     cursor.close();
   }
 }
-

@@ -28,7 +28,10 @@ function rawBytes(t: OnnxTensor, baseDir: string): Uint8Array | undefined {
     const offset = Number(entry('offset') ?? 0);
     const length = entry('length') !== undefined ? Number(entry('length')) : size - offset;
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-      throw new InspectorError('ONNX_INVALID', `Tensor "${t.name}" gives an impossible place in ${location} (offset ${entry('offset')}, length ${entry('length')})`);
+      throw new InspectorError(
+        'ONNX_INVALID',
+        `Tensor "${t.name}" gives an impossible place in ${location} (offset ${entry('offset')}, length ${entry('length')})`,
+      );
     }
     if (offset + length > size) {
       throw new InspectorError('ONNX_EXTERNAL_DATA_MISSING', `${location} is shorter than the weights of "${t.name}" need (truncated?)`, file);

@@ -42,7 +42,12 @@ function convertClip(n: NodeContext): void {
   }
   const currentName = nameFor();
   // From 0: ReLU (ReLU6) — the deconvnet rectifies through it; any other bounds: a Clip layer.
-  const layer = lo !== 0 ? new Clip({ min: lo, max: hi, name: currentName }) : Number.isFinite(hi) ? tfl.layers.reLU({ maxValue: hi, name: currentName }) : tfl.layers.activation({ activation: 'relu', name: currentName });
+  const layer =
+    lo !== 0
+      ? new Clip({ min: lo, max: hi, name: currentName })
+      : Number.isFinite(hi)
+        ? tfl.layers.reLU({ maxValue: hi, name: currentName })
+        : tfl.layers.activation({ activation: 'relu', name: currentName });
   defineLayer(apply(layer, v.t));
 }
 
@@ -74,7 +79,10 @@ function convertSoftmax(n: NodeContext): void {
   const currentName = nameFor();
   const last = axis === rank - 1;
   // TF.js's own softmax on the last axis (what a classifier ends in); any other axis, or the log, by hand.
-  const layer = op === 'Softmax' && last ? tfl.layers.softmax({ axis: -1, name: currentName }) : new SoftmaxAlong({ axis: last ? -1 : axis!, log: op === 'LogSoftmax', name: currentName });
+  const layer =
+    op === 'Softmax' && last
+      ? tfl.layers.softmax({ axis: -1, name: currentName })
+      : new SoftmaxAlong({ axis: last ? -1 : axis!, log: op === 'LogSoftmax', name: currentName });
   defineLayer(apply(layer, x));
 }
 
@@ -88,7 +96,8 @@ function convertElu(n: NodeContext): void {
   if (op === 'Selu') {
     const alpha = attrFloat(node, 'alpha', 1.67326319217681884765625);
     const gamma = attrFloat(node, 'gamma', 1.05070102214813232421875);
-    if (Math.abs(alpha - 1.6732632) > 1e-6 || Math.abs(gamma - 1.050701) > 1e-6) unsupported(node, index, `SELU with alpha ${alpha}, gamma ${gamma} (only the standard constants)`);
+    if (Math.abs(alpha - 1.6732632) > 1e-6 || Math.abs(gamma - 1.050701) > 1e-6)
+      unsupported(node, index, `SELU with alpha ${alpha}, gamma ${gamma} (only the standard constants)`);
     defineLayer(apply(tfl.layers.activation({ activation: 'selu', name: currentName }), v.t));
     return;
   }

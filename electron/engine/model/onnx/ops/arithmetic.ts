@@ -15,7 +15,8 @@ function convertAdd(n: NodeContext): void {
     if (op === 'Sub' || op === 'Div') unsupported(node, index, `${op} of two feature maps`);
     const ta = materialize(a, node, index);
     const tb = materialize(b, node, index);
-    if (JSON.stringify(ta.shape) !== JSON.stringify(tb.shape)) unsupported(node, index, `broadcasting [${ta.shape.join(', ')}] against [${tb.shape.join(', ')}]`);
+    if (JSON.stringify(ta.shape) !== JSON.stringify(tb.shape))
+      unsupported(node, index, `broadcasting [${ta.shape.join(', ')}] against [${tb.shape.join(', ')}]`);
     const currentName = nameFor();
     defineLayer(apply(op === 'Add' ? tfl.layers.add({ name: currentName }) : tfl.layers.multiply({ name: currentName }), [ta, tb]));
     return;
@@ -48,7 +49,10 @@ function convertAdd(n: NodeContext): void {
   const currentName = nameFor();
   const layer = new ChannelAffine({ channels: ch, name: currentName });
   const y = apply(layer, t);
-  setWeights(layer, [{ data: scale, shape: [ch] }, { data: offset, shape: [ch] }]);
+  setWeights(layer, [
+    { data: scale, shape: [ch] },
+    { data: offset, shape: [ch] },
+  ]);
   defineLayer(y);
 }
 
@@ -56,15 +60,20 @@ function convertAdd(n: NodeContext): void {
 function convertMapAffine(n: NodeContext, t: tfl.SymbolicTensor, c: ConstValue, tensorFirst: boolean): void {
   const { node, index, op, defineLayer, nameFor, cx } = n;
   const m = mapConstant(c, onnxShape(t));
-  if (!m) return cx.unsupported(node, index, `an elementwise constant of shape [${c.dims.join(', ')}] that does not broadcast onto [${onnxShape(t).join(', ')}]`);
+  if (!m)
+    return cx.unsupported(node, index, `an elementwise constant of shape [${c.dims.join(', ')}] that does not broadcast onto [${onnxShape(t).join(', ')}]`);
   if (op === 'Div' && !tensorFirst) return cx.unsupported(node, index, 'dividing a constant by a feature map');
   const values = Array.from(m.data);
   const parts =
-    op === 'Add' ? { offset: values }
-    : op === 'Mul' ? { scale: values }
-    : op === 'Div' ? { scale: values.map((v) => 1 / v) }
-    : tensorFirst ? { offset: values.map((v) => -v) }
-    : { scale: values.map(() => -1), offset: values };
+    op === 'Add'
+      ? { offset: values }
+      : op === 'Mul'
+        ? { scale: values }
+        : op === 'Div'
+          ? { scale: values.map((v) => 1 / v) }
+          : tensorFirst
+            ? { offset: values.map((v) => -v) }
+            : { scale: values.map(() => -1), offset: values };
   defineLayer(cx.apply(new MapAffine({ shape: m.shape, ...parts, name: nameFor() }), t));
 }
 
@@ -79,7 +88,8 @@ function convertSum(n: NodeContext): void {
     return;
   }
   const args = { name: currentName };
-  const layer = op === 'Sum' ? tfl.layers.add(args) : op === 'Max' ? tfl.layers.maximum(args) : op === 'Min' ? tfl.layers.minimum(args) : tfl.layers.average(args);
+  const layer =
+    op === 'Sum' ? tfl.layers.add(args) : op === 'Max' ? tfl.layers.maximum(args) : op === 'Min' ? tfl.layers.minimum(args) : tfl.layers.average(args);
   defineLayer(apply(layer, parts));
 }
 

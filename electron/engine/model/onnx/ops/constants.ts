@@ -27,10 +27,12 @@ function convertPassThrough(n: NodeContext): void {
   const { node, index, op, define, cx } = n;
   // Before opset 7 Dropout runs in training mode unless is_test says otherwise; from opset 12 a third input
   // (training_mode) can ask for it. Dropping units at random is refused, not ignored.
-  if (op === 'Dropout' && cx.opset < 7 && attrInt(node, 'is_test', 0) === 0) cx.unsupported(node, index, 'dropout in training mode (is_test=0; export the model with model.eval())');
+  if (op === 'Dropout' && cx.opset < 7 && attrInt(node, 'is_test', 0) === 0)
+    cx.unsupported(node, index, 'dropout in training mode (is_test=0; export the model with model.eval())');
   if (op === 'Dropout' && node.input[2]) {
     const training = cx.lookup(node.input[2], node, index);
-    if (training.kind !== 'const' || training.data.some((v) => v !== 0)) cx.unsupported(node, index, 'dropout in training mode (export the model with model.eval())');
+    if (training.kind !== 'const' || training.data.some((v) => v !== 0))
+      cx.unsupported(node, index, 'dropout in training mode (export the model with model.eval())');
   }
   define(cx.lookup(node.input[0], node, index));
 }
@@ -52,7 +54,8 @@ function convertConstantOfShape(n: NodeContext): void {
   const a = attr(node, 'value');
   const fill = a?.t ? (tensorToFloat32(a.t, cx.baseDir)[0] ?? 0) : 0;
   const count = elementCount(shape);
-  if (!shape.every((d) => Number.isInteger(d) && d >= 0) || count > MAX_CONSTANT_VALUES) cx.unsupported(node, index, `a constant of shape [${shape.join(', ')}]`);
+  if (!shape.every((d) => Number.isInteger(d) && d >= 0) || count > MAX_CONSTANT_VALUES)
+    cx.unsupported(node, index, `a constant of shape [${shape.join(', ')}]`);
   define({ kind: 'const', dims: shape, data: new Float32Array(count).fill(fill) });
 }
 
@@ -95,7 +98,14 @@ function foldArithmetic(op: string, a: ConstValue, b: ConstValue, dims: number[]
   };
   const sa = stridesOf(a.dims);
   const sb = stridesOf(b.dims);
-  const f = op === 'Add' ? (x: number, y: number) => x + y : op === 'Sub' ? (x: number, y: number) => x - y : op === 'Mul' ? (x: number, y: number) => x * y : (x: number, y: number) => x / y;
+  const f =
+    op === 'Add'
+      ? (x: number, y: number) => x + y
+      : op === 'Sub'
+        ? (x: number, y: number) => x - y
+        : op === 'Mul'
+          ? (x: number, y: number) => x * y
+          : (x: number, y: number) => x / y;
   for (let i = 0; i < out.length; i++) {
     let rest = i;
     let ia = 0;
@@ -143,12 +153,14 @@ function foldSlice(n: NodeContext, parts: ConstValue[]): ConstValue {
   const { node, index, cx } = n;
   const x = parts[0];
   const rank = x.dims.length;
-  const list = (k: number, name: string) => (cx.opset >= 10 ? (parts[k] && parts[k].dims[0] !== 0 ? Array.from(parts[k].data) : undefined) : attrInts(node, name));
+  const list = (k: number, name: string) =>
+    cx.opset >= 10 ? (parts[k] && parts[k].dims[0] !== 0 ? Array.from(parts[k].data) : undefined) : attrInts(node, name);
   const starts = list(1, 'starts') ?? [];
   const ends = list(2, 'ends') ?? [];
   const axes = (list(3, 'axes') ?? starts.map((_, i) => i)).map((a) => (a < 0 ? a + rank : a));
   const steps = (cx.opset >= 10 ? list(4, 'steps') : undefined) ?? starts.map(() => 1);
-  if (axes.some((a) => a < 0 || a >= rank) || steps.some((st) => st === 0)) cx.unsupported(node, index, `slicing a constant of shape [${x.dims.join(', ')}] along axes [${axes.join(', ')}]`);
+  if (axes.some((a) => a < 0 || a >= rank) || steps.some((st) => st === 0))
+    cx.unsupported(node, index, `slicing a constant of shape [${x.dims.join(', ')}] along axes [${axes.join(', ')}]`);
   const picks = x.dims.map(allOf);
   axes.forEach((axis, i) => {
     const len = x.dims[axis];
@@ -170,8 +182,12 @@ function foldGather(n: NodeContext, c: ConstValue, idx: ConstValue): ConstValue 
   const axis = given < 0 ? given + rank : given;
   const len = c.dims[axis];
   const at = Array.from(idx.data, (i) => (i < 0 ? i + len : i));
-  if (axis < 0 || axis >= rank || at.some((i) => !Number.isInteger(i) || i < 0 || i >= len)) throw new InspectorError('ONNX_INVALID', `${where(n.node, n.index)} (Gather): indices outside the constant's ${len} entries along axis ${given}`);
-  const picked = pickAlongAxes(c, c.dims.map((d, a) => (a === axis ? at : allOf(d))));
+  if (axis < 0 || axis >= rank || at.some((i) => !Number.isInteger(i) || i < 0 || i >= len))
+    throw new InspectorError('ONNX_INVALID', `${where(n.node, n.index)} (Gather): indices outside the constant's ${len} entries along axis ${given}`);
+  const picked = pickAlongAxes(
+    c,
+    c.dims.map((d, a) => (a === axis ? at : allOf(d))),
+  );
   return { dims: [...c.dims.slice(0, axis), ...idx.dims, ...c.dims.slice(axis + 1)], data: picked.data };
 }
 
@@ -182,15 +198,17 @@ function foldConcat(n: NodeContext, parts: ConstValue[]): ConstValue {
   const given = attrInt(node, 'axis', 0);
   const axis = given < 0 ? given + rank : given;
   const same = parts.every((p) => p.dims.length === rank && p.dims.every((d, a) => a === axis || d === parts[0].dims[a]));
-  if (!same || axis < 0 || axis >= Math.max(rank, 1)) cx.unsupported(node, index, `concatenating constants of shapes ${parts.map((p) => `[${p.dims.join(', ')}]`).join(', ')} along axis ${given}`);
+  if (!same || axis < 0 || axis >= Math.max(rank, 1))
+    cx.unsupported(node, index, `concatenating constants of shapes ${parts.map((p) => `[${p.dims.join(', ')}]`).join(', ')} along axis ${given}`);
   const outer = elementCount(parts[0].dims.slice(0, axis));
   const blocks = parts.map((p) => elementCount(p.dims.slice(axis)));
   const data = new Float32Array(outer * blocks.reduce((a, b) => a + b, 0));
   let at = 0;
-  for (let o = 0; o < outer; o++) parts.forEach((p, k) => {
-    data.set(p.data.subarray(o * blocks[k], (o + 1) * blocks[k]), at);
-    at += blocks[k];
-  });
+  for (let o = 0; o < outer; o++)
+    parts.forEach((p, k) => {
+      data.set(p.data.subarray(o * blocks[k], (o + 1) * blocks[k]), at);
+      at += blocks[k];
+    });
   const dims = [...parts[0].dims];
   dims[axis] = parts.reduce((sum, p) => sum + p.dims[axis], 0);
   return { dims, data };
@@ -200,7 +218,8 @@ function foldConcat(n: NodeContext, parts: ConstValue[]): ConstValue {
 function foldTranspose(n: NodeContext, c: ConstValue): ConstValue {
   const rank = c.dims.length;
   const perm = attrInts(n.node, 'perm') ?? allOf(rank).reverse();
-  if (perm.length !== rank || new Set(perm).size !== rank) throw new InspectorError('ONNX_INVALID', `${where(n.node, n.index)} (Transpose): perm [${perm.join(', ')}] for a rank-${rank} constant`);
+  if (perm.length !== rank || new Set(perm).size !== rank)
+    throw new InspectorError('ONNX_INVALID', `${where(n.node, n.index)} (Transpose): perm [${perm.join(', ')}] for a rank-${rank} constant`);
   const dims = perm.map((p) => c.dims[p]);
   const inStrides = stridesOf(c.dims);
   const data = new Float32Array(c.data.length);
@@ -239,12 +258,22 @@ export function foldConstantNode(n: NodeContext): boolean {
       const p = parts();
       // The axes come from an attribute before opset 13 and from the second input since.
       const axes = cx.opset >= 13 ? (node.input[1] ? Array.from(p[1].data) : undefined) : attrInts(node, 'axes');
-      define({ kind: 'const', dims: op === 'Unsqueeze' ? cx.unsqueezeDims(p[0].dims, axes ?? [], node, index) : cx.squeezeDims(p[0].dims, axes), data: p[0].data });
+      define({
+        kind: 'const',
+        dims: op === 'Unsqueeze' ? cx.unsqueezeDims(p[0].dims, axes ?? [], node, index) : cx.squeezeDims(p[0].dims, axes),
+        data: p[0].data,
+      });
       return true;
     }
     case 'Concat': {
       // Empty inputs (a shape of nothing) add nothing.
-      define({ kind: 'const', ...foldConcat(n, parts().filter((c) => c.data.length > 0)) });
+      define({
+        kind: 'const',
+        ...foldConcat(
+          n,
+          parts().filter((c) => c.data.length > 0),
+        ),
+      });
       return true;
     }
     case 'Slice': {
@@ -257,7 +286,11 @@ export function foldConstantNode(n: NodeContext): boolean {
     case 'Div': {
       const [a, b] = parts();
       const dims = broadcastDims(a.dims, b.dims);
-      if (!dims) throw new InspectorError('ONNX_INVALID', `${where(node, index)} (${op}): constants of shapes [${a.dims.join(', ')}] and [${b.dims.join(', ')}] do not broadcast`);
+      if (!dims)
+        throw new InspectorError(
+          'ONNX_INVALID',
+          `${where(node, index)} (${op}): constants of shapes [${a.dims.join(', ')}] and [${b.dims.join(', ')}] do not broadcast`,
+        );
       define({ kind: 'const', dims, data: foldArithmetic(op, a, b, dims) });
       return true;
     }

@@ -20,7 +20,10 @@ function convertConv(n: NodeContext): void {
   const cin = inShape[2];
   const group = attrInt(node, 'group', 1);
   if (cg * group !== cin) {
-    throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (Conv): its weight expects ${cg * group} input channels, the tensor has ${cin}`);
+    throw new InspectorError(
+      'MODEL_WEIGHTS_INCONSISTENT',
+      `${where(node, index)} (Conv): its weight expects ${cg * group} input channels, the tensor has ${cin}`,
+    );
   }
   const strides = (attrInts(node, 'strides') ?? [1, 1]) as Pair;
   const dil = (attrInts(node, 'dilations') ?? [1, 1]) as Pair;
@@ -33,12 +36,16 @@ function convertConv(n: NodeContext): void {
   else if (isTfSame(pads, [inShape[0], inShape[1]], kEff, strides)) padding = 'same';
   else xin = apply(tfl.layers.zeroPadding2d({ padding: pads, name: uniqueName(`${name}_pad`) }), x);
   const bias = node.input[2] ? constOf(node.input[2], node, index, 'bias') : undefined;
-  if (bias && bias.data.length !== m) throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (Conv): ${bias.data.length} biases for ${m} filters`);
+  if (bias && bias.data.length !== m)
+    throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (Conv): ${bias.data.length} biases for ${m} filters`);
   // OIHW → HWIO (for depthwise: HW C mult, which is the same index map with I = 1 per group).
   const hwio = new Float32Array(w.data.length);
-  for (let o = 0; o < m; o++) for (let i = 0; i < cg; i++) for (let y = 0; y < kh; y++) for (let xx = 0; xx < kw; xx++) {
-    hwio[((y * kw + xx) * cg + i) * m + o] = w.data[((o * cg + i) * kh + y) * kw + xx];
-  }
+  for (let o = 0; o < m; o++)
+    for (let i = 0; i < cg; i++)
+      for (let y = 0; y < kh; y++)
+        for (let xx = 0; xx < kw; xx++) {
+          hwio[((y * kw + xx) * cg + i) * m + o] = w.data[((o * cg + i) * kh + y) * kw + xx];
+        }
   let layer: tfl.layers.Layer;
   const common = { kernelSize: [kh, kw], strides, dilationRate: dil, padding, useBias: !!bias, name };
   const dilated = dil[0] > 1 || dil[1] > 1;
@@ -50,7 +57,13 @@ function convertConv(n: NodeContext): void {
   } else if (group === cin && cg === 1 && m % cin === 0 && !dilated) {
     const mult = m / cin;
     // Depthwise kernel [kh, kw, C, mult]: ONNX filter o = c·mult + j ↔ (c, j); HWIO above has I = 1, O = m.
-    layer = tfl.layers.depthwiseConv2d({ ...common, kernelSize: [kh, kw], depthMultiplier: mult, depthwiseInitializer: given(hwio), biasInitializer: given(bias?.data) });
+    layer = tfl.layers.depthwiseConv2d({
+      ...common,
+      kernelSize: [kh, kw],
+      depthMultiplier: mult,
+      depthwiseInitializer: given(hwio),
+      biasInitializer: given(bias?.data),
+    });
     const y = apply(layer, xin);
     forgetGiven(layer);
     defineLayer(y);
@@ -76,10 +89,17 @@ function transposedPads(n: NodeContext, inHw: Pair, kEff: Pair, strides: Pair, o
       return autoPad === 'SAME_UPPER' ? [half, total - half] : [total - half, half];
     }) as [Pair, Pair];
   }
-  if (autoPad === 'VALID') return [[0, 0], [0, 0]];
+  if (autoPad === 'VALID')
+    return [
+      [0, 0],
+      [0, 0],
+    ];
   const pads = attrInts(node, 'pads') ?? [0, 0, 0, 0];
   if (pads.length !== 4) cx.unsupported(node, index, `padding over ${pads.length / 2} axes`);
-  return [[pads[0], pads[2]], [pads[1], pads[3]]];
+  return [
+    [pads[0], pads[2]],
+    [pads[1], pads[3]],
+  ];
 }
 
 /**
@@ -96,7 +116,11 @@ function convertConvTranspose(n: NodeContext): void {
   const [cin, perGroup, kh, kw] = w.dims;
   const inShape = shapeOf(x);
   const group = attrInt(node, 'group', 1);
-  if (cin !== inShape[2] || cin % group !== 0) throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (ConvTranspose): its weight takes ${cin} input channels in ${group} groups, the tensor has ${inShape[2]}`);
+  if (cin !== inShape[2] || cin % group !== 0)
+    throw new InspectorError(
+      'MODEL_WEIGHTS_INCONSISTENT',
+      `${where(node, index)} (ConvTranspose): its weight takes ${cin} input channels in ${group} groups, the tensor has ${inShape[2]}`,
+    );
   const m = perGroup * group;
   const cg = cin / group;
   const strides = (attrInts(node, 'strides') ?? [1, 1]) as Pair;
@@ -105,7 +129,8 @@ function convertConvTranspose(n: NodeContext): void {
   const kEff: Pair = [(kh - 1) * dil[0] + 1, (kw - 1) * dil[1] + 1];
   const pads = transposedPads(n, [inShape[0], inShape[1]], kEff, strides, outputPadding);
   const bias = node.input[2] ? constOf(node.input[2], node, index, 'bias') : undefined;
-  if (bias && bias.data.length !== m) throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (ConvTranspose): ${bias.data.length} biases for ${m} filters`);
+  if (bias && bias.data.length !== m)
+    throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (ConvTranspose): ${bias.data.length} biases for ${m} filters`);
   const name = nameFor();
   let t = x;
   if (strides.some((s) => s > 1)) t = apply(new ZeroInsertion2D({ strides, name: uniqueName(`${name}_spread`) }), t);
@@ -117,9 +142,13 @@ function convertConvTranspose(n: NodeContext): void {
   if (cut.flat().some((v) => v > 0)) t = apply(tfl.layers.cropping2D({ cropping: cut, name: uniqueName(`${name}_crop`) }), t);
   // Flipped kernel, HWIO per group: input channel j·cg + i, output j·perGroup + o reads W[j·cg + i, o, kh−1−y, kw−1−x].
   const hwio = new Float32Array(kh * kw * cg * m);
-  for (let j = 0; j < group; j++) for (let i = 0; i < cg; i++) for (let o = 0; o < perGroup; o++) for (let y = 0; y < kh; y++) for (let xx = 0; xx < kw; xx++) {
-    hwio[((y * kw + xx) * cg + i) * m + j * perGroup + o] = w.data[(((j * cg + i) * perGroup + o) * kh + (kh - 1 - y)) * kw + (kw - 1 - xx)];
-  }
+  for (let j = 0; j < group; j++)
+    for (let i = 0; i < cg; i++)
+      for (let o = 0; o < perGroup; o++)
+        for (let y = 0; y < kh; y++)
+          for (let xx = 0; xx < kw; xx++) {
+            hwio[((y * kw + xx) * cg + i) * m + j * perGroup + o] = w.data[(((j * cg + i) * perGroup + o) * kh + (kh - 1 - y)) * kw + (kw - 1 - xx)];
+          }
   const common = { kernelSize: [kh, kw], strides: [1, 1] as Pair, dilationRate: dil, padding: 'valid' as const, useBias: !!bias, name };
   if (group === 1 && dil.every((d) => d === 1)) {
     const layer = tfl.layers.conv2d({ ...common, filters: m, kernelInitializer: given(hwio), biasInitializer: given(bias?.data) });

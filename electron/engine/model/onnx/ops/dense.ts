@@ -64,8 +64,10 @@ function convertMapMatMul(n: NodeContext, x: tfl.SymbolicTensor): void {
   const [, , width, channels] = x.shape as number[];
   const dims = b.dims.length === 4 && b.dims[0] === 1 ? b.dims.slice(1) : b.dims.length === 2 ? [1, ...b.dims] : b.dims;
   const [count, rows, columns] = dims;
-  if (dims.length !== 3 || (count !== 1 && channels !== 1 && count !== channels)) cx.unsupported(n.node, n.index, `a map [${channels}, H, ${width}] times a constant of shape [${b.dims.join(', ')}]`);
-  if (rows !== width) throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (MatMul): the matrix has ${rows} rows, the map is ${width} wide`);
+  if (dims.length !== 3 || (count !== 1 && channels !== 1 && count !== channels))
+    cx.unsupported(n.node, n.index, `a map [${channels}, H, ${width}] times a constant of shape [${b.dims.join(', ')}]`);
+  if (rows !== width)
+    throw new InspectorError('MODEL_WEIGHTS_INCONSISTENT', `${where(node, index)} (MatMul): the matrix has ${rows} rows, the map is ${width} wide`);
   defineLayer(cx.apply(new MapMatMul({ matrices: Array.from(b.data), count, width, columns, name: nameFor() }), x));
 }
 

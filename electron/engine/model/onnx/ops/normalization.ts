@@ -42,7 +42,10 @@ function convertBatchNormalization(n: NodeContext): void {
   const currentName = nameFor();
   const layer = tfl.layers.batchNormalization({ axis: -1, epsilon: attrFloat(node, 'epsilon', 1e-5), name: currentName });
   const t = apply(layer, x);
-  setWeights(layer, [scale, bias, mean, variance].map((p) => ({ data: p.data, shape: [c] })));
+  setWeights(
+    layer,
+    [scale, bias, mean, variance].map((p) => ({ data: p.data, shape: [c] })),
+  );
   defineLayer(t);
 }
 

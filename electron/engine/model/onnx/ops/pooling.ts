@@ -38,8 +38,16 @@ function convertMaxPool(n: NodeContext): void {
   const countsPadding = !isMax && attrInt(node, 'count_include_pad', 0) === 1;
   if (dil.some((d) => d !== 1) || (!isMax && extra.some((e) => e > 0))) {
     // Taps apart, or an average whose last window is partial: pad here, then pool what the padding made.
-    const padded: [Pair, Pair] = [[pads[0][0], pads[0][1] + extra[0]], [pads[1][0], pads[1][1] + extra[1]]];
-    const uncounted: [Pair, Pair] = countsPadding ? [[0, extra[0]], [0, extra[1]]] : padded;
+    const padded: [Pair, Pair] = [
+      [pads[0][0], pads[0][1] + extra[0]],
+      [pads[1][0], pads[1][1] + extra[1]],
+    ];
+    const uncounted: [Pair, Pair] = countsPadding
+      ? [
+          [0, extra[0]],
+          [0, extra[1]],
+        ]
+      : padded;
     const xin = isZero(padded) ? x : apply(new ConstantPadding2D({ padding: padded, value: isMax ? -Infinity : 0, name: uniqueName(`${name}_pad`) }), x);
     defineLayer(apply(new DilatedPooling2D({ mode: isMax ? 'max' : 'avg', poolSize: k, strides, dilationRate: dil, uncounted, name }), xin));
     return;
@@ -109,7 +117,10 @@ function convertSpatialReduce(n: NodeContext): void {
   if (op === 'ReduceSum') {
     const scale = new ChannelAffine({ channels: 1, name: keep ? name : uniqueName(`${name}_sum`) });
     y = apply(scale, y);
-    setWeights(scale, [{ data: Float32Array.of(window[0] * window[1]), shape: [1] }, { data: Float32Array.of(0), shape: [1] }]);
+    setWeights(scale, [
+      { data: Float32Array.of(window[0] * window[1]), shape: [1] },
+      { data: Float32Array.of(0), shape: [1] },
+    ]);
   }
   // Both axes gone: 1×1×C flattened in any order is the [N, C] ONNX gives.
   defineLayer(keep ? y : apply(tfl.layers.flatten({ name }), y));

@@ -20,8 +20,11 @@ function channelShuffle(cx: GraphContext, node: OnnxNode, onnx: number[], target
   const transpose = cx.consumers.get(node.output[0]) ?? [];
   if (transpose.length !== 1 || transpose[0].opType !== 'Transpose' || attrInts(transpose[0], 'perm')?.join(',') !== '0,2,1,3,4') return undefined;
   const back = cx.consumers.get(transpose[0].output[0]) ?? [];
-  if (back.length !== 1 || back[0].opType !== 'Reshape' || cx.graph.output.some((o) => o.name === node.output[0] || o.name === transpose[0].output[0])) return undefined;
-  const shape = cx.values.get(back[0].input[1]) ?? (cx.initializers.has(back[0].input[1]) ? { kind: 'const' as const, ...cx.constOf(back[0].input[1], back[0], 0, 'target shape') } : undefined);
+  if (back.length !== 1 || back[0].opType !== 'Reshape' || cx.graph.output.some((o) => o.name === node.output[0] || o.name === transpose[0].output[0]))
+    return undefined;
+  const shape =
+    cx.values.get(back[0].input[1]) ??
+    (cx.initializers.has(back[0].input[1]) ? { kind: 'const' as const, ...cx.constOf(back[0].input[1], back[0], 0, 'target shape') } : undefined);
   if (!shape || shape.kind !== 'const') return undefined;
   const dims = Array.from(shape.data, (d, i) => (d === 0 ? ([1, target[1] * target[2], h, w][i] ?? d) : d));
   const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
@@ -75,7 +78,8 @@ function convertFlatten(n: NodeContext): void {
   }
   if (op === 'Squeeze') {
     const axes = opset >= 13 ? (node.input[1] ? Array.from(constOf(node.input[1], node, index, 'axes').data) : undefined) : attrInts(node, 'axes');
-    const ok = s.length === 3 && s[0] === 1 && s[1] === 1 && (!axes || JSON.stringify([...axes].sort()) === '[2,3]' || JSON.stringify([...axes].sort()) === '[-2,-1]');
+    const ok =
+      s.length === 3 && s[0] === 1 && s[1] === 1 && (!axes || JSON.stringify([...axes].sort()) === '[2,3]' || JSON.stringify([...axes].sort()) === '[-2,-1]');
     if (!ok) unsupported(node, index, 'squeezing axes other than a 1×1 map');
   }
   if (s.length === 1) {
@@ -136,13 +140,18 @@ function convertPad(n: NodeContext): void {
   if (pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5]) unsupported(node, index, 'padding other than the two spatial axes');
   if (pads.some((p) => p < 0)) unsupported(node, index, 'negative padding (cropping)');
   const currentName = nameFor();
-  const spatial: [Pair, Pair] = [[pads[2], pads[6]], [pads[3], pads[7]]];
+  const spatial: [Pair, Pair] = [
+    [pads[2], pads[6]],
+    [pads[3], pads[7]],
+  ];
   const [h, w] = cx.shapeOf(x);
   if (mode === 'reflect' && (Math.max(...spatial[0]) >= h || Math.max(...spatial[1]) >= w)) unsupported(node, index, 'reflect padding as wide as the map');
   const layer =
-    mode !== 'constant' ? new EdgePadding2D({ padding: spatial, mode: mode as 'reflect' | 'edge', name: currentName })
-    : value === 0 ? tfl.layers.zeroPadding2d({ padding: spatial, name: currentName })
-    : new ConstantPadding2D({ padding: spatial, value, name: currentName });
+    mode !== 'constant'
+      ? new EdgePadding2D({ padding: spatial, mode: mode as 'reflect' | 'edge', name: currentName })
+      : value === 0
+        ? tfl.layers.zeroPadding2d({ padding: spatial, name: currentName })
+        : new ConstantPadding2D({ padding: spatial, value, name: currentName });
   defineLayer(apply(layer, x));
 }
 
@@ -154,10 +163,12 @@ function convertGather(n: NodeContext): void {
   const idx = constOf(node.input[1], node, index, 'indices');
   const rank = x.shape.length;
   const axis = attrInt(node, 'axis', 0);
-  if ((rank !== 2 && rank !== 4) || (axis < 0 ? axis + rank : axis) !== 1 || idx.dims.length !== 1) unsupported(node, index, 'Gather other than picking features of a vector or channels of a map');
+  if ((rank !== 2 && rank !== 4) || (axis < 0 ? axis + rank : axis) !== 1 || idx.dims.length !== 1)
+    unsupported(node, index, 'Gather other than picking features of a vector or channels of a map');
   const count = x.shape[rank - 1] as number;
   const indices = Array.from(idx.data, (i) => (i < 0 ? i + count : i));
-  if (indices.some((i) => i < 0 || i >= count || !Number.isInteger(i))) throw new InspectorError('ONNX_INVALID', `${where(node, index)} (Gather): indices outside 0…${count - 1}`);
+  if (indices.some((i) => i < 0 || i >= count || !Number.isInteger(i)))
+    throw new InspectorError('ONNX_INVALID', `${where(node, index)} (Gather): indices outside 0…${count - 1}`);
   const currentName = nameFor();
   defineLayer(apply(rank === 2 ? new FlatReorder({ indices, name: currentName }) : new PickChannels({ indices, name: currentName }), x));
 }
