@@ -19,13 +19,13 @@ const quiet = args.has('--quiet');
 const log = (...m) => quiet || console.error(...m);
 
 const nodeEntries = {
-  'electron/main': 'electron/main.ts',
-  'electron/preload': 'electron/preload.ts',
+  'electron/main': 'electron/shell/main.ts',
+  'electron/preload': 'electron/shell/preload.ts',
   'electron/worker': 'electron/engine/worker.ts',
   'electron/forward-worker': 'electron/engine/runtime/forward-worker.ts',
   'electron/probe-worker': 'electron/engine/analyses/probe-worker.ts',
-  'electron/server': 'electron/server.ts',
-  'electron/cli': 'electron/cli.ts',
+  'electron/server': 'electron/server/server.ts',
+  'electron/cli': 'electron/cli/cli.ts',
   'build/train-default-model': 'build/train-default-model.ts',
   'build/bench': 'build/bench.ts',
 };

@@ -3,8 +3,8 @@
  * Layering check (like VS Code's code-layering rule): folders are layers.
  *   shared/           imports nothing outside shared/ and no packages (no Node, DOM or Electron dependency)
  *   renderer/         imports renderer/, shared/ and browser packages only — never electron/ or Node built-ins
- *   electron/engine/  never imports 'electron' nor the shell files beside it (main, preload, ipc, menu, server, cli)
- *   'electron' itself only from electron/{main,preload,ipc,menu}.ts
+ *   electron/engine/  never imports 'electron' nor its siblings electron/shell/, electron/server/, electron/cli/
+ *   'electron' itself only from electron/shell/
  * Inside the engine, layers from the bottom up (docs/ARCHITECTURE.md); a file imports its own layer or lower:
  *   base      paths.ts, backend.ts, base/, files/, kernels/   (job context, seeded random, tensors, files on disk)
  *   runtime   data/, model/, runtime/                        (datasets and images, model formats, batch passes)
@@ -21,7 +21,9 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const IMPORT =
   /(?:^|\n)\s*(?:import|export)\s[^'"`]*?from\s*['"]([^'"]+)['"]|(?:^|\n)\s*import\s*['"]([^'"]+)['"]|\brequire\(\s*['"]([^'"]+)['"]\s*\)|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
-const ELECTRON_SHELL = new Set(['main.ts', 'preload.ts', 'ipc.ts', 'menu.ts']);
+const SHELL = path.join(root, 'electron', 'shell');
+/** electron/'s parts beside the engine, which the engine never imports. */
+const BESIDE_ENGINE = ['shell', 'server', 'cli'].map((d) => path.join(root, 'electron', d));
 
 function files(dir, exts = ['.ts', '.vue', '.mts', '.mjs']) {
   const out = [];
@@ -70,14 +72,14 @@ for (const file of files(path.join(root, 'electron', 'engine'))) {
     if (spec.startsWith('.')) {
       const target = path.resolve(path.dirname(file), spec);
       if (inside(target, path.join(root, 'renderer'))) violations.push(`${rel(file)}: the engine must not import renderer/`);
-      if (path.dirname(target) === path.join(root, 'electron')) violations.push(`${rel(file)}: the engine must not import the shell (${spec})`);
+      if (BESIDE_ENGINE.some((d) => inside(target, d))) violations.push(`${rel(file)}: the engine must not import the shell, the server or the CLI (${spec})`);
     }
   }
 }
 for (const file of files(path.join(root, 'electron'))) {
   if (inside(file, path.join(root, 'electron', 'engine'))) continue;
-  if (ELECTRON_SHELL.has(path.basename(file))) continue;
-  for (const spec of imports(file)) if (spec === 'electron') violations.push(`${rel(file)}: only ${[...ELECTRON_SHELL].join(', ')} may import "electron"`);
+  if (inside(file, SHELL)) continue;
+  for (const spec of imports(file)) if (spec === 'electron') violations.push(`${rel(file)}: only electron/shell/ may import "electron"`);
 }
 
 // The engine's inner order.

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../electron/server';
+import { startServer, type RunningServer } from '../../electron/server/server';
 import { topBottom, writeImageFolder } from '../helpers/image-folders';
 
 const ROOT = path.resolve(__dirname, '..', '..');

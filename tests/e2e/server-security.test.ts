@@ -16,7 +16,7 @@ import WebSocket from 'ws';
 import { createRemoteInspector } from '../../shared/client';
 import type { ImageRef, Inspector, ModelSummary } from '../../shared/contract';
 import { decodeMessage, encodeMessage } from '../../shared/wire';
-import { FRAME_LIMIT_BYTES, startServer, type RunningServer } from '../../electron/server';
+import { FRAME_LIMIT_BYTES, startServer, type RunningServer } from '../../electron/server/server';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TINY_DIR = path.join(ROOT, 'tests', 'fixtures', 'models', 'tiny-functional');

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../electron/engine/backend';
-import { startServer, type RunningServer } from '../../electron/server';
+import { startServer, type RunningServer } from '../../electron/server/server';
 import { tinyImagenetNet } from '../helpers/tiny-imagenet-net';
 
 const ROOT = path.resolve(__dirname, '..', '..');

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { COMMANDS } from '../../shared/contract';
-import { APP_ORIGIN, CSP, RENDERER_URL, answerAppRequest, isTrustedUrl, rendererFileFor } from '../../electron/app-protocol';
+import { APP_ORIGIN, CSP, RENDERER_URL, answerAppRequest, isTrustedUrl, rendererFileFor } from '../../electron/shell/app-protocol';
 
 type Handler = (...args: never[]) => unknown;
 
@@ -132,7 +132,7 @@ const flush = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 describe('the main process (main.ts) with a stand-in Electron', () => {
   beforeAll(async () => {
-    await import('../../electron/main');
+    await import('../../electron/shell/main');
     await flush();
     await flush();
   });
@@ -212,7 +212,7 @@ describe('the main process (main.ts) with a stand-in Electron', () => {
 
 describe('the preload (preload.ts) with a stand-in Electron', () => {
   beforeAll(async () => {
-    await import('../../electron/preload');
+    await import('../../electron/shell/preload');
   });
 
   it('exposes one object, window.inspector, with exactly the contract: its commands and four event subscriptions', () => {
@@ -236,7 +236,7 @@ describe('the preload (preload.ts) with a stand-in Electron', () => {
 
 describe('the menu (menu.ts) in a development build', () => {
   it('offers the DevTools only when asked to', async () => {
-    const { buildMenu } = await import('../../electron/menu');
+    const { buildMenu } = await import('../../electron/shell/menu');
     const roles = (devTools: boolean) => {
       const menu = buildMenu({} as never, {} as never, { devTools }) as unknown as { template: Array<{ label: string; submenu: Array<{ role?: string }> }> };
       return menu.template.find((m) => m.label === 'View')!.submenu.map((i) => i.role);

@@ -5,9 +5,9 @@
  * so the code survives Electron's error serialisation.
  */
 import { ipcMain, type IpcMainInvokeEvent, type WebContents } from 'electron';
-import { EVENTS, subscribeTo, type EventName, type EventPayloads, type Inspector } from '../shared/contract';
-import { toErrorInfo } from '../shared/errors';
-import { dispatchCommand } from './engine/dispatch';
+import { EVENTS, subscribeTo, type EventName, type EventPayloads, type Inspector } from '../../shared/contract';
+import { toErrorInfo } from '../../shared/errors';
+import { dispatchCommand } from '../engine/dispatch';
 
 export const CALL_CHANNEL = 'inspector:call';
 export const EVENT_CHANNEL = 'inspector:event';

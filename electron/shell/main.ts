@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { app, BrowserWindow, Menu, protocol, session, type Session } from 'electron';
 import { APP_SCHEME, APP_SCHEME_PRIVILEGES, CSP, RENDERER_URL, answerAppRequest, isTrustedUrl } from './app-protocol';
-import { InspectorService } from './engine/service';
+import { InspectorService } from '../engine/service';
 import { bindIpc } from './ipc';
 import { buildMenu } from './menu';
 

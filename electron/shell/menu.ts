@@ -1,7 +1,7 @@
 /** The application menu: open a model or a dataset with the native dialog; view and help items. */
 import { app, dialog, Menu, shell, type BrowserWindow } from 'electron';
-import type { Inspector } from '../shared/contract';
-import { toErrorInfo } from '../shared/errors';
+import type { Inspector } from '../../shared/contract';
+import { toErrorInfo } from '../../shared/errors';
 
 /** `devTools`: whether the View menu offers the developer tools (development builds only). */
 export function buildMenu(window: BrowserWindow, service: Inspector, options: { devTools: boolean } = { devTools: false }): Menu {

@@ -3,8 +3,8 @@
  * contract. Never exposes ipcRenderer itself. Channel names are fixed here and checked again in ipc.ts.
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
-import { COMMANDS, eventSubscriptions, type EventName, type Inspector } from '../shared/contract';
-import { fromErrorInfo, type ErrorInfo } from '../shared/errors';
+import { COMMANDS, eventSubscriptions, type EventName, type Inspector } from '../../shared/contract';
+import { fromErrorInfo, type ErrorInfo } from '../../shared/errors';
 
 const CALL_CHANNEL = 'inspector:call';
 const EVENT_CHANNEL = 'inspector:event';

@@ -4,31 +4,31 @@
  * One file per command under cli/commands/; the analyses go through the same job path (checks, registry, cache)
  * as the app.
  */
-import { InspectorError, toErrorInfo } from '../shared/errors';
-import { parseArgs, modelId, type CommandContext, type Flags } from './cli/args';
-import { runAblate } from './cli/commands/ablate';
-import { runActivations } from './cli/commands/activations';
-import { runAnalyze } from './cli/commands/analyze';
-import { runCollect } from './cli/commands/collect';
-import { runCorrespondence } from './cli/commands/correspondence';
-import { runDeconv } from './cli/commands/deconv';
-import { runEvaluate } from './cli/commands/evaluate';
-import { runEvolution } from './cli/commands/evolution';
-import { runExport } from './cli/commands/export';
-import { runFinetune, runResume } from './cli/commands/finetune';
-import { runInfo } from './cli/commands/info';
-import { runInvariance } from './cli/commands/invariance';
-import { runOcclusion } from './cli/commands/occlusion';
-import { runPredict } from './cli/commands/predict';
-import { runReport } from './cli/commands/report';
-import { runTopk } from './cli/commands/topk';
-import { runCheckData } from './cli/commands/check-data';
-import { runRuns } from './cli/commands/runs';
-import { runTopkMerge } from './cli/commands/topk-merge';
-import { USAGE } from './cli/usage';
-import { runZoo } from './cli/zoo';
-import { EngineCore } from './engine/core';
-import { writeError } from './engine/files/atomic';
+import { InspectorError, toErrorInfo } from '../../shared/errors';
+import { parseArgs, modelId, type CommandContext, type Flags } from './args';
+import { runAblate } from './commands/ablate';
+import { runActivations } from './commands/activations';
+import { runAnalyze } from './commands/analyze';
+import { runCollect } from './commands/collect';
+import { runCorrespondence } from './commands/correspondence';
+import { runDeconv } from './commands/deconv';
+import { runEvaluate } from './commands/evaluate';
+import { runEvolution } from './commands/evolution';
+import { runExport } from './commands/export';
+import { runFinetune, runResume } from './commands/finetune';
+import { runInfo } from './commands/info';
+import { runInvariance } from './commands/invariance';
+import { runOcclusion } from './commands/occlusion';
+import { runPredict } from './commands/predict';
+import { runReport } from './commands/report';
+import { runTopk } from './commands/topk';
+import { runCheckData } from './commands/check-data';
+import { runRuns } from './commands/runs';
+import { runTopkMerge } from './commands/topk-merge';
+import { USAGE } from './usage';
+import { runZoo } from './zoo';
+import { EngineCore } from '../engine/core';
+import { writeError } from '../engine/files/atomic';
 
 type Out = (text: string) => void;
 

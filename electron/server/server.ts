@@ -21,16 +21,16 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { EVENTS, MAX_IMAGE_UPLOAD_BYTES, MODEL_UPLOAD_PART_BYTES, subscribeTo, type EventName } from '../shared/contract';
+import { EVENTS, MAX_IMAGE_UPLOAD_BYTES, MODEL_UPLOAD_PART_BYTES, subscribeTo, type EventName } from '../../shared/contract';
 
 /** Events about one job: sent only to the window that started it. */
 const JOB_EVENTS: ReadonlySet<EventName> = new Set(['jobProgress', 'jobFinished']);
-import { toErrorInfo } from '../shared/errors';
-import { decodeMessage, encodeMessage, type WireMessage } from '../shared/wire';
-import { ClientGate, DEFAULT_CLIENT_LIMITS, PathPolicy, type ClientLimits } from './engine/client-gate';
-import { PROJECT_ROOT, RESOURCES_DIR } from './engine/paths';
-import { InspectorService } from './engine/service';
-import { workspaceRoot } from './engine/files/workspace';
+import { toErrorInfo } from '../../shared/errors';
+import { decodeMessage, encodeMessage, type WireMessage } from '../../shared/wire';
+import { ClientGate, DEFAULT_CLIENT_LIMITS, PathPolicy, type ClientLimits } from '../engine/client-gate';
+import { PROJECT_ROOT, RESOURCES_DIR } from '../engine/paths';
+import { InspectorService } from '../engine/service';
+import { workspaceRoot } from '../engine/files/workspace';
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
