@@ -3,8 +3,6 @@
  * images — behind plain async methods. Worker threads wrap it (host.ts / worker.ts); the CLI uses it directly.
  * It never imports electron.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type {
   ExportFormat,
@@ -42,18 +40,14 @@ import { checkImage, displayPng, npyDisplayPng, sniffType, toModelInput } from '
 import { JOBS, type JobDescriptor, type JobHost } from './jobs';
 import { openModel, type LoadedModel } from './model/loaded-model';
 import type { LoadProgress } from './model/registry';
-import { fileSystemSaver, resolveModelJsonPath } from './model/tfjs-io';
+import { resolveModelJsonPath } from './model/tfjs-io';
 import { exportModelBytes } from './model/export';
 import { releaseBatchSessions } from './runtime/batch-forward';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, ENGINE_VERSION, resolveDatasetPath, resolveModelPath } from './paths';
 import { cacheKey, readCached, writeCached } from './files/result-cache';
-import { pairFolder, stamp } from './files/workspace';
-import { finetune, type FinetuneOptions, type FinetuneResult } from './train/finetune';
-import type { TrainState } from './train/loop';
-import { abandonRun, createRun, finishRun, loadState, readRun, runInfo, saveState, writeRun, type RunRecord } from './train/run-store';
-import { modelCard, modelCardHtml, modelCardJson } from './train/model-card';
-import { writeFileAtomic } from './files/atomic';
-import { datasetFingerprint } from './features/fingerprint';
+import { pairFolder } from './files/workspace';
+import type { FinetuneOptions } from './train/finetune';
+import { resumeFinetuneRun, startFinetuneRun } from './train/fine-tuning-run';
 
 /** Deterministic dataset-level analyses whose results are kept in the workspace (reopening is instant). */
 interface Upload {
@@ -198,125 +192,14 @@ export class EngineCore implements JobHost {
     return result;
   }
 
-  /**
-   * Fine-tunes a copy of the open model on the open dataset as a run in `dir`: checkpoints as it goes (so a pause,
-   * crash or kill loses at most an epoch), then the model (labels, preprocessing, settings) and its card.
-   */
-  async finetuneAndSave(options: FinetuneOptions, dir: string, ctx: JobContext): Promise<FinetuneSummary> {
-    const current = this.requireModel();
-    const dataset = this.requireDataset();
-    const modelFile = resolveModelJsonPath(resolveModelPath(current.summary.id));
-    const datasetRoot = resolveDatasetPath(dataset.summary.id);
-    const run = createRun(dir, {
-      model: { id: current.summary.id, file: modelFile, stamp: stamp(modelFile), name: current.summary.name },
-      dataset: {
-        id: dataset.summary.id,
-        path: datasetRoot,
-        name: dataset.summary.name,
-        count: dataset.summary.count,
-        fingerprint: datasetFingerprint(dataset, datasetRoot),
-      },
-      options,
-      epochs: options.epochs ?? 10,
-    });
-    return this.trainRun(dir, run, dataset, undefined, ctx);
+  /** Fine-tunes a copy of the open model on the open dataset as a run in `dir` (train/fine-tuning-run.ts). */
+  finetuneAndSave(options: FinetuneOptions, dir: string, ctx: JobContext): Promise<FinetuneSummary> {
+    return startFinetuneRun(this.requireModel(), this.requireDataset(), options, dir, ctx);
   }
 
-  /** Carries on a paused or interrupted run from its last checkpoint, on the model and images it started with. */
-  async resumeFinetune(dir: string, ctx: JobContext): Promise<FinetuneSummary> {
-    const run = readRun(dir);
-    const info = runInfo(path.basename(dir), run);
-    if (info.status === 'done') throw new InspectorError('RUN_FINISHED', 'This run has finished; its model is in the same folder');
-    if (info.status === 'running' && run.pid !== process.pid)
-      throw new InspectorError('BAD_ARGUMENT', `The run is being trained by another program (process ${run.pid})`);
-    if (stamp(run.model.file) !== run.model.stamp) {
-      throw new InspectorError('RUN_MODEL_CHANGED', `The model file ${run.model.file} has changed (or is gone) since the run started; start a new run`);
-    }
-    const dataset = openDataset(run.dataset.path, run.dataset.id, run.dataset.name);
-    if (datasetFingerprint(dataset, run.dataset.path) !== run.dataset.fingerprint) {
-      throw new InspectorError('RUN_DATASET_CHANGED', `Images in ${run.dataset.path} were added, removed or changed since the run started; start a new run`);
-    }
-    const state = loadState(dir, run);
-    run.status = 'running';
-    run.pid = process.pid;
-    writeRun(dir, run);
-    return this.trainRun(dir, run, dataset, state, ctx);
-  }
-
-  private async trainRun(dir: string, run: RunRecord, dataset: Dataset, resume: TrainState | undefined, ctx: JobContext): Promise<FinetuneSummary> {
-    const options = run.options;
-    const copy = await openModel(run.model.file, run.model.id);
-    let r: FinetuneResult;
-    try {
-      r = await finetune(copy, dataset, options, ctx, {
-        ...(resume ? { resume } : {}),
-        onState: async (state) => saveState(dir, run, state, ctx.shouldPause?.() ? 'paused' : 'running'),
-        // Checkpoints beside the model, where the Training tab looks for them (feature evolution, layer probes).
-        onCheckpoint: async (epoch, model) => {
-          await model.save(
-            fileSystemSaver(path.join(dir, 'checkpoints', `epoch-${epoch}`), {
-              name: `${copy.summary.name} — fine-tuning, epoch ${epoch}`,
-              labels: dataset.summary.classes.map((c) => c.name),
-              preprocessing: copy.summary.preprocessing,
-            }),
-          );
-        },
-      });
-    } catch (error) {
-      await releaseBatchSessions(copy);
-      copy.dispose();
-      const code = (error as { code?: string }).code;
-      // Cancelled = thrown away (a pause or a crash keeps the run to resume); an error before the first
-      // checkpoint leaves nothing to resume.
-      if (code === 'JOB_CANCELLED') fs.rmSync(dir, { recursive: true, force: true });
-      else if (code !== 'JOB_PAUSED') abandonRun(dir, run);
-      throw error;
-    }
-    await releaseBatchSessions(copy);
-    const shared = new Set(r.model.layers);
-    try {
-      await r.model.save(
-        fileSystemSaver(dir, {
-          name: `${copy.summary.name} — fine-tuned (${options.strategy})`,
-          labels: r.classes,
-          preprocessing: copy.summary.preprocessing,
-          strategy: options.strategy,
-          settings: r.settings,
-          validationAccuracy: r.validationAccuracy,
-          history: r.history,
-          frozenLayers: r.frozen,
-        }),
-      );
-    } finally {
-      // Frees the new model and whatever of the copied model it does not share (its old classifier).
-      r.model.dispose();
-      for (const layer of copy.model.layers) if (!shared.has(layer) && layer.weights.length) layer.dispose();
-    }
-    const summary = {
-      path: path.join(dir, 'model.json'),
-      strategy: options.strategy,
-      classes: r.classes,
-      trainImages: r.trainImages,
-      validationImages: r.validationImages,
-      validationAccuracy: r.validationAccuracy,
-      testImages: r.testImages,
-      ...(r.testAccuracy !== undefined ? { testAccuracy: r.testAccuracy } : {}),
-      reportedOn: r.reportedOn,
-      history: r.history,
-      perClass: r.perClass,
-      confusion: r.confusion,
-      outcomes: r.outcomes,
-      ...(r.bestEpoch !== undefined ? { bestEpoch: r.bestEpoch, stoppedEarly: r.stoppedEarly, ...(r.stopReason ? { stopReason: r.stopReason } : {}) } : {}),
-      modelCard: path.join(dir, 'MODEL_CARD.md'),
-      frozen: r.frozen,
-      skipped: r.skipped,
-    };
-    const card = { ...r, baseName: copy.summary.name, dataset: dataset.summary, strategy: options.strategy, date: new Date() };
-    writeFileAtomic(summary.modelCard, modelCard(card));
-    writeFileAtomic(path.join(dir, 'model-card.html'), modelCardHtml(card));
-    writeFileAtomic(path.join(dir, 'model-card.json'), `${JSON.stringify(modelCardJson(card), null, 1)}\n`);
-    finishRun(dir, run);
-    return summary;
+  /** Carries on a paused or interrupted run from its last checkpoint. */
+  resumeFinetune(dir: string, ctx: JobContext): Promise<FinetuneSummary> {
+    return resumeFinetuneRun(dir, ctx);
   }
 
   /** The open model as ONNX or TF.js (zip) bytes. */
