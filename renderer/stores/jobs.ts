@@ -33,14 +33,25 @@ export interface JobView {
   /** When the first progress report came, and how far along it was then (for the time-left estimate). */
   startedAt?: number;
   doneAtStart?: number;
+  /** Recent progress reports [time, done], for the pace of the last minute (the first 10 % of a job is often not its pace). */
+  pace?: Array<[number, number]>;
 }
 
-/** "about 3 min left" from how fast the job has gone so far (undefined until there is enough to go on). */
+/** How far back the time-left estimate looks: a job whose steps slow down (an atlas's projections after its pass) is judged by now. */
+const PACE_WINDOW_MS = 60_000;
+
+/**
+ * "about 3 min left" from the pace of the last minute (from the start while the job is younger): measured, so a job
+ * that sped through its first part and then slowed says so. Undefined until there is enough to go on.
+ */
 export function timeLeft(job: JobView, now = Date.now()): string | undefined {
-  if (job.startedAt === undefined || !job.total || job.done <= (job.doneAtStart ?? 0)) return undefined;
-  const elapsed = (now - job.startedAt) / 1000;
+  if (job.startedAt === undefined || !job.total) return undefined;
+  const recent = (job.pace ?? []).filter(([t]) => t <= now && t >= now - PACE_WINDOW_MS);
+  const [since, doneThen] = job.startedAt >= now - PACE_WINDOW_MS || recent.length < 2 ? [job.startedAt, job.doneAtStart ?? 0] : recent[0];
+  if (job.done <= doneThen) return undefined;
+  const elapsed = (now - since) / 1000;
   if (elapsed < 2) return undefined;
-  const seconds = (elapsed * (job.total - job.done)) / (job.done - (job.doneAtStart ?? 0));
+  const seconds = (elapsed * (job.total - job.done)) / (job.done - doneThen);
   if (seconds < 60) return `about ${Math.max(5, Math.round(seconds / 5) * 5)} s left`;
   if (seconds < 3600) return `about ${Math.round(seconds / 60)} min left`;
   return `about ${(seconds / 3600).toFixed(1)} h left`;
@@ -115,6 +126,8 @@ export const useJobsStore = defineStore('jobs', {
       }
       job.done = event.done;
       job.total = event.total;
+      const t = Date.now();
+      job.pace = [...(job.pace ?? []).filter(([at]) => at >= t - 2 * PACE_WINDOW_MS), [t, event.done]];
       job.message = event.message;
       if (event.metrics) job.metrics.push(event.metrics);
     },

@@ -148,6 +148,22 @@ describe('renderer stores', () => {
     jobs.onProgress({ jobId: 'job-1', kind: 'finetune', done: 30, total: 110, message: 'Epoch 1' });
     expect(timeLeft(view, 1_020_000)).toBe('about 1 min left');
     expect(timeLeft(view, 1_001_000)).toBeUndefined(); // too early to tell
+    // An atlas-like job: 800 steps in its first 10 s, then 6 more in the last 30 s — judged by the last minute's
+    // pace (48 left at 0.2 a second: 4 min), not by the start's (which said "about 5 s left").
+    const slowing = {
+      ...view,
+      startedAt: 0,
+      doneAtStart: 0,
+      done: 826,
+      total: 874,
+      pace: [
+        [0, 0],
+        [10_000, 800],
+        [70_000, 820],
+        [100_000, 826],
+      ] as Array<[number, number]>,
+    };
+    expect(timeLeft(slowing, 100_000)).toBe('about 4 min left');
     await jobs.onFinished({
       jobId: 'job-1',
       kind: 'finetune',
