@@ -75,7 +75,8 @@ export function appWindowArgs(url, profileDir, { asRoot = false } = {}) {
   return [
     `--app=${url}`,
     `--user-data-dir=${profileDir}`,
-    '--window-size=1440,900',
+    // The screen's size, whatever it is (a 1280×720 projector): a fixed size larger than the screen runs off it.
+    '--start-maximized',
     '--no-first-run',
     '--no-default-browser-check',
     '--disable-sync',
