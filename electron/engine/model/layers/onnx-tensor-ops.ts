@@ -11,11 +11,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { firstInput, firstShape } from './layer-inputs';
 
 type LayerArgs = ConstructorParameters<typeof tfl.layers.Layer>[0];
 
-const firstInput = (inputs: tf.Tensor | tf.Tensor[]) => (Array.isArray(inputs) ? inputs[0] : inputs);
-const firstShape = (inputShape: tfl.Shape | tfl.Shape[]) => (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
 /** ±∞ survive JSON as strings. */
 const toJson = (v: number): number | string => (Number.isFinite(v) ? v : v < 0 ? '-Infinity' : 'Infinity');
 const fromJson = (v: unknown): number => (v === '-Infinity' ? -Infinity : v === 'Infinity' ? Infinity : Number(v));

@@ -11,12 +11,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { firstInput, firstShape } from './layer-inputs';
 
 type LayerArgs = ConstructorParameters<typeof tfl.layers.Layer>[0];
 type Pair = [number, number];
-
-const firstInput = (inputs: tf.Tensor | tf.Tensor[]) => (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
-const firstShape = (inputShape: tfl.Shape | tfl.Shape[]) => (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
 
 export interface EdgePadding2DConfig {
   /** [[top, bottom], [left, right]], ZeroPadding2D's layout, so receptive fields read it alike. */
@@ -50,7 +48,7 @@ export class EdgePadding2D extends tfl.layers.Layer {
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = firstInput(inputs);
+      const x = firstInput(inputs) as tf.Tensor4D;
       if (this.mode === 'reflect') return tf.mirrorPad(x, [[0, 0], this.padding[0], this.padding[1], [0, 0]], 'reflect');
       let out = x;
       ([1, 2] as const).forEach((axis) => {
@@ -142,8 +140,12 @@ export class DilatedPooling2D extends tfl.layers.Layer {
     return Math.floor((size - ((this.poolSize[a] - 1) * this.dilationRate[a] + 1)) / this.strides[a]) + 1;
   }
 
-  /** 1 / (window taps inside the counted region), per output position, for a padded input of `hw`. */
-  reciprocalCounts(hw: Pair): Float32Array {
+  /**
+   * k² / (window taps inside the counted region), per output position, for a padded input of `hw`: what turns a
+   * valid average (which divides by every tap) into the average of the counted taps. The layer and its ONNX export
+   * both multiply by it.
+   */
+  averageCorrection(hw: Pair): Float32Array {
     const [oh, ow] = [this.outSize(hw[0], 0), this.outSize(hw[1], 1)];
     const taps = (o: number, a: 0 | 1) => {
       let n = 0;
@@ -154,21 +156,20 @@ export class DilatedPooling2D extends tfl.layers.Layer {
       return n;
     };
     const out = new Float32Array(oh * ow);
-    for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) out[y * ow + x] = 1 / Math.max(1, taps(y, 0) * taps(x, 1));
+    for (let y = 0; y < oh; y++) for (let x = 0; x < ow; x++) out[y * ow + x] = (this.poolSize[0] * this.poolSize[1]) / Math.max(1, taps(y, 0) * taps(x, 1));
     return out;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
     return tf.tidy(() => {
-      const x = firstInput(inputs);
+      const x = firstInput(inputs) as tf.Tensor4D;
       const [oh, ow] = [this.outSize(x.shape[1], 0), this.outSize(x.shape[2], 1)];
       const dilated = this.dilationRate.some((d) => d !== 1);
       // TF.js pools with dilation only at stride 1: pool every position, then keep every stride-th.
       let pooled = tf.pool(x, this.poolSize, this.mode, 'valid', this.dilationRate, dilated ? 1 : this.strides) as tf.Tensor4D;
       if (dilated) pooled = everyStep(everyStep(pooled, 1, 0, this.strides[0], oh), 2, 0, this.strides[1], ow);
       if (this.mode === 'max') return pooled;
-      const counts = this.reciprocalCounts([x.shape[1], x.shape[2]]).map((r) => r * this.poolSize[0] * this.poolSize[1]);
-      return tf.mul(pooled, tf.tensor4d(counts, [1, oh, ow, 1]));
+      return tf.mul(pooled, tf.tensor4d(this.averageCorrection([x.shape[1], x.shape[2]]), [1, oh, ow, 1]));
     });
   }
 
@@ -213,7 +214,7 @@ export class ZeroInsertion2D extends tfl.layers.Layer {
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
-    return tf.tidy(() => spread(spread(firstInput(inputs), 1, this.strides[0]), 2, this.strides[1]));
+    return tf.tidy(() => spread(spread(firstInput(inputs) as tf.Tensor4D, 1, this.strides[0]), 2, this.strides[1]));
   }
 
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {

@@ -125,7 +125,7 @@ function exportTensorOp(g: GraphWriter, layer: tfl.layers.Layer, x: string, inSh
       // AveragePool has dilations from opset 19 only; this export writes opset 13.
       if (pool.dilationRate.some((d) => d !== 1)) return unsupported(layer, 'average pooling with dilated taps (ONNX opset 13 has none)');
       const pooled = g.node('AveragePool', [x], `${name}_pool`, attrs.slice(0, 2));
-      const counts = pool.reciprocalCounts([inShape[0], inShape[1]]).map((c) => c * pool.poolSize[0] * pool.poolSize[1]);
+      const counts = pool.averageCorrection([inShape[0], inShape[1]]);
       return g.node('Mul', [pooled, g.constant(`${name}.counts`, [1, 1, outShape[0], outShape[1]], counts)], name);
     }
     case 'Clip': {
