@@ -1,6 +1,5 @@
 /** `cnn-inspect invariance`: how layers and the output change as images are shifted, scaled and rotated (ZF Fig. 5). */
 import * as path from 'node:path';
-import type { InvarianceResult } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { invarianceTable } from '../../../shared/result-tables';
 import { makeJobContext } from '../../engine/base/job-context';
@@ -37,11 +36,6 @@ export async function runInvariance(cx: CommandContext): Promise<void> {
       () => false,
     ),
   );
-  writeFileAtomic(outFile, invarianceCsv(r));
+  writeFileAtomic(outFile, tableCsv(invarianceTable(r)));
   print({ low_layer: r.lowLayer, high_layer: r.highLayer, images: r.images.map((i) => i.label), out: path.resolve(outFile) });
-}
-
-/** CSV rows image,label,transform,value,low_distance,high_distance,probability. */
-function invarianceCsv(r: InvarianceResult): string {
-  return tableCsv(invarianceTable(r));
 }
