@@ -19,6 +19,7 @@ import { readIdx } from '../electron/engine/data/idx';
 import { buildZfFashion } from '../electron/engine/model/architectures';
 import { trainClassifier } from '../electron/engine/train/loop';
 import type { Strategy } from '../electron/engine/train/finetune';
+import { startFinetuneRun } from '../electron/engine/train/fine-tuning-run';
 import { print, round } from './bench-batch';
 
 /** The bundled model's architecture in PyTorch (same layer sizes), trained as ours is: SGD momentum 0.9, batch 64. */
@@ -123,7 +124,9 @@ export async function transferBench(seconds: number): Promise<void> {
       () => false,
     );
     const start = performance.now();
-    const r = await core.finetuneAndSave(
+    const r = await startFinetuneRun(
+      core.requireModel(),
+      core.requireDataset(),
       { strategy, epochs: 10, earlyStopping: false },
       path.join(process.env.CNN_INSPECTOR_WORKSPACE, `run-${strategy}`),
       ctx,

@@ -152,7 +152,7 @@ async function main(): Promise<void> {
   print({ name: 'deconv projection latency p50, default model conv5', value: round(deconvDefault.p50, 1), unit: 'ms' });
   print({ name: 'deconv projection latency p95, default model conv5', value: round(deconvDefault.p95, 1), unit: 'ms' });
   const occStart = performance.now();
-  await core.occlusion(sample, { patch: 7, stride: 1 }, quiet);
+  await core.runJob('occlusion', { image: sample, patch: 7, stride: 1 }, quiet);
   print({ name: 'occlusion map, default model, 7-px square, stride 1 (484 positions)', value: round((performance.now() - occStart) / 1000, 2), unit: 's' });
   print({ name: 'engine pass: decode + preprocess + predict (default model)', value: round(passed / elapsed, 1), unit: 'images/s' });
   print({ name: 'peak RSS during a 2000-image pass', value: round(peakRss / 1024 / 1024, 1), unit: 'MiB' });

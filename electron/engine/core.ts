@@ -11,9 +11,6 @@ import type {
   AtlasLayer,
   AtlasSummary,
   FilterBank,
-  FinetuneSummary,
-  InvarianceParams,
-  InvarianceResult,
   DatasetSummary,
   ImagePage,
   ImageRef,
@@ -29,8 +26,7 @@ import { InspectorError } from '../../shared/errors';
 import { layerActivations, predictProbabilities, topPredictions } from './analyses/activations';
 import { readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { filterBank } from './analyses/filters';
-import { invarianceSweeps } from './analyses/invariance';
-import { occlude, occlusionSensitivity, type OcclusionOptions, type OcclusionResult } from './analyses/occlusion';
+import { occlude } from './analyses/occlusion';
 import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
 import type { JobContext } from './base/job-context';
 import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
@@ -46,8 +42,6 @@ import { releaseBatchSessions } from './runtime/batch-forward';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, ENGINE_VERSION, resolveDatasetPath, resolveModelPath } from './paths';
 import { cacheKey, readCached, writeCached } from './files/result-cache';
 import { pairFolder } from './files/workspace';
-import type { FinetuneOptions } from './train/finetune';
-import { resumeFinetuneRun, startFinetuneRun } from './train/fine-tuning-run';
 
 /** Deterministic dataset-level analyses whose results are kept in the workspace (reopening is instant). */
 interface Upload {
@@ -175,13 +169,7 @@ export class EngineCore implements JobHost {
     if (!job) throw new InspectorError('BAD_ARGUMENT', `Unknown job kind ${String(kind)}`);
     if (!job.cache) return job.run(this, params, ctx);
     const keyParams = job.cache.key ? { ...params, ...(job.cache.key(params) as object) } : params;
-    const key = cacheKey(
-      resolveModelJsonPath(resolveModelPath(this.requireModel().summary.id)),
-      this.requireDataset().summary,
-      kind,
-      keyParams,
-      job.cache.schema,
-    );
+    const key = cacheKey(this.modelFile(), this.requireDataset().summary, kind, keyParams, job.cache.schema);
     const cached = readCached<JobResults[K]>(key);
     if (cached) {
       ctx.progress(1, 1, 'Loaded the saved result');
@@ -190,16 +178,6 @@ export class EngineCore implements JobHost {
     const result = await job.run(this, params, ctx);
     writeCached(key, result);
     return result;
-  }
-
-  /** Fine-tunes a copy of the open model on the open dataset as a run in `dir` (train/fine-tuning-run.ts). */
-  finetuneAndSave(options: FinetuneOptions, dir: string, ctx: JobContext): Promise<FinetuneSummary> {
-    return startFinetuneRun(this.requireModel(), this.requireDataset(), options, dir, ctx);
-  }
-
-  /** Carries on a paused or interrupted run from its last checkpoint. */
-  resumeFinetune(dir: string, ctx: JobContext): Promise<FinetuneSummary> {
-    return resumeFinetuneRun(dir, ctx);
   }
 
   /** The open model as ONNX or TF.js (zip) bytes. */
@@ -223,9 +201,8 @@ export class EngineCore implements JobHost {
     return projectUnit(loaded, input, params.layer, params.unit, params.method, params.position);
   }
 
-  async occlusion(image: ImageRef, options: OcclusionOptions, ctx: JobContext): Promise<OcclusionResult> {
-    const { input } = await this.modelInput(image);
-    return occlusionSensitivity(this.requireModel(), input, options, ctx);
+  modelFile(): string {
+    return resolveModelJsonPath(resolveModelPath(this.requireModel().summary.id));
   }
 
   /** Where the atlas of the open model on the open dataset lives in the workspace. */
@@ -249,25 +226,6 @@ export class EngineCore implements JobHost {
 
   async getAtlasSheet(params: { layer: string; unit: number }): Promise<Uint8Array> {
     return readAtlasSheet(this.atlasDir(), params.layer, params.unit);
-  }
-
-  /** Default images for sweeps: up to 5, spread over the classes (the first image of every n-th class). */
-  defaultSweepImages(count = 5): number[] {
-    const dataset = this.requireDataset();
-    const firstOfClass = dataset.summary.classes.map((_, c) => dataset.entries.findIndex((e) => e.classIndex === c)).filter((i) => i >= 0);
-    const stride = Math.max(1, Math.floor(firstOfClass.length / count));
-    return firstOfClass.filter((_, i) => i % stride === 0).slice(0, count);
-  }
-
-  async invariance(params: InvarianceParams, ctx: JobContext): Promise<InvarianceResult> {
-    const dataset = this.requireDataset();
-    const indices = params.images ?? this.defaultSweepImages();
-    const images = [];
-    for (const index of indices) {
-      const { input, trueClass } = await this.modelInput({ source: 'dataset', index });
-      images.push({ input, trueClass, label: dataset.entries[index].file });
-    }
-    return invarianceSweeps(this.requireModel(), images, params, ctx);
   }
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {

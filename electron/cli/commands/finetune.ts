@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
 import { EngineCore } from '../../engine/core';
+import { resumeFinetuneRun, startFinetuneRun } from '../../engine/train/fine-tuning-run';
 import { STRATEGIES, type Strategy } from '../../engine/train/finetune';
 import { runsRoot } from '../../engine/train/run-store';
 import { type CommandContext, type Flags, parseMultipliers, positiveInt, required } from '../args';
@@ -19,7 +20,9 @@ export async function runFinetune(cx: CommandContext): Promise<void> {
   const training = trainingContext(flags);
   try {
     const r = await pausable(
-      core.finetuneAndSave(
+      startFinetuneRun(
+        core.requireModel(),
+        core.requireDataset(),
         {
           strategy,
           epochs: positiveInt(flags, 'epochs', 10),
@@ -55,7 +58,7 @@ export async function runResume(flags: Flags, out: (text: string) => void): Prom
   await resumer.init();
   const training = trainingContext(flags);
   try {
-    out(`${JSON.stringify(finetuneJson(await pausable(resumer.resumeFinetune(dir, training.ctx), dir)))}\n`);
+    out(`${JSON.stringify(finetuneJson(await pausable(resumeFinetuneRun(dir, training.ctx), dir)))}\n`);
   } finally {
     training.done();
   }

@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../files/atomic';
 import type { JobContext } from '../base/job-context';
 import { projectUnitBatch } from './projection';
 import { buildTopK } from './topk';
+import type { JobDescriptor } from '../features/job-host';
 
 const TILE = 40;
 const GAP = 2;
@@ -248,3 +249,8 @@ export function readAtlasSheet(dir: string, layer: string, unit: number): Uint8A
   }
   return fs.readFileSync(file);
 }
+
+/** The atlas job: top-9 patches and projections per unit, written to the pair's workspace folder. */
+export const atlasJob: JobDescriptor<'atlas'> = {
+  run: (host, params, ctx) => buildAtlas(host.requireModel(), host.requireDataset(), host.atlasDir(), params, ctx),
+};

@@ -16,6 +16,10 @@ import { releaseBatchSessions } from '../runtime/batch-forward';
 import { selectivityOfLayers } from './selectivity';
 import { linearProbes } from './probe';
 import type { JobContext } from '../base/job-context';
+import { stamp } from '../files/workspace';
+import { resolveModelJsonPath } from '../model/tfjs-io';
+import { resolveModelPath } from '../paths';
+import type { JobDescriptor } from '../features/job-host';
 
 function relativeChange(before: tf.Tensor[], after: tf.Tensor[]): number {
   let diff = 0;
@@ -94,4 +98,14 @@ export async function compareModels(
     await releaseBatchSessions(other);
     other.dispose();
   }
+}
+
+/** The compare-models job (schema 2: probe accuracies); it also depends on the other model's file, so a retrained copy gets a new answer. */
+export const compareModelsJob: JobDescriptor<'compareModels'> = {
+  run: (host, params, ctx) => compareModels(host.requireModel(), otherModelFile(params.other), host.requireDataset(), params, ctx),
+  cache: { schema: 2, key: (params) => ({ otherFile: stamp(otherModelFile(params.other)) }) },
+};
+
+function otherModelFile(id: string): string {
+  return resolveModelJsonPath(resolveModelPath(id));
 }

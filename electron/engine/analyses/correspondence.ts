@@ -12,6 +12,7 @@ import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
 import { mulberry32 } from '../base/random';
 import type { JobContext } from '../base/job-context';
+import type { JobDescriptor } from '../features/job-host';
 
 /** [top, left, bottom, right) in input pixels. */
 export type Box = [number, number, number, number];
@@ -135,3 +136,15 @@ export async function correspondence(
   }
   return { layers, images: images.map((i) => i.label), rows };
 }
+
+/** The correspondence job ("Parts"): the chosen dataset images with their part boxes. */
+export const correspondenceJob: JobDescriptor<'correspondence'> = {
+  run: async (host, params, ctx) => {
+    const images = [];
+    for (const index of params.images) {
+      const { input } = await host.modelInput({ source: 'dataset', index });
+      images.push({ input, label: host.requireDataset().entries[index].file });
+    }
+    return correspondence(host.requireModel(), images, params.parts, { layers: params.layers, randomDraws: params.randomDraws }, ctx);
+  },
+};

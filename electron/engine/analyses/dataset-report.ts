@@ -11,6 +11,7 @@ import { toErrorInfo } from '../../../shared/errors';
 import type { Dataset } from '../data/dataset';
 import type { JobContext } from '../base/job-context';
 import { stratifiedSplit } from '../features/splits';
+import type { JobDescriptor } from '../features/job-host';
 
 /** Two 32-bit halves of a 64-bit dHash: row-wise "is this pixel darker than its right neighbour" on a 9×8 grey thumbnail. */
 export async function differenceHash(png: Uint8Array): Promise<[number, number]> {
@@ -134,3 +135,8 @@ export async function datasetReport(dataset: Dataset, ctx: JobContext): Promise<
     unreadable,
   };
 }
+
+/** The dataset-report job: duplicates, look-alikes and unreadable files of the open folder. */
+export const datasetReportJob: JobDescriptor<'datasetReport'> = {
+  run: (host, _params, ctx) => datasetReport(host.requireDataset(), ctx),
+};

@@ -13,6 +13,7 @@ import { averagePrecision, spatialMaxFeatures } from './selectivity';
 import type { JobContext } from '../base/job-context';
 import { trainLinearSvm } from '../features/linear-svm';
 import { stratifiedSplit } from '../features/splits';
+import type { JobDescriptor } from '../features/job-host';
 
 const SUBSET_SIZES = [1, 2, 3, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 80, 100, 128, 256];
 
@@ -84,3 +85,9 @@ export async function distributedCode(
   const overlap = perClass.map((a) => perClass.map((b) => a.topUnits.filter((u) => b.topUnits.includes(u)).length / setSize));
   return { layer, units: unitsCount, sizes, classes: perClass, overlap, setSize, chanceOverlap: setSize / unitsCount, skipped };
 }
+
+/** The distributed-code job. */
+export const distributedCodeJob: JobDescriptor<'distributedCode'> = {
+  run: (host, params, ctx) => distributedCode(host.requireModel(), host.requireDataset(), params.layer, params, ctx),
+  cache: {},
+};

@@ -10,6 +10,7 @@ import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
 import type { JobContext } from '../base/job-context';
+import type { JobDescriptor } from '../features/job-host';
 
 const BATCH = 32;
 
@@ -83,3 +84,8 @@ export async function evaluateModel(loaded: LoadedModel, dataset: Dataset, param
   });
   return { accuracy: counted ? correct / counted : 0, per_class: perClass, confusion, classes, count: counted, skipped, outcomes };
 }
+
+/** The evaluate job: the open model's accuracy on the open dataset. */
+export const evaluateJob: JobDescriptor<'evaluate'> = {
+  run: (host, params, ctx) => evaluateModel(host.requireModel(), host.requireDataset(), params, ctx),
+};

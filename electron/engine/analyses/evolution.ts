@@ -13,6 +13,7 @@ import { cropPng, denormalise, projectionImage } from './atlas';
 import type { JobContext } from '../base/job-context';
 import { projectUnitBatch } from './projection';
 import { buildTopK } from './topk';
+import type { JobDescriptor } from '../features/job-host';
 
 export interface EvolutionOptions {
   layer?: string;
@@ -80,3 +81,9 @@ export async function featureEvolution(
   }
   return { layer, units, checkpoints: stages.map((s) => s.name), cells };
 }
+
+/** The evolution job: a unit's top patches at each checkpoint of the open model's training. */
+export const evolutionJob: JobDescriptor<'evolution'> = {
+  run: (host, params, ctx) => featureEvolution(host.requireModel(), host.modelFile(), host.requireDataset(), params, ctx),
+  cache: {},
+};

@@ -12,6 +12,8 @@ import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
 import { endsInSoftmax, softmaxRows } from '../base/tensors';
 import type { JobContext } from '../base/job-context';
+import type { Dataset } from '../data/dataset';
+import type { JobDescriptor } from '../features/job-host';
 
 export interface InvarianceOptions {
   lowLayer?: string;
@@ -171,3 +173,24 @@ export async function invarianceSweeps(loaded: LoadedModel, images: InvarianceIm
   }
   return { lowLayer, highLayer, images: labels, sweeps };
 }
+
+/** Default images for sweeps: up to `count`, spread over the classes (the first image of every n-th class). */
+export function defaultSweepImages(dataset: Dataset, count = 5): number[] {
+  const firstOfClass = dataset.summary.classes.map((_, c) => dataset.entries.findIndex((e) => e.classIndex === c)).filter((i) => i >= 0);
+  const stride = Math.max(1, Math.floor(firstOfClass.length / count));
+  return firstOfClass.filter((_, i) => i % stride === 0).slice(0, count);
+}
+
+/** The invariance job: the sweeps on the chosen dataset images (a few spread over the classes by default). */
+export const invarianceJob: JobDescriptor<'invariance'> = {
+  run: async (host, params, ctx) => {
+    const dataset = host.requireDataset();
+    const images = [];
+    for (const index of params.images ?? defaultSweepImages(dataset)) {
+      const { input, trueClass } = await host.modelInput({ source: 'dataset', index });
+      images.push({ input, trueClass, label: dataset.entries[index].file });
+    }
+    return invarianceSweeps(host.requireModel(), images, params, ctx);
+  },
+  cache: {},
+};

@@ -14,6 +14,7 @@ import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
 import { endsInSoftmax, softmaxRows } from '../base/tensors';
 import type { JobContext } from '../base/job-context';
+import type { JobDescriptor } from '../features/job-host';
 
 export interface OcclusionOptions {
   patch: number;
@@ -127,3 +128,11 @@ export async function occlusionSensitivity(loaded: LoadedModel, input: Float32Ar
     feature,
   };
 }
+
+/** The occlusion job: one image's occlusion maps. */
+export const occlusionJob: JobDescriptor<'occlusion'> = {
+  run: async (host, params, ctx) => {
+    const { input } = await host.modelInput(params.image);
+    return occlusionSensitivity(host.requireModel(), input, params, ctx);
+  },
+};

@@ -13,6 +13,7 @@ import { openModel, type LoadedModel } from '../model/loaded-model';
 import { releaseBatchSessions } from '../runtime/batch-forward';
 import type { JobContext } from '../base/job-context';
 import { linearProbes } from './probe';
+import type { JobDescriptor } from '../features/job-host';
 
 /** Layers a probe can afford by default: convolution and dense layers of at most this many features. */
 const DEFAULT_MAX_FEATURES = 16384;
@@ -77,3 +78,9 @@ export async function probeOverTraining(
   );
   return { checkpoints: stages.map((s) => s.name), layers, rows, convergedAt };
 }
+
+/** The probes-over-training job: linear probes at each checkpoint of the open model's training. */
+export const probeTrainingJob: JobDescriptor<'probeTraining'> = {
+  run: (host, params, ctx) => probeOverTraining(host.requireModel(), host.modelFile(), host.requireDataset(), params, ctx),
+  cache: {},
+};

@@ -26,6 +26,7 @@ import type { JobContext } from '../base/job-context';
 import { readTidy } from '../base/tensors';
 import { gatherRows } from '../features/rows';
 import { stratifiedSplit } from '../features/splits';
+import type { JobDescriptor } from '../features/job-host';
 
 /** The loss's L2 penalty on the weights, λ·‖w‖². */
 export const WEIGHT_DECAY = 1e-4;
@@ -471,3 +472,9 @@ async function runOnThreads(tasks: ProbeTask[], threads: number, report: (i: num
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }
+
+/** The linear-probes job. */
+export const probeJob: JobDescriptor<'probe'> = {
+  run: async (host, params, ctx) => ({ rows: await linearProbes(host.requireModel(), host.requireDataset(), params, ctx) }),
+  cache: {},
+};

@@ -10,17 +10,13 @@ import {
   PROBE_ABLATION_LABELS,
   PROBE_ABLATIONS,
   type GrandmotherResult,
-  type JobKind,
-  type JobParams,
-  type JobResults,
   type ProbeAblation,
   type ProbeRow,
   type SelectivityResult,
   type SparsityResult,
 } from '../../../shared/contract';
 import type { JobContext } from '../base/job-context';
-import type { Dataset } from '../data/dataset';
-import type { LoadedModel } from '../model/loaded-model';
+import type { JobDescriptor, JobHost } from '../features/job-host';
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 const pct = (v: number) => `${(v * 100).toFixed(1)} %`;
@@ -179,15 +175,8 @@ ${probeSvg}
 }
 
 /** Runs (or reads from the cache) the four analyses on the engine's open model and dataset and renders the page. */
-/** What the report needs of the engine: the open model and dataset, and the other jobs (through their cache). */
-export interface ReportHost {
-  requireModel(): LoadedModel;
-  requireDataset(): Dataset;
-  runJob<K extends JobKind>(kind: K, params: JobParams[K], ctx: JobContext): Promise<JobResults[K]>;
-}
-
 export async function buildReport(
-  core: ReportHost,
+  core: Pick<JobHost, 'requireModel' | 'requireDataset' | 'runJob'>,
   options: { layers?: string[]; gmcLayer?: string; probeLayers?: string[] },
   ctx: JobContext,
 ): Promise<string> {
@@ -218,3 +207,8 @@ export async function buildReport(
     date: new Date(),
   });
 }
+
+/** The report job: one HTML page made of other jobs' results (through the host's cache). */
+export const reportJob: JobDescriptor<'report'> = {
+  run: async (host, params, ctx) => ({ html: await buildReport(host, params, ctx) }),
+};

@@ -18,6 +18,7 @@ import { mulberry32, shuffledIndices } from '../base/random';
 import { batchForward } from '../runtime/batch-forward';
 import { collectActivations, mapsReader, readNonzero, readSpatialMax, requireClasses } from '../features/collect';
 import type { JobContext } from '../base/job-context';
+import type { JobDescriptor } from '../features/job-host';
 
 const BATCH = 32;
 const THRESHOLDS = 100;
@@ -315,3 +316,28 @@ export async function grandmotherCells(
   });
   return { ap, classes, curves: grandmotherCurves(scores, labels, ap), skipped };
 }
+
+/** The sparsity job. */
+export const sparsityJob: JobDescriptor<'sparsity'> = {
+  run: (host, params, ctx) => sparsity(host.requireModel(), host.requireDataset(), params.layers, ctx),
+  cache: {},
+};
+
+/** The selectivity job: all chosen layers in one pair of passes over the dataset. */
+export const selectivityJob: JobDescriptor<'selectivity'> = {
+  run: async (host, params, ctx) => {
+    const { layers } = await selectivityOfLayers(host.requireModel(), host.requireDataset(), params.layers, ctx);
+    return { layers: layers.map(({ layer, aue }) => ({ layer, aue, cumulative: cumulativeAue(aue) })), classes: host.requireDataset().summary.classes.length };
+  },
+  cache: {},
+};
+
+/** The grandmother-cells job (schema 2: precision–recall curves). */
+export const gmcJob: JobDescriptor<'gmc'> = {
+  run: async (host, params, ctx) => {
+    const { ap, classes, curves } = await grandmotherCells(host.requireModel(), host.requireDataset(), params.layer, ctx);
+    const summary = host.requireDataset().summary;
+    return { layer: params.layer, classes, ap, prevalence: summary.classes.map((c) => c.count / Math.max(1, summary.count)), recalls: [...PR_RECALLS], curves };
+  },
+  cache: { schema: 2 },
+};

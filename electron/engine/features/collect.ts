@@ -27,6 +27,7 @@ import { stamp, workspaceRoot } from '../files/workspace';
 import { mirrorImages } from './augment';
 import type { JobContext } from '../base/job-context';
 import { datasetFingerprint } from './fingerprint';
+import type { JobDescriptor } from './job-host';
 
 const BATCH = 32;
 /** Maps of a layer bigger than this in float32 are kept as float16 (unless float32 is asked for). */
@@ -296,3 +297,12 @@ export function describeActivations(acts: Activations, layers: string[]): Collec
     skipped: acts.skipped,
   };
 }
+
+/** The collect job: the chosen layers' activations over the open dataset, as .npy files in the workspace. */
+export const collectActivationsJob: JobDescriptor<'collectActivations'> = {
+  run: async (host, params, ctx) =>
+    describeActivations(
+      await collectActivations(host.requireModel(), host.requireDataset(), params.layers, { maps: params.maps, mapsDtype: params.mapsDtype }, ctx),
+      params.layers,
+    ),
+};

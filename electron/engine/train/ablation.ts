@@ -16,6 +16,7 @@ import type { LoadedModel } from '../model/loaded-model';
 import { loadAll } from './finetune';
 import { evaluateAccuracy, trainClassifier } from './loop';
 import { stratifiedSplit } from '../features/splits';
+import type { JobDescriptor } from '../features/job-host';
 
 interface LayerConfig {
   class_name: string;
@@ -207,3 +208,8 @@ export async function architectureAblation(pretrained: LoadedModel, dataset: Dat
     release();
   }
 }
+
+/** The architecture-ablation job. */
+export const ablationJob: JobDescriptor<'ablation'> = {
+  run: (host, params, ctx) => architectureAblation(host.requireModel(), host.requireDataset(), params, ctx),
+};

@@ -19,7 +19,8 @@ import { releaseBatchSessions } from '../runtime/batch-forward';
 import { finetune, type FinetuneOptions, type FinetuneResult } from './finetune';
 import type { TrainState } from './loop';
 import { modelCard, modelCardHtml, modelCardJson } from './model-card';
-import { abandonRun, createRun, finishRun, loadState, readRun, runInfo, saveState, writeRun, type RunRecord } from './run-store';
+import { abandonRun, createRun, finishRun, loadState, readRun, runDir, runInfo, runsRoot, saveState, writeRun, type RunRecord } from './run-store';
+import type { JobDescriptor } from '../features/job-host';
 
 /**
  * Fine-tunes a copy of the open model on the open dataset as a run in `dir`: checkpoints as it goes (so a pause,
@@ -145,3 +146,20 @@ async function trainRun(dir: string, run: RunRecord, dataset: Dataset, resume: T
   finishRun(dir, run);
   return summary;
 }
+
+/** The fine-tuning job: a new run in the workspace's runs folder, named by its start time and strategy. */
+export const finetuneJob: JobDescriptor<'finetune'> = {
+  run: (host, params, ctx) =>
+    startFinetuneRun(
+      host.requireModel(),
+      host.requireDataset(),
+      params,
+      path.join(runsRoot(), `${new Date().toISOString().replace(/[:.]/g, '-')}-${params.strategy}`),
+      ctx,
+    ),
+};
+
+/** The resume job: a paused or interrupted run carried on from its last checkpoint. */
+export const resumeFinetuneJob: JobDescriptor<'resumeFinetune'> = {
+  run: (_host, params, ctx) => resumeFinetuneRun(runDir(params.run), ctx),
+};

@@ -17,6 +17,7 @@ import { variantConfig } from './ablation';
 import { evaluateAccuracy, inputRows, trainClassifier, type LabelledArray } from './loop';
 import { mulberry32, shuffledIndices } from '../base/random';
 import { stratifiedSplit } from '../features/splits';
+import type { JobDescriptor } from '../features/job-host';
 
 const DEFAULT_COUNTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
 
@@ -169,3 +170,9 @@ function summarise(perClass: number, accuracies: number[]): ImagesPerClassResult
   const std = Math.sqrt(accuracies.reduce((s, a) => s + (a - mean) ** 2, 0) / accuracies.length);
   return { perClass, accuracy: mean, std, runs: accuracies.length };
 }
+
+/** The images-per-class job: accuracy against the number of training images per class. */
+export const imagesPerClassJob: JobDescriptor<'imagesPerClass'> = {
+  run: (host, params, ctx) => imagesPerClassCurve(host.requireModel(), host.requireDataset(), params, ctx),
+  cache: {},
+};

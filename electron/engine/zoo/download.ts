@@ -13,7 +13,8 @@ import { IMAGENET_CLASSES } from '../../../shared/imagenet-classes';
 import type { JobContext } from '../base/job-context';
 import { readModelSettings, writeModelSettings } from '../model/registry';
 import { workspaceRoot } from '../files/workspace';
-import { activeZooCatalog, DEFAULT_ZOO_MIRROR } from './catalog';
+import { activeZooCatalog, DEFAULT_ZOO_MIRROR, findZooEntry } from './catalog';
+import type { JobDescriptor } from '../features/job-host';
 
 export interface ZooOptions {
   /** Base URL the entry's path is appended to (default: CNN_INSPECTOR_ZOO_MIRROR, else the Hugging Face mirror). */
@@ -307,3 +308,8 @@ async function copyIn(entry: ZooEntry, from: string, file: string, ctx: JobConte
   fs.renameSync(`${file}.part`, file);
   return done(0);
 }
+
+/** The zoo-download job: one catalog model, checked against its pinned SHA-256. */
+export const zooDownloadJob: JobDescriptor<'zooDownload'> = {
+  run: (_host, params, ctx) => downloadZooModel(findZooEntry(params.name), ctx),
+};
