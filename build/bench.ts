@@ -4,6 +4,8 @@
  *    chosen backend; PyTorch CPU (/usr/bin/python3, when `import torch` works) on the same ZFNet-224 as the peer
  *  - transfer learning (bench-transfer.ts): training images/s vs PyTorch, the four strategies on 1 000 PNG images
  *  - peak RSS and tensor count after a 2 000-image pass through the engine (decode → preprocess → predict)
+ *  - the classroom (bench-classroom.ts): 30 simulated students on loopback for 60 s, p50/p95 per request kind
+ *    against one student alone, errors, and the server's memory before and after
  * Ratios are ours / peer for throughputs (higher is better).
  */
 import * as fs from 'node:fs';
@@ -18,6 +20,8 @@ import { openModel } from '../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import * as os from 'node:os';
 import { transferBench } from './bench-transfer';
+import { classroomBench } from './bench-classroom';
+import { PROJECT_ROOT } from '../electron/engine/paths';
 import { agrawalSuiteBench, batchPathBench, imagesPerSecond, importedModelsBench, loadOnly, print, round, torchImagesPerSecond } from './bench-batch';
 
 /** Images/s of a tfjs model's predict on random [batch, ...shape] inputs (read back, so the work is done). */
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
   if (process.env.BENCH_ONLY === 'agrawal') return agrawalSuiteBench();
   if (process.env.BENCH_ONLY === 'transfer') return transferBench(seconds);
+  if (process.env.BENCH_ONLY === 'classroom') return classroomBench(PROJECT_ROOT);
 
   const fashion = buildZfFashion(1);
   print({
@@ -161,6 +166,7 @@ async function main(): Promise<void> {
   await importedModelsBench(seconds, __filename);
   await agrawalSuiteBench();
   await transferBench(seconds);
+  await classroomBench(PROJECT_ROOT);
 }
 
 const loadOnlyAt = process.argv.indexOf('--load-only');

@@ -713,6 +713,8 @@ export interface JobProgress {
   total: number;
   message: string;
   metrics?: TrainingMetrics;
+  /** While it waits for a worker: how many jobs are ahead of it (running ones included). */
+  waiting?: number;
 }
 
 /** The ways to fine-tune (CS231n's transfer-learning recipe plus training from scratch), defined once. */
@@ -792,6 +794,23 @@ export interface ModelSettings {
   preprocessing?: Preprocessing;
 }
 
+/** Who a classroom client is: the person who started the server, or a student who came by the student link. */
+export const CLASSROOM_ROLES = ['instructor', 'student'] as const;
+export type ClassroomRole = (typeof CLASSROOM_ROLES)[number];
+
+/** This window's place in a classroom (browser mode only). */
+export interface SessionInfo {
+  /** Names this window's session: given back on reconnect (a reload), it keeps the session's model, images and jobs. */
+  id: string;
+  role: ClassroomRole;
+  /** The link students open (the machine's LAN address in classroom mode); the instructor's windows only. */
+  studentUrl?: string;
+  /** Dataset jobs students may start (the instructor chooses); interactive views are always open to them. */
+  studentJobs: JobKind[];
+  /** Windows open now: the instructor's and the students'. */
+  sessions: { instructor: number; student: number };
+}
+
 export interface AppState {
   version: string;
   backend: BackendInfo;
@@ -799,6 +818,7 @@ export interface AppState {
   dataset?: DatasetSummary;
   /** 'electron' | 'browser' — how this client is connected. */
   transport: string;
+  session?: SessionInfo;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -856,6 +876,8 @@ export interface InspectorApi {
   listZoo(): Promise<ZooListing>;
   /** Deletes an unfinished run and its saved state. */
   discardRun(params: { run: string }): Promise<void>;
+  /** Classroom mode, the instructor only: the dataset jobs students may start (the others stay the instructor's). */
+  setStudentJobs(params: { kinds: JobKind[] }): Promise<SessionInfo>;
   getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]>;
 }
 
@@ -903,6 +925,7 @@ export const COMMANDS = [
   'listRuns',
   'listZoo',
   'discardRun',
+  'setStudentJobs',
 ] as const satisfies ReadonlyArray<keyof InspectorApi>;
 
 export type CommandName = (typeof COMMANDS)[number];

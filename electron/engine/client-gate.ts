@@ -8,11 +8,31 @@
  *    cancelled or read, and the results of at most `maxKeptJobs` are kept;
  *  - uploaded images: at most `maxUploadBytes` held per client, oldest forgotten first;
  *  - calls in flight: at most `maxCallsInFlight` (TOO_MANY_JOBS);
- * and when the client leaves (`close`) its uploads, unfinished model upload and kept results are released.
+ * A classroom student's gate (`rules` given) also keeps them to what the instructor offers: the models and folders
+ * the instructor has open, their own images, the interactive views and the dataset jobs the instructor allows —
+ * no uploads of models or folders, no settings, no runs deleted (STUDENT_NOT_ALLOWED).
+ * When the client leaves (`close`) its uploads, unfinished model upload and kept results are released.
  * `call` never throws: every failure is a rejected promise with a coded error.
  */
 import * as path from 'node:path';
 import type { CommandName, JobKind, JobParams } from '../../shared/contract';
+
+/** What a classroom lets its students do, decided by the instructor's session. */
+export interface StudentRules {
+  /** Whether students may open this model (`what` 'model') or image folder: the instructor has it open, or had. */
+  offers(what: 'model' | 'dataset', id: string): boolean;
+  allowsJob(kind: JobKind): boolean;
+}
+
+/** Commands that change the server's files or what others may do: the instructor's only, each with what a student is told. */
+const INSTRUCTOR_ONLY_WHAT = {
+  uploadModel: 'Sending a model to the server',
+  saveModelSettings: 'Changing a model’s settings',
+  addDatasetFiles: 'Sending a folder of images to the server',
+  discardRun: 'Deleting a training run',
+  setStudentJobs: 'Choosing what students may run',
+} as const satisfies Partial<Record<CommandName, string>>;
+const INSTRUCTOR_ONLY: ReadonlySet<string> = new Set(Object.keys(INSTRUCTOR_ONLY_WHAT));
 import { InspectorError } from '../../shared/errors';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID } from './paths';
 import type { InspectorService } from './service';
@@ -70,6 +90,8 @@ export class ClientGate {
     /** Names this client's private files (its partial model upload). */
     readonly clientId: string,
     private readonly limits: ClientLimits = DEFAULT_CLIENT_LIMITS,
+    /** Given for a classroom student: what they may open and run. */
+    private readonly rules?: StudentRules,
   ) {}
 
   async call(command: unknown, params: unknown): Promise<unknown> {
@@ -87,6 +109,7 @@ export class ClientGate {
   }
 
   private async route(command: CommandName, p: Record<string, unknown>): Promise<unknown> {
+    if (this.rules) this.checkStudent(this.rules, command, p);
     const s = this.service;
     switch (command) {
       case 'openModel':
@@ -113,13 +136,28 @@ export class ClientGate {
     return fn.call(s, p);
   }
 
+  /** A student's request against what the instructor offers; throws STUDENT_NOT_ALLOWED otherwise. */
+  private checkStudent(rules: StudentRules, command: CommandName, p: Record<string, unknown>): void {
+    const refuse = (what: string) => new InspectorError('STUDENT_NOT_ALLOWED', `${what}: in the classroom, the instructor decides this`);
+    if (INSTRUCTOR_ONLY.has(command)) throw refuse(INSTRUCTOR_ONLY_WHAT[command as keyof typeof INSTRUCTOR_ONLY_WHAT]);
+    if (command === 'exportModel' && p.path !== undefined) throw refuse('Exporting another model');
+    if (command === 'openModel' || command === 'openDataset') {
+      const what = command === 'openModel' ? 'model' : 'dataset';
+      const id = typeof p.path === 'string' ? p.path : what === 'model' ? BUNDLED_MODEL_ID : BUNDLED_SAMPLES_ID;
+      if (!rules.offers(what, id)) throw refuse(`Opening ${what === 'model' ? 'a model' : 'a folder'} the instructor has not opened`);
+    }
+    if (command === 'startJob' && !rules.allowsJob((p as { kind: JobKind }).kind)) {
+      throw refuse(`Running ${String(p.kind)} (the instructor can allow it for the class)`);
+    }
+  }
+
   private async uploadImage(p: { name: string; bytes: Uint8Array }): Promise<unknown> {
     const uploaded = await this.service.uploadImage(p);
     this.uploads.push({ id: (uploaded.ref as { id: string }).id, bytes: p.bytes.length });
     // Over the quota, the oldest uploads are forgotten (a class clicking through photos never hits a wall).
     const evicted: string[] = [];
     while (this.uploadBytes > this.limits.maxUploadBytes && this.uploads.length > 1) evicted.push(this.uploads.shift()!.id);
-    await this.service.host.removeUploads(evicted);
+    await this.service.engine.removeUploads(evicted);
     return uploaded;
   }
 
@@ -146,7 +184,7 @@ export class ClientGate {
     this.closed = true;
     this.service.forgetJobs(this.jobs.splice(0));
     this.service.dropPartialUpload(this.clientId);
-    await this.service.host.removeUploads(this.uploads.splice(0).map((u) => u.id));
+    await this.service.engine.removeUploads(this.uploads.splice(0).map((u) => u.id));
   }
 
   /** Whether this client started the job (its progress and end are sent to it alone). */

@@ -35,10 +35,10 @@ import { openDataset, type Dataset } from './data/dataset';
 import { checkImage, displayPng, npyDisplayPng, sniffType, toModelInput } from './data/image';
 import { JOBS, type JobDescriptor, type JobHost } from './jobs';
 import { openModel, type LoadedModel } from './model/loaded-model';
+import { acquireModel, releaseModel, shelfContents } from './model/model-shelf';
 import type { LoadProgress } from './model/registry';
 import { resolveModelJsonPath } from './model/tfjs-io';
 import { exportModelBytes } from './model/export';
-import { releaseBatchSessions } from './runtime/batch-forward';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID, ENGINE_VERSION, resolveDatasetPath, resolveModelPath } from './paths';
 import { cacheKey, readCached, writeCached } from './files/result-cache';
 import { pairFolder } from './files/workspace';
@@ -62,9 +62,9 @@ export class EngineCore implements JobHost {
 
   async openModel(id: string | undefined, onProgress?: LoadProgress): Promise<ModelSummary> {
     const modelId = id ?? BUNDLED_MODEL_ID;
-    const loaded = await openModel(resolveModelPath(modelId), modelId, onProgress);
-    if (this.model) void releaseBatchSessions(this.model);
-    this.model?.dispose();
+    // Shared with every session of this thread that has the same file open (see model/model-shelf.ts).
+    const loaded = await acquireModel(resolveModelPath(modelId), modelId, onProgress);
+    if (this.model) releaseModel(this.model);
     this.model = loaded;
     return loaded.summary;
   }
@@ -230,6 +230,19 @@ export class EngineCore implements JobHost {
 
   buildTopK(options: TopKOptions, ctx: JobContext): Promise<TopKIndex[]> {
     return buildTopK(this.requireModel(), this.requireDataset(), options, ctx);
+  }
+
+  /** The session ended: its hold on the model and its uploads go (the model stays while other sessions hold it). */
+  close(): void {
+    if (this.model) releaseModel(this.model);
+    this.model = undefined;
+    this.dataset = undefined;
+    this.uploads.clear();
+  }
+
+  /** The models this thread holds for all its sessions, with how many sessions hold each. */
+  modelsHeld(): Array<{ id: string; holders: number }> {
+    return shelfContents();
   }
 
   numTensors(): number {

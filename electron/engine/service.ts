@@ -43,15 +43,30 @@ import type {
   TrainingRunInfo,
   ZooListing,
   UploadedImage,
+  SessionInfo,
 } from '../../shared/contract';
 import { listUnfinishedRuns, readRun, runDir, runInfo } from './train/run-store';
 import { listZoo } from './zoo/download';
 import { InspectorError, toErrorInfo, type ErrorInfo } from '../../shared/errors';
 import { validateJobParams } from './validate';
-import { EngineHost, type EngineHostOptions } from './host';
+import { EngineHost, LOCAL_SESSION, type EngineHostOptions, type EngineSession } from './host';
+
+export interface ServiceOptions extends EngineHostOptions {
+  transport?: string;
+  /** The session this service speaks for on a shared host (a classroom's tab); the desktop window has one. */
+  session?: string;
+  /** Its jobs' place in the host's queue: 0 (the instructor, the desktop) before 1 (a classroom student). */
+  jobPriority?: number;
+  /** The session's place in a classroom, part of every state this service reports. */
+  describeSession?: () => SessionInfo;
+  /** What the classroom lets this session (an instructor's) decide for the students. */
+  classroom?: { setStudentJobs(kinds: JobKind[]): void };
+}
 
 interface JobRecord {
   kind: JobKind;
+  /** Settles when the job ends, however it ends. */
+  ended: Promise<unknown>;
   status: JobStatus;
   /** Its client left: drop the record when the job ends. */
   forget?: boolean;
@@ -83,8 +98,13 @@ function checkModelUploadName(given: string): string {
 const partialUploadPath = (owner: string): string =>
   path.join(workspaceRoot(), 'uploaded-models', 'partial', `${createHash('sha256').update(owner).digest('hex').slice(0, 16)}.part`);
 
+const waitingMessage = (ahead: number): string => (ahead === 0 ? 'Starting' : `Waiting for ${ahead} job${ahead === 1 ? '' : 's'} ahead of this one`);
+
 export class InspectorService implements Inspector {
   readonly host: EngineHost;
+  readonly engine: EngineSession;
+  private readonly ownsHost: boolean;
+  private readonly jobPriority: number;
   private model?: ModelSummary;
   private dataset?: DatasetSummary;
   private readonly jobs = new Map<string, JobRecord>();
@@ -95,12 +115,20 @@ export class InspectorService implements Inspector {
     modelLoading: new Set(),
   };
 
-  constructor(options: EngineHostOptions & { transport?: string } = {}, host?: EngineHost) {
+  /** With `host`, one session of a host others share (classroom mode); without, the host is its own. */
+  constructor(options: ServiceOptions = {}, host?: EngineHost) {
+    this.ownsHost = host === undefined;
     this.host = host ?? new EngineHost(options);
+    this.engine = this.host.session(options.session ?? LOCAL_SESSION);
+    this.jobPriority = options.jobPriority ?? 0;
+    this.describeSession = options.describeSession;
+    this.classroom = options.classroom;
     this.transport = options.transport ?? 'in-process';
   }
 
   private readonly transport: string;
+  private readonly describeSession?: () => SessionInfo;
+  private readonly classroom?: ServiceOptions['classroom'];
 
   private emit<E extends EventName>(name: E, payload: EventPayloads[E]): void {
     for (const listener of this.listeners[name]) (listener as (e: EventPayloads[E]) => void)(payload);
@@ -128,6 +156,11 @@ export class InspectorService implements Inspector {
     return this.on('modelLoading', handler);
   }
 
+  /** Tells this session's windows the state again (its classroom changed: who is here, what students may run). */
+  refreshState(): Promise<void> {
+    return this.announceState();
+  }
+
   private async announceState(): Promise<void> {
     if (this.listeners.stateChanged.size > 0) this.emit('stateChanged', await this.getState());
   }
@@ -146,6 +179,7 @@ export class InspectorService implements Inspector {
       ...(this.model ? { model: this.model } : {}),
       ...(this.dataset ? { dataset: this.dataset } : {}),
       transport: this.transport,
+      ...(this.describeSession ? { session: this.describeSession() } : {}),
     };
   }
 
@@ -154,7 +188,7 @@ export class InspectorService implements Inspector {
     const report = (done: number, total: number, message: string) => this.emit('modelLoading', { path: file, done, total, message });
     report(0, 1, 'Opening the model');
     try {
-      this.model = await this.host.broadcastWithProgress('openModel', 'model', report, params?.path);
+      this.model = await this.engine.broadcastWithProgress('openModel', 'model', report, params?.path);
     } finally {
       report(1, 1, 'Done');
     }
@@ -210,7 +244,7 @@ export class InspectorService implements Inspector {
   }
 
   exportModel(params: { format: ExportFormat; path?: string }): Promise<ExportedModel> {
-    return this.host.call('exportModel', params);
+    return this.engine.call('exportModel', params);
   }
 
   async addDatasetFiles(params: {
@@ -243,79 +277,86 @@ export class InspectorService implements Inspector {
   }
 
   async openDataset(params: { path?: string }): Promise<DatasetSummary> {
-    this.dataset = await this.host.broadcast('openDataset', 'dataset', params?.path);
+    this.dataset = await this.engine.broadcast('openDataset', 'dataset', params?.path);
     await this.announceState();
     return this.dataset;
   }
 
   listImages(params: { offset: number; limit: number; classIndex?: number }): Promise<ImagePage> {
-    return this.host.call('listImages', params);
+    return this.engine.call('listImages', params);
   }
 
   getImage(params: { image: ImageRef; size?: number }): Promise<Uint8Array> {
-    return this.host.call('getImage', params);
+    return this.engine.call('getImage', params);
   }
 
   uploadImage(params: { name: string; bytes: Uint8Array }): Promise<UploadedImage> {
     const id = randomUUID();
-    return this.host.broadcast('addUpload', `upload:${id}`, id, params.name, params.bytes);
+    return this.engine.broadcast('addUpload', `upload:${id}`, id, params.name, params.bytes);
   }
 
   predict(params: { image: ImageRef; top?: number }): Promise<PredictResult> {
-    return this.host.call('predict', params);
+    return this.engine.call('predict', params);
   }
 
   activations(params: { image: ImageRef; layer: string }): Promise<ActivationMaps> {
-    return this.host.call('activations', params);
+    return this.engine.call('activations', params);
   }
 
   project(params: { image: ImageRef; layer: string; unit: number; method: ProjectionMethod; position?: number[] }): Promise<ProjectionResult> {
-    return this.host.call('project', params);
+    return this.engine.call('project', params);
   }
 
   getFilters(params: { layer?: string }): Promise<FilterBank> {
-    return this.host.call('getFilters', params ?? {});
+    return this.engine.call('getFilters', params ?? {});
   }
 
   getAtlas(): Promise<AtlasSummary | null> {
-    return this.host.call('getAtlas');
+    return this.engine.call('getAtlas');
   }
 
   getAtlasLayer(params: { layer: string }): Promise<AtlasLayer> {
-    return this.host.call('getAtlasLayer', params);
+    return this.engine.call('getAtlasLayer', params);
   }
 
   getAtlasSheet(params: { layer: string; unit: number }): Promise<Uint8Array> {
-    return this.host.call('getAtlasSheet', params);
+    return this.engine.call('getAtlasSheet', params);
   }
 
   async startJob<K extends JobKind>(params: { kind: K; params: JobParams[K] }): Promise<{ jobId: string }> {
     validateJobParams(params.kind, params.params);
     const jobId = randomUUID();
     const kind = params.kind;
-    const record: JobRecord = { kind, status: 'queued' };
+    const record: JobRecord = { kind, status: 'queued', ended: Promise.resolve() };
     this.jobs.set(jobId, record);
-    this.host
-      .runJob(jobId, kind, params.params, (done, total, message, metrics) => {
+    const run = this.host.runJob({
+      session: this.engine.id,
+      priority: this.jobPriority,
+      jobId,
+      kind,
+      params: params.params,
+      onProgress: (done, total, message, metrics) => {
         record.status = 'running';
         this.emit('jobProgress', { jobId, kind, done, total, message, ...(metrics ? { metrics } : {}) });
-      })
-      .then(
-        (result) => {
-          record.status = 'done';
-          record.result = record.forget ? undefined : result;
-          this.emit('jobFinished', { jobId, kind, status: 'done' });
-          if (record.forget) this.jobs.delete(jobId);
-        },
-        (error: unknown) => {
-          const info = toErrorInfo(error);
-          // A paused run ends like a cancelled job; its JOB_PAUSED error says it can be resumed.
-          record.status = info.code === 'JOB_CANCELLED' || info.code === 'JOB_PAUSED' ? 'cancelled' : 'failed';
-          record.error = info;
-          this.emit('jobFinished', { jobId, kind, status: record.status, error: info });
-          if (record.forget) this.jobs.delete(jobId);
-        },
-      );
+      },
+      onWaiting: (ahead) => this.emit('jobProgress', { jobId, kind, done: 0, total: 1, message: waitingMessage(ahead), waiting: ahead }),
+    });
+    record.ended = run.then(
+      (result) => {
+        record.status = 'done';
+        record.result = record.forget ? undefined : result;
+        this.emit('jobFinished', { jobId, kind, status: 'done' });
+        if (record.forget) this.jobs.delete(jobId);
+      },
+      (error: unknown) => {
+        const info = toErrorInfo(error);
+        // A paused run ends like a cancelled job; its JOB_PAUSED error says it can be resumed.
+        record.status = info.code === 'JOB_CANCELLED' || info.code === 'JOB_PAUSED' ? 'cancelled' : 'failed';
+        record.error = info;
+        this.emit('jobFinished', { jobId, kind, status: record.status, error: info });
+        if (record.forget) this.jobs.delete(jobId);
+      },
+    );
     return { jobId };
   }
 
@@ -337,6 +378,13 @@ export class InspectorService implements Inspector {
     const info = runInfo(params.run, readRun(dir));
     if (info.status === 'running') throw new InspectorError('BAD_ARGUMENT', 'The run is training now: pause or cancel it first');
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  async setStudentJobs(params: { kinds: JobKind[] }): Promise<SessionInfo> {
+    if (!this.classroom || !this.describeSession)
+      throw new InspectorError('BAD_ARGUMENT', 'Only the instructor of a classroom (browser mode) chooses what students run');
+    this.classroom.setStudentJobs(params.kinds);
+    return this.describeSession();
   }
 
   /** Whether a job is still queued or running (undefined: no such job). */
@@ -364,7 +412,17 @@ export class InspectorService implements Inspector {
     throw new InspectorError('BAD_ARGUMENT', `The job is still ${record.status}`);
   }
 
-  dispose(): Promise<void> {
-    return this.host.dispose();
+  /**
+   * Ends this service: its own host is stopped; on a shared host, its session's jobs are cancelled and, once they
+   * have stopped, its state leaves every worker (a shared model stays while another session holds it).
+   */
+  async dispose(): Promise<void> {
+    if (this.ownsHost) return this.host.dispose();
+    const unfinished = [...this.jobs].filter(([, r]) => r.status === 'queued' || r.status === 'running');
+    for (const [jobId] of unfinished) this.host.cancelJob(jobId, 'discard');
+    await Promise.all(unfinished.map(([, r]) => r.ended));
+    this.jobs.clear();
+    for (const set of Object.values(this.listeners)) set.clear();
+    await this.engine.close();
   }
 }

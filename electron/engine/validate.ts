@@ -2,7 +2,7 @@
  * Payload validation for everything that arrives over a transport (IPC, WebSocket): a malformed request is a
  * BAD_ARGUMENT with a message, never an exception deep in the engine. Job parameters: shared/param-checks.ts.
  */
-import { COMMANDS, MAX_IMAGE_UPLOAD_BYTES, PROJECTION_METHODS, type CommandName } from '../../shared/contract';
+import { COMMANDS, JOB_KINDS, MAX_IMAGE_UPLOAD_BYTES, PROJECTION_METHODS, type CommandName } from '../../shared/contract';
 import { InspectorError } from '../../shared/errors';
 import { MAX_LAYER_WIDTH, checkImageRef, fail, isObject, isPreprocessing, validateJobParams } from '../../shared/param-checks';
 
@@ -115,6 +115,11 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
       return;
     case 'discardRun':
       if (typeof p.run !== 'string') fail('discardRun: run must be a run name');
+      return;
+    case 'setStudentJobs':
+      if (!Array.isArray(p.kinds) || p.kinds.length > JOB_KINDS.length || !p.kinds.every((k) => (JOB_KINDS as readonly unknown[]).includes(k))) {
+        fail(`setStudentJobs: kinds must be a list of job kinds (${JOB_KINDS.join(', ')})`);
+      }
       return;
   }
 }

@@ -24,6 +24,8 @@ export const WORKER_METHODS = [
   'getAtlasSheet',
   'exportModel',
   'numTensors',
+  'modelsHeld',
+  'close',
 ] as const satisfies ReadonlyArray<keyof EngineCore>;
 
 export type WorkerMethod = (typeof WORKER_METHODS)[number];
@@ -32,10 +34,17 @@ export type WorkerAnswer<M extends WorkerMethod> = Awaited<ReturnType<EngineCore
 
 export type HostToWorker =
   | { type: 'init'; id: number; preferred?: BackendName; allowNative: boolean }
-  | { type: 'call'; id: number; method: WorkerMethod; args: unknown[] }
-  | { type: 'job'; id: number; jobId: string; kind: JobKind; params: JobParams[JobKind]; cancelFlag: SharedArrayBuffer };
+  | { type: 'call'; id: number; session: string; method: WorkerMethod; args: unknown[] }
+  | { type: 'job'; id: number; session: string; jobId: string; kind: JobKind; params: JobParams[JobKind]; cancelFlag: SharedArrayBuffer };
 
 export type WorkerToHost =
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: ErrorInfo }
-  | { type: 'progress'; jobId: string; done: number; total: number; message: string; metrics?: TrainingMetrics };
+  | {
+      type: 'progress';
+      /** The request it is about (a job, a model being opened). */ id: number;
+      done: number;
+      total: number;
+      message: string;
+      metrics?: TrainingMetrics;
+    };

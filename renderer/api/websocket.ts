@@ -11,10 +11,33 @@ export function onConnectionChange(listener: ConnectionListener): () => void {
   return () => connectionListeners.delete(listener);
 }
 
+/** This tab's session on the server (sessionStorage: a reload keeps it, another tab gets its own). */
+const SESSION_KEY = 'cnn-inspector-session';
+
+function storedSession(): string | null {
+  try {
+    return sessionStorage.getItem(SESSION_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function rememberSession(id: string | undefined): void {
+  try {
+    if (id) sessionStorage.setItem(SESSION_KEY, id);
+  } catch {
+    // storage refused (a private window's quota): a reload starts a new session, nothing worse
+  }
+}
+
 export function connectWebSocket(location: Location): Promise<Inspector> {
+  const query = new URLSearchParams();
   const token = new URLSearchParams(location.search).get('token');
+  if (token) query.set('token', token);
+  const session = storedSession();
+  if (session) query.set('session', session);
   const protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const url = `${protocol}//${location.host}/ws${token ? `?token=${encodeURIComponent(token)}` : ''}`;
+  const url = `${protocol}//${location.host}/ws${query.size > 0 ? `?${query}` : ''}`;
   const socket = new WebSocket(url);
   socket.binaryType = 'arraybuffer';
   const handlers: Array<(m: WireMessage) => void> = [];
@@ -36,6 +59,10 @@ export function connectWebSocket(location: Location): Promise<Inspector> {
   return new Promise((resolve, reject) => {
     socket.addEventListener('open', () => {
       connectionListeners.forEach((l) => l('open'));
+      void inspector.getState().then(
+        (state) => rememberSession(state.session?.id),
+        () => undefined,
+      );
       resolve(inspector);
     });
     socket.addEventListener('error', () => reject(new Error(`Cannot reach the CNN Inspector server at ${url}`)));

@@ -274,7 +274,7 @@ describe('per-client limits and release', () => {
     const client = await connect();
     const refs: ImageRef[] = [];
     for (let i = 0; i < 6; i++) refs.push((await client.api.uploadImage({ name: `p${i}.png`, bytes: new Uint8Array(png) })).ref);
-    const gate = [...server.clients].find((g) => g.uploadBytes > 0)!;
+    const gate = server.gates().find((g) => g.uploadBytes > 0)!;
     expect(gate.uploadBytes).toBeLessThanOrEqual(4 * 2 ** 20);
     // The oldest went first; the newest is still there.
     await expect(client.api.predict({ image: refs[0], top: 1 })).rejects.toMatchObject({ code: 'IMAGE_NOT_FOUND' });

@@ -55,6 +55,7 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
       { path: `/ws/${folder}`, files: files.length }
     ),
     discardRun: async () => undefined,
+    setStudentJobs: async ({ kinds }) => ({ id: 's', role: 'instructor', studentJobs: kinds, sessions: { instructor: 1, student: 0 } }),
     getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [], outcomes: [] }) as never,
     onJobProgress: () => () => undefined,
     onJobFinished: () => () => undefined,

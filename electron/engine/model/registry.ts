@@ -47,6 +47,19 @@ export function readModelSettings(file: string): ModelMetadata {
   return best?.settings ?? {};
 }
 
+/** When the saved settings of a model file last changed (a model whose settings changed is opened afresh). */
+export function modelSettingsStamp(file: string): string {
+  return [sidecarPath(file), workspaceSettingsPath(file)]
+    .map((candidate) => {
+      try {
+        return String(fs.statSync(candidate).mtimeMs);
+      } catch {
+        return '-';
+      }
+    })
+    .join('/');
+}
+
 /**
  * Saves settings beside the model file, or in the workspace when that folder cannot be written or when
  * `besideModel` is false (a browser client never writes into the server's model folders). Returns where.

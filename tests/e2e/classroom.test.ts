@@ -1,0 +1,216 @@
+/**
+ * Classroom mode over real sockets: an instructor and students, each window a session of its own. What one opens,
+ * uploads or runs stays theirs (state, events, jobs); students keep to what the instructor offers; the same model
+ * file is held once however many sessions open it; a reload comes back to its session, and a session that does not
+ * come back gives its memory back; the instructor's jobs go before the students'.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { createRemoteInspector } from '../../shared/client';
+import type { AppState, Inspector, JobFinished, JobProgress } from '../../shared/contract';
+import { decodeMessage, encodeMessage } from '../../shared/wire';
+import { startServer, type RunningServer } from '../../electron/server/server';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const GRACE_MS = 400;
+
+let server: RunningServer;
+let allowed: string;
+let tinyModel: string;
+/** A second copy no test opens before the student-limits test. */
+let otherModel: string;
+/** Job ends in the order they reached any window (jobs run one after another on the one job worker). */
+const ends: string[] = [];
+
+interface Window {
+  api: Inspector;
+  socket: WebSocket;
+  states: AppState[];
+  progress: JobProgress[];
+  finished: JobFinished[];
+  closed: Promise<void>;
+}
+
+/** A browser window of the class: the instructor's token or the students', optionally back to a session. */
+function open(role: 'instructor' | 'student', session?: string): Promise<Window> {
+  const token = role === 'instructor' ? server.token : server.studentToken;
+  const query = `?token=${token}${session ? `&session=${session}` : ''}`;
+  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws${query}`, { maxPayload: 2 ** 30 });
+  const handlers: Array<(m: ReturnType<typeof decodeMessage>) => void> = [];
+  const closeHandlers: Array<(r: string) => void> = [];
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.on('message', (data) => {
+    const buf = data as Buffer;
+    const m = decodeMessage(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
+    handlers.forEach((h) => h(m));
+  });
+  socket.on('close', () => closeHandlers.forEach((h) => h('closed')));
+  socket.on('error', () => undefined);
+  const api = createRemoteInspector({ send: (m) => socket.send(encodeMessage(m)), onMessage: (h) => handlers.push(h), onClose: (h) => closeHandlers.push(h) });
+  const window: Window = { api, socket, states: [], progress: [], finished: [], closed };
+  api.onStateChanged((s) => window.states.push(s));
+  api.onJobProgress((p) => window.progress.push(p));
+  api.onJobFinished((f) => {
+    window.finished.push(f);
+    ends.push(f.jobId);
+  });
+  return new Promise((resolve, reject) => {
+    socket.on('open', () => resolve(window));
+    socket.on('unexpected-response', (_req, res) => reject(new Error(`refused: ${res.statusCode}`)));
+  });
+}
+
+async function leave(window: Window): Promise<void> {
+  window.socket.close();
+  await window.closed;
+}
+
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => 'ok',
+    (e: { code?: string }) => e.code,
+  );
+
+beforeAll(async () => {
+  process.env.CNN_INSPECTOR_WORKSPACE = fs.mkdtempSync(path.join(os.tmpdir(), 'classroom-ws-'));
+  allowed = fs.mkdtempSync(path.join(os.tmpdir(), 'classroom-allowed-'));
+  fs.cpSync(path.join(ROOT, 'tests', 'fixtures', 'models', 'tiny-functional'), path.join(allowed, 'tiny'), { recursive: true });
+  tinyModel = path.join(allowed, 'tiny', 'model.json');
+  fs.cpSync(path.join(allowed, 'tiny'), path.join(allowed, 'other'), { recursive: true });
+  otherModel = path.join(allowed, 'other', 'model.json');
+  server = await startServer({ port: 0, quiet: true, workers: 2, allow: [allowed], graceMs: GRACE_MS });
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('classroom: a session per window', () => {
+  it('what one window opens changes neither the state nor the events of another', async () => {
+    const teacher = await open('instructor');
+    const student = await open('student');
+    const before = await student.api.getState();
+    expect(before.model?.id).toBe('bundled:default');
+    await teacher.api.openModel({ path: tinyModel });
+    expect((await teacher.api.getState()).model?.id).toBe(tinyModel);
+    expect((await student.api.getState()).model?.id).toBe('bundled:default');
+    expect(student.states.some((s) => s.model?.id === tinyModel)).toBe(false);
+    // The teacher's job: its progress and end reach the teacher's window only.
+    await teacher.api.openModel({});
+    const { jobId } = await teacher.api.startJob({ kind: 'evaluate', params: {} });
+    await expect.poll(() => teacher.finished.some((f) => f.jobId === jobId), { timeout: 60_000 }).toBe(true);
+    expect(student.progress.concat(student.finished as never[]).some((e) => (e as JobProgress).jobId === jobId)).toBe(false);
+    await expect(student.api.getJobResult({ jobId })).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    await expect(student.api.cancelJob({ jobId })).rejects.toMatchObject({ code: 'JOB_NOT_FOUND' });
+    // An image a student uploads is theirs alone.
+    const png = fs.readFileSync(
+      path.join(
+        ROOT,
+        'tests',
+        'fixtures',
+        'images',
+        fs.readdirSync(path.join(ROOT, 'tests', 'fixtures', 'images')).find((f) => f.endsWith('.png'))!,
+      ),
+    );
+    const mine = await student.api.uploadImage({ name: 'mine.png', bytes: new Uint8Array(png) });
+    expect((await student.api.predict({ image: mine.ref, top: 1 })).predictions).toHaveLength(1);
+    await expect(teacher.api.predict({ image: mine.ref, top: 1 })).rejects.toMatchObject({ code: 'IMAGE_NOT_FOUND' });
+    await leave(teacher);
+    await leave(student);
+  }, 120_000);
+
+  it('students keep to what the instructor offers, and only the instructor holds the student link', async () => {
+    const teacher = await open('instructor');
+    const student = await open('student');
+    const mine = (await student.api.getState()).session!;
+    const theirs = (await teacher.api.getState()).session!;
+    expect(mine.role).toBe('student');
+    expect(mine.studentUrl).toBeUndefined();
+    expect(theirs.role).toBe('instructor');
+    expect(theirs.studentUrl).toContain(`token=${server.studentToken}`);
+    expect(theirs.studentUrl).not.toContain(server.token);
+    // A folder the instructor has not opened, even inside the allowed roots; any server path; the server's files.
+    expect(await code(student.api.openModel({ path: otherModel }))).toBe('STUDENT_NOT_ALLOWED');
+    expect(await code(student.api.openModel({ path: '/etc/passwd' }))).toBe('STUDENT_NOT_ALLOWED');
+    expect(await code(student.api.uploadModel({ name: 'm.onnx', bytes: new Uint8Array(8) }))).toBe('STUDENT_NOT_ALLOWED');
+    expect(await code(student.api.addDatasetFiles({ folder: 'x', files: [] }))).toBe('STUDENT_NOT_ALLOWED');
+    expect(await code(student.api.discardRun({ run: 'x' }))).toBe('STUDENT_NOT_ALLOWED');
+    expect(await code(student.api.setStudentJobs({ kinds: ['finetune'] }))).toBe('STUDENT_NOT_ALLOWED');
+    expect(await code(student.api.startJob({ kind: 'evaluate', params: {} }))).toBe('STUDENT_NOT_ALLOWED');
+    // Once the instructor opens it and allows evaluate, the student may do both.
+    await teacher.api.openModel({ path: otherModel });
+    expect(await code(student.api.openModel({ path: otherModel }))).toBe('ok');
+    await student.api.openModel({});
+    const allowedNow = await teacher.api.setStudentJobs({ kinds: ['occlusion', 'evaluate'] });
+    expect(allowedNow.studentJobs).toEqual(['occlusion', 'evaluate']);
+    await expect.poll(() => student.states.at(-1)?.session?.studentJobs, { timeout: 5000 }).toEqual(['occlusion', 'evaluate']);
+    const { jobId } = await student.api.startJob({ kind: 'evaluate', params: {} });
+    await expect.poll(() => student.finished.find((f) => f.jobId === jobId)?.status, { timeout: 60_000 }).toBe('done');
+    await teacher.api.setStudentJobs({ kinds: ['occlusion', 'invariance'] });
+    await teacher.api.openModel({});
+    await leave(teacher);
+    await leave(student);
+  }, 120_000);
+
+  it('sessions on the same model file share one copy of it in each worker', async () => {
+    const windows = await Promise.all([open('instructor'), open('student'), open('student')]);
+    await Promise.all(windows.map((w) => w.api.getState()));
+    const held = await server.host.modelsHeld();
+    for (const worker of held) {
+      const bundled = worker.filter((m) => m.id === 'bundled:default');
+      expect(bundled).toHaveLength(1);
+      expect(bundled[0].holders).toBeGreaterThanOrEqual(3);
+    }
+    const tensorsWithThree = await server.host.numTensors();
+    const fourth = await open('student');
+    await fourth.api.getState();
+    expect(await server.host.numTensors()).toEqual(tensorsWithThree);
+    for (const w of [...windows, fourth]) await leave(w);
+  }, 60_000);
+
+  it('a reload comes back to its session; a window that does not come back gives its memory back', async () => {
+    await expect.poll(() => server.classroom.size, { timeout: 10_000 }).toBe(0);
+    const baseline = await server.host.numTensors();
+    const teacher = await open('instructor');
+    await teacher.api.openModel({ path: tinyModel });
+    const id = (await teacher.api.getState()).session!.id;
+    await leave(teacher);
+    const back = await open('instructor', id);
+    expect((await back.api.getState()).model?.id).toBe(tinyModel);
+    expect((await back.api.getState()).session?.id).toBe(id);
+    // A student cannot take the instructor's session by naming it.
+    const intruder = await open('student', id);
+    expect((await intruder.api.getState()).session?.id).not.toBe(id);
+    await leave(intruder);
+    await leave(back);
+    await expect.poll(() => server.classroom.size, { timeout: 10_000 }).toBe(0);
+    expect(await server.host.numTensors()).toEqual(baseline);
+    expect((await server.host.modelsHeld()).flat()).toEqual([]);
+  }, 60_000);
+
+  it("a student's dataset job waits behind the instructor's, and is told its place", async () => {
+    const teacher = await open('instructor');
+    const student = await open('student');
+    await teacher.api.setStudentJobs({ kinds: ['occlusion', 'evaluate'] });
+    const image = { source: 'dataset' as const, index: 0 };
+    // Sent without waiting: the first runs, the other two queue; the instructor's then goes ahead of them.
+    const studentJobs = await Promise.all([0, 1, 2].map(() => student.api.startJob({ kind: 'occlusion', params: { image, patch: 5, stride: 1 } })));
+    const teacherJob = await teacher.api.startJob({ kind: 'evaluate', params: {} });
+    const all = [...studentJobs.map((j) => j.jobId), teacherJob.jobId];
+    await expect.poll(() => all.every((id) => ends.includes(id)), { timeout: 120_000 }).toBe(true);
+    expect(teacher.finished.find((f) => f.jobId === teacherJob.jobId)?.status).toBe('done');
+    expect(student.finished.filter((f) => all.includes(f.jobId)).map((f) => f.status)).toEqual(['done', 'done', 'done']);
+    // The student's first job was running already; the instructor's went ahead of the other two.
+    expect(ends.indexOf(teacherJob.jobId)).toBeLessThan(ends.indexOf(studentJobs[1].jobId));
+    expect(ends.indexOf(teacherJob.jobId)).toBeLessThan(ends.indexOf(studentJobs[2].jobId));
+    // The last was told its place: two ahead when it came, three once the instructor's went before it.
+    const waits = student.progress.filter((p) => p.jobId === studentJobs[2].jobId && p.waiting !== undefined).map((p) => p.waiting!);
+    expect(waits.slice(0, 2)).toEqual([2, 3]);
+    await teacher.api.setStudentJobs({ kinds: ['occlusion', 'invariance'] });
+    await leave(teacher);
+    await leave(student);
+  }, 180_000);
+});
