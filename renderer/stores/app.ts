@@ -32,6 +32,8 @@ export const useAppStore = defineStore('app', {
     model: (s): ModelSummary | undefined => s.state?.model,
     dataset: (s): DatasetSummary | undefined => s.state?.dataset,
     backendLabel: (s): string => s.state?.backend.detail ?? 'connecting…',
+    /** A classroom student's window: the instructor chooses models and folders, so their controls are not shown. */
+    student: (s): boolean => s.state?.session?.role === 'student',
     /**
      * What a job's result depends on — the model file with its saved labels and preprocessing, and the image
      * folder — as a key: a result computed under another one is not shown as if it were this one's. A folder's

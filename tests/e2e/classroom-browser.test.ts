@@ -1,0 +1,76 @@
+/**
+ * Classroom mode in real Chromium at a projector's 1280×720: an instructor and two students, each in a browser
+ * profile of its own (their own cookie, as on three machines). The instructor's window counts the students and
+ * puts the student link up as a QR code; a student's window says it is one and is refused what only the
+ * instructor may do. Screenshots of each go to test-results/.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startServer, type RunningServer } from '../../electron/server/server';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const OUT = path.join(ROOT, 'test-results');
+
+describe('classroom in Chromium: an instructor and two students', () => {
+  let server: RunningServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (the CI script does)`);
+    process.env.CNN_INSPECTOR_WORKSPACE = fs.mkdtempSync(path.join(os.tmpdir(), 'e2e-class-'));
+    server = await startServer({ port: 0, quiet: true, workers: 2, graceMs: 500 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    });
+    fs.mkdirSync(OUT, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  /** A window in a fresh browser profile on `link`, waiting for the first activation grid. */
+  async function windowOn(link: string): Promise<{ page: Page; errors: string[] }> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(link);
+    await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+    return { page, errors };
+  }
+
+  it('the instructor sees the class and its QR link; the students see they are students, on their own choices', async () => {
+    const teacher = await windowOn(server.url);
+    const first = await windowOn(server.studentUrl);
+    const second = await windowOn(server.studentUrl);
+    await expect.poll(() => teacher.page.locator('[data-classroom="instructor"]').textContent(), { timeout: 10_000 }).toMatch(/2 students/);
+    for (const s of [first, second]) await expect(s.page.locator('[data-classroom="student"]').textContent()).resolves.toMatch(/Student window/);
+    expect(await first.page.locator('[data-student-link]').count()).toBe(0);
+
+    // One student looks at conv2, the other stays on conv1: each window keeps its own layer.
+    expect(await second.page.locator('[data-unit-tile]').count()).toBe(32);
+    await first.page.locator('[data-layer="conv2"]').click();
+    await expect.poll(() => first.page.locator('[data-unit-tile]').count(), { timeout: 60_000 }).toBeGreaterThan(32);
+    expect(await second.page.locator('[data-unit-tile]').count()).toBe(32);
+
+    await teacher.page.locator('[data-student-link]').click();
+    await teacher.page.waitForSelector('img.qr');
+    expect(await teacher.page.locator('[data-student-url]').textContent()).toBe(server.studentUrl);
+    const qrSize = await teacher.page.locator('img.qr').evaluate((img) => (img as HTMLImageElement).naturalWidth);
+    expect(qrSize).toBeGreaterThan(0);
+
+    await teacher.page.screenshot({ path: path.join(OUT, 'classroom-instructor-1280.png') });
+    await first.page.screenshot({ path: path.join(OUT, 'classroom-student-a-1280.png') });
+    await second.page.screenshot({ path: path.join(OUT, 'classroom-student-b-1280.png') });
+    for (const w of [teacher, first, second]) expect(w.errors).toEqual([]);
+    for (const w of [teacher, first, second]) await w.page.context().close();
+    await expect.poll(() => server.classroom.size, { timeout: 10_000 }).toBe(0);
+  }, 180_000);
+});
