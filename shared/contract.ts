@@ -809,6 +809,32 @@ export interface SessionInfo {
   studentJobs: JobKind[];
   /** Windows open now: the instructor's and the students'. */
   sessions: { instructor: number; student: number };
+  /** An instructor is leading (students may follow their view). */
+  leading: boolean;
+  /** Students following the lead now. */
+  followers: number;
+  /** This student window follows the lead (students only). */
+  following?: boolean;
+  /** The lead's view now, for a following window that just opened (later changes come as leadChanged). */
+  lead?: LeadView;
+}
+
+/** What a leading instructor's window shows, for following windows to show too. */
+export interface LeadView {
+  /** The tab (the renderer's view id). */
+  tab: string;
+  layer?: string;
+  unit?: number;
+  /** An image of the open folder (an instructor's own uploads stay theirs). */
+  image?: { source: 'dataset'; index: number };
+  /** The instructor's model and folder ids: a follower opens them first. */
+  model?: string;
+  dataset?: string;
+}
+
+/** The class's lead: the instructor's view while they lead, none otherwise. */
+export interface LeadChanged {
+  view?: LeadView;
 }
 
 export interface AppState {
@@ -878,6 +904,10 @@ export interface InspectorApi {
   discardRun(params: { run: string }): Promise<void>;
   /** Classroom mode, the instructor only: the dataset jobs students may start (the others stay the instructor's). */
   setStudentJobs(params: { kinds: JobKind[] }): Promise<SessionInfo>;
+  /** Classroom mode, the instructor only: lead with this view (sent again as it changes), or stop leading (no view). */
+  lead(params: { view?: LeadView }): Promise<void>;
+  /** Classroom mode, a student: follow the instructor's lead, or step away from it. */
+  follow(params: { following: boolean }): Promise<SessionInfo>;
   getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]>;
 }
 
@@ -891,6 +921,8 @@ export interface InspectorEvents {
   onStateChanged(handler: (event: AppState) => void): Disposer;
   /** Progress while a model file is read and converted (big models take seconds). */
   onModelLoading(handler: (event: ModelLoading) => void): Disposer;
+  /** Classroom mode: the instructor's lead changed (sent to following students). */
+  onLeadChanged(handler: (event: LeadChanged) => void): Disposer;
 }
 
 export type Inspector = InspectorApi & InspectorEvents;
@@ -926,6 +958,8 @@ export const COMMANDS = [
   'listZoo',
   'discardRun',
   'setStudentJobs',
+  'lead',
+  'follow',
 ] as const satisfies ReadonlyArray<keyof InspectorApi>;
 
 export type CommandName = (typeof COMMANDS)[number];
@@ -936,9 +970,10 @@ export interface EventPayloads {
   jobFinished: JobFinished;
   stateChanged: AppState;
   modelLoading: ModelLoading;
+  leadChanged: LeadChanged;
 }
 export type EventName = keyof EventPayloads;
-export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading'] as const satisfies ReadonlyArray<EventName>;
+export const EVENTS = ['jobProgress', 'jobFinished', 'stateChanged', 'modelLoading', 'leadChanged'] as const satisfies ReadonlyArray<EventName>;
 
 /** Each event's subscription method on the Inspector: the transports build their fan-out from EVENTS and this. */
 export const EVENT_SUBSCRIPTIONS = {
@@ -946,6 +981,7 @@ export const EVENT_SUBSCRIPTIONS = {
   jobFinished: 'onJobFinished',
   stateChanged: 'onStateChanged',
   modelLoading: 'onModelLoading',
+  leadChanged: 'onLeadChanged',
 } as const satisfies { [E in EventName]: keyof InspectorEvents };
 
 /** Subscribes `handler` to event `name` of an Inspector (a service, a client). */

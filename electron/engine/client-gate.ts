@@ -31,6 +31,7 @@ const INSTRUCTOR_ONLY_WHAT = {
   addDatasetFiles: 'Sending a folder of images to the server',
   discardRun: 'Deleting a training run',
   setStudentJobs: 'Choosing what students may run',
+  lead: 'Leading the class',
 } as const satisfies Partial<Record<CommandName, string>>;
 const INSTRUCTOR_ONLY: ReadonlySet<string> = new Set(Object.keys(INSTRUCTOR_ONLY_WHAT));
 import { InspectorError } from '../../shared/errors';

@@ -44,6 +44,8 @@ import type {
   ZooListing,
   UploadedImage,
   SessionInfo,
+  LeadChanged,
+  LeadView,
 } from '../../shared/contract';
 import { listUnfinishedRuns, readRun, runDir, runInfo } from './train/run-store';
 import { listZoo } from './zoo/download';
@@ -59,8 +61,14 @@ export interface ServiceOptions extends EngineHostOptions {
   jobPriority?: number;
   /** The session's place in a classroom, part of every state this service reports. */
   describeSession?: () => SessionInfo;
-  /** What the classroom lets this session (an instructor's) decide for the students. */
-  classroom?: { setStudentJobs(kinds: JobKind[]): void };
+  /** What the classroom lets this session do there: an instructor's decide for the students and lead, a student's follow. */
+  classroom?: ClassroomControls;
+}
+
+export interface ClassroomControls {
+  setStudentJobs?(kinds: JobKind[]): void;
+  lead?(view: LeadView | undefined): void;
+  follow?(following: boolean): void;
 }
 
 interface JobRecord {
@@ -113,6 +121,7 @@ export class InspectorService implements Inspector {
     jobFinished: new Set(),
     stateChanged: new Set(),
     modelLoading: new Set(),
+    leadChanged: new Set(),
   };
 
   /** With `host`, one session of a host others share (classroom mode); without, the host is its own. */
@@ -128,7 +137,7 @@ export class InspectorService implements Inspector {
 
   private readonly transport: string;
   private readonly describeSession?: () => SessionInfo;
-  private readonly classroom?: ServiceOptions['classroom'];
+  private readonly classroom?: ClassroomControls;
 
   private emit<E extends EventName>(name: E, payload: EventPayloads[E]): void {
     for (const listener of this.listeners[name]) (listener as (e: EventPayloads[E]) => void)(payload);
@@ -154,6 +163,15 @@ export class InspectorService implements Inspector {
 
   onModelLoading(handler: (event: ModelLoading) => void): Disposer {
     return this.on('modelLoading', handler);
+  }
+
+  onLeadChanged(handler: (event: LeadChanged) => void): Disposer {
+    return this.on('leadChanged', handler);
+  }
+
+  /** The instructor's lead, passed on to this (following) session's windows. */
+  announceLead(lead: LeadChanged): void {
+    this.emit('leadChanged', lead);
   }
 
   /** Tells this session's windows the state again (its classroom changed: who is here, what students may run). */
@@ -381,10 +399,24 @@ export class InspectorService implements Inspector {
   }
 
   async setStudentJobs(params: { kinds: JobKind[] }): Promise<SessionInfo> {
-    if (!this.classroom || !this.describeSession)
-      throw new InspectorError('BAD_ARGUMENT', 'Only the instructor of a classroom (browser mode) chooses what students run');
-    this.classroom.setStudentJobs(params.kinds);
-    return this.describeSession();
+    this.classroomPart('setStudentJobs', 'the instructor chooses what students run').setStudentJobs(params.kinds);
+    return this.describeSession!();
+  }
+
+  async lead(params: { view?: LeadView }): Promise<void> {
+    this.classroomPart('lead', 'the instructor leads').lead(params.view);
+  }
+
+  async follow(params: { following: boolean }): Promise<SessionInfo> {
+    this.classroomPart('follow', 'students follow the instructor').follow(params.following);
+    return this.describeSession!();
+  }
+
+  /** The classroom's part `name`, or BAD_ARGUMENT where there is none (the desktop, the wrong role). */
+  private classroomPart<N extends keyof ClassroomControls>(name: N, what: string): Required<Pick<ClassroomControls, N>> {
+    const part = this.classroom?.[name];
+    if (!part || !this.describeSession) throw new InspectorError('BAD_ARGUMENT', `Only in a classroom (browser mode): ${what}`);
+    return { [name]: part } as Required<Pick<ClassroomControls, N>>;
   }
 
   /** Whether a job is still queued or running (undefined: no such job). */

@@ -116,10 +116,36 @@ export function validateCommand(name: unknown, params: unknown): asserts name is
     case 'discardRun':
       if (typeof p.run !== 'string') fail('discardRun: run must be a run name');
       return;
+    case 'lead':
+      if (p.view !== undefined) checkLeadView(p.view);
+      return;
+    case 'follow':
+      if (typeof p.following !== 'boolean') fail('follow: following must be true or false');
+      return;
     case 'setStudentJobs':
       if (!Array.isArray(p.kinds) || p.kinds.length > JOB_KINDS.length || !p.kinds.every((k) => (JOB_KINDS as readonly unknown[]).includes(k))) {
         fail(`setStudentJobs: kinds must be a list of job kinds (${JOB_KINDS.join(', ')})`);
       }
       return;
+  }
+}
+
+/** A view an instructor leads with: short names, a dataset image, nothing else (it is sent to every student). */
+function checkLeadView(view: unknown): void {
+  if (!isObject(view)) fail('lead: view must be an object');
+  const v = view as Record<string, unknown>;
+  const allowed = ['tab', 'layer', 'unit', 'image', 'model', 'dataset'];
+  const extra = Object.keys(v).find((k) => !allowed.includes(k));
+  if (extra) fail(`lead: view has an unknown field ${extra}`);
+  if (typeof v.tab !== 'string' || v.tab.length > 40) fail('lead: view.tab must be a tab name');
+  for (const key of ['layer', 'model', 'dataset'] as const) {
+    if (v[key] !== undefined && (typeof v[key] !== 'string' || (v[key] as string).length > 4096)) fail(`lead: view.${key} must be a name`);
+  }
+  if (v.unit !== undefined && !(Number.isSafeInteger(v.unit) && (v.unit as number) >= 0)) fail('lead: view.unit must be a unit number');
+  if (v.image !== undefined) {
+    const image = v.image as Record<string, unknown>;
+    if (!isObject(image) || image.source !== 'dataset' || !Number.isSafeInteger(image.index) || (image.index as number) < 0) {
+      fail('lead: view.image must be an image of the open folder');
+    }
   }
 }

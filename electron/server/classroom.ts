@@ -6,7 +6,7 @@
  * grace period; after it, the session's jobs are cancelled and its uploads and hold on the model let go.
  */
 import { randomUUID } from 'node:crypto';
-import type { ClassroomRole, JobKind, SessionInfo } from '../../shared/contract';
+import type { ClassroomRole, JobKind, LeadView, SessionInfo } from '../../shared/contract';
 import { ClientGate, type ClientLimits, type PathPolicy, type StudentRules } from '../engine/client-gate';
 import type { EngineHost } from '../engine/host';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID } from '../engine/paths';
@@ -38,11 +38,15 @@ export interface Session {
   ready: Promise<void>;
   windows: number;
   leaving?: NodeJS.Timeout;
+  /** A student's window shows the instructor's lead (true until they step away). */
+  following: boolean;
 }
 
 export class Classroom {
   private readonly sessions = new Map<string, Session>();
   private studentJobs = new Set<JobKind>(DEFAULT_STUDENT_JOBS);
+  /** What the leading instructor shows; none while nobody leads. */
+  private leadView?: LeadView;
   /** Models and folders the instructor has had open: what students may open too. */
   private readonly offered = { model: new Set<string>([BUNDLED_MODEL_ID]), dataset: new Set<string>([BUNDLED_SAMPLES_ID]) };
   /** The instructor's session that changed its model or folder last: where a new student starts. */
@@ -111,12 +115,15 @@ export class Classroom {
         session: id,
         jobPriority: role === 'instructor' ? 0 : 1,
         describeSession: () => this.describe(session),
-        ...(role === 'instructor' ? { classroom: { setStudentJobs: (kinds: JobKind[]) => this.setStudentJobs(kinds) } } : {}),
+        classroom:
+          role === 'instructor'
+            ? { setStudentJobs: (kinds: JobKind[]) => this.setStudentJobs(kinds), lead: (view?: LeadView) => this.lead(view) }
+            : { follow: (following: boolean) => this.follow(session, following) },
       },
       host,
     );
     const gate = new ClientGate(service, policy, id, limits, role === 'student' ? this.rules : undefined);
-    const session: Session = { id, role, service, gate, windows: 0, ready: Promise.resolve() };
+    const session: Session = { id, role, service, gate, windows: 0, ready: Promise.resolve(), following: true };
     if (role === 'instructor') this.watchInstructor(session);
     // A start that fails (the instructor's model deleted meanwhile) leaves the session without one: it can open another.
     session.ready = this.openFirst(session).catch(() => undefined);
@@ -141,6 +148,21 @@ export class Classroom {
     });
   }
 
+  /** The instructor leads with a view (each change sent again), or stops (no view): following students hear it. */
+  private lead(view: LeadView | undefined): void {
+    const started = (this.leadView === undefined) !== (view === undefined);
+    this.leadView = view;
+    for (const s of this.sessions.values()) if (s.role === 'student' && s.following) s.service.announceLead(view ? { view } : {});
+    if (started) this.tellEveryone();
+  }
+
+  /** A student steps away from the lead or follows again (then they are shown where the lead is now). */
+  private follow(session: Session, following: boolean): void {
+    session.following = following;
+    if (following && this.leadView) session.service.announceLead({ view: this.leadView });
+    this.tellEveryone();
+  }
+
   private setStudentJobs(kinds: JobKind[]): void {
     this.studentJobs = new Set(kinds);
     this.tellEveryone();
@@ -148,13 +170,21 @@ export class Classroom {
 
   private describe(session: Session): SessionInfo {
     const count = { instructor: 0, student: 0 };
-    for (const s of this.sessions.values()) count[s.role]++;
+    let followers = 0;
+    for (const s of this.sessions.values()) {
+      count[s.role]++;
+      if (s.role === 'student' && s.following && this.leadView) followers++;
+    }
+    const student = session.role === 'student';
     return {
       id: session.id,
       role: session.role,
-      ...(session.role === 'instructor' ? { studentUrl: this.options.studentUrl } : {}),
+      ...(student ? { following: session.following } : { studentUrl: this.options.studentUrl }),
+      ...(student && session.following && this.leadView ? { lead: this.leadView } : {}),
       studentJobs: [...this.studentJobs],
       sessions: count,
+      leading: this.leadView !== undefined,
+      followers,
     };
   }
 
@@ -168,6 +198,8 @@ export class Classroom {
     clearTimeout(session.leaving);
     this.sessions.delete(session.id);
     if (this.leadingInstructor === session) this.leadingInstructor = undefined;
+    // The instructor's window closed for good: nobody leads (a reload within the grace period keeps the lead).
+    if (session.role === 'instructor' && ![...this.sessions.values()].some((s) => s.role === 'instructor')) this.lead(undefined);
     await session.ready.catch(() => undefined);
     await session.gate.close().catch(() => undefined);
     await session.service.dispose().catch(() => undefined);

@@ -1,8 +1,8 @@
 /**
  * Classroom mode in real Chromium at a projector's 1280×720: an instructor and two students, each in a browser
  * profile of its own (their own cookie, as on three machines). The instructor's window counts the students and
- * puts the student link up as a QR code; a student's window says it is one and is refused what only the
- * instructor may do. Screenshots of each go to test-results/.
+ * puts the student link up as a QR code and leads; a student's window says it is one, follows the instructor's
+ * layer, and can step away. Screenshots of each go to test-results/.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -60,10 +60,28 @@ describe('classroom in Chromium: an instructor and two students', () => {
     await expect.poll(() => first.page.locator('[data-unit-tile]').count(), { timeout: 60_000 }).toBeGreaterThan(32);
     expect(await second.page.locator('[data-unit-tile]').count()).toBe(32);
 
+    // The instructor leads: both students follow, one steps away, the other is taken to the instructor's layer.
+    const unitsOf = (page: Page) =>
+      page
+        .getByText(/What each unit of/)
+        .first()
+        .textContent();
+    await teacher.page.locator('[data-lead]').click();
+    await expect.poll(() => teacher.page.locator('[data-classroom="instructor"]').textContent(), { timeout: 10_000 }).toMatch(/2 following/);
+    await expect.poll(() => unitsOf(first.page), { timeout: 20_000 }).toMatch(/conv1/);
+    await first.page.locator('[data-follow="off"]').click();
+    await first.page.locator('[data-layer="conv2"]').click();
+    await expect.poll(() => teacher.page.locator('[data-classroom="instructor"]').textContent(), { timeout: 10_000 }).toMatch(/1 following/);
+    await teacher.page.locator('[data-layer="conv3"]').click();
+    await expect.poll(() => unitsOf(second.page), { timeout: 20_000 }).toMatch(/conv3/);
+    expect(await unitsOf(first.page)).toMatch(/conv2/);
+    await expect(second.page.locator('[data-classroom="student"]').textContent()).resolves.toMatch(/Following the instructor/);
+    await expect(first.page.locator('[data-classroom="student"]').textContent()).resolves.toMatch(/Follow again/);
+
     await teacher.page.locator('[data-student-link]').click();
     await teacher.page.waitForSelector('img.qr');
     expect(await teacher.page.locator('[data-student-url]').textContent()).toBe(server.studentUrl);
-    const qrSize = await teacher.page.locator('img.qr').evaluate((img) => (img as HTMLImageElement).naturalWidth);
+    const qrSize = await teacher.page.locator('img.qr').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
     expect(qrSize).toBeGreaterThan(0);
 
     await teacher.page.screenshot({ path: path.join(OUT, 'classroom-instructor-1280.png') });

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createRemoteInspector } from '../../shared/client';
-import type { AppState, Inspector, JobFinished, JobProgress } from '../../shared/contract';
+import type { AppState, Inspector, JobFinished, JobProgress, LeadChanged } from '../../shared/contract';
 import { decodeMessage, encodeMessage } from '../../shared/wire';
 import { startServer, type RunningServer } from '../../electron/server/server';
 
@@ -31,6 +31,7 @@ interface Window {
   states: AppState[];
   progress: JobProgress[];
   finished: JobFinished[];
+  leads: LeadChanged[];
   closed: Promise<void>;
 }
 
@@ -50,7 +51,8 @@ function open(role: 'instructor' | 'student', session?: string): Promise<Window>
   socket.on('close', () => closeHandlers.forEach((h) => h('closed')));
   socket.on('error', () => undefined);
   const api = createRemoteInspector({ send: (m) => socket.send(encodeMessage(m)), onMessage: (h) => handlers.push(h), onClose: (h) => closeHandlers.push(h) });
-  const window: Window = { api, socket, states: [], progress: [], finished: [], closed };
+  const window: Window = { api, socket, states: [], progress: [], finished: [], leads: [], closed };
+  api.onLeadChanged((l) => window.leads.push(l));
   api.onStateChanged((s) => window.states.push(s));
   api.onJobProgress((p) => window.progress.push(p));
   api.onJobFinished((f) => {
@@ -213,4 +215,35 @@ describe('classroom: a session per window', () => {
     await leave(teacher);
     await leave(student);
   }, 180_000);
+
+  it('students follow the leading instructor, step away and follow again; the instructor sees how many follow', async () => {
+    const teacher = await open('instructor');
+    const [a, b] = await Promise.all([open('student'), open('student')]);
+    await Promise.all([a.api.getState(), b.api.getState()]);
+    const view = { tab: 'filters', layer: 'conv2', unit: 3, image: { source: 'dataset' as const, index: 7 }, model: 'bundled:default' };
+    await teacher.api.lead({ view });
+    for (const s of [a, b]) await expect.poll(() => s.leads.at(-1)?.view, { timeout: 5000 }).toEqual(view);
+    await expect.poll(async () => (await teacher.api.getState()).session?.followers, { timeout: 5000 }).toBe(2);
+    // A window that opens now is given the lead in its state.
+    const late = await open('student');
+    expect((await late.api.getState()).session?.lead).toEqual(view);
+    await leave(late);
+    // A steps away: the next lead reaches B only, and the count drops.
+    expect((await a.api.follow({ following: false })).following).toBe(false);
+    const next = { ...view, layer: 'conv3', unit: 0 };
+    await teacher.api.lead({ view: next });
+    await expect.poll(() => b.leads.at(-1)?.view, { timeout: 5000 }).toEqual(next);
+    expect(a.leads.at(-1)?.view).toEqual(view);
+    await expect.poll(async () => (await teacher.api.getState()).session?.followers, { timeout: 5000 }).toBe(1);
+    // Following again brings A to where the lead is now.
+    await a.api.follow({ following: true });
+    await expect.poll(() => a.leads.at(-1)?.view, { timeout: 5000 }).toEqual(next);
+    // Students cannot lead; a malformed view is refused; stopping the lead tells the followers.
+    expect(await code(a.api.lead({ view }))).toBe('STUDENT_NOT_ALLOWED');
+    expect(await code(teacher.api.lead({ view: { tab: 'x', path: '/etc' } as never }))).toBe('BAD_ARGUMENT');
+    await teacher.api.lead({});
+    await expect.poll(() => b.leads.at(-1), { timeout: 5000 }).toEqual({});
+    expect((await b.api.getState()).session?.leading).toBe(false);
+    for (const w of [teacher, a, b]) await leave(w);
+  }, 60_000);
 });

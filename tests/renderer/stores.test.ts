@@ -55,12 +55,30 @@ function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls:
       { path: `/ws/${folder}`, files: files.length }
     ),
     discardRun: async () => undefined,
-    setStudentJobs: async ({ kinds }) => ({ id: 's', role: 'instructor', studentJobs: kinds, sessions: { instructor: 1, student: 0 } }),
+    setStudentJobs: async ({ kinds }) => ({
+      id: 's',
+      role: 'instructor',
+      studentJobs: kinds,
+      sessions: { instructor: 1, student: 0 },
+      leading: false,
+      followers: 0,
+    }),
+    lead: async () => undefined,
+    follow: async ({ following }) => ({
+      id: 's',
+      role: 'student',
+      following,
+      studentJobs: [],
+      sessions: { instructor: 1, student: 1 },
+      leading: true,
+      followers: 1,
+    }),
     getJobResult: async () => ({ accuracy: 0.5, per_class: {}, confusion: [], classes: [], count: 2, skipped: [], outcomes: [] }) as never,
     onJobProgress: () => () => undefined,
     onJobFinished: () => () => undefined,
     onStateChanged: () => () => undefined,
     onModelLoading: () => () => undefined,
+    onLeadChanged: () => () => undefined,
   };
   return Object.assign({ ...base, ...overrides }, { calls });
 }
