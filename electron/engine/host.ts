@@ -151,6 +151,13 @@ export class EngineHost {
     }
   }
 
+  /** Interactive calls waiting for worker 0, all sessions together (the class's backlog). */
+  waitingCalls(): number {
+    let count = 0;
+    for (const line of this.waiting.values()) count += line.length;
+    return count;
+  }
+
   /** Resolves when worker 0 may take this session's next call: at once when it has room, else in turn. */
   private interactiveTurn(session: string): Promise<void> {
     if (this.interactiveInFlight < INTERACTIVE_IN_FLIGHT && this.waiting.size === 0) {

@@ -246,4 +246,26 @@ describe('classroom: a session per window', () => {
     expect((await b.api.getState()).session?.leading).toBe(false);
     for (const w of [teacher, a, b]) await leave(w);
   }, 60_000);
+
+  it("windows flooding requests do not hold up another's: interactive calls are served in turn", async () => {
+    const busy = await Promise.all([open('student'), open('student'), open('student')]);
+    const other = await open('student');
+    await Promise.all([...busy, other].map((w) => w.api.getState()));
+    const image = { source: 'dataset' as const, index: 3 };
+    const answered: string[] = [];
+    const flood = busy.flatMap((w, k) =>
+      Array.from({ length: 30 }, (_, i) => w.api.project({ image, layer: 'conv2', unit: i, method: 'guided' }).then(() => answered.push(`busy${k}.${i}`))),
+    );
+    // Once a backlog has built up at the server, the fourth window asks once.
+    const until = Date.now() + 20_000;
+    while (server.host.waitingCalls() < 30 && Date.now() < until) await new Promise((r) => setImmediate(r));
+    const backlog = server.host.waitingCalls();
+    expect(backlog).toBeGreaterThanOrEqual(30);
+    const sentAfter = answered.length;
+    const mine = other.api.predict({ image, top: 1 }).then(() => answered.push('other'));
+    await Promise.all([...flood, mine]);
+    // In turn, it waits for about one call of each busy window; first come, first served would be behind the backlog.
+    expect(answered.indexOf('other') - sentAfter).toBeLessThanOrEqual(8);
+    for (const w of [...busy, other]) await leave(w);
+  }, 60_000);
 });
