@@ -91,4 +91,35 @@ describe('classroom in Chromium: an instructor and two students', () => {
     for (const w of [teacher, first, second]) await w.page.context().close();
     await expect.poll(() => server.classroom.size, { timeout: 10_000 }).toBe(0);
   }, 180_000);
+
+  it("a student's photo from the camera (Chromium's stand-in camera) is analysed as their own image", async () => {
+    const withCamera = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'],
+    });
+    try {
+      const context = await withCamera.newContext({ viewport: { width: 1280, height: 720 } });
+      await context.grantPermissions(['camera']);
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(server.studentUrl);
+      await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
+      await page.locator('[data-camera]').click();
+      type InPage = { document: { querySelector(s: string): { videoWidth: number } | null } };
+      await page.waitForFunction(() => ((globalThis as unknown as InPage).document.querySelector('video')?.videoWidth ?? 0) > 0, undefined, {
+        timeout: 20_000,
+      });
+      await page.screenshot({ path: path.join(OUT, 'classroom-camera-1280.png') });
+      await page.locator('[data-camera-take]').click();
+      await expect.poll(() => page.locator('main').textContent(), { timeout: 30_000 }).toMatch(/your file · camera-\d{6}\.png/);
+      await expect.poll(() => page.locator('.verdict').textContent(), { timeout: 30_000 }).toMatch(/The network says/);
+      // The photo is this student's: the server holds it in their session only.
+      expect(server.gates().filter((g) => g.uploadBytes > 0)).toHaveLength(1);
+      expect(errors).toEqual([]);
+      await context.close();
+    } finally {
+      await withCamera.close();
+    }
+  }, 120_000);
 });
