@@ -8,11 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { createRemoteInspector } from '../../shared/client';
-import type { AppState, Inspector, JobFinished, JobProgress, LeadChanged } from '../../shared/contract';
-import { decodeMessage, encodeMessage } from '../../shared/wire';
+import type { AppState, JobFinished, JobProgress, LeadChanged } from '../../shared/contract';
 import { startServer, type RunningServer } from '../../electron/server/server';
+import { connectSocket, type SocketClient } from '../helpers/socket-client';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const GRACE_MS = 400;
@@ -25,44 +23,26 @@ let otherModel: string;
 /** Job ends in the order they reached any window (jobs run one after another on the one job worker). */
 const ends: string[] = [];
 
-interface Window {
-  api: Inspector;
-  socket: WebSocket;
+interface Window extends SocketClient {
   states: AppState[];
   progress: JobProgress[];
   finished: JobFinished[];
   leads: LeadChanged[];
-  closed: Promise<void>;
 }
 
 /** A browser window of the class: the instructor's token or the students', optionally back to a session. */
-function open(role: 'instructor' | 'student', session?: string): Promise<Window> {
+async function open(role: 'instructor' | 'student', session?: string): Promise<Window> {
   const token = role === 'instructor' ? server.token : server.studentToken;
-  const query = `?token=${token}${session ? `&session=${session}` : ''}`;
-  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws${query}`, { maxPayload: 2 ** 30 });
-  const handlers: Array<(m: ReturnType<typeof decodeMessage>) => void> = [];
-  const closeHandlers: Array<(r: string) => void> = [];
-  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
-  socket.on('message', (data) => {
-    const buf = data as Buffer;
-    const m = decodeMessage(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-    handlers.forEach((h) => h(m));
-  });
-  socket.on('close', () => closeHandlers.forEach((h) => h('closed')));
-  socket.on('error', () => undefined);
-  const api = createRemoteInspector({ send: (m) => socket.send(encodeMessage(m)), onMessage: (h) => handlers.push(h), onClose: (h) => closeHandlers.push(h) });
-  const window: Window = { api, socket, states: [], progress: [], finished: [], leads: [], closed };
-  api.onLeadChanged((l) => window.leads.push(l));
-  api.onStateChanged((s) => window.states.push(s));
-  api.onJobProgress((p) => window.progress.push(p));
-  api.onJobFinished((f) => {
+  const client = await connectSocket(`ws://127.0.0.1:${server.port}/ws?token=${token}${session ? `&session=${session}` : ''}`);
+  const window: Window = { ...client, states: [], progress: [], finished: [], leads: [] };
+  client.api.onStateChanged((s) => window.states.push(s));
+  client.api.onJobProgress((p) => window.progress.push(p));
+  client.api.onJobFinished((f) => {
     window.finished.push(f);
     ends.push(f.jobId);
   });
-  return new Promise((resolve, reject) => {
-    socket.on('open', () => resolve(window));
-    socket.on('unexpected-response', (_req, res) => reject(new Error(`refused: ${res.statusCode}`)));
-  });
+  client.api.onLeadChanged((l) => window.leads.push(l));
+  return window;
 }
 
 async function leave(window: Window): Promise<void> {

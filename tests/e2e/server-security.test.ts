@@ -12,11 +12,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { createRemoteInspector } from '../../shared/client';
-import type { ImageRef, Inspector, ModelSummary } from '../../shared/contract';
-import { decodeMessage, encodeMessage } from '../../shared/wire';
+import type { ImageRef, ModelSummary } from '../../shared/contract';
+import { decodeMessage } from '../../shared/wire';
 import { FRAME_LIMIT_BYTES, startServer, type RunningServer } from '../../electron/server/server';
+import { connectSocket, type SocketClient } from '../helpers/socket-client';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const TINY_DIR = path.join(ROOT, 'tests', 'fixtures', 'models', 'tiny-functional');
@@ -39,34 +38,9 @@ function rawRequest(port: number, text: string): Promise<string> {
 
 const statusOf = (response: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0);
 
-interface Client {
-  api: Inspector;
-  socket: WebSocket;
-  closed: Promise<number>;
-}
-
 /** A client of the app over the real socket, authenticated the way the browser is (cookie or token). */
-function connect(options: { headers?: Record<string, string>; query?: string } = {}): Promise<Client> {
-  const socket = new WebSocket(`ws://127.0.0.1:${server.port}/ws${options.query ?? ''}`, {
-    headers: options.headers ?? { cookie: `cnn_inspector_${server.port}=${server.token}` },
-    maxPayload: 2 ** 30,
-  });
-  const handlers: Array<(m: ReturnType<typeof decodeMessage>) => void> = [];
-  const closeHandlers: Array<(r: string) => void> = [];
-  const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
-  socket.on('message', (data) => {
-    const buf = data as Buffer;
-    const m = decodeMessage(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength));
-    handlers.forEach((h) => h(m));
-  });
-  socket.on('close', () => closeHandlers.forEach((h) => h('closed')));
-  socket.on('error', () => undefined);
-  const api = createRemoteInspector({ send: (m) => socket.send(encodeMessage(m)), onMessage: (h) => handlers.push(h), onClose: (h) => closeHandlers.push(h) });
-  return new Promise((resolve, reject) => {
-    socket.on('open', () => resolve({ api, socket, closed }));
-    socket.on('unexpected-response', (_req, res) => reject(new Error(`refused: ${res.statusCode}`)));
-    socket.on('error', reject);
-  });
+function connect(options: { headers?: Record<string, string>; query?: string } = {}): Promise<SocketClient> {
+  return connectSocket(`ws://127.0.0.1:${server.port}/ws${options.query ?? ''}`, options.headers ?? { cookie: `cnn_inspector_${server.port}=${server.token}` });
 }
 
 beforeAll(async () => {

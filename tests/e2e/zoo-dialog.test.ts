@@ -9,15 +9,14 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, TEST_RESULTS } from '../helpers/chromium';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../electron/engine/backend';
 import { startServer, type RunningServer } from '../../electron/server/server';
 import { tinyImagenetNet } from '../helpers/tiny-imagenet-net';
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const OUT = path.join(ROOT, 'test-results');
+const OUT = TEST_RESULTS;
 
 describe('model zoo dialog (browser mode)', () => {
   let server: RunningServer;
@@ -25,7 +24,6 @@ describe('model zoo dialog (browser mode)', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (the CI script does)`);
     await initBackend({ preferred: 'wasm' });
     const { bytes, entry } = tinyImagenetNet('nets/tiny.onnx');
     // Served slowly (1 KB every 100 ms, about 2 s for the whole file) so the progress bar is seen.
@@ -50,8 +48,7 @@ describe('model zoo dialog (browser mode)', () => {
     process.env.CNN_INSPECTOR_ZOO_CATALOG = catalog;
     process.env.CNN_INSPECTOR_ZOO_MIRROR = `http://127.0.0.1:${(mirror.address() as AddressInfo).port}/`;
     server = await startServer({ port: 0, quiet: true, workers: 1 });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    fs.mkdirSync(OUT, { recursive: true });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
