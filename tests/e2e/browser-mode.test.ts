@@ -76,7 +76,7 @@ describe('browser mode in Chromium', () => {
     await expect(page.locator('[role="dialog"] h2').textContent()).resolves.toMatch(/unit 6/);
     await page.screenshot({ path: path.join(OUT, 'browser-unit-detail.png') });
     await page.keyboard.press('Escape');
-    expect(await page.locator('[role="dialog"]').count()).toBe(0);
+    await expect.poll(() => page.locator('[role="dialog"]').count()).toBe(0);
 
     // Keyboard: arrow down in the layer tree moves to pool1 (32 units, 14×14).
     await page.locator('[data-layer="conv1"]').click();
@@ -356,7 +356,7 @@ describe('browser mode in Chromium', () => {
     await page.locator('[data-view="inspect"]').click();
     await expect(page.locator('[data-layer="conv2"]').getAttribute('aria-selected')).resolves.toBe('true');
     await expect.poll(() => page.locator('h2').allTextContents()).toContainEqual(expect.stringMatching(/What each unit of conv2 sees/));
-    expect(await page.locator('.per-class li').count()).toBe(0);
+    await expect.poll(() => page.locator('.per-class li').count()).toBe(0);
     // The broken first image: its error, and neither the previous image's picture nor its predictions.
     await page.waitForSelector('[role="alert"]', { timeout: 30_000 });
     await expect(page.locator('[role="alert"]').textContent()).resolves.toMatch(/IMAGE_DECODE_FAILED|could not be (read|decoded)/i);
