@@ -715,6 +715,8 @@ export interface JobProgress {
   metrics?: TrainingMetrics;
   /** While it waits for a worker: how many jobs are ahead of it (running ones included). */
   waiting?: number;
+  /** Classroom: the leading instructor's job, shown to a following student (its result can be read, not cancelled). */
+  sharedBy?: 'instructor';
 }
 
 /** The ways to fine-tune (CS231n's transfer-learning recipe plus training from scratch), defined once. */
@@ -757,6 +759,8 @@ export interface JobFinished {
   kind: JobKind;
   status: Extract<JobStatus, 'done' | 'failed' | 'cancelled'>;
   error?: ErrorInfo;
+  /** Classroom: the leading instructor's job (see JobProgress.sharedBy). */
+  sharedBy?: 'instructor';
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -830,6 +834,11 @@ export interface LeadView {
   /** The instructor's model and folder ids: a follower opens them first. */
   model?: string;
   dataset?: string;
+  /**
+   * Added by the server, never sent by the instructor: the latest finished job of each kind the instructor ran while
+   * leading (the atlas, selectivity, a fine-tuning run…). A follower reads their results instead of computing them.
+   */
+  results?: Array<{ jobId: string; kind: JobKind }>;
 }
 
 /** The class's lead: the instructor's view while they lead, none otherwise. */

@@ -5,7 +5,8 @@
  *    the server named on its command line): a client never names an arbitrary server path (PATH_NOT_ALLOWED);
  *  - model settings go to the workspace, never into a model's folder;
  *  - jobs: at most `maxUnfinishedJobs` queued or running per client (TOO_MANY_JOBS), only its own can be
- *    cancelled or read, and the results of at most `maxKeptJobs` are kept;
+ *    cancelled or read (and, in a classroom, the leading instructor's it was shown), and the results of at most
+ *    `maxKeptJobs` are kept;
  *  - uploaded images: at most `maxUploadBytes` held per client, oldest forgotten first;
  *  - calls in flight: at most `maxCallsInFlight` (TOO_MANY_JOBS);
  * A classroom student's gate (`rules` given) also keeps them to what the instructor offers: the models and folders
@@ -129,8 +130,13 @@ export class ClientGate {
       case 'startJob':
         return this.startJob(p as { kind: JobKind; params: JobParams[JobKind] });
       case 'cancelJob':
-      case 'getJobResult':
         if (!this.jobs.includes(p.jobId as string)) throw new InspectorError('JOB_NOT_FOUND', `No job ${String(p.jobId)} of this window`);
+        break;
+      case 'getJobResult':
+        // Also the leading instructor's results this window was shown (classroom): read, never cancelled.
+        if (!this.jobs.includes(p.jobId as string) && !s.sharesJob(p.jobId as string)) {
+          throw new InspectorError('JOB_NOT_FOUND', `No job ${String(p.jobId)} of this window`);
+        }
         break;
     }
     const fn = s[command] as (q: unknown) => Promise<unknown>;

@@ -106,6 +106,9 @@ function checkModelUploadName(given: string): string {
 const partialUploadPath = (owner: string): string =>
   path.join(workspaceRoot(), 'uploaded-models', 'partial', `${createHash('sha256').update(owner).digest('hex').slice(0, 16)}.part`);
 
+/** The instructor's jobs a student's session remembers having been shown (the latest ones). */
+const MAX_SHARED_JOBS = 64;
+
 const waitingMessage = (ahead: number): string => (ahead === 0 ? 'Starting' : `Waiting for ${ahead} job${ahead === 1 ? '' : 's'} ahead of this one`);
 
 export class InspectorService implements Inspector {
@@ -116,6 +119,8 @@ export class InspectorService implements Inspector {
   private model?: ModelSummary;
   private dataset?: DatasetSummary;
   private readonly jobs = new Map<string, JobRecord>();
+  /** Classroom: the leading instructor's jobs this (following) session was shown, by id, with whose they are. */
+  private readonly shared = new Map<string, InspectorService>();
   private readonly listeners: { [E in EventName]: Set<(e: EventPayloads[E]) => void> } = {
     jobProgress: new Set(),
     jobFinished: new Set(),
@@ -172,6 +177,34 @@ export class InspectorService implements Inspector {
   /** The instructor's lead, passed on to this (following) session's windows. */
   announceLead(lead: LeadChanged): void {
     this.emit('leadChanged', lead);
+  }
+
+  /**
+   * Classroom: the leading instructor's job shown in this session's windows as it runs and ends. Its result is read
+   * from the instructor's session (computed once for the class); it cannot be cancelled from here.
+   */
+  showSharedJob(event: JobProgress | JobFinished, owner: InspectorService): void {
+    this.shareJobs([event.jobId], owner);
+    if ('status' in event) this.emit('jobFinished', { ...event, sharedBy: 'instructor' });
+    else this.emit('jobProgress', { ...event, sharedBy: 'instructor' });
+  }
+
+  /** Classroom: these jobs of the instructor may be read from this session (the results a lead names). */
+  shareJobs(jobIds: string[], owner: InspectorService): void {
+    for (const id of jobIds) {
+      this.shared.delete(id);
+      this.shared.set(id, owner);
+    }
+    // The oldest are let go: a long lesson does not grow this map.
+    for (const id of this.shared.keys()) {
+      if (this.shared.size <= MAX_SHARED_JOBS) break;
+      this.shared.delete(id);
+    }
+  }
+
+  /** Whether this session was shown the instructor's job `jobId` (so its window may read the result). */
+  sharesJob(jobId: string): boolean {
+    return this.shared.has(jobId);
   }
 
   /** Tells this session's windows the state again (its classroom changed: who is here, what students may run). */
@@ -437,6 +470,8 @@ export class InspectorService implements Inspector {
 
   async getJobResult<K extends JobKind>(params: { jobId: string }): Promise<JobResults[K]> {
     const record = this.jobs.get(params.jobId);
+    const owner = record ? undefined : this.shared.get(params.jobId);
+    if (owner) return owner.getJobResult(params);
     if (!record) throw new InspectorError('JOB_NOT_FOUND', `No job ${params.jobId}`);
     if (record.status === 'done') return record.result as JobResults[K];
     if (record.status === 'cancelled') throw new InspectorError('JOB_CANCELLED', 'The job was cancelled');
@@ -454,6 +489,7 @@ export class InspectorService implements Inspector {
     for (const [jobId] of unfinished) this.host.cancelJob(jobId, 'discard');
     await Promise.all(unfinished.map(([, r]) => r.ended));
     this.jobs.clear();
+    this.shared.clear();
     for (const set of Object.values(this.listeners)) set.clear();
     await this.engine.close();
   }

@@ -6,7 +6,7 @@
  * grace period; after it, the session's jobs are cancelled and its uploads and hold on the model let go.
  */
 import { randomUUID } from 'node:crypto';
-import type { ClassroomRole, JobKind, LeadView, SessionInfo } from '../../shared/contract';
+import type { ClassroomRole, JobFinished, JobKind, JobProgress, LeadView, SessionInfo } from '../../shared/contract';
 import { ClientGate, type ClientLimits, type PathPolicy, type StudentRules } from '../engine/client-gate';
 import type { EngineHost } from '../engine/host';
 import { BUNDLED_MODEL_ID, BUNDLED_SAMPLES_ID } from '../engine/paths';
@@ -47,6 +47,10 @@ export class Classroom {
   private studentJobs = new Set<JobKind>(DEFAULT_STUDENT_JOBS);
   /** What the leading instructor shows; none while nobody leads. */
   private leadView?: LeadView;
+  /** The instructor's session that leads: its jobs are shown to the students who follow. */
+  private leader?: Session;
+  /** The latest finished job of each kind the leader ran while leading: followers read these, nobody recomputes them. */
+  private readonly leadResults = new Map<JobKind, string>();
   /** Models and folders the instructor has had open: what students may open too. */
   private readonly offered = { model: new Set<string>([BUNDLED_MODEL_ID]), dataset: new Set<string>([BUNDLED_SAMPLES_ID]) };
   /** The instructor's session that changed its model or folder last: where a new student starts. */
@@ -117,7 +121,7 @@ export class Classroom {
         describeSession: () => this.describe(session),
         classroom:
           role === 'instructor'
-            ? { setStudentJobs: (kinds: JobKind[]) => this.setStudentJobs(kinds), lead: (view?: LeadView) => this.lead(view) }
+            ? { setStudentJobs: (kinds: JobKind[]) => this.setStudentJobs(kinds), lead: (view?: LeadView) => this.lead(session, view) }
             : { follow: (following: boolean) => this.follow(session, following) },
       },
       host,
@@ -125,6 +129,7 @@ export class Classroom {
     const gate = new ClientGate(service, policy, id, limits, role === 'student' ? this.rules : undefined);
     const session: Session = { id, role, service, gate, windows: 0, ready: Promise.resolve(), following: true };
     if (role === 'instructor') this.watchInstructor(session);
+    else if (this.leader) service.shareJobs([...this.leadResults.values()], this.leader.service);
     // A start that fails (the instructor's model deleted meanwhile) leaves the session without one: it can open another.
     session.ready = this.openFirst(session).catch(() => undefined);
     this.sessions.set(id, session);
@@ -146,20 +151,52 @@ export class Classroom {
       if (state.dataset) this.offered.dataset.add(state.dataset.id);
       this.leadingInstructor = session;
     });
+    session.service.onJobProgress((event) => this.showLeadersJob(session, event));
+    session.service.onJobFinished((event) => {
+      if (this.leader === session && event.status === 'done' && event.kind !== 'zooDownload') this.leadResults.set(event.kind, event.jobId);
+      this.showLeadersJob(session, event);
+    });
   }
 
-  /** The instructor leads with a view (each change sent again), or stops (no view): following students hear it. */
-  private lead(view: LeadView | undefined): void {
+  /** The leader's job, as it runs and ends, in every following student's window (a download is the instructor's own business). */
+  private showLeadersJob(session: Session, event: JobProgress | JobFinished): void {
+    if (this.leader !== session || event.kind === 'zooDownload') return;
+    for (const s of this.followers()) s.service.showSharedJob(event, session.service);
+  }
+
+  private followers(): Session[] {
+    return [...this.sessions.values()].filter((s) => s.role === 'student' && s.following);
+  }
+
+  /** The lead as followers get it: the instructor's view and the results they have built while leading. */
+  private currentLead(): LeadView | undefined {
+    if (!this.leadView) return undefined;
+    const results = [...this.leadResults].map(([kind, jobId]) => ({ jobId, kind }));
+    return results.length > 0 ? { ...this.leadView, results } : this.leadView;
+  }
+
+  /** Brings a following student to the lead: they may read its results, and their window is told where to go. */
+  private announceLead(student: Session): void {
+    const view = this.currentLead();
+    if (view && this.leader) student.service.shareJobs([...this.leadResults.values()], this.leader.service);
+    student.service.announceLead(view ? { view } : {});
+  }
+
+  /** An instructor leads with a view (each change sent again), or stops (no view): following students hear it. */
+  private lead(session: Session | undefined, view: LeadView | undefined): void {
     const started = (this.leadView === undefined) !== (view === undefined);
+    // Results built under another lead (or none) are not this lead's.
+    if (!view || this.leader !== session) this.leadResults.clear();
+    this.leader = view ? session : undefined;
     this.leadView = view;
-    for (const s of this.sessions.values()) if (s.role === 'student' && s.following) s.service.announceLead(view ? { view } : {});
+    for (const s of this.followers()) this.announceLead(s);
     if (started) this.tellEveryone();
   }
 
   /** A student steps away from the lead or follows again (then they are shown where the lead is now). */
   private follow(session: Session, following: boolean): void {
     session.following = following;
-    if (following && this.leadView) session.service.announceLead({ view: this.leadView });
+    if (following && this.leadView) this.announceLead(session);
     this.tellEveryone();
   }
 
@@ -180,7 +217,7 @@ export class Classroom {
       id: session.id,
       role: session.role,
       ...(student ? { following: session.following } : { studentUrl: this.options.studentUrl }),
-      ...(student && session.following && this.leadView ? { lead: this.leadView } : {}),
+      ...(student && session.following && this.leadView ? { lead: this.currentLead() } : {}),
       studentJobs: [...this.studentJobs],
       sessions: count,
       leading: this.leadView !== undefined,
@@ -198,8 +235,9 @@ export class Classroom {
     clearTimeout(session.leaving);
     this.sessions.delete(session.id);
     if (this.leadingInstructor === session) this.leadingInstructor = undefined;
-    // The instructor's window closed for good: nobody leads (a reload within the grace period keeps the lead).
-    if (session.role === 'instructor' && ![...this.sessions.values()].some((s) => s.role === 'instructor')) this.lead(undefined);
+    // The leading instructor's window closed for good: nobody leads, and its results go with it (a reload within
+    // the grace period keeps the lead).
+    if (session === this.leader) this.lead(undefined, undefined);
     await session.ready.catch(() => undefined);
     await session.gate.close().catch(() => undefined);
     await session.service.dispose().catch(() => undefined);

@@ -28,6 +28,8 @@ export interface JobView {
   error?: string;
   /** A training job the person paused: it can be resumed from the list of unfinished runs. */
   paused?: boolean;
+  /** Classroom: the leading instructor's job, shown here as it runs (its result is read, never recomputed or cancelled). */
+  shared?: boolean;
   /** What its result depends on, when it started (the app store's contextFor). */
   context: string;
   /** When the first progress report came, and how far along it was then (for the time-left estimate). */
@@ -120,6 +122,7 @@ export const useJobsStore = defineStore('jobs', {
         this.jobs.push(job);
       }
       job.status = 'running';
+      if (event.sharedBy) job.shared = true;
       if (job.startedAt === undefined) {
         job.startedAt = Date.now();
         job.doneAtStart = event.done;
@@ -130,6 +133,13 @@ export const useJobsStore = defineStore('jobs', {
       job.pace = [...(job.pace ?? []).filter(([at]) => at >= t - 2 * PACE_WINDOW_MS), [t, event.done]];
       job.message = event.message;
       if (event.metrics) job.metrics.push(event.metrics);
+    },
+    /** Classroom: the results the instructor built while leading, shown here as they are there (those not shown yet). */
+    async showShared(results: Array<{ jobId: string; kind: JobKind }>) {
+      const unseen = results.filter((r) => !this.jobs.some((j) => j.jobId === r.jobId && j.result));
+      // One the instructor's window has since let go is simply not shown.
+      const leftOut = (jobId: string) => (this.jobs = this.jobs.filter((j) => j.jobId !== jobId));
+      await Promise.all(unseen.map((r) => this.onFinished({ ...r, status: 'done', sharedBy: 'instructor' }).catch(() => leftOut(r.jobId))));
     },
     async onFinished(event: JobFinished) {
       let job = this.jobs.find((j) => j.jobId === event.jobId);
@@ -147,6 +157,7 @@ export const useJobsStore = defineStore('jobs', {
         this.jobs.push(job);
       }
       job.status = event.status;
+      if (event.sharedBy) job.shared = true;
       if (event.status === 'done') {
         job.message = 'Finished';
         job.result = (await api().getJobResult({ jobId: event.jobId })) as JobResults[JobKind];

@@ -72,6 +72,16 @@ describe('classroom in Chromium: an instructor and two students', () => {
     await expect(second.page.locator('[data-classroom="student"]').textContent()).resolves.toMatch(/Following the instructor/);
     await expect(first.page.locator('[data-classroom="student"]').textContent()).resolves.toMatch(/Follow again/);
 
+    // The instructor measures sparsity while leading: the follower is shown the table without running anything.
+    await teacher.page.locator('[data-view="selectivity"]').click();
+    await teacher.page.locator('button.primary', { hasText: 'Measure' }).first().click();
+    await teacher.page.waitForSelector('table[data-sparsity]', { timeout: 60_000 });
+    await second.page.waitForSelector('table[data-sparsity]', { timeout: 20_000 });
+    expect(await second.page.locator('table[data-sparsity]').textContent()).toBe(await teacher.page.locator('table[data-sparsity]').textContent());
+    expect(await first.page.locator('table[data-sparsity]').count()).toBe(0);
+    await second.page.screenshot({ path: path.join(OUT, 'classroom-student-shown-result-1280.png') });
+    await teacher.page.locator('[data-view="inspect"]').click();
+
     await teacher.page.locator('[data-student-link]').click();
     await teacher.page.waitForSelector('img.qr');
     expect(await teacher.page.locator('[data-student-url]').textContent()).toBe(server.studentUrl);

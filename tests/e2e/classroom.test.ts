@@ -227,6 +227,57 @@ describe('classroom: a session per window', () => {
     for (const w of [teacher, a, b]) await leave(w);
   }, 60_000);
 
+  it("the leading instructor's results reach the followers as they are built, read from the instructor's session, never recomputed", async () => {
+    const teacher = await open('instructor');
+    const [follower, away] = await Promise.all([open('student'), open('student')]);
+    await Promise.all([follower.api.getState(), away.api.getState()]);
+    await away.api.follow({ following: false });
+    const view = { tab: 'selectivity', layer: 'conv2', model: 'bundled:default' };
+    await teacher.api.lead({ view });
+    await expect.poll(() => follower.leads.at(-1)?.view, { timeout: 5000 }).toEqual(view);
+    // Selectivity is not a job students may start; built by the instructor, the follower is shown it all the same.
+    expect(await code(follower.api.startJob({ kind: 'selectivity', params: { layers: ['conv2'] } }))).toBe('STUDENT_NOT_ALLOWED');
+    const { jobId } = await teacher.api.startJob({ kind: 'selectivity', params: { layers: ['conv2'] } });
+    await expect.poll(() => follower.finished.find((f) => f.jobId === jobId), { timeout: 120_000 }).toMatchObject({ status: 'done', sharedBy: 'instructor' });
+    expect(follower.progress.some((p) => p.jobId === jobId && p.sharedBy === 'instructor')).toBe(true);
+    // The same result as the instructor's, read from the instructor's session: the engine ran the job once.
+    const theirs = await teacher.api.getJobResult({ jobId });
+    expect(await follower.api.getJobResult({ jobId })).toEqual(theirs);
+    expect(follower.progress.filter((p) => p.jobId !== jobId && p.kind === 'selectivity')).toEqual([]);
+    // Read, not cancelled; the student who stepped away saw nothing of it and cannot read it.
+    expect(await code(follower.api.cancelJob({ jobId }))).toBe('JOB_NOT_FOUND');
+    expect(away.progress.concat(away.finished as never[]).filter((e) => e.jobId === jobId)).toEqual([]);
+    expect(await code(away.api.getJobResult({ jobId }))).toBe('JOB_NOT_FOUND');
+    // A fine-tuning run: the follower watches its learning curves as the instructor's window does, and gets its summary.
+    const run = await teacher.api.startJob({ kind: 'finetune', params: { strategy: 'fc', epochs: 2, batchSize: 64, earlyStopping: false } });
+    await expect.poll(() => follower.finished.find((f) => f.jobId === run.jobId)?.status, { timeout: 120_000 }).toBe('done');
+    const curves = (w: Window) => w.progress.filter((p) => p.jobId === run.jobId && p.metrics).map((p) => p.metrics);
+    expect(curves(follower).length).toBeGreaterThanOrEqual(2);
+    expect(curves(follower)).toEqual(curves(teacher));
+    expect(await follower.api.getJobResult({ jobId: run.jobId })).toEqual(await teacher.api.getJobResult({ jobId: run.jobId }));
+    // A window that opens now, and one that follows again, are given the lead with its results, and may read them.
+    const late = await open('student');
+    const lead = (await late.api.getState()).session?.lead;
+    expect(lead).toEqual({
+      ...view,
+      results: [
+        { jobId, kind: 'selectivity' },
+        { jobId: run.jobId, kind: 'finetune' },
+      ],
+    });
+    expect(await late.api.getJobResult({ jobId })).toEqual(theirs);
+    await away.api.follow({ following: true });
+    await expect.poll(() => away.leads.at(-1)?.view?.results?.length, { timeout: 5000 }).toBe(2);
+    expect(await away.api.getJobResult({ jobId })).toEqual(theirs);
+    // An instructor cannot make up results to send; a lead that ends takes its results with it.
+    expect(await code(teacher.api.lead({ view: { ...view, results: [{ jobId: 'x', kind: 'selectivity' }] } }))).toBe('BAD_ARGUMENT');
+    await teacher.api.lead({});
+    await teacher.api.lead({ view });
+    await expect.poll(() => follower.leads.at(-1)?.view, { timeout: 5000 }).toEqual(view);
+    await teacher.api.lead({});
+    for (const w of [teacher, follower, away, late]) await leave(w);
+  }, 180_000);
+
   it("windows flooding requests do not hold up another's: interactive calls are served in turn", async () => {
     const busy = await Promise.all([open('student'), open('student'), open('student')]);
     const other = await open('student');

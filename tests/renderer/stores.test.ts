@@ -192,6 +192,32 @@ describe('renderer stores', () => {
     expect(view).toMatchObject({ status: 'cancelled', paused: true, message: 'Paused' });
   });
 
+  it("jobs store: the instructor's results a lead names are shown once each, marked shared; one let go is left out", async () => {
+    const asked: string[] = [];
+    setApi(
+      fakeInspector({
+        getJobResult: (async ({ jobId }: { jobId: string }) => {
+          asked.push(jobId);
+          if (jobId === 'gone') throw new InspectorError('JOB_NOT_FOUND', 'No job gone of this window');
+          return { layers: [] };
+        }) as Inspector['getJobResult'],
+      }),
+    );
+    const jobs = useJobsStore();
+    const results = [
+      { jobId: 'sel-1', kind: 'selectivity' as const },
+      { jobId: 'gone', kind: 'sparsity' as const },
+    ];
+    await jobs.showShared(results);
+    await jobs.showShared(results);
+    expect(jobs.latest('selectivity')).toMatchObject({ status: 'done', shared: true, result: { layers: [] } });
+    expect(jobs.latest('sparsity')).toBeUndefined();
+    // The result already here is not fetched again.
+    expect(asked.filter((id) => id === 'sel-1')).toEqual(['sel-1']);
+    jobs.onProgress({ jobId: 'run-1', kind: 'finetune', done: 1, total: 10, message: 'Epoch 1', sharedBy: 'instructor' });
+    expect(jobs.latest('finetune')?.shared).toBe(true);
+  });
+
   it('app store: a picked folder is copied in batches with progress, then opened by the path the engine gives', async () => {
     const opened: Array<string | undefined> = [];
     const fake = fakeInspector({

@@ -1,12 +1,13 @@
 /**
  * Follow the instructor: the leading window's view (tab, layer, unit, image, model and folder) sent as it changes,
  * and a following window brought to the same place — opening the instructor's model and folder first when they
- * differ, so a unit number means the same unit.
+ * differ, so a unit number means the same unit — and shown the results the instructor built while leading.
  */
 import { watch, type WatchStopHandle } from 'vue';
 import type { LeadView } from '../../../shared/contract';
 import { api } from '../../api';
 import { useAppStore } from '../../stores/app';
+import { useJobsStore } from '../../stores/jobs';
 import { useSelectionStore } from '../../stores/selection';
 import { useUiStore, type ViewId } from '../../stores/ui';
 
@@ -66,4 +67,6 @@ export async function followView(view: LeadView): Promise<void> {
   }
   if (view.layer && view.layer !== selection.layer) await selection.selectLayer(view.layer);
   if (view.unit !== selection.unit) selection.selectUnit(view.unit);
+  // Last, once this window is on the instructor's model and folder: their results then belong to what it shows.
+  if (view.results) await useJobsStore().showShared(view.results);
 }
