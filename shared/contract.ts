@@ -521,7 +521,8 @@ export interface JobParams {
    * its count of non-zero values and (with `maps`) the whole output as .npy in the workspace — what the Agrawal
    * analyses read, so each runs the network no more than it must.
    */
-  collectActivations: { layers: string[]; maps?: boolean; mapsDtype?: 'float32' | 'float16' };
+  /** With `shard`: only part `index` of `count` of the images (one process of a cluster job; `collect-merge` joins them). */
+  collectActivations: { layers: string[]; maps?: boolean; mapsDtype?: 'float32' | 'float16'; shard?: { index: number; count: number } };
   /** Carry on a paused or interrupted fine-tuning run (see listRuns) from its last checkpoint. */
   resumeFinetune: { run: string };
   /**
@@ -682,6 +683,8 @@ export interface CollectedActivations {
     mapsSkipped?: string;
   }>;
   skipped: SkippedFile[];
+  /** A shard's collection: which part, and its images [start, end) in dataset order. */
+  shard?: { index: number; count: number; start: number; end: number };
 }
 
 export interface EvaluationResult {

@@ -162,6 +162,13 @@ export const JOB_PARAM_CHECKS: { [K in JobKind]: (p: Params) => void } = {
     if (!names(p.layers, 1)) fail('collectActivations: choose layers');
     if (!optional(p.maps, (v) => typeof v === 'boolean')) fail('collectActivations: maps must be true or false');
     if (!optional(p.mapsDtype, (v) => v === 'float32' || v === 'float16')) fail('collectActivations: mapsDtype must be float32 or float16');
+    const shard = p.shard as { index?: unknown; count?: unknown } | undefined;
+    const whole = (v: unknown, min: number) => Number.isSafeInteger(v) && (v as number) >= min;
+    if (
+      shard !== undefined &&
+      !(typeof shard === 'object' && shard && whole(shard.count, 1) && whole(shard.index, 0) && (shard.index as number) < (shard.count as number))
+    )
+      fail('collectActivations: shard must be { index, count } with 0 ≤ index < count');
   },
   zooDownload: (p) => typeof p.name === 'string' || fail('zooDownload: name the zoo model'),
 };

@@ -9,7 +9,7 @@ import { parseArgs, modelId, type CommandContext, type Flags } from './args';
 import { runAblate } from './commands/ablate';
 import { runActivations } from './commands/activations';
 import { runAnalyze } from './commands/analyze';
-import { runCollect } from './commands/collect';
+import { runCollect, runCollectMerge } from './commands/collect';
 import { runCorrespondence } from './commands/correspondence';
 import { runDeconv } from './commands/deconv';
 import { runEvaluate } from './commands/evaluate';
@@ -55,6 +55,7 @@ const WITH_MODEL: Record<string, (cx: CommandContext) => Promise<void>> = {
   analyze: runAnalyze,
   finetune: runFinetune,
   collect: runCollect,
+  'collect-merge': runCollectMerge,
   ablate: runAblate,
   evaluate: runEvaluate,
   topk: runTopk,

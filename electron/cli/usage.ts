@@ -27,9 +27,12 @@ export const USAGE = `cnn-inspect <command> [options]
   runs                                                     the app's unfinished fine-tuning runs (paused or interrupted)
   ablate      --model M --data DIR --variants "conv3+conv4; fc6+fc7; conv5=32" [--epochs 10] [--batch 32] [--seed 1] [--start scratch|pretrained] --out A.csv
               each variant: layers to remove, or layer=N to give it N filters/units (ZF Table 3)
-  collect     --model M --data DIR --layers L1,L2 [--maps] [--float16] --out-dir D
+  collect     --model M --data DIR --layers L1,L2 [--maps] [--float16] --out-dir D [--shard i/n]
               per layer L.max.npy (float32 [N, units], spatial max), L.nonzero.npy (int32 [N]), with --maps
-              L.maps.npy ([N, …shape]); labels.npy (int32 [N]); reused by the analyze commands
+              L.maps.npy ([N, …shape]); labels.npy (int32 [N]); manifest.json; reused by the analyze commands
+              --shard i/n: images [i·N/n, (i+1)·N/n) only, one process of a cluster job (docs/CLUSTER.md)
+  collect-merge --model M --data DIR --parts D0,D1,… --out-dir D   the shards joined: exactly what one collect writes,
+              kept where the analyze commands on M and DIR find it
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)

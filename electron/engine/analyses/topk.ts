@@ -12,6 +12,7 @@ import type { SkippedFile } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { prefetchBatches } from '../data/batch';
 import type { Dataset } from '../data/dataset';
+import { shardRange } from '../data/shard';
 import { receptiveBox } from '../model/graph';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
@@ -65,14 +66,6 @@ function offer(list: TopEntry[], k: number, entry: TopEntry): void {
     i--;
   }
   list[i] = entry;
-}
-
-export function shardRange(total: number, shard?: { index: number; count: number }): [number, number] {
-  if (!shard) return [0, total];
-  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
-    throw new InspectorError('BAD_ARGUMENT', `--shard must be i/n with 0 ≤ i < n (got ${shard.index}/${shard.count})`);
-  }
-  return [Math.floor((shard.index * total) / shard.count), Math.floor(((shard.index + 1) * total) / shard.count)];
 }
 
 interface Progress {

@@ -17,12 +17,13 @@ import * as path from 'node:path';
 import type { CollectedActivations, SkippedFile } from '../../../shared/contract';
 import { InspectorError, isErrorCode } from '../../../shared/errors';
 import { prefetchBatches } from '../data/batch';
+import { shardRange, type Shard } from '../data/shard';
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { ENGINE_VERSION } from '../paths';
 import { batchForward } from '../runtime/batch-forward';
 import { writeFileAtomic } from '../files/atomic';
-import { NpyRowReader, NpyStreamWriter, type StreamDtype } from '../files/npy-stream';
+import { concatNpyRows, NpyRowReader, NpyStreamWriter, type StreamDtype } from '../files/npy-stream';
 import { stamp, workspaceRoot } from '../files/workspace';
 import { mirrorImages } from './augment';
 import type { JobContext } from '../base/job-context';
@@ -53,10 +54,13 @@ interface Manifest {
   images: number;
   skipped: SkippedFile[];
   layers: Record<string, CollectedLayer>;
+  /** A shard's collection: which part of the dataset, and its images [start, end) in dataset order. */
+  shard?: Shard & { start: number; end: number };
 }
 
 export interface Activations {
   dir: string;
+  shard?: Manifest['shard'];
   images: number;
   labels: Int32Array;
   skipped: SkippedFile[];
@@ -70,6 +74,8 @@ export interface CollectOptions {
   mapsDtype?: 'float32' | 'float16';
   /** Of the images mirrored left↔right (a collection of its own; fine-tuning learns from mirror images too). */
   mirror?: boolean;
+  /** Part `index` of `count` of the dataset only (one process of a cluster job); `mergeCollections` joins the parts. */
+  shard?: Shard;
 }
 
 const safeName = (layer: string) => layer.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -117,7 +123,12 @@ export async function collectActivations(
   for (const name of layers)
     if (!loaded.summary.layers.some((l) => l.name === name)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
   if (dataset.entries.length === 0) throw new InspectorError('DATASET_EMPTY', 'The dataset has no images');
-  const { dir, key } = activationsDir(loaded, dataset, options.mirror);
+  const [start, end] = shardRange(dataset.entries.length, options.shard);
+  if (end <= start) throw new InspectorError('DATASET_EMPTY', 'This shard of the dataset has no images');
+  const whole = activationsDir(loaded, dataset, options.mirror);
+  const { key } = whole;
+  // A shard's collection sits beside the whole one, never in its place.
+  const dir = options.shard ? path.join(whole.dir, `shard-${options.shard.index}-of-${options.shard.count}`) : whole.dir;
   let manifest = readManifest(dir, key);
   const files = (layer: string) => [maxFile({ dir }, layer), nonzeroFile({ dir }, layer)];
   const present = (layer: string) => {
@@ -130,7 +141,7 @@ export async function collectActivations(
   const missing = [...new Set(layers)].filter((l) => !present(l));
   if (missing.length) {
     fs.mkdirSync(dir, { recursive: true });
-    const collected = await collectPass(loaded, dataset, dir, missing, options, ctx);
+    const collected = await collectPass(loaded, dataset, dir, missing, options, ctx, dataset.entries.slice(start, end));
     manifest = {
       version: 1,
       engine: ENGINE_VERSION,
@@ -138,14 +149,99 @@ export async function collectActivations(
       images: collected.images,
       skipped: collected.skipped,
       layers: { ...(manifest?.layers ?? {}), ...collected.layers },
+      ...(options.shard ? { shard: { ...options.shard, start, end } } : {}),
     };
     writeFileAtomic(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
   } else {
     ctx.progress(1, 1, 'Using the activations collected before');
   }
-  if (manifest!.images === 0) throw noUsableImages(dataset.entries.length, manifest!.skipped);
+  if (manifest!.images === 0 && !options.shard) throw noUsableImages(dataset.entries.length, manifest!.skipped);
   const labels = new NpyRowReader(path.join(dir, 'labels.npy'));
-  return { dir, images: manifest!.images, labels: labels.read(0, labels.rows) as Int32Array, skipped: manifest!.skipped, layers: manifest!.layers };
+  return {
+    dir,
+    ...(manifest!.shard ? { shard: manifest!.shard } : {}),
+    images: manifest!.images,
+    labels: labels.read(0, labels.rows) as Int32Array,
+    skipped: manifest!.skipped,
+    layers: manifest!.layers,
+  };
+}
+
+/**
+ * Joins shard collections (each part's folder with its manifest.json and .npy files, as `collect --shard` leaves
+ * them) into the whole collection of this model on these images, where the analyses look for it — byte for byte
+ * what one process collecting every image writes.
+ */
+export function mergeCollections(partDirs: string[], loaded: LoadedModel, dataset: Dataset): Activations {
+  const { dir, key } = activationsDir(loaded, dataset);
+  const parts = partDirs.map((d) => ({ dir: path.resolve(d), manifest: partManifest(path.resolve(d), key) }));
+  checkShards(parts, dataset.entries.length);
+  parts.sort((a, b) => a.manifest.shard!.index - b.manifest.shard!.index);
+  const first = parts[0].manifest;
+  fs.mkdirSync(dir, { recursive: true });
+  const join = (file: (at: { dir: string }) => string) => concatNpyRows(parts.map(file), file({ dir }));
+  join((at) => path.join(at.dir, 'labels.npy'));
+  const layers: Record<string, CollectedLayer> = {};
+  for (const [layer, entry] of Object.entries(first.layers)) {
+    join((at) => maxFile(at, layer));
+    join((at) => nonzeroFile(at, layer));
+    if (entry.maps) join((at) => mapsFile(at, layer));
+    // JSON writes a shard's ±Infinity (no image read) as null: such a shard does not move the range.
+    const over = (pick: (l: CollectedLayer) => number[], f: (...v: number[]) => number, none: number) =>
+      pick(entry).map((_, u) => f(...parts.map((p) => pick(p.manifest.layers[layer])[u] ?? none)));
+    layers[layer] = { ...entry, unitMin: over((l) => l.unitMin, Math.min, Infinity), unitMax: over((l) => l.unitMax, Math.max, -Infinity) };
+  }
+  const manifest: Manifest = {
+    version: 1,
+    engine: ENGINE_VERSION,
+    key,
+    images: parts.reduce((sum, p) => sum + p.manifest.images, 0),
+    skipped: parts.flatMap((p) => p.manifest.skipped),
+    layers,
+  };
+  writeFileAtomic(path.join(dir, 'manifest.json'), JSON.stringify(manifest));
+  if (manifest.images === 0) throw noUsableImages(dataset.entries.length, manifest.skipped);
+  const labels = new NpyRowReader(path.join(dir, 'labels.npy'));
+  return { dir, images: manifest.images, labels: labels.read(0, labels.rows) as Int32Array, skipped: manifest.skipped, layers };
+}
+
+/** A shard's manifest, of this engine and of this model on these images (BAD_ARGUMENT otherwise, saying which). */
+function partManifest(dir: string, key: string): Manifest {
+  const file = path.join(dir, 'manifest.json');
+  if (!fs.existsSync(file)) throw new InspectorError('FILE_NOT_FOUND', `No collection at ${dir} (its manifest.json is missing)`);
+  let manifest: Manifest;
+  try {
+    manifest = JSON.parse(fs.readFileSync(file, 'utf8')) as Manifest;
+  } catch {
+    throw new InspectorError('BAD_ARGUMENT', `${file} is not a collection's manifest`);
+  }
+  if (manifest.version !== 1 || manifest.engine !== ENGINE_VERSION)
+    throw new InspectorError('BAD_ARGUMENT', `${dir} was collected by another version of CNN Inspector`);
+  if (manifest.key !== key) throw new InspectorError('BAD_ARGUMENT', `${dir} was collected from another model or image folder, or they changed since`);
+  if (!manifest.shard) throw new InspectorError('BAD_ARGUMENT', `${dir} is a whole collection, not a shard`);
+  return manifest;
+}
+
+/** Every shard of one split once, each over its own images, all with the same layers kept the same way. */
+function checkShards(parts: Array<{ dir: string; manifest: Manifest }>, total: number): void {
+  if (parts.length === 0) throw new InspectorError('BAD_ARGUMENT', 'Nothing to merge');
+  const count = parts[0].manifest.shard!.count;
+  const seen = new Map<number, string>();
+  for (const { dir, manifest } of parts) {
+    const shard = manifest.shard!;
+    if (shard.count !== count) throw new InspectorError('BAD_ARGUMENT', `${dir} is a shard of ${shard.count}, ${parts[0].dir} of ${count}`);
+    if (seen.has(shard.index)) throw new InspectorError('BAD_ARGUMENT', `${dir} and ${seen.get(shard.index)} are both shard ${shard.index}/${count}`);
+    seen.set(shard.index, dir);
+    const [start, end] = shardRange(total, shard);
+    if (shard.start !== start || shard.end !== end)
+      throw new InspectorError('BAD_ARGUMENT', `${dir} covers other images than shard ${shard.index}/${count} of this folder`);
+    const layout = (m: Manifest) => JSON.stringify(Object.entries(m.layers).map(([l, e]) => [l, e.shape, e.maps?.dtype, e.mapsSkipped]));
+    if (layout(manifest) !== layout(parts[0].manifest))
+      throw new InspectorError('BAD_ARGUMENT', `${dir} and ${parts[0].dir} hold different layers or keep their maps differently`);
+  }
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
+  if (missing.length)
+    throw new InspectorError('BAD_ARGUMENT', `Shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')} missing`);
 }
 
 /** None of the images could be used: the reason they share (e.g. INPUT_SHAPE_MISMATCH for .npy inputs), named. */
@@ -175,8 +271,17 @@ export function requireClasses(dataset: Dataset, acts: Activations): void {
     );
 }
 
-async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, layers: string[], options: CollectOptions, ctx: JobContext) {
+async function collectPass(
+  loaded: LoadedModel,
+  dataset: Dataset,
+  dir: string,
+  layers: string[],
+  options: CollectOptions,
+  ctx: JobContext,
+  entries = dataset.entries,
+) {
   const info = layers.map((name) => loaded.summary.layers.find((l) => l.name === name)!);
+  // Sized by the whole dataset, so every shard keeps its maps as the whole collection would (float16 or not).
   const count = dataset.entries.length;
   const shapes = info.map((l) => l.outputShape);
   const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1));
@@ -204,7 +309,7 @@ async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, l
   const skipped: SkippedFile[] = [];
   try {
     const forward = await batchForward(loaded, layers);
-    for await (const { batch, used, end } of prefetchBatches(dataset, dataset.entries, loaded, BATCH, skipped)) {
+    for await (const { batch, used, end } of prefetchBatches(dataset, entries, loaded, BATCH, skipped)) {
       ctx.throwIfCancelled();
       if (used.length) {
         const [h, w, c] = loaded.summary.inputShape;
@@ -234,7 +339,8 @@ async function collectPass(loaded: LoadedModel, dataset: Dataset, dir: string, l
           used.length,
         );
       }
-      ctx.progress(end, count, `${options.mirror ? 'Collecting activations of the mirror images' : 'Collecting activations'}: ${end} of ${count} images`);
+      const what = options.mirror ? 'Collecting activations of the mirror images' : 'Collecting activations';
+      ctx.progress(end, entries.length, `${what}: ${end} of ${entries.length} images`);
       await ctx.yield();
     }
   } catch (error) {
@@ -295,6 +401,7 @@ export function describeActivations(acts: Activations, layers: string[]): Collec
       };
     }),
     skipped: acts.skipped,
+    ...(acts.shard ? { shard: acts.shard } : {}),
   };
 }
 
@@ -302,7 +409,13 @@ export function describeActivations(acts: Activations, layers: string[]): Collec
 export const collectActivationsJob: JobDescriptor<'collectActivations'> = {
   run: async (host, params, ctx) =>
     describeActivations(
-      await collectActivations(host.requireModel(), host.requireDataset(), params.layers, { maps: params.maps, mapsDtype: params.mapsDtype }, ctx),
+      await collectActivations(
+        host.requireModel(),
+        host.requireDataset(),
+        params.layers,
+        { maps: params.maps, mapsDtype: params.mapsDtype, ...(params.shard ? { shard: params.shard } : {}) },
+        ctx,
+      ),
       params.layers,
     ),
 };

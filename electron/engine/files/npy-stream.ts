@@ -160,6 +160,23 @@ export class NpyRowReader {
     return this.shape[0] ?? 0;
   }
 
+  /** Appends this file's rows, as bytes, to the open file `fd` (through `block`). */
+  copyDataTo(fd: number, block: Buffer): void {
+    let left = this.rows * this.rowSize * BYTES[this.dtype];
+    const src = fs.openSync(this.file, 'r');
+    try {
+      for (let at = this.dataStart; left > 0;) {
+        const got = fs.readSync(src, block, 0, Math.min(block.length, left), at);
+        if (got === 0) throw new InspectorError('NPY_INVALID', `${this.file} is shorter than its header says`);
+        fs.writeSync(fd, block, 0, got);
+        at += got;
+        left -= got;
+      }
+    } finally {
+      fs.closeSync(src);
+    }
+  }
+
   /** Rows [start, start + count) as float32 (int32 for int32 files). */
   read(start: number, count: number): Float32Array | Int32Array {
     const n = count * this.rowSize;
@@ -211,4 +228,35 @@ export class NpyRowReader {
       yield { start, count, data: this.read(start, count) };
     }
   }
+}
+
+/**
+ * The rows of `parts` one after another in `target` (the parts' dtype and row shape must agree), copied as bytes so
+ * the result is exactly the file one writer would have written for all the rows; atomically, a block at a time.
+ */
+export function concatNpyRows(parts: string[], target: string): number {
+  const readers = parts.map((p) => new NpyRowReader(p));
+  const [first] = readers;
+  if (!first) throw new InspectorError('BAD_ARGUMENT', 'Nothing to join');
+  const rowShape = first.shape.slice(1);
+  for (const [i, r] of readers.entries()) {
+    if (r.dtype !== first.dtype || r.shape.slice(1).join(',') !== rowShape.join(','))
+      throw new InspectorError('BAD_ARGUMENT', `${parts[i]} holds ${r.dtype} rows of [${r.shape.slice(1)}], ${parts[0]} ${first.dtype} of [${rowShape}]`);
+  }
+  const rows = readers.reduce((sum, r) => sum + r.rows, 0);
+  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
+  const out = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(out, headerText(first.dtype, [rows, ...rowShape]));
+    const block = Buffer.alloc(8 * 2 ** 20);
+    for (const r of readers) r.copyDataTo(out, block);
+    fs.fsyncSync(out);
+  } catch (error) {
+    fs.closeSync(out);
+    fs.rmSync(tmp, { force: true });
+    throw error;
+  }
+  fs.closeSync(out);
+  fs.renameSync(tmp, target);
+  return rows;
 }
