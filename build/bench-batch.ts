@@ -7,7 +7,7 @@
  *  - torchvision ONNX imports (ResNet-18, VGG-11): load time and peak RSS (in a child process), forward images/s
  *    vs the same model in PyTorch CPU
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -303,4 +303,46 @@ export async function agrawalSuiteBench(): Promise<void> {
   clearInterval(timer);
   for (const [name, seconds] of Object.entries(extra)) print({ name: `Agrawal suite on 10 000 images: ${name}`, value: round(seconds, 1), unit: 's' });
   print({ name: 'Agrawal suite on 10 000 images: peak RSS of those two', value: round(Math.max(peak, process.memoryUsage().rss) / 1048576, 0), unit: 'MiB' });
+}
+
+/**
+ * The collection of 10 000 Fashion-MNIST images (bundled model, conv5 + fc7) by one `collect` process, and by four
+ * `collect --shard i/4` processes at once plus `collect-merge` — wall time of each, and whether the files agree.
+ */
+export async function shardedCollectionBench(projectRoot: string): Promise<void> {
+  const idx = '/usr/share/datasets/fashion-mnist';
+  const name = 'collection of 10 000 images in 4 shards + merge';
+  if (!fs.existsSync(path.join(idx, 't10k-images-idx3-ubyte.gz'))) {
+    print({ name: `${name}: skipped (apt-get install dataset-fashion-mnist)`, value: 0, unit: 'flag' });
+    return;
+  }
+  const cli = path.join(projectRoot, 'dist', 'electron', 'cli.cjs');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-shards-'));
+  const collect = (ws: string, extra: string[]) => {
+    const args = [cli, 'collect', '--model', 'bundled:default', '--data', idx, '--layers', 'conv5,fc7', ...extra];
+    return new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, args, { env: { ...process.env, CNN_INSPECTOR_WORKSPACE: ws } }, (e) => (e ? reject(e) : resolve())),
+    );
+  };
+  let t0 = performance.now();
+  await collect(path.join(tmp, 'ws-one'), ['--out-dir', path.join(tmp, 'one')]);
+  const single = (performance.now() - t0) / 1000;
+  const parts = [0, 1, 2, 3].map((i) => path.join(tmp, `part${i}`));
+  t0 = performance.now();
+  await Promise.all(parts.map((out, i) => collect(path.join(tmp, 'ws-shards'), ['--shard', `${i}/4`, '--out-dir', out])));
+  const mergeArgs = [cli, 'collect-merge', '--model', 'bundled:default', '--data', idx, '--parts', parts.join(','), '--out-dir', path.join(tmp, 'merged')];
+  execFileSync(process.execPath, mergeArgs, { env: { ...process.env, CNN_INSPECTOR_WORKSPACE: path.join(tmp, 'ws-shards') } });
+  const sharded = (performance.now() - t0) / 1000;
+  const npy = fs.readdirSync(path.join(tmp, 'one')).filter((f) => f.endsWith('.npy'));
+  const same = npy.every((f) => fs.readFileSync(path.join(tmp, 'one', f)).equals(fs.readFileSync(path.join(tmp, 'merged', f))));
+  print({
+    name: `${name} (${os.availableParallelism()} cores)`,
+    value: round(sharded, 1),
+    unit: 's',
+    peer: 'one collect process',
+    peer_value: round(single, 1),
+    ratio: round(single / sharded, 2),
+  });
+  print({ name: `${name}: merged files identical to one process's`, value: same ? 1 : 0, unit: 'flag' });
+  fs.rmSync(tmp, { recursive: true, force: true });
 }

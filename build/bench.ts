@@ -22,7 +22,17 @@ import * as os from 'node:os';
 import { transferBench } from './bench-transfer';
 import { classroomBench } from './bench-classroom';
 import { PROJECT_ROOT } from '../electron/engine/paths';
-import { agrawalSuiteBench, batchPathBench, imagesPerSecond, importedModelsBench, loadOnly, print, round, torchImagesPerSecond } from './bench-batch';
+import {
+  agrawalSuiteBench,
+  batchPathBench,
+  shardedCollectionBench,
+  imagesPerSecond,
+  importedModelsBench,
+  loadOnly,
+  print,
+  round,
+  torchImagesPerSecond,
+} from './bench-batch';
 
 /** Images/s of a tfjs model's predict on random [batch, ...shape] inputs (read back, so the work is done). */
 async function forwardImagesPerSecond(
@@ -51,12 +61,13 @@ const TORCH_ZFNET = `net = nn.Sequential(
 async function main(): Promise<void> {
   const backend = await initBackend();
   const seconds = Number(process.env.BENCH_SECONDS ?? 6);
-  // BENCH_ONLY=batch|imports|agrawal|transfer runs one section (for iterating on it).
+  // BENCH_ONLY=batch|imports|agrawal|transfer|classroom|shards runs one section (for iterating on it).
   if (process.env.BENCH_ONLY === 'batch') return batchPathBench(seconds);
   if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
   if (process.env.BENCH_ONLY === 'agrawal') return agrawalSuiteBench();
   if (process.env.BENCH_ONLY === 'transfer') return transferBench(seconds);
   if (process.env.BENCH_ONLY === 'classroom') return classroomBench(PROJECT_ROOT);
+  if (process.env.BENCH_ONLY === 'shards') return shardedCollectionBench(PROJECT_ROOT);
 
   const fashion = buildZfFashion(1);
   print({
@@ -165,6 +176,7 @@ async function main(): Promise<void> {
   await batchPathBench(seconds);
   await importedModelsBench(seconds, __filename);
   await agrawalSuiteBench();
+  await shardedCollectionBench(PROJECT_ROOT);
   await transferBench(seconds);
   await classroomBench(PROJECT_ROOT);
 }
