@@ -129,7 +129,7 @@ export class Classroom {
     const gate = new ClientGate(service, policy, id, limits, role === 'student' ? this.rules : undefined);
     const session: Session = { id, role, service, gate, windows: 0, ready: Promise.resolve(), following: true };
     if (role === 'instructor') this.watchInstructor(session);
-    else if (this.leader) service.shareJobs([...this.leadResults.values()], this.leader.service);
+    else this.shareLeadResults(service);
     // A start that fails (the instructor's model deleted meanwhile) leaves the session without one: it can open another.
     session.ready = this.openFirst(session).catch(() => undefined);
     this.sessions.set(id, session);
@@ -177,9 +177,14 @@ export class Classroom {
 
   /** Brings a following student to the lead: they may read its results, and their window is told where to go. */
   private announceLead(student: Session): void {
+    this.shareLeadResults(student.service);
     const view = this.currentLead();
-    if (view && this.leader) student.service.shareJobs([...this.leadResults.values()], this.leader.service);
     student.service.announceLead(view ? { view } : {});
+  }
+
+  /** A student's session may read the results the lead names (from the leader's session). */
+  private shareLeadResults(service: InspectorService): void {
+    if (this.leader) service.shareJobs([...this.leadResults.values()], this.leader.service);
   }
 
   /** An instructor leads with a view (each change sent again), or stops (no view): following students hear it. */

@@ -41,20 +41,25 @@ export function syncFolder(dir: string): void {
 }
 
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
+  writeFileAtomicWith(file, (fd) => fs.writeFileSync(fd, data));
+}
+
+/** The same for a file written a piece at a time: `write` is given the open temporary file. */
+export function writeFileAtomicWith(file: string, write: (fd: number) => void): void {
   try {
-    writeDurably(file, data);
+    writeDurably(file, write);
   } catch (error) {
     throw writeError(error, file);
   }
 }
 
-function writeDurably(file: string, data: string | Uint8Array): void {
+function writeDurably(file: string, write: (fd: number) => void): void {
   const dir = path.dirname(file);
   fs.mkdirSync(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   const fd = fs.openSync(tmp, 'w');
   try {
-    fs.writeFileSync(fd, data);
+    write(fd);
     fs.fsyncSync(fd);
   } catch (error) {
     fs.closeSync(fd);

@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { InspectorError } from '../../../shared/errors';
 import { parseNpyHeader } from '../../../shared/npy';
+import { writeFileAtomicWith } from './atomic';
 import { openRegularFile } from './safe-files';
 
 export type StreamDtype = 'float32' | 'float16' | 'int32';
@@ -232,7 +233,8 @@ export class NpyRowReader {
 
 /**
  * The rows of `parts` one after another in `target` (the parts' dtype and row shape must agree), copied as bytes so
- * the result is exactly the file one writer would have written for all the rows; atomically, a block at a time.
+ * the result is exactly the file one writer would have written for all the rows; atomically (files/atomic.ts), a
+ * block at a time.
  */
 export function concatNpyRows(parts: string[], target: string): number {
   const readers = parts.map((p) => new NpyRowReader(p));
@@ -244,19 +246,10 @@ export function concatNpyRows(parts: string[], target: string): number {
       throw new InspectorError('BAD_ARGUMENT', `${parts[i]} holds ${r.dtype} rows of [${r.shape.slice(1)}], ${parts[0]} ${first.dtype} of [${rowShape}]`);
   }
   const rows = readers.reduce((sum, r) => sum + r.rows, 0);
-  const tmp = `${target}.${process.pid}.${Date.now()}.tmp`;
-  const out = fs.openSync(tmp, 'w');
-  try {
+  writeFileAtomicWith(target, (out) => {
     fs.writeSync(out, headerText(first.dtype, [rows, ...rowShape]));
     const block = Buffer.alloc(8 * 2 ** 20);
     for (const r of readers) r.copyDataTo(out, block);
-    fs.fsyncSync(out);
-  } catch (error) {
-    fs.closeSync(out);
-    fs.rmSync(tmp, { force: true });
-    throw error;
-  }
-  fs.closeSync(out);
-  fs.renameSync(tmp, target);
+  });
   return rows;
 }
