@@ -177,6 +177,8 @@ describe('browser mode in Chromium', () => {
     const rows = await page.locator('[data-corr-table] tbody tr').allTextContents();
     expect(rows[0]).toMatch(/^part 1/);
     expect(rows[1]).toMatch(/^random/);
+    // The result in words: in which layers the part is coded more alike than random boxes.
+    await expect(page.locator('[data-corr-verdict]').first().textContent()).resolves.toMatch(/^“part 1”: .*(conv|fc)\d/);
     await page.screenshot({ path: path.join(OUT, 'browser-parts.png') });
     await page.close();
   });
