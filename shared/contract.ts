@@ -753,8 +753,14 @@ export interface FinetuneSummary {
   stopReason?: 'no-improvement' | 'asked';
   /** The model card written beside the model (what it is, what it was trained on, how well it does). */
   modelCard: string;
+  /** The card's text (Markdown) and page (HTML), to show and download in the app. */
+  card?: { markdown: string; html: string };
   frozen: string[];
+  /** Files of the folder that could not be read, with the reason (left out of training). */
   skipped: SkippedFile[];
+  /** The folder it learned from and when the run started (ISO time): the run's name in the app. */
+  datasetName?: string;
+  startedAt?: string;
 }
 
 export interface JobFinished {

@@ -241,6 +241,24 @@ describe('browser mode in Chromium', () => {
     await page.waitForSelector('[data-run-details] .classes li');
     expect(await page.locator('[data-run-details] .classes li').count()).toBe(10);
     expect(await page.locator('[data-run-details] canvas').count()).toBeGreaterThan(0);
+    // The run is named by its way, folder and start time; its model card opens in the page (browser mode) and closes
+    // with the focus back on its button.
+    await expect(page.locator('[data-runs] [data-run-name]').first().textContent()).resolves.toMatch(
+      /^\s*Keep what it knows · Sample images.* · \d\d:\d\d\s*$/,
+    );
+    await page.locator('[data-open-card]').click();
+    await expect(page.locator('[data-model-card] h3').first().textContent()).resolves.toBe('What it does');
+    await expect(page.locator('[data-model-card] table tbody tr').count()).resolves.toBe(10);
+    await page.locator('[data-model-card]').screenshot({ path: path.join(OUT, 'browser-model-card.png') });
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('[data-model-card]').count()).toBe(0);
+    expect(
+      await page.evaluate(() =>
+        (globalThis as unknown as { document: { activeElement: { hasAttribute(n: string): boolean } | null } }).document.activeElement?.hasAttribute(
+          'data-open-card',
+        ),
+      ),
+    ).toBe(true);
     // What training changed: the "keep what it knows" way leaves every pretrained layer's weights where they were.
     await page.getByRole('button', { name: /^Compare with/ }).click();
     await page.waitForSelector('[data-comparison] tbody tr', { timeout: 180_000 });
@@ -294,7 +312,9 @@ describe('browser mode in Chromium', () => {
     await page.screenshot({ path: path.join(OUT, 'browser-train-paused.png') });
     await page.locator('[data-unfinished-runs] [data-resume]').click();
     await page.waitForSelector('[data-runs] tbody tr', { timeout: 180_000 });
-    await expect(page.locator('[data-runs] tbody tr').first().textContent()).resolves.toMatch(/retrain the top/);
+    await expect(page.locator('[data-runs] [data-run-name]').first().textContent()).resolves.toMatch(
+      /^\s*Keep the pattern detectors · Sample images.* · \d\d:\d\d\s*$/,
+    );
     await expect.poll(() => page.locator('[data-unfinished-runs]').count(), { timeout: 10_000 }).toBe(0);
     // Which layers matter: two versions (the full network and one without its middle convolution layers), one pass each.
     await page.locator('[data-ablation] summary').click();
@@ -355,6 +375,9 @@ describe('browser mode in Chromium', () => {
     await page.locator('[data-view="train"]').click();
     await page.locator('[data-folder-input]').setInputFiles(folder);
     await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 60_000 }).toMatch(/Images:\s*shapes \(9\)/);
+    // Teach it's class counts leave the broken file out of its class and say why.
+    await expect.poll(() => page.locator('[data-unreadable]').textContent(), { timeout: 30_000 }).toMatch(/1 file\(s\) could not be read.*bags\/0-broken\.png/);
+    await expect(page.locator('[data-class-counts] li', { hasText: 'bags' }).locator('.num').textContent()).resolves.toMatch(/^\s*4\s*−1\s*$/);
     await page.locator('[data-view="inspect"]').click();
     await expect(page.locator('[data-layer="conv2"]').getAttribute('aria-selected')).resolves.toBe('true');
     await expect.poll(() => page.locator('h2').allTextContents()).toContainEqual(expect.stringMatching(/What each unit of conv2 sees/));

@@ -169,11 +169,22 @@ describe('InspectorService over the worker pool', () => {
     expect(run.batchesDone).toBeGreaterThan(0);
     await expect(service.discardRun({ run: '../x' })).rejects.toMatchObject({ code: 'RUN_NOT_FOUND' });
 
+    const replayed: Array<{ epoch: number; progress: number; loss: number; validationAccuracy?: number }> = [];
+    const listen = service.onJobProgress((e) => e.metrics && replayed.push(e.metrics));
     const resumed = await service.startJob({ kind: 'resumeFinetune', params: { run: run.id } });
     expect((await waitFinished(resumed.jobId, service)).status).toBe('done');
+    listen();
     const summary = await service.getJobResult<'resumeFinetune'>({ jobId: resumed.jobId });
     expect(summary.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
     expect(summary.history[0]).toEqual(run.history[0]);
+    // The learning curve goes on from before the pause: the resumed job first reports epoch 1 (its mean loss at
+    // the middle of the pass, its held-back accuracy at the end), then the part of epoch 2 done before the pause.
+    expect(replayed[0]).toEqual({ epoch: 1, progress: 0.5, loss: run.history[0].loss });
+    expect(replayed[1]).toEqual({ epoch: 1, progress: 1, loss: run.history[0].loss, validationAccuracy: run.history[0].validationAccuracy });
+    expect(replayed[2].epoch).toBe(2);
+    expect(replayed[2].progress).toBeGreaterThan(1);
+    expect(replayed[2].progress).toBeLessThan(1.5);
+    expect(replayed[3].progress).toBeGreaterThan(replayed[2].progress);
     expect(fs.existsSync(summary.path)).toBe(true);
     expect(await service.listRuns()).toEqual([]);
     // Every pass left a checkpoint beside the model, where the Training tab finds them (before and after the pause).

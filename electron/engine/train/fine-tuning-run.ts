@@ -138,13 +138,18 @@ async function trainRun(dir: string, run: RunRecord, dataset: Dataset, resume: T
     modelCard: path.join(dir, 'MODEL_CARD.md'),
     frozen: r.frozen,
     skipped: r.skipped,
+    datasetName: dataset.summary.name,
+    startedAt: run.createdAt,
   };
   const card = { ...r, baseName: copy.summary.name, dataset: dataset.summary, strategy: options.strategy, date: new Date() };
-  writeFileAtomic(summary.modelCard, modelCard(card));
-  writeFileAtomic(path.join(dir, 'model-card.html'), modelCardHtml(card));
+  const markdown = modelCard(card);
+  const html = modelCardHtml(card);
+  writeFileAtomic(summary.modelCard, markdown);
+  writeFileAtomic(path.join(dir, 'model-card.html'), html);
   writeFileAtomic(path.join(dir, 'model-card.json'), `${JSON.stringify(modelCardJson(card), null, 1)}\n`);
   finishRun(dir, run);
-  return summary;
+  // The card itself travels with the result: a browser window cannot read the server's file.
+  return { ...summary, card: { markdown, html } };
 }
 
 /** The fine-tuning job: a new run in the workspace's runs folder, named by its start time and strategy. */

@@ -460,6 +460,7 @@ export async function finetune(
           },
         ),
     };
+    if (run.resume) replayHistory(run.resume, settings.epochs, train.y.length, ctx);
     let result: TrainResult;
     try {
       if (cached) {
@@ -523,5 +524,33 @@ export async function finetune(
   } finally {
     // The images' temporary file on disk, when the folder was too big to hold in memory.
     images?.release();
+  }
+}
+
+/**
+ * A resumed run first reports what it learned before the pause (each pass's mean loss at its middle, its held-back
+ * accuracy at its end, and the mean loss of the part of the interrupted pass), so the learning curve goes on from
+ * where it stopped instead of starting empty.
+ */
+function replayHistory(resume: TrainState, epochs: number, trainImages: number, ctx: JobContext): void {
+  for (const h of resume.history) {
+    ctx.progress(h.epoch, epochs, `Resuming after epoch ${resume.epochsDone} of ${epochs}`, { epoch: h.epoch, progress: h.epoch - 0.5, loss: h.loss });
+    if (h.validationAccuracy !== undefined) {
+      ctx.progress(h.epoch, epochs, `Resuming after epoch ${resume.epochsDone} of ${epochs}`, {
+        epoch: h.epoch,
+        progress: h.epoch,
+        loss: h.loss,
+        validationAccuracy: h.validationAccuracy,
+      });
+    }
+  }
+  if (resume.seenThisEpoch > 0) {
+    const epoch = resume.epochsDone + 1;
+    ctx.progress(resume.epochsDone, epochs, `Resuming in epoch ${epoch} of ${epochs}`, {
+      epoch,
+      // The middle of the part of the pass already done.
+      progress: resume.epochsDone + Math.min(1, resume.seenThisEpoch / Math.max(1, trainImages)) / 2,
+      loss: resume.epochLoss / resume.seenThisEpoch,
+    });
   }
 }
