@@ -13,3 +13,10 @@ declare global {
     inspector?: Inspector;
   }
 }
+
+declare module 'vue' {
+  interface GlobalDirectives {
+    /** util/job-button.ts: a job's start button, disabled for a classroom student where the instructor does not allow it. */
+    vJobButton: typeof import('./util/job-button').jobButton;
+  }
+}

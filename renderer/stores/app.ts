@@ -34,6 +34,11 @@ export const useAppStore = defineStore('app', {
     backendLabel: (s): string => s.state?.backend.detail ?? 'connecting…',
     /** A classroom student's window: the instructor chooses models and folders, so their controls are not shown. */
     student: (s): boolean => s.state?.session?.role === 'student',
+    /** Whether this window may start a job of this kind (a classroom student only those the instructor allows). */
+    mayStart:
+      (s) =>
+      (kind: JobKind): boolean =>
+        s.state?.session?.role !== 'student' || s.state.session.studentJobs.includes(kind),
     /**
      * What a job's result depends on — the model file with its saved labels and preprocessing, and the image
      * folder — as a key: a result computed under another one is not shown as if it were this one's. A folder's

@@ -80,6 +80,10 @@ describe('classroom in Chromium: an instructor and two students', () => {
     expect(await second.page.locator('table[data-sparsity]').textContent()).toBe(await teacher.page.locator('table[data-sparsity]').textContent());
     expect(await first.page.locator('table[data-sparsity]').count()).toBe(0);
     await second.page.screenshot({ path: path.join(OUT, 'classroom-student-shown-result-1280.png') });
+    // The student cannot start sparsity (the instructor has not allowed it): the button is off and says why.
+    const studentMeasure = second.page.locator('section[aria-label="Sparsity"] button.primary', { hasText: 'Measure' });
+    expect(await studentMeasure.isDisabled()).toBe(true);
+    await expect(studentMeasure.getAttribute('title')).resolves.toMatch(/instructor runs this for everyone/);
     await teacher.page.locator('[data-view="inspect"]').click();
 
     await teacher.page.locator('[data-student-link]').click();

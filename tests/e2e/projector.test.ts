@@ -129,7 +129,7 @@ describe('the projector: every view at 1280×720 in both themes', () => {
     expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe('dark');
   });
 
-  it('keyboard: the skip link reaches the tiles, Esc gives the focus back, a part box and a confusion cell by keys', async () => {
+  it('keyboard: the skip link reaches the tiles, Esc gives the focus back, a part box, a confusion cell and a glossary word by keys', async () => {
     await page.locator('[data-view="inspect"]').click();
     // The skip link is the page's first Tab stop, hidden until it has the focus.
     expect(await page.evaluate(() => document.querySelector('a[href], button, input, select, [tabindex="0"]')?.classList.contains('skip-link'))).toBe(true);
@@ -143,6 +143,10 @@ describe('the projector: every view at 1280×720 in both themes', () => {
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-unit-tile'))).toBe('1');
     await page.keyboard.press('Enter');
     await page.waitForSelector('[role="dialog"]');
+    // Where the unit responds most, in words first (the map's own row and column follow in small print).
+    await expect(page.locator('[role="dialog"]').textContent()).resolves.toMatch(
+      /Strongest response [\d.]+\s+(in|at) the (upper |middle |lower )?(left |middle |right )?(middle )?of the image/,
+    );
     await page.keyboard.press('Escape');
     await expect.poll(() => page.locator('[role="dialog"]').count()).toBe(0);
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-unit-tile'))).toBe('1');
@@ -168,6 +172,16 @@ describe('the projector: every view at 1280×720 in both themes', () => {
     await expect(page.locator('[data-drill] p').first().textContent()).resolves.toMatch(/recognised correctly/);
     // The commonest mistakes are named in words, each a button.
     expect(await page.locator('[data-mistakes] button').count()).toBeGreaterThan(0);
+
+    // A technical word opens its explanation from the keyboard, and Esc closes it.
+    await page.locator('[data-view="selectivity"]').click();
+    const term = page.locator('[data-glossary] button', { hasText: 'area under that curve' });
+    await term.focus();
+    await page.keyboard.press('Enter');
+    await expect(page.locator('[role="tooltip"]').textContent()).resolves.toMatch(/entropy curve, in bits/);
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('[role="tooltip"]').count()).toBe(0);
     expect(errors).toEqual([]);
   }, 120_000);
 });
