@@ -108,6 +108,19 @@ describe('the projector: every view at 1280×720 in both themes', () => {
       for (const view of VIEWS) {
         await page.locator(`[data-view="${view}"]`).click();
         await page.waitForTimeout(800); // charts draw after mount and on the theme's re-creation
+        // Pictures the view fetched again on mounting (atlas sheets, evolution cells) are drawn before the screenshot.
+        await page.waitForFunction(
+          () =>
+            [...document.querySelectorAll('main img')].every(
+              (i: { complete: boolean; naturalWidth: number; getAttribute(n: string): string | null }) =>
+                i.complete && (i.naturalWidth > 0 || !i.getAttribute('src')),
+            ),
+          undefined,
+          { timeout: 30_000 },
+        );
+        // A result computed before is drawn again when its tab is opened again, pictures included.
+        const shown = { atlas: '[data-atlas-unit] img', evolution: '[data-evolution-grid] td img', occlusion: '[data-occlusion-map] canvas' }[view as 'atlas'];
+        if (shown && (await page.locator(shown).count()) === 0) problems.push(`${view}: the earlier result is not drawn again`);
         for (const c of await controlsPastTheEdge(page)) problems.push(`${view}: past the edge: ${c}`);
         for (const v of await seriousViolations(page)) problems.push(`${view}: ${v}`);
         await page.screenshot({ path: path.join(TEST_RESULTS, `projector-${view}-${theme}.png`) });
@@ -143,6 +156,10 @@ describe('the projector: every view at 1280×720 in both themes', () => {
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-unit-tile'))).toBe('1');
     await page.keyboard.press('Enter');
     await page.waitForSelector('[role="dialog"]');
+    await page.waitForTimeout(500);
+    await page.screenshot({ path: path.join(TEST_RESULTS, 'projector-unit-detail-dark.png') });
+    // The unit's map over the image is the dialog's main picture: at least a third of the projector's height.
+    expect((await page.locator('[role="dialog"] canvas.overlay').boundingBox())!.height).toBeGreaterThanOrEqual(240);
     // Where the unit responds most, in words first (the map's own row and column follow in small print).
     await expect(page.locator('[role="dialog"]').textContent()).resolves.toMatch(
       /Strongest response [\d.]+\s+(in|at) the (upper |middle |lower )?(left |middle |right )?(middle )?of the image/,
