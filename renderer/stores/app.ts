@@ -45,6 +45,8 @@ export const useAppStore = defineStore('app', {
      * look-alike check depends on the folder only; a download, and fine-tuning runs (listed as runs, each naming its
      * models), on neither.
      */
+    /** The open model and folder in words. */
+    contextLabel: (s): string => [s.state?.model?.name, s.state?.dataset?.name].filter(Boolean).join(' · '),
     contextFor:
       (s) =>
       (kind: JobKind): string => {

@@ -32,6 +32,8 @@ export interface JobView {
   shared?: boolean;
   /** What its result depends on, when it started (the app store's contextFor). */
   context: string;
+  /** The same in words ("ZF-Fashion · my-shapes"), to say where a result that is not shown came from. */
+  contextLabel?: string;
   /** When the first progress report came, and how far along it was then (for the time-left estimate). */
   startedAt?: number;
   doneAtStart?: number;
@@ -74,6 +76,16 @@ export const useJobsStore = defineStore('jobs', {
     latest() {
       return (kind: JobKind) => [...this.current].reverse().find((j) => j.kind === kind);
     },
+    /**
+     * The latest finished job of these kinds made under another model or folder, when the current ones have none:
+     * the view says so rather than showing nothing.
+     */
+    elsewhere() {
+      return (kinds: JobKind[]) =>
+        this.current.some((j) => kinds.includes(j.kind))
+          ? undefined
+          : [...this.jobs].reverse().find((j) => kinds.includes(j.kind) && j.status === 'done' && j.context !== useAppStore().contextFor(j.kind));
+    },
     latestOf() {
       return (kinds: JobKind[]) => [...this.current].reverse().find((j) => kinds.includes(j.kind));
     },
@@ -88,7 +100,17 @@ export const useJobsStore = defineStore('jobs', {
       try {
         const { jobId } = await api().startJob({ kind, params } as Parameters<ReturnType<typeof api>['startJob']>[0]);
         if (!this.jobs.some((j) => j.jobId === jobId))
-          this.jobs.push({ jobId, kind, status: 'queued', done: 0, total: 0, message: 'Waiting to start…', metrics: [], context });
+          this.jobs.push({
+            jobId,
+            kind,
+            status: 'queued',
+            done: 0,
+            total: 0,
+            message: 'Waiting to start…',
+            metrics: [],
+            context,
+            contextLabel: useAppStore().contextLabel,
+          });
         return jobId;
       } catch (error) {
         useAppStore().showError(error);
@@ -118,6 +140,7 @@ export const useJobsStore = defineStore('jobs', {
           message: '',
           metrics: [],
           context: useAppStore().contextFor(event.kind),
+          contextLabel: useAppStore().contextLabel,
         };
         this.jobs.push(job);
       }
@@ -153,6 +176,7 @@ export const useJobsStore = defineStore('jobs', {
           message: '',
           metrics: [],
           context: useAppStore().contextFor(event.kind),
+          contextLabel: useAppStore().contextLabel,
         };
         this.jobs.push(job);
       }

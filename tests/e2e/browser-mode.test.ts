@@ -382,6 +382,10 @@ describe('browser mode in Chromium', () => {
     await expect(page.locator('[data-layer="conv2"]').getAttribute('aria-selected')).resolves.toBe('true');
     await expect.poll(() => page.locator('h2').allTextContents()).toContainEqual(expect.stringMatching(/What each unit of conv2 sees/));
     await expect.poll(() => page.locator('.per-class li').count()).toBe(0);
+    // …and the view says where the hidden one came from, with a button to compute it for this folder.
+    await expect(page.locator('[data-elsewhere]').textContent()).resolves.toMatch(
+      /The last accuracy check was computed for ZF-Fashion.* · Sample images.*, so it is not shown here\.\s*Compute it for these/,
+    );
     // The broken first image: its error, and neither the previous image's picture nor its predictions.
     await page.waitForSelector('[role="alert"]', { timeout: 30_000 });
     await expect(page.locator('[role="alert"]').textContent()).resolves.toMatch(/IMAGE_DECODE_FAILED|could not be (read|decoded)/i);
@@ -398,6 +402,7 @@ describe('browser mode in Chromium', () => {
     await page.getByRole('button', { name: 'Sample images' }).click();
     await expect.poll(() => page.locator('footer.status').textContent(), { timeout: 30_000 }).toMatch(/Sample images/);
     await expect.poll(() => page.locator('.per-class li').count(), { timeout: 10_000 }).toBe(10);
+    expect(await page.locator('[data-elsewhere]').count()).toBe(0);
     await page.screenshot({ path: path.join(OUT, 'browser-context-kept.png') });
     await page.close();
     fs.rmSync(dir, { recursive: true, force: true });
