@@ -43,7 +43,17 @@ describe('feature evolution', () => {
     const model = await openModel(modelJson, modelJson);
     expect(model.summary.checkpoints).toEqual(['epoch-1']);
     const dataset = openDataset(path.join(ROOT, 'tests/fixtures/datasets/mixed'), 'mixed');
-    const r = await featureEvolution(model, modelJson, dataset, { layer: 'c1', units: [0, 3] }, quiet);
+    // One bar for the whole job: the share done only grows across the checkpoints, over one total, to the end.
+    const reports: Array<[number, number]> = [];
+    const watched = makeJobContext(
+      (done, total) => reports.push([done, total]),
+      () => false,
+    );
+    const r = await featureEvolution(model, modelJson, dataset, { layer: 'c1', units: [0, 3] }, watched);
+    expect(new Set(reports.map(([, total]) => total)).size).toBe(1);
+    for (let i = 1; i < reports.length; i++) expect(reports[i][0]).toBeGreaterThanOrEqual(reports[i - 1][0]);
+    expect(reports.at(-1)![0]).toBe(reports.at(-1)![1]);
+    expect(reports.some(([done, total]) => done > 0 && done < total)).toBe(true);
     expect(r.checkpoints).toEqual(['epoch-1', 'final']);
     expect(r.cells).toHaveLength(4);
     const checkpoint = await openModel(path.join(dir, 'model', 'checkpoints', 'epoch-1', 'model.json'), 'ckpt');
