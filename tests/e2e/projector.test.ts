@@ -132,6 +132,23 @@ describe('the projector: every view at 1280×720 in both themes', () => {
     }, 300_000);
   }
 
+  it('the long jobs show their progress and stop on Cancel: how many images, the probes, the report', async () => {
+    const cases = [
+      { view: 'train', scope: '[data-images-per-class]', start: 'How many images do I need?' },
+      { view: 'selectivity', scope: '[data-probe-panel]', start: 'Probe' },
+      { view: 'selectivity', scope: '[data-report]', start: 'Report of all four (HTML)' },
+    ];
+    for (const c of cases) {
+      await page.locator(`[data-view="${c.view}"]`).click();
+      const scope = page.locator(c.scope);
+      await scope.getByRole('button', { name: c.start, exact: true }).click();
+      await scope.locator('[data-job-bar] [role="progressbar"]').first().waitFor({ timeout: 30_000 });
+      await scope.locator('[data-job-bar] [data-cancel]').first().click();
+      await expect.poll(() => scope.textContent(), { timeout: 60_000 }).toMatch(/Cancelled\./);
+      expect(await scope.getByRole('button', { name: c.start, exact: true }).isDisabled()).toBe(false);
+    }
+  }, 180_000);
+
   it('remembers the light theme after a reload, and the dark one after switching back', async () => {
     await page.reload();
     await page.waitForSelector('[data-unit-tile="0"]', { timeout: 60_000 });
