@@ -87,29 +87,11 @@ print(json.dumps({"p50": times[10], "p95": times[19]}))
   }
 }
 
-async function main(): Promise<void> {
-  const backend = await initBackend();
-  const seconds = Number(process.env.BENCH_SECONDS ?? 6);
-  // BENCH_ONLY=batch|imports|agrawal|transfer|classroom|shards runs one section (for iterating on it).
-  if (process.env.BENCH_ONLY === 'batch') return batchPathBench(seconds);
-  if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
-  if (process.env.BENCH_ONLY === 'agrawal') return agrawalSuiteBench();
-  if (process.env.BENCH_ONLY === 'transfer') return transferBench(seconds);
-  if (process.env.BENCH_ONLY === 'classroom') return classroomBench(PROJECT_ROOT);
-  if (process.env.BENCH_ONLY === 'shards') return shardedCollectionBench(PROJECT_ROOT);
-
-  const fashion = buildZfFashion(1);
-  print({
-    name: `default model forward (batch 64, ${backend.name})`,
-    value: round(await forwardImagesPerSecond(fashion, [28, 28, 1], 64, seconds), 1),
-    unit: 'images/s',
-  });
-
-  fashion.dispose();
-
-  const zf = buildZfNet224(1);
-  const ours = await forwardImagesPerSecond(zf, [224, 224, 3], 8, seconds);
-  // Deconv latency on ZFNet-224 (conv5, the deepest conv): saved to disk and opened like a user's model.
+/**
+ * Deconv latency on ZFNet-224 (conv5, the deepest conv), the model saved to disk and opened like a user's, against
+ * PyTorch autograd of the same unit. Disposes `zf`.
+ */
+async function zfProjectionBench(zf: ReturnType<typeof buildZfNet224>): Promise<void> {
   const zfDir = fs.mkdtempSync(path.join(os.tmpdir(), 'zfnet224-'));
   await zf.save(fileSystemSaver(zfDir));
   zf.dispose();
@@ -139,6 +121,32 @@ async function main(): Promise<void> {
       ...(peerMs === undefined ? {} : { peer_value: round(peerMs, 1), ratio: round(peerMs / zfTimes[at], 2) }),
     });
   }
+}
+
+async function main(): Promise<void> {
+  const backend = await initBackend();
+  const seconds = Number(process.env.BENCH_SECONDS ?? 6);
+  // BENCH_ONLY=batch|imports|agrawal|transfer|classroom|shards|projection runs one section (for iterating on it).
+  if (process.env.BENCH_ONLY === 'batch') return batchPathBench(seconds);
+  if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
+  if (process.env.BENCH_ONLY === 'agrawal') return agrawalSuiteBench();
+  if (process.env.BENCH_ONLY === 'transfer') return transferBench(seconds);
+  if (process.env.BENCH_ONLY === 'classroom') return classroomBench(PROJECT_ROOT);
+  if (process.env.BENCH_ONLY === 'shards') return shardedCollectionBench(PROJECT_ROOT);
+  if (process.env.BENCH_ONLY === 'projection') return zfProjectionBench(buildZfNet224(1));
+
+  const fashion = buildZfFashion(1);
+  print({
+    name: `default model forward (batch 64, ${backend.name})`,
+    value: round(await forwardImagesPerSecond(fashion, [28, 28, 1], 64, seconds), 1),
+    unit: 'images/s',
+  });
+
+  fashion.dispose();
+
+  const zf = buildZfNet224(1);
+  const ours = await forwardImagesPerSecond(zf, [224, 224, 3], 8, seconds);
+  await zfProjectionBench(zf);
   const peer = torchImagesPerSecond(TORCH_ZFNET, seconds);
   print({
     name: `ZFNet-224 forward (batch 8, ${backend.name})`,
