@@ -146,9 +146,12 @@ export const useJobsStore = defineStore('jobs', {
       }
       job.status = 'running';
       if (event.sharedBy) job.shared = true;
-      if (job.startedAt === undefined) {
+      // A job whose count changes its unit (a resumed run replays its passes, then counts batches) measures its pace
+      // afresh from there: rates across the two units would make the estimate nonsense.
+      if (job.startedAt === undefined || (job.total && event.total !== job.total)) {
         job.startedAt = Date.now();
         job.doneAtStart = event.done;
+        job.pace = [];
       }
       job.done = event.done;
       job.total = event.total;

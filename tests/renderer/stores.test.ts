@@ -183,6 +183,18 @@ describe('renderer stores', () => {
       ] as Array<[number, number]>,
     };
     expect(timeLeft(slowing, 100_000)).toBe('about 4 min left');
+    // A resumed run replays its passes (2 of 10 epochs), then counts batches (50 a pass): the pace starts again at
+    // the switch, so the jump from 2 to 101 is not read as a sprint.
+    jobs.onProgress({ jobId: 'job-1', kind: 'finetune', done: 2, total: 10, message: 'Resuming after epoch 2 of 10' });
+    jobs.onProgress({ jobId: 'job-1', kind: 'finetune', done: 101, total: 500, message: 'Epoch 3 of 10' });
+    const resumed = view;
+    expect(resumed.doneAtStart).toBe(101);
+    expect(resumed.pace).toHaveLength(1);
+    resumed.startedAt = 1_000_000;
+    resumed.pace = [[1_000_000, 101]];
+    jobs.onProgress({ jobId: 'job-1', kind: 'finetune', done: 121, total: 500, message: 'Epoch 3 of 10' });
+    // 20 batches in 20 s: 379 left at 1 a second.
+    expect(timeLeft(resumed, 1_020_000)).toBe('about 6 min left');
     await jobs.onFinished({
       jobId: 'job-1',
       kind: 'finetune',
