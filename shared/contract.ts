@@ -286,6 +286,9 @@ export interface CorrespondenceRow {
   delta: number;
 }
 
+/** The part name of a part's control rows: boxes of the same sizes at random places. */
+export const randomControlName = (part: string) => `random (${part} size)`;
+
 export interface CorrespondenceResult {
   layers: string[];
   images: string[];

@@ -39,14 +39,14 @@ export const useAppStore = defineStore('app', {
       (s) =>
       (kind: JobKind): boolean =>
         s.state?.session?.role !== 'student' || s.state.session.studentJobs.includes(kind),
+    /** The open model and folder in words. */
+    contextLabel: (s): string => [s.state?.model?.name, s.state?.dataset?.name].filter(Boolean).join(' · '),
     /**
      * What a job's result depends on — the model file with its saved labels and preprocessing, and the image
      * folder — as a key: a result computed under another one is not shown as if it were this one's. A folder's
      * look-alike check depends on the folder only; a download, and fine-tuning runs (listed as runs, each naming its
      * models), on neither.
      */
-    /** The open model and folder in words. */
-    contextLabel: (s): string => [s.state?.model?.name, s.state?.dataset?.name].filter(Boolean).join(' · '),
     contextFor:
       (s) =>
       (kind: JobKind): string => {

@@ -61,6 +61,12 @@ export function timeLeft(job: JobView, now = Date.now()): string | undefined {
   return `about ${(seconds / 3600).toFixed(1)} h left`;
 }
 
+/** What a job's result will depend on, taken when the job starts (or first shows up), as a key and in words. */
+function contextOf(kind: JobKind): Pick<JobView, 'context' | 'contextLabel'> {
+  const app = useAppStore();
+  return { context: app.contextFor(kind), contextLabel: app.contextLabel };
+}
+
 export const useJobsStore = defineStore('jobs', {
   state: () => ({ jobs: [] as JobView[] }),
   getters: {
@@ -96,7 +102,7 @@ export const useJobsStore = defineStore('jobs', {
     // eslint-disable-next-line @typescript-eslint/no-empty-object-type
     async start<K extends JobKind>(kind: K, ...args: {} extends JobParams[K] ? [params?: JobParams[K]] : [params: JobParams[K]]) {
       const params = args[0] ?? {};
-      const context = useAppStore().contextFor(kind);
+      const context = contextOf(kind);
       try {
         const { jobId } = await api().startJob({ kind, params } as Parameters<ReturnType<typeof api>['startJob']>[0]);
         if (!this.jobs.some((j) => j.jobId === jobId))
@@ -108,8 +114,7 @@ export const useJobsStore = defineStore('jobs', {
             total: 0,
             message: 'Waiting to start…',
             metrics: [],
-            context,
-            contextLabel: useAppStore().contextLabel,
+            ...context,
           });
         return jobId;
       } catch (error) {
@@ -139,8 +144,7 @@ export const useJobsStore = defineStore('jobs', {
           total: 0,
           message: '',
           metrics: [],
-          context: useAppStore().contextFor(event.kind),
-          contextLabel: useAppStore().contextLabel,
+          ...contextOf(event.kind),
         };
         this.jobs.push(job);
       }
@@ -178,8 +182,7 @@ export const useJobsStore = defineStore('jobs', {
           total: 0,
           message: '',
           metrics: [],
-          context: useAppStore().contextFor(event.kind),
-          contextLabel: useAppStore().contextLabel,
+          ...contextOf(event.kind),
         };
         this.jobs.push(job);
       }

@@ -51,6 +51,6 @@ export function useEChart(
 }
 
 /** A chart as a PNG on the theme's panel colour (a transparent PNG is unreadable on a dark slide or a white page). */
-export function exportChartPng(chart: echarts.ECharts, filename: string): void {
+function exportChartPng(chart: echarts.ECharts, filename: string): void {
   downloadDataUrl(chart.getDataURL({ type: 'png', pixelRatio: 2, backgroundColor: chartColors().panel }), filename);
 }

@@ -23,7 +23,7 @@ export const STRATEGIES: Array<{ id: FinetuneStrategy; title: string; text: stri
 export const strategyTitle = (id: FinetuneStrategy) => STRATEGIES.find((s) => s.id === id)?.title ?? id;
 
 /** A short name for a way of training: its title up to the first comma or bracket ("Keep what it knows"). */
-export const strategyShortName = (id: FinetuneStrategy) => strategyTitle(id).split(/,| \(/)[0];
+const strategyShortName = (id: FinetuneStrategy) => strategyTitle(id).split(/,| \(/)[0];
 
 /** A run's name in the app, "Keep what it knows · my-shapes · 14:32": the way, the folder, the start time. */
 export function runName(run: { strategy: FinetuneStrategy; datasetName?: string; startedAt?: string }): string {

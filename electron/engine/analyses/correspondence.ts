@@ -6,7 +6,7 @@
  * Consistent (low) sign changes mean the part is represented the same way everywhere. The control hides boxes of
  * the same sizes at random places (several draws).
  */
-import type { CorrespondenceResult, CorrespondenceRow } from '../../../shared/contract';
+import { randomControlName, type CorrespondenceResult, type CorrespondenceRow } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchForward } from '../runtime/batch-forward';
@@ -131,7 +131,7 @@ export async function correspondence(
     layers.forEach((layer, li) => {
       const m = perDraw[li].reduce((s, v) => s + v, 0) / draws;
       const sd = Math.sqrt(perDraw[li].reduce((s, v) => s + (v - m) ** 2, 0) / draws);
-      rows.push({ part: `random (${part.name} size)`, layer, meanSignChange: m, std: sd, delta: m * images.length * (images.length - 1) });
+      rows.push({ part: randomControlName(part.name), layer, meanSignChange: m, std: sd, delta: m * images.length * (images.length - 1) });
     });
   }
   return { layers, images: images.map((i) => i.label), rows };

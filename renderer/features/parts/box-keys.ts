@@ -3,9 +3,9 @@
  * wide in its middle, the arrows move it, Shift + arrows grow or shrink it, Delete or Backspace removes it. A box is
  * [top, left, bottom, right) in input pixels and always stays inside the image, at least one pixel big.
  */
-export type Box = [number, number, number, number];
+import { ARROW_STEPS } from '../../util/arrow-keys';
 
-const ARROWS: Record<string, [number, number]> = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+export type Box = [number, number, number, number];
 
 /** One step: about 1/28 of the image, so 28 presses cross it whatever its resolution. */
 export const boxStep = (size: [number, number]) => Math.max(1, Math.round(Math.min(size[0], size[1]) / 28));
@@ -25,7 +25,7 @@ export function centredBox([h, w]: [number, number]): Box {
 export function boxAfterKey(box: Box | undefined, key: string, shift: boolean, size: [number, number]): Box | undefined | 'ignored' {
   if (key === 'Enter' || key === ' ') return box ?? centredBox(size);
   if (key === 'Delete' || key === 'Backspace') return box ? undefined : 'ignored';
-  const arrow = ARROWS[key];
+  const arrow = ARROW_STEPS[key];
   if (!arrow || !box) return 'ignored';
   const [h, w] = size;
   const step = boxStep(size);

@@ -3,7 +3,7 @@
  * alike across the images than boxes of the same size at random places do. "Clearly" when the part's mean plus its
  * spread is still below the random boxes' mean; "a little" when only the mean is lower.
  */
-import type { CorrespondenceResult } from '../../../shared/contract';
+import { randomControlName, type CorrespondenceResult } from '../../../shared/contract';
 
 export interface PartVerdict {
   part: string;
@@ -13,16 +13,17 @@ export interface PartVerdict {
   sentence: string;
 }
 
-const controlName = (part: string) => `random (${part} size)`;
 const list = (xs: string[]) => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);
 
 export function partVerdicts(r: CorrespondenceResult): PartVerdict[] {
-  const parts = [...new Set(r.rows.map((row) => row.part))].filter((p) => !/^random \(.* size\)$/.test(p));
+  const names = [...new Set(r.rows.map((row) => row.part))];
+  const controls = new Set(names.map(randomControlName));
+  const parts = names.filter((p) => !controls.has(p));
   return parts.map((part) => {
     const verdict: PartVerdict = { part, clearly: [], aLittle: [], not: [], sentence: '' };
     for (const layer of r.layers) {
       const mine = r.rows.find((row) => row.part === part && row.layer === layer);
-      const control = r.rows.find((row) => row.part === controlName(part) && row.layer === layer);
+      const control = r.rows.find((row) => row.part === randomControlName(part) && row.layer === layer);
       if (!mine || !control) continue;
       if (mine.meanSignChange + mine.std < control.meanSignChange) verdict.clearly.push(layer);
       else if (mine.meanSignChange < control.meanSignChange) verdict.aLittle.push(layer);
