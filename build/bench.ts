@@ -17,6 +17,7 @@ import { makeJobContext } from '../electron/engine/base/job-context';
 import { EngineCore } from '../electron/engine/core';
 import { buildZfFashion, buildZfNet224 } from '../electron/engine/model/architectures';
 import { projectUnit } from '../electron/engine/analyses/projection';
+import { resnetAtlasBench } from './bench-atlas';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import * as os from 'node:os';
@@ -126,7 +127,7 @@ async function zfProjectionBench(zf: ReturnType<typeof buildZfNet224>): Promise<
 async function main(): Promise<void> {
   const backend = await initBackend();
   const seconds = Number(process.env.BENCH_SECONDS ?? 6);
-  // BENCH_ONLY=batch|imports|agrawal|transfer|classroom|shards|projection runs one section (for iterating on it).
+  // BENCH_ONLY=batch|imports|resnet-atlas|agrawal|transfer|classroom|shards|projection runs one section (for iterating on it).
   if (process.env.BENCH_ONLY === 'batch') return batchPathBench(seconds);
   if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
   if (process.env.BENCH_ONLY === 'agrawal') return agrawalSuiteBench();
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'classroom') return classroomBench(PROJECT_ROOT);
   if (process.env.BENCH_ONLY === 'shards') return shardedCollectionBench(PROJECT_ROOT);
   if (process.env.BENCH_ONLY === 'projection') return zfProjectionBench(buildZfNet224(1));
+  if (process.env.BENCH_ONLY === 'resnet-atlas') return resnetAtlasBench();
 
   const fashion = buildZfFashion(1);
   print({
@@ -225,6 +227,7 @@ async function main(): Promise<void> {
   print({ name: 'tensors alive after a 2000-image pass minus before', value: tf.memory().numTensors - tensorsBefore, unit: 'tensors' });
   await batchPathBench(seconds);
   await importedModelsBench(seconds, __filename);
+  await resnetAtlasBench();
   await agrawalSuiteBench();
   await shardedCollectionBench(PROJECT_ROOT);
   await transferBench(seconds);

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../electron/engine/backend';
 import { openModel } from '../../electron/engine/model/loaded-model';
 import { BUNDLED_MODEL_PATH } from '../../electron/engine/paths';
-import { batchForward, lastFallbackReason, releaseBatchSessions } from '../../electron/engine/runtime/batch-forward';
+import { batchForward, batchMaxima, lastFallbackReason, maximaOf, releaseBatchSessions } from '../../electron/engine/runtime/batch-forward';
 import { onnxRuntime, resetOnnxRuntimeForTests } from '../../electron/engine/runtime/onnx-runtime';
 import { maxRelError } from '../helpers/numeric';
 
@@ -60,6 +60,43 @@ describe.skipIf(!hasOrt)('ONNX Runtime batch path agrees with tfjs', () => {
           expect(a[i].shape, layer).toEqual(b[i].shape);
           expect(maxRelError(a[i].data, b[i].data), `${path.basename(file)} ${layer} (${loaded.summary.layers[i].type})`).toBeLessThan(1e-4);
         });
+      } finally {
+        await releaseBatchSessions(loaded);
+        loaded.dispose();
+      }
+    });
+  }
+});
+
+describe.skipIf(!hasOrt)('ONNX Runtime maxima (the top-k scan) agree with maxima of tfjs maps', () => {
+  for (const file of MODELS.slice(0, 3)) {
+    it(`every layer of ${path.basename(file)}`, async () => {
+      const loaded = await openModel(file, file);
+      try {
+        const layers = loaded.summary.layers.filter((l) => l.type !== 'InputLayer').map((l) => l.name);
+        const n = 4;
+        const input = seeded(n * loaded.summary.inputShape.reduce((a, b) => a * b, 1), 5).map((v) => v * 2 - 0.5);
+        const ort = await batchMaxima(loaded, layers, 'onnxruntime');
+        expect(ort.engine).toMatch(/^onnxruntime/);
+        const maps = await (await batchForward(loaded, layers, 'tfjs')).run(input, n);
+        const got = await ort.run(input, n);
+        let positions = 0;
+        layers.forEach((layer, li) => {
+          const want = maximaOf(maps[li], n);
+          expect(got[li].units, layer).toBe(want.units);
+          expect(maxRelError(got[li].values, want.values), layer).toBeLessThan(1e-4);
+          const map = maps[li].data;
+          const perImage = map.length / n;
+          for (let j = 0; j < want.at.length; j++) {
+            if (got[li].at[j] === want.at[j]) continue;
+            // Only a near tie may pick another position: the value there is the maximum too.
+            const i = Math.floor(j / want.units);
+            const v = map[i * perImage + got[li].at[j] * want.units + (j % want.units)];
+            expect(Math.abs(v - want.values[j]), `${layer} channel ${j % want.units}`).toBeLessThan(1e-4 * Math.max(1, Math.abs(want.values[j])));
+          }
+          positions += want.spatial ? want.at.length : 0;
+        });
+        expect(positions).toBeGreaterThan(0);
       } finally {
         await releaseBatchSessions(loaded);
         loaded.dispose();

@@ -15,7 +15,8 @@ import type { LoadedModel } from '../model/loaded-model';
 import { writeFileAtomic } from '../files/atomic';
 import type { JobContext } from '../base/job-context';
 import { projectUnitBatch } from './projection';
-import { buildTopK } from './topk';
+import { buildTopK, type TopEntry, type TopKIndex } from './topk';
+import { batchDeconvnet, type BatchDeconvnet } from '../runtime/batch-projection';
 import type { JobDescriptor } from '../features/job-host';
 
 const TILE = 40;
@@ -130,11 +131,106 @@ export async function cropPng(src: Pixels, box: number[]): Promise<Uint8Array> {
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }
 
+/** A unit's winners whose patch is not empty, with their inputs. */
+interface UnitToDraw {
+  unit: number;
+  winners: TopEntry[];
+  images: Array<{ input: Float32Array; pixels: Pixels }>;
+}
+
+/**
+ * The relative cost of projecting one winner of `layer`: the multiply–adds of every layer up to it (the way down
+ * costs about what the way up does), so the time left reads right while deep layers take longer per unit.
+ */
+function projectionCost(loaded: LoadedModel, layer: string): number {
+  let cost = 1;
+  for (const l of loaded.summary.layers) {
+    cost += l.macs ?? 0;
+    if (l.name === layer) break;
+  }
+  return cost;
+}
+
+/**
+ * How many projections one ONNX Runtime run takes: the activations below the layer for each seed, twice (up and
+ * down), kept under ~256 MiB.
+ */
+function projectionsPerRun(loaded: LoadedModel, layer: string): number {
+  let floats = 0;
+  for (const l of loaded.summary.layers) {
+    floats += l.outputShape.reduce((a, b) => a * b, 1);
+    if (l.name === layer) break;
+  }
+  return Math.max(1, Math.min(96, Math.floor((256 * 1048576) / (8 * Math.max(floats, 1)))));
+}
+
+/** The projections of these units' winners: one batched ONNX Runtime run, or the per-unit tfjs path. */
+async function projectUnits(loaded: LoadedModel, layer: string, units: UnitToDraw[], deconvnet: BatchDeconvnet | undefined): Promise<Float32Array[][]> {
+  if (!deconvnet) {
+    return units.map((u) =>
+      u.winners.length === 0
+        ? []
+        : projectUnitBatch(
+            loaded,
+            u.images.map((i) => i.input),
+            layer,
+            u.unit,
+            'deconv',
+            u.winners.map((e) => e.position),
+          ).map((p) => p.data),
+    );
+  }
+  const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
+  const pairs = units.flatMap((u) => u.winners.map((e, i) => ({ input: u.images[i].input, seed: { unit: u.unit, position: e.position, value: e.value } })));
+  if (pairs.length === 0) return units.map(() => []);
+  const batch = new Float32Array(pairs.length * size);
+  pairs.forEach((p, i) => batch.set(p.input, i * size));
+  const out = await deconvnet.project(
+    batch,
+    pairs.map((p) => p.seed),
+  );
+  let at = 0;
+  return units.map((u) => u.winners.map(() => out.slice(at * size, ++at * size)));
+}
+
+/**
+ * Every unit's sheet of one layer, `perRun` units' projections per ONNX Runtime run (one unit per tfjs pass where
+ * the batched deconvnet cannot be used); `drawn` hears of each group drawn.
+ */
+async function drawLayerSheets(
+  loaded: LoadedModel,
+  index: TopKIndex,
+  o: { k: number; spatial: boolean; sheetDir: string; imageOf: (i: number) => Promise<UnitToDraw['images'][number]>; ctx: JobContext },
+  drawn: (units: number, engine: 'onnxruntime' | 'tfjs') => void,
+): Promise<void> {
+  const { deconvnet } = o.spatial ? await batchDeconvnet(loaded, index.layer) : {};
+  const perRun = deconvnet ? Math.max(1, Math.floor(projectionsPerRun(loaded, index.layer) / Math.max(o.k, 1))) : 1;
+  try {
+    for (let first = 0; first < index.units.length; first += perRun) {
+      o.ctx.throwIfCancelled();
+      const units: UnitToDraw[] = [];
+      for (const unit of index.units.slice(first, first + perRun)) {
+        const winners = unit.top.filter((e) => !o.spatial || (e.box && e.box[2] > e.box[0] && e.box[3] > e.box[1]));
+        units.push({ unit: unit.unit, winners, images: await Promise.all(winners.map((e) => o.imageOf(e.index))) });
+      }
+      const projections = o.spatial ? await projectUnits(loaded, index.layer, units, deconvnet) : [];
+      for (const [i, u] of units.entries())
+        fs.writeFileSync(path.join(o.sheetDir, `unit${u.unit}.png`), await unitSheet(loaded, u, projections[i], o.spatial, o.k));
+      drawn(units.length, deconvnet ? 'onnxruntime' : 'tfjs');
+      await o.ctx.yield();
+    }
+  } finally {
+    // A cancelled build frees the layer's graph too.
+    await deconvnet?.release();
+  }
+}
+
 export async function buildAtlas(
   loaded: LoadedModel,
   dataset: Dataset,
   dir: string,
-  options: { k?: number; layers?: string[] },
+  /** `unitsPerLayer`: only the first units of each layer (the bench's sample of a big network). */
+  options: { k?: number; layers?: string[]; unitsPerLayer?: number },
   ctx: JobContext,
 ): Promise<AtlasSummary> {
   const k = options.k ?? 9;
@@ -144,9 +240,12 @@ export async function buildAtlas(
   // Phase 1 (most of the time on big datasets): one streaming pass for every layer at once.
   const scanCtx: JobContext = { ...ctx, progress: (done, total) => ctx.progress(done, total * 2, `Finding the strongest images: ${done} of ${total}`) };
   const indexes = await buildTopK(loaded, dataset, { layers, k, outDir: dir, writePatches: false }, scanCtx);
-  // Phase 2: every winner's patch and deconvnet projection, one sheet per unit.
+  if (options.unitsPerLayer !== undefined) for (const index of indexes) index.units = index.units.slice(0, options.unitsPerLayer);
+  // Phase 2: every winner's patch and deconvnet projection, one sheet per unit; progress counts projection cost.
   const totalUnits = indexes.reduce((s, i) => s + i.units.length, 0);
-  let doneUnits = 0;
+  const costOf = new Map(indexes.map((i) => [i.layer, projectionCost(loaded, i.layer)]));
+  const totalCost = indexes.reduce((s, i) => s + i.units.length * costOf.get(i.layer)!, 0);
+  const drawn = { units: 0, cost: 0, reportedAt: 0 };
   const cache = new Map<number, { input: Float32Array; pixels: Pixels }>();
   const imageOf = async (index: number) => {
     let hit = cache.get(index);
@@ -158,49 +257,24 @@ export async function buildAtlas(
     }
     return hit;
   };
-  const shape = loaded.summary.inputShape;
-  const whole = [0, 0, shape[0], shape[1]];
   const layerSummaries: AtlasSummary['layers'] = [];
   for (const index of indexes) {
     const info = loaded.summary.layers.find((l) => l.name === index.layer)!;
     const spatial = info.outputShape.length === 3 && info.receptiveField !== undefined;
     const sheetDir = path.join(dir, 'sheets', index.layer);
     fs.mkdirSync(sheetDir, { recursive: true });
-    for (const unit of index.units) {
-      ctx.throwIfCancelled();
-      const winners = unit.top.filter((e) => !spatial || (e.box && e.box[2] > e.box[0] && e.box[3] > e.box[1]));
-      const images = await Promise.all(winners.map((e) => imageOf(e.index)));
-      let sheet: Buffer;
-      if (spatial && winners.length) {
-        // One batched deconvnet pass for the unit's k winners, each from its own strongest position.
-        const projections = projectUnitBatch(
-          loaded,
-          images.map((i) => i.input),
-          index.layer,
-          unit.unit,
-          'deconv',
-          winners.map((e) => e.position),
-        );
-        sheet = await composeSheet(
-          projections.map((p, i) => [projectionImage(p.data, shape, winners[i].box!), winners[i].box!]),
-          images.map((img, i) => [img.pixels, winners[i].box!]),
-          k,
-        );
-      } else {
-        // A dense unit sees the whole image: its sheet shows the k whole images, strongest first.
-        sheet = await composeSheet(
-          images.map((img) => [img.pixels, whole]),
-          [],
-          k,
-        );
-      }
-      fs.writeFileSync(path.join(sheetDir, `unit${unit.unit}.png`), sheet);
-      doneUnits++;
-      if (doneUnits % 16 === 0) {
-        ctx.progress(totalUnits + doneUnits, totalUnits * 2, `Drawing unit ${doneUnits} of ${totalUnits}`);
-        await ctx.yield();
-      }
-    }
+    await drawLayerSheets(loaded, index, { k, spatial, sheetDir, imageOf, ctx }, (units, engine) => {
+      drawn.units += units;
+      drawn.cost += units * costOf.get(index.layer)!;
+      if (performance.now() - drawn.reportedAt < 200 && drawn.units < totalUnits) return;
+      drawn.reportedAt = performance.now();
+      // The scan filled the first half of the bar; the sheets fill the second, by cost.
+      ctx.progress(
+        totalCost + drawn.cost,
+        totalCost * 2,
+        `Drawing unit ${drawn.units} of ${totalUnits}${engine === 'tfjs' ? ' (one unit at a time: tfjs)' : ''}`,
+      );
+    });
     const atlasLayer: AtlasLayer = {
       layer: index.layer,
       k,
@@ -225,6 +299,24 @@ export async function buildAtlas(
   };
   writeFileAtomic(path.join(dir, 'atlas.json'), JSON.stringify(summary));
   return summary;
+}
+
+/** A unit's sheet: k projections beside k patches, or (a dense unit sees the whole image) its k whole images. */
+function unitSheet(loaded: LoadedModel, u: UnitToDraw, projections: Float32Array[] | undefined, spatial: boolean, k: number): Promise<Buffer> {
+  const shape = loaded.summary.inputShape;
+  if (spatial && u.winners.length && projections) {
+    return composeSheet(
+      projections.map((p, i) => [projectionImage(p, shape, u.winners[i].box!), u.winners[i].box!]),
+      u.images.map((img, i) => [img.pixels, u.winners[i].box!]),
+      k,
+    );
+  }
+  const whole = [0, 0, shape[0], shape[1]];
+  return composeSheet(
+    u.images.map((img) => [img.pixels, whole]),
+    [],
+    k,
+  );
 }
 
 export function readAtlasSummary(dir: string): AtlasSummary | null {

@@ -15,7 +15,7 @@ import type { Dataset } from '../data/dataset';
 import { shardRange } from '../data/shard';
 import { receptiveBox } from '../model/graph';
 import type { LoadedModel } from '../model/loaded-model';
-import { batchForward } from '../runtime/batch-forward';
+import { batchMaxima } from '../runtime/batch-forward';
 import { writeFileAtomic } from '../files/atomic';
 import type { JobContext } from '../base/job-context';
 
@@ -85,7 +85,7 @@ export async function buildTopK(loaded: LoadedModel, dataset: Dataset, options: 
   });
   const [start, end] = shardRange(dataset.entries.length, options.shard);
   if (end <= start) throw new InspectorError('DATASET_EMPTY', 'This shard of the dataset has no images');
-  const forward = await batchForward(
+  const forward = await batchMaxima(
     loaded,
     infos.map((i) => i.name),
   );
@@ -129,32 +129,22 @@ export async function buildTopK(loaded: LoadedModel, dataset: Dataset, options: 
     const batch = loadedBatch.batch;
     const used = loadedBatch.used.map((e) => e.index);
     if (used.length > 0) {
-      const arrays = await forward.run(batch, used.length);
-      arrays.forEach(({ data, shape }, li) => {
+      const maxima = await forward.run(batch, used.length);
+      maxima.forEach(({ values, at, units, width, spatial }, li) => {
         const lists = progress.lists[infos[li].name];
-        const units = shape[shape.length - 1] as number;
-        const positions = data.length / used.length / units;
-        const width = shape.length === 4 ? (shape[2] as number) : 1;
-        for (let i = 0; i < used.length; i++) {
-          const base = i * positions * units;
+        for (let i = 0; i < used.length; i++)
           for (let u = 0; u < units; u++) {
-            let best = -Infinity;
-            let at = 0;
-            for (let p = 0; p < positions; p++) {
-              const v = data[base + p * units + u];
-              if (v > best) {
-                best = v;
-                at = p;
-              }
-            }
+            const value = values[i * units + u];
+            // Images come in index order, so a value that only ties the k-th best loses to it: no entry needed.
+            if (lists[u].length === k && !(value > lists[u][k - 1].value)) continue;
+            const p = at[i * units + u];
             offer(lists[u], k, {
               index: used[i],
               image: dataset.entries[used[i]].file,
-              value: best,
-              position: shape.length === 4 ? [Math.floor(at / width), at % width] : [],
+              value,
+              position: spatial ? [Math.floor(p / width), p % width] : [],
             });
           }
-        }
       });
     }
     progress.next = resumeAt + loadedBatch.end;

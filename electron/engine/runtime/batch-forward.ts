@@ -155,21 +155,39 @@ function cacheOf(loaded: LoadedModel): SessionCache {
   return cache;
 }
 
-async function ortForward(loaded: LoadedModel, layers: string[]): Promise<BatchForward> {
+/**
+ * The ONNX Runtime session of a graph made from the model (`build` runs once per key), kept on the model until
+ * releaseBatchSessions. Throws where ONNX Runtime is missing or the graph cannot be made.
+ */
+export async function cachedOrtSession(loaded: LoadedModel, key: string, build: () => Uint8Array): Promise<{ session: OrtSession; provider: string }> {
   const { module: ort, reason } = onnxRuntime();
   if (!ort) throw new Error(reason);
   const cache = cacheOf(loaded);
-  const key = layers.join('\u0001');
   let pending = cache.sessions.get(key);
   if (!pending) {
-    const outputLayer = loaded.model.outputLayers[0].name;
-    const extra = layers.filter((l) => l !== outputLayer);
-    const bytes = exportOnnx(loaded.model, { inputLayout: 'nhwc', extraOutputs: extra });
-    pending = createOrtSession(ort, bytes);
+    pending = Promise.resolve().then(() => createOrtSession(ort, build()));
     cache.sessions.set(key, pending);
-    pending.catch(() => cache!.sessions.delete(key));
+    pending.catch(() => cache.sessions.delete(key));
   }
-  const { session, provider } = await pending;
+  return pending;
+}
+
+/** Releases one cached session (a graph needed for one pass only, whose buffers would otherwise stay). */
+export async function releaseOrtSession(loaded: LoadedModel, key: string): Promise<void> {
+  const cache = sessionCaches.get(loaded);
+  const pending = cache?.sessions.get(key);
+  if (!pending) return;
+  cache!.sessions.delete(key);
+  await pending.then((s) => s.session.release()).catch(() => undefined);
+}
+
+async function ortForward(loaded: LoadedModel, layers: string[]): Promise<BatchForward> {
+  const { module: ort, reason } = onnxRuntime();
+  if (!ort) throw new Error(reason);
+  const { session, provider } = await cachedOrtSession(loaded, layers.join('\u0001'), () => {
+    const outputLayer = loaded.model.outputLayers[0].name;
+    return exportOnnx(loaded.model, { inputLayout: 'nhwc', extraOutputs: layers.filter((l) => l !== outputLayer) });
+  });
   const [h, w, c] = loaded.summary.inputShape;
   const outputLayer = loaded.model.outputLayers[0].name;
   const names = layers.map((l) => (l === outputLayer ? 'output' : `layer:${l}`));
@@ -209,6 +227,86 @@ export async function batchForward(loaded: LoadedModel, layers: string[], engine
     }
   }
   return tfjsForward(loaded, layers);
+}
+
+/** Each channel's largest value over a layer's map for a batch, and where it is (what a top-k scan keeps). */
+export interface LayerMaxima {
+  /** [n, C] */
+  values: Float32Array;
+  /** [n, C]: the position y·W + x of the first maximum (0 for dense layers). */
+  at: Int32Array;
+  units: number;
+  /** The map's width (1 for dense layers). */
+  width: number;
+  spatial: boolean;
+}
+
+export interface BatchMaxima {
+  readonly engine: string;
+  run(batch: Float32Array, n: number): Promise<LayerMaxima[]>;
+}
+
+/** The maxima of whole outputs computed here (the tfjs engines, which hand back whole maps). */
+export function maximaOf({ data, shape }: LayerBatch, n: number): LayerMaxima {
+  const units = shape[shape.length - 1];
+  const positions = data.length / n / units;
+  const values = new Float32Array(n * units);
+  const at = new Int32Array(n * units);
+  for (let i = 0; i < n; i++) {
+    const base = i * positions * units;
+    for (let u = 0; u < units; u++) {
+      let best = -Infinity;
+      let where = 0;
+      for (let p = 0; p < positions; p++) {
+        const v = data[base + p * units + u];
+        if (v > best) {
+          best = v;
+          where = p;
+        }
+      }
+      values[i * units + u] = best;
+      at[i * units + u] = where;
+    }
+  }
+  return { values, at, units, width: shape.length === 4 ? shape[2] : 1, spatial: shape.length === 4 };
+}
+
+/**
+ * `layers`' maxima over batches: on ONNX Runtime reduced inside the graph (no whole maps copied out, transposed and
+ * scanned here — most of a scan's time on a network of many layers), else from `batchForward`'s maps.
+ */
+export async function batchMaxima(loaded: LoadedModel, layers: string[], engine: BatchEngine = preferredEngine()): Promise<BatchMaxima> {
+  const infos = layers.map((name) => {
+    const info = loaded.summary.layers.find((l) => l.name === name);
+    if (!info) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${name}"`);
+    return info;
+  });
+  const ort = engine === 'tfjs' ? undefined : onnxRuntime().module;
+  if (ort && infos.every((i) => i.type !== 'InputLayer')) {
+    try {
+      const { session, provider } = await cachedOrtSession(loaded, `maxima\u0001${layers.join('\u0001')}`, () =>
+        exportOnnx(loaded.model, { inputLayout: 'nhwc', extraOutputs: layers, spatialMaxima: true }),
+      );
+      const [h, w, c] = loaded.summary.inputShape;
+      return {
+        engine: `onnxruntime (${provider})`,
+        async run(batch, n) {
+          const results = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', batch.subarray(0, n * h * w * c), [n, h, w, c]) });
+          return infos.map((info) => {
+            const spatial = info.outputShape.length === 3;
+            const units = info.outputShape[info.outputShape.length - 1];
+            const at = spatial ? Int32Array.from(results[`argmax:${info.name}`].data as unknown as BigInt64Array, Number) : new Int32Array(n * units);
+            return { values: results[`max:${info.name}`].data, at, units, width: spatial ? info.outputShape[1] : 1, spatial };
+          });
+        },
+      };
+    } catch (error) {
+      if (engine === 'onnxruntime')
+        throw new InspectorError('JOB_FAILED', `ONNX Runtime cannot run this model: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  const forward = await batchForward(loaded, layers, engine);
+  return { engine: forward.engine, run: async (batch, n) => (await forward.run(batch, n)).map((o) => maximaOf(o, n)) };
 }
 
 /** Releases the ONNX Runtime sessions of a model being closed. */

@@ -22,7 +22,10 @@ export interface OrtSession {
   release(): Promise<void>;
 }
 interface OrtModule {
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => OrtTensor;
+  Tensor: {
+    new (type: 'float32', data: Float32Array, dims: number[]): OrtTensor;
+    new (type: 'int64', data: BigInt64Array, dims: number[]): OrtTensor;
+  };
   InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> };
   env?: { versions?: { common?: string } };
 }

@@ -23,14 +23,20 @@ export interface OnnxExportOptions {
   inputLayout?: 'nchw' | 'nhwc';
   /** Layer names whose outputs become extra graph outputs (NHWC for maps), named after the layer. */
   extraOutputs?: string[];
+  /**
+   * Instead of the outputs: for each of `extraOutputs`, every channel's largest value over the map
+   * (`max:<layer>`, [N, C]) and where it is (`argmax:<layer>`, int64 [N, C], y·W + x, the first on ties) — what a
+   * top-k scan keeps, without moving whole maps out of the graph. Dense layers give `max:` only (their values).
+   */
+  spatialMaxima?: boolean;
   producerVersion?: string;
 }
 
-type Pair = [number, number];
-const pair = (v: unknown, d: number): Pair =>
+export type Pair = [number, number];
+export const pair = (v: unknown, d: number): Pair =>
   v === undefined || v === null ? [d, d] : Array.isArray(v) ? [Number(v[0]), Number(v[1] ?? v[0])] : [Number(v), Number(v)];
 
-interface Attr {
+export interface Attr {
   name: string;
   type: number;
   i?: number;
@@ -39,23 +45,23 @@ interface Attr {
   ints?: number[];
   floats?: number[];
 }
-const intAttr = (name: string, i: number): Attr => ({ name, type: 2, i });
+export const intAttr = (name: string, i: number): Attr => ({ name, type: 2, i });
 const floatAttr = (name: string, f: number): Attr => ({ name, type: 1, f });
-const intsAttr = (name: string, ints: number[]): Attr => ({ name, type: 7, ints });
-const stringAttr = (name: string, s: string): Attr => ({ name, type: 3, s: Buffer.from(s, 'utf8') });
+export const intsAttr = (name: string, ints: number[]): Attr => ({ name, type: 7, ints });
+export const stringAttr = (name: string, s: string): Attr => ({ name, type: 3, s: Buffer.from(s, 'utf8') });
 
-function samePads(inSize: number, kEff: number, stride: number): Pair {
+export function samePads(inSize: number, kEff: number, stride: number): Pair {
   const out = Math.ceil(inSize / stride);
   const total = Math.max((out - 1) * stride + kEff - inSize, 0);
   return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
 /** Output shape without the batch dimension, as the engine sees it (NHWC for maps). */
-function shapeOf(t: tfl.SymbolicTensor): number[] {
+export function shapeOf(t: tfl.SymbolicTensor): number[] {
   return (t.shape as Array<number | null>).slice(1).map((d) => d ?? -1);
 }
 
-class GraphWriter {
+export class GraphWriter {
   nodes: Array<{ input: string[]; output: string[]; name: string; opType: string; attribute: Attr[] }> = [];
   initializers: Array<{ name: string; dims: number[]; dataType: number; rawData: Uint8Array }> = [];
   private used = new Set<string>();
@@ -71,6 +77,13 @@ class GraphWriter {
     const out = output ?? this.fresh(name);
     this.nodes.push({ input: inputs, output: [out], name: this.fresh(`${name}/${opType}`), opType, attribute: attrs });
     return out;
+  }
+
+  /** A node with several outputs (MaxPool's values and indices): their fresh names, in order. */
+  nodeOutputs(opType: string, inputs: string[], names: string[], attrs: Attr[] = []): string[] {
+    const outs = names.map((n) => this.fresh(n));
+    this.nodes.push({ input: inputs, output: outs, name: this.fresh(`${names[0]}/${opType}`), opType, attribute: attrs });
+    return outs;
   }
 
   constant(name: string, dims: number[], data: Float32Array | number[], dataType: number = ONNX_DTYPE.FLOAT): string {
@@ -89,7 +102,7 @@ function unsupported(layer: tfl.layers.Layer, what: string): never {
 }
 
 /** HWIO kernel data → OIHW (or, with `depthwise`, [kh, kw, C, M] → [C·M, 1, kh, kw]). */
-function toOihw(data: Float32Array, [kh, kw, i, o]: number[]): Float32Array {
+export function toOihw(data: Float32Array, [kh, kw, i, o]: number[]): Float32Array {
   const out = new Float32Array(data.length);
   for (let y = 0; y < kh; y++)
     for (let x = 0; x < kw; x++)
@@ -186,7 +199,7 @@ function exportTensorOp(g: GraphWriter, layer: tfl.layers.Layer, x: string, inSh
   }
 }
 
-function weightData(layer: tfl.layers.Layer): Array<{ data: Float32Array; shape: number[] }> {
+export function weightData(layer: tfl.layers.Layer): Array<{ data: Float32Array; shape: number[] }> {
   return layer.getWeights().map((w) => ({ data: w.dataSync() as Float32Array, shape: w.shape }));
 }
 
@@ -206,6 +219,8 @@ interface LayerExport {
   activation(t: string, act: unknown, rank: number): string;
   /** ONNX pads [top, left, bottom, right] for TF's padding of a window. */
   windowPads(k: Pair, s: Pair, d: Pair): number[];
+  /** When set, max-pooling layers also output their argmax indices ("switches"), recorded here by layer name. */
+  switches?: Map<string, string>;
 }
 
 /** Conv2D, GroupedConv2D, DepthwiseConv2D, SeparableConv2D. */
@@ -268,6 +283,12 @@ function exportMaxPooling2D(e: LayerExport): string {
   const k = pair(config.poolSize, 2);
   const s = pair(config.strides ?? config.poolSize, 2);
   const attrs = [intsAttr('kernel_shape', k), intsAttr('strides', s), intsAttr('pads', windowPads(k, s, [1, 1]))];
+  if (type === 'MaxPooling2D' && e.switches) {
+    // Indices flat over the whole NCHW input, first maximum of each window: the deconvnet's switches.
+    const [out, indices] = g.nodeOutputs('MaxPool', [x], [name, `${name}.switches`], attrs);
+    e.switches.set(name, indices);
+    return out;
+  }
   // TF's SAME average pooling divides by the cells inside the image: count_include_pad = 0 (ONNX's default).
   const out = g.node(type === 'MaxPooling2D' ? 'MaxPool' : 'AveragePool', [x], name, attrs);
   return out;
@@ -495,76 +516,103 @@ const LAYER_EXPORTERS: Record<string, (e: LayerExport) => string> = {
   FlatReorder: exportFlatReorder,
 };
 
-export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
+/** The forward graph written so far: each layer's ONNX tensor (NCHW for maps) and the graph's input. */
+export interface WrittenLayers {
+  tensorOf: Map<string, string>;
+  inputName: string;
+  /** The model input's shape as the engine sees it (NHWC for images), without the batch. */
+  inputShape: number[];
+  inputLayer: tfl.layers.Layer;
+  nhwcInput: boolean;
+}
+
+/** Layers that feed a layer more than once (shared weights) cannot be written: their inbound layers otherwise. */
+export function inboundLayers(layer: tfl.layers.Layer): tfl.layers.Layer[] {
+  const nodes = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tfl.layers.Layer[] }> }).inboundNodes;
+  if (nodes.length > 1) unsupported(layer, 'a layer applied more than once (shared weights)');
+  return nodes[0]?.inboundLayers ?? [];
+}
+
+/**
+ * Writes the model's layers as ONNX nodes into `g`, in TF.js's topological order: all of them, or only those in
+ * `only` (which must hold every layer they depend on). With `switches`, max-pooling layers also output indices.
+ */
+export function writeLayers(
+  g: GraphWriter,
+  model: tfl.LayersModel,
+  options: { nhwcInput?: boolean; only?: Set<string>; switches?: Map<string, string> } = {},
+): WrittenLayers {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new InspectorError('MODEL_UNSUPPORTED_OP', 'Only single-input, single-output models can be exported to ONNX');
   }
-  const g = new GraphWriter();
   /** Layer name → ONNX tensor name of its output (NCHW for maps). */
   const tensorOf = new Map<string, string>();
   const inputShape = shapeOf(model.inputs[0]);
-  const spatialInput = inputShape.length === 3;
   const inputName = g.fresh('input');
-  const nhwcInput = options.inputLayout === 'nhwc' && spatialInput;
+  const nhwcInput = options.nhwcInput === true && inputShape.length === 3;
   // From the tensors, not model.inputLayers/outputLayers: a Sequential model fills those only once it is built.
   const inputLayer = model.inputs[0].sourceLayer as tfl.layers.Layer;
   tensorOf.set(inputLayer.name, nhwcInput ? g.node('Transpose', [inputName], 'input_to_nchw', [intsAttr('perm', [0, 3, 1, 2])]) : inputName);
-
-  const inboundOf = (layer: tfl.layers.Layer): tfl.layers.Layer[] => {
-    const nodes = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tfl.layers.Layer[] }> }).inboundNodes;
-    if (nodes.length > 1) unsupported(layer, 'a layer applied more than once (shared weights)');
-    return nodes[0]?.inboundLayers ?? [];
-  };
-
   for (const layer of model.layers) {
     if (layer === inputLayer || layer.getClassName() === 'InputLayer') continue;
-    const type = layer.getClassName();
-    const config = layer.getConfig() as Record<string, unknown>;
-    const inbound = inboundOf(layer);
-    const inputs = inbound.map((l) => {
-      const t = tensorOf.get(l.name);
-      if (!t) unsupported(layer, `its input "${l.name}" was not exported`);
-      return t;
-    });
-    const x = inputs[0];
-    const inShape = shapeOf((inbound[0]?.output ?? model.inputs[0]) as tfl.SymbolicTensor);
-    const outShape = shapeOf(layer.output as tfl.SymbolicTensor);
-    const name = layer.name;
-
-    const activation = (t: string, act: unknown, rank: number): string => {
-      switch (act ?? 'linear') {
-        case 'linear':
-          return t;
-        case 'relu':
-          return g.node('Relu', [t], `${name}_relu`);
-        case 'sigmoid':
-          return g.node('Sigmoid', [t], `${name}_sigmoid`);
-        case 'tanh':
-          return g.node('Tanh', [t], `${name}_tanh`);
-        case 'elu':
-          return g.node('Elu', [t], `${name}_elu`);
-        case 'selu':
-          return g.node('Selu', [t], `${name}_selu`);
-        case 'softmax':
-          return g.node('Softmax', [t], `${name}_softmax`, [intAttr('axis', rank === 4 ? 1 : -1)]);
-        default:
-          return unsupported(layer, `the activation "${String(act)}"`);
-      }
-    };
-    const windowPads = (k: Pair, s: Pair, d: Pair): number[] => {
-      if (config.padding !== 'same') return [0, 0, 0, 0];
-      const ph = samePads(inShape[0], (k[0] - 1) * d[0] + 1, s[0]);
-      const pw = samePads(inShape[1], (k[1] - 1) * d[1] + 1, s[1]);
-      return [ph[0], pw[0], ph[1], pw[1]];
-    };
-
-    const exporter = LAYER_EXPORTERS[type];
-    const out = exporter
-      ? exporter({ g, layer, type, config, inputs, x, inShape, outShape, name, activation, windowPads })
-      : (exportTensorOp(g, layer, x, inShape, outShape) ?? unsupported(layer, 'no ONNX equivalent in CNN Inspector yet'));
-    tensorOf.set(name, out);
+    if (options.only && !options.only.has(layer.name)) continue;
+    tensorOf.set(layer.name, writeLayer(g, model, layer, tensorOf, options.switches));
   }
+  return { tensorOf, inputName, inputShape, inputLayer, nhwcInput };
+}
 
+/** One layer's nodes; returns the name of its output tensor. */
+function writeLayer(g: GraphWriter, model: tfl.LayersModel, layer: tfl.layers.Layer, tensorOf: Map<string, string>, switches?: Map<string, string>): string {
+  const type = layer.getClassName();
+  const config = layer.getConfig() as Record<string, unknown>;
+  const inbound = inboundLayers(layer);
+  const inputs = inbound.map((l) => {
+    const t = tensorOf.get(l.name);
+    if (!t) unsupported(layer, `its input "${l.name}" was not exported`);
+    return t;
+  });
+  const x = inputs[0];
+  const inShape = shapeOf((inbound[0]?.output ?? model.inputs[0]) as tfl.SymbolicTensor);
+  const outShape = shapeOf(layer.output as tfl.SymbolicTensor);
+  const name = layer.name;
+
+  const activation = (t: string, act: unknown, rank: number): string => {
+    switch (act ?? 'linear') {
+      case 'linear':
+        return t;
+      case 'relu':
+        return g.node('Relu', [t], `${name}_relu`);
+      case 'sigmoid':
+        return g.node('Sigmoid', [t], `${name}_sigmoid`);
+      case 'tanh':
+        return g.node('Tanh', [t], `${name}_tanh`);
+      case 'elu':
+        return g.node('Elu', [t], `${name}_elu`);
+      case 'selu':
+        return g.node('Selu', [t], `${name}_selu`);
+      case 'softmax':
+        return g.node('Softmax', [t], `${name}_softmax`, [intAttr('axis', rank === 4 ? 1 : -1)]);
+      default:
+        return unsupported(layer, `the activation "${String(act)}"`);
+    }
+  };
+  const windowPads = (k: Pair, s: Pair, d: Pair): number[] => {
+    if (config.padding !== 'same') return [0, 0, 0, 0];
+    const ph = samePads(inShape[0], (k[0] - 1) * d[0] + 1, s[0]);
+    const pw = samePads(inShape[1], (k[1] - 1) * d[1] + 1, s[1]);
+    return [ph[0], pw[0], ph[1], pw[1]];
+  };
+
+  const exporter = LAYER_EXPORTERS[type];
+  return exporter
+    ? exporter({ g, layer, type, config, inputs, x, inShape, outShape, name, activation, windowPads, switches })
+    : (exportTensorOp(g, layer, x, inShape, outShape) ?? unsupported(layer, 'no ONNX equivalent in CNN Inspector yet'));
+}
+
+export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
+  const g = new GraphWriter();
+  const { tensorOf, inputName, inputShape, inputLayer, nhwcInput } = writeLayers(g, model, { nhwcInput: options.inputLayout === 'nhwc' });
+  if (options.spatialMaxima) return encodeGraph(g, model, options, inputName, nhwcInput, maximaOutputs(g, model, tensorOf, options.extraOutputs ?? []));
   const outputLayer = model.outputs[0].sourceLayer as tfl.layers.Layer;
   const finalName = tensorOf.get(outputLayer.name)!;
   const outputs = [{ name: 'output', layer: outputLayer.name, tensor: finalName }];
@@ -573,10 +621,6 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
     if (!tensor) throw new InspectorError('LAYER_NOT_FOUND', `The model has no exported layer "${layerName}"`);
     outputs.push({ name: `layer:${layerName}`, layer: layerName, tensor });
   }
-  const valueInfo = (name: string, shape: number[]) => ({
-    name,
-    type: { tensorType: { elemType: ONNX_DTYPE.FLOAT, shape: { dim: [{ dimParam: 'N' }, ...shape.map((d) => ({ dimValue: d }))] } } },
-  });
   const graphOutputs = outputs.map((o) => {
     // Sequential models' implicit input layer is not in model.layers: its shape is the input's.
     const shape = o.layer === inputLayer.name ? inputShape : shapeOf(model.getLayer(o.layer).output as tfl.SymbolicTensor);
@@ -584,9 +628,49 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
     const toNhwc = shape.length === 3 && nhwcInput;
     const tensor = toNhwc ? g.node('Transpose', [o.tensor], `${o.name}_to_nhwc`, [intsAttr('perm', [0, 2, 3, 1])]) : o.tensor;
     const name = g.node('Identity', [tensor], o.name, [], g.fresh(o.name));
-    return valueInfo(name, toNhwc || shape.length !== 3 ? shape : [shape[2], shape[0], shape[1]]);
+    return valueInfoOf(name, toNhwc || shape.length !== 3 ? shape : [shape[2], shape[0], shape[1]]);
   });
-  const inputDims = spatialInput && !nhwcInput ? [inputShape[2], inputShape[0], inputShape[1]] : inputShape;
+  return encodeGraph(g, model, options, inputName, nhwcInput, graphOutputs);
+}
+
+type ValueInfo = { name: string; type: { tensorType: { elemType: number; shape: { dim: Array<{ dimParam?: string; dimValue?: number }> } } } };
+
+const valueInfoOf = (name: string, shape: number[], elemType: number = ONNX_DTYPE.FLOAT): ValueInfo => ({
+  name,
+  type: { tensorType: { elemType, shape: { dim: [{ dimParam: 'N' }, ...shape.map((d) => ({ dimValue: d }))] } } },
+});
+
+/** The graph outputs of `spatialMaxima`: per layer, the channels' maxima over the map and where they are. */
+function maximaOutputs(g: GraphWriter, model: tfl.LayersModel, tensorOf: Map<string, string>, layers: string[]): ValueInfo[] {
+  const outputs: ValueInfo[] = [];
+  for (const layerName of layers) {
+    const tensor = tensorOf.get(layerName);
+    if (!tensor) throw new InspectorError('LAYER_NOT_FOUND', `The model has no exported layer "${layerName}"`);
+    const shape = shapeOf(model.getLayer(layerName).output as tfl.SymbolicTensor);
+    const c = shape[shape.length - 1];
+    if (shape.length !== 3) {
+      outputs.push(valueInfoOf(g.node('Identity', [tensor], `max:${layerName}`, [], g.fresh(`max:${layerName}`)), [c]));
+      continue;
+    }
+    const flat = g.node('Reshape', [tensor, g.constant(`${layerName}.flat_map`, [3], [0, c, -1], ONNX_DTYPE.INT64)], `${layerName}_flat_map`);
+    const max = g.node('ReduceMax', [flat], `max:${layerName}`, [intsAttr('axes', [2]), intAttr('keepdims', 0)], g.fresh(`max:${layerName}`));
+    const at = g.node('ArgMax', [flat], `argmax:${layerName}`, [intAttr('axis', 2), intAttr('keepdims', 0)], g.fresh(`argmax:${layerName}`));
+    outputs.push(valueInfoOf(max, [c]), valueInfoOf(at, [c], ONNX_DTYPE.INT64));
+  }
+  return outputs;
+}
+
+/** The model proto around the written graph, its input (NHWC or NCHW) and `outputs`. */
+function encodeGraph(
+  g: GraphWriter,
+  model: tfl.LayersModel,
+  options: OnnxExportOptions,
+  inputName: string,
+  nhwcInput: boolean,
+  outputs: ValueInfo[],
+): Uint8Array {
+  const inputShape = shapeOf(model.inputs[0]);
+  const inputDims = inputShape.length === 3 && !nhwcInput ? [inputShape[2], inputShape[0], inputShape[1]] : inputShape;
   const meta = options.metadata ?? {};
   const props = [
     { key: 'cnn_inspector', value: JSON.stringify({ name: meta.name, description: meta.description, labels: meta.labels, preprocessing: meta.preprocessing }) },
@@ -602,8 +686,8 @@ export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = 
       name: (meta.name ?? model.name ?? 'model').replace(/[^A-Za-z0-9_.-]/g, '_'),
       node: g.nodes,
       initializer: g.initializers,
-      input: [valueInfo(inputName, inputDims)],
-      output: graphOutputs,
+      input: [valueInfoOf(inputName, inputDims)],
+      output: outputs,
     },
   });
 }

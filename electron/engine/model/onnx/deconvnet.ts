@@ -1,0 +1,274 @@
+/**
+ * The Zeiler & Fergus deconvnet of one layer as an ONNX graph, so ONNX Runtime projects a whole batch of
+ * (image, unit, position) seeds in one run instead of tfjs-wasm doing one backward pass per unit.
+ *
+ * The graph: the forward pass up to the last max-pooling below the layer (only what the switches need), each
+ * MaxPool also giving its argmax indices; then, from a one-hot seed at the layer's output, down every layer in
+ * reverse with the same rules as `analyses/projection.ts` (the reference the tests compare against):
+ * rectify the signal at every ReLU (fused or its own layer), transposed convolution with the layer's own kernel
+ * (no bias), unpooling through the switches (a scatter-add, so overlapping windows that chose the same input add
+ * up, as in the per-unit path), crops for paddings, pass-through for normalisations and dropout, copies down both
+ * sides of a residual add and a split at a concatenation.
+ *
+ * Inputs: `input` [N, H, W, C] (NHWC, preprocessed), `seed_at` int64 [N, 1] — the seed's flat index in one
+ * sample's NCHW output (channel·h·w + y·w + x; the unit for a dense layer), `seed_value` [N, 1].
+ * Output: `projection` [N, H, W, C].
+ * A layer the rules do not cover is refused with MODEL_UNSUPPORTED_OP, and callers use the per-unit path.
+ */
+import * as tfl from '@tensorflow/tfjs-layers';
+import { InspectorError } from '../../../../shared/errors';
+import { encodeOnnxModel, ONNX_DTYPE } from './proto';
+import { GraphWriter, inboundLayers, intAttr, intsAttr, pair, samePads, shapeOf, stringAttr, toOihw, weightData, writeLayers } from './export';
+
+/** Layers the deconvnet passes the signal through unchanged (as analyses/projection.ts does). */
+const PASS_THROUGH = new Set([
+  'Dropout',
+  'SpatialDropout2D',
+  'LRN',
+  'BatchNormalization',
+  'GaussianNoise',
+  'GaussianDropout',
+  'AlphaDropout',
+  'ChannelAffine',
+  'Normalization',
+  'Rescaling',
+  'MapAffine',
+]);
+
+/** The opset of the deconvnet graph: ScatterElements adds duplicates from opset 16. */
+const DECONV_OPSET = 17;
+
+function refuse(layer: tfl.layers.Layer, what: string): never {
+  throw new InspectorError('MODEL_UNSUPPORTED_OP', `The batched deconvnet cannot pass through "${layer.name}" (${layer.getClassName()}): ${what}`);
+}
+
+/** `layerName` and every layer it depends on. */
+function ancestors(model: tfl.LayersModel, layerName: string): Set<string> {
+  const needed = new Set<string>();
+  const visit = (layer: tfl.layers.Layer) => {
+    if (needed.has(layer.name)) return;
+    needed.add(layer.name);
+    for (const inbound of inboundLayers(layer)) visit(inbound);
+  };
+  visit(model.getLayer(layerName));
+  return needed;
+}
+
+/** Nodes for one layer's step down: the signal at its output (NCHW) → the signal at each of its inputs. */
+function stepDown(
+  g: GraphWriter,
+  layer: tfl.layers.Layer,
+  signal: string,
+  inShapes: number[][],
+  switches: Map<string, string>,
+  forwardInput: string,
+): string[] {
+  const type = layer.getClassName();
+  const config = layer.getConfig() as Record<string, unknown>;
+  const name = layer.name;
+  const inShape = inShapes[0];
+  const rectified = (act: unknown): string => {
+    if (act === undefined || act === null || act === 'linear') return signal;
+    if (act === 'relu') return g.node('Relu', [signal], `${name}.down_relu`);
+    return refuse(layer, `the deconvnet passes through ReLU layers only, not ${String(act)}`);
+  };
+  switch (type) {
+    case 'Conv2D':
+    case 'GroupedConv2D':
+    case 'DepthwiseConv2D': {
+      const s = rectified(config.activation);
+      const k = pair(config.kernelSize, 1);
+      const st = pair(config.strides, 1);
+      const d = pair(config.dilationRate, 1);
+      // The per-unit path transposes dilated grouped and depthwise convolutions (by their VJP), not a plain one.
+      if (type === 'Conv2D' && (d[0] !== 1 || d[1] !== 1)) return refuse(layer, 'dilated convolutions are not supported by the deconvnet');
+      const span = [0, 1].map((axis) => (k[axis] - 1) * d[axis] + 1);
+      const [kernel] = weightData(layer);
+      // The conv's OIHW kernel, [out, in / group, kh, kw] — which is ConvTranspose's [in, out / group, kh, kw].
+      const m = kernel.shape[2] * kernel.shape[3];
+      const depthwise = type === 'DepthwiseConv2D';
+      const w = {
+        dims: depthwise ? [m, 1, k[0], k[1]] : [kernel.shape[3], kernel.shape[2], k[0], k[1]],
+        data: depthwise ? toOihw(kernel.data, [k[0], k[1], 1, m]) : toOihw(kernel.data, kernel.shape),
+      };
+      const group = depthwise ? inShape[2] : type === 'GroupedConv2D' ? Number(config.groups) : 1;
+      const outShape = shapeOf(layer.output as tfl.SymbolicTensor);
+      const pads = [0, 1].map((axis) => (config.padding === 'same' ? samePads(inShape[axis], span[axis], st[axis]) : ([0, 0] as [number, number])));
+      // The transposed convolution's size falls short of the input where the stride left cells unread: pad it out.
+      const outputPadding = [0, 1].map((axis) => inShape[axis] - (st[axis] * (outShape[axis] - 1) + span[axis] - pads[axis][0] - pads[axis][1]));
+      if (outputPadding.some((p, axis) => p < 0 || (p > 0 && p >= st[axis]))) return refuse(layer, 'its padding has no transposed convolution here');
+      const attrs = [intsAttr('kernel_shape', k), intsAttr('dilations', d), intAttr('group', group)];
+      if (st[0] === 1 && st[1] === 1) {
+        // Stride 1: the transpose is a convolution with the kernel flipped and its in/out channels swapped, which
+        // ONNX Runtime runs with its fast convolution kernels (its ConvTranspose is an im2col product).
+        const flipped = g.constant(`${name}.kernel_flipped`, [w.dims[1] * group, w.dims[0] / group, k[0], k[1]], flipForTranspose(w.data, w.dims, group));
+        const convPads = [span[0] - 1 - pads[0][0], span[1] - 1 - pads[1][0], span[0] - 1 - pads[0][1], span[1] - 1 - pads[1][1]];
+        return [g.node('Conv', [s, flipped], `${name}.down`, [...attrs, intsAttr('pads', convPads)])];
+      }
+      return [
+        g.node('ConvTranspose', [s, g.constant(`${name}.kernel`, w.dims, w.data)], `${name}.down`, [
+          ...attrs,
+          intsAttr('strides', st),
+          intsAttr('pads', [pads[0][0], pads[1][0], pads[0][1], pads[1][1]]),
+          intsAttr('output_padding', outputPadding),
+        ]),
+      ];
+    }
+    case 'Dense': {
+      if (inShape.length !== 1) return refuse(layer, 'a dense layer on a map');
+      const [kernel] = weightData(layer);
+      const w = g.constant(`${name}.kernel`, kernel.shape, kernel.data);
+      return [g.node('Gemm', [rectified(config.activation), w], `${name}.down`, [intAttr('transB', 1)])];
+    }
+    case 'Activation':
+      return [rectified(config.activation)];
+    case 'ReLU':
+    case 'LeakyReLU':
+    case 'PReLU':
+      // ZF rectify the signal at every ReLU-like unit on the way down, as the per-unit path does.
+      return [g.node('Relu', [signal], `${name}.down_relu`)];
+    case 'MaxPooling2D': {
+      const indices = switches.get(name);
+      if (!indices) return refuse(layer, 'its switches were not recorded');
+      const shape = g.node('Shape', [forwardInput], `${name}.in_shape`);
+      const flat = g.constant(`${name}.flat`, [1], [-1], ONNX_DTYPE.INT64);
+      const zeros = g.node('Reshape', [g.node('ConstantOfShape', [shape], `${name}.zeros`), flat], `${name}.zeros_flat`);
+      const scattered = g.node(
+        'ScatterElements',
+        [zeros, g.node('Reshape', [indices, flat], `${name}.switches_flat`), g.node('Reshape', [signal, flat], `${name}.signal_flat`)],
+        `${name}.unpooled_flat`,
+        [intAttr('axis', 0), stringAttr('reduction', 'add')],
+      );
+      return [g.node('Reshape', [scattered, shape], `${name}.down`)];
+    }
+    case 'ZeroPadding2D':
+    case 'ConstantPadding2D': {
+      const p = config.padding as number | number[] | number[][];
+      const [t, l] =
+        typeof p === 'number' ? [p, p] : Array.isArray(p[0]) ? [(p as number[][])[0][0], (p as number[][])[1][0]] : [(p as number[])[0], (p as number[])[1]];
+      const [h, w] = inShape;
+      const starts = g.constant(`${name}.starts`, [2], [t, l], ONNX_DTYPE.INT64);
+      const ends = g.constant(`${name}.ends`, [2], [t + h, l + w], ONNX_DTYPE.INT64);
+      const axes = g.constant(`${name}.axes`, [2], [2, 3], ONNX_DTYPE.INT64);
+      return [g.node('Slice', [signal, starts, ends, axes], `${name}.down`)];
+    }
+    case 'Flatten': {
+      if (inShape.length === 1) return [signal];
+      if (inShape.length !== 3) return refuse(layer, 'a flatten of a rank other than 3');
+      const [h, w, c] = inShape;
+      if (h * w === 1) return [g.node('Reshape', [signal, g.constant(`${name}.shape`, [4], [-1, c, 1, 1], ONNX_DTYPE.INT64)], `${name}.down`)];
+      // The engine flattens in (h, w, c) order: back to NHWC, then to NCHW.
+      const nhwc = g.node('Reshape', [signal, g.constant(`${name}.shape`, [4], [-1, h, w, c], ONNX_DTYPE.INT64)], `${name}.down_nhwc`);
+      return [g.node('Transpose', [nhwc], `${name}.down`, [intsAttr('perm', [0, 3, 1, 2])])];
+    }
+    case 'Add':
+      return inShapes.map(() => signal);
+    case 'Average': {
+      const part = g.node('Mul', [signal, g.constant(`${name}.share`, [], [1 / inShapes.length])], `${name}.down`);
+      return inShapes.map(() => part);
+    }
+    case 'Concatenate': {
+      const axis = Number(config.axis ?? -1);
+      if (axis !== -1 && axis !== inShape.length) return refuse(layer, `concatenation along axis ${axis}`);
+      const sizes = inShapes.map((s) => s[s.length - 1]);
+      return g.nodeOutputs(
+        'Split',
+        [signal, g.constant(`${name}.sizes`, [sizes.length], sizes, ONNX_DTYPE.INT64)],
+        sizes.map((_, i) => `${name}.down_${i}`),
+        [intAttr('axis', 1)],
+      );
+    }
+    default:
+      if (PASS_THROUGH.has(type)) return [signal];
+      return refuse(layer, 'no rule for it in the batched deconvnet');
+  }
+}
+
+/**
+ * The kernel of a stride-1 transposed convolution as a plain one: ConvTranspose weight [O, I/g, kh, kw] → Conv
+ * weight [I, O/g, kh, kw], flipped in both spatial axes, group by group.
+ */
+function flipForTranspose(src: Float32Array, [o, ig, kh, kw]: number[], group: number): Float32Array {
+  const og = o / group;
+  const out = new Float32Array(src.length);
+  for (let gi = 0; gi < group; gi++)
+    for (let oo = 0; oo < og; oo++)
+      for (let ii = 0; ii < ig; ii++)
+        for (let a = 0; a < kh; a++)
+          for (let b = 0; b < kw; b++)
+            out[(((gi * ig + ii) * og + oo) * kh + a) * kw + b] = src[(((gi * og + oo) * ig + ii) * kh + (kh - 1 - a)) * kw + (kw - 1 - b)];
+  return out;
+}
+
+/** The seed: zeros of the layer's NCHW output shape with one value per sample at `seed_at`. */
+function seedTensor(g: GraphWriter, layerShape: number[]): string {
+  const perSample = layerShape.reduce((a, b) => a * b, 1);
+  const batch = g.node(
+    'Slice',
+    [g.node('Shape', ['seed_value'], 'seed.shape'), g.constant('seed.zero', [1], [0], ONNX_DTYPE.INT64), g.constant('seed.one', [1], [1], ONNX_DTYPE.INT64)],
+    'seed.batch',
+  );
+  const flatShape = g.node('Concat', [batch, g.constant('seed.per_sample', [1], [perSample], ONNX_DTYPE.INT64)], 'seed.flat_shape', [intAttr('axis', 0)]);
+  const scattered = g.node('ScatterElements', [g.node('ConstantOfShape', [flatShape], 'seed.zeros'), 'seed_at', 'seed_value'], 'seed.flat', [
+    intAttr('axis', 1),
+  ]);
+  // NHWC shape [h, w, c] → NCHW [c, h, w].
+  const nchw = layerShape.length === 3 ? [layerShape[2], layerShape[0], layerShape[1]] : layerShape;
+  return g.node('Reshape', [scattered, g.constant('seed.nchw', [nchw.length + 1], [-1, ...nchw], ONNX_DTYPE.INT64)], 'seed');
+}
+
+/** The deconvnet of `layerName` (see the file comment) as ONNX bytes. */
+export function exportDeconvnetOnnx(model: tfl.LayersModel, layerName: string): Uint8Array {
+  const below = ancestors(model, layerName);
+  const order = model.layers.filter((l) => below.has(l.name) && l.getClassName() !== 'InputLayer');
+  // The forward pass only as far as the switches need: the pools below the layer and what feeds them.
+  const forward = new Set<string>();
+  for (const l of order) if (l.getClassName() === 'MaxPooling2D') for (const a of ancestors(model, l.name)) forward.add(a);
+  const g = new GraphWriter();
+  const switches = new Map<string, string>();
+  const { tensorOf, inputName, inputShape, inputLayer } = writeLayers(g, model, { nhwcInput: true, only: forward, switches });
+  if (inputShape.length !== 3) throw new InspectorError('MODEL_UNSUPPORTED_OP', 'The batched deconvnet needs an image input');
+  const layerShape = shapeOf(model.getLayer(layerName).output as tfl.SymbolicTensor);
+  const signals = new Map<string, string[]>([[layerName, [seedTensor(g, layerShape)]]]);
+  const signalAt = (name: string): string | undefined => {
+    const parts = signals.get(name);
+    if (!parts) return undefined;
+    return parts.length === 1 ? parts[0] : g.node('Sum', parts, `${name}.signal`);
+  };
+  for (let i = order.length - 1; i >= 0; i--) {
+    const layer = order[i];
+    const signal = signalAt(layer.name);
+    if (!signal) continue;
+    const inbound = inboundLayers(layer);
+    const inShapes = inbound.map((l) => shapeOf(l.output as tfl.SymbolicTensor));
+    const forwardInput = tensorOf.get(inbound[0]?.name ?? inputLayer.name) ?? '';
+    stepDown(g, layer, signal, inShapes, switches, forwardInput).forEach((s, j) => {
+      const from = inbound[j].name;
+      signals.set(from, [...(signals.get(from) ?? []), s]);
+    });
+  }
+  const atInput = signalAt(inputLayer.name);
+  if (!atInput) throw new InspectorError('MODEL_UNSUPPORTED_OP', `No path from "${layerName}" down to the input`);
+  g.node('Transpose', [atInput], 'projection', [intsAttr('perm', [0, 2, 3, 1])], 'projection');
+  const dims = (shape: Array<number | string>) => ({ dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) });
+  const info = (name: string, elemType: number, shape: Array<number | string>) => ({ name, type: { tensorType: { elemType, shape: dims(shape) } } });
+  const inputs = [
+    info(inputName, ONNX_DTYPE.FLOAT, ['N', ...inputShape]),
+    info('seed_at', ONNX_DTYPE.INT64, ['N', 1]),
+    info('seed_value', ONNX_DTYPE.FLOAT, ['N', 1]),
+  ];
+  return encodeOnnxModel({
+    irVersion: 8,
+    producerName: 'CNN Inspector',
+    producerVersion: '0',
+    opsetImport: [{ domain: '', version: DECONV_OPSET }],
+    metadataProps: [],
+    graph: {
+      name: 'deconvnet',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: inputs,
+      output: [info('projection', ONNX_DTYPE.FLOAT, ['N', ...inputShape])],
+    },
+  });
+}

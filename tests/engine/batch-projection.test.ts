@@ -1,0 +1,172 @@
+/**
+ * The batched deconvnet on ONNX Runtime (runtime/batch-projection.ts) against the per-unit tfjs path
+ * (analyses/projection.ts, itself tested against hand loops): the same projections, within float tolerance, for
+ * every convolution layer of the bundled model (ZF-style strided convs, overlapping 3×3/2 pooling, LRN), of an
+ * imported graph with batch norm, leaky ReLU, ReLU6, depthwise and grouped convolutions, and of one with a residual
+ * add and a concatenation — many units and images in one run, each seed from its own position. Layers the batched
+ * rules do not cover are refused with the reason, and the atlas then draws the same sheets one unit at a time.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { projectUnitBatch } from '../../electron/engine/analyses/projection';
+import { atlasCandidateLayers, buildAtlas } from '../../electron/engine/analyses/atlas';
+import { initBackend } from '../../electron/engine/backend';
+import { makeJobContext } from '../../electron/engine/base/job-context';
+import { openDataset } from '../../electron/engine/data/dataset';
+import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
+import { batchDeconvnet, type ProjectionSeed } from '../../electron/engine/runtime/batch-projection';
+import { onnxRuntime, resetOnnxRuntimeForTests } from '../../electron/engine/runtime/onnx-runtime';
+import { releaseBatchSessions } from '../../electron/engine/runtime/batch-forward';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const hasOrt = onnxRuntime().module !== undefined;
+
+function inputsFor(loaded: LoadedModel, n: number, seed: number): Float32Array[] {
+  const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
+  let s = seed;
+  return Array.from({ length: n }, () =>
+    Float32Array.from({ length: size }, () => {
+      s = (s * 69069 + 1) % 4294967296;
+      return (s / 4294967296 - 0.5) * 4;
+    }),
+  );
+}
+
+/** Largest |batched − per-unit| over the largest |per-unit| value, over every projection of `units` on `inputs`. */
+async function compareLayer(loaded: LoadedModel, layer: string, units: number[], inputs: Float32Array[]): Promise<{ rel: number; maxAbs: number }> {
+  const size = inputs[0].length;
+  const reference = units.flatMap((unit) => projectUnitBatch(loaded, inputs, layer, unit, 'deconv'));
+  const { deconvnet, reason } = await batchDeconvnet(loaded, layer);
+  expect(reason).toBeUndefined();
+  const seeds: ProjectionSeed[] = reference.map((r) => ({ unit: r.unit, position: r.position, value: r.value }));
+  const batch = new Float32Array(reference.length * size);
+  units.forEach((_, u) => inputs.forEach((x, i) => batch.set(x, (u * inputs.length + i) * size)));
+  const out = await deconvnet!.project(batch, seeds);
+  expect(out.length).toBe(reference.length * size);
+  let maxAbs = 0;
+  let maxDiff = 0;
+  reference.forEach((r, i) =>
+    r.data.forEach((v, j) => {
+      maxAbs = Math.max(maxAbs, Math.abs(v));
+      maxDiff = Math.max(maxDiff, Math.abs(v - out[i * size + j]));
+    }),
+  );
+  return { rel: maxAbs > 0 ? maxDiff / maxAbs : maxDiff, maxAbs };
+}
+
+describe.skipIf(!hasOrt)('batched deconvnet on ONNX Runtime', () => {
+  const opened: LoadedModel[] = [];
+  const open = async (file: string) => {
+    const m = await openModel(file, file);
+    opened.push(m);
+    return m;
+  };
+  beforeAll(async () => {
+    await initBackend({ preferred: 'wasm' });
+  });
+  afterAll(async () => {
+    for (const m of opened) {
+      await releaseBatchSessions(m);
+      m.dispose();
+    }
+  });
+
+  it('equals the per-unit path on every convolution layer of the bundled model', async () => {
+    const loaded = await open(path.join(ROOT, 'resources/model/model.json'));
+    const inputs = inputsFor(loaded, 3, 7);
+    const before = tf.memory().numTensors;
+    let live = 0;
+    for (const layer of atlasCandidateLayers(loaded).filter((l) => l.startsWith('conv'))) {
+      const { rel, maxAbs } = await compareLayer(loaded, layer, [0, 1, 2, 5], inputs);
+      if (maxAbs > 0) live++;
+      expect(rel, layer).toBeLessThan(1e-5);
+    }
+    expect(live).toBeGreaterThanOrEqual(3); // the comparison saw real signals, not only dead units
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('equals it through batch norm, leaky ReLU, LRN, depthwise and grouped convolutions (imported ONNX)', async () => {
+    const loaded = await open(path.join(ROOT, 'tests/fixtures/onnx/cnn-ops.onnx'));
+    const inputs = inputsFor(loaded, 2, 11);
+    for (const layer of ['conv1', 'conv2', 'dw', 'gconv']) {
+      const { rel, maxAbs } = await compareLayer(loaded, layer, [0, 3], inputs);
+      expect(maxAbs, layer).toBeGreaterThan(0);
+      expect(rel, layer).toBeLessThan(1e-5);
+    }
+  });
+
+  it('equals it through a concatenation and a residual add, each seed from its own position', async () => {
+    const loaded = await open(path.join(ROOT, 'tests/fixtures/onnx/residual-concat.onnx'));
+    const inputs = inputsFor(loaded, 4, 3);
+    for (const layer of atlasCandidateLayers(loaded).filter((l) => loaded.summary.layers.find((x) => x.name === l)!.outputShape.length === 3)) {
+      const { rel, maxAbs } = await compareLayer(loaded, layer, [0, 1], inputs);
+      expect(maxAbs, layer).toBeGreaterThan(0);
+      expect(rel, layer).toBeLessThan(1e-5);
+    }
+    // A seed at a chosen position, not the maximum: still the per-unit answer.
+    const [ref] = projectUnitBatch(loaded, [inputs[0]], 'stem', 1, 'deconv', [[2, 3]]);
+    const { deconvnet } = await batchDeconvnet(loaded, 'stem');
+    const out = await deconvnet!.project(inputs[0], [{ unit: 1, position: [2, 3], value: ref.value }]);
+    const maxAbs = ref.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(Math.max(...ref.data.map((v, i) => Math.abs(v - out[i]))) / maxAbs).toBeLessThan(1e-5);
+  });
+
+  it('refuses, with the reason, a layer below which its rules do not reach', async () => {
+    const loaded = await open(path.join(ROOT, 'tests/fixtures/onnx/less-common-ops.onnx'));
+    const { deconvnet, reason } = await batchDeconvnet(loaded, 'conv2');
+    expect(deconvnet).toBeUndefined();
+    expect(reason).toMatch(/cannot pass through "[^"]+" \((EdgePadding2D|DilatedPooling2D|PReLU|ScaledElu|PickChannels|ZeroInsertion2D|MapMatMul|Clip)\)/);
+  });
+
+  it('draws the same atlas sheets as the per-unit path', async () => {
+    const modelFile = path.join(ROOT, 'resources/model/model.json');
+    const dataset = await openDataset(path.join(ROOT, 'resources/samples'), 'samples');
+    const dirs = [fs.mkdtempSync(path.join(os.tmpdir(), 'atlas-ort-')), fs.mkdtempSync(path.join(os.tmpdir(), 'atlas-tfjs-'))];
+    const layers = ['conv1', 'conv4'];
+    const messages: string[][] = [[], []];
+    const recording = (i: number) =>
+      makeJobContext(
+        (_done, _total, message) => messages[i].push(message),
+        () => false,
+      );
+    const ort = await open(modelFile);
+    await buildAtlas(ort, dataset, dirs[0], { k: 4, layers }, recording(0));
+    process.env.CNN_INSPECTOR_ONNXRUNTIME = '0';
+    resetOnnxRuntimeForTests();
+    try {
+      const tfjs = await open(modelFile);
+      await buildAtlas(tfjs, dataset, dirs[1], { k: 4, layers }, recording(1));
+    } finally {
+      delete process.env.CNN_INSPECTOR_ONNXRUNTIME;
+      resetOnnxRuntimeForTests();
+    }
+    // The first drew on ONNX Runtime, the second one unit at a time, and each said so.
+    expect(messages[0].filter((m) => m.startsWith('Drawing')).length).toBeGreaterThan(0);
+    expect(messages[0].filter((m) => m.startsWith('Drawing')).every((m) => !m.includes('tfjs'))).toBe(true);
+    expect(messages[1].filter((m) => m.startsWith('Drawing')).at(-1)).toMatch(/one unit at a time/);
+    let sheets = 0;
+    for (const layer of layers) {
+      for (const file of fs.readdirSync(path.join(dirs[1], 'sheets', layer))) {
+        const [a, b] = await Promise.all(
+          dirs.map((d) =>
+            sharp(path.join(d, 'sheets', layer, file))
+              .raw()
+              .toBuffer(),
+          ),
+        );
+        expect(a.length).toBe(b.length);
+        // 8-bit pixels of float projections: a rounding may differ by one level, nothing more.
+        let worst = 0;
+        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        expect(worst, `${layer}/${file}`).toBeLessThanOrEqual(1);
+        sheets++;
+      }
+    }
+    expect(sheets).toBe(ort.summary.layers.filter((l) => layers.includes(l.name)).reduce((s, l) => s + l.outputShape[2], 0));
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+});
