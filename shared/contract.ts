@@ -174,6 +174,8 @@ export interface ProjectionResult {
   /** Input space [H, W, C]; raw values (display normalisation is the viewer's choice). */
   shape: number[];
   data: Float32Array;
+  /** What computed it: 'onnxruntime' (the deconvnet graph) or 'tfjs' (the per-unit path). */
+  engine?: 'onnxruntime' | 'tfjs';
 }
 
 // ---------------------------------------------------------------------------------------------------------------

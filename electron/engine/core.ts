@@ -27,7 +27,7 @@ import { layerActivations, predictProbabilities, topPredictions } from './analys
 import { readAtlasLayer, readAtlasSheet, readAtlasSummary } from './analyses/atlas';
 import { filterBank } from './analyses/filters';
 import { occlude } from './analyses/occlusion';
-import { projectUnit, type Projection, type ProjectionMethod } from './analyses/projection';
+import { projectUnitFast, type Projection, type ProjectionMethod } from './analyses/projection';
 import type { JobContext } from './base/job-context';
 import { buildTopK, type TopKIndex, type TopKOptions } from './analyses/topk';
 import { initBackend, type BackendChoice, type BackendName } from './backend';
@@ -198,7 +198,7 @@ export class EngineCore implements JobHost {
     const loaded = this.requireModel();
     loaded.layerModel(params.layer); // LAYER_NOT_FOUND before decoding
     const { input } = await this.modelInput(params.image);
-    return projectUnit(loaded, input, params.layer, params.unit, params.method, params.position);
+    return projectUnitFast(loaded, input, params.layer, params.unit, params.method, params.position);
   }
 
   modelFile(): string {

@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { projectUnitBatch } from '../../electron/engine/analyses/projection';
+import { projectUnit, projectUnitBatch, projectUnitFast } from '../../electron/engine/analyses/projection';
+import { maxRelError } from '../helpers/numeric';
 import { atlasCandidateLayers, buildAtlas } from '../../electron/engine/analyses/atlas';
 import { initBackend } from '../../electron/engine/backend';
 import { makeJobContext } from '../../electron/engine/base/job-context';
@@ -113,6 +114,31 @@ describe.skipIf(!hasOrt)('batched deconvnet on ONNX Runtime', () => {
     const out = await deconvnet!.project(inputs[0], [{ unit: 1, position: [2, 3], value: ref.value }]);
     const maxAbs = ref.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     expect(Math.max(...ref.data.map((v, i) => Math.abs(v - out[i]))) / maxAbs).toBeLessThan(1e-5);
+  });
+
+  it('the interactive projection (ONNX Runtime for the deconvnet) equals the per-unit path, layer after layer', async () => {
+    const loaded = await open(path.join(ROOT, 'tests/fixtures/onnx/residual-concat.onnx'));
+    const [x] = inputsFor(loaded, 1, 21);
+    const before = tf.memory().numTensors;
+    for (const [layer, position] of [
+      ['stem', undefined],
+      ['branch3', [1, 2]],
+      ['stem', [4, 0]],
+    ] as const) {
+      const fast = await projectUnitFast(loaded, x, layer, 1, 'deconv', position ? [...position] : undefined);
+      const ref = projectUnit(loaded, x, layer, 1, 'deconv', position ? [...position] : undefined);
+      expect(fast.engine).toBe('onnxruntime');
+      expect(fast.position).toEqual(ref.position);
+      expect(fast.value).toBeCloseTo(ref.value, 5);
+      expect(maxRelError(fast.data, ref.data), layer).toBeLessThan(1e-5);
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    // Gradient and guided backprop stay on tfjs: the very same numbers.
+    const guided = await projectUnitFast(loaded, x, 'branch1', 0, 'guided');
+    expect(guided.engine).toBe('tfjs');
+    expect(guided.data).toEqual(projectUnit(loaded, x, 'branch1', 0, 'guided').data);
+    await expect(projectUnitFast(loaded, x, 'stem', 999, 'deconv')).rejects.toMatchObject({ code: 'UNIT_OUT_OF_RANGE' });
+    await expect(projectUnitFast(loaded, x, 'stem', 0, 'deconv', [99, 0])).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
   });
 
   it('refuses, with the reason, a layer below which its rules do not reach', async () => {

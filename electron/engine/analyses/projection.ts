@@ -17,6 +17,7 @@ import { backend_util } from '@tensorflow/tfjs-core';
 import { InspectorError } from '../../../shared/errors';
 import { PROJECTION_METHODS, type ProjectionMethod, type ProjectionResult } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
+import { projectOnOnnxRuntime } from '../runtime/batch-projection';
 
 export type { ProjectionMethod };
 export { PROJECTION_METHODS };
@@ -258,6 +259,38 @@ function unsupportedDilation(layer: tfl.layers.Layer): never {
 }
 
 /**
+ * Where a projection starts in one image's output of the layer (NHWC values, `shape` without the batch): at
+ * `position`, or at the unit's strongest activation (largest value; first in row-major order on ties). `at` is the
+ * flat NHWC index.
+ */
+export function chooseSeed(
+  values: Float32Array,
+  shape: number[],
+  layerName: string,
+  unit: number,
+  position: number[] | undefined,
+): { at: number; value: number; position: number[] } {
+  const units = shape[shape.length - 1];
+  if (!Number.isInteger(unit) || unit < 0 || unit >= units) {
+    throw new InspectorError('UNIT_OUT_OF_RANGE', `Layer ${layerName} has units 0–${units - 1}; there is no unit ${unit}`);
+  }
+  const spatial = shape.length === 3;
+  const [height, width] = spatial ? shape : [1, 1];
+  let p = 0;
+  if (position && position.length > 0) {
+    if (!spatial || position.length !== 2) throw new InspectorError('BAD_ARGUMENT', `Layer ${layerName} has no spatial positions`);
+    const [py, px] = position;
+    if (!Number.isInteger(py) || !Number.isInteger(px) || py < 0 || px < 0 || py >= height || px >= width) {
+      throw new InspectorError('BAD_ARGUMENT', `Position (${py}, ${px}) is outside the ${height}×${width} map of ${layerName}`);
+    }
+    p = py * width + px;
+  } else {
+    for (let q = 1; q < height * width; q++) if (values[q * units + unit] > values[p * units + unit]) p = q;
+  }
+  return { at: p * units + unit, value: values[p * units + unit], position: spatial ? [Math.floor(p / width), p % width] : [] };
+}
+
+/**
  * Projects unit `unit` of `layerName` for one preprocessed input [H,W,C], at `position` or at the unit's strongest
  * activation (largest value; first in row-major order on ties).
  */
@@ -270,6 +303,29 @@ export function projectUnit(
   position?: number[],
 ): Projection {
   return projectUnitBatch(loaded, [input], layerName, unit, method, [position])[0];
+}
+
+/**
+ * The projection the app and the CLI show: the deconvnet on ONNX Runtime where it can run (a few times faster on a
+ * big network), else — and for gradient and guided backprop — the per-unit tfjs path. Both give the same numbers
+ * (tests/engine/batch-projection.test.ts).
+ */
+export async function projectUnitFast(
+  loaded: LoadedModel,
+  input: Float32Array,
+  layerName: string,
+  unit: number,
+  method: ProjectionMethod,
+  position?: number[],
+): Promise<Projection> {
+  if (method === 'deconv' && loaded.summary.inputShape.length === 3) {
+    const done = await projectOnOnnxRuntime(loaded, input, layerName, (values, shape) => ({ unit, ...chooseSeed(values, shape, layerName, unit, position) }));
+    if (done) {
+      const { value, position: at } = done.seed;
+      return { layer: layerName, unit, method, position: at, value, shape: [...loaded.summary.inputShape], data: done.data, engine: 'onnxruntime' };
+    }
+  }
+  return { ...projectUnit(loaded, input, layerName, unit, method, position), engine: 'tfjs' };
 }
 
 /**
@@ -301,35 +357,13 @@ export function projectUnitBatch(
       outputs.set(layer.name, layer.apply(xs.length === 1 ? xs[0] : xs, { training: false }) as tf.Tensor);
     }
     const top = outputs.get(layerName)!;
-    const units = top.shape[top.shape.length - 1] as number;
-    if (!Number.isInteger(unit) || unit < 0 || unit >= units) {
-      throw new InspectorError('UNIT_OUT_OF_RANGE', `Layer ${layerName} has units 0–${units - 1}; there is no unit ${unit}`);
-    }
-    const values = top.dataSync();
-    const spatial = top.shape.length === 4;
-    const height = spatial ? (top.shape[1] as number) : 1;
-    const width = spatial ? (top.shape[2] as number) : 1;
+    const values = top.dataSync() as Float32Array;
     const perImage = values.length / n;
-    const positionsPerImage = perImage / units;
     const seed = new Float32Array(values.length);
     for (let i = 0; i < n; i++) {
-      const base = i * perImage;
-      const position = positions[i];
-      let at: number;
-      if (position && position.length > 0) {
-        if (!spatial || position.length !== 2) throw new InspectorError('BAD_ARGUMENT', `Layer ${layerName} has no spatial positions`);
-        const [py, px] = position;
-        if (!Number.isInteger(py) || !Number.isInteger(px) || py < 0 || px < 0 || py >= height || px >= width) {
-          throw new InspectorError('BAD_ARGUMENT', `Position (${py}, ${px}) is outside the ${height}×${width} map of ${layerName}`);
-        }
-        at = py * width + px;
-      } else {
-        at = 0;
-        for (let p = 1; p < positionsPerImage; p++) if (values[base + p * units + unit] > values[base + at * units + unit]) at = p;
-      }
-      const value = values[base + at * units + unit];
-      seed[base + at * units + unit] = method === 'deconv' ? value : 1;
-      meta.push({ position: spatial ? [Math.floor(at / width), at % width] : [], value });
+      const chosen = chooseSeed(values.subarray(i * perImage, (i + 1) * perImage), top.shape.slice(1) as number[], layerName, unit, positions[i]);
+      seed[i * perImage + chosen.at] = method === 'deconv' ? chosen.value : 1;
+      meta.push({ position: chosen.position, value: chosen.value });
     }
     // Down the graph in reverse order; where branches meet (a layer feeding several), their signals add up.
     const signals = new Map<string, tf.Tensor>([[layerName, tf.tensor(seed, top.shape)]]);

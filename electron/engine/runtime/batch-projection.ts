@@ -6,9 +6,10 @@
  */
 import type { LoadedModel } from '../model/loaded-model';
 import { exportDeconvnetOnnx } from '../model/onnx/deconvnet';
+import { exportOnnx } from '../model/onnx/export';
 import { InspectorError } from '../../../shared/errors';
 import { cachedOrtSession, releaseOrtSession } from './batch-forward';
-import { onnxRuntime } from './onnx-runtime';
+import { onnxRuntime, type OrtSession } from './onnx-runtime';
 
 /** One projection to compute: which input of the batch, which unit, where in the layer's map (none for dense). */
 export interface ProjectionSeed {
@@ -38,11 +39,14 @@ function seedIndex(seed: ProjectionSeed, layer: string, [h, w, c]: number[]): bi
   return BigInt(seed.unit * h * w + y * w + x);
 }
 
-/** ONNX Runtime's deconvnet of `layer`, or the reason it cannot be used. */
-export async function batchDeconvnet(loaded: LoadedModel, layer: string): Promise<{ deconvnet?: BatchDeconvnet; reason?: string }> {
+/**
+ * ONNX Runtime's deconvnet of `layer`, or the reason it cannot be used. Each `user` (a batch job, the interactive
+ * view) has its own session, so one releasing it never pulls it from under the other.
+ */
+export async function batchDeconvnet(loaded: LoadedModel, layer: string, user = 'batch'): Promise<{ deconvnet?: BatchDeconvnet; reason?: string }> {
   const { module: ort, reason } = onnxRuntime();
   if (!ort) return { reason };
-  const key = `deconvnet\u0001${layer}`;
+  const key = `deconvnet\u0001${user}\u0001${layer}`;
   let opened: Awaited<ReturnType<typeof cachedOrtSession>>;
   try {
     opened = await cachedOrtSession(loaded, key, () => exportDeconvnetOnnx(loaded.model, layer));
@@ -71,4 +75,42 @@ export async function batchDeconvnet(loaded: LoadedModel, layer: string): Promis
       release: () => releaseOrtSession(loaded, key),
     },
   };
+}
+
+/** The interactive view's last layer per model: its sessions are kept for the next click, the one before freed. */
+const interactiveLayer = new WeakMap<LoadedModel, string>();
+
+/**
+ * One deconvnet projection for the interactive views on ONNX Runtime: the layer's output from a forward session,
+ * the seed chosen from it by `choose`, then the layer's deconvnet graph. Undefined where ONNX Runtime or the graph
+ * cannot be used (the caller then runs the per-unit tfjs path).
+ */
+export async function projectOnOnnxRuntime<T>(
+  loaded: LoadedModel,
+  input: Float32Array,
+  layer: string,
+  choose: (values: Float32Array, shape: number[]) => T & ProjectionSeed,
+): Promise<{ seed: T & ProjectionSeed; data: Float32Array } | undefined> {
+  const { module: ort } = onnxRuntime();
+  if (!ort) return undefined;
+  const previous = interactiveLayer.get(loaded);
+  if (previous !== undefined && previous !== layer) {
+    await releaseOrtSession(loaded, `interactive\u0001${previous}`);
+    await releaseOrtSession(loaded, `deconvnet\u0001interactive\u0001${previous}`);
+  }
+  interactiveLayer.set(loaded, layer);
+  const { deconvnet } = await batchDeconvnet(loaded, layer, 'interactive');
+  if (!deconvnet) return undefined;
+  let session: OrtSession;
+  try {
+    ({ session } = await cachedOrtSession(loaded, `interactive\u0001${layer}`, () =>
+      exportOnnx(loaded.model, { inputLayout: 'nhwc', extraOutputs: [layer], extraOutputsOnly: true }),
+    ));
+  } catch {
+    return undefined; // the model does not export whole: the tfjs path
+  }
+  const results = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [1, ...loaded.summary.inputShape]) });
+  const activation = results[`layer:${layer}`];
+  const seed = choose(activation.data, [...activation.dims].slice(1));
+  return { seed, data: Float32Array.from(await deconvnet.project(input, [seed])) };
 }

@@ -64,7 +64,9 @@ export function resetOnnxRuntimeForTests(): void {
 
 export async function createOrtSession(ort: OrtModule, model: Uint8Array): Promise<{ session: OrtSession; provider: string }> {
   const threads = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
-  const base = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+  // No spinning between runs: the engine keeps several sessions (batch forward, deconvnet), and a session's idle
+  // threads spinning on the cores would slow the next session's run by half.
+  const base = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } };
   if (process.env.CNN_INSPECTOR_ORT_CUDA === '1') {
     try {
       return { session: await ort.InferenceSession.create(model, { ...base, executionProviders: ['cuda', 'cpu'] }), provider: 'cuda' };

@@ -18,7 +18,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError } from '../../../../shared/errors';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
-import { GraphWriter, inboundLayers, intAttr, intsAttr, pair, samePads, shapeOf, stringAttr, toOihw, weightData, writeLayers } from './export';
+import { GraphWriter, inboundLayers, layersBelow, intAttr, intsAttr, pair, samePads, shapeOf, stringAttr, toOihw, weightData, writeLayers } from './export';
 
 /** Layers the deconvnet passes the signal through unchanged (as analyses/projection.ts does). */
 const PASS_THROUGH = new Set([
@@ -40,18 +40,6 @@ const DECONV_OPSET = 17;
 
 function refuse(layer: tfl.layers.Layer, what: string): never {
   throw new InspectorError('MODEL_UNSUPPORTED_OP', `The batched deconvnet cannot pass through "${layer.name}" (${layer.getClassName()}): ${what}`);
-}
-
-/** `layerName` and every layer it depends on. */
-function ancestors(model: tfl.LayersModel, layerName: string): Set<string> {
-  const needed = new Set<string>();
-  const visit = (layer: tfl.layers.Layer) => {
-    if (needed.has(layer.name)) return;
-    needed.add(layer.name);
-    for (const inbound of inboundLayers(layer)) visit(inbound);
-  };
-  visit(model.getLayer(layerName));
-  return needed;
 }
 
 /** Nodes for one layer's step down: the signal at its output (NCHW) → the signal at each of its inputs. */
@@ -219,11 +207,11 @@ function seedTensor(g: GraphWriter, layerShape: number[]): string {
 
 /** The deconvnet of `layerName` (see the file comment) as ONNX bytes. */
 export function exportDeconvnetOnnx(model: tfl.LayersModel, layerName: string): Uint8Array {
-  const below = ancestors(model, layerName);
+  const below = layersBelow(model, layerName);
   const order = model.layers.filter((l) => below.has(l.name) && l.getClassName() !== 'InputLayer');
   // The forward pass only as far as the switches need: the pools below the layer and what feeds them.
   const forward = new Set<string>();
-  for (const l of order) if (l.getClassName() === 'MaxPooling2D') for (const a of ancestors(model, l.name)) forward.add(a);
+  for (const l of order) if (l.getClassName() === 'MaxPooling2D') for (const a of layersBelow(model, l.name)) forward.add(a);
   const g = new GraphWriter();
   const switches = new Map<string, string>();
   const { tensorOf, inputName, inputShape, inputLayer } = writeLayers(g, model, { nhwcInput: true, only: forward, switches });

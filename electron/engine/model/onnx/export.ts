@@ -29,6 +29,8 @@ export interface OnnxExportOptions {
    * top-k scan keeps, without moving whole maps out of the graph. Dense layers give `max:` only (their values).
    */
   spatialMaxima?: boolean;
+  /** Compute and output only `extraOutputs` (and what they depend on), not the model's own output. */
+  extraOutputsOnly?: boolean;
   producerVersion?: string;
 }
 
@@ -609,13 +611,26 @@ function writeLayer(g: GraphWriter, model: tfl.LayersModel, layer: tfl.layers.La
     : (exportTensorOp(g, layer, x, inShape, outShape) ?? unsupported(layer, 'no ONNX equivalent in CNN Inspector yet'));
 }
 
+/** `layerName` and every layer it depends on. */
+export function layersBelow(model: tfl.LayersModel, layerName: string): Set<string> {
+  const needed = new Set<string>();
+  const visit = (layer: tfl.layers.Layer) => {
+    if (needed.has(layer.name)) return;
+    needed.add(layer.name);
+    for (const inbound of inboundLayers(layer)) visit(inbound);
+  };
+  visit(model.getLayer(layerName));
+  return needed;
+}
+
 export function exportOnnx(model: tfl.LayersModel, options: OnnxExportOptions = {}): Uint8Array {
   const g = new GraphWriter();
-  const { tensorOf, inputName, inputShape, inputLayer, nhwcInput } = writeLayers(g, model, { nhwcInput: options.inputLayout === 'nhwc' });
+  const only = options.extraOutputsOnly ? new Set((options.extraOutputs ?? []).flatMap((l) => [...layersBelow(model, l)])) : undefined;
+  const { tensorOf, inputName, inputShape, inputLayer, nhwcInput } = writeLayers(g, model, { nhwcInput: options.inputLayout === 'nhwc', only });
   if (options.spatialMaxima) return encodeGraph(g, model, options, inputName, nhwcInput, maximaOutputs(g, model, tensorOf, options.extraOutputs ?? []));
   const outputLayer = model.outputs[0].sourceLayer as tfl.layers.Layer;
   const finalName = tensorOf.get(outputLayer.name)!;
-  const outputs = [{ name: 'output', layer: outputLayer.name, tensor: finalName }];
+  const outputs = options.extraOutputsOnly ? [] : [{ name: 'output', layer: outputLayer.name, tensor: finalName }];
   for (const layerName of options.extraOutputs ?? []) {
     const tensor = tensorOf.get(layerName);
     if (!tensor) throw new InspectorError('LAYER_NOT_FOUND', `The model has no exported layer "${layerName}"`);
