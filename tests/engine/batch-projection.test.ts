@@ -154,9 +154,13 @@ describe.skipIf(!hasOrt)('batched deconvnet on ONNX Runtime', () => {
     const dirs = [fs.mkdtempSync(path.join(os.tmpdir(), 'atlas-ort-')), fs.mkdtempSync(path.join(os.tmpdir(), 'atlas-tfjs-'))];
     const layers = ['conv1', 'conv4'];
     const messages: string[][] = [[], []];
+    const reports: Array<[number, number]> = [];
     const recording = (i: number) =>
       makeJobContext(
-        (_done, _total, message) => messages[i].push(message),
+        (done, total, message) => {
+          messages[i].push(message);
+          if (i === 0) reports.push([done, total]);
+        },
         () => false,
       );
     const ort = await open(modelFile);
@@ -170,6 +174,13 @@ describe.skipIf(!hasOrt)('batched deconvnet on ONNX Runtime', () => {
       delete process.env.CNN_INSPECTOR_ONNXRUNTIME;
       resetOnnxRuntimeForTests();
     }
+    // It measured first and said the whole time up front; then one bar over both phases, never going back.
+    expect(messages[0][0]).toMatch(/^Measuring how long/);
+    expect(messages[0][1]).toMatch(/the whole atlas: about \d+ (s|min)$/);
+    const after = reports.slice(1);
+    expect(new Set(after.map(([, total]) => total)).size).toBe(1);
+    after.forEach(([done], i) => expect(done).toBeGreaterThanOrEqual(i ? after[i - 1][0] : 0));
+    expect(after.at(-1)![0]).toBeCloseTo(after[0][1], 0);
     // The first drew on ONNX Runtime, the second one unit at a time, and each said so.
     expect(messages[0].filter((m) => m.startsWith('Drawing')).length).toBeGreaterThan(0);
     expect(messages[0].filter((m) => m.startsWith('Drawing')).every((m) => !m.includes('tfjs'))).toBe(true);

@@ -17,6 +17,7 @@ import type { JobContext } from '../base/job-context';
 import { projectUnitBatch } from './projection';
 import { buildTopK, type TopEntry, type TopKIndex } from './topk';
 import { batchDeconvnet, type BatchDeconvnet } from '../runtime/batch-projection';
+import { aboutTime, planAtlas, projectionsPerRun } from './atlas-plan';
 import type { JobDescriptor } from '../features/job-host';
 
 const TILE = 40;
@@ -138,32 +139,6 @@ interface UnitToDraw {
   images: Array<{ input: Float32Array; pixels: Pixels }>;
 }
 
-/**
- * The relative cost of projecting one winner of `layer`: the multiply–adds of every layer up to it (the way down
- * costs about what the way up does), so the time left reads right while deep layers take longer per unit.
- */
-function projectionCost(loaded: LoadedModel, layer: string): number {
-  let cost = 1;
-  for (const l of loaded.summary.layers) {
-    cost += l.macs ?? 0;
-    if (l.name === layer) break;
-  }
-  return cost;
-}
-
-/**
- * How many projections one ONNX Runtime run takes: the activations below the layer for each seed, twice (up and
- * down), kept under ~256 MiB.
- */
-function projectionsPerRun(loaded: LoadedModel, layer: string): number {
-  let floats = 0;
-  for (const l of loaded.summary.layers) {
-    floats += l.outputShape.reduce((a, b) => a * b, 1);
-    if (l.name === layer) break;
-  }
-  return Math.max(1, Math.min(96, Math.floor((256 * 1048576) / (8 * Math.max(floats, 1)))));
-}
-
 /** The projections of these units' winners: one batched ONNX Runtime run, or the per-unit tfjs path. */
 async function projectUnits(loaded: LoadedModel, layer: string, units: UnitToDraw[], deconvnet: BatchDeconvnet | undefined): Promise<Float32Array[][]> {
   if (!deconvnet) {
@@ -225,6 +200,27 @@ async function drawLayerSheets(
   }
 }
 
+/** Whether a layer's atlas shows projections and patches (a map with a receptive field) or whole images. */
+function isSpatial(loaded: LoadedModel, layer: string): boolean {
+  const info = loaded.summary.layers.find((l) => l.name === layer)!;
+  return info.outputShape.length === 3 && info.receptiveField !== undefined;
+}
+
+/** The layer's units and their top images, as the atlas view reads them. */
+function writeAtlasLayer(dir: string, index: TopKIndex, k: number, spatial: boolean): void {
+  const atlasLayer: AtlasLayer = {
+    layer: index.layer,
+    k,
+    spatial,
+    images: index.images,
+    units: index.units.map((u) => ({
+      unit: u.unit,
+      top: u.top.map(({ index: i, image, value, position, box }) => ({ index: i, image, value, position, ...(box ? { box } : {}) })),
+    })),
+  };
+  writeFileAtomic(path.join(dir, 'layers', `${index.layer}.json`), JSON.stringify(atlasLayer));
+}
+
 export async function buildAtlas(
   loaded: LoadedModel,
   dataset: Dataset,
@@ -237,15 +233,22 @@ export async function buildAtlas(
   const layers = options.layers ?? defaultAtlasLayers(loaded);
   if (layers.length === 0) throw new InspectorError('BAD_ARGUMENT', 'No layers to build an atlas for');
   fs.mkdirSync(dir, { recursive: true });
+  // Measured first, so the bar counts estimated time across both phases and the messages say the whole up front.
+  ctx.progress(0, 1, 'Measuring how long the atlas will take on this computer…');
+  const unitsOf = (layer: string) => Math.min(loaded.summary.layers.find((l) => l.name === layer)!.outputShape.at(-1) ?? 0, options.unitsPerLayer ?? Infinity);
+  const plan = await planAtlas(loaded, dataset, layers, new Map(layers.filter((l) => isSpatial(loaded, l)).map((l) => [l, unitsOf(l)])), k);
+  const totalMs = plan.scanMs + plan.drawMs;
+  const whole = `the whole atlas: ${aboutTime(totalMs)}`;
   // Phase 1 (most of the time on big datasets): one streaming pass for every layer at once.
-  const scanCtx: JobContext = { ...ctx, progress: (done, total) => ctx.progress(done, total * 2, `Finding the strongest images: ${done} of ${total}`) };
+  const scanCtx: JobContext = {
+    ...ctx,
+    progress: (done, total) => ctx.progress(done * plan.scanMsPerImage, totalMs, `Finding the strongest images: ${done} of ${total} · ${whole}`),
+  };
   const indexes = await buildTopK(loaded, dataset, { layers, k, outDir: dir, writePatches: false }, scanCtx);
   if (options.unitsPerLayer !== undefined) for (const index of indexes) index.units = index.units.slice(0, options.unitsPerLayer);
-  // Phase 2: every winner's patch and deconvnet projection, one sheet per unit; progress counts projection cost.
+  // Phase 2: every winner's patch and deconvnet projection, one sheet per unit.
   const totalUnits = indexes.reduce((s, i) => s + i.units.length, 0);
-  const costOf = new Map(indexes.map((i) => [i.layer, projectionCost(loaded, i.layer)]));
-  const totalCost = indexes.reduce((s, i) => s + i.units.length * costOf.get(i.layer)!, 0);
-  const drawn = { units: 0, cost: 0, reportedAt: 0 };
+  const drawn = { units: 0, ms: 0, reportedAt: 0 };
   const cache = new Map<number, { input: Float32Array; pixels: Pixels }>();
   const imageOf = async (index: number) => {
     let hit = cache.get(index);
@@ -259,33 +262,19 @@ export async function buildAtlas(
   };
   const layerSummaries: AtlasSummary['layers'] = [];
   for (const index of indexes) {
-    const info = loaded.summary.layers.find((l) => l.name === index.layer)!;
-    const spatial = info.outputShape.length === 3 && info.receptiveField !== undefined;
+    const spatial = isSpatial(loaded, index.layer);
     const sheetDir = path.join(dir, 'sheets', index.layer);
     fs.mkdirSync(sheetDir, { recursive: true });
+    const unitMs = plan.unitMs(index.layer);
     await drawLayerSheets(loaded, index, { k, spatial, sheetDir, imageOf, ctx }, (units, engine) => {
       drawn.units += units;
-      drawn.cost += units * costOf.get(index.layer)!;
+      drawn.ms += units * unitMs;
       if (performance.now() - drawn.reportedAt < 200 && drawn.units < totalUnits) return;
       drawn.reportedAt = performance.now();
-      // The scan filled the first half of the bar; the sheets fill the second, by cost.
-      ctx.progress(
-        totalCost + drawn.cost,
-        totalCost * 2,
-        `Drawing unit ${drawn.units} of ${totalUnits}${engine === 'tfjs' ? ' (one unit at a time: tfjs)' : ''}`,
-      );
+      const done = Math.min(totalMs, plan.scanMs + drawn.ms);
+      ctx.progress(done, totalMs, `Drawing unit ${drawn.units} of ${totalUnits}${engine === 'tfjs' ? ' (one unit at a time: tfjs)' : ''} · ${whole}`);
     });
-    const atlasLayer: AtlasLayer = {
-      layer: index.layer,
-      k,
-      spatial,
-      images: index.images,
-      units: index.units.map((u) => ({
-        unit: u.unit,
-        top: u.top.map(({ index: i, image, value, position, box }) => ({ index: i, image, value, position, ...(box ? { box } : {}) })),
-      })),
-    };
-    writeFileAtomic(path.join(dir, 'layers', `${index.layer}.json`), JSON.stringify(atlasLayer));
+    writeAtlasLayer(dir, index, k, spatial);
     layerSummaries.push({ layer: index.layer, units: index.units.length, spatial });
   }
   const summary: AtlasSummary = {
