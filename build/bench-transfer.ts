@@ -72,23 +72,27 @@ async function fashionFolder(perClass: number): Promise<string> {
   return dir;
 }
 
-export async function transferBench(seconds: number): Promise<void> {
-  // Training throughput, ours vs PyTorch on the same architecture.
+/** Training throughput, ours (on every core, and on one thread) vs PyTorch on the same architecture. */
+export async function trainingSpeedBench(seconds: number): Promise<void> {
   const fashion = buildZfFashion(1);
   const train = {
     x: new Float32Array(1024 * 784).map(() => Math.random()),
     y: new Int32Array(1024).map((_, i) => i % 10),
     shape: [1024, 28, 28, 1] as [number, number, number, number],
   };
-  await trainClassifier(fashion, train, { epochs: 1, batchSize: 64, learningRate: 0.01, momentum: 0.9, seed: 1 }); // warm-up
-  const trained = await trainClassifier(fashion, train, {
-    epochs: Math.max(1, Math.round(seconds / 8)),
-    batchSize: 64,
-    learningRate: 0.01,
-    momentum: 0.9,
-    weightDecay: 5e-4,
-    seed: 1,
-  });
+  await trainClassifier(fashion, train, { epochs: 1, batchSize: 64, learningRate: 0.01, momentum: 0.9, seed: 1, parallel: false }); // warm-up
+  const run = (parallel: boolean) =>
+    trainClassifier(fashion, train, {
+      epochs: Math.max(1, Math.round(seconds / 8)),
+      batchSize: 64,
+      learningRate: 0.01,
+      momentum: 0.9,
+      weightDecay: 5e-4,
+      seed: 1,
+      parallel,
+    });
+  const oneThread = await run(false);
+  const trained = await run(true);
   fashion.dispose();
   let peer: number | null = null;
   try {
@@ -96,14 +100,22 @@ export async function transferBench(seconds: number): Promise<void> {
   } catch {
     peer = null;
   }
-  print({
-    name: `default model training (SGD momentum, batch 64, ${tf.getBackend()})`,
-    value: round(trained.imagesPerSecond, 1),
-    unit: 'images/s',
-    peer: peer === null ? null : 'PyTorch CPU, same architecture (2 threads)',
-    ...(peer === null ? {} : { peer_value: round(peer, 1), ratio: round(trained.imagesPerSecond / peer, 3) }),
-  });
+  for (const [label, result] of [
+    [`${trained.threads} threads, data-parallel`, trained],
+    ['one thread', oneThread],
+  ] as const) {
+    print({
+      name: `default model training (SGD momentum, batch 64, ${tf.getBackend()}, ${label})`,
+      value: round(result.imagesPerSecond, 1),
+      unit: 'images/s',
+      peer: peer === null ? null : 'PyTorch CPU, same architecture (2 threads)',
+      ...(peer === null ? {} : { peer_value: round(peer, 1), ratio: round(result.imagesPerSecond / peer, 3) }),
+    });
+  }
+}
 
+export async function transferBench(seconds: number): Promise<void> {
+  await trainingSpeedBench(seconds);
   if (!fs.existsSync(path.join(IDX, 't10k-images-idx3-ubyte.gz'))) {
     print({ name: 'transfer strategies on 1 000 images: skipped (apt-get install dataset-fashion-mnist)', value: 0, unit: 'flag' });
     return;

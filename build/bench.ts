@@ -22,7 +22,7 @@ import { resnetAtlasBench } from './bench-atlas';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import * as os from 'node:os';
-import { transferBench } from './bench-transfer';
+import { trainingSpeedBench, transferBench } from './bench-transfer';
 import { classroomBench } from './bench-classroom';
 import { PROJECT_ROOT } from '../electron/engine/paths';
 import {
@@ -136,11 +136,12 @@ async function zfProjectionBench(zf: ReturnType<typeof buildZfNet224>): Promise<
 async function main(): Promise<void> {
   const backend = await initBackend();
   const seconds = Number(process.env.BENCH_SECONDS ?? 6);
-  // BENCH_ONLY=batch|imports|resnet-atlas|agrawal|transfer|classroom|shards|projection runs one section (for iterating on it).
+  // BENCH_ONLY=batch|imports|resnet-atlas|agrawal|training|transfer|classroom|shards|projection runs one section (for iterating on it).
   if (process.env.BENCH_ONLY === 'batch') return batchPathBench(seconds);
   if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
   if (process.env.BENCH_ONLY === 'agrawal') return agrawalSuiteBench();
   if (process.env.BENCH_ONLY === 'transfer') return transferBench(seconds);
+  if (process.env.BENCH_ONLY === 'training') return trainingSpeedBench(seconds);
   if (process.env.BENCH_ONLY === 'classroom') return classroomBench(PROJECT_ROOT);
   if (process.env.BENCH_ONLY === 'shards') return shardedCollectionBench(PROJECT_ROOT);
   if (process.env.BENCH_ONLY === 'projection') return zfProjectionBench(buildZfNet224(1));

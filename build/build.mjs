@@ -23,6 +23,7 @@ const nodeEntries = {
   'electron/preload': 'electron/shell/preload.ts',
   'electron/worker': 'electron/engine/worker.ts',
   'electron/forward-worker': 'electron/engine/runtime/forward-worker.ts',
+  'electron/gradient-worker': 'electron/engine/train/gradient-worker.ts',
   'electron/probe-worker': 'electron/engine/analyses/probe-worker.ts',
   'electron/server': 'electron/server/server.ts',
   'electron/cli': 'electron/cli/cli.ts',

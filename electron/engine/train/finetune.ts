@@ -261,7 +261,7 @@ async function trainSvmHead(train: LabelledArray, classifier: tfl.layers.Layer, 
   const tensors = [tf.tensor2d(kernel, [dims, classes]), tf.tensor1d(bias)];
   classifier.setWeights(tensors);
   tensors.forEach((t) => t.dispose());
-  return { history: [], imagesPerSecond: n / Math.max(1e-3, (Date.now() - start) / 1000) };
+  return { history: [], imagesPerSecond: n / Math.max(1e-3, (Date.now() - start) / 1000), threads: 1 };
 }
 
 /**
@@ -284,7 +284,8 @@ export async function trainSoftmaxHead(
   });
   try {
     dense.setWeights(initial);
-    const result = await trainClassifier(head, train, { ...options, augment: undefined, lrMultipliers: undefined, validation });
+    // The head on cached features is too small a step to share out: helper threads would only add their start.
+    const result = await trainClassifier(head, train, { ...options, augment: undefined, lrMultipliers: undefined, validation, parallel: false });
     return { weights: dense.getWeights().map((w) => tf.clone(w)), result };
   } finally {
     head.dispose();

@@ -10,6 +10,7 @@ import { InspectorError } from '../../../shared/errors';
 import { augmentBatch, type AugmentOptions } from '../features/augment';
 import { mulberry32, shuffledIndices } from '../base/random';
 import { gatherRows } from '../features/rows';
+import { startGradientHelpers, summedLoss, type GradientHelpers } from './parallel-gradients';
 
 export interface LabelledArray {
   /** [N,H,W,C] preprocessed inputs, float32, row-major (empty when `read` serves the rows from disk). */
@@ -60,6 +61,8 @@ export interface TrainOptions {
   onState?: (state: TrainState) => Promise<void>;
   /** Pause after the current batch: the state goes to `onState`, then training ends with JOB_PAUSED. */
   shouldPause?: () => boolean;
+  /** Train on every core (helper threads; the default for runs of 16 batches or more); false: this thread only. */
+  parallel?: boolean;
 }
 
 /**
@@ -100,6 +103,8 @@ export interface TrainProgress {
 export interface TrainResult {
   history: Array<{ epoch: number; loss: number; validationAccuracy?: number; learningRate: number }>;
   imagesPerSecond: number;
+  /** Threads the steps ran on (1: this one; more: data-parallel helpers). */
+  threads: number;
   /** With early stopping: the epoch whose weights the model has, and whether training ended before `epochs`. */
   bestEpoch?: number;
   stoppedEarly?: boolean;
@@ -249,6 +254,95 @@ async function restoreRun(resume: TrainState, kept: tf.Variable[], trainable: tf
   return { epoch: resume.best.epoch, accuracy: resume.best.accuracy, weights: resume.best.weights.map(fromState) };
 }
 
+/** What a training step needs of the run. */
+interface StepContext {
+  lossModel: tfl.LayersModel;
+  fromLogits: boolean;
+  numClasses: number;
+  trainable: tf.Variable[];
+  regularised: tf.Variable[];
+  groups: OptimizerGroup[];
+  weightDecay: number;
+}
+
+interface StepData {
+  x: Float32Array;
+  y: Int32Array;
+  shape: [number, number, number, number];
+}
+
+/** The mean loss (with weight decay) whose gradient a step follows: what the single-thread step minimises. */
+function meanLoss(ctx: StepContext, data: StepData): tf.Scalar {
+  let loss = tf.div(summedLoss(ctx.lossModel, ctx.fromLogits, ctx.numClasses, data.x, data.shape, data.y), data.shape[0]);
+  if (ctx.weightDecay && ctx.regularised.length) {
+    // Summed pairwise, not with addN: tfjs-webgpu's AddN of 8+ tensors exceeds WebGPU's default limit of 8 storage
+    // buffers per shader stage and silently yields nothing (seen on an H100 through Dawn).
+    const l2 = ctx.regularised.map((v) => tf.sum(tf.square(v))).reduce((a, b) => tf.add(a, b));
+    loss = tf.add(loss, tf.mul(l2, ctx.weightDecay / 2));
+  }
+  return loss as tf.Scalar;
+}
+
+/** Each group's optimizer takes its own variables' gradients (per-layer learning rates). */
+function applyGroups(ctx: StepContext, grads: tf.NamedTensorMap): void {
+  for (const g of ctx.groups)
+    g.optimizer.applyGradients(
+      Object.entries(grads)
+        .filter(([name]) => g.names.has(name))
+        .map(([name, tensor]) => ({ name, tensor })),
+    );
+}
+
+/** One step on this thread; returns the batch's mean loss. */
+async function singleStep(ctx: StepContext, data: StepData): Promise<number> {
+  const lossTensor = tf.tidy(() => {
+    const lossFn = () => meanLoss(ctx, data);
+    if (ctx.groups.length === 1) return ctx.groups[0].optimizer.minimize(lossFn, true, ctx.trainable) as tf.Scalar;
+    const { value, grads } = ctx.groups[0].optimizer.computeGradients(lossFn, ctx.trainable);
+    applyGroups(ctx, grads);
+    return value;
+  });
+  const loss = (await lossTensor.data())[0];
+  lossTensor.dispose();
+  return loss;
+}
+
+/**
+ * One step over every core: the helpers' slices start first, this thread computes the first slice meanwhile, the
+ * summed gradients are divided by the batch size and weight decay added once — the single-thread step's gradient.
+ */
+async function parallelStep(ctx: StepContext, data: StepData, helpers: GradientHelpers): Promise<number> {
+  const [n, h, w, c] = data.shape;
+  const size = h * w * c;
+  const per = Math.ceil(n / (helpers.count + 1));
+  const slices = Array.from({ length: helpers.count + 1 }, (_, i) => [i * per, Math.min(n, (i + 1) * per)] as const).filter(([a, b]) => b > a);
+  const part = ([a, b]: readonly [number, number]): StepData => ({ x: data.x.slice(a * size, b * size), y: data.y.slice(a, b), shape: [b - a, h, w, c] });
+  const weights = ctx.trainable.map((v) => v.dataSync() as Float32Array);
+  const remote = helpers.gradients(weights, slices.slice(1).map(part));
+  const local = tf.tidy(() => {
+    const first = part(slices[0]);
+    return tf.variableGrads(() => summedLoss(ctx.lossModel, ctx.fromLogits, ctx.numClasses, first.x, first.shape, first.y), ctx.trainable);
+  });
+  const others = await remote;
+  const lossSum = (await local.value.data())[0] + others.reduce((s, o) => s + o.lossSum, 0);
+  // The decay term of the loss at the weights the gradients were taken at, as the one-thread step reports it.
+  const decay =
+    ctx.weightDecay && ctx.regularised.length ? tf.tidy(() => ctx.regularised.map((v) => tf.sum(tf.square(v)).dataSync()[0]).reduce((a, b) => a + b)) : 0;
+  tf.tidy(() => {
+    const grads: tf.NamedTensorMap = {};
+    ctx.trainable.forEach((v, i) => {
+      let g = others.reduce<tf.Tensor>((sum, o) => tf.add(sum, tf.tensor(o.grads[i], v.shape)), local.grads[v.name]);
+      g = tf.div(g, n);
+      if (ctx.weightDecay && ctx.regularised.includes(v)) g = tf.add(g, tf.mul(v, ctx.weightDecay));
+      grads[v.name] = g;
+    });
+    applyGroups(ctx, grads);
+  });
+  local.value.dispose();
+  Object.values(local.grads).forEach((g) => g.dispose());
+  return lossSum / n + (ctx.weightDecay / 2) * decay;
+}
+
 export async function trainClassifier(model: tfl.LayersModel, data: LabelledArray, options: TrainOptions): Promise<TrainResult> {
   const n = data.y.length;
   if (n === 0) throw new InspectorError('DATASET_EMPTY', 'No training images');
@@ -288,6 +382,11 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
     ),
     ...(best ? { best: { epoch: best.epoch, accuracy: best.accuracy, weights: best.weights.map(toState) } } : {}),
   });
+  const ctx: StepContext = { lossModel, fromLogits, numClasses, trainable, regularised, groups, weightDecay: options.weightDecay ?? 0 };
+  // Every core for runs long enough to repay starting the helpers (a second or two).
+  const steps = batchesPerEpoch * (options.epochs - (resume?.epochsDone ?? 0));
+  const helpers =
+    options.parallel !== false && steps >= 16 && options.batchSize >= 8 ? await startGradientHelpers(model, numClasses).catch(() => undefined) : undefined;
   try {
     for (let epoch = (resume?.epochsDone ?? 0) + 1; epoch <= options.epochs; epoch++) {
       const decaySteps = options.lrDecay ? Math.floor((epoch - 1) / options.lrDecay.everyEpochs) : 0;
@@ -313,33 +412,8 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
         const batch = sliceBatch(data, order, start, end);
         const shape: [number, number, number, number] = [end - start, h, w, c];
         const xData = options.augment ? augmentBatch(batch.x, shape, options.augment, batchRandom(options.seed, epoch, b)) : batch.x;
-        const lossTensor = tf.tidy(() => {
-          const xb = tf.tensor4d(xData, shape);
-          const yb = tf.oneHot(tf.tensor1d(batch.y, 'int32'), numClasses);
-          const lossFn = () => {
-            const out = lossModel.apply(xb, { training: true }) as tf.Tensor;
-            let loss = fromLogits ? tf.losses.softmaxCrossEntropy(yb, out) : tf.neg(tf.mean(tf.sum(tf.mul(yb, tf.log(tf.clipByValue(out, 1e-7, 1))), -1)));
-            if (options.weightDecay && regularised.length) {
-              // Summed pairwise, not with addN: tfjs-webgpu's AddN of 8+ tensors exceeds WebGPU's default limit of
-              // 8 storage buffers per shader stage and silently yields nothing (seen on an H100 through Dawn).
-              const l2 = regularised.map((v) => tf.sum(tf.square(v))).reduce((a, b) => tf.add(a, b));
-              loss = tf.add(loss, tf.mul(l2, options.weightDecay / 2));
-            }
-            return loss as tf.Scalar;
-          };
-          if (groups.length === 1) return groups[0].optimizer.minimize(lossFn, true, trainable) as tf.Scalar;
-          // Per-layer learning rates: one gradient computation, each group's step by its own optimizer.
-          const { value, grads } = groups[0].optimizer.computeGradients(lossFn, trainable);
-          for (const g of groups)
-            g.optimizer.applyGradients(
-              Object.entries(grads)
-                .filter(([name]) => g.names.has(name))
-                .map(([name, tensor]) => ({ name, tensor })),
-            );
-          return value;
-        });
-        const loss = (await lossTensor.data())[0];
-        lossTensor.dispose();
+        const step = { x: xData, y: batch.y, shape };
+        const loss = helpers && shape[0] > helpers.count ? await parallelStep(ctx, step, helpers) : await singleStep(ctx, step);
         epochLoss += loss * (end - start);
         seenThisEpoch += end - start;
         imagesSeen += end - start;
@@ -385,6 +459,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
     }
     if (best && best.epoch !== history.length) trainable.forEach((v, i) => v.assign(best!.weights[i]));
   } finally {
+    await helpers?.close();
     best?.weights.forEach((t) => t.dispose());
     for (const { optimizer } of groups) {
       optimizer.dispose();
@@ -395,6 +470,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   return {
     history,
     imagesPerSecond: (imagesSeen - imagesAtStart) / Math.max(1e-3, (Date.now() - startTime) / 1000),
+    threads: (helpers?.count ?? 0) + 1,
     ...(best ? { bestEpoch: best.epoch, stoppedEarly, ...(stopReason ? { stopReason } : {}) } : {}),
   };
 }
