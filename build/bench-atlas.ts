@@ -10,36 +10,17 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import sharp from 'sharp';
 import { atlasCandidateLayers, buildAtlas } from '../electron/engine/analyses/atlas';
 import { makeJobContext } from '../electron/engine/base/job-context';
 import { openDataset } from '../electron/engine/data/dataset';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { releaseBatchSessions } from '../electron/engine/runtime/batch-forward';
 import { onnxRuntime } from '../electron/engine/runtime/onnx-runtime';
-import { print, round } from './bench-batch';
+import { pngFolder, print, round } from './bench-batch';
 
 const IMAGES = 500;
 const UNITS_PER_LAYER = 8;
 const K = 9;
-
-/** `count` 224×224 photos-like PNGs (upscaled noise) in two class folders. */
-async function pngFolder(count: number): Promise<string> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-atlas-png-'));
-  for (const cls of ['a', 'b']) fs.mkdirSync(path.join(dir, cls));
-  let seed = 11;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed / 2147483648);
-  const tile = Buffer.alloc(28 * 28 * 3);
-  for (let i = 0; i < count; i++) {
-    for (let j = 0; j < tile.length; j++) tile[j] = Math.floor(rand() * 256);
-    const png = await sharp(tile, { raw: { width: 28, height: 28, channels: 3 } })
-      .resize(224, 224, { kernel: 'cubic' })
-      .png()
-      .toBuffer();
-    fs.writeFileSync(path.join(dir, i % 2 ? 'a' : 'b', `img-${String(i).padStart(5, '0')}.png`), png);
-  }
-  return dir;
-}
 
 /** The torchvision ResNet-18 ONNX file (made once by build/onnx-fixtures.py), or null without PyTorch. */
 function resnetFile(): string | null {

@@ -50,7 +50,7 @@ export async function imagesPerSecond(run: () => unknown, batch: number, seconds
 }
 
 /** A folder of `count` random 224×224 PNGs in two classes (a user's image folder, for end-to-end figures). */
-async function pngFolder(count: number): Promise<string> {
+export async function pngFolder(count: number): Promise<string> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-png-'));
   for (const cls of ['a', 'b']) fs.mkdirSync(path.join(dir, cls));
   let seed = 7;

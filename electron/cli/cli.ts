@@ -7,6 +7,7 @@
 import { InspectorError, toErrorInfo } from '../../shared/errors';
 import { parseArgs, modelId, type CommandContext, type Flags } from './args';
 import { runAblate } from './commands/ablate';
+import { runAtlas } from './commands/atlas';
 import { runActivations } from './commands/activations';
 import { runAnalyze } from './commands/analyze';
 import { runCollect, runCollectMerge } from './commands/collect';
@@ -59,6 +60,7 @@ const WITH_MODEL: Record<string, (cx: CommandContext) => Promise<void>> = {
   ablate: runAblate,
   evaluate: runEvaluate,
   topk: runTopk,
+  atlas: runAtlas,
 };
 
 export async function runCli(argv: string[], out: Out = (s) => process.stdout.write(s)): Promise<void> {

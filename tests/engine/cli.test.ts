@@ -117,6 +117,28 @@ describe('cnn-inspect on a model the project did not train (functional, RGB, no 
 });
 
 describe('cnn-inspect on the bundled model', () => {
+  it('atlas builds the sheets of the chosen layers into a folder, saying up front how long it takes', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-atlas-'));
+    try {
+      const res = await cli(['atlas', '--model', 'default', '--data', 'resources/samples', '--layer', 'conv2,fc7', '--k', '4', '--out-dir', out, '--progress']);
+      expect(res.code).toBe(0);
+      const summary = JSON.parse(res.stdout);
+      expect(summary.layers).toEqual([
+        { layer: 'conv2', units: 64, spatial: true },
+        { layer: 'fc7', units: 256, spatial: false },
+      ]);
+      expect(summary.images).toBe(500);
+      expect(res.stderr).toMatch(/the whole atlas: about \d+ (s|min)/);
+      expect(fs.readdirSync(path.join(out, 'sheets', 'conv2'))).toHaveLength(64);
+      const layer = JSON.parse(fs.readFileSync(path.join(out, 'layers', 'conv2.json'), 'utf8'));
+      expect(layer.units[0].top).toHaveLength(4);
+      const bad = await cli(['atlas', '--model', 'default', '--data', 'resources/samples', '--layer', 'nope', '--out-dir', out]);
+      expect(bad.stderr).toMatch(/^error LAYER_NOT_FOUND: /m);
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('info names the ZF layers and the ten Fashion-MNIST classes', async () => {
     const out = await cli(['info', '--model', 'default']);
     expect(out.code).toBe(0);

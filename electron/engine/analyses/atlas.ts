@@ -232,6 +232,7 @@ export async function buildAtlas(
   const k = options.k ?? 9;
   const layers = options.layers ?? defaultAtlasLayers(loaded);
   if (layers.length === 0) throw new InspectorError('BAD_ARGUMENT', 'No layers to build an atlas for');
+  for (const l of layers) if (!loaded.summary.layers.some((x) => x.name === l)) throw new InspectorError('LAYER_NOT_FOUND', `The model has no layer "${l}"`);
   fs.mkdirSync(dir, { recursive: true });
   // Measured first, so the bar counts estimated time across both phases and the messages say the whole up front.
   ctx.progress(0, 1, 'Measuring how long the atlas will take on this computer…');

@@ -18,6 +18,7 @@ import { InspectorError } from '../../../shared/errors';
 import { PROJECTION_METHODS, type ProjectionMethod, type ProjectionResult } from '../../../shared/contract';
 import type { LoadedModel } from '../model/loaded-model';
 import { projectOnOnnxRuntime } from '../runtime/batch-projection';
+import { DECONV_PASS_THROUGH } from '../model/onnx/deconvnet';
 
 export type { ProjectionMethod };
 export { PROJECTION_METHODS };
@@ -31,21 +32,6 @@ interface LayerConfigLike {
   poolSize?: number | number[];
   dilationRate?: number | number[];
 }
-
-const PASS_THROUGH_IN_DECONV = new Set([
-  'Dropout',
-  'SpatialDropout2D',
-  'LRN',
-  'BatchNormalization',
-  'GaussianNoise',
-  'GaussianDropout',
-  'AlphaDropout',
-  // Per-channel rescalings (imported normalisation layers) pass the signal through, as batch norm does.
-  'ChannelAffine',
-  'Normalization',
-  'Rescaling',
-  'MapAffine',
-]);
 
 /**
  * Linear layers whose deconvnet step is their transpose — which, for a linear map, is exactly its vector–Jacobian
@@ -239,7 +225,7 @@ function stepDown(layer: tfl.layers.Layer, signal: tf.Tensor, input: tf.Tensor, 
       return signal;
     default:
       if (method === 'deconv') {
-        if (PASS_THROUGH_IN_DECONV.has(type)) return signal;
+        if (DECONV_PASS_THROUGH.has(type)) return signal;
         if (TRANSPOSE_BY_VJP_IN_DECONV.has(type)) {
           // A fused activation: rectify the signal first, as for Conv2D.
           const act = (config.activation ?? 'linear') as string;

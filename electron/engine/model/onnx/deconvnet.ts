@@ -20,8 +20,8 @@ import { InspectorError } from '../../../../shared/errors';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
 import { GraphWriter, inboundLayers, layersBelow, intAttr, intsAttr, pair, samePads, shapeOf, stringAttr, toOihw, weightData, writeLayers } from './export';
 
-/** Layers the deconvnet passes the signal through unchanged (as analyses/projection.ts does). */
-const PASS_THROUGH = new Set([
+/** Layers the deconvnet passes the signal through unchanged (here and in analyses/projection.ts). */
+export const DECONV_PASS_THROUGH: ReadonlySet<string> = new Set([
   'Dropout',
   'SpatialDropout2D',
   'LRN',
@@ -167,7 +167,7 @@ function stepDown(
       );
     }
     default:
-      if (PASS_THROUGH.has(type)) return [signal];
+      if (DECONV_PASS_THROUGH.has(type)) return [signal];
       return refuse(layer, 'no rule for it in the batched deconvnet');
   }
 }

@@ -1,0 +1,30 @@
+/**
+ * `cnn-inspect atlas`: the app's atlas (top-k per unit with deconvnet projections, one PNG sheet per unit) built
+ * into a folder — for a big network on a machine of its own. With --progress, stderr says up front how long it
+ * will take (measured on this computer) and then how far it is.
+ */
+import * as path from 'node:path';
+import { buildAtlas } from '../../engine/analyses/atlas';
+import { makeJobContext } from '../../engine/base/job-context';
+import { type CommandContext, positiveInt, required } from '../args';
+
+export async function runAtlas(cx: CommandContext): Promise<void> {
+  const { core, print, flags } = cx;
+  const dataset = await core.openDataset(required(flags, 'data'));
+  const outDir = required(flags, 'out-dir');
+  const layers = typeof flags.layer === 'string' ? flags.layer.split(',').filter(Boolean) : undefined;
+  const summary = await buildAtlas(
+    core.requireModel(),
+    core.requireDataset(),
+    outDir,
+    { k: positiveInt(flags, 'k', 9), ...(layers ? { layers } : {}) },
+    makeJobContext(
+      (_done, _total, message) => {
+        if (flags.progress) process.stderr.write(`\r${message}\u001b[K`);
+      },
+      () => false,
+    ),
+  );
+  if (flags.progress) process.stderr.write('\n');
+  print({ ...summary, dataset: dataset.name, out: path.resolve(outDir) });
+}
