@@ -116,6 +116,18 @@ describe.skipIf(!hasOrt)('batched deconvnet on ONNX Runtime', () => {
     expect(Math.max(...ref.data.map((v, i) => Math.abs(v - out[i]))) / maxAbs).toBeLessThan(1e-5);
   });
 
+  // Made by build/onnx-fixtures.py (tests/engine/onnx-import.test.ts makes it where PyTorch is installed).
+  const resnet = path.join(process.env.CNN_INSPECTOR_ONNX_FIXTURES ?? path.join(os.tmpdir(), 'cnn-inspector-onnx-torchvision'), 'resnet18.onnx');
+  it.skipIf(!fs.existsSync(resnet))('equals it on torchvision ResNet-18: padding, overlapping pool, residual blocks, strided 1×1 shortcuts', async () => {
+    const loaded = await open(resnet);
+    const inputs = inputsFor(loaded, 2, 5);
+    for (const layer of ['conv1', 'layer1.0.conv2', 'layer2.0.downsample.0', 'layer4.1.conv2']) {
+      const { rel, maxAbs } = await compareLayer(loaded, layer, [0, 7], inputs);
+      expect(maxAbs, layer).toBeGreaterThan(0);
+      expect(rel, layer).toBeLessThan(1e-5);
+    }
+  });
+
   it('the interactive projection (ONNX Runtime for the deconvnet) equals the per-unit path, layer after layer', async () => {
     const loaded = await open(path.join(ROOT, 'tests/fixtures/onnx/residual-concat.onnx'));
     const [x] = inputsFor(loaded, 1, 21);

@@ -77,8 +77,12 @@ export async function batchDeconvnet(loaded: LoadedModel, layer: string, user = 
   };
 }
 
-/** The interactive view's last layer per model: its sessions are kept for the next click, the one before freed. */
-const interactiveLayer = new WeakMap<LoadedModel, string>();
+/**
+ * The interactive views' recent layers per model, latest last: their sessions are kept for the next click (several,
+ * for a classroom's students on different layers), older ones freed.
+ */
+const recentLayers = new WeakMap<LoadedModel, string[]>();
+const KEEP_LAYERS = 3;
 
 /**
  * One deconvnet projection for the interactive views on ONNX Runtime: the layer's output from a forward session,
@@ -93,12 +97,12 @@ export async function projectOnOnnxRuntime<T>(
 ): Promise<{ seed: T & ProjectionSeed; data: Float32Array } | undefined> {
   const { module: ort } = onnxRuntime();
   if (!ort) return undefined;
-  const previous = interactiveLayer.get(loaded);
-  if (previous !== undefined && previous !== layer) {
-    await releaseOrtSession(loaded, `interactive\u0001${previous}`);
-    await releaseOrtSession(loaded, `deconvnet\u0001interactive\u0001${previous}`);
+  const recent = [...(recentLayers.get(loaded) ?? []).filter((l) => l !== layer), layer];
+  recentLayers.set(loaded, recent.slice(-KEEP_LAYERS));
+  for (const old of recent.slice(0, -KEEP_LAYERS)) {
+    await releaseOrtSession(loaded, `interactive\u0001${old}`);
+    await releaseOrtSession(loaded, `deconvnet\u0001interactive\u0001${old}`);
   }
-  interactiveLayer.set(loaded, layer);
   const { deconvnet } = await batchDeconvnet(loaded, layer, 'interactive');
   if (!deconvnet) return undefined;
   let session: OrtSession;

@@ -323,7 +323,14 @@ async function parallelStep(ctx: StepContext, data: StepData, helpers: GradientH
     const first = part(slices[0]);
     return tf.variableGrads(() => summedLoss(ctx.lossModel, ctx.fromLogits, ctx.numClasses, first.x, first.shape, first.y), ctx.trainable);
   });
-  const others = await remote;
+  let others: Awaited<typeof remote>;
+  try {
+    others = await remote;
+  } catch (error) {
+    local.value.dispose();
+    Object.values(local.grads).forEach((g) => g.dispose());
+    throw error;
+  }
   const lossSum = (await local.value.data())[0] + others.reduce((s, o) => s + o.lossSum, 0);
   // The decay term of the loss at the weights the gradients were taken at, as the one-thread step reports it.
   const decay =
@@ -385,8 +392,9 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   const ctx: StepContext = { lossModel, fromLogits, numClasses, trainable, regularised, groups, weightDecay: options.weightDecay ?? 0 };
   // Every core for runs long enough to repay starting the helpers (a second or two).
   const steps = batchesPerEpoch * (options.epochs - (resume?.epochsDone ?? 0));
-  const helpers =
+  let helpers =
     options.parallel !== false && steps >= 16 && options.batchSize >= 8 ? await startGradientHelpers(model, numClasses).catch(() => undefined) : undefined;
+  const threadsUsed = (helpers?.count ?? 0) + 1;
   try {
     for (let epoch = (resume?.epochsDone ?? 0) + 1; epoch <= options.epochs; epoch++) {
       const decaySteps = options.lrDecay ? Math.floor((epoch - 1) / options.lrDecay.everyEpochs) : 0;
@@ -413,7 +421,16 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
         const shape: [number, number, number, number] = [end - start, h, w, c];
         const xData = options.augment ? augmentBatch(batch.x, shape, options.augment, batchRandom(options.seed, epoch, b)) : batch.x;
         const step = { x: xData, y: batch.y, shape };
-        const loss = helpers && shape[0] > helpers.count ? await parallelStep(ctx, step, helpers) : await singleStep(ctx, step);
+        let loss: number | undefined;
+        if (helpers && shape[0] > helpers.count) {
+          // A helper that fails (out of memory, a layer it cannot rebuild) leaves the rest of the run to this thread.
+          loss = await parallelStep(ctx, step, helpers).catch(async () => {
+            await helpers?.close();
+            helpers = undefined;
+            return undefined;
+          });
+        }
+        loss ??= await singleStep(ctx, step);
         epochLoss += loss * (end - start);
         seenThisEpoch += end - start;
         imagesSeen += end - start;
@@ -470,7 +487,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   return {
     history,
     imagesPerSecond: (imagesSeen - imagesAtStart) / Math.max(1e-3, (Date.now() - startTime) / 1000),
-    threads: (helpers?.count ?? 0) + 1,
+    threads: threadsUsed,
     ...(best ? { bestEpoch: best.epoch, stoppedEarly, ...(stopReason ? { stopReason } : {}) } : {}),
   };
 }
