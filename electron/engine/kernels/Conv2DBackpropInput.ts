@@ -5,9 +5,19 @@
  * dx[n, oy·sH + kh·dH − padTop, ox·sW + kw·dW − padLeft, ci] += Σ_co dy[n,oy,ox,co] · W[kh,kw,ci,co]
  *
  * Computed as cols [M, K] = dy [M, Co] × Wᵀ [Co, K] with the backend's BatchMatMul (M = images·OH·OW,
- * K = KH·KW·Ci), then col2im: each row of cols is added into the input window it came from.
+ * K = KH·KW·Ci), then col2im: each row of cols is added into the input window it came from. At stride 1 it is one
+ * call of the backend's Conv2D instead (330 → 230 ms of a training step's 1.5 s on the default model).
  */
-import { backend_util, Conv2DBackpropInput, type Conv2DBackpropInputAttrs, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import {
+  backend_util,
+  Conv2D,
+  Conv2DBackpropInput,
+  getKernel,
+  type Conv2DBackpropInputAttrs,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
 import { imagesPerChunk, wasmBatchMatMul, type WasmBackendLike } from './wasm-backend';
 
 export function conv2DBackpropInputWasm(args: {
@@ -38,6 +48,7 @@ export function conv2DBackpropInputWasm(args: {
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, filterHeight, filterWidth } = info;
   const padTop = info.padInfo.top;
   const padLeft = info.padInfo.left;
+  if (strideHeight === 1 && strideWidth === 1 && dilationHeight === 1 && dilationWidth === 1) return asFlippedConv(backend, dy, filter, info);
   const K = filterHeight * filterWidth * inChannels;
   const positionsPerImage = outHeight * outWidth;
   const chunk = imagesPerChunk(batchSize, positionsPerImage, K);
@@ -91,6 +102,34 @@ export function conv2DBackpropInputWasm(args: {
     backend.disposeData(cols.dataId);
   }
   backend.disposeData(weightsT.dataId);
+  return dx;
+}
+
+/**
+ * Stride 1: dx is dy convolved with the kernel flipped in both spatial axes and its in/out channels swapped, padded
+ * by (kernel − 1 − the forward padding) — one call of the backend's own Conv2D (XNNPACK), no col2im.
+ */
+function asFlippedConv(backend: WasmBackendLike, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo): TensorInfo {
+  const { filterHeight: kh, filterWidth: kw, inChannels: ci, outChannels: co } = info;
+  const flipped = backend.makeOutput([kh, kw, co, ci], 'float32');
+  const src = backend.typedArrayFromHeap(filter);
+  const dst = backend.typedArrayFromHeap(flipped);
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++) {
+      const from = ((kh - 1 - y) * kw + (kw - 1 - x)) * ci * co;
+      const to = (y * kw + x) * co * ci;
+      for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) dst[to + o * ci + i] = src[from + i * co + o];
+    }
+  const { top, bottom, left, right } = info.padInfo;
+  const pad: backend_util.ExplicitPadding = [
+    [0, 0],
+    [kh - 1 - top, kh - 1 - bottom],
+    [kw - 1 - left, kw - 1 - right],
+    [0, 0],
+  ];
+  const conv = getKernel(Conv2D, 'wasm')!.kernelFunc as unknown as (args: unknown) => TensorInfo;
+  const dx = conv({ inputs: { x: dy, filter: flipped }, backend, attrs: { strides: [1, 1], pad, dataFormat: 'NHWC', dilations: [1, 1] } });
+  backend.disposeData(flipped.dataId);
   return dx;
 }
 
