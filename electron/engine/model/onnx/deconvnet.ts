@@ -42,6 +42,158 @@ function refuse(layer: tfl.layers.Layer, what: string): never {
   throw new InspectorError('MODEL_UNSUPPORTED_OP', `The batched deconvnet cannot pass through "${layer.name}" (${layer.getClassName()}): ${what}`);
 }
 
+/** One layer's step down being written: the signal at its output (NCHW) and what the rules need to know. */
+interface StepDown {
+  g: GraphWriter;
+  layer: tfl.layers.Layer;
+  type: string;
+  config: Record<string, unknown>;
+  name: string;
+  signal: string;
+  /** The shapes of its inputs as the engine sees them (NHWC for maps), without the batch. */
+  inShapes: number[][];
+  switches: Map<string, string>;
+  /** The forward tensor at its (first) input, where the switches' shape is read. */
+  forwardInput: string;
+  /** The signal rectified as a fused activation asks (ReLU) or passed as it is (linear); others are refused. */
+  rectified(act: unknown): string;
+}
+
+/** Conv2D, GroupedConv2D, DepthwiseConv2D: the transpose of the convolution with its own kernel. */
+function convDown(e: StepDown): string[] {
+  const { g, layer, type, config, name, inShapes } = e;
+  const inShape = inShapes[0];
+  const s = e.rectified(config.activation);
+  const k = pair(config.kernelSize, 1);
+  const st = pair(config.strides, 1);
+  const d = pair(config.dilationRate, 1);
+  // The per-unit path transposes dilated grouped and depthwise convolutions (by their VJP), not a plain one.
+  if (type === 'Conv2D' && (d[0] !== 1 || d[1] !== 1)) return refuse(layer, 'dilated convolutions are not supported by the deconvnet');
+  const span = [0, 1].map((axis) => (k[axis] - 1) * d[axis] + 1);
+  const [kernel] = weightData(layer);
+  // The conv's OIHW kernel, [out, in / group, kh, kw] — which is ConvTranspose's [in, out / group, kh, kw].
+  const m = kernel.shape[2] * kernel.shape[3];
+  const depthwise = type === 'DepthwiseConv2D';
+  const w = {
+    dims: depthwise ? [m, 1, k[0], k[1]] : [kernel.shape[3], kernel.shape[2], k[0], k[1]],
+    data: depthwise ? toOihw(kernel.data, [k[0], k[1], 1, m]) : toOihw(kernel.data, kernel.shape),
+  };
+  const group = depthwise ? inShape[2] : type === 'GroupedConv2D' ? Number(config.groups) : 1;
+  const outShape = shapeOf(layer.output as tfl.SymbolicTensor);
+  const pads = [0, 1].map((axis) => (config.padding === 'same' ? samePads(inShape[axis], span[axis], st[axis]) : ([0, 0] as [number, number])));
+  // The transposed convolution's size falls short of the input where the stride left cells unread: pad it out.
+  const outputPadding = [0, 1].map((axis) => inShape[axis] - (st[axis] * (outShape[axis] - 1) + span[axis] - pads[axis][0] - pads[axis][1]));
+  if (outputPadding.some((p, axis) => p < 0 || (p > 0 && p >= st[axis]))) return refuse(layer, 'its padding has no transposed convolution here');
+  const attrs = [intsAttr('kernel_shape', k), intsAttr('dilations', d), intAttr('group', group)];
+  if (st[0] === 1 && st[1] === 1) {
+    // Stride 1: the transpose is a convolution with the kernel flipped and its in/out channels swapped, which
+    // ONNX Runtime runs with its fast convolution kernels (its ConvTranspose is an im2col product).
+    const flipped = g.constant(`${name}.kernel_flipped`, [w.dims[1] * group, w.dims[0] / group, k[0], k[1]], flipForTranspose(w.data, w.dims, group));
+    const convPads = [span[0] - 1 - pads[0][0], span[1] - 1 - pads[1][0], span[0] - 1 - pads[0][1], span[1] - 1 - pads[1][1]];
+    return [g.node('Conv', [s, flipped], `${name}.down`, [...attrs, intsAttr('pads', convPads)])];
+  }
+  return [
+    g.node('ConvTranspose', [s, g.constant(`${name}.kernel`, w.dims, w.data)], `${name}.down`, [
+      ...attrs,
+      intsAttr('strides', st),
+      intsAttr('pads', [pads[0][0], pads[1][0], pads[0][1], pads[1][1]]),
+      intsAttr('output_padding', outputPadding),
+    ]),
+  ];
+}
+
+/** Dense: the signal times the transposed weights (no bias). */
+function denseDown(e: StepDown): string[] {
+  const { g, layer, config, name, inShapes } = e;
+  if (inShapes[0].length !== 1) return refuse(layer, 'a dense layer on a map');
+  const [kernel] = weightData(layer);
+  const w = g.constant(`${name}.kernel`, kernel.shape, kernel.data);
+  return [g.node('Gemm', [e.rectified(config.activation), w], `${name}.down`, [intAttr('transB', 1)])];
+}
+
+/** MaxPooling2D: unpooling through the switches — a scatter-add, so windows that chose the same input add up. */
+function unpoolDown(e: StepDown): string[] {
+  const { g, layer, name, signal, switches, forwardInput } = e;
+  const indices = switches.get(name);
+  if (!indices) return refuse(layer, 'its switches were not recorded');
+  const shape = g.node('Shape', [forwardInput], `${name}.in_shape`);
+  const flat = g.constant(`${name}.flat`, [1], [-1], ONNX_DTYPE.INT64);
+  const zeros = g.node('Reshape', [g.node('ConstantOfShape', [shape], `${name}.zeros`), flat], `${name}.zeros_flat`);
+  const scattered = g.node(
+    'ScatterElements',
+    [zeros, g.node('Reshape', [indices, flat], `${name}.switches_flat`), g.node('Reshape', [signal, flat], `${name}.signal_flat`)],
+    `${name}.unpooled_flat`,
+    [intAttr('axis', 0), stringAttr('reduction', 'add')],
+  );
+  return [g.node('Reshape', [scattered, shape], `${name}.down`)];
+}
+
+/** ZeroPadding2D, ConstantPadding2D: the padding cropped off. */
+function cropDown(e: StepDown): string[] {
+  const { g, config, name, signal, inShapes } = e;
+  const p = config.padding as number | number[] | number[][];
+  const [t, l] =
+    typeof p === 'number' ? [p, p] : Array.isArray(p[0]) ? [(p as number[][])[0][0], (p as number[][])[1][0]] : [(p as number[])[0], (p as number[])[1]];
+  const [h, w] = inShapes[0];
+  const starts = g.constant(`${name}.starts`, [2], [t, l], ONNX_DTYPE.INT64);
+  const ends = g.constant(`${name}.ends`, [2], [t + h, l + w], ONNX_DTYPE.INT64);
+  const axes = g.constant(`${name}.axes`, [2], [2, 3], ONNX_DTYPE.INT64);
+  return [g.node('Slice', [signal, starts, ends, axes], `${name}.down`)];
+}
+
+/** Flatten: back to the map (the engine flattens in (h, w, c) order). */
+function unflattenDown(e: StepDown): string[] {
+  const { g, layer, name, signal, inShapes } = e;
+  const inShape = inShapes[0];
+  if (inShape.length === 1) return [signal];
+  if (inShape.length !== 3) return refuse(layer, 'a flatten of a rank other than 3');
+  const [h, w, c] = inShape;
+  if (h * w === 1) return [g.node('Reshape', [signal, g.constant(`${name}.shape`, [4], [-1, c, 1, 1], ONNX_DTYPE.INT64)], `${name}.down`)];
+  const nhwc = g.node('Reshape', [signal, g.constant(`${name}.shape`, [4], [-1, h, w, c], ONNX_DTYPE.INT64)], `${name}.down_nhwc`);
+  return [g.node('Transpose', [nhwc], `${name}.down`, [intsAttr('perm', [0, 3, 1, 2])])];
+}
+
+/** Add, Average, Concatenate: the signal copied (or shared) down every input, or split between them. */
+function mergeDown(e: StepDown): string[] {
+  const { g, layer, type, config, name, signal, inShapes } = e;
+  if (type === 'Add') return inShapes.map(() => signal);
+  if (type === 'Average') {
+    const part = g.node('Mul', [signal, g.constant(`${name}.share`, [], [1 / inShapes.length])], `${name}.down`);
+    return inShapes.map(() => part);
+  }
+  const axis = Number(config.axis ?? -1);
+  if (axis !== -1 && axis !== inShapes[0].length) return refuse(layer, `concatenation along axis ${axis}`);
+  const sizes = inShapes.map((s) => s[s.length - 1]);
+  return g.nodeOutputs(
+    'Split',
+    [signal, g.constant(`${name}.sizes`, [sizes.length], sizes, ONNX_DTYPE.INT64)],
+    sizes.map((_, i) => `${name}.down_${i}`),
+    [intAttr('axis', 1)],
+  );
+}
+
+/** ZF rectify the signal at every ReLU-like unit on the way down (leaky and parametric too), as the per-unit path does. */
+const reluDown = (e: StepDown): string[] => [e.g.node('Relu', [e.signal], `${e.name}.down_relu`)];
+
+/** Layer class → its rule for the way down (the pass-through layers aside). */
+const DOWN_RULES: Record<string, (e: StepDown) => string[]> = {
+  Conv2D: convDown,
+  GroupedConv2D: convDown,
+  DepthwiseConv2D: convDown,
+  Dense: denseDown,
+  Activation: (e) => [e.rectified(e.config.activation)],
+  ReLU: reluDown,
+  LeakyReLU: reluDown,
+  PReLU: reluDown,
+  MaxPooling2D: unpoolDown,
+  ZeroPadding2D: cropDown,
+  ConstantPadding2D: cropDown,
+  Flatten: unflattenDown,
+  Add: mergeDown,
+  Average: mergeDown,
+  Concatenate: mergeDown,
+};
+
 /** Nodes for one layer's step down: the signal at its output (NCHW) → the signal at each of its inputs. */
 function stepDown(
   g: GraphWriter,
@@ -52,124 +204,16 @@ function stepDown(
   forwardInput: string,
 ): string[] {
   const type = layer.getClassName();
-  const config = layer.getConfig() as Record<string, unknown>;
+  if (DECONV_PASS_THROUGH.has(type)) return [signal];
+  const rule = DOWN_RULES[type];
+  if (!rule) return refuse(layer, 'no rule for it in the batched deconvnet');
   const name = layer.name;
-  const inShape = inShapes[0];
   const rectified = (act: unknown): string => {
     if (act === undefined || act === null || act === 'linear') return signal;
     if (act === 'relu') return g.node('Relu', [signal], `${name}.down_relu`);
     return refuse(layer, `the deconvnet passes through ReLU layers only, not ${String(act)}`);
   };
-  switch (type) {
-    case 'Conv2D':
-    case 'GroupedConv2D':
-    case 'DepthwiseConv2D': {
-      const s = rectified(config.activation);
-      const k = pair(config.kernelSize, 1);
-      const st = pair(config.strides, 1);
-      const d = pair(config.dilationRate, 1);
-      // The per-unit path transposes dilated grouped and depthwise convolutions (by their VJP), not a plain one.
-      if (type === 'Conv2D' && (d[0] !== 1 || d[1] !== 1)) return refuse(layer, 'dilated convolutions are not supported by the deconvnet');
-      const span = [0, 1].map((axis) => (k[axis] - 1) * d[axis] + 1);
-      const [kernel] = weightData(layer);
-      // The conv's OIHW kernel, [out, in / group, kh, kw] — which is ConvTranspose's [in, out / group, kh, kw].
-      const m = kernel.shape[2] * kernel.shape[3];
-      const depthwise = type === 'DepthwiseConv2D';
-      const w = {
-        dims: depthwise ? [m, 1, k[0], k[1]] : [kernel.shape[3], kernel.shape[2], k[0], k[1]],
-        data: depthwise ? toOihw(kernel.data, [k[0], k[1], 1, m]) : toOihw(kernel.data, kernel.shape),
-      };
-      const group = depthwise ? inShape[2] : type === 'GroupedConv2D' ? Number(config.groups) : 1;
-      const outShape = shapeOf(layer.output as tfl.SymbolicTensor);
-      const pads = [0, 1].map((axis) => (config.padding === 'same' ? samePads(inShape[axis], span[axis], st[axis]) : ([0, 0] as [number, number])));
-      // The transposed convolution's size falls short of the input where the stride left cells unread: pad it out.
-      const outputPadding = [0, 1].map((axis) => inShape[axis] - (st[axis] * (outShape[axis] - 1) + span[axis] - pads[axis][0] - pads[axis][1]));
-      if (outputPadding.some((p, axis) => p < 0 || (p > 0 && p >= st[axis]))) return refuse(layer, 'its padding has no transposed convolution here');
-      const attrs = [intsAttr('kernel_shape', k), intsAttr('dilations', d), intAttr('group', group)];
-      if (st[0] === 1 && st[1] === 1) {
-        // Stride 1: the transpose is a convolution with the kernel flipped and its in/out channels swapped, which
-        // ONNX Runtime runs with its fast convolution kernels (its ConvTranspose is an im2col product).
-        const flipped = g.constant(`${name}.kernel_flipped`, [w.dims[1] * group, w.dims[0] / group, k[0], k[1]], flipForTranspose(w.data, w.dims, group));
-        const convPads = [span[0] - 1 - pads[0][0], span[1] - 1 - pads[1][0], span[0] - 1 - pads[0][1], span[1] - 1 - pads[1][1]];
-        return [g.node('Conv', [s, flipped], `${name}.down`, [...attrs, intsAttr('pads', convPads)])];
-      }
-      return [
-        g.node('ConvTranspose', [s, g.constant(`${name}.kernel`, w.dims, w.data)], `${name}.down`, [
-          ...attrs,
-          intsAttr('strides', st),
-          intsAttr('pads', [pads[0][0], pads[1][0], pads[0][1], pads[1][1]]),
-          intsAttr('output_padding', outputPadding),
-        ]),
-      ];
-    }
-    case 'Dense': {
-      if (inShape.length !== 1) return refuse(layer, 'a dense layer on a map');
-      const [kernel] = weightData(layer);
-      const w = g.constant(`${name}.kernel`, kernel.shape, kernel.data);
-      return [g.node('Gemm', [rectified(config.activation), w], `${name}.down`, [intAttr('transB', 1)])];
-    }
-    case 'Activation':
-      return [rectified(config.activation)];
-    case 'ReLU':
-    case 'LeakyReLU':
-    case 'PReLU':
-      // ZF rectify the signal at every ReLU-like unit on the way down, as the per-unit path does.
-      return [g.node('Relu', [signal], `${name}.down_relu`)];
-    case 'MaxPooling2D': {
-      const indices = switches.get(name);
-      if (!indices) return refuse(layer, 'its switches were not recorded');
-      const shape = g.node('Shape', [forwardInput], `${name}.in_shape`);
-      const flat = g.constant(`${name}.flat`, [1], [-1], ONNX_DTYPE.INT64);
-      const zeros = g.node('Reshape', [g.node('ConstantOfShape', [shape], `${name}.zeros`), flat], `${name}.zeros_flat`);
-      const scattered = g.node(
-        'ScatterElements',
-        [zeros, g.node('Reshape', [indices, flat], `${name}.switches_flat`), g.node('Reshape', [signal, flat], `${name}.signal_flat`)],
-        `${name}.unpooled_flat`,
-        [intAttr('axis', 0), stringAttr('reduction', 'add')],
-      );
-      return [g.node('Reshape', [scattered, shape], `${name}.down`)];
-    }
-    case 'ZeroPadding2D':
-    case 'ConstantPadding2D': {
-      const p = config.padding as number | number[] | number[][];
-      const [t, l] =
-        typeof p === 'number' ? [p, p] : Array.isArray(p[0]) ? [(p as number[][])[0][0], (p as number[][])[1][0]] : [(p as number[])[0], (p as number[])[1]];
-      const [h, w] = inShape;
-      const starts = g.constant(`${name}.starts`, [2], [t, l], ONNX_DTYPE.INT64);
-      const ends = g.constant(`${name}.ends`, [2], [t + h, l + w], ONNX_DTYPE.INT64);
-      const axes = g.constant(`${name}.axes`, [2], [2, 3], ONNX_DTYPE.INT64);
-      return [g.node('Slice', [signal, starts, ends, axes], `${name}.down`)];
-    }
-    case 'Flatten': {
-      if (inShape.length === 1) return [signal];
-      if (inShape.length !== 3) return refuse(layer, 'a flatten of a rank other than 3');
-      const [h, w, c] = inShape;
-      if (h * w === 1) return [g.node('Reshape', [signal, g.constant(`${name}.shape`, [4], [-1, c, 1, 1], ONNX_DTYPE.INT64)], `${name}.down`)];
-      // The engine flattens in (h, w, c) order: back to NHWC, then to NCHW.
-      const nhwc = g.node('Reshape', [signal, g.constant(`${name}.shape`, [4], [-1, h, w, c], ONNX_DTYPE.INT64)], `${name}.down_nhwc`);
-      return [g.node('Transpose', [nhwc], `${name}.down`, [intsAttr('perm', [0, 3, 1, 2])])];
-    }
-    case 'Add':
-      return inShapes.map(() => signal);
-    case 'Average': {
-      const part = g.node('Mul', [signal, g.constant(`${name}.share`, [], [1 / inShapes.length])], `${name}.down`);
-      return inShapes.map(() => part);
-    }
-    case 'Concatenate': {
-      const axis = Number(config.axis ?? -1);
-      if (axis !== -1 && axis !== inShape.length) return refuse(layer, `concatenation along axis ${axis}`);
-      const sizes = inShapes.map((s) => s[s.length - 1]);
-      return g.nodeOutputs(
-        'Split',
-        [signal, g.constant(`${name}.sizes`, [sizes.length], sizes, ONNX_DTYPE.INT64)],
-        sizes.map((_, i) => `${name}.down_${i}`),
-        [intAttr('axis', 1)],
-      );
-    }
-    default:
-      if (DECONV_PASS_THROUGH.has(type)) return [signal];
-      return refuse(layer, 'no rule for it in the batched deconvnet');
-  }
+  return rule({ g, layer, type, config: layer.getConfig() as Record<string, unknown>, name, signal, inShapes, switches, forwardInput, rectified });
 }
 
 /**
