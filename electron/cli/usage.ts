@@ -34,7 +34,8 @@ export const USAGE = `cnn-inspect <command> [options]
   collect-merge --model M --data DIR --parts D0,D1,… --out-dir D   the shards joined: exactly what one collect writes,
               kept where the analyze commands on M and DIR find it
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
-  atlas       --model M --data DIR [--layer L1,L2,…] [--k 9] --out-dir D [--progress]   (sheets/<layer>/unit<N>.png, layers/<layer>.json)
+  atlas       --model M --data DIR [--layer L1,L2,…] [--k 9] [--units N] --out-dir D [--progress]
+              sheets/<layer>/unit<N>.png and layers/<layer>.json; --units N: each layer's first N units only
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
   check-data  --data DIR --out L.csv                       look-alike images within / across classes (group,class,file)

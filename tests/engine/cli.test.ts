@@ -132,6 +132,9 @@ describe('cnn-inspect on the bundled model', () => {
       expect(fs.readdirSync(path.join(out, 'sheets', 'conv2'))).toHaveLength(64);
       const layer = JSON.parse(fs.readFileSync(path.join(out, 'layers', 'conv2.json'), 'utf8'));
       expect(layer.units[0].top).toHaveLength(4);
+      const few = await cli(['atlas', '--model', 'default', '--data', 'resources/samples', '--layer', 'conv4', '--k', '2', '--units', '3', '--out-dir', out]);
+      expect(JSON.parse(few.stdout).layers).toEqual([{ layer: 'conv4', units: 3, spatial: true }]);
+      expect(fs.readdirSync(path.join(out, 'sheets', 'conv4')).sort()).toEqual(['unit0.png', 'unit1.png', 'unit2.png']);
       const bad = await cli(['atlas', '--model', 'default', '--data', 'resources/samples', '--layer', 'nope', '--out-dir', out]);
       expect(bad.stderr).toMatch(/^error LAYER_NOT_FOUND: /m);
     } finally {

@@ -1,7 +1,8 @@
 /**
  * `cnn-inspect atlas`: the app's atlas (top-k per unit with deconvnet projections, one PNG sheet per unit) built
- * into a folder — for a big network on a machine of its own. With --progress, stderr says up front how long it
- * will take (measured on this computer) and then how far it is.
+ * into a folder — for a big network on a machine of its own; --units N draws only each layer's first N units (a
+ * quick look). With --progress, stderr says up front how long it will take (measured on this computer) and then
+ * how far it is.
  */
 import * as path from 'node:path';
 import { buildAtlas } from '../../engine/analyses/atlas';
@@ -17,7 +18,7 @@ export async function runAtlas(cx: CommandContext): Promise<void> {
     core.requireModel(),
     core.requireDataset(),
     outDir,
-    { k: positiveInt(flags, 'k', 9), ...(layers ? { layers } : {}) },
+    { k: positiveInt(flags, 'k', 9), ...(layers ? { layers } : {}), ...(flags.units !== undefined ? { unitsPerLayer: positiveInt(flags, 'units', 1) } : {}) },
     makeJobContext(
       (_done, _total, message) => {
         if (flags.progress) process.stderr.write(`\r${message}\u001b[K`);
