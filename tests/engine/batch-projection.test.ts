@@ -19,7 +19,7 @@ import { initBackend } from '../../electron/engine/backend';
 import { makeJobContext } from '../../electron/engine/base/job-context';
 import { openDataset } from '../../electron/engine/data/dataset';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
-import { batchDeconvnet, type ProjectionSeed } from '../../electron/engine/runtime/batch-projection';
+import { batchDeconvnet, switchedDeconvnet, type ProjectionSeed } from '../../electron/engine/runtime/batch-projection';
 import { onnxRuntime, resetOnnxRuntimeForTests } from '../../electron/engine/runtime/onnx-runtime';
 import { releaseBatchSessions } from '../../electron/engine/runtime/batch-forward';
 
@@ -125,6 +125,42 @@ describe.skipIf(!hasOrt)('batched deconvnet on ONNX Runtime', () => {
       const { rel, maxAbs } = await compareLayer(loaded, layer, [0, 7], inputs);
       expect(maxAbs, layer).toBeGreaterThan(0);
       expect(rel, layer).toBeLessThan(1e-5);
+    }
+  });
+
+  it('in two halves — switches per image, then the way down from seeds — gives the projections of the whole graph', async () => {
+    const models = [path.join(ROOT, 'resources/model/model.json'), ...(fs.existsSync(resnet) ? [resnet] : [])];
+    for (const file of models) {
+      const loaded = await open(file);
+      const inputs = inputsFor(loaded, 3, 9);
+      const size = inputs[0].length;
+      const batch = new Float32Array(3 * size);
+      inputs.forEach((x, i) => batch.set(x, i * size));
+      for (const layer of atlasCandidateLayers(loaded).filter((l) => loaded.summary.layers.find((x) => x.name === l)!.outputShape.length === 3)) {
+        const [h, w] = loaded.summary.layers.find((x) => x.name === layer)!.outputShape;
+        const seeds = [0, 1, 2].map((i) => ({ unit: 1, position: [Math.floor((h * (i + 1)) / 4), Math.floor((w * (3 - i)) / 4)], value: 1 + i }));
+        const { deconvnet: whole } = await batchDeconvnet(loaded, layer);
+        const { deconvnet: halves, reason } = await switchedDeconvnet(loaded, layer);
+        expect(reason, layer).toBeUndefined();
+        const switches = await halves!.switchesOf(batch, 3);
+        expect(switches.map((s) => s.length)).toEqual([halves!.pools.length, halves!.pools.length, halves!.pools.length]);
+        // Seeds in another order than their images: each takes its own image's switches.
+        const order = [2, 0, 1];
+        const split = await halves!.project(
+          order.map((i) => switches[i]),
+          order.map((i) => seeds[i]),
+        );
+        const reordered = new Float32Array(3 * size);
+        order.forEach((img, i) => reordered.set(inputs[img], i * size));
+        const ref = await whole!.project(
+          reordered,
+          order.map((i) => seeds[i]),
+        );
+        expect(maxRelError(split, ref), `${path.basename(file)} ${layer}`).toBeLessThan(1e-6);
+        expect(ref.some((v) => v !== 0), `${path.basename(file)} ${layer}: a signal reached the pixels`).toBe(true);
+        await halves!.release();
+        await whole!.release();
+      }
     }
   });
 

@@ -16,7 +16,7 @@ import { writeFileAtomic } from '../files/atomic';
 import type { JobContext } from '../base/job-context';
 import { projectUnitBatch } from './projection';
 import { buildTopK, type TopEntry, type TopKIndex } from './topk';
-import { batchDeconvnet, type BatchDeconvnet } from '../runtime/batch-projection';
+import { batchDeconvnet, switchedDeconvnet, SwitchCache, type BatchDeconvnet, type SwitchedDeconvnet } from '../runtime/batch-projection';
 import { aboutTime, planAtlas, projectionsPerRun } from './atlas-plan';
 import type { JobDescriptor } from '../features/job-host';
 
@@ -139,47 +139,134 @@ interface UnitToDraw {
   images: Array<{ input: Float32Array; pixels: Pixels }>;
 }
 
-/** The projections of these units' winners: one batched ONNX Runtime run, or the per-unit tfjs path. */
-async function projectUnits(loaded: LoadedModel, layer: string, units: UnitToDraw[], deconvnet: BatchDeconvnet | undefined): Promise<Float32Array[][]> {
-  if (!deconvnet) {
-    return units.map((u) =>
-      u.winners.length === 0
-        ? []
-        : projectUnitBatch(
-            loaded,
-            u.images.map((i) => i.input),
-            layer,
-            u.unit,
-            'deconv',
-            u.winners.map((e) => e.position),
-          ).map((p) => p.data),
-    );
-  }
-  const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
-  const pairs = units.flatMap((u) => u.winners.map((e, i) => ({ input: u.images[i].input, seed: { unit: u.unit, position: e.position, value: e.value } })));
-  if (pairs.length === 0) return units.map(() => []);
-  const batch = new Float32Array(pairs.length * size);
-  pairs.forEach((p, i) => batch.set(p.input, i * size));
-  const out = await deconvnet.project(
-    batch,
-    pairs.map((p) => p.seed),
+/** How one layer's winners are projected: opened for the layer, released after it. */
+interface LayerProjector {
+  engine: 'onnxruntime' | 'tfjs';
+  /** Units per call of `project`. */
+  perRun: number;
+  /** Each unit's winners' projections (NHWC, input space). */
+  project(units: UnitToDraw[]): Promise<Float32Array[][]>;
+  release(): Promise<void>;
+}
+
+/** The seeds of these units' winners, in order, with the inputs and dataset indices of their images. */
+function pairsOf(units: UnitToDraw[]) {
+  return units.flatMap((u) =>
+    u.winners.map((e, i) => ({ image: e.index, input: u.images[i].input, seed: { unit: u.unit, position: e.position, value: e.value } })),
   );
+}
+
+/** The flat list of projections cut back into one list per unit. */
+function perUnit(units: UnitToDraw[], out: Float32Array, size: number): Float32Array[][] {
   let at = 0;
   return units.map((u) => u.winners.map(() => out.slice(at * size, ++at * size)));
 }
 
+/** The two-half deconvnet: each image's switches computed once for the whole atlas (`cache`), then the way down. */
+function switchedProjector(loaded: LoadedModel, d: SwitchedDeconvnet, cache: SwitchCache, perRun: number): LayerProjector {
+  const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
+  return {
+    engine: 'onnxruntime',
+    perRun,
+    async project(units) {
+      const pairs = pairsOf(units);
+      if (pairs.length === 0) return units.map(() => []);
+      const found = new Map<number, Int32Array[]>();
+      const missing = new Map<number, Float32Array>();
+      for (const p of pairs) {
+        const cached = d.pools.map((pool) => cache.get(pool.name, p.image));
+        if (cached.every((c) => c)) found.set(p.image, cached as Int32Array[]);
+        else missing.set(p.image, p.input);
+      }
+      if (missing.size > 0) {
+        const batch = new Float32Array(missing.size * size);
+        [...missing.values()].forEach((x, i) => batch.set(x, i * size));
+        const computed = await d.switchesOf(batch, missing.size);
+        [...missing.keys()].forEach((image, i) => {
+          found.set(image, computed[i]);
+          d.pools.forEach((pool, j) => cache.set(pool.name, image, computed[i][j]));
+        });
+      }
+      const out = await d.project(
+        pairs.map((p) => found.get(p.image)!),
+        pairs.map((p) => p.seed),
+      );
+      return perUnit(units, out, size);
+    },
+    release: () => d.release(),
+  };
+}
+
+/** The whole deconvnet graph per run, images and seeds together. */
+function batchedProjector(loaded: LoadedModel, d: BatchDeconvnet, perRun: number): LayerProjector {
+  const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
+  return {
+    engine: 'onnxruntime',
+    perRun,
+    async project(units) {
+      const pairs = pairsOf(units);
+      if (pairs.length === 0) return units.map(() => []);
+      const batch = new Float32Array(pairs.length * size);
+      pairs.forEach((p, i) => batch.set(p.input, i * size));
+      const out = await d.project(
+        batch,
+        pairs.map((p) => p.seed),
+      );
+      return perUnit(units, out, size);
+    },
+    release: () => d.release(),
+  };
+}
+
+/** The per-unit tfjs path, one unit per pass: where ONNX Runtime or the graph cannot be used. */
+function tfjsProjector(loaded: LoadedModel, layer: string): LayerProjector {
+  return {
+    engine: 'tfjs',
+    perRun: 1,
+    project: async (units) =>
+      units.map((u) =>
+        u.winners.length === 0
+          ? []
+          : projectUnitBatch(
+              loaded,
+              u.images.map((i) => i.input),
+              layer,
+              u.unit,
+              'deconv',
+              u.winners.map((e) => e.position),
+            ).map((p) => p.data),
+      ),
+    release: async () => undefined,
+  };
+}
+
+/** The fastest way to project `layer`'s winners that this model and machine allow. */
+async function openProjector(loaded: LoadedModel, layer: string, k: number, cache: SwitchCache): Promise<LayerProjector> {
+  const perRun = Math.max(1, Math.floor(projectionsPerRun(loaded, layer) / Math.max(k, 1)));
+  const { deconvnet: halves } = await switchedDeconvnet(loaded, layer);
+  if (halves) return switchedProjector(loaded, halves, cache, perRun);
+  const { deconvnet: whole } = await batchDeconvnet(loaded, layer);
+  return whole ? batchedProjector(loaded, whole, perRun) : tfjsProjector(loaded, layer);
+}
+
 /**
- * Every unit's sheet of one layer, `perRun` units' projections per ONNX Runtime run (one unit per tfjs pass where
- * the batched deconvnet cannot be used); `drawn` hears of each group drawn.
+ * Every unit's sheet of one layer, `perRun` units' projections at a time; `drawn` hears of each group drawn.
  */
 async function drawLayerSheets(
   loaded: LoadedModel,
   index: TopKIndex,
-  o: { k: number; spatial: boolean; sheetDir: string; imageOf: (i: number) => Promise<UnitToDraw['images'][number]>; ctx: JobContext },
+  o: {
+    k: number;
+    spatial: boolean;
+    sheetDir: string;
+    imageOf: (i: number) => Promise<UnitToDraw['images'][number]>;
+    switches: SwitchCache;
+    ctx: JobContext;
+  },
   drawn: (units: number, engine: 'onnxruntime' | 'tfjs') => void,
 ): Promise<void> {
-  const { deconvnet } = o.spatial ? await batchDeconvnet(loaded, index.layer) : {};
-  const perRun = deconvnet ? Math.max(1, Math.floor(projectionsPerRun(loaded, index.layer) / Math.max(o.k, 1))) : 1;
+  const projector = o.spatial ? await openProjector(loaded, index.layer, o.k, o.switches) : undefined;
+  const perRun = projector?.perRun ?? 64;
   try {
     for (let first = 0; first < index.units.length; first += perRun) {
       o.ctx.throwIfCancelled();
@@ -188,15 +275,15 @@ async function drawLayerSheets(
         const winners = unit.top.filter((e) => !o.spatial || (e.box && e.box[2] > e.box[0] && e.box[3] > e.box[1]));
         units.push({ unit: unit.unit, winners, images: await Promise.all(winners.map((e) => o.imageOf(e.index))) });
       }
-      const projections = o.spatial ? await projectUnits(loaded, index.layer, units, deconvnet) : [];
+      const projections = projector ? await projector.project(units) : [];
       for (const [i, u] of units.entries())
         fs.writeFileSync(path.join(o.sheetDir, `unit${u.unit}.png`), await unitSheet(loaded, u, projections[i], o.spatial, o.k));
-      drawn(units.length, deconvnet ? 'onnxruntime' : 'tfjs');
+      drawn(units.length, projector?.engine ?? 'onnxruntime');
       await o.ctx.yield();
     }
   } finally {
-    // A cancelled build frees the layer's graph too.
-    await deconvnet?.release();
+    // A cancelled build frees the layer's graphs too.
+    await projector?.release();
   }
 }
 
@@ -262,12 +349,14 @@ export async function buildAtlas(
     return hit;
   };
   const layerSummaries: AtlasSummary['layers'] = [];
+  // Each image's max-pooling switches, kept across layers: they do not depend on the unit or the layer.
+  const switches = new SwitchCache();
   for (const index of indexes) {
     const spatial = isSpatial(loaded, index.layer);
     const sheetDir = path.join(dir, 'sheets', index.layer);
     fs.mkdirSync(sheetDir, { recursive: true });
     const unitMs = plan.unitMs(index.layer);
-    await drawLayerSheets(loaded, index, { k, spatial, sheetDir, imageOf, ctx }, (units, engine) => {
+    await drawLayerSheets(loaded, index, { k, spatial, sheetDir, imageOf, switches, ctx }, (units, engine) => {
       drawn.units += units;
       drawn.ms += units * unitMs;
       if (performance.now() - drawn.reportedAt < 200 && drawn.units < totalUnits) return;

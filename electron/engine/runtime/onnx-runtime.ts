@@ -25,6 +25,7 @@ interface OrtModule {
   Tensor: {
     new (type: 'float32', data: Float32Array, dims: number[]): OrtTensor;
     new (type: 'int64', data: BigInt64Array, dims: number[]): OrtTensor;
+    new (type: 'int32', data: Int32Array, dims: number[]): OrtTensor;
   };
   InferenceSession: { create(model: Uint8Array, options?: Record<string, unknown>): Promise<OrtSession> };
   env?: { versions?: { common?: string } };

@@ -18,7 +18,21 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError } from '../../../../shared/errors';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
-import { GraphWriter, inboundLayers, layersBelow, intAttr, intsAttr, pair, samePads, shapeOf, stringAttr, toOihw, weightData, writeLayers } from './export';
+import {
+  GraphWriter,
+  inboundLayers,
+  layersBelow,
+  type WrittenLayers,
+  intAttr,
+  intsAttr,
+  pair,
+  samePads,
+  shapeOf,
+  stringAttr,
+  toOihw,
+  weightData,
+  writeLayers,
+} from './export';
 
 /** Layers the deconvnet passes the signal through unchanged (here and in analyses/projection.ts). */
 export const DECONV_PASS_THROUGH: ReadonlySet<string> = new Set([
@@ -52,9 +66,10 @@ interface StepDown {
   signal: string;
   /** The shapes of its inputs as the engine sees them (NHWC for maps), without the batch. */
   inShapes: number[][];
+  /** Each max-pooling layer's switches: int64 indices flat over the whole NCHW batch, as MaxPool gives them. */
   switches: Map<string, string>;
-  /** The forward tensor at its (first) input, where the switches' shape is read. */
-  forwardInput: string;
+  /** The batch size, a one-element int64 tensor. */
+  batch: string;
   /** The signal rectified as a fused activation asks (ReLU) or passed as it is (linear); others are refused. */
   rectified(act: unknown): string;
 }
@@ -113,10 +128,11 @@ function denseDown(e: StepDown): string[] {
 
 /** MaxPooling2D: unpooling through the switches — a scatter-add, so windows that chose the same input add up. */
 function unpoolDown(e: StepDown): string[] {
-  const { g, layer, name, signal, switches, forwardInput } = e;
+  const { g, layer, name, signal, switches, batch, inShapes } = e;
   const indices = switches.get(name);
   if (!indices) return refuse(layer, 'its switches were not recorded');
-  const shape = g.node('Shape', [forwardInput], `${name}.in_shape`);
+  const [h, w, c] = inShapes[0];
+  const shape = g.node('Concat', [batch, g.constant(`${name}.in_chw`, [3], [c, h, w], ONNX_DTYPE.INT64)], `${name}.in_shape`, [intAttr('axis', 0)]);
   const flat = g.constant(`${name}.flat`, [1], [-1], ONNX_DTYPE.INT64);
   const zeros = g.node('Reshape', [g.node('ConstantOfShape', [shape], `${name}.zeros`), flat], `${name}.zeros_flat`);
   const scattered = g.node(
@@ -195,14 +211,7 @@ const DOWN_RULES: Record<string, (e: StepDown) => string[]> = {
 };
 
 /** Nodes for one layer's step down: the signal at its output (NCHW) → the signal at each of its inputs. */
-function stepDown(
-  g: GraphWriter,
-  layer: tfl.layers.Layer,
-  signal: string,
-  inShapes: number[][],
-  switches: Map<string, string>,
-  forwardInput: string,
-): string[] {
+function stepDown(g: GraphWriter, layer: tfl.layers.Layer, signal: string, inShapes: number[][], switches: Map<string, string>, batch: string): string[] {
   const type = layer.getClassName();
   if (DECONV_PASS_THROUGH.has(type)) return [signal];
   const rule = DOWN_RULES[type];
@@ -213,7 +222,7 @@ function stepDown(
     if (act === 'relu') return g.node('Relu', [signal], `${name}.down_relu`);
     return refuse(layer, `the deconvnet passes through ReLU layers only, not ${String(act)}`);
   };
-  return rule({ g, layer, type, config: layer.getConfig() as Record<string, unknown>, name, signal, inShapes, switches, forwardInput, rectified });
+  return rule({ g, layer, type, config: layer.getConfig() as Record<string, unknown>, name, signal, inShapes, switches, batch, rectified });
 }
 
 /**
@@ -233,13 +242,8 @@ function flipForTranspose(src: Float32Array, [o, ig, kh, kw]: number[], group: n
 }
 
 /** The seed: zeros of the layer's NCHW output shape with one value per sample at `seed_at`. */
-function seedTensor(g: GraphWriter, layerShape: number[]): string {
+function seedTensor(g: GraphWriter, layerShape: number[], batch: string): string {
   const perSample = layerShape.reduce((a, b) => a * b, 1);
-  const batch = g.node(
-    'Slice',
-    [g.node('Shape', ['seed_value'], 'seed.shape'), g.constant('seed.zero', [1], [0], ONNX_DTYPE.INT64), g.constant('seed.one', [1], [1], ONNX_DTYPE.INT64)],
-    'seed.batch',
-  );
   const flatShape = g.node('Concat', [batch, g.constant('seed.per_sample', [1], [perSample], ONNX_DTYPE.INT64)], 'seed.flat_shape', [intAttr('axis', 0)]);
   const scattered = g.node('ScatterElements', [g.node('ConstantOfShape', [flatShape], 'seed.zeros'), 'seed_at', 'seed_value'], 'seed.flat', [
     intAttr('axis', 1),
@@ -249,19 +253,65 @@ function seedTensor(g: GraphWriter, layerShape: number[]): string {
   return g.node('Reshape', [scattered, g.constant('seed.nchw', [nchw.length + 1], [-1, ...nchw], ONNX_DTYPE.INT64)], 'seed');
 }
 
-/** The deconvnet of `layerName` (see the file comment) as ONNX bytes. */
-export function exportDeconvnetOnnx(model: tfl.LayersModel, layerName: string): Uint8Array {
+/** The batch size of `tensor` as a one-element int64 tensor. */
+function batchOf(g: GraphWriter, tensor: string, name: string): string {
+  const zero = g.constant(`${name}.zero`, [1], [0], ONNX_DTYPE.INT64);
+  const one = g.constant(`${name}.one`, [1], [1], ONNX_DTYPE.INT64);
+  return g.node('Slice', [g.node('Shape', [tensor], `${name}.shape`), zero, one], name);
+}
+
+/** [N, 1, 1, 1] int64: n × `size` per sample (MaxPool's indices count across the batch; one sample's do not). */
+function sampleOffsets(g: GraphWriter, batch: string, size: number, name: string): string {
+  const n = g.node('Squeeze', [batch, g.constant(`${name}.axis`, [1], [0], ONNX_DTYPE.INT64)], `${name}.n`);
+  const range = g.node(
+    'Range',
+    [g.constant(`${name}.start`, [], [0], ONNX_DTYPE.INT64), n, g.constant(`${name}.step`, [], [1], ONNX_DTYPE.INT64)],
+    `${name}.range`,
+  );
+  const scaled = g.node('Mul', [range, g.constant(`${name}.size`, [], [size], ONNX_DTYPE.INT64)], `${name}.scaled`);
+  return g.node('Reshape', [scaled, g.constant(`${name}.shape4`, [4], [-1, 1, 1, 1], ONNX_DTYPE.INT64)], name);
+}
+
+/** The layers below `layerName` in topological order, and the max-pooling ones among them with their input sizes. */
+function belowLayer(model: tfl.LayersModel, layerName: string): { order: tfl.layers.Layer[]; pools: Array<{ name: string; inSize: number; shape: number[] }> } {
   const below = layersBelow(model, layerName);
   const order = model.layers.filter((l) => below.has(l.name) && l.getClassName() !== 'InputLayer');
-  // The forward pass only as far as the switches need: the pools below the layer and what feeds them.
+  const pools = order
+    .filter((l) => l.getClassName() === 'MaxPooling2D')
+    .map((l) => {
+      const inShape = shapeOf(inboundLayers(l)[0].output as tfl.SymbolicTensor);
+      const out = shapeOf(l.output as tfl.SymbolicTensor);
+      return { name: l.name, inSize: inShape.reduce((a, b) => a * b, 1), shape: [out[2], out[0], out[1]] };
+    });
+  return { order, pools };
+}
+
+/** The forward pass as far as the pools below the layer need, recording their switches. */
+function writeForwardToSwitches(
+  g: GraphWriter,
+  model: tfl.LayersModel,
+  pools: Array<{ name: string }>,
+): { switches: Map<string, string>; written: WrittenLayers } {
   const forward = new Set<string>();
-  for (const l of order) if (l.getClassName() === 'MaxPooling2D') for (const a of layersBelow(model, l.name)) forward.add(a);
-  const g = new GraphWriter();
+  for (const p of pools) for (const a of layersBelow(model, p.name)) forward.add(a);
   const switches = new Map<string, string>();
-  const { tensorOf, inputName, inputShape, inputLayer } = writeLayers(g, model, { nhwcInput: true, only: forward, switches });
-  if (inputShape.length !== 3) throw new InspectorError('MODEL_UNSUPPORTED_OP', 'The batched deconvnet needs an image input');
+  const written = writeLayers(g, model, { nhwcInput: true, only: forward, switches });
+  if (written.inputShape.length !== 3) throw new InspectorError('MODEL_UNSUPPORTED_OP', 'The batched deconvnet needs an image input');
+  return { switches, written };
+}
+
+/** From the seed at `layerName` down to the input: the NCHW signal there. */
+function writeWayDown(
+  g: GraphWriter,
+  model: tfl.LayersModel,
+  layerName: string,
+  order: tfl.layers.Layer[],
+  switches: Map<string, string>,
+  batch: string,
+): string {
+  const inputLayer = model.inputs[0].sourceLayer as tfl.layers.Layer;
   const layerShape = shapeOf(model.getLayer(layerName).output as tfl.SymbolicTensor);
-  const signals = new Map<string, string[]>([[layerName, [seedTensor(g, layerShape)]]]);
+  const signals = new Map<string, string[]>([[layerName, [seedTensor(g, layerShape, batch)]]]);
   const signalAt = (name: string): string | undefined => {
     const parts = signals.get(name);
     if (!parts) return undefined;
@@ -273,34 +323,88 @@ export function exportDeconvnetOnnx(model: tfl.LayersModel, layerName: string): 
     if (!signal) continue;
     const inbound = inboundLayers(layer);
     const inShapes = inbound.map((l) => shapeOf(l.output as tfl.SymbolicTensor));
-    const forwardInput = tensorOf.get(inbound[0]?.name ?? inputLayer.name) ?? '';
-    stepDown(g, layer, signal, inShapes, switches, forwardInput).forEach((s, j) => {
+    stepDown(g, layer, signal, inShapes, switches, batch).forEach((s, j) => {
       const from = inbound[j].name;
       signals.set(from, [...(signals.get(from) ?? []), s]);
     });
   }
   const atInput = signalAt(inputLayer.name);
   if (!atInput) throw new InspectorError('MODEL_UNSUPPORTED_OP', `No path from "${layerName}" down to the input`);
-  g.node('Transpose', [atInput], 'projection', [intsAttr('perm', [0, 2, 3, 1])], 'projection');
-  const dims = (shape: Array<number | string>) => ({ dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) });
-  const info = (name: string, elemType: number, shape: Array<number | string>) => ({ name, type: { tensorType: { elemType, shape: dims(shape) } } });
-  const inputs = [
-    info(inputName, ONNX_DTYPE.FLOAT, ['N', ...inputShape]),
-    info('seed_at', ONNX_DTYPE.INT64, ['N', 1]),
-    info('seed_value', ONNX_DTYPE.FLOAT, ['N', 1]),
-  ];
+  return atInput;
+}
+
+type ValueInfo = ReturnType<typeof valueInfo>;
+function valueInfo(name: string, elemType: number, shape: Array<number | string>) {
+  return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } };
+}
+
+function encodeDeconvGraph(g: GraphWriter, name: string, inputs: ValueInfo[], outputs: ValueInfo[]): Uint8Array {
   return encodeOnnxModel({
     irVersion: 8,
     producerName: 'CNN Inspector',
     producerVersion: '0',
     opsetImport: [{ domain: '', version: DECONV_OPSET }],
     metadataProps: [],
-    graph: {
-      name: 'deconvnet',
-      node: g.nodes,
-      initializer: g.initializers,
-      input: inputs,
-      output: [info('projection', ONNX_DTYPE.FLOAT, ['N', ...inputShape])],
-    },
+    graph: { name, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
   });
+}
+
+const SEED_INPUTS = [valueInfo('seed_at', ONNX_DTYPE.INT64, ['N', 1]), valueInfo('seed_value', ONNX_DTYPE.FLOAT, ['N', 1])];
+
+/** The deconvnet of `layerName` (see the file comment) as ONNX bytes. */
+export function exportDeconvnetOnnx(model: tfl.LayersModel, layerName: string): Uint8Array {
+  const { order, pools } = belowLayer(model, layerName);
+  const g = new GraphWriter();
+  const { switches, written } = writeForwardToSwitches(g, model, pools);
+  const atInput = writeWayDown(g, model, layerName, order, switches, batchOf(g, 'seed_value', 'batch'));
+  g.node('Transpose', [atInput], 'projection', [intsAttr('perm', [0, 2, 3, 1])], 'projection');
+  const shape = ['N', ...written.inputShape];
+  return encodeDeconvGraph(
+    g,
+    'deconvnet',
+    [valueInfo(written.inputName, ONNX_DTYPE.FLOAT, shape), ...SEED_INPUTS],
+    [valueInfo('projection', ONNX_DTYPE.FLOAT, shape)],
+  );
+}
+
+/** The max-pooling layers below `layerName` whose switches the two graphs below pass between them. */
+export function poolsBelow(model: tfl.LayersModel, layerName: string): Array<{ name: string; shape: number[] }> {
+  return belowLayer(model, layerName).pools.map(({ name, shape }) => ({ name, shape }));
+}
+
+/**
+ * The first half of the deconvnet, for images rather than seeds: each pool's switches per image
+ * (`switches:<pool>`, int32 [N, C, h, w], indices into one image's NCHW input of the pool). An image's switches
+ * are the same whichever unit is projected, so a caller computes them once per image.
+ */
+export function exportSwitchesOnnx(model: tfl.LayersModel, layerName: string): Uint8Array {
+  const { pools } = belowLayer(model, layerName);
+  const g = new GraphWriter();
+  const { switches, written } = writeForwardToSwitches(g, model, pools);
+  const batch = batchOf(g, written.inputName, 'batch');
+  const outputs = pools.map((p) => {
+    const local = g.node('Sub', [switches.get(p.name)!, sampleOffsets(g, batch, p.inSize, `${p.name}.offsets`)], `${p.name}.local`);
+    g.node('Cast', [local], `switches:${p.name}`, [intAttr('to', ONNX_DTYPE.INT32)], `switches:${p.name}`);
+    return valueInfo(`switches:${p.name}`, ONNX_DTYPE.INT32, ['N', ...p.shape]);
+  });
+  return encodeDeconvGraph(g, 'deconvnet-switches', [valueInfo(written.inputName, ONNX_DTYPE.FLOAT, ['N', ...written.inputShape])], outputs);
+}
+
+/** The second half: the way down from seeds, given each seed's image's switches (as exportSwitchesOnnx gives them). */
+export function exportDeconvnetFromSwitchesOnnx(model: tfl.LayersModel, layerName: string): Uint8Array {
+  const { order, pools } = belowLayer(model, layerName);
+  const g = new GraphWriter();
+  const batch = batchOf(g, 'seed_value', 'batch');
+  const switches = new Map(
+    pools.map((p) => {
+      const wide = g.node('Cast', [`switches:${p.name}`], `${p.name}.wide`, [intAttr('to', ONNX_DTYPE.INT64)]);
+      return [p.name, g.node('Add', [wide, sampleOffsets(g, batch, p.inSize, `${p.name}.offsets`)], `${p.name}.switches`)] as [string, string];
+    }),
+  );
+  const inputShape = shapeOf(model.inputs[0]);
+  if (inputShape.length !== 3) throw new InspectorError('MODEL_UNSUPPORTED_OP', 'The batched deconvnet needs an image input');
+  const atInput = writeWayDown(g, model, layerName, order, switches, batch);
+  g.node('Transpose', [atInput], 'projection', [intsAttr('perm', [0, 2, 3, 1])], 'projection');
+  const inputs = [...SEED_INPUTS, ...pools.map((p) => valueInfo(`switches:${p.name}`, ONNX_DTYPE.INT32, ['N', ...p.shape]))];
+  return encodeDeconvGraph(g, 'deconvnet-from-switches', inputs, [valueInfo('projection', ONNX_DTYPE.FLOAT, ['N', ...inputShape])]);
 }
