@@ -157,7 +157,10 @@ describe.skipIf(!hasOrt)('batched deconvnet on ONNX Runtime', () => {
           order.map((i) => seeds[i]),
         );
         expect(maxRelError(split, ref), `${path.basename(file)} ${layer}`).toBeLessThan(1e-6);
-        expect(ref.some((v) => v !== 0), `${path.basename(file)} ${layer}: a signal reached the pixels`).toBe(true);
+        expect(
+          ref.some((v) => v !== 0),
+          `${path.basename(file)} ${layer}: a signal reached the pixels`,
+        ).toBe(true);
         await halves!.release();
         await whole!.release();
       }
