@@ -7,7 +7,7 @@
 import type { Dataset } from '../data/dataset';
 import type { LoadedModel } from '../model/loaded-model';
 import { batchMaxima } from '../runtime/batch-forward';
-import { batchDeconvnet } from '../runtime/batch-projection';
+import { batchDeconvnet, switchedDeconvnet } from '../runtime/batch-projection';
 import { projectUnitBatch } from './projection';
 
 /**
@@ -55,19 +55,29 @@ async function timed(run: () => unknown): Promise<number> {
   return performance.now() - start;
 }
 
-/** Milliseconds for one unit's k projections of `layer`, on the engine the atlas will use for it. */
-async function timeUnit(loaded: LoadedModel, layer: string, k: number, inputs: Float32Array): Promise<number> {
+/**
+ * Milliseconds for one unit's k projections of `layer` on the engine the atlas will use for it, and for one image's
+ * switches where that engine computes them apart (once per image for the whole atlas).
+ */
+async function timeUnit(loaded: LoadedModel, layer: string, k: number, inputs: Float32Array): Promise<{ unit: number; switchesPerImage: number }> {
   const info = loaded.summary.layers.find((l) => l.name === layer)!;
   const center = [Math.floor(info.outputShape[0] / 2), Math.floor(info.outputShape[1] / 2)];
-  const { deconvnet } = await batchDeconvnet(loaded, layer);
-  if (deconvnet) {
-    const seeds = Array.from({ length: k }, () => ({ unit: 0, position: center, value: 1 }));
-    // Made again when the layer is drawn: not held through the others.
-    return timed(() => deconvnet.project(inputs, seeds)).finally(() => deconvnet.release());
+  const seeds = Array.from({ length: k }, () => ({ unit: 0, position: center, value: 1 }));
+  const { deconvnet: halves } = await switchedDeconvnet(loaded, layer);
+  if (halves) {
+    try {
+      let switches: Int32Array[][] = [];
+      const switchesMs = await timed(async () => (switches = await halves.switchesOf(inputs, k)));
+      return { unit: await timed(() => halves.project(switches, seeds)), switchesPerImage: switchesMs / k };
+    } finally {
+      await halves.release(); // made again when the layer is drawn: not held through the others
+    }
   }
+  const { deconvnet } = await batchDeconvnet(loaded, layer);
+  if (deconvnet) return { unit: await timed(() => deconvnet.project(inputs, seeds)).finally(() => deconvnet.release()), switchesPerImage: 0 };
   const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
   const images = Array.from({ length: k }, (_, i) => inputs.subarray(i * size, (i + 1) * size));
-  return timed(() =>
+  const unit = await timed(() =>
     projectUnitBatch(
       loaded,
       images,
@@ -77,6 +87,7 @@ async function timeUnit(loaded: LoadedModel, layer: string, k: number, inputs: F
       images.map(() => center),
     ),
   );
+  return { unit, switchesPerImage: 0 };
 }
 
 /**
@@ -95,11 +106,15 @@ export async function planAtlas(loaded: LoadedModel, dataset: Dataset, layers: s
   if (byCost.length > 0) {
     const [cheap, dear] = [byCost[0], byCost[byCost.length - 1]];
     const [c0, c1] = [projectionCost(loaded, cheap), projectionCost(loaded, dear)];
-    const t1 = await timeUnit(loaded, dear, k, inputs);
-    const t0 = cheap === dear ? t1 : await timeUnit(loaded, cheap, k, inputs);
+    const dearest = await timeUnit(loaded, dear, k, inputs);
+    const t1 = dearest.unit;
+    const t0 = cheap === dear ? t1 : (await timeUnit(loaded, cheap, k, inputs)).unit;
     const slope = c1 > c0 ? Math.max(0, (t1 - t0) / (c1 - c0)) : 0;
-    // Sheets: a few milliseconds per unit besides the projections.
-    unitMs = (layer: string) => (spatialUnits.has(layer) ? Math.max(0, t0 + slope * (projectionCost(loaded, layer) - c0)) + 3 : 0);
+    // Every image's switches once (the dearest layer has the most pools below it), spread over the units; sheets:
+    // a few milliseconds per unit besides the projections.
+    const units = [...spatialUnits.values()].reduce((a, b) => a + b, 0);
+    const switchesPerUnit = (dearest.switchesPerImage * Math.min(dataset.entries.length, units * k)) / Math.max(1, units);
+    unitMs = (layer: string) => (spatialUnits.has(layer) ? Math.max(0, t0 + slope * (projectionCost(loaded, layer) - c0)) + switchesPerUnit + 3 : 0);
   }
   const drawMs = [...spatialUnits].reduce((s, [layer, units]) => s + units * unitMs(layer), 0);
   return { scanMsPerImage, unitMs, scanMs: scanMsPerImage * dataset.entries.length, drawMs };
