@@ -156,6 +156,13 @@ function pairsOf(units: UnitToDraw[]) {
   );
 }
 
+/** Inputs one after another, as a batch. */
+function stacked(inputs: Float32Array[], size: number): Float32Array {
+  const batch = new Float32Array(inputs.length * size);
+  inputs.forEach((x, i) => batch.set(x, i * size));
+  return batch;
+}
+
 /** The flat list of projections cut back into one list per unit. */
 function perUnit(units: UnitToDraw[], out: Float32Array, size: number): Float32Array[][] {
   let at = 0;
@@ -179,9 +186,7 @@ function switchedProjector(loaded: LoadedModel, d: SwitchedDeconvnet, cache: Swi
         else missing.set(p.image, p.input);
       }
       if (missing.size > 0) {
-        const batch = new Float32Array(missing.size * size);
-        [...missing.values()].forEach((x, i) => batch.set(x, i * size));
-        const computed = await d.switchesOf(batch, missing.size);
+        const computed = await d.switchesOf(stacked([...missing.values()], size), missing.size);
         [...missing.keys()].forEach((image, i) => {
           found.set(image, computed[i]);
           d.pools.forEach((pool, j) => cache.set(pool.name, image, computed[i][j]));
@@ -206,10 +211,11 @@ function batchedProjector(loaded: LoadedModel, d: BatchDeconvnet, perRun: number
     async project(units) {
       const pairs = pairsOf(units);
       if (pairs.length === 0) return units.map(() => []);
-      const batch = new Float32Array(pairs.length * size);
-      pairs.forEach((p, i) => batch.set(p.input, i * size));
       const out = await d.project(
-        batch,
+        stacked(
+          pairs.map((p) => p.input),
+          size,
+        ),
         pairs.map((p) => p.seed),
       );
       return perUnit(units, out, size);
