@@ -169,59 +169,64 @@ function perUnit(units: UnitToDraw[], out: Float32Array, size: number): Float32A
   return units.map((u) => u.winners.map(() => out.slice(at * size, ++at * size)));
 }
 
-/** The two-half deconvnet: each image's switches computed once for the whole atlas (`cache`), then the way down. */
-function switchedProjector(loaded: LoadedModel, d: SwitchedDeconvnet, cache: SwitchCache, perRun: number): LayerProjector {
+/**
+ * A projector on ONNX Runtime: `run` projects the winners' seeds in order (with their images), and the answer is
+ * cut back into one list per unit.
+ */
+function onnxProjector(
+  loaded: LoadedModel,
+  perRun: number,
+  run: (pairs: ReturnType<typeof pairsOf>, size: number) => Promise<Float32Array>,
+  release: () => Promise<void>,
+): LayerProjector {
   const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
   return {
     engine: 'onnxruntime',
     perRun,
     async project(units) {
       const pairs = pairsOf(units);
-      if (pairs.length === 0) return units.map(() => []);
-      const found = new Map<number, Int32Array[]>();
-      const missing = new Map<number, Float32Array>();
-      for (const p of pairs) {
-        const cached = d.pools.map((pool) => cache.get(pool.name, p.image));
-        if (cached.every((c) => c)) found.set(p.image, cached as Int32Array[]);
-        else missing.set(p.image, p.input);
-      }
-      if (missing.size > 0) {
-        const computed = await d.switchesOf(stacked([...missing.values()], size), missing.size);
-        [...missing.keys()].forEach((image, i) => {
-          found.set(image, computed[i]);
-          d.pools.forEach((pool, j) => cache.set(pool.name, image, computed[i][j]));
-        });
-      }
-      const out = await d.project(
-        pairs.map((p) => found.get(p.image)!),
-        pairs.map((p) => p.seed),
-      );
-      return perUnit(units, out, size);
+      return pairs.length === 0 ? units.map(() => []) : perUnit(units, await run(pairs, size), size);
     },
-    release: () => d.release(),
+    release,
   };
+}
+
+/** The two-half deconvnet: each image's switches computed once for the whole atlas (`cache`), then the way down. */
+function switchedProjector(loaded: LoadedModel, d: SwitchedDeconvnet, cache: SwitchCache, perRun: number): LayerProjector {
+  const run = async (pairs: ReturnType<typeof pairsOf>, size: number) => {
+    const found = new Map<number, Int32Array[]>();
+    const missing = new Map<number, Float32Array>();
+    for (const p of pairs) {
+      const cached = d.pools.map((pool) => cache.get(pool.name, p.image));
+      if (cached.every((c) => c)) found.set(p.image, cached as Int32Array[]);
+      else missing.set(p.image, p.input);
+    }
+    if (missing.size > 0) {
+      const computed = await d.switchesOf(stacked([...missing.values()], size), missing.size);
+      [...missing.keys()].forEach((image, i) => {
+        found.set(image, computed[i]);
+        d.pools.forEach((pool, j) => cache.set(pool.name, image, computed[i][j]));
+      });
+    }
+    return d.project(
+      pairs.map((p) => found.get(p.image)!),
+      pairs.map((p) => p.seed),
+    );
+  };
+  return onnxProjector(loaded, perRun, run, () => d.release());
 }
 
 /** The whole deconvnet graph per run, images and seeds together. */
 function batchedProjector(loaded: LoadedModel, d: BatchDeconvnet, perRun: number): LayerProjector {
-  const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
-  return {
-    engine: 'onnxruntime',
-    perRun,
-    async project(units) {
-      const pairs = pairsOf(units);
-      if (pairs.length === 0) return units.map(() => []);
-      const out = await d.project(
-        stacked(
-          pairs.map((p) => p.input),
-          size,
-        ),
-        pairs.map((p) => p.seed),
-      );
-      return perUnit(units, out, size);
-    },
-    release: () => d.release(),
-  };
+  const run = (pairs: ReturnType<typeof pairsOf>, size: number) =>
+    d.project(
+      stacked(
+        pairs.map((p) => p.input),
+        size,
+      ),
+      pairs.map((p) => p.seed),
+    );
+  return onnxProjector(loaded, perRun, run, () => d.release());
 }
 
 /** The per-unit tfjs path, one unit per pass: where ONNX Runtime or the graph cannot be used. */

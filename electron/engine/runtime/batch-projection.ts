@@ -39,6 +39,26 @@ function seedIndex(seed: ProjectionSeed, layer: string, [h, w, c]: number[]): bi
   return BigInt(seed.unit * h * w + y * w + x);
 }
 
+type Ort = NonNullable<ReturnType<typeof onnxRuntime>['module']>;
+
+/** The seeds as the deconvnet graphs take them: `seed_at` (checked flat NCHW indices) and `seed_value`. */
+function seedFeeds(ort: Ort, seeds: ProjectionSeed[], loaded: LoadedModel, layer: string): Record<string, OrtTensor> {
+  const out = loaded.summary.layers.find((l) => l.name === layer)!.outputShape;
+  const shape = out.length === 3 ? out : [1, 1, out[0]];
+  return {
+    seed_at: new ort.Tensor(
+      'int64',
+      BigInt64Array.from(seeds, (s) => seedIndex(s, layer, shape)),
+      [seeds.length, 1],
+    ),
+    seed_value: new ort.Tensor(
+      'float32',
+      Float32Array.from(seeds, (s) => s.value),
+      [seeds.length, 1],
+    ),
+  };
+}
+
 /**
  * ONNX Runtime's deconvnet of `layer`, or the reason it cannot be used. Each `user` (a batch job, the interactive
  * view) has its own session, so one releasing it never pulls it from under the other.
@@ -54,8 +74,6 @@ export async function batchDeconvnet(loaded: LoadedModel, layer: string, user = 
     return { reason: error instanceof Error ? error.message : String(error) };
   }
   const { session, provider } = opened;
-  const info = loaded.summary.layers.find((l) => l.name === layer)!;
-  const shape = info.outputShape.length === 3 ? info.outputShape : [1, 1, info.outputShape[0]];
   const size = loaded.summary.inputShape.reduce((a, b) => a * b, 1);
   return {
     deconvnet: {
@@ -63,12 +81,9 @@ export async function batchDeconvnet(loaded: LoadedModel, layer: string, user = 
       async project(inputs, seeds) {
         const n = seeds.length;
         if (inputs.length < n * size) throw new InspectorError('BAD_ARGUMENT', `${n} seeds need ${n} inputs`);
-        const at = BigInt64Array.from(seeds, (s) => seedIndex(s, layer, shape));
-        const value = Float32Array.from(seeds, (s) => s.value);
         const results = await session.run({
           [session.inputNames[0]]: new ort.Tensor('float32', inputs.subarray(0, n * size), [n, ...loaded.summary.inputShape]),
-          seed_at: new ort.Tensor('int64', at, [n, 1]),
-          seed_value: new ort.Tensor('float32', value, [n, 1]),
+          ...seedFeeds(ort, seeds, loaded, layer),
         });
         return results.projection.data;
       },
@@ -108,8 +123,6 @@ export async function switchedDeconvnet(loaded: LoadedModel, layer: string): Pro
     return { reason: error instanceof Error ? error.message : String(error) };
   }
   const [first, second] = halves.map((h) => h.session);
-  const info = loaded.summary.layers.find((l) => l.name === layer)!;
-  const shape = info.outputShape.length === 3 ? info.outputShape : [1, 1, info.outputShape[0]];
   const pools = poolsBelow(loaded.model, layer).map((p) => ({ name: p.name, dims: p.shape, size: p.shape.reduce((a, b) => a * b, 1) }));
   const inputShape = loaded.summary.inputShape;
   const size = inputShape.reduce((a, b) => a * b, 1);
@@ -125,18 +138,7 @@ export async function switchedDeconvnet(loaded: LoadedModel, layer: string): Pro
       },
       async project(switches, seeds) {
         const n = seeds.length;
-        const feeds: Record<string, OrtTensor> = {
-          seed_at: new ort.Tensor(
-            'int64',
-            BigInt64Array.from(seeds, (s) => seedIndex(s, layer, shape)),
-            [n, 1],
-          ),
-          seed_value: new ort.Tensor(
-            'float32',
-            Float32Array.from(seeds, (s) => s.value),
-            [n, 1],
-          ),
-        };
+        const feeds = seedFeeds(ort, seeds, loaded, layer);
         pools.forEach((p, j) => {
           const joined = new Int32Array(n * p.size);
           switches.forEach((perPool, i) => joined.set(perPool[j], i * p.size));
