@@ -54,7 +54,16 @@ function data(n: number) {
 async function train(parallel: boolean, options: Partial<TrainOptions>, prepare?: (m: tfl.LayersModel) => void) {
   const m = net();
   prepare?.(m);
-  const result = await trainClassifier(m, data(160), { epochs: 2, batchSize: 10, learningRate: 0.05, momentum: 0.9, seed: 4, parallel, ...options });
+  const result = await trainClassifier(m, data(160), {
+    epochs: 2,
+    batchSize: 10,
+    learningRate: 0.05,
+    momentum: 0.9,
+    seed: 4,
+    parallel,
+    engine: 'tfjs',
+    ...options,
+  });
   const weights = m.getWeights().map((w) => w.dataSync() as Float32Array);
   m.dispose();
   return { result, weights };

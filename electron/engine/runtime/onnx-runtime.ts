@@ -63,17 +63,17 @@ export function resetOnnxRuntimeForTests(): void {
   cached = undefined;
 }
 
-export async function createOrtSession(ort: OrtModule, model: Uint8Array): Promise<{ session: OrtSession; provider: string }> {
+export async function createOrtSession(ort: OrtModule, model: Uint8Array): Promise<{ session: OrtSession; provider: string; threads: number }> {
   const threads = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
   // No spinning between runs: the engine keeps several sessions (batch forward, deconvnet), and a session's idle
   // threads spinning on the cores would slow the next session's run by half.
   const base = { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all', extra: { session: { intra_op: { allow_spinning: '0' } } } };
   if (process.env.CNN_INSPECTOR_ORT_CUDA === '1') {
     try {
-      return { session: await ort.InferenceSession.create(model, { ...base, executionProviders: ['cuda', 'cpu'] }), provider: 'cuda' };
+      return { session: await ort.InferenceSession.create(model, { ...base, executionProviders: ['cuda', 'cpu'] }), provider: 'cuda', threads };
     } catch {
       // no CUDA build or no GPU: the CPU provider below
     }
   }
-  return { session: await ort.InferenceSession.create(model, { ...base, executionProviders: ['cpu'] }), provider: `cpu, ${threads} threads` };
+  return { session: await ort.InferenceSession.create(model, { ...base, executionProviders: ['cpu'] }), provider: `cpu, ${threads} threads`, threads };
 }

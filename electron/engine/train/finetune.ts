@@ -261,7 +261,7 @@ async function trainSvmHead(train: LabelledArray, classifier: tfl.layers.Layer, 
   const tensors = [tf.tensor2d(kernel, [dims, classes]), tf.tensor1d(bias)];
   classifier.setWeights(tensors);
   tensors.forEach((t) => t.dispose());
-  return { history: [], imagesPerSecond: n / Math.max(1e-3, (Date.now() - start) / 1000), threads: 1 };
+  return { history: [], imagesPerSecond: n / Math.max(1e-3, (Date.now() - start) / 1000), threads: 1, engine: 'tfjs' };
 }
 
 /**

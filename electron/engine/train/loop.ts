@@ -11,6 +11,7 @@ import { augmentBatch, type AugmentOptions } from '../features/augment';
 import { mulberry32, shuffledIndices } from '../base/random';
 import { gatherRows } from '../features/rows';
 import { startGradientHelpers, summedLoss, type GradientHelpers } from './parallel-gradients';
+import { startOnnxGradients, type OnnxGradients } from './onnx-gradients';
 
 export interface LabelledArray {
   /** [N,H,W,C] preprocessed inputs, float32, row-major (empty when `read` serves the rows from disk). */
@@ -63,6 +64,11 @@ export interface TrainOptions {
   shouldPause?: () => boolean;
   /** Train on every core (helper threads; the default for runs of 16 batches or more); false: this thread only. */
   parallel?: boolean;
+  /**
+   * 'auto' (the default): runs of 16 batches or more compute their gradients on ONNX Runtime where it is installed
+   * and the model's layers have gradient rules there (train/onnx-gradients.ts), else on tfjs; 'tfjs': always tfjs.
+   */
+  engine?: 'auto' | 'tfjs';
 }
 
 /**
@@ -103,8 +109,10 @@ export interface TrainProgress {
 export interface TrainResult {
   history: Array<{ epoch: number; loss: number; validationAccuracy?: number; learningRate: number }>;
   imagesPerSecond: number;
-  /** Threads the steps ran on (1: this one; more: data-parallel helpers). */
+  /** Threads the steps ran on (1: this one; more: data-parallel helpers or ONNX Runtime's). */
   threads: number;
+  /** What computed the gradients: ONNX Runtime's gradient graph, or tfjs's autodiff. */
+  engine: 'onnxruntime' | 'tfjs';
   /** With early stopping: the epoch whose weights the model has, and whether training ended before `epochs`. */
   bestEpoch?: number;
   stoppedEarly?: boolean;
@@ -155,6 +163,7 @@ function checkShapes(what: string, saved: StateTensor[], expected: number[][]): 
 /** Seeded generators per epoch and per batch, so a run resumed mid-epoch draws exactly what it would have. */
 const epochRandom = (seed: number, epoch: number) => mulberry32((seed * 1_000_003 + epoch * 7_919) >>> 0);
 const batchRandom = (seed: number, epoch: number, batch: number) => mulberry32((seed * 1_000_003 + epoch * 7_919 + (batch + 1) * 104_729) >>> 0);
+const dropoutRandom = (seed: number, epoch: number, batch: number) => mulberry32((seed * 1_000_033 + epoch * 7_927 + (batch + 1) * 104_723) >>> 0);
 
 /** The inputs of the given rows of `data`, one after another (from memory, or read from disk). */
 export function inputRows(data: LabelledArray, rows: ArrayLike<number>): Float32Array {
@@ -332,22 +341,49 @@ async function parallelStep(ctx: StepContext, data: StepData, helpers: GradientH
     throw error;
   }
   const lossSum = (await local.value.data())[0] + others.reduce((s, o) => s + o.lossSum, 0);
-  // The decay term of the loss at the weights the gradients were taken at, as the one-thread step reports it.
+  const loss = applySummed(ctx, n, lossSum, (v, i) => others.reduce<tf.Tensor>((sum, o) => tf.add(sum, tf.tensor(o.grads[i], v.shape)), local.grads[v.name]));
+  local.value.dispose();
+  Object.values(local.grads).forEach((g) => g.dispose());
+  return loss;
+}
+
+/**
+ * A step from the batch's summed gradients (`summed(v, i)`, inside a tidy): divided by the batch size, weight decay
+ * added once, applied by the optimizers; returns the mean loss with the decay term at the weights the gradients
+ * were taken at, as the one-thread step reports it.
+ */
+function applySummed(ctx: StepContext, n: number, lossSum: number, summed: (v: tf.Variable, i: number) => tf.Tensor): number {
   const decay =
     ctx.weightDecay && ctx.regularised.length ? tf.tidy(() => ctx.regularised.map((v) => tf.sum(tf.square(v)).dataSync()[0]).reduce((a, b) => a + b)) : 0;
   tf.tidy(() => {
     const grads: tf.NamedTensorMap = {};
     ctx.trainable.forEach((v, i) => {
-      let g = others.reduce<tf.Tensor>((sum, o) => tf.add(sum, tf.tensor(o.grads[i], v.shape)), local.grads[v.name]);
-      g = tf.div(g, n);
+      let g = tf.div(summed(v, i), n);
       if (ctx.weightDecay && ctx.regularised.includes(v)) g = tf.add(g, tf.mul(v, ctx.weightDecay));
       grads[v.name] = g;
     });
     applyGroups(ctx, grads);
   });
-  local.value.dispose();
-  Object.values(local.grads).forEach((g) => g.dispose());
   return lossSum / n + (ctx.weightDecay / 2) * decay;
+}
+
+/**
+ * One step with the gradients from ONNX Runtime (dropout masks drawn from `random`): the mean and the weight decay
+ * taken on the arrays it returns, as applySummed does with tensors (fewer small tfjs ops per step).
+ */
+async function onnxStep(ctx: StepContext, data: StepData, onnx: OnnxGradients, random: () => number): Promise<number> {
+  const weights = ctx.trainable.map((v) => v.dataSync() as Float32Array);
+  const { grads, lossSum } = await onnx.gradients(weights, data.x, data.shape, data.y, random);
+  const n = data.shape[0];
+  let squares = 0;
+  ctx.trainable.forEach((v, i) => {
+    const [g, w] = [grads[i], weights[i]];
+    const decay = ctx.weightDecay && ctx.regularised.includes(v) ? ctx.weightDecay : 0;
+    for (let j = 0; j < g.length; j++) g[j] = g[j] / n + decay * w[j];
+    if (decay) for (let j = 0; j < w.length; j++) squares += w[j] * w[j];
+  });
+  tf.tidy(() => applyGroups(ctx, Object.fromEntries(ctx.trainable.map((v, i) => [v.name, tf.tensor(grads[i], v.shape)]))));
+  return lossSum / n + (ctx.weightDecay / 2) * squares;
 }
 
 export async function trainClassifier(model: tfl.LayersModel, data: LabelledArray, options: TrainOptions): Promise<TrainResult> {
@@ -392,9 +428,14 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   const ctx: StepContext = { lossModel, fromLogits, numClasses, trainable, regularised, groups, weightDecay: options.weightDecay ?? 0 };
   // Every core for runs long enough to repay starting the helpers (a second or two).
   const steps = batchesPerEpoch * (options.epochs - (resume?.epochsDone ?? 0));
-  let helpers =
-    options.parallel !== false && steps >= 16 && options.batchSize >= 8 ? await startGradientHelpers(model, numClasses).catch(() => undefined) : undefined;
-  const threadsUsed = (helpers?.count ?? 0) + 1;
+  const long = steps >= 16 && options.batchSize >= 8;
+  let onnx =
+    long && options.parallel !== false && options.engine !== 'tfjs' && fromLogits
+      ? await startOnnxGradients(lossModel, trainable).catch(() => undefined)
+      : undefined;
+  let helpers = !onnx && long && options.parallel !== false ? await startGradientHelpers(model, numClasses).catch(() => undefined) : undefined;
+  const threadsUsed = onnx ? onnx.threads : (helpers?.count ?? 0) + 1;
+  const engine = onnx ? 'onnxruntime' : 'tfjs';
   try {
     for (let epoch = (resume?.epochsDone ?? 0) + 1; epoch <= options.epochs; epoch++) {
       const decaySteps = options.lrDecay ? Math.floor((epoch - 1) / options.lrDecay.everyEpochs) : 0;
@@ -422,7 +463,14 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
         const xData = options.augment ? augmentBatch(batch.x, shape, options.augment, batchRandom(options.seed, epoch, b)) : batch.x;
         const step = { x: xData, y: batch.y, shape };
         let loss: number | undefined;
-        if (helpers && shape[0] > helpers.count) {
+        if (onnx) {
+          // A failing session (out of memory) leaves the rest of the run to tfjs on this thread.
+          loss = await onnxStep(ctx, step, onnx, dropoutRandom(options.seed, epoch, b)).catch(async () => {
+            await onnx?.close();
+            onnx = undefined;
+            return undefined;
+          });
+        } else if (helpers && shape[0] > helpers.count) {
           // A helper that fails (out of memory, a layer it cannot rebuild) leaves the rest of the run to this thread.
           loss = await parallelStep(ctx, step, helpers).catch(async () => {
             await helpers?.close();
@@ -477,6 +525,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
     if (best && best.epoch !== history.length) trainable.forEach((v, i) => v.assign(best!.weights[i]));
   } finally {
     await helpers?.close();
+    await onnx?.close();
     best?.weights.forEach((t) => t.dispose());
     for (const { optimizer } of groups) {
       optimizer.dispose();
@@ -488,6 +537,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
     history,
     imagesPerSecond: (imagesSeen - imagesAtStart) / Math.max(1e-3, (Date.now() - startTime) / 1000),
     threads: threadsUsed,
+    engine,
     ...(best ? { bestEpoch: best.epoch, stoppedEarly, ...(stopReason ? { stopReason } : {}) } : {}),
   };
 }

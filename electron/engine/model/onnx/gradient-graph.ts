@@ -1,0 +1,506 @@
+/**
+ * A training step's gradients as one ONNX graph, so ONNX Runtime's native kernels (every core) compute what
+ * tfjs-wasm's autodiff does: the forward pass in training mode, softmax cross-entropy summed over the batch, and
+ * the backward pass written out by hand, layer by layer — the gradient of every trainable weight.
+ *
+ * The graph takes the weights that learn as inputs (they change every step; frozen ones are constants), in the
+ * engine's own layouts (HWIO kernels), and gives their gradients in the same layouts, so the training loop's
+ * optimizers use them as they use tfjs's. Rules per layer family, in a table like the exporter's:
+ *  - convolution: dW as a convolution of the inputs by the output gradient (batch and channels swapped, dilated
+ *    by the stride), dx as a convolution with the kernel flipped (stride 1) or a transposed convolution;
+ *  - dense: two matrix products; max pooling: a scatter-add through MaxPool's indices;
+ *  - TF's LRN written out (its window sums as a 1×1 convolution with a band matrix), forward and backward;
+ *  - dropout: a mask fed per step (`mask:<layer>`: 0 or 1/(1 − rate), drawn by the caller from a seeded generator);
+ *  - ReLU (fused or its own layer), flatten in TF's (h, w, c) order, global average pooling, residual adds.
+ * Batch normalisation in training mode and anything else is refused with MODEL_UNSUPPORTED_OP, and the loop keeps
+ * to tfjs. Tests compare every gradient with tfjs's autodiff (tests/engine/onnx-gradients.test.ts).
+ *
+ * Inputs: `input` [N, H, W, C] (NHWC), `labels` [N, K] one-hot, `w:<i>` per learning weight, `mask:<layer>` per
+ * dropout layer (NCHW for maps). Outputs: `loss_sum` (the batch's summed loss), `grad:<i>` per learning weight.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { InspectorError } from '../../../../shared/errors';
+import { encodeOnnxModel, ONNX_DTYPE } from './proto';
+import { GraphWriter, inboundLayers, intAttr, intsAttr, pair, samePads, shapeOf, stringAttr } from './export';
+
+export interface GradientGraph {
+  bytes: Uint8Array;
+  /** The learning weights in the order of `trainable`: graph input `w:<i>` and output `grad:<i>`. */
+  weights: Array<{ variable: string; shape: number[] }>;
+  /** Dropout masks to feed each step: input name, shape without the batch (NCHW for maps), the rate. */
+  masks: Array<{ input: string; shape: number[]; rate: number }>;
+  numClasses: number;
+}
+
+const GRADIENT_OPSET = 17;
+
+function refuse(layer: tfl.layers.Layer, what: string): never {
+  throw new InspectorError('MODEL_UNSUPPORTED_OP', `Training on ONNX Runtime cannot differentiate "${layer.name}" (${layer.getClassName()}): ${what}`);
+}
+
+/** One layer being written: its inputs (NCHW), shapes (engine layout, no batch), and the graph's helpers. */
+interface LayerStep {
+  g: GraphWriter;
+  layer: tfl.layers.Layer;
+  config: Record<string, unknown>;
+  name: string;
+  inputs: string[];
+  inShapes: number[][];
+  outShape: number[];
+  /** The layer's i-th weight: a graph input when it learns (its gradient then goes to `addGradient`), else a constant. */
+  weight(i: number): { tensor: string; learns: boolean };
+  addGradient(weightIndex: number, gradient: string): void;
+  /** Whether the gradient at input j is needed (something below it learns). */
+  needsInputGradient(j: number): boolean;
+  /** A dropout mask input for this layer, of the given shape (without the batch). */
+  maskInput(shape: number[], rate: number): string;
+}
+
+/** What a layer's forward rule returns: its output, and the way back from its output's gradient. */
+interface Written {
+  out: string;
+  /** Gradients at each input (undefined where not needed). */
+  back(dy: string): Array<string | undefined>;
+}
+
+const i64 = (g: GraphWriter, name: string, values: number[]) => g.constant(name, [values.length], values, ONNX_DTYPE.INT64);
+const sumOver = (g: GraphWriter, t: string, axes: number[], name: string) =>
+  g.node('ReduceSum', [t, i64(g, `${name}.axes`, axes)], name, [intAttr('keepdims', 0)]);
+
+/** A fused activation after `z`: ReLU or none; returns the output and how a gradient passes back through it. */
+function fusedActivation(s: LayerStep, z: string): { out: string; back(dy: string): string } {
+  const act = s.config.activation ?? 'linear';
+  if (act === 'linear') return { out: z, back: (dy) => dy };
+  if (act !== 'relu') return refuse(s.layer, `the activation "${String(act)}"`);
+  const out = s.g.node('Relu', [z], `${s.name}_relu`);
+  return { out, back: (dy) => reluBack(s.g, out, dy, s.name) };
+}
+
+/** ReLU's derivative is 1 where its output is positive (a compare and a cast: ONNX Runtime's Sign is slower). */
+function reluBack(g: GraphWriter, out: string, dy: string, name: string): string {
+  const positive = g.node('Greater', [out, g.constant(`${name}.zero`, [], [0])], `${name}.positive`);
+  return g.node('Mul', [dy, g.node('Cast', [positive], `${name}.relu_mask`, [intAttr('to', ONNX_DTYPE.FLOAT)])], `${name}.relu_back`);
+}
+
+function windowPads(s: LayerStep, k: number[], st: number[]): number[] {
+  if (s.config.padding !== 'same') return [0, 0, 0, 0];
+  const [h, w] = s.inShapes[0];
+  const ph = samePads(h, k[0], st[0]);
+  const pw = samePads(w, k[1], st[1]);
+  return [ph[0], pw[0], ph[1], pw[1]];
+}
+
+/** Conv2D (no groups, no dilation): the forward product and the kernel's gradient share one im2col. */
+function conv(s: LayerStep): Written {
+  const { g, config, name } = s;
+  const k = pair(config.kernelSize, 1);
+  const st = pair(config.strides, 1);
+  const d = pair(config.dilationRate, 1);
+  if (d[0] !== 1 || d[1] !== 1) return refuse(s.layer, 'dilated convolutions');
+  const pads = windowPads(s, k, st);
+  const kernel = s.weight(0);
+  const bias = config.useBias === false ? undefined : s.weight(1);
+  const [h, w, c] = s.inShapes[0];
+  const [oh, ow, o] = s.outShape;
+  const x = s.inputs[0];
+  // HWIO read as [kh·kw·C, O]: the row order of the columns below (tap-major, then channel).
+  const kernel2d = g.node('Reshape', [kernel.tensor, i64(g, `${name}.kernel_2d_shape`, [k[0] * k[1] * c, o])], `${name}.kernel_2d`);
+  const cols = im2col(g, x, k, st, pads, [oh, ow], c, name);
+  const product = g.node(
+    'Gemm',
+    [kernel2d, cols, ...(bias ? [g.node('Reshape', [bias.tensor, i64(g, `${name}.bias_col`, [o, 1])], `${name}.bias_2d`)] : [])],
+    `${name}_gemm`,
+    [intAttr('transA', 1)],
+  );
+  const z = g.node('Reshape', [product, i64(g, `${name}.cnhw`, [o, -1, oh, ow])], `${name}_conv`);
+  const act = fusedActivation(s, z);
+  return {
+    out: act.out,
+    back(dy) {
+      const dz = act.back(dy);
+      if (bias?.learns) s.addGradient(1, sumOver(g, dz, [1, 2, 3], `${name}.bias_grad`));
+      const dz2d = g.node('Reshape', [dz, i64(g, `${name}.dz_2d_shape`, [o, -1])], `${name}.dz_2d`);
+      if (kernel.learns) {
+        const dw = g.node('Gemm', [cols, dz2d], `${name}.kernel_grad_2d`, [intAttr('transB', 1)]);
+        s.addGradient(0, g.node('Reshape', [dw, i64(g, `${name}.hwio`, [k[0], k[1], c, o])], `${name}.kernel_grad`));
+      }
+      if (!s.needsInputGradient(0)) return [undefined];
+      return [
+        st[0] === 1 && st[1] === 1
+          ? stackedTransposeConv(g, dz, kernel.tensor, k, pads, [h, w], [c, o], name)
+          : stridedTransposeConv(g, dz, kernel.tensor, k, st, pads, [h, w], [oh, ow], name),
+      ];
+    },
+  };
+}
+
+/**
+ * The patches of a CNHW map as columns: [kh·kw·C, N·oh·ow], one strided slice per kernel tap stacked tap-major,
+ * so the convolution is one matrix product with all the batch in it (ONNX Runtime's Conv with a kernel given at
+ * run time loops over the images with small products, and its kernel gradient as a Conv is slower still).
+ */
+function im2col(g: GraphWriter, x: string, k: number[], st: number[], pads: number[], [oh, ow]: number[], c: number, name: string): string {
+  const padded = pads.some((p) => p > 0) ? g.node('Pad', [x, i64(g, `${name}.pads`, [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], `${name}.x_padded`) : x;
+  const axes = i64(g, `${name}.tap_axes`, [2, 3]);
+  const steps = i64(g, `${name}.tap_steps`, st);
+  const taps: string[] = [];
+  for (let i = 0; i < k[0]; i++)
+    for (let j = 0; j < k[1]; j++) {
+      const from = i64(g, `${name}.tap_from`, [i, j]);
+      const to = i64(g, `${name}.tap_to`, [i + (oh - 1) * st[0] + 1, j + (ow - 1) * st[1] + 1]);
+      taps.push(g.node('Slice', [padded, from, to, axes, steps], `${name}.tap`));
+    }
+  const stacked = taps.length === 1 ? taps[0] : g.node('Concat', taps, `${name}.taps`, [intAttr('axis', 0)]);
+  return g.node('Reshape', [stacked, i64(g, `${name}.cols_shape`, [k[0] * k[1] * c, -1])], `${name}.cols`);
+}
+
+/**
+ * The input gradient of a stride-1 convolution: a convolution of the output gradient by the kernel flipped (in/out
+ * swapped), on the batch stacked into one tall image (each sample padded, so none reads its neighbour) — one big
+ * product for ONNX Runtime instead of one small one per image. Rows that straddle two samples are cut away.
+ */
+function stackedTransposeConv(g: GraphWriter, dz: string, hwio: string, k: number[], pads: number[], [h, w]: number[], [c, o]: number[], name: string): string {
+  const io = g.node('Transpose', [hwio], `${name}.iohw`, [intsAttr('perm', [2, 3, 0, 1])]);
+  const flipped = g.node(
+    'Slice',
+    [
+      io,
+      i64(g, `${name}.flip_from`, [-1, -1]),
+      i64(g, `${name}.flip_to`, [-k[0] - 1, -k[1] - 1]),
+      i64(g, `${name}.flip_axes`, [2, 3]),
+      i64(g, `${name}.flip_steps`, [-1, -1]),
+    ],
+    `${name}.flipped`,
+  );
+  const [top, left, bottom, right] = [k[0] - 1 - pads[0], k[1] - 1 - pads[1], k[0] - 1 - pads[2], k[1] - 1 - pads[3]];
+  const tall = h + k[0] - 1;
+  // Rows padded per sample; the columns and the last sample's tail by the convolution itself.
+  const padded = top || bottom ? g.node('Pad', [dz, i64(g, `${name}.dz_pads`, [0, 0, top, 0, 0, 0, bottom, 0])], `${name}.dz_padded`) : dz;
+  const stacked = g.node('Reshape', [padded, i64(g, `${name}.stacked_shape`, [1, o, -1, w - left - right + k[1] - 1])], `${name}.dz_stacked`);
+  const conv = g.node('Conv', [stacked, flipped], `${name}.x_grad_stacked`, [intsAttr('pads', [0, left, k[0] - 1, right])]);
+  const perSample = g.node('Reshape', [conv, i64(g, `${name}.per_sample`, [c, -1, tall, w])], `${name}.x_grad_rows`);
+  return g.node('Slice', [perSample, i64(g, `${name}.row_from`, [0]), i64(g, `${name}.row_to`, [h]), i64(g, `${name}.row_axis`, [2])], `${name}.x_grad`);
+}
+
+/** The input gradient of a strided convolution: ONNX's transposed convolution, in NCHW. */
+function stridedTransposeConv(
+  g: GraphWriter,
+  dz: string,
+  hwio: string,
+  k: number[],
+  st: number[],
+  pads: number[],
+  [h, w]: number[],
+  [oh, ow]: number[],
+  name: string,
+): string {
+  const oihw = g.node('Transpose', [hwio], `${name}.oihw`, [intsAttr('perm', [3, 2, 0, 1])]);
+  const outputPadding = [h - (st[0] * (oh - 1) + k[0] - pads[0] - pads[2]), w - (st[1] * (ow - 1) + k[1] - pads[1] - pads[3])];
+  const nchw = g.node('Transpose', [dz], `${name}.dz_nchw`, [intsAttr('perm', [1, 0, 2, 3])]);
+  const dx = g.node('ConvTranspose', [nchw, oihw], `${name}.x_grad_nchw`, [
+    intsAttr('strides', st),
+    intsAttr('pads', pads),
+    intsAttr('output_padding', outputPadding),
+  ]);
+  return g.node('Transpose', [dx], `${name}.x_grad`, [intsAttr('perm', [1, 0, 2, 3])]);
+}
+
+/** Dense on a vector. */
+function dense(s: LayerStep): Written {
+  const { g, config, name } = s;
+  if (s.inShapes[0].length !== 1) return refuse(s.layer, 'a dense layer on a map');
+  const kernel = s.weight(0);
+  const bias = config.useBias === false ? undefined : s.weight(1);
+  const x = s.inputs[0];
+  const act = fusedActivation(s, g.node('Gemm', [x, kernel.tensor, ...(bias ? [bias.tensor] : [])], `${name}_gemm`));
+  return {
+    out: act.out,
+    back(dy) {
+      const dz = act.back(dy);
+      if (bias?.learns) s.addGradient(1, sumOver(g, dz, [0], `${name}.bias_grad`));
+      if (kernel.learns) s.addGradient(0, g.node('Gemm', [x, dz], `${name}.kernel_grad`, [intAttr('transA', 1)]));
+      return [s.needsInputGradient(0) ? g.node('Gemm', [dz, kernel.tensor], `${name}.x_grad`, [intAttr('transB', 1)]) : undefined];
+    },
+  };
+}
+
+/** MaxPooling2D: the gradient goes to each window's maximum (MaxPool's indices), added up where windows overlap. */
+function maxPool(s: LayerStep): Written {
+  const { g, config, name } = s;
+  const k = pair(config.poolSize, 2);
+  const st = pair(config.strides ?? config.poolSize, 2);
+  const [out, indices] = g.nodeOutputs(
+    'MaxPool',
+    [s.inputs[0]],
+    [name, `${name}.argmax`],
+    [intsAttr('kernel_shape', k), intsAttr('strides', st), intsAttr('pads', windowPads(s, k, st))],
+  );
+  return {
+    out,
+    back(dy) {
+      if (!s.needsInputGradient(0)) return [undefined];
+      const shape = g.node('Shape', [s.inputs[0]], `${name}.in_shape`);
+      const flat = i64(g, `${name}.flat`, [-1]);
+      const zeros = g.node('Reshape', [g.node('ConstantOfShape', [shape], `${name}.zeros`), flat], `${name}.zeros_flat`);
+      const scattered = g.node(
+        'ScatterElements',
+        [zeros, g.node('Reshape', [indices, flat], `${name}.argmax_flat`), g.node('Reshape', [dy, flat], `${name}.dy_flat`)],
+        `${name}.x_grad_flat`,
+        [intAttr('axis', 0), stringAttr('reduction', 'add')],
+      );
+      return [g.node('Reshape', [scattered, shape], `${name}.x_grad`)];
+    },
+  };
+}
+
+/** TF's LRN: y = x · (bias + alpha · Σ x² over the 2r + 1 nearest channels)^−beta, written out for its gradient. */
+function lrn(s: LayerStep): Written {
+  const { g, config, name } = s;
+  const c = s.inShapes[0][2];
+  const r = Number(config.depthRadius);
+  const [alpha, beta, bias] = [Number(config.alpha), Number(config.beta), Number(config.bias)];
+  // The window sums over channels: the band matrix times the CNHW map read as [C, N·h·w] (the band is symmetric,
+  // so the same product sums backwards).
+  const band = new Float32Array(c * c);
+  for (let i = 0; i < c; i++) for (let j = Math.max(0, i - r); j <= Math.min(c - 1, i + r); j++) band[i * c + j] = 1;
+  const bandName = g.constant(`${name}.band`, [c, c], band);
+  const x = s.inputs[0];
+  const shape = g.node('Shape', [x], `${name}.shape`);
+  const rows = i64(g, `${name}.rows`, [c, -1]);
+  const windowSum = (t: string, what: string) =>
+    g.node('Reshape', [g.node('MatMul', [bandName, g.node('Reshape', [t, rows], `${name}.${what}_rows`)], `${name}.${what}_band`), shape], `${name}.${what}`);
+  const sums = windowSum(g.node('Mul', [x, x], `${name}.sq`), 'sums');
+  const scale = g.node(
+    'Add',
+    [g.node('Mul', [sums, g.constant(`${name}.alpha`, [], [alpha])], `${name}.a_sums`), g.constant(`${name}.bias`, [], [bias])],
+    `${name}.scale`,
+  );
+  const factor = g.node('Pow', [scale, g.constant(`${name}.neg_beta`, [], [-beta])], `${name}.factor`);
+  const out = g.node('Mul', [x, factor], name);
+  return {
+    out,
+    back(dy) {
+      if (!s.needsInputGradient(0)) return [undefined];
+      // dx_j = dy_j · factor_j − 2·alpha·beta · x_j · Σ_{c near j} dy_c · y_c / scale_c
+      const t = g.node('Div', [g.node('Mul', [dy, out], `${name}.dy_y`), scale], `${name}.t`);
+      const spread = windowSum(t, 'spread');
+      const cross = g.node('Mul', [g.node('Mul', [x, spread], `${name}.x_spread`), g.constant(`${name}.two_ab`, [], [2 * alpha * beta])], `${name}.cross`);
+      return [g.node('Sub', [g.node('Mul', [dy, factor], `${name}.direct`), cross], `${name}.x_grad`)];
+    },
+  };
+}
+
+/** Dropout: times the step's mask (0, or 1 / (1 − rate) to keep the expected value). */
+function dropout(s: LayerStep): Written {
+  const rate = Number(s.config.rate ?? 0);
+  if (s.config.noiseShape) return refuse(s.layer, 'a dropout noise shape');
+  if (!(rate > 0)) return { out: s.inputs[0], back: (dy) => [dy] };
+  const shape = s.inShapes[0].length === 3 ? [s.inShapes[0][2], -1, s.inShapes[0][0], s.inShapes[0][1]] : [-1, ...s.inShapes[0]];
+  const mask = s.maskInput(shape, rate);
+  return {
+    out: s.g.node('Mul', [s.inputs[0], mask], s.name),
+    back: (dy) => [s.g.node('Mul', [dy, mask], `${s.name}.x_grad`)],
+  };
+}
+
+/** ReLU (without a ceiling) and Activation (ReLU or linear). */
+function relu(s: LayerStep): Written {
+  if (s.layer.getClassName() === 'ReLU') {
+    const max = s.config.maxValue;
+    if (max !== null && max !== undefined) return refuse(s.layer, 'a ReLU with a ceiling');
+    return reluOf(s, s.inputs[0]);
+  }
+  const act = fusedActivation(s, s.inputs[0]);
+  return { out: act.out, back: (dy) => [act.back(dy)] };
+}
+
+function reluOf(s: LayerStep, x: string): Written {
+  const out = s.g.node('Relu', [x], s.name);
+  return { out, back: (dy) => [reluBack(s.g, out, dy, s.name)] };
+}
+
+/** Flatten in TF's (h, w, c) order, and back to the CNHW map. */
+function flatten(s: LayerStep): Written {
+  const { g, name } = s;
+  const inShape = s.inShapes[0];
+  if (inShape.length === 1) return { out: s.inputs[0], back: (dy) => [dy] };
+  if (inShape.length !== 3) return refuse(s.layer, 'a flatten of a rank other than 3');
+  const [h, w, c] = inShape;
+  const nhwc = g.node('Transpose', [s.inputs[0]], `${name}_to_nhwc`, [intsAttr('perm', [1, 2, 3, 0])]);
+  return {
+    out: g.node('Flatten', [nhwc], name, [intAttr('axis', 1)]),
+    back(dy) {
+      const map = g.node('Reshape', [dy, i64(g, `${name}.nhwc`, [-1, h, w, c])], `${name}.dy_nhwc`);
+      return [g.node('Transpose', [map], `${name}.x_grad`, [intsAttr('perm', [3, 0, 1, 2])])];
+    },
+  };
+}
+
+/** GlobalAveragePooling2D: each cell gets 1 / (h·w) of its channel's gradient. */
+function globalAverage(s: LayerStep): Written {
+  const { g, name } = s;
+  const [h, w, c] = s.inShapes[0];
+  const means = g.node('ReduceMean', [s.inputs[0]], `${name}_pool`, [intsAttr('axes', [2, 3]), intAttr('keepdims', 0)]);
+  const out = g.node('Transpose', [means], name, [intsAttr('perm', [1, 0])]);
+  return {
+    out,
+    back(dy) {
+      const columns = g.node('Transpose', [dy], `${name}.dy_cn`, [intsAttr('perm', [1, 0])]);
+      const scaled = g.node(
+        'Mul',
+        [g.node('Reshape', [columns, i64(g, `${name}.cn11`, [c, -1, 1, 1])], `${name}.dy_map`), g.constant(`${name}.share`, [], [1 / (h * w)])],
+        `${name}.dy_share`,
+      );
+      return [g.node('Expand', [scaled, g.node('Shape', [s.inputs[0]], `${name}.x_shape`)], `${name}.x_grad`)];
+    },
+  };
+}
+
+/** Add: the gradient copied down every input. */
+function add(s: LayerStep): Written {
+  const out = s.inputs.length === 2 ? s.g.node('Add', s.inputs, s.name) : s.g.node('Sum', s.inputs, s.name);
+  return { out, back: (dy) => s.inputs.map(() => dy) };
+}
+
+/** Layer class → its forward rule (which also knows the way back). */
+const TRAINING_RULES: Record<string, (s: LayerStep) => Written> = {
+  Conv2D: conv,
+  Dense: dense,
+  MaxPooling2D: maxPool,
+  LRN: lrn,
+  Dropout: dropout,
+  ReLU: relu,
+  Activation: relu,
+  Flatten: flatten,
+  GlobalAveragePooling2D: globalAverage,
+  Add: add,
+};
+
+/**
+ * The gradient graph of `lossModel` (it outputs logits; see the file comment) for the weights in `trainable`
+ * (variables, in the order the gradients are wanted).
+ */
+export function exportGradientGraph(lossModel: tfl.LayersModel, trainable: tf.Variable[]): GradientGraph {
+  if (lossModel.inputs.length !== 1 || lossModel.outputs.length !== 1)
+    throw new InspectorError('MODEL_UNSUPPORTED_OP', 'Training on ONNX Runtime needs one input and one output');
+  const inputShape = shapeOf(lossModel.inputs[0]);
+  if (inputShape.length !== 3) throw new InspectorError('MODEL_UNSUPPORTED_OP', 'Training on ONNX Runtime needs an image input');
+  const outShape = shapeOf(lossModel.outputs[0]);
+  if (outShape.length !== 1) throw new InspectorError('MODEL_UNSUPPORTED_OP', 'Training on ONNX Runtime needs a vector of class scores');
+  const numClasses = outShape[0];
+  const g = new GraphWriter();
+  // The graph's own input and output names, kept from the layers' nodes.
+  for (const reserved of ['input', 'labels', 'loss_sum', ...trainable.flatMap((_, i) => [`w:${i}`, `grad:${i}`])]) g.fresh(reserved);
+  const index = new Map(trainable.map((v, i) => [v.name, i]));
+  const gradients = new Map<number, string>();
+  const masks: GradientGraph['masks'] = [];
+  const inputLayer = lossModel.inputs[0].sourceLayer as tfl.layers.Layer;
+  const tensorOf = new Map<string, string>([[inputLayer.name, g.node('Transpose', ['input'], 'input_to_cnhw', [intsAttr('perm', [3, 0, 1, 2])])]]);
+  const learnsBelow = new Map<string, boolean>([[inputLayer.name, false]]);
+  const written: Array<{ layer: tfl.layers.Layer; inbound: tfl.layers.Layer[]; back: Written['back'] }> = [];
+  for (const layer of lossModel.layers) {
+    if (layer === inputLayer || layer.getClassName() === 'InputLayer') continue;
+    const rule = TRAINING_RULES[layer.getClassName()];
+    if (!rule) refuse(layer, 'no gradient rule for it yet');
+    const inbound = inboundLayers(layer);
+    const inputs = inbound.map((l) => tensorOf.get(l.name) ?? refuse(layer, `its input "${l.name}" was not written`));
+    const variables = layer.weights.map((w) => w.read() as tf.Variable);
+    const step: LayerStep = {
+      g,
+      layer,
+      config: layer.getConfig() as Record<string, unknown>,
+      name: layer.name,
+      inputs,
+      inShapes: inbound.map((l) => shapeOf(l.output as tfl.SymbolicTensor)),
+      outShape: shapeOf(layer.output as tfl.SymbolicTensor),
+      weight(i) {
+        const v = variables[i];
+        if (!v) return refuse(layer, `its weight ${i} is missing`);
+        const at = index.get(v.name);
+        if (at !== undefined) return { tensor: `w:${at}`, learns: true };
+        return { tensor: g.constant(`${layer.name}.w${i}`, v.shape, v.dataSync() as Float32Array), learns: false };
+      },
+      addGradient(i, gradient) {
+        gradients.set(index.get(variables[i].name)!, gradient);
+      },
+      needsInputGradient: (j) => learnsBelow.get(inbound[j].name) === true,
+      maskInput(shape, rate) {
+        const input = `mask:${layer.name}`;
+        masks.push({ input, shape, rate });
+        return input;
+      },
+    };
+    const out = rule(step);
+    tensorOf.set(layer.name, out.out);
+    learnsBelow.set(layer.name, variables.some((v) => index.has(v.name)) || inbound.some((l) => learnsBelow.get(l.name)));
+    written.push({ layer, inbound, back: out.back });
+  }
+  const logits = tensorOf.get((lossModel.outputs[0].sourceLayer as tfl.layers.Layer).name)!;
+  writeLossAndBackward(g, logits, written, learnsBelow);
+  const missing = trainable.filter((_, i) => !gradients.has(i));
+  if (missing.length)
+    throw new InspectorError('MODEL_UNSUPPORTED_OP', `Training on ONNX Runtime found no gradient for ${missing.map((v) => v.name).join(', ')}`);
+  trainable.forEach((_, i) => g.node('Identity', [gradients.get(i)!], `grad:${i}`, [], `grad:${i}`));
+  return {
+    bytes: encodeGradientGraph(g, inputShape, numClasses, trainable, masks),
+    weights: trainable.map((v) => ({ variable: v.name, shape: v.shape.slice() })),
+    masks,
+    numClasses,
+  };
+}
+
+/** The summed softmax cross-entropy, its gradient (softmax − labels), and every layer's way back in reverse order. */
+function writeLossAndBackward(
+  g: GraphWriter,
+  logits: string,
+  written: Array<{ layer: tfl.layers.Layer; inbound: tfl.layers.Layer[]; back: Written['back'] }>,
+  learnsBelow: Map<string, boolean>,
+): void {
+  const logProbs = g.node('LogSoftmax', [logits], 'log_probs', [intAttr('axis', 1)]);
+  g.node('Neg', [g.node('ReduceSum', [g.node('Mul', ['labels', logProbs], 'picked')], 'loss_neg', [intAttr('keepdims', 0)])], 'loss_sum', [], 'loss_sum');
+  const last = written[written.length - 1].layer.name;
+  const incoming = new Map<string, string[]>([[last, [g.node('Sub', [g.node('Softmax', [logits], 'probs', [intAttr('axis', 1)]), 'labels'], 'logits_grad')]]]);
+  for (let i = written.length - 1; i >= 0; i--) {
+    const { layer, inbound, back } = written[i];
+    const parts = incoming.get(layer.name);
+    if (!parts || !learnsBelow.get(layer.name)) continue;
+    const dy = parts.length === 1 ? parts[0] : g.node('Sum', parts, `${layer.name}.grad_sum`);
+    back(dy).forEach((dx, j) => {
+      if (dx !== undefined) incoming.set(inbound[j].name, [...(incoming.get(inbound[j].name) ?? []), dx]);
+    });
+  }
+}
+
+function valueInfo(name: string, elemType: number, shape: Array<number | string>) {
+  return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } };
+}
+
+function encodeGradientGraph(g: GraphWriter, inputShape: number[], numClasses: number, trainable: tf.Variable[], masks: GradientGraph['masks']): Uint8Array {
+  const F = ONNX_DTYPE.FLOAT;
+  return encodeOnnxModel({
+    irVersion: 8,
+    producerName: 'CNN Inspector',
+    producerVersion: '0',
+    opsetImport: [{ domain: '', version: GRADIENT_OPSET }],
+    metadataProps: [],
+    graph: {
+      name: 'training-gradients',
+      node: g.nodes,
+      initializer: g.initializers,
+      input: [
+        valueInfo('input', F, ['N', ...inputShape]),
+        valueInfo('labels', F, ['N', numClasses]),
+        ...trainable.map((v, i) => valueInfo(`w:${i}`, F, v.shape)),
+        ...masks.map((m) =>
+          valueInfo(
+            m.input,
+            F,
+            m.shape.map((d) => (d === -1 ? 'N' : d)),
+          ),
+        ),
+      ],
+      output: [valueInfo('loss_sum', F, []), ...trainable.map((v, i) => valueInfo(`grad:${i}`, F, v.shape))],
+    },
+  });
+}

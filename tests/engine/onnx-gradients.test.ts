@@ -1,0 +1,176 @@
+/**
+ * Training on ONNX Runtime (model/onnx/gradient-graph.ts, train/onnx-gradients.ts): every gradient the graph gives
+ * equals tfjs's autodiff of the same loss on the same batch — the bundled architecture (5×5 and 3×3 convolutions,
+ * overlapping max pooling, LRN, dense layers, dropout with the same mask) and a residual network with strided
+ * convolutions, valid padding, a ReLU layer, global average pooling and a frozen layer; a run trained on it ends
+ * with the weights of the same run on tfjs; a layer with no rule (batch normalisation) leaves training on tfjs.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from '../../electron/engine/backend';
+import { buildZfFashion } from '../../electron/engine/model/architectures';
+import { exportGradientGraph } from '../../electron/engine/model/onnx/gradient-graph';
+import { onnxRuntime } from '../../electron/engine/runtime/onnx-runtime';
+import { logitsModel, trainClassifier } from '../../electron/engine/train/loop';
+import { lastTrainingFallback, startOnnxGradients } from '../../electron/engine/train/onnx-gradients';
+import { mulberry32 } from '../../electron/engine/base/random';
+import { maxRelError } from '../helpers/numeric';
+
+const hasOrt = onnxRuntime().module !== undefined;
+if (!hasOrt) console.log(`skipped: training on ONNX Runtime (${onnxRuntime().reason})`);
+
+function batch(n: number, shape: number[], classes: number, seed: number) {
+  const r = mulberry32(seed);
+  const size = shape.reduce((a, b) => a * b, 1);
+  return {
+    x: Float32Array.from({ length: n * size }, () => r()),
+    y: Int32Array.from({ length: n }, (_, i) => (i * 7 + seed) % classes),
+    shape: [n, ...shape] as [number, number, number, number],
+  };
+}
+
+/**
+ * tfjs's gradients of the summed softmax cross-entropy, layer by layer in inference mode except that each Dropout
+ * multiplies by the given mask (as the graph does); the reference the graph is compared with.
+ */
+function tfjsGradients(lossModel: tfl.LayersModel, trainable: tf.Variable[], data: ReturnType<typeof batch>, masks: Map<string, Float32Array>) {
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => {
+      const outputs = new Map<string, tf.Tensor>();
+      const input = lossModel.inputs[0].sourceLayer as tfl.layers.Layer;
+      outputs.set(input.name, tf.tensor4d(data.x, data.shape));
+      for (const layer of lossModel.layers) {
+        if (layer === input) continue;
+        const inbound = (layer as unknown as { inboundNodes: Array<{ inboundLayers: tfl.layers.Layer[] }> }).inboundNodes[0].inboundLayers;
+        const ins = inbound.map((l) => outputs.get(l.name)!);
+        const mask = masks.get(layer.name);
+        const out = mask ? tf.mul(ins[0], tf.tensor(mask, ins[0].shape)) : (layer.apply(ins.length === 1 ? ins[0] : ins, { training: false }) as tf.Tensor);
+        outputs.set(layer.name, out);
+      }
+      const logits = outputs.get((lossModel.outputs[0].sourceLayer as tfl.layers.Layer).name)!;
+      const labels = tf.oneHot(tf.tensor1d(data.y, 'int32'), logits.shape[1]!);
+      return tf.losses.softmaxCrossEntropy(labels, logits, undefined, 0, tf.Reduction.SUM) as tf.Scalar;
+    }, trainable);
+    return { loss: value.dataSync()[0], grads: trainable.map((v) => grads[v.name].dataSync() as Float32Array) };
+  });
+}
+
+/** The graph's gradients for the same batch and masks (masks given in the graph's layout: [N, F] for vectors). */
+async function graphGradients(lossModel: tfl.LayersModel, trainable: tf.Variable[], data: ReturnType<typeof batch>, masks: Map<string, Float32Array>) {
+  const onnx = await startOnnxGradients(lossModel, trainable);
+  expect(onnx, lastTrainingFallback).toBeDefined();
+  const graph = exportGradientGraph(lossModel, trainable);
+  // dropoutMask drops where random() < rate: replay the chosen masks, in the graph's order of its mask inputs.
+  const queue = graph.masks.flatMap((m) => Array.from(masks.get(m.input.slice('mask:'.length))!));
+  let at = 0;
+  const random = () => (queue[at++] === 0 ? 0 : 0.999999);
+  const out = await onnx!.gradients(
+    trainable.map((v) => v.dataSync() as Float32Array),
+    data.x,
+    data.shape,
+    data.y,
+    random,
+  );
+  await onnx!.close();
+  return out;
+}
+
+function residualNet(): tfl.LayersModel {
+  const seedInit = (seed: number) => tfl.initializers.glorotUniform({ seed });
+  const input = tfl.input({ shape: [16, 16, 3] });
+  const stem = tfl.layers
+    .conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', name: 'stem', kernelInitializer: seedInit(1) })
+    .apply(input) as tfl.SymbolicTensor;
+  const down = tfl.layers
+    .conv2d({ filters: 12, kernelSize: 3, strides: 2, padding: 'same', name: 'down', kernelInitializer: seedInit(2) })
+    .apply(stem) as tfl.SymbolicTensor;
+  const downRelu = tfl.layers.reLU({ name: 'down_relu' }).apply(down) as tfl.SymbolicTensor;
+  const inner = tfl.layers
+    .conv2d({ filters: 12, kernelSize: 3, padding: 'same', name: 'inner', kernelInitializer: seedInit(3) })
+    .apply(downRelu) as tfl.SymbolicTensor;
+  const sum = tfl.layers.add({ name: 'residual' }).apply([inner, downRelu]) as tfl.SymbolicTensor;
+  const valid = tfl.layers
+    .conv2d({ filters: 10, kernelSize: 2, strides: 2, activation: 'relu', name: 'valid', kernelInitializer: seedInit(4) })
+    .apply(sum) as tfl.SymbolicTensor;
+  const pooled = tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(valid) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 5, name: 'logits', kernelInitializer: seedInit(5) }).apply(pooled) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}
+
+describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
+  beforeAll(async () => {
+    await initBackend({ preferred: 'wasm' });
+  });
+
+  it("equal tfjs's on the bundled architecture, dropout masks and all", async () => {
+    const model = buildZfFashion(3);
+    const { model: lossModel } = logitsModel(model);
+    const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
+    const data = batch(12, [28, 28, 1], 10, 5);
+    const r = mulberry32(9);
+    const masks = new Map(['drop6', 'drop7'].map((name) => [name, Float32Array.from({ length: 12 * 256 }, () => (r() < 0.5 ? 0 : 2))]));
+    const reference = tfjsGradients(lossModel, trainable, data, masks);
+    const got = await graphGradients(lossModel, trainable, data, masks);
+    expect(got.lossSum).toBeCloseTo(reference.loss, 3);
+    trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
+    // Dropout mattered: without the masks the gradient of fc6 differs.
+    const unmasked = tfjsGradients(lossModel, trainable, data, new Map());
+    expect(maxRelError(unmasked.grads[10], reference.grads[10])).toBeGreaterThan(0.05);
+    model.dispose();
+  });
+
+  it("equal tfjs's through strided and valid convolutions, a residual add and global pooling, frozen layers left out", async () => {
+    const model = residualNet();
+    model.getLayer('stem').trainable = false;
+    const trainable = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    expect(trainable.map((v) => v.name).some((n) => n.startsWith('stem'))).toBe(false);
+    const data = batch(6, [16, 16, 3], 5, 2);
+    const reference = tfjsGradients(model, trainable, data, new Map());
+    const got = await graphGradients(model, trainable, data, new Map());
+    expect(got.lossSum).toBeCloseTo(reference.loss, 3);
+    trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
+    model.dispose();
+  });
+
+  it('trains to the weights of the same run on tfjs (momentum, weight decay) and leaves no tensor behind', async () => {
+    const before = tf.memory().numTensors;
+    const run = async (engine: 'auto' | 'tfjs') => {
+      const model = residualNet();
+      const data = batch(120, [16, 16, 3], 5, 7);
+      const result = await trainClassifier(model, data, {
+        epochs: 2,
+        batchSize: 10,
+        learningRate: 0.05,
+        momentum: 0.9,
+        weightDecay: 5e-3,
+        seed: 3,
+        engine,
+        parallel: engine !== 'tfjs',
+      });
+      const weights = model.getWeights().map((w) => w.dataSync() as Float32Array);
+      model.dispose();
+      return { result, weights };
+    };
+    const onTfjs = await run('tfjs');
+    const onOrt = await run('auto');
+    expect(onTfjs.result.engine).toBe('tfjs');
+    expect(onOrt.result.engine).toBe('onnxruntime');
+    onOrt.weights.forEach((w, i) => expect(maxRelError(w, onTfjs.weights[i]), `weight ${i}`).toBeLessThan(1e-3));
+    onOrt.result.history.forEach((e, i) => expect(e.loss).toBeCloseTo(onTfjs.result.history[i].loss, 3));
+    expect(onOrt.result.history[1].loss).toBeLessThan(onOrt.result.history[0].loss);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('leaves a model with batch normalisation on tfjs, saying why', async () => {
+    const m = tfl.sequential();
+    m.add(tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 4, kernelSize: 3 }));
+    m.add(tfl.layers.batchNormalization());
+    m.add(tfl.layers.flatten());
+    m.add(tfl.layers.dense({ units: 3 }));
+    const result = await trainClassifier(m, batch(160, [8, 8, 1], 3, 1), { epochs: 1, batchSize: 10, learningRate: 0.01, momentum: 0.9, seed: 1 });
+    expect(result.engine).toBe('tfjs');
+    expect(lastTrainingFallback).toMatch(/BatchNormalization/);
+    m.dispose();
+  });
+});
