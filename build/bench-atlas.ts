@@ -23,7 +23,7 @@ const UNITS_PER_LAYER = 8;
 const K = 9;
 
 /** The torchvision ResNet-18 ONNX file (made once by build/onnx-fixtures.py), or null without PyTorch. */
-function resnetFile(): string | null {
+export function resnetFile(): string | null {
   const dir = process.env.CNN_INSPECTOR_ONNX_FIXTURES ?? path.join(os.tmpdir(), 'cnn-inspector-onnx-torchvision');
   const file = path.join(dir, 'resnet18.onnx');
   if (fs.existsSync(file)) return file;

@@ -22,6 +22,9 @@ import { lastTrainingFallback } from '../electron/engine/train/onnx-gradients';
 import type { Strategy } from '../electron/engine/train/finetune';
 import { startFinetuneRun } from '../electron/engine/train/fine-tuning-run';
 import { print, round } from './bench-batch';
+import { resnetFile } from './bench-atlas';
+import { loadModelFile } from '../electron/engine/model/registry';
+import { mulberry32 } from '../electron/engine/base/random';
 
 /** The bundled model's architecture in PyTorch (same layer sizes), trained as ours is: SGD momentum 0.9, batch 64. */
 const TORCH_TRAIN = (seconds: number) => `
@@ -124,8 +127,58 @@ export async function trainingSpeedBench(seconds: number): Promise<void> {
   }
 }
 
+/** torchvision's ResNet-18 without batch normalisation (the imported file has it folded into the convolutions), trained the same way. */
+const TORCH_RESNET_TRAIN = (steps: number) => `
+import time, torch, torchvision
+torch.set_num_threads(2)
+torch.manual_seed(0)
+net = torchvision.models.resnet18(norm_layer=lambda c: torch.nn.Identity())
+opt = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+x = torch.rand(16, 3, 224, 224)
+y = torch.randint(0, 1000, (16,))
+def step():
+  opt.zero_grad(); loss = torch.nn.functional.cross_entropy(net(x), y); loss.backward(); opt.step()
+for i in range(2): step()
+t0 = time.time()
+for i in range(${steps}): step()
+print(${steps} * 16 / (time.time() - t0))
+`;
+
+/** Adjusting the whole of an imported 224-pixel network: ResNet-18 from torchvision's export, batch 16, vs PyTorch. */
+export async function resnetTrainingBench(): Promise<void> {
+  const file = resnetFile();
+  if (!file) {
+    print({ name: 'ResNet-18 training: skipped (needs python3-torch / python3-torchvision)', value: 0, unit: 'flag' });
+    return;
+  }
+  let peer: number | null = null;
+  try {
+    peer = Number(execFileSync('/usr/bin/python3', ['-c', TORCH_RESNET_TRAIN(8)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim());
+  } catch {
+    peer = null;
+  }
+  const loaded = await loadModelFile(file);
+  const r = mulberry32(5);
+  const n = 256;
+  const data = {
+    x: Float32Array.from({ length: n * 224 * 224 * 3 }, () => r()),
+    y: Int32Array.from({ length: n }, (_, i) => i % 1000),
+    shape: [n, 224, 224, 3] as [number, number, number, number],
+  };
+  const result = await trainClassifier(loaded.model, data, { epochs: 1, batchSize: 16, learningRate: 0.001, momentum: 0.9, seed: 1 });
+  loaded.model.dispose();
+  print({
+    name: `ResNet-18-224 imported, whole network trained (SGD momentum, batch 16, ${result.engine === 'onnxruntime' ? 'gradients on ONNX Runtime' : `tfjs: ${lastTrainingFallback ?? ''}`}, ${result.threads} threads)`,
+    value: round(result.imagesPerSecond, 2),
+    unit: 'images/s',
+    peer: peer === null ? null : 'PyTorch CPU, torchvision ResNet-18 without batch norm (2 threads)',
+    ...(peer === null ? {} : { peer_value: round(peer, 2), ratio: round(result.imagesPerSecond / peer, 3) }),
+  });
+}
+
 export async function transferBench(seconds: number): Promise<void> {
   await trainingSpeedBench(seconds);
+  await resnetTrainingBench();
   if (!fs.existsSync(path.join(IDX, 't10k-images-idx3-ubyte.gz'))) {
     print({ name: 'transfer strategies on 1 000 images: skipped (apt-get install dataset-fashion-mnist)', value: 0, unit: 'flag' });
     return;

@@ -22,7 +22,7 @@ import { resnetAtlasBench } from './bench-atlas';
 import { openModel } from '../electron/engine/model/loaded-model';
 import { fileSystemSaver } from '../electron/engine/model/tfjs-io';
 import * as os from 'node:os';
-import { trainingSpeedBench, transferBench } from './bench-transfer';
+import { resnetTrainingBench, trainingSpeedBench, transferBench } from './bench-transfer';
 import { classroomBench } from './bench-classroom';
 import { PROJECT_ROOT } from '../electron/engine/paths';
 import {
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   if (process.env.BENCH_ONLY === 'imports') return importedModelsBench(seconds, __filename);
   if (process.env.BENCH_ONLY === 'agrawal') return agrawalSuiteBench();
   if (process.env.BENCH_ONLY === 'transfer') return transferBench(seconds);
-  if (process.env.BENCH_ONLY === 'training') return trainingSpeedBench(seconds);
+  if (process.env.BENCH_ONLY === 'training') return trainingSpeedBench(seconds).then(resnetTrainingBench);
   if (process.env.BENCH_ONLY === 'classroom') return classroomBench(PROJECT_ROOT);
   if (process.env.BENCH_ONLY === 'shards') return shardedCollectionBench(PROJECT_ROOT);
   if (process.env.BENCH_ONLY === 'projection') return zfProjectionBench(buildZfNet224(1));

@@ -15,7 +15,12 @@ import { onnxRuntime } from '../../electron/engine/runtime/onnx-runtime';
 import { logitsModel, trainClassifier } from '../../electron/engine/train/loop';
 import { lastTrainingFallback, startOnnxGradients } from '../../electron/engine/train/onnx-gradients';
 import { mulberry32 } from '../../electron/engine/base/random';
-import { maxRelError } from '../helpers/numeric';
+import { maxRelError, relativeL2Error } from '../helpers/numeric';
+import { ConstantPadding2D } from '../../electron/engine/model/layers/onnx-ops';
+import { loadModelFile } from '../../electron/engine/model/registry';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 
 const hasOrt = onnxRuntime().module !== undefined;
 if (!hasOrt) console.log(`skipped: training on ONNX Runtime (${onnxRuntime().reason})`);
@@ -57,8 +62,14 @@ function tfjsGradients(lossModel: tfl.LayersModel, trainable: tf.Variable[], dat
 }
 
 /** The graph's gradients for the same batch and masks (masks given in the graph's layout: [N, F] for vectors). */
-async function graphGradients(lossModel: tfl.LayersModel, trainable: tf.Variable[], data: ReturnType<typeof batch>, masks: Map<string, Float32Array>) {
-  const onnx = await startOnnxGradients(lossModel, trainable);
+async function graphGradients(
+  lossModel: tfl.LayersModel,
+  trainable: tf.Variable[],
+  data: ReturnType<typeof batch>,
+  masks: Map<string, Float32Array>,
+  runBytes?: number,
+) {
+  const onnx = await startOnnxGradients(lossModel, trainable, runBytes);
   expect(onnx, lastTrainingFallback).toBeDefined();
   const graph = exportGradientGraph(lossModel, trainable);
   // dropoutMask drops where random() < rate: replay the chosen masks, in the graph's order of its mask inputs.
@@ -98,6 +109,50 @@ function residualNet(): tfl.LayersModel {
   return tfl.model({ inputs: input, outputs: out });
 }
 
+/** The layers torchvision's networks import as: padding layers, a max-pool after −∞ padding, a fire module's concatenation, a final average pool. */
+function importedStyleNet(): tfl.LayersModel {
+  const seedInit = (seed: number) => tfl.initializers.glorotUniform({ seed });
+  const input = tfl.input({ shape: [15, 15, 3] });
+  const padded = tfl.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 2],
+        [2, 1],
+      ],
+      name: 'pad',
+    })
+    .apply(input) as tfl.SymbolicTensor;
+  const stem = tfl.layers
+    .conv2d({ filters: 6, kernelSize: 3, strides: 2, activation: 'relu', name: 'stem', kernelInitializer: seedInit(1) })
+    .apply(padded) as tfl.SymbolicTensor;
+  const minusInf = new ConstantPadding2D({
+    padding: [
+      [1, 1],
+      [1, 1],
+    ],
+    value: -Infinity,
+    name: 'pool_pad',
+  }).apply(stem) as tfl.SymbolicTensor;
+  const pooled = tfl.layers.maxPooling2d({ poolSize: 3, strides: 2, name: 'pool' }).apply(minusInf) as tfl.SymbolicTensor;
+  const squeeze = tfl.layers
+    .conv2d({ filters: 4, kernelSize: 1, activation: 'relu', name: 'squeeze', kernelInitializer: seedInit(2) })
+    .apply(pooled) as tfl.SymbolicTensor;
+  const e1 = tfl.layers
+    .conv2d({ filters: 5, kernelSize: 1, activation: 'relu', name: 'e1', kernelInitializer: seedInit(3) })
+    .apply(squeeze) as tfl.SymbolicTensor;
+  const e3 = tfl.layers
+    .conv2d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu', name: 'e3', kernelInitializer: seedInit(4) })
+    .apply(squeeze) as tfl.SymbolicTensor;
+  const fire = tfl.layers.concatenate({ name: 'fire' }).apply([e1, e3]) as tfl.SymbolicTensor;
+  const avg = tfl.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'avg' }).apply(fire) as tfl.SymbolicTensor;
+  const flat = tfl.layers.flatten({ name: 'flat' }).apply(avg) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 4, name: 'logits', kernelInitializer: seedInit(5) }).apply(flat) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}
+
+const torchvisionDir = process.env.CNN_INSPECTOR_ONNX_FIXTURES ?? path.join(os.tmpdir(), 'cnn-inspector-onnx-torchvision');
+const resnet18 = path.join(torchvisionDir, 'resnet18.onnx');
+
 describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
   beforeAll(async () => {
     await initBackend({ preferred: 'wasm' });
@@ -130,8 +185,41 @@ describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
     const got = await graphGradients(model, trainable, data, new Map());
     expect(got.lossSum).toBeCloseTo(reference.loss, 3);
     trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
+    // A batch too big for one run's memory goes in slices (here of 4 and 2 images) that add up to it.
+    const sliced = await graphGradients(model, trainable, data, new Map(), 4 * 4 * exportGradientGraph(model, trainable).floatsPerImage);
+    expect(sliced.lossSum).toBeCloseTo(reference.loss, 3);
+    trainable.forEach((v, i) => expect(maxRelError(sliced.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
     model.dispose();
   });
+
+  it("equal tfjs's through padding layers, a max-pool after −∞ padding, a concatenation and average pooling", async () => {
+    const model = importedStyleNet();
+    const trainable = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    const data = batch(5, [15, 15, 3], 4, 3);
+    const reference = tfjsGradients(model, trainable, data, new Map());
+    const got = await graphGradients(model, trainable, data, new Map());
+    expect(got.lossSum).toBeCloseTo(reference.loss, 3);
+    trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
+    model.dispose();
+  });
+
+  it.skipIf(!fs.existsSync(resnet18))(
+    "equal tfjs's on torchvision's ResNet-18 as imported (224 pixels, every layer learning)",
+    async () => {
+      const loaded = await loadModelFile(resnet18);
+      const { model: lossModel } = logitsModel(loaded.model);
+      const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
+      const data = batch(2, [224, 224, 3], 1000, 11);
+      const reference = tfjsGradients(lossModel, trainable, data, new Map());
+      const got = await graphGradients(lossModel, trainable, data, new Map());
+      expect(got.lossSum).toBeCloseTo(reference.loss, 1);
+      // A deep random network has pre-activations within float rounding of zero, where the two engines' ReLU masks
+      // can differ: the whole-tensor error, not one element's, is what stays small.
+      trainable.forEach((v, i) => expect(relativeL2Error(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-3));
+      loaded.model.dispose();
+    },
+    120_000,
+  );
 
   it('trains to the weights of the same run on tfjs (momentum, weight decay) and leaves no tensor behind', async () => {
     const before = tf.memory().numTensors;

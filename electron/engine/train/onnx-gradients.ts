@@ -4,19 +4,22 @@
  * the gradients with its own optimizers, so momentum, Adam, per-layer rates, weight decay, pauses and checkpoints
  * are the same whichever engine computed them. Where ONNX Runtime is missing or switched off
  * (CNN_INSPECTOR_TRAIN_ENGINE=tfjs, CNN_INSPECTOR_ONNXRUNTIME=0) or the graph cannot be written (a layer without a
- * gradient rule, batch normalisation), the loop keeps to tfjs and `reason` says why.
+ * gradient rule, batch normalisation), the loop keeps to tfjs and `lastTrainingFallback` says why.
+ *
+ * Memory: a batch of large images runs as several slices of at most RUN_BYTES of working memory each (a
+ * 224-pixel ResNet-18 takes about 200 MiB per image), their summed gradients adding up to the batch's.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { exportGradientGraph, type GradientGraph } from '../model/onnx/gradient-graph';
-import { createOrtSession, onnxRuntime } from '../runtime/onnx-runtime';
+import { exportGradientGraph, kernelInLayout, type GradientGraph } from '../model/onnx/gradient-graph';
+import { createOrtSession, onnxRuntime, type OrtTensor } from '../runtime/onnx-runtime';
 
 export interface OnnxGradients {
   /** The execution provider, e.g. "cpu, 2 threads". */
   readonly provider: string;
   /** The threads ONNX Runtime computes on. */
   readonly threads: number;
-  /** The gradients (in `trainable` order) of the batch's summed loss, and that sum. */
+  /** The gradients (in `trainable` order) of the batch's summed loss, and that sum (in slices where the batch is large). */
   gradients(
     weights: Float32Array[],
     x: Float32Array,
@@ -27,11 +30,13 @@ export interface OnnxGradients {
   close(): Promise<void>;
 }
 
+const RUN_BYTES = 1024 * 2 ** 20;
+
 /** Why the last run that asked did not train on ONNX Runtime (for the bench and the run's note). */
 export let lastTrainingFallback: string | undefined;
 
 /** The gradient session for `lossModel` (its output: logits), or undefined with `lastTrainingFallback` set. */
-export async function startOnnxGradients(lossModel: tfl.LayersModel, trainable: tf.Variable[]): Promise<OnnxGradients | undefined> {
+export async function startOnnxGradients(lossModel: tfl.LayersModel, trainable: tf.Variable[], runBytes = RUN_BYTES): Promise<OnnxGradients | undefined> {
   lastTrainingFallback = undefined;
   if (process.env.CNN_INSPECTOR_TRAIN_ENGINE === 'tfjs') return fallback('CNN_INSPECTOR_TRAIN_ENGINE=tfjs');
   const ort = onnxRuntime();
@@ -45,28 +50,47 @@ export async function startOnnxGradients(lossModel: tfl.LayersModel, trainable: 
   const module = ort.module;
   const { session, provider, threads } = await createOrtSession(module, graph.bytes);
   const float = (data: Float32Array, dims: number[]) => new module.Tensor('float32', data, dims);
+  const perRun = Math.max(1, Math.floor(runBytes / (4 * graph.floatsPerImage)));
+  /** One run of the graph on a slice of a batch. */
+  const run = async (weightFeeds: Record<string, OrtTensor>, x: Float32Array, shape: number[], y: Int32Array, random: () => number) => {
+    const n = shape[0];
+    const labels = new Float32Array(n * graph.numClasses);
+    y.forEach((c, i) => (labels[i * graph.numClasses + c] = 1));
+    const feeds: Record<string, OrtTensor> = { ...weightFeeds, input: float(x, shape), labels: float(labels, [n, graph.numClasses]) };
+    for (const mask of graph.masks) {
+      const dims = mask.shape.map((d) => (d === -1 ? n : d));
+      const size = dims.reduce((a, b) => a * b, 1);
+      feeds[mask.input] = float(dropoutMask(size, mask.rate, random), dims);
+    }
+    const out = await session.run(feeds);
+    return { grads: graph.weights.map((_, i) => out[`grad:${i}`].data), lossSum: out.loss_sum.data[0] };
+  };
   return {
     provider,
     threads,
     async gradients(weights, x, shape, y, random) {
-      const n = shape[0];
-      const labels = new Float32Array(n * graph.numClasses);
-      y.forEach((c, i) => (labels[i * graph.numClasses + c] = 1));
-      const feeds: Record<string, ReturnType<typeof float>> = { input: float(x, shape), labels: float(labels, [n, graph.numClasses]) };
-      graph.weights.forEach((w, i) => (feeds[`w:${i}`] = float(weights[i], w.shape)));
-      for (const mask of graph.masks) {
-        const dims = mask.shape.map((d) => (d === -1 ? n : d));
-        feeds[mask.input] = float(
-          dropoutMask(
-            dims.reduce((a, b) => a * b, 1),
-            mask.rate,
-            random,
-          ),
-          dims,
-        );
+      const [n, ...image] = shape;
+      // The weights, and the kernels the backward pass wants in other layouts, once for all the slices.
+      const weightFeeds: Record<string, OrtTensor> = {};
+      graph.weights.forEach((w, i) => (weightFeeds[`w:${i}`] = float(weights[i], w.shape)));
+      for (const k of graph.kernelLayouts) weightFeeds[k.input] = float(kernelInLayout(weights[k.weight], graph.weights[k.weight].shape, k.layout), k.shape);
+      const size = image.reduce((a, b) => a * b, 1);
+      let total: { grads: Float32Array[]; lossSum: number } | undefined;
+      // Slices of even size (16 in three: 6, 5, 5 — not 7, 7, 2).
+      const per = Math.ceil(n / Math.ceil(n / perRun));
+      for (let from = 0; from < n; from += per) {
+        const to = Math.min(n, from + per);
+        const part = await run(weightFeeds, x.subarray(from * size, to * size), [to - from, ...image], y.subarray(from, to), random);
+        if (!total) total = part;
+        else {
+          total.lossSum += part.lossSum;
+          total.grads.forEach((g, i) => {
+            const add = part.grads[i];
+            for (let j = 0; j < g.length; j++) g[j] += add[j];
+          });
+        }
       }
-      const out = await session.run(feeds);
-      return { grads: graph.weights.map((_, i) => out[`grad:${i}`].data), lossSum: out.loss_sum.data[0] };
+      return total!;
     },
     close: () => session.release(),
   };

@@ -6,17 +6,21 @@
  * The graph takes the weights that learn as inputs (they change every step; frozen ones are constants), in the
  * engine's own layouts (HWIO kernels), and gives their gradients in the same layouts, so the training loop's
  * optimizers use them as they use tfjs's. Rules per layer family, in a table like the exporter's:
- *  - convolution: dW as a convolution of the inputs by the output gradient (batch and channels swapped, dilated
- *    by the stride), dx as a convolution with the kernel flipped (stride 1) or a transposed convolution;
+ *  - convolution: the patches (im2col) once, then the output and dW as two matrix products with them; dx as a
+ *    convolution with the kernel flipped on the batch stacked into one tall image (stride 1) or a transposed one;
  *  - dense: two matrix products; max pooling: a scatter-add through MaxPool's indices;
- *  - TF's LRN written out (its window sums as a 1×1 convolution with a band matrix), forward and backward;
+ *  - TF's LRN written out (its window sums as a product with a band matrix), forward and backward;
  *  - dropout: a mask fed per step (`mask:<layer>`: 0 or 1/(1 − rate), drawn by the caller from a seeded generator);
- *  - ReLU (fused or its own layer), flatten in TF's (h, w, c) order, global average pooling, residual adds.
+ *  - ReLU (fused or its own layer), flatten in TF's (h, w, c) order, global and unpadded average pooling, zero and
+ *    constant padding, concatenation, residual adds — what torchvision's ResNet, VGG, AlexNet and SqueezeNet import as.
  * Batch normalisation in training mode and anything else is refused with MODEL_UNSUPPORTED_OP, and the loop keeps
  * to tfjs. Tests compare every gradient with tfjs's autodiff (tests/engine/onnx-gradients.test.ts).
  *
+ * Maps are held as CNHW ([C, N, h, w]) inside: a convolution's patches are then [kh·kw·C, N·h·w] without a
+ * transpose, its product comes out in the same layout, and LRN's channel sums are one matrix product.
+ *
  * Inputs: `input` [N, H, W, C] (NHWC), `labels` [N, K] one-hot, `w:<i>` per learning weight, `mask:<layer>` per
- * dropout layer (NCHW for maps). Outputs: `loss_sum` (the batch's summed loss), `grad:<i>` per learning weight.
+ * dropout layer (CNHW for maps, [C, N, h, w]). Outputs: `loss_sum` (the batch's summed loss), `grad:<i>` per learning weight.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -28,9 +32,13 @@ export interface GradientGraph {
   bytes: Uint8Array;
   /** The learning weights in the order of `trainable`: graph input `w:<i>` and output `grad:<i>`. */
   weights: Array<{ variable: string; shape: number[] }>;
-  /** Dropout masks to feed each step: input name, shape without the batch (NCHW for maps), the rate. */
+  /** Learning kernels to feed again in another layout each step: input name, the weight's index, the layout. */
+  kernelLayouts: Array<{ input: string; weight: number; layout: KernelLayout; shape: number[] }>;
+  /** Dropout masks to feed each step: input name, shape with −1 for the batch ([C, −1, h, w] for maps), the rate. */
   masks: Array<{ input: string; shape: number[]; rate: number }>;
   numClasses: number;
+  /** About how many floats one image of a batch takes while the graph runs (maps, their gradients, patches). */
+  floatsPerImage: number;
 }
 
 const GRADIENT_OPSET = 17;
@@ -39,7 +47,7 @@ function refuse(layer: tfl.layers.Layer, what: string): never {
   throw new InspectorError('MODEL_UNSUPPORTED_OP', `Training on ONNX Runtime cannot differentiate "${layer.name}" (${layer.getClassName()}): ${what}`);
 }
 
-/** One layer being written: its inputs (NCHW), shapes (engine layout, no batch), and the graph's helpers. */
+/** One layer being written: its inputs (CNHW maps), shapes (engine layout, no batch), and the graph's helpers. */
 interface LayerStep {
   g: GraphWriter;
   layer: tfl.layers.Layer;
@@ -50,12 +58,41 @@ interface LayerStep {
   outShape: number[];
   /** The layer's i-th weight: a graph input when it learns (its gradient then goes to `addGradient`), else a constant. */
   weight(i: number): { tensor: string; learns: boolean };
+  /** The i-th weight (an HWIO kernel) in another layout, fed alongside it (or a constant) rather than rearranged in the graph. */
+  kernelAs(i: number, layout: KernelLayout): string;
   addGradient(weightIndex: number, gradient: string): void;
   /** Whether the gradient at input j is needed (something below it learns). */
   needsInputGradient(j: number): boolean;
   /** A dropout mask input for this layer, of the given shape (without the batch). */
   maskInput(shape: number[], rate: number): string;
 }
+
+/**
+ * Kernel layouts the backward pass needs: `oihw` (ONNX's) for a transposed convolution, `flipped-iohw` (in and out
+ * swapped, both spatial axes reversed) for a stride-1 input gradient. The caller rearranges the learning kernels
+ * once per step (kernelInLayout): ONNX Runtime's Transpose and reversed Slice of a 512×512×3×3 kernel take
+ * 10–15 ms, and a large batch runs the graph several times.
+ */
+export type KernelLayout = 'oihw' | 'flipped-iohw';
+
+/** An HWIO kernel [kh, kw, I, O] in `layout`. */
+export function kernelInLayout(data: Float32Array, [kh, kw, ci, co]: number[], layout: KernelLayout): Float32Array {
+  const out = new Float32Array(data.length);
+  const flipped = layout === 'flipped-iohw';
+  for (let y = 0; y < kh; y++)
+    for (let x = 0; x < kw; x++)
+      for (let i = 0; i < ci; i++) {
+        const from = ((y * kw + x) * ci + i) * co;
+        for (let o = 0; o < co; o++) {
+          const at = flipped ? ((i * co + o) * kh + (kh - 1 - y)) * kw + (kw - 1 - x) : ((o * ci + i) * kh + y) * kw + x;
+          out[at] = data[from + o];
+        }
+      }
+  return out;
+}
+
+/** The shape of an HWIO kernel in `layout`. */
+export const kernelShapeIn = ([kh, kw, ci, co]: number[], layout: KernelLayout): number[] => (layout === 'oihw' ? [co, ci, kh, kw] : [ci, co, kh, kw]);
 
 /** What a layer's forward rule returns: its output, and the way back from its output's gradient. */
 interface Written {
@@ -128,8 +165,8 @@ function conv(s: LayerStep): Written {
       if (!s.needsInputGradient(0)) return [undefined];
       return [
         st[0] === 1 && st[1] === 1
-          ? stackedTransposeConv(g, dz, kernel.tensor, k, pads, [h, w], [c, o], name)
-          : stridedTransposeConv(g, dz, kernel.tensor, k, st, pads, [h, w], [oh, ow], name),
+          ? stackedTransposeConv(g, dz, s.kernelAs(0, 'flipped-iohw'), k, pads, [h, w], [c, o], name)
+          : stridedTransposeConv(g, dz, s.kernelAs(0, 'oihw'), k, st, pads, [h, w], [oh, ow], name),
       ];
     },
   };
@@ -160,19 +197,16 @@ function im2col(g: GraphWriter, x: string, k: number[], st: number[], pads: numb
  * swapped), on the batch stacked into one tall image (each sample padded, so none reads its neighbour) — one big
  * product for ONNX Runtime instead of one small one per image. Rows that straddle two samples are cut away.
  */
-function stackedTransposeConv(g: GraphWriter, dz: string, hwio: string, k: number[], pads: number[], [h, w]: number[], [c, o]: number[], name: string): string {
-  const io = g.node('Transpose', [hwio], `${name}.iohw`, [intsAttr('perm', [2, 3, 0, 1])]);
-  const flipped = g.node(
-    'Slice',
-    [
-      io,
-      i64(g, `${name}.flip_from`, [-1, -1]),
-      i64(g, `${name}.flip_to`, [-k[0] - 1, -k[1] - 1]),
-      i64(g, `${name}.flip_axes`, [2, 3]),
-      i64(g, `${name}.flip_steps`, [-1, -1]),
-    ],
-    `${name}.flipped`,
-  );
+function stackedTransposeConv(
+  g: GraphWriter,
+  dz: string,
+  flipped: string,
+  k: number[],
+  pads: number[],
+  [h, w]: number[],
+  [c, o]: number[],
+  name: string,
+): string {
   const [top, left, bottom, right] = [k[0] - 1 - pads[0], k[1] - 1 - pads[1], k[0] - 1 - pads[2], k[1] - 1 - pads[3]];
   const tall = h + k[0] - 1;
   // Rows padded per sample; the columns and the last sample's tail by the convolution itself.
@@ -187,7 +221,7 @@ function stackedTransposeConv(g: GraphWriter, dz: string, hwio: string, k: numbe
 function stridedTransposeConv(
   g: GraphWriter,
   dz: string,
-  hwio: string,
+  oihw: string,
   k: number[],
   st: number[],
   pads: number[],
@@ -195,7 +229,6 @@ function stridedTransposeConv(
   [oh, ow]: number[],
   name: string,
 ): string {
-  const oihw = g.node('Transpose', [hwio], `${name}.oihw`, [intsAttr('perm', [3, 2, 0, 1])]);
   const outputPadding = [h - (st[0] * (oh - 1) + k[0] - pads[0] - pads[2]), w - (st[1] * (ow - 1) + k[1] - pads[1] - pads[3])];
   const nchw = g.node('Transpose', [dz], `${name}.dz_nchw`, [intsAttr('perm', [1, 0, 2, 3])]);
   const dx = g.node('ConvTranspose', [nchw, oihw], `${name}.x_grad_nchw`, [
@@ -357,6 +390,80 @@ function globalAverage(s: LayerStep): Written {
   };
 }
 
+/** ZeroPadding2D, ConstantPadding2D (−∞ before a max-pool): the padding, and the gradient cropped back. */
+function padding(s: LayerStep): Written {
+  const { g, config, name } = s;
+  const p = config.padding as number | number[] | number[][];
+  const [[t, b], [l, r]] =
+    typeof p === 'number'
+      ? [
+          [p, p],
+          [p, p],
+        ]
+      : Array.isArray(p[0])
+        ? (p as number[][])
+        : [
+            [(p as number[])[0], (p as number[])[0]],
+            [(p as number[])[1], (p as number[])[1]],
+          ];
+  const raw = s.layer.getClassName() === 'ConstantPadding2D' ? config.value : 0;
+  const value = raw === '-Infinity' ? -3.4028234663852886e38 : raw === 'Infinity' ? 3.4028234663852886e38 : Number(raw);
+  const out = g.node('Pad', [s.inputs[0], i64(g, `${name}.pads`, [0, 0, t, l, 0, 0, b, r]), g.constant(`${name}.value`, [], [value])], name);
+  const [h, w] = s.inShapes[0];
+  return {
+    out,
+    back: (dy) => [
+      g.node('Slice', [dy, i64(g, `${name}.from`, [t, l]), i64(g, `${name}.to`, [t + h, l + w]), i64(g, `${name}.axes`, [2, 3])], `${name}.x_grad`),
+    ],
+  };
+}
+
+/**
+ * AveragePooling2D without padding (the imported networks' final pooling): each cell gets its windows' gradients
+ * over the window size — the transposed convolution of a kernel of 1 / (kh·kw), on the maps as one channel each.
+ */
+function averagePool(s: LayerStep): Written {
+  const { g, config, name } = s;
+  const k = pair(config.poolSize, 2);
+  const st = pair(config.strides ?? config.poolSize, 2);
+  const pads = windowPads(s, k, st);
+  if (pads.some((p) => p > 0)) return refuse(s.layer, 'average pooling with padding');
+  const out = g.node('AveragePool', [s.inputs[0]], name, [intsAttr('kernel_shape', k), intsAttr('strides', st)]);
+  const [h, w] = s.inShapes[0];
+  const [oh, ow] = s.outShape;
+  return {
+    out,
+    back(dy) {
+      if (!s.needsInputGradient(0)) return [undefined];
+      const planes = g.node('Reshape', [dy, i64(g, `${name}.planes`, [-1, 1, oh, ow])], `${name}.dy_planes`);
+      const share = g.constant(`${name}.share`, [1, 1, k[0], k[1]], new Float32Array(k[0] * k[1]).fill(1 / (k[0] * k[1])));
+      const outputPadding = [h - (st[0] * (oh - 1) + k[0]), w - (st[1] * (ow - 1) + k[1])];
+      const spread = g.node('ConvTranspose', [planes, share], `${name}.spread`, [intsAttr('strides', st), intsAttr('output_padding', outputPadding)]);
+      return [g.node('Reshape', [spread, g.node('Shape', [s.inputs[0]], `${name}.x_shape`)], `${name}.x_grad`)];
+    },
+  };
+}
+
+/** Concatenate along the channels (the first axis of CNHW maps, the last of vectors), and the gradient split back. */
+function concatenate(s: LayerStep): Written {
+  const { g, config, name } = s;
+  const rank = s.inShapes[0].length;
+  const axis = Number(config.axis ?? -1);
+  if (axis !== -1 && axis !== rank) return refuse(s.layer, `concatenation along axis ${axis}`);
+  const onnxAxis = rank === 3 ? 0 : 1;
+  const sizes = s.inShapes.map((shape) => shape[shape.length - 1]);
+  return {
+    out: g.node('Concat', s.inputs, name, [intAttr('axis', onnxAxis)]),
+    back: (dy) =>
+      g.nodeOutputs(
+        'Split',
+        [dy, i64(g, `${name}.sizes`, sizes)],
+        sizes.map((_, i) => `${name}.x_grad_${i}`),
+        [intAttr('axis', onnxAxis)],
+      ),
+  };
+}
+
 /** Add: the gradient copied down every input. */
 function add(s: LayerStep): Written {
   const out = s.inputs.length === 2 ? s.g.node('Add', s.inputs, s.name) : s.g.node('Sum', s.inputs, s.name);
@@ -374,6 +481,10 @@ const TRAINING_RULES: Record<string, (s: LayerStep) => Written> = {
   Activation: relu,
   Flatten: flatten,
   GlobalAveragePooling2D: globalAverage,
+  AveragePooling2D: averagePool,
+  ZeroPadding2D: padding,
+  ConstantPadding2D: padding,
+  Concatenate: concatenate,
   Add: add,
 };
 
@@ -395,6 +506,7 @@ export function exportGradientGraph(lossModel: tfl.LayersModel, trainable: tf.Va
   const index = new Map(trainable.map((v, i) => [v.name, i]));
   const gradients = new Map<number, string>();
   const masks: GradientGraph['masks'] = [];
+  const kernelLayouts: GradientGraph['kernelLayouts'] = [];
   const inputLayer = lossModel.inputs[0].sourceLayer as tfl.layers.Layer;
   const tensorOf = new Map<string, string>([[inputLayer.name, g.node('Transpose', ['input'], 'input_to_cnhw', [intsAttr('perm', [3, 0, 1, 2])])]]);
   const learnsBelow = new Map<string, boolean>([[inputLayer.name, false]]);
@@ -421,6 +533,15 @@ export function exportGradientGraph(lossModel: tfl.LayersModel, trainable: tf.Va
         if (at !== undefined) return { tensor: `w:${at}`, learns: true };
         return { tensor: g.constant(`${layer.name}.w${i}`, v.shape, v.dataSync() as Float32Array), learns: false };
       },
+      kernelAs(i, layout) {
+        const v = variables[i];
+        const shape = kernelShapeIn(v.shape, layout);
+        const at = index.get(v.name);
+        if (at === undefined) return g.constant(`${layer.name}.w${i}.${layout}`, shape, kernelInLayout(v.dataSync() as Float32Array, v.shape, layout));
+        const input = `w:${at}:${layout}`;
+        if (!kernelLayouts.some((k) => k.input === input)) kernelLayouts.push({ input, weight: at, layout, shape });
+        return input;
+      },
       addGradient(i, gradient) {
         gradients.set(index.get(variables[i].name)!, gradient);
       },
@@ -443,11 +564,32 @@ export function exportGradientGraph(lossModel: tfl.LayersModel, trainable: tf.Va
     throw new InspectorError('MODEL_UNSUPPORTED_OP', `Training on ONNX Runtime found no gradient for ${missing.map((v) => v.name).join(', ')}`);
   trainable.forEach((_, i) => g.node('Identity', [gradients.get(i)!], `grad:${i}`, [], `grad:${i}`));
   return {
-    bytes: encodeGradientGraph(g, inputShape, numClasses, trainable, masks),
+    floatsPerImage: floatsPerImage(lossModel),
+    bytes: encodeGradientGraph(g, inputShape, numClasses, trainable, masks, kernelLayouts),
     weights: trainable.map((v) => ({ variable: v.name, shape: v.shape.slice() })),
+    kernelLayouts,
     masks,
     numClasses,
   };
+}
+
+/**
+ * The working memory of one image: every layer's output three times over (its value, its gradient, a mask or a
+ * copy), and each convolution's patches twice (the forward's, and the input gradient's inside ONNX Runtime's Conv).
+ */
+function floatsPerImage(lossModel: tfl.LayersModel): number {
+  let floats = 0;
+  for (const layer of lossModel.layers) {
+    const out = shapeOf(layer.output as tfl.SymbolicTensor);
+    const size = out.reduce((a, b) => a * b, 1);
+    floats += 3 * size;
+    if (layer.getClassName() === 'Conv2D') {
+      const k = pair((layer.getConfig() as Record<string, unknown>).kernelSize, 1);
+      const c = shapeOf(inboundLayers(layer)[0].output as tfl.SymbolicTensor)[2];
+      floats += 2 * k[0] * k[1] * c * out[0] * out[1];
+    }
+  }
+  return floats;
 }
 
 /** The summed softmax cross-entropy, its gradient (softmax − labels), and every layer's way back in reverse order. */
@@ -476,7 +618,14 @@ function valueInfo(name: string, elemType: number, shape: Array<number | string>
   return { name, type: { tensorType: { elemType, shape: { dim: shape.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } };
 }
 
-function encodeGradientGraph(g: GraphWriter, inputShape: number[], numClasses: number, trainable: tf.Variable[], masks: GradientGraph['masks']): Uint8Array {
+function encodeGradientGraph(
+  g: GraphWriter,
+  inputShape: number[],
+  numClasses: number,
+  trainable: tf.Variable[],
+  masks: GradientGraph['masks'],
+  kernelLayouts: GradientGraph['kernelLayouts'],
+): Uint8Array {
   const F = ONNX_DTYPE.FLOAT;
   return encodeOnnxModel({
     irVersion: 8,
@@ -492,6 +641,7 @@ function encodeGradientGraph(g: GraphWriter, inputShape: number[], numClasses: n
         valueInfo('input', F, ['N', ...inputShape]),
         valueInfo('labels', F, ['N', numClasses]),
         ...trainable.map((v, i) => valueInfo(`w:${i}`, F, v.shape)),
+        ...kernelLayouts.map((k) => valueInfo(k.input, F, k.shape)),
         ...masks.map((m) =>
           valueInfo(
             m.input,
