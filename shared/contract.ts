@@ -785,7 +785,7 @@ export interface BackendInfo {
   detail: string;
   skipped: string[];
   workers: number;
-  /** What runs the many-image jobs (atlas, accuracy, analyses): ONNX Runtime, or tfjs on N threads. */
+  /** What runs the many-image jobs (atlas, accuracy, analyses) and training: ONNX Runtime, or tfjs on N threads. */
   batch?: string;
 }
 

@@ -19,7 +19,7 @@ import type { JobContext } from '../base/job-context';
 import { collectActivations, mapsReader, noUsableImages } from '../features/collect';
 import { NpyRowReader, NpyStreamWriter } from '../files/npy-stream';
 import { workspaceRoot } from '../files/workspace';
-import { predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainResult, type TrainState } from './loop';
+import { predictClasses, trainClassifier, type LabelledArray, type TrainOptions, type TrainProgress, type TrainResult, type TrainState } from './loop';
 import { stratifiedSplit } from '../features/splits';
 import { trainLinearSvm } from '../features/linear-svm';
 import { gatherRows } from '../features/rows';
@@ -214,6 +214,11 @@ async function predictFromFeatures(classifier: tfl.layers.Layer, data: LabelledA
   const out = (await predicted.data()) as Int32Array;
   predicted.dispose();
   return out;
+}
+
+/** "640 images/s": how fast it trains (the status line says on what). */
+function speedNote(p: TrainProgress): string {
+  return `${p.imagesPerSecond >= 10 ? Math.round(p.imagesPerSecond) : p.imagesPerSecond.toFixed(1)} images/s`;
 }
 
 /** Rows of a [N, dims] feature matrix as the training loop's [rows, 1, 1, dims] array. */
@@ -452,7 +457,7 @@ export async function finetune(
         ctx.progress(
           (p.epoch - 1) * p.batchesPerEpoch + p.batch,
           settings.epochs * p.batchesPerEpoch,
-          `Epoch ${p.epoch} of ${settings.epochs}: loss ${p.loss.toFixed(3)}${p.validationAccuracy !== undefined ? `, validation accuracy ${(p.validationAccuracy * 100).toFixed(1)} %` : ''}`,
+          `Epoch ${p.epoch} of ${settings.epochs}: loss ${p.loss.toFixed(3)}${p.validationAccuracy !== undefined ? `, validation accuracy ${(p.validationAccuracy * 100).toFixed(1)} %` : ''} · ${speedNote(p)}`,
           {
             epoch: p.epoch,
             progress: p.epoch - 1 + p.batch / p.batchesPerEpoch,
