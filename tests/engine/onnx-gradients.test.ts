@@ -150,8 +150,43 @@ function importedStyleNet(): tfl.LayersModel {
   return tfl.model({ inputs: input, outputs: out });
 }
 
+/** MobileNetV2's pieces: depthwise convolutions (stride 1 'same', stride 2 after zero padding), ReLU6, an inverted residual. */
+function mobileStyleNet(): tfl.LayersModel {
+  const seedInit = (seed: number) => tfl.initializers.glorotUniform({ seed });
+  const input = tfl.input({ shape: [12, 12, 3] });
+  const expand = tfl.layers.conv2d({ filters: 8, kernelSize: 1, name: 'expand', kernelInitializer: seedInit(1) }).apply(input) as tfl.SymbolicTensor;
+  const relu6 = tfl.layers.reLU({ maxValue: 6, name: 'relu6' }).apply(expand) as tfl.SymbolicTensor;
+  const dw1 = tfl.layers
+    .depthwiseConv2d({ kernelSize: 3, padding: 'same', name: 'dw1', depthwiseInitializer: tfl.initializers.randomUniform({ minval: -2, maxval: 2, seed: 2 }) })
+    .apply(relu6) as tfl.SymbolicTensor;
+  const project = tfl.layers.conv2d({ filters: 8, kernelSize: 1, name: 'project', kernelInitializer: seedInit(3) }).apply(dw1) as tfl.SymbolicTensor;
+  const residual = tfl.layers.add({ name: 'inverted_residual' }).apply([project, expand]) as tfl.SymbolicTensor;
+  const padded = tfl.layers
+    .zeroPadding2d({
+      padding: [
+        [1, 1],
+        [1, 1],
+      ],
+      name: 'pad',
+    })
+    .apply(residual) as tfl.SymbolicTensor;
+  const dw2 = tfl.layers
+    .depthwiseConv2d({
+      kernelSize: 3,
+      strides: 2,
+      activation: 'relu',
+      name: 'dw2',
+      depthwiseInitializer: tfl.initializers.randomUniform({ minval: -1, maxval: 1, seed: 4 }),
+    })
+    .apply(padded) as tfl.SymbolicTensor;
+  const pooled = tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(dw2) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 3, name: 'logits', kernelInitializer: seedInit(5) }).apply(pooled) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: out });
+}
+
 const torchvisionDir = process.env.CNN_INSPECTOR_ONNX_FIXTURES ?? path.join(os.tmpdir(), 'cnn-inspector-onnx-torchvision');
 const resnet18 = path.join(torchvisionDir, 'resnet18.onnx');
+const mobilenet = path.join(torchvisionDir, 'mobilenet_v2.onnx');
 
 describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
   beforeAll(async () => {
@@ -203,6 +238,22 @@ describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
     model.dispose();
   });
 
+  it("equal tfjs's through depthwise convolutions (stride 1 and 2), ReLU6 and an inverted residual", async () => {
+    const model = mobileStyleNet();
+    const trainable = model.trainableWeights.map((v) => v.read() as tf.Variable);
+    // Inputs up to 30, so ReLU6 reaches its ceiling.
+    const data = batch(4, [12, 12, 3], 3, 6);
+    data.x.forEach((v, i) => (data.x[i] = v * 30));
+    // tfjs-wasm has no kernel for a depthwise filter's gradient (training there fails): the reference is the cpu backend's.
+    await tf.setBackend('cpu');
+    const reference = tfjsGradients(model, trainable, data, new Map());
+    await tf.setBackend('wasm');
+    const got = await graphGradients(model, trainable, data, new Map());
+    expect(got.lossSum).toBeCloseTo(reference.loss, 3);
+    trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
+    model.dispose();
+  });
+
   it.skipIf(!fs.existsSync(resnet18))(
     "equal tfjs's on torchvision's ResNet-18 as imported (224 pixels, every layer learning)",
     async () => {
@@ -219,6 +270,24 @@ describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
       loaded.model.dispose();
     },
     120_000,
+  );
+
+  it.skipIf(!fs.existsSync(mobilenet))(
+    "equal tfjs's on torchvision's MobileNetV2 as imported (depthwise convolutions, ReLU6)",
+    async () => {
+      const loaded = await loadModelFile(mobilenet);
+      const { model: lossModel } = logitsModel(loaded.model);
+      const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
+      const data = batch(1, [224, 224, 3], 1000, 11);
+      await tf.setBackend('cpu');
+      const reference = tfjsGradients(lossModel, trainable, data, new Map());
+      await tf.setBackend('wasm');
+      const got = await graphGradients(lossModel, trainable, data, new Map());
+      expect(got.lossSum).toBeCloseTo(reference.loss, 1);
+      trainable.forEach((v, i) => expect(relativeL2Error(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-3));
+      loaded.model.dispose();
+    },
+    180_000,
   );
 
   it('trains to the weights of the same run on tfjs (momentum, weight decay) and leaves no tensor behind', async () => {

@@ -48,7 +48,13 @@ export async function startOnnxGradients(lossModel: tfl.LayersModel, trainable: 
     return fallback(error instanceof Error ? error.message : String(error));
   }
   const module = ort.module;
-  const { session, provider, threads } = await createOrtSession(module, graph.bytes);
+  let started: Awaited<ReturnType<typeof createOrtSession>>;
+  try {
+    started = await createOrtSession(module, graph.bytes);
+  } catch (error) {
+    return fallback(`ONNX Runtime could not start the training graph (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
+  }
+  const { session, provider, threads } = started;
   const float = (data: Float32Array, dims: number[]) => new module.Tensor('float32', data, dims);
   const perRun = Math.max(1, Math.floor(runBytes / (4 * graph.floatsPerImage)));
   /** One run of the graph on a slice of a batch. */

@@ -8,11 +8,12 @@
  * optimizers use them as they use tfjs's. Rules per layer family, in a table like the exporter's:
  *  - convolution: the patches (im2col) once, then the output and dW as two matrix products with them; dx as a
  *    convolution with the kernel flipped on the batch stacked into one tall image (stride 1) or a transposed one;
+ *  - depthwise convolution (multiplier 1): grouped convolutions on the stacked batch, dW from its taps;
  *  - dense: two matrix products; max pooling: a scatter-add through MaxPool's indices;
  *  - TF's LRN written out (its window sums as a product with a band matrix), forward and backward;
  *  - dropout: a mask fed per step (`mask:<layer>`: 0 or 1/(1 − rate), drawn by the caller from a seeded generator);
- *  - ReLU (fused or its own layer), flatten in TF's (h, w, c) order, global and unpadded average pooling, zero and
- *    constant padding, concatenation, residual adds — what torchvision's ResNet, VGG, AlexNet and SqueezeNet import as.
+ *  - ReLU (fused or its own layer, with or without a ceiling), flatten in TF's (h, w, c) order, global and unpadded average pooling, zero and
+ *    constant padding, concatenation, residual adds — what torchvision's ResNet, MobileNetV2, VGG, AlexNet and SqueezeNet import as.
  * Batch normalisation in training mode and anything else is refused with MODEL_UNSUPPORTED_OP, and the loop keeps
  * to tfjs. Tests compare every gradient with tfjs's autodiff (tests/engine/onnx-gradients.test.ts).
  *
@@ -165,7 +166,7 @@ function conv(s: LayerStep): Written {
       if (!s.needsInputGradient(0)) return [undefined];
       return [
         st[0] === 1 && st[1] === 1
-          ? stackedTransposeConv(g, dz, s.kernelAs(0, 'flipped-iohw'), k, pads, [h, w], [c, o], name)
+          ? stackedTransposeConv(g, dz, s.kernelAs(0, 'flipped-iohw'), k, pads, [h, w], [c, o], 1, name)
           : stridedTransposeConv(g, dz, s.kernelAs(0, 'oihw'), k, st, pads, [h, w], [oh, ow], name),
       ];
     },
@@ -173,11 +174,52 @@ function conv(s: LayerStep): Written {
 }
 
 /**
- * The patches of a CNHW map as columns: [kh·kw·C, N·oh·ow], one strided slice per kernel tap stacked tap-major,
- * so the convolution is one matrix product with all the batch in it (ONNX Runtime's Conv with a kernel given at
- * run time loops over the images with small products, and its kernel gradient as a Conv is slower still).
+ * DepthwiseConv2D (one filter per channel): the forward pass as a grouped convolution on the stacked batch, each
+ * channel's kernel gradient as its taps times the output gradient summed, the input gradient as the flipped
+ * grouped convolution (stride 1) or a grouped transposed one.
  */
-function im2col(g: GraphWriter, x: string, k: number[], st: number[], pads: number[], [oh, ow]: number[], c: number, name: string): string {
+function depthwise(s: LayerStep): Written {
+  const { g, config, name } = s;
+  const k = pair(config.kernelSize, 1);
+  const st = pair(config.strides, 1);
+  const d = pair(config.dilationRate, 1);
+  if (d[0] !== 1 || d[1] !== 1) return refuse(s.layer, 'dilated convolutions');
+  if (Number(config.depthMultiplier ?? 1) !== 1) return refuse(s.layer, 'a depth multiplier other than 1');
+  const pads = windowPads(s, k, st);
+  const [h, w, c] = s.inShapes[0];
+  const [oh, ow] = s.outShape;
+  if ((h + pads[0] + pads[2]) % st[0] !== 0) return refuse(s.layer, 'a padded height that is not a multiple of the stride');
+  const kernel = s.weight(0);
+  const bias = config.useBias === false ? undefined : s.weight(1);
+  // The [kh, kw, C, 1] kernel read as HWIO with I = C, O = 1: its OIHW and flipped layouts are [C, 1, kh, kw] in memory.
+  const asGrouped = (t: string, what: string) => g.node('Reshape', [t, i64(g, `${name}.${what}_shape`, [c, 1, k[0], k[1]])], `${name}.${what}`);
+  const oihw = asGrouped(s.kernelAs(0, 'oihw'), 'grouped');
+  const x = s.inputs[0];
+  let z = stackedConv(g, x, oihw, { k, st, pads, group: c, inSize: [h, w], outSize: [oh, ow], channels: [c, c] }, `${name}_depthwise`);
+  if (bias) z = g.node('Add', [z, g.node('Reshape', [bias.tensor, i64(g, `${name}.bias_shape`, [c, 1, 1, 1])], `${name}.bias_4d`)], `${name}_biased`);
+  const act = fusedActivation(s, z);
+  return {
+    out: act.out,
+    back(dy) {
+      const dz = act.back(dy);
+      if (bias?.learns) s.addGradient(1, sumOver(g, dz, [1, 2, 3], `${name}.bias_grad`));
+      if (kernel.learns) {
+        const perTap = tapsOf(g, x, k, st, pads, [oh, ow], name).map((tap) =>
+          sumOver(g, g.node('Mul', [tap, dz], `${name}.tap_dz`), [1, 2, 3], `${name}.tap_grad`),
+        );
+        const stacked = g.node('Concat', perTap, `${name}.kernel_grad_taps`, [intAttr('axis', 0)]);
+        s.addGradient(0, g.node('Reshape', [stacked, i64(g, `${name}.hwc1`, [k[0], k[1], c, 1])], `${name}.kernel_grad`));
+      }
+      if (!s.needsInputGradient(0)) return [undefined];
+      if (st[0] === 1 && st[1] === 1)
+        return [stackedTransposeConv(g, dz, asGrouped(s.kernelAs(0, 'flipped-iohw'), 'flipped'), k, pads, [h, w], [c, c], c, name)];
+      return [stridedTransposeConv(g, dz, oihw, k, st, pads, [h, w], [oh, ow], name, c)];
+    },
+  };
+}
+
+/** One strided slice of the padded map per kernel tap (tap-major): the patches' rows, before stacking. */
+function tapsOf(g: GraphWriter, x: string, k: number[], st: number[], pads: number[], [oh, ow]: number[], name: string): string[] {
   const padded = pads.some((p) => p > 0) ? g.node('Pad', [x, i64(g, `${name}.pads`, [0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]])], `${name}.x_padded`) : x;
   const axes = i64(g, `${name}.tap_axes`, [2, 3]);
   const steps = i64(g, `${name}.tap_steps`, st);
@@ -188,15 +230,56 @@ function im2col(g: GraphWriter, x: string, k: number[], st: number[], pads: numb
       const to = i64(g, `${name}.tap_to`, [i + (oh - 1) * st[0] + 1, j + (ow - 1) * st[1] + 1]);
       taps.push(g.node('Slice', [padded, from, to, axes, steps], `${name}.tap`));
     }
+  return taps;
+}
+
+/**
+ * The patches of a CNHW map as columns: [kh·kw·C, N·oh·ow], one strided slice per kernel tap stacked tap-major,
+ * so the convolution is one matrix product with all the batch in it (ONNX Runtime's Conv with a kernel given at
+ * run time loops over the images with small products, and its kernel gradient as a Conv is slower still).
+ */
+function im2col(g: GraphWriter, x: string, k: number[], st: number[], pads: number[], [oh, ow]: number[], c: number, name: string): string {
+  const taps = tapsOf(g, x, k, st, pads, [oh, ow], name);
   const stacked = taps.length === 1 ? taps[0] : g.node('Concat', taps, `${name}.taps`, [intAttr('axis', 0)]);
   return g.node('Reshape', [stacked, i64(g, `${name}.cols_shape`, [k[0] * k[1] * c, -1])], `${name}.cols`);
 }
 
 /**
- * The input gradient of a stride-1 convolution: a convolution of the output gradient by the kernel flipped (in/out
- * swapped), on the batch stacked into one tall image (each sample padded, so none reads its neighbour) — one big
- * product for ONNX Runtime instead of one small one per image. Rows that straddle two samples are cut away.
+ * A convolution of a CNHW map on the batch stacked into one tall image (each sample padded by its own rows, so none
+ * reads its neighbour): one big product for ONNX Runtime, which otherwise loops over the images with small ones
+ * when the kernel is given at run time. Rows that straddle two samples are cut away. Needs the padded height to
+ * be a multiple of the stride, so every sample starts on a row the stride reads.
  */
+function stackedConv(
+  g: GraphWriter,
+  x: string,
+  weight: string,
+  {
+    k,
+    st,
+    pads,
+    group,
+    inSize: [h, w],
+    outSize: [oh, ow],
+    channels: [cin, cout],
+  }: { k: number[]; st: number[]; pads: number[]; group: number; inSize: number[]; outSize: number[]; channels: number[] },
+  name: string,
+): string {
+  const tall = h + pads[0] + pads[2];
+  const padded = pads[0] || pads[2] ? g.node('Pad', [x, i64(g, `${name}.row_pads`, [0, 0, pads[0], 0, 0, 0, pads[2], 0])], `${name}.rows_padded`) : x;
+  const stacked = g.node('Reshape', [padded, i64(g, `${name}.stacked_shape`, [1, cin, -1, w])], `${name}.stacked`);
+  // The columns are padded by the convolution, and the last sample's tail so it yields as many rows as the others.
+  const tail = Math.max(0, k[0] - st[0]);
+  const conv = g.node('Conv', [stacked, weight], `${name}.stacked_conv`, [
+    intsAttr('strides', st),
+    intsAttr('pads', [0, pads[1], tail, pads[3]]),
+    intAttr('group', group),
+  ]);
+  const perSample = g.node('Reshape', [conv, i64(g, `${name}.per_sample`, [cout, -1, tall / st[0], ow])], `${name}.sample_rows`);
+  return g.node('Slice', [perSample, i64(g, `${name}.row_from`, [0]), i64(g, `${name}.row_to`, [oh]), i64(g, `${name}.row_axis`, [2])], `${name}.unstacked`);
+}
+
+/** The input gradient of a stride-1 convolution: a convolution of the output gradient by the kernel flipped (in/out swapped). */
 function stackedTransposeConv(
   g: GraphWriter,
   dz: string,
@@ -205,16 +288,12 @@ function stackedTransposeConv(
   pads: number[],
   [h, w]: number[],
   [c, o]: number[],
+  group: number,
   name: string,
 ): string {
-  const [top, left, bottom, right] = [k[0] - 1 - pads[0], k[1] - 1 - pads[1], k[0] - 1 - pads[2], k[1] - 1 - pads[3]];
-  const tall = h + k[0] - 1;
-  // Rows padded per sample; the columns and the last sample's tail by the convolution itself.
-  const padded = top || bottom ? g.node('Pad', [dz, i64(g, `${name}.dz_pads`, [0, 0, top, 0, 0, 0, bottom, 0])], `${name}.dz_padded`) : dz;
-  const stacked = g.node('Reshape', [padded, i64(g, `${name}.stacked_shape`, [1, o, -1, w - left - right + k[1] - 1])], `${name}.dz_stacked`);
-  const conv = g.node('Conv', [stacked, flipped], `${name}.x_grad_stacked`, [intsAttr('pads', [0, left, k[0] - 1, right])]);
-  const perSample = g.node('Reshape', [conv, i64(g, `${name}.per_sample`, [c, -1, tall, w])], `${name}.x_grad_rows`);
-  return g.node('Slice', [perSample, i64(g, `${name}.row_from`, [0]), i64(g, `${name}.row_to`, [h]), i64(g, `${name}.row_axis`, [2])], `${name}.x_grad`);
+  const backPads = [k[0] - 1 - pads[0], k[1] - 1 - pads[1], k[0] - 1 - pads[2], k[1] - 1 - pads[3]];
+  const [oh, ow] = [h + pads[0] + pads[2] - k[0] + 1, w + pads[1] + pads[3] - k[1] + 1];
+  return stackedConv(g, dz, flipped, { k, st: [1, 1], pads: backPads, group, inSize: [oh, ow], outSize: [h, w], channels: [o, c] }, `${name}.x_grad`);
 }
 
 /** The input gradient of a strided convolution: ONNX's transposed convolution, in NCHW. */
@@ -228,10 +307,12 @@ function stridedTransposeConv(
   [h, w]: number[],
   [oh, ow]: number[],
   name: string,
+  group = 1,
 ): string {
   const outputPadding = [h - (st[0] * (oh - 1) + k[0] - pads[0] - pads[2]), w - (st[1] * (ow - 1) + k[1] - pads[1] - pads[3])];
   const nchw = g.node('Transpose', [dz], `${name}.dz_nchw`, [intsAttr('perm', [1, 0, 2, 3])]);
   const dx = g.node('ConvTranspose', [nchw, oihw], `${name}.x_grad_nchw`, [
+    intAttr('group', group),
     intsAttr('strides', st),
     intsAttr('pads', pads),
     intsAttr('output_padding', outputPadding),
@@ -341,11 +422,25 @@ function dropout(s: LayerStep): Written {
 function relu(s: LayerStep): Written {
   if (s.layer.getClassName() === 'ReLU') {
     const max = s.config.maxValue;
-    if (max !== null && max !== undefined) return refuse(s.layer, 'a ReLU with a ceiling');
+    if (max !== null && max !== undefined) return cappedRelu(s, Number(max));
     return reluOf(s, s.inputs[0]);
   }
   const act = fusedActivation(s, s.inputs[0]);
   return { out: act.out, back: (dy) => [act.back(dy)] };
+}
+
+/** ReLU with a ceiling (MobileNet's ReLU6): the gradient passes where the output is strictly between 0 and the ceiling. */
+function cappedRelu(s: LayerStep, max: number): Written {
+  const { g, name } = s;
+  const ceiling = g.constant(`${name}.max`, [], [max]);
+  const out = g.node('Clip', [s.inputs[0], g.constant(`${name}.min`, [], [0]), ceiling], name);
+  return {
+    out,
+    back(dy) {
+      const below = g.node('Cast', [g.node('Less', [out, ceiling], `${name}.below`)], `${name}.below_mask`, [intAttr('to', ONNX_DTYPE.FLOAT)]);
+      return [g.node('Mul', [reluBack(g, out, dy, name), below], `${name}.x_grad`)];
+    },
+  };
 }
 
 function reluOf(s: LayerStep, x: string): Written {
@@ -473,6 +568,7 @@ function add(s: LayerStep): Written {
 /** Layer class → its forward rule (which also knows the way back). */
 const TRAINING_RULES: Record<string, (s: LayerStep) => Written> = {
   Conv2D: conv,
+  DepthwiseConv2D: depthwise,
   Dense: dense,
   MaxPooling2D: maxPool,
   LRN: lrn,
