@@ -390,22 +390,18 @@ function exportConcatenate(e: LayerExport): string {
   return out;
 }
 
+/** A padding layer's config (one number, [rows, columns] or [[top, bottom], [left, right]]) as [[t, b], [l, r]]. */
+export function paddingPairs(p: unknown): [Pair, Pair] {
+  if (typeof p === 'number') return [pair(p, 0), pair(p, 0)];
+  // [rows, columns] or [[top, bottom], [left, right]]: pair() reads a number as both sides and a pair as it is.
+  const [rows, columns] = p as Array<number | number[]>;
+  return [pair(rows, 0), pair(columns, 0)];
+}
+
 /** ZeroPadding2D, ConstantPadding2D. */
 function exportZeroPadding2D(e: LayerExport): string {
   const { g, type, config, x, name } = e;
-  const p = config.padding as number | number[] | number[][];
-  const [[t, b], [l, r]] =
-    typeof p === 'number'
-      ? [
-          [p, p],
-          [p, p],
-        ]
-      : Array.isArray(p[0])
-        ? (p as number[][])
-        : [
-            [(p as number[])[0], (p as number[])[0]],
-            [(p as number[])[1], (p as number[])[1]],
-          ];
+  const [[t, b], [l, r]] = paddingPairs(config.padding);
   const value = type === 'ConstantPadding2D' ? (config.value === '-Infinity' ? -3.4028234663852886e38 : Number(config.value)) : 0;
   const pads = g.constant(`${name}.pads`, [8], [0, 0, t, l, 0, 0, b, r], ONNX_DTYPE.INT64);
   const out = g.node('Pad', [x, pads, g.constant(`${name}.value`, [], [value])], name, [stringAttr('mode', 'constant')]);

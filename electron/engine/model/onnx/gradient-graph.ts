@@ -27,7 +27,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError } from '../../../../shared/errors';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
-import { GraphWriter, inboundLayers, intAttr, intsAttr, pair, samePads, shapeOf, stringAttr } from './export';
+import { GraphWriter, inboundLayers, intAttr, intsAttr, pair, paddingPairs, samePads, shapeOf, stringAttr } from './export';
 
 export interface GradientGraph {
   bytes: Uint8Array;
@@ -129,14 +129,19 @@ function windowPads(s: LayerStep, k: number[], st: number[]): number[] {
   return [ph[0], pw[0], ph[1], pw[1]];
 }
 
+/** A convolution's kernel size, strides and ONNX pads (dilated ones are refused). */
+function convolutionWindow(s: LayerStep): { k: number[]; st: number[]; pads: number[] } {
+  const k = pair(s.config.kernelSize, 1);
+  const st = pair(s.config.strides, 1);
+  const d = pair(s.config.dilationRate, 1);
+  if (d[0] !== 1 || d[1] !== 1) return refuse(s.layer, 'dilated convolutions');
+  return { k, st, pads: windowPads(s, k, st) };
+}
+
 /** Conv2D (no groups, no dilation): the forward product and the kernel's gradient share one im2col. */
 function conv(s: LayerStep): Written {
   const { g, config, name } = s;
-  const k = pair(config.kernelSize, 1);
-  const st = pair(config.strides, 1);
-  const d = pair(config.dilationRate, 1);
-  if (d[0] !== 1 || d[1] !== 1) return refuse(s.layer, 'dilated convolutions');
-  const pads = windowPads(s, k, st);
+  const { k, st, pads } = convolutionWindow(s);
   const kernel = s.weight(0);
   const bias = config.useBias === false ? undefined : s.weight(1);
   const [h, w, c] = s.inShapes[0];
@@ -180,12 +185,8 @@ function conv(s: LayerStep): Written {
  */
 function depthwise(s: LayerStep): Written {
   const { g, config, name } = s;
-  const k = pair(config.kernelSize, 1);
-  const st = pair(config.strides, 1);
-  const d = pair(config.dilationRate, 1);
-  if (d[0] !== 1 || d[1] !== 1) return refuse(s.layer, 'dilated convolutions');
+  const { k, st, pads } = convolutionWindow(s);
   if (Number(config.depthMultiplier ?? 1) !== 1) return refuse(s.layer, 'a depth multiplier other than 1');
-  const pads = windowPads(s, k, st);
   const [h, w, c] = s.inShapes[0];
   const [oh, ow] = s.outShape;
   if ((h + pads[0] + pads[2]) % st[0] !== 0) return refuse(s.layer, 'a padded height that is not a multiple of the stride');
@@ -488,19 +489,7 @@ function globalAverage(s: LayerStep): Written {
 /** ZeroPadding2D, ConstantPadding2D (−∞ before a max-pool): the padding, and the gradient cropped back. */
 function padding(s: LayerStep): Written {
   const { g, config, name } = s;
-  const p = config.padding as number | number[] | number[][];
-  const [[t, b], [l, r]] =
-    typeof p === 'number'
-      ? [
-          [p, p],
-          [p, p],
-        ]
-      : Array.isArray(p[0])
-        ? (p as number[][])
-        : [
-            [(p as number[])[0], (p as number[])[0]],
-            [(p as number[])[1], (p as number[])[1]],
-          ];
+  const [[t, b], [l, r]] = paddingPairs(config.padding);
   const raw = s.layer.getClassName() === 'ConstantPadding2D' ? config.value : 0;
   const value = raw === '-Infinity' ? -3.4028234663852886e38 : raw === 'Infinity' ? 3.4028234663852886e38 : Number(raw);
   const out = g.node('Pad', [s.inputs[0], i64(g, `${name}.pads`, [0, 0, t, l, 0, 0, b, r]), g.constant(`${name}.value`, [], [value])], name);
