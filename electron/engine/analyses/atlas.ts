@@ -254,9 +254,10 @@ function tfjsProjector(loaded: LoadedModel, layer: string): LayerProjector {
 /** The fastest way to project `layer`'s winners that this model and machine allow. */
 async function openProjector(loaded: LoadedModel, layer: string, k: number, cache: SwitchCache): Promise<LayerProjector> {
   const perRun = Math.max(1, Math.floor(projectionsPerRun(loaded, layer) / Math.max(k, 1)));
-  const { deconvnet: halves } = await switchedDeconvnet(loaded, layer);
+  const { deconvnet: halves, refused } = await switchedDeconvnet(loaded, layer);
   if (halves) return switchedProjector(loaded, halves, cache, perRun);
-  const { deconvnet: whole } = await batchDeconvnet(loaded, layer);
+  // The whole graph has the same rules as the halves: where they refused a layer, only tfjs is left to try.
+  const { deconvnet: whole } = refused ? { deconvnet: undefined } : await batchDeconvnet(loaded, layer);
   return whole ? batchedProjector(loaded, whole, perRun) : tfjsProjector(loaded, layer);
 }
 

@@ -108,7 +108,14 @@ export interface SwitchedDeconvnet {
   release(): Promise<void>;
 }
 
-export async function switchedDeconvnet(loaded: LoadedModel, layer: string): Promise<{ deconvnet?: SwitchedDeconvnet; reason?: string }> {
+/** The two halves, or why not; `refused`: a layer they have no rule for (the whole graph would refuse it too). */
+export interface SwitchedOpening {
+  deconvnet?: SwitchedDeconvnet;
+  reason?: string;
+  refused?: boolean;
+}
+
+export async function switchedDeconvnet(loaded: LoadedModel, layer: string): Promise<SwitchedOpening> {
   const { module: ort, reason } = onnxRuntime();
   if (!ort) return { reason };
   const keys = [`switches\u0001${layer}`, `from-switches\u0001${layer}`];
@@ -120,7 +127,10 @@ export async function switchedDeconvnet(loaded: LoadedModel, layer: string): Pro
     ]);
   } catch (error) {
     await Promise.all(keys.map((k) => releaseOrtSession(loaded, k)));
-    return { reason: error instanceof Error ? error.message : String(error) };
+    return {
+      reason: error instanceof Error ? error.message : String(error),
+      refused: error instanceof InspectorError && error.code === 'MODEL_UNSUPPORTED_OP',
+    };
   }
   const [first, second] = halves.map((h) => h.session);
   const pools = poolsBelow(loaded.model, layer).map((p) => ({ name: p.name, dims: p.shape, size: p.shape.reduce((a, b) => a * b, 1) }));
