@@ -244,7 +244,7 @@ describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
     // Inputs up to 30, so ReLU6 reaches its ceiling.
     const data = batch(4, [12, 12, 3], 3, 6);
     data.x.forEach((v, i) => (data.x[i] = v * 30));
-    // tfjs-wasm has no kernel for a depthwise filter's gradient (training there fails): the reference is the cpu backend's.
+    // The reference is the cpu backend's: wasm's depthwise gradients are the project's own kernels.
     await tf.setBackend('cpu');
     const reference = tfjsGradients(model, trainable, data, new Map());
     await tf.setBackend('wasm');

@@ -1,7 +1,7 @@
 /**
  * DepthwiseConv2dNativeBackpropInput for the wasm backend, which lacks it: the gradient of a depthwise
  * convolution with respect to its input, needed to project units of MobileNet-style models (gradient, guided and
- * deconvnet steps through depthwise layers) and to fine-tune them. A direct loop: for each output position, each
+ * deconvnet steps through depthwise layers) and, with DepthwiseConv2dNativeBackpropFilter, to fine-tune them. A direct loop: for each output position, each
  * channel c and multiplier j, dy spreads back over the kernel window of channel c.
  */
 import {

@@ -5,11 +5,12 @@
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterWasmConfig } from './Conv2DBackpropFilter';
 import { conv2DBackpropInputWasmConfig } from './Conv2DBackpropInput';
+import { depthwiseBackpropFilterWasmConfig } from './DepthwiseConv2dNativeBackpropFilter';
 import { depthwiseBackpropInputWasmConfig } from './DepthwiseConv2dNativeBackpropInput';
 import { maxPoolGradWasmConfig } from './MaxPoolGrad';
 
 /** Missing on the backend: registered only if absent. */
-const ADDED: KernelConfig[] = [conv2DBackpropFilterWasmConfig, depthwiseBackpropInputWasmConfig];
+const ADDED: KernelConfig[] = [conv2DBackpropFilterWasmConfig, depthwiseBackpropInputWasmConfig, depthwiseBackpropFilterWasmConfig];
 /** Present but replaced (see each file for the measurement that justified it). */
 const REPLACED: KernelConfig[] = [conv2DBackpropInputWasmConfig, maxPoolGradWasmConfig];
 

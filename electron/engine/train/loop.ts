@@ -429,10 +429,8 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   // Every core for runs long enough to repay starting the helpers (a second or two).
   const steps = batchesPerEpoch * (options.epochs - (resume?.epochsDone ?? 0));
   const long = steps >= 16 && options.batchSize >= 8;
-  // Short runs too where tfjs-wasm cannot train the model at all (it has no depthwise-filter gradient kernel).
-  const depthwise = lossModel.layers.some((l) => l.getClassName() === 'DepthwiseConv2D');
   let onnx =
-    (long || depthwise) && options.parallel !== false && options.engine !== 'tfjs' && fromLogits
+    long && options.parallel !== false && options.engine !== 'tfjs' && fromLogits
       ? await startOnnxGradients(lossModel, trainable).catch(() => undefined)
       : undefined;
   let helpers = !onnx && long && options.parallel !== false ? await startGradientHelpers(model, numClasses).catch(() => undefined) : undefined;

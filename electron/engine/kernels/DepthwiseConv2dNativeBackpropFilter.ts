@@ -1,0 +1,73 @@
+/**
+ * DepthwiseConv2dNativeBackpropFilter for the wasm backend, which lacks it: the gradient of a depthwise
+ * convolution with respect to its filter, without which tfjs-wasm cannot train a MobileNet-style model at all
+ * (training uses ONNX Runtime where it is installed; this is the path without it). A direct loop: each channel c
+ * and multiplier j gathers x of channel c under each kernel tap times dy of output channel c·mult + j.
+ */
+import {
+  backend_util,
+  DepthwiseConv2dNativeBackpropFilter,
+  type DepthwiseConv2dNativeBackpropFilterAttrs,
+  type KernelConfig,
+  type KernelFunc,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+import type { WasmBackendLike } from './wasm-backend';
+
+export function depthwiseBackpropFilterWasm(args: {
+  inputs: { x: TensorInfo; dy: TensorInfo };
+  backend: WasmBackendLike;
+  attrs: DepthwiseConv2dNativeBackpropFilterAttrs;
+}): TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { x, dy } = inputs;
+  const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs;
+  const info = backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides,
+    dilations,
+    pad,
+    dimRoundingMode,
+    true,
+  );
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+  const { dilationHeight, dilationWidth } = info;
+  const mult = outChannels / inChannels;
+  const dw = backend.makeOutput([...filterShape], 'float32');
+  const xv = backend.typedArrayFromHeap(x);
+  const dyv = backend.typedArrayFromHeap(dy);
+  const dwv = backend.typedArrayFromHeap(dw);
+  dwv.fill(0);
+  const { top, left } = info.padInfo;
+  for (let n = 0; n < batchSize; n++) {
+    const inBase = n * inHeight * inWidth * inChannels;
+    const outBase = n * outHeight * outWidth * outChannels;
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        const o = outBase + (oy * outWidth + ox) * outChannels;
+        for (let ky = 0; ky < filterHeight; ky++) {
+          const iy = oy * strideHeight - top + ky * dilationHeight;
+          if (iy < 0 || iy >= inHeight) continue;
+          for (let kx = 0; kx < filterWidth; kx++) {
+            const ix = ox * strideWidth - left + kx * dilationWidth;
+            if (ix < 0 || ix >= inWidth) continue;
+            const i = inBase + (iy * inWidth + ix) * inChannels;
+            const f = (ky * filterWidth + kx) * inChannels * mult;
+            for (let c = 0; c < inChannels; c++) {
+              const xc = xv[i + c];
+              for (let j = 0; j < mult; j++) dwv[f + c * mult + j] += xc * dyv[o + c * mult + j];
+            }
+          }
+        }
+      }
+    }
+  }
+  return dw;
+}
+
+export const depthwiseBackpropFilterWasmConfig: KernelConfig = {
+  kernelName: DepthwiseConv2dNativeBackpropFilter,
+  backendName: 'wasm',
+  kernelFunc: depthwiseBackpropFilterWasm as unknown as KernelFunc,
+};
