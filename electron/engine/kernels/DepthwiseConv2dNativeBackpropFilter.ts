@@ -12,6 +12,7 @@ import {
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
+import { forEachDepthwiseTap } from './depthwise-taps';
 import type { WasmBackendLike } from './wasm-backend';
 
 export function depthwiseBackpropFilterWasm(args: {
@@ -31,38 +32,19 @@ export function depthwiseBackpropFilterWasm(args: {
     dimRoundingMode,
     true,
   );
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, strideHeight, strideWidth, filterHeight, filterWidth } = info;
-  const { dilationHeight, dilationWidth } = info;
+  const { inChannels, outChannels } = info;
   const mult = outChannels / inChannels;
   const dw = backend.makeOutput([...filterShape], 'float32');
   const xv = backend.typedArrayFromHeap(x);
   const dyv = backend.typedArrayFromHeap(dy);
   const dwv = backend.typedArrayFromHeap(dw);
   dwv.fill(0);
-  const { top, left } = info.padInfo;
-  for (let n = 0; n < batchSize; n++) {
-    const inBase = n * inHeight * inWidth * inChannels;
-    const outBase = n * outHeight * outWidth * outChannels;
-    for (let oy = 0; oy < outHeight; oy++) {
-      for (let ox = 0; ox < outWidth; ox++) {
-        const o = outBase + (oy * outWidth + ox) * outChannels;
-        for (let ky = 0; ky < filterHeight; ky++) {
-          const iy = oy * strideHeight - top + ky * dilationHeight;
-          if (iy < 0 || iy >= inHeight) continue;
-          for (let kx = 0; kx < filterWidth; kx++) {
-            const ix = ox * strideWidth - left + kx * dilationWidth;
-            if (ix < 0 || ix >= inWidth) continue;
-            const i = inBase + (iy * inWidth + ix) * inChannels;
-            const f = (ky * filterWidth + kx) * inChannels * mult;
-            for (let c = 0; c < inChannels; c++) {
-              const xc = xv[i + c];
-              for (let j = 0; j < mult; j++) dwv[f + c * mult + j] += xc * dyv[o + c * mult + j];
-            }
-          }
-        }
-      }
+  forEachDepthwiseTap(info, (o, i, f) => {
+    for (let c = 0; c < inChannels; c++) {
+      const xc = xv[i + c];
+      for (let j = 0; j < mult; j++) dwv[f + c * mult + j] += xc * dyv[o + c * mult + j];
     }
-  }
+  });
   return dw;
 }
 
