@@ -254,41 +254,29 @@ describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
     model.dispose();
   });
 
-  it.skipIf(!fs.existsSync(resnet18))(
-    "equal tfjs's on torchvision's ResNet-18 as imported (224 pixels, every layer learning)",
-    async () => {
-      const loaded = await loadModelFile(resnet18);
-      const { model: lossModel } = logitsModel(loaded.model);
-      const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
-      const data = batch(2, [224, 224, 3], 1000, 11);
-      const reference = tfjsGradients(lossModel, trainable, data, new Map());
-      const got = await graphGradients(lossModel, trainable, data, new Map());
-      expect(got.lossSum).toBeCloseTo(reference.loss, 1);
-      // A deep random network has pre-activations within float rounding of zero, where the two engines' ReLU masks
-      // can differ: the whole-tensor error, not one element's, is what stays small.
-      trainable.forEach((v, i) => expect(relativeL2Error(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-3));
-      loaded.model.dispose();
-    },
-    120_000,
-  );
-
-  it.skipIf(!fs.existsSync(mobilenet))(
-    "equal tfjs's on torchvision's MobileNetV2 as imported (depthwise convolutions, ReLU6)",
-    async () => {
-      const loaded = await loadModelFile(mobilenet);
-      const { model: lossModel } = logitsModel(loaded.model);
-      const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
-      const data = batch(1, [224, 224, 3], 1000, 11);
-      // On wasm (its depthwise gradients are the project's kernels, themselves tested against the cpu backend's):
-      // the cpu backend takes ~50 s here, blocking the test worker past vitest's own timeouts.
-      const reference = tfjsGradients(lossModel, trainable, data, new Map());
-      const got = await graphGradients(lossModel, trainable, data, new Map());
-      expect(got.lossSum).toBeCloseTo(reference.loss, 1);
-      trainable.forEach((v, i) => expect(relativeL2Error(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-3));
-      loaded.model.dispose();
-    },
-    120_000,
-  );
+  // The references run on wasm (MobileNetV2's depthwise gradients there are the project's kernels, themselves
+  // tested against the cpu backend's, which takes ~50 s here and blocks the test worker past vitest's timeouts).
+  for (const net of [
+    { file: resnet18, images: 2, what: 'ResNet-18 as imported (224 pixels, every layer learning)' },
+    { file: mobilenet, images: 1, what: 'MobileNetV2 as imported (depthwise convolutions, ReLU6)' },
+  ])
+    it.skipIf(!fs.existsSync(net.file))(
+      `equal tfjs's on torchvision's ${net.what}`,
+      async () => {
+        const loaded = await loadModelFile(net.file);
+        const { model: lossModel } = logitsModel(loaded.model);
+        const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
+        const data = batch(net.images, [224, 224, 3], 1000, 11);
+        const reference = tfjsGradients(lossModel, trainable, data, new Map());
+        const got = await graphGradients(lossModel, trainable, data, new Map());
+        expect(got.lossSum).toBeCloseTo(reference.loss, 1);
+        // A deep random network has pre-activations within float rounding of zero, where the two engines' ReLU
+        // masks can differ: the whole-tensor error, not one element's, is what stays small.
+        trainable.forEach((v, i) => expect(relativeL2Error(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-3));
+        loaded.model.dispose();
+      },
+      120_000,
+    );
 
   it('trains to the weights of the same run on tfjs (momentum, weight decay) and leaves no tensor behind', async () => {
     const before = tf.memory().numTensors;

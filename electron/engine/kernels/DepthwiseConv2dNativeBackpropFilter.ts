@@ -5,14 +5,13 @@
  * and multiplier j gathers x of channel c under each kernel tap times dy of output channel c·mult + j.
  */
 import {
-  backend_util,
   DepthwiseConv2dNativeBackpropFilter,
   type DepthwiseConv2dNativeBackpropFilterAttrs,
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { forEachDepthwiseTap } from './depthwise-taps';
+import { depthwiseInfo, forEachDepthwiseTap } from './depthwise-taps';
 import type { WasmBackendLike } from './wasm-backend';
 
 export function depthwiseBackpropFilterWasm(args: {
@@ -22,16 +21,8 @@ export function depthwiseBackpropFilterWasm(args: {
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { x, dy } = inputs;
-  const { strides, dilations, pad, dimRoundingMode, filterShape } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filterShape as [number, number, number, number],
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    true,
-  );
+  const { filterShape } = attrs;
+  const info = depthwiseInfo(x.shape, filterShape, attrs);
   const { inChannels, outChannels } = info;
   const mult = outChannels / inChannels;
   const dw = backend.makeOutput([...filterShape], 'float32');

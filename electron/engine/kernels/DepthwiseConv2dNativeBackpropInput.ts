@@ -5,14 +5,13 @@
  * channel c and multiplier j, dy spreads back over the kernel window of channel c.
  */
 import {
-  backend_util,
   DepthwiseConv2dNativeBackpropInput,
   type DepthwiseConv2dNativeBackpropInputAttrs,
   type KernelConfig,
   type KernelFunc,
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
-import { forEachDepthwiseTap } from './depthwise-taps';
+import { depthwiseInfo, forEachDepthwiseTap } from './depthwise-taps';
 import type { WasmBackendLike } from './wasm-backend';
 
 export function depthwiseBackpropInputWasm(args: {
@@ -22,16 +21,8 @@ export function depthwiseBackpropInputWasm(args: {
 }): TensorInfo {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs;
-  const { strides, dilations, pad, dimRoundingMode, inputShape } = attrs;
-  const info = backend_util.computeConv2DInfo(
-    inputShape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    strides,
-    dilations,
-    pad,
-    dimRoundingMode,
-    true,
-  );
+  const { inputShape } = attrs;
+  const info = depthwiseInfo(inputShape, filter.shape, attrs);
   const { inChannels, outChannels } = info;
   const mult = outChannels / inChannels;
   const dx = backend.makeOutput([...inputShape], 'float32');

@@ -341,40 +341,22 @@ async function parallelStep(ctx: StepContext, data: StepData, helpers: GradientH
     throw error;
   }
   const lossSum = (await local.value.data())[0] + others.reduce((s, o) => s + o.lossSum, 0);
-  const loss = applySummed(ctx, n, lossSum, (v, i) => others.reduce<tf.Tensor>((sum, o) => tf.add(sum, tf.tensor(o.grads[i], v.shape)), local.grads[v.name]));
+  const grads = ctx.trainable.map((v, i) => {
+    const sum = (local.grads[v.name].dataSync() as Float32Array).slice();
+    for (const o of others) for (let j = 0; j < sum.length; j++) sum[j] += o.grads[i][j];
+    return sum;
+  });
   local.value.dispose();
   Object.values(local.grads).forEach((g) => g.dispose());
-  return loss;
+  return applySummed(ctx, n, lossSum, grads, weights);
 }
 
 /**
- * A step from the batch's summed gradients (`summed(v, i)`, inside a tidy): divided by the batch size, weight decay
- * added once, applied by the optimizers; returns the mean loss with the decay term at the weights the gradients
- * were taken at, as the one-thread step reports it.
+ * A step from the batch's summed gradients (`grads`, in trainable order, overwritten) taken at `weights`: divided
+ * by the batch size, weight decay added once, applied by the optimizers; returns the mean loss with the decay term
+ * at those weights, as the one-thread step reports it. On arrays: fewer small tfjs ops per step.
  */
-function applySummed(ctx: StepContext, n: number, lossSum: number, summed: (v: tf.Variable, i: number) => tf.Tensor): number {
-  const decay =
-    ctx.weightDecay && ctx.regularised.length ? tf.tidy(() => ctx.regularised.map((v) => tf.sum(tf.square(v)).dataSync()[0]).reduce((a, b) => a + b)) : 0;
-  tf.tidy(() => {
-    const grads: tf.NamedTensorMap = {};
-    ctx.trainable.forEach((v, i) => {
-      let g = tf.div(summed(v, i), n);
-      if (ctx.weightDecay && ctx.regularised.includes(v)) g = tf.add(g, tf.mul(v, ctx.weightDecay));
-      grads[v.name] = g;
-    });
-    applyGroups(ctx, grads);
-  });
-  return lossSum / n + (ctx.weightDecay / 2) * decay;
-}
-
-/**
- * One step with the gradients from ONNX Runtime (dropout masks drawn from `random`): the mean and the weight decay
- * taken on the arrays it returns, as applySummed does with tensors (fewer small tfjs ops per step).
- */
-async function onnxStep(ctx: StepContext, data: StepData, onnx: OnnxGradients, random: () => number): Promise<number> {
-  const weights = ctx.trainable.map((v) => v.dataSync() as Float32Array);
-  const { grads, lossSum } = await onnx.gradients(weights, data.x, data.shape, data.y, random);
-  const n = data.shape[0];
+function applySummed(ctx: StepContext, n: number, lossSum: number, grads: Float32Array[], weights: Float32Array[]): number {
   let squares = 0;
   ctx.trainable.forEach((v, i) => {
     const [g, w] = [grads[i], weights[i]];
@@ -384,6 +366,13 @@ async function onnxStep(ctx: StepContext, data: StepData, onnx: OnnxGradients, r
   });
   tf.tidy(() => applyGroups(ctx, Object.fromEntries(ctx.trainable.map((v, i) => [v.name, tf.tensor(grads[i], v.shape)]))));
   return lossSum / n + (ctx.weightDecay / 2) * squares;
+}
+
+/** One step with the gradients from ONNX Runtime (dropout masks drawn from `random`). */
+async function onnxStep(ctx: StepContext, data: StepData, onnx: OnnxGradients, random: () => number): Promise<number> {
+  const weights = ctx.trainable.map((v) => v.dataSync() as Float32Array);
+  const { grads, lossSum } = await onnx.gradients(weights, data.x, data.shape, data.y, random);
+  return applySummed(ctx, data.shape[0], lossSum, grads, weights);
 }
 
 export async function trainClassifier(model: tfl.LayersModel, data: LabelledArray, options: TrainOptions): Promise<TrainResult> {

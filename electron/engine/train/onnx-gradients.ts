@@ -15,8 +15,6 @@ import { exportGradientGraph, kernelInLayout, type GradientGraph } from '../mode
 import { createOrtSession, onnxRuntime, type OrtTensor } from '../runtime/onnx-runtime';
 
 export interface OnnxGradients {
-  /** The execution provider, e.g. "cpu, 2 threads". */
-  readonly provider: string;
   /** The threads ONNX Runtime computes on. */
   readonly threads: number;
   /** The gradients (in `trainable` order) of the batch's summed loss, and that sum (in slices where the batch is large). */
@@ -54,7 +52,7 @@ export async function startOnnxGradients(lossModel: tfl.LayersModel, trainable: 
   } catch (error) {
     return fallback(`ONNX Runtime could not start the training graph (${error instanceof Error ? error.message.split('\n')[0] : String(error)})`);
   }
-  const { session, provider, threads } = started;
+  const { session, threads } = started;
   const float = (data: Float32Array, dims: number[]) => new module.Tensor('float32', data, dims);
   const perRun = Math.max(1, Math.floor(runBytes / (4 * graph.floatsPerImage)));
   /** One run of the graph on a slice of a batch. */
@@ -69,17 +67,16 @@ export async function startOnnxGradients(lossModel: tfl.LayersModel, trainable: 
       feeds[mask.input] = float(dropoutMask(size, mask.rate, random), dims);
     }
     const out = await session.run(feeds);
-    return { grads: graph.weights.map((_, i) => out[`grad:${i}`].data), lossSum: out.loss_sum.data[0] };
+    return { grads: graph.weightShapes.map((_, i) => out[`grad:${i}`].data), lossSum: out.loss_sum.data[0] };
   };
   return {
-    provider,
     threads,
     async gradients(weights, x, shape, y, random) {
       const [n, ...image] = shape;
       // The weights, and the kernels the backward pass wants in other layouts, once for all the slices.
       const weightFeeds: Record<string, OrtTensor> = {};
-      graph.weights.forEach((w, i) => (weightFeeds[`w:${i}`] = float(weights[i], w.shape)));
-      for (const k of graph.kernelLayouts) weightFeeds[k.input] = float(kernelInLayout(weights[k.weight], graph.weights[k.weight].shape, k.layout), k.shape);
+      graph.weightShapes.forEach((shape, i) => (weightFeeds[`w:${i}`] = float(weights[i], shape)));
+      for (const k of graph.kernelLayouts) weightFeeds[k.input] = float(kernelInLayout(weights[k.weight], graph.weightShapes[k.weight], k.layout), k.shape);
       const size = image.reduce((a, b) => a * b, 1);
       let total: { grads: Float32Array[]; lossSum: number } | undefined;
       // Slices of even size (16 in three: 6, 5, 5 — not 7, 7, 2).
@@ -108,7 +105,7 @@ function fallback(reason: string): undefined {
 }
 
 /** Inverted dropout's mask: 0 with probability `rate`, else 1 / (1 − rate), so the expected value is kept. */
-export function dropoutMask(size: number, rate: number, random: () => number): Float32Array {
+function dropoutMask(size: number, rate: number, random: () => number): Float32Array {
   const keep = 1 / (1 - rate);
   const mask = new Float32Array(size);
   for (let i = 0; i < size; i++) mask[i] = random() < rate ? 0 : keep;

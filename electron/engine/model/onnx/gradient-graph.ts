@@ -31,8 +31,8 @@ import { GraphWriter, inboundLayers, intAttr, intsAttr, pair, paddingPairs, same
 
 export interface GradientGraph {
   bytes: Uint8Array;
-  /** The learning weights in the order of `trainable`: graph input `w:<i>` and output `grad:<i>`. */
-  weights: Array<{ variable: string; shape: number[] }>;
+  /** The learning weights' shapes in the order of `trainable`: graph input `w:<i>` and output `grad:<i>`. */
+  weightShapes: number[][];
   /** Learning kernels to feed again in another layout each step: input name, the weight's index, the layout. */
   kernelLayouts: Array<{ input: string; weight: number; layout: KernelLayout; shape: number[] }>;
   /** Dropout masks to feed each step: input name, shape with −1 for the batch ([C, −1, h, w] for maps), the rate. */
@@ -651,7 +651,7 @@ export function exportGradientGraph(lossModel: tfl.LayersModel, trainable: tf.Va
   return {
     floatsPerImage: floatsPerImage(lossModel),
     bytes: encodeGradientGraph(g, inputShape, numClasses, trainable, masks, kernelLayouts),
-    weights: trainable.map((v) => ({ variable: v.name, shape: v.shape.slice() })),
+    weightShapes: trainable.map((v) => v.shape.slice()),
     kernelLayouts,
     masks,
     numClasses,
