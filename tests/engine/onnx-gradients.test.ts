@@ -1,19 +1,20 @@
 /**
  * Training on ONNX Runtime (model/onnx/gradient-graph.ts, train/onnx-gradients.ts): every gradient the graph gives
- * equals tfjs's autodiff of the same loss on the same batch — the bundled architecture (5×5 and 3×3 convolutions,
- * overlapping max pooling, LRN, dense layers, dropout with the same mask) and a residual network with strided
- * convolutions, valid padding, a ReLU layer, global average pooling and a frozen layer; a run trained on it ends
- * with the weights of the same run on tfjs; a layer with no rule (batch normalisation) leaves training on tfjs.
+ * equals tfjs's autodiff of the same loss on the same batch, with maps held CNHW and CHWN — the bundled
+ * architecture (5×5 and 3×3 convolutions, overlapping max pooling, LRN, dense layers, dropout with the same mask)
+ * and a residual network with strided convolutions, valid padding, a ReLU layer, global average pooling and a
+ * frozen layer; a run trained on it ends with the weights of the same run on tfjs; a layer with no rule (batch
+ * normalisation) leaves training on tfjs.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from '../../electron/engine/backend';
 import { buildZfFashion } from '../../electron/engine/model/architectures';
-import { exportGradientGraph } from '../../electron/engine/model/onnx/gradient-graph';
+import { exportGradientGraph, kernelFromLayout, kernelInLayout, kernelShapeIn, type MapLayout } from '../../electron/engine/model/onnx/gradient-graph';
 import { onnxRuntime } from '../../electron/engine/runtime/onnx-runtime';
 import { logitsModel, trainClassifier } from '../../electron/engine/train/loop';
-import { lastTrainingFallback, startOnnxGradients } from '../../electron/engine/train/onnx-gradients';
+import { lastTrainingFallback, startOnnxGradients, type OnnxGradientOptions } from '../../electron/engine/train/onnx-gradients';
 import { mulberry32 } from '../../electron/engine/base/random';
 import { maxRelError, relativeL2Error } from '../helpers/numeric';
 import { ConstantPadding2D } from '../../electron/engine/model/layers/onnx-ops';
@@ -67,11 +68,11 @@ async function graphGradients(
   trainable: tf.Variable[],
   data: ReturnType<typeof batch>,
   masks: Map<string, Float32Array>,
-  runBytes?: number,
+  options: OnnxGradientOptions = {},
 ) {
-  const onnx = await startOnnxGradients(lossModel, trainable, runBytes);
+  const onnx = await startOnnxGradients(lossModel, trainable, options);
   expect(onnx, lastTrainingFallback).toBeDefined();
-  const graph = exportGradientGraph(lossModel, trainable);
+  const graph = exportGradientGraph(lossModel, trainable, onnx!.layout);
   // dropoutMask drops where random() < rate: replay the chosen masks, in the graph's order of its mask inputs.
   const queue = graph.masks.flatMap((m) => Array.from(masks.get(m.input.slice('mask:'.length))!));
   let at = 0;
@@ -84,7 +85,7 @@ async function graphGradients(
     random,
   );
   await onnx!.close();
-  return out;
+  return { ...out, layout: onnx!.layout };
 }
 
 function residualNet(): tfl.LayersModel {
@@ -109,8 +110,11 @@ function residualNet(): tfl.LayersModel {
   return tfl.model({ inputs: input, outputs: out });
 }
 
-/** The layers torchvision's networks import as: padding layers, a max-pool after −∞ padding, a fire module's concatenation, a final average pool. */
-function importedStyleNet(): tfl.LayersModel {
+/**
+ * The layers torchvision's networks import as: padding layers, a max-pool after −∞ padding, a fire module's
+ * concatenation, a final average pool (or a global one, which has a CHWN rule).
+ */
+function importedStyleNet(end: 'average' | 'global' = 'average'): tfl.LayersModel {
   const seedInit = (seed: number) => tfl.initializers.glorotUniform({ seed });
   const input = tfl.input({ shape: [15, 15, 3] });
   const padded = tfl.layers
@@ -144,8 +148,10 @@ function importedStyleNet(): tfl.LayersModel {
     .conv2d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu', name: 'e3', kernelInitializer: seedInit(4) })
     .apply(squeeze) as tfl.SymbolicTensor;
   const fire = tfl.layers.concatenate({ name: 'fire' }).apply([e1, e3]) as tfl.SymbolicTensor;
-  const avg = tfl.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'avg' }).apply(fire) as tfl.SymbolicTensor;
-  const flat = tfl.layers.flatten({ name: 'flat' }).apply(avg) as tfl.SymbolicTensor;
+  const flat =
+    end === 'average'
+      ? (tfl.layers.flatten({ name: 'flat' }).apply(tfl.layers.averagePooling2d({ poolSize: 2, strides: 2, name: 'avg' }).apply(fire)) as tfl.SymbolicTensor)
+      : (tfl.layers.globalAveragePooling2d({ name: 'gap' }).apply(fire) as tfl.SymbolicTensor);
   const out = tfl.layers.dense({ units: 4, name: 'logits', kernelInitializer: seedInit(5) }).apply(flat) as tfl.SymbolicTensor;
   return tfl.model({ inputs: input, outputs: out });
 }
@@ -193,22 +199,34 @@ describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
     await initBackend({ preferred: 'wasm' });
   });
 
-  it("equal tfjs's on the bundled architecture, dropout masks and all", async () => {
-    const model = buildZfFashion(3);
-    const { model: lossModel } = logitsModel(model);
-    const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
-    const data = batch(12, [28, 28, 1], 10, 5);
-    const r = mulberry32(9);
-    const masks = new Map(['drop6', 'drop7'].map((name) => [name, Float32Array.from({ length: 12 * 256 }, () => (r() < 0.5 ? 0 : 2))]));
-    const reference = tfjsGradients(lossModel, trainable, data, masks);
-    const got = await graphGradients(lossModel, trainable, data, masks);
-    expect(got.lossSum).toBeCloseTo(reference.loss, 3);
-    trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
-    // Dropout mattered: without the masks the gradient of fc6 differs.
-    const unmasked = tfjsGradients(lossModel, trainable, data, new Map());
-    expect(maxRelError(unmasked.grads[10], reference.grads[10])).toBeGreaterThan(0.05);
-    model.dispose();
+  it('rearrange kernels into each layout and back', () => {
+    const hwio = [3, 2, 4, 5];
+    const data = Float32Array.from({ length: 120 }, (_, i) => i);
+    // OIHW's (o, i, y, x) is HWIO's (y, x, i, o); IHWO's (i, y, x, o) too.
+    expect(kernelInLayout(data, hwio, 'oihw')[((4 * 4 + 3) * 3 + 2) * 2 + 1]).toBe(data[((2 * 2 + 1) * 4 + 3) * 5 + 4]);
+    expect(kernelInLayout(data, hwio, 'ihwo')[((3 * 3 + 2) * 2 + 1) * 5 + 4]).toBe(data[((2 * 2 + 1) * 4 + 3) * 5 + 4]);
+    expect(kernelShapeIn(hwio, 'ihwo')).toEqual([4, 3, 2, 5]);
+    for (const layout of ['oihw', 'flipped-iohw', 'ihwo'] as const) expect(kernelFromLayout(kernelInLayout(data, hwio, layout), hwio, layout)).toEqual(data);
   });
+
+  for (const layout of ['cnhw', 'chwn'] as MapLayout[])
+    it(`equal tfjs's on the bundled architecture, dropout masks and all (maps held ${layout.toUpperCase()})`, async () => {
+      const model = buildZfFashion(3);
+      const { model: lossModel } = logitsModel(model);
+      const trainable = lossModel.trainableWeights.map((v) => v.read() as tf.Variable);
+      const data = batch(12, [28, 28, 1], 10, 5);
+      const r = mulberry32(9);
+      const masks = new Map(['drop6', 'drop7'].map((name) => [name, Float32Array.from({ length: 12 * 256 }, () => (r() < 0.5 ? 0 : 2))]));
+      const reference = tfjsGradients(lossModel, trainable, data, masks);
+      const got = await graphGradients(lossModel, trainable, data, masks, { layout });
+      expect(got.layout).toBe(layout);
+      expect(got.lossSum).toBeCloseTo(reference.loss, 3);
+      trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
+      // Dropout mattered: without the masks the gradient of fc6 differs.
+      const unmasked = tfjsGradients(lossModel, trainable, data, new Map());
+      expect(maxRelError(unmasked.grads[10], reference.grads[10])).toBeGreaterThan(0.05);
+      model.dispose();
+    });
 
   it("equal tfjs's through strided and valid convolutions, a residual add and global pooling, frozen layers left out", async () => {
     const model = residualNet();
@@ -217,26 +235,33 @@ describe.skipIf(!hasOrt)('training gradients on ONNX Runtime', () => {
     expect(trainable.map((v) => v.name).some((n) => n.startsWith('stem'))).toBe(false);
     const data = batch(6, [16, 16, 3], 5, 2);
     const reference = tfjsGradients(model, trainable, data, new Map());
-    const got = await graphGradients(model, trainable, data, new Map());
+    // Asked for CHWN, it is written CNHW: a strided convolution's input gradient has no CHWN rule.
+    const got = await graphGradients(model, trainable, data, new Map(), { layout: 'chwn' });
+    expect(got.layout).toBe('cnhw');
     expect(got.lossSum).toBeCloseTo(reference.loss, 3);
     trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
     // A batch too big for one run's memory goes in slices (here of 4 and 2 images) that add up to it.
-    const sliced = await graphGradients(model, trainable, data, new Map(), 4 * 4 * exportGradientGraph(model, trainable).floatsPerImage);
+    const sliced = await graphGradients(model, trainable, data, new Map(), { runBytes: 4 * 4 * exportGradientGraph(model, trainable).floatsPerImage });
     expect(sliced.lossSum).toBeCloseTo(reference.loss, 3);
     trainable.forEach((v, i) => expect(maxRelError(sliced.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
     model.dispose();
   });
 
-  it("equal tfjs's through padding layers, a max-pool after −∞ padding, a concatenation and average pooling", async () => {
-    const model = importedStyleNet();
-    const trainable = model.trainableWeights.map((v) => v.read() as tf.Variable);
-    const data = batch(5, [15, 15, 3], 4, 3);
-    const reference = tfjsGradients(model, trainable, data, new Map());
-    const got = await graphGradients(model, trainable, data, new Map());
-    expect(got.lossSum).toBeCloseTo(reference.loss, 3);
-    trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
-    model.dispose();
-  });
+  for (const [end, layout] of [
+    ['average', 'cnhw'],
+    ['global', 'chwn'],
+  ] as const)
+    it(`equal tfjs's through padding layers, a max-pool after −∞ padding, a concatenation and ${end} pooling (${layout.toUpperCase()})`, async () => {
+      const model = importedStyleNet(end);
+      const trainable = model.trainableWeights.map((v) => v.read() as tf.Variable);
+      const data = batch(5, [15, 15, 3], 4, 3);
+      const reference = tfjsGradients(model, trainable, data, new Map());
+      const got = await graphGradients(model, trainable, data, new Map(), { layout });
+      expect(got.layout).toBe(layout);
+      expect(got.lossSum).toBeCloseTo(reference.loss, 3);
+      trainable.forEach((v, i) => expect(maxRelError(got.grads[i], reference.grads[i]), v.name).toBeLessThan(1e-4));
+      model.dispose();
+    });
 
   it("equal tfjs's through depthwise convolutions (stride 1 and 2), ReLU6 and an inverted residual", async () => {
     const model = mobileStyleNet();

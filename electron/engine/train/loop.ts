@@ -358,14 +358,25 @@ async function parallelStep(ctx: StepContext, data: StepData, helpers: GradientH
  */
 function applySummed(ctx: StepContext, n: number, lossSum: number, grads: Float32Array[], weights: Float32Array[]): number {
   let squares = 0;
-  ctx.trainable.forEach((v, i) => {
-    const [g, w] = [grads[i], weights[i]];
-    const decay = ctx.weightDecay && ctx.regularised.includes(v) ? ctx.weightDecay : 0;
-    for (let j = 0; j < g.length; j++) g[j] = g[j] / n + decay * w[j];
-    if (decay) for (let j = 0; j < w.length; j++) squares += w[j] * w[j];
-  });
+  // Plain loops with a local sum: a sum captured by a closure is boxed on every add (4 ms a step on 430 000 weights).
+  for (let i = 0; i < ctx.trainable.length; i++) {
+    const decay = ctx.weightDecay && ctx.regularised.includes(ctx.trainable[i]) ? ctx.weightDecay : 0;
+    meanAndDecay(grads[i], weights[i], n, decay);
+    if (decay) squares += sumOfSquares(weights[i]);
+  }
   tf.tidy(() => applyGroups(ctx, Object.fromEntries(ctx.trainable.map((v, i) => [v.name, tf.tensor(grads[i], v.shape)]))));
   return lossSum / n + (ctx.weightDecay / 2) * squares;
+}
+
+/** g ← g / n + decay·w, in place. */
+function meanAndDecay(g: Float32Array, w: Float32Array, n: number, decay: number): void {
+  for (let j = 0; j < g.length; j++) g[j] = g[j] / n + decay * w[j];
+}
+
+function sumOfSquares(w: Float32Array): number {
+  let sum = 0;
+  for (let j = 0; j < w.length; j++) sum += w[j] * w[j];
+  return sum;
 }
 
 /** One step with the gradients from ONNX Runtime (dropout masks drawn from `random`). */
@@ -420,7 +431,7 @@ export async function trainClassifier(model: tfl.LayersModel, data: LabelledArra
   const long = steps >= 16 && options.batchSize >= 8;
   let onnx =
     long && options.parallel !== false && options.engine !== 'tfjs' && fromLogits
-      ? await startOnnxGradients(lossModel, trainable).catch(() => undefined)
+      ? await startOnnxGradients(lossModel, trainable, { batchSize: options.batchSize }).catch(() => undefined)
       : undefined;
   let helpers = !onnx && long && options.parallel !== false ? await startGradientHelpers(model, numClasses).catch(() => undefined) : undefined;
   const threadsUsed = onnx ? onnx.threads : (helpers?.count ?? 0) + 1;

@@ -11,12 +11,21 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { exportGradientGraph, kernelInLayout, type GradientGraph } from '../model/onnx/gradient-graph';
+import {
+  exportGradientGraph,
+  gradientFloatsPerImage,
+  kernelFromLayout,
+  kernelInLayout,
+  type GradientGraph,
+  type MapLayout,
+} from '../model/onnx/gradient-graph';
 import { createOrtSession, onnxRuntime, type OrtTensor } from '../runtime/onnx-runtime';
 
 export interface OnnxGradients {
   /** The threads ONNX Runtime computes on. */
   readonly threads: number;
+  /** How the graph holds maps (CHWN for batches of 16 and more where every layer has a CHWN rule). */
+  readonly layout: MapLayout;
   /** The gradients (in `trainable` order) of the batch's summed loss, and that sum (in slices where the batch is large). */
   gradients(
     weights: Float32Array[],
@@ -30,18 +39,35 @@ export interface OnnxGradients {
 
 const RUN_BYTES = 1024 * 2 ** 20;
 
+/** The smallest run that holds maps batch-innermost (CHWN): below it, blocks of a few floats copy no faster than CNHW's rows. */
+const CHWN_FROM_BATCH = 16;
+
+export interface OnnxGradientOptions {
+  /** The training batch size (the layout is chosen for the runs it makes). */
+  batchSize?: number;
+  /** The working memory one run of the graph may take (larger batches run in slices). */
+  runBytes?: number;
+  /** A layout to use instead of choosing one (tests). */
+  layout?: MapLayout;
+}
+
 /** Why the last run that asked did not train on ONNX Runtime (for the bench and the run's note). */
 export let lastTrainingFallback: string | undefined;
 
 /** The gradient session for `lossModel` (its output: logits), or undefined with `lastTrainingFallback` set. */
-export async function startOnnxGradients(lossModel: tfl.LayersModel, trainable: tf.Variable[], runBytes = RUN_BYTES): Promise<OnnxGradients | undefined> {
+export async function startOnnxGradients(
+  lossModel: tfl.LayersModel,
+  trainable: tf.Variable[],
+  options: OnnxGradientOptions = {},
+): Promise<OnnxGradients | undefined> {
   lastTrainingFallback = undefined;
   if (process.env.CNN_INSPECTOR_TRAIN_ENGINE === 'tfjs') return fallback('CNN_INSPECTOR_TRAIN_ENGINE=tfjs');
   const ort = onnxRuntime();
   if (!ort.module) return fallback(ort.reason ?? 'ONNX Runtime is not available');
+  const runBytes = options.runBytes ?? RUN_BYTES;
   let graph: GradientGraph;
   try {
-    graph = exportGradientGraph(lossModel, trainable);
+    graph = exportInLayout(lossModel, trainable, options.layout ?? preferredLayout(lossModel, options.batchSize ?? 0, runBytes));
   } catch (error) {
     return fallback(error instanceof Error ? error.message : String(error));
   }
@@ -71,6 +97,7 @@ export async function startOnnxGradients(lossModel: tfl.LayersModel, trainable: 
   };
   return {
     threads,
+    layout: graph.layout,
     async gradients(weights, x, shape, y, random) {
       const [n, ...image] = shape;
       // The weights, and the kernels the backward pass wants in other layouts, once for all the slices.
@@ -93,10 +120,28 @@ export async function startOnnxGradients(lossModel: tfl.LayersModel, trainable: 
           });
         }
       }
+      // Kernel gradients that came out in another layout, back to HWIO.
+      for (const { weight, layout } of graph.gradientLayouts) total!.grads[weight] = kernelFromLayout(total!.grads[weight], graph.weightShapes[weight], layout);
       return total!;
     },
     close: () => session.release(),
   };
+}
+
+/** CHWN where each run holds at least CHWN_FROM_BATCH images. */
+function preferredLayout(lossModel: tfl.LayersModel, batchSize: number, runBytes: number): MapLayout {
+  const perRun = Math.floor(runBytes / (4 * gradientFloatsPerImage(lossModel)));
+  return Math.min(batchSize, perRun) >= CHWN_FROM_BATCH ? 'chwn' : 'cnhw';
+}
+
+/** The graph in `layout`, or in CNHW where a layer has no CHWN rule. */
+function exportInLayout(lossModel: tfl.LayersModel, trainable: tf.Variable[], layout: MapLayout): GradientGraph {
+  if (layout === 'cnhw') return exportGradientGraph(lossModel, trainable, 'cnhw');
+  try {
+    return exportGradientGraph(lossModel, trainable, layout);
+  } catch {
+    return exportGradientGraph(lossModel, trainable, 'cnhw');
+  }
 }
 
 function fallback(reason: string): undefined {
