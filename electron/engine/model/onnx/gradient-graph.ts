@@ -224,7 +224,7 @@ function conv(s: LayerStep): Written {
         s.addGradient(0, g.node('Reshape', [dw, i64(g, `${name}.kernel_grad_shape`, shape)], `${name}.kernel_grad`), chwn ? 'ihwo' : undefined);
       }
       if (!s.needsInputGradient(0)) return [undefined];
-      if (chwn) return [gatheredTransposeConv(g, dz, s.kernelAs(0, 'flipped-iohw'), k, pads, [h, w], [oh, ow], [c, o], name)];
+      if (chwn) return [volumeTransposeConv(g, dz, s.kernelAs(0, 'flipped-iohw'), k, pads, [h, w], c, name)];
       return [
         strided
           ? stridedTransposeConv(g, dz, s.kernelAs(0, 'oihw'), k, st, pads, [h, w], [oh, ow], name)
@@ -273,23 +273,18 @@ function gatheredPatches(g: GraphWriter, x: string, k: number[], st: number[], p
   return g.node('Reshape', [windows, i64(g, `${name}.cols_shape`, [c * k[0] * k[1], -1])], `${name}.cols`);
 }
 
-/** The input gradient of a stride-1 convolution of a CHWN map: the output gradient's patches times the flipped kernel. */
-function gatheredTransposeConv(
-  g: GraphWriter,
-  dz: string,
-  flipped: string,
-  k: number[],
-  pads: number[],
-  [h, w]: number[],
-  [oh, ow]: number[],
-  [c, o]: number[],
-  name: string,
-): string {
+/**
+ * The input gradient of a stride-1 convolution of a CHWN map: the padded output gradient as one volume
+ * [1, O, h, w, N] convolved by the flipped kernel with a depth of one — ONNX Runtime's Conv makes its patches in
+ * cache-sized pieces, where gathering them whole would write O·kh·kw floats per cell first.
+ */
+function volumeTransposeConv(g: GraphWriter, dz: string, flipped: string, k: number[], pads: number[], [h, w]: number[], c: number, name: string): string {
   const backPads = [k[0] - 1 - pads[0], k[1] - 1 - pads[1], k[0] - 1 - pads[2], k[1] - 1 - pads[3]];
-  const cols = gatheredPatches(g, dz, k, [1, 1], backPads, [oh, ow], [h, w], o, `${name}.x_grad`);
-  const rows = g.node('Reshape', [flipped, i64(g, `${name}.flipped_2d_shape`, [c, -1])], `${name}.flipped_2d`);
-  const product = g.node('Gemm', [rows, cols], `${name}.x_grad_gemm`);
-  return g.node('Reshape', [product, i64(g, `${name}.x_grad_shape`, [c, h, w, -1])], `${name}.x_grad`);
+  const padded = backPads.some((p) => p > 0) ? g.node('Pad', [dz, i64(g, `${name}.dz_pads`, spatialPads('chwn', backPads))], `${name}.dz_padded`) : dz;
+  const volume = g.node('Unsqueeze', [padded, i64(g, `${name}.volume_axis`, [0])], `${name}.dz_volume`);
+  const kernel = g.node('Unsqueeze', [flipped, i64(g, `${name}.depth_axis`, [4])], `${name}.flipped_volume`);
+  const conv = g.node('Conv', [volume, kernel], `${name}.x_grad_volume`);
+  return g.node('Reshape', [conv, i64(g, `${name}.x_grad_shape`, [c, h, w, -1])], `${name}.x_grad`);
 }
 
 /**
@@ -552,7 +547,9 @@ function lrn(s: LayerStep): Written {
     [g.node('Mul', [sums, g.constant(`${name}.alpha`, [], [alpha])], `${name}.a_sums`), g.constant(`${name}.bias`, [], [bias])],
     `${name}.scale`,
   );
-  const factor = g.node('Pow', [scale, g.constant(`${name}.neg_beta`, [], [-beta])], `${name}.factor`);
+  // scale^−beta as exp(−beta · ln scale) (scale ≥ bias > 0): ONNX Runtime's Pow calls pow() cell by cell, twice as slow.
+  const logScale = g.node('Log', [scale], `${name}.log_scale`);
+  const factor = g.node('Exp', [g.node('Mul', [logScale, g.constant(`${name}.neg_beta`, [], [-beta])], `${name}.log_factor`)], `${name}.factor`);
   const out = g.node('Mul', [x, factor], name);
   return {
     out,
