@@ -128,7 +128,8 @@ function rearrangeKernel(data: Float32Array, [kh, kw, ci, co]: number[], layout:
       for (let i = 0; i < ci; i++) {
         const from = ((y * kw + x) * ci + i) * co;
         const at = base + y * sy + x * sx + i * si;
-        if (toLayout) for (let o = 0; o < co; o++) out[at + o * so] = data[from + o];
+        if (so === 1) out.set(toLayout ? data.subarray(from, from + co) : data.subarray(at, at + co), toLayout ? at : from);
+        else if (toLayout) for (let o = 0; o < co; o++) out[at + o * so] = data[from + o];
         else for (let o = 0; o < co; o++) out[from + o] = data[at + o * so];
       }
   return out;
@@ -195,20 +196,14 @@ function conv(s: LayerStep): Written {
   const chwn = s.layout === 'chwn';
   const biasColumn = bias ? [g.node('Reshape', [bias.tensor, i64(g, `${name}.bias_col`, [o, 1])], `${name}.bias_2d`)] : [];
   // CNHW's patches are tap-major rows, against the HWIO kernel read as [kh·kw·C, O]; CHWN's gathered ones are
-  // channel-major, against the OIHW kernel read as [O, C·kh·kw] (its gradient comes out as [C·kh·kw, O]: IHWO).
+  // channel-major, against the IHWO kernel read as [C·kh·kw, O] (its gradient comes out IHWO too).
   const cols = chwn ? gatheredPatches(g, x, k, st, pads, [h, w], [oh, ow], c, name) : im2col(g, x, k, st, pads, [oh, ow], c, name);
-  const product = chwn
-    ? g.node(
-        'Gemm',
-        [g.node('Reshape', [s.kernelAs(0, 'oihw'), i64(g, `${name}.kernel_2d_shape`, [o, -1])], `${name}.kernel_2d`), cols, ...biasColumn],
-        `${name}_gemm`,
-      )
-    : g.node(
-        'Gemm',
-        [g.node('Reshape', [kernel.tensor, i64(g, `${name}.kernel_2d_shape`, [k[0] * k[1] * c, o])], `${name}.kernel_2d`), cols, ...biasColumn],
-        `${name}_gemm`,
-        [intAttr('transA', 1)],
-      );
+  const kernel2d = g.node(
+    'Reshape',
+    [chwn ? s.kernelAs(0, 'ihwo') : kernel.tensor, i64(g, `${name}.kernel_2d_shape`, [k[0] * k[1] * c, o])],
+    `${name}.kernel_2d`,
+  );
+  const product = g.node('Gemm', [kernel2d, cols, ...biasColumn], `${name}_gemm`, [intAttr('transA', 1)]);
   const z = g.node('Reshape', [product, i64(g, `${name}.map_shape`, mapDims(s.layout, o, -1, oh, ow))], `${name}_conv`);
   const act = fusedActivation(s, z);
   return {
