@@ -7,9 +7,11 @@
  * engine's own layouts (HWIO kernels), and gives their gradients in the same layouts, so the training loop's
  * optimizers use them as they use tfjs's. Rules per layer family, in a table like the exporter's:
  *  - convolution: the patches (im2col) once, then the output and dW as two matrix products with them; dx as a
- *    convolution with the kernel flipped on the batch stacked into one tall image (stride 1) or a transposed one;
- *  - depthwise convolution (multiplier 1): grouped convolutions on the stacked batch, dW from its taps;
- *  - dense: two matrix products; max pooling: a scatter-add through MaxPool's indices;
+ *    convolution with the kernel flipped — on the batch stacked into one tall image (CNHW) or on the map as a
+ *    volume (CHWN), stride 1 — or a transposed one (strided, CNHW);
+ *  - depthwise convolution (multiplier 1, CNHW): grouped convolutions on the stacked batch, dW from its taps;
+ *  - dense: two matrix products; max pooling: a scatter-add through MaxPool's indices (CNHW) or through the
+ *    ArgMax of its gathered windows (CHWN);
  *  - TF's LRN written out (its window sums as a product with a band matrix), forward and backward;
  *  - dropout: a mask fed per step (`mask:<layer>`: 0 or 1/(1 − rate), drawn by the caller from a seeded generator);
  *  - ReLU (fused or its own layer, with or without a ceiling), flatten in TF's (h, w, c) order, global and unpadded average pooling, zero and
