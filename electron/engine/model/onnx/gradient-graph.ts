@@ -199,7 +199,9 @@ function conv(s: LayerStep): Written {
   const biasColumn = bias ? [g.node('Reshape', [bias.tensor, i64(g, `${name}.bias_col`, [o, 1])], `${name}.bias_2d`)] : [];
   // CNHW's patches are tap-major rows, against the HWIO kernel read as [kh·kw·C, O]; CHWN's gathered ones are
   // channel-major, against the IHWO kernel read as [C·kh·kw, O] (its gradient comes out IHWO too).
-  const cols = chwn ? gatheredPatches(g, x, k, st, pads, [h, w], [oh, ow], c, name) : im2col(g, x, k, st, pads, [oh, ow], c, name);
+  const cols = chwn
+    ? gatheredPatches(g, x, { k, st, pads, inSize: [h, w], outSize: [oh, ow], channels: c }, name)
+    : im2col(g, x, k, st, pads, [oh, ow], c, name);
   const kernel2d = g.node(
     'Reshape',
     [chwn ? s.kernelAs(0, 'ihwo') : kernel.tensor, i64(g, `${name}.kernel_2d_shape`, [k[0] * k[1] * c, o])],
@@ -239,35 +241,34 @@ function windowCells(k: number[], st: number[], [oh, ow]: number[], paddedWidth:
   return cells;
 }
 
+/** A window's kernel size, strides and ONNX pads, and the map it slides over (sizes without the batch). */
+interface WindowedMap {
+  k: number[];
+  st: number[];
+  pads: number[];
+  inSize: number[];
+  outSize: number[];
+  channels: number;
+}
+
 /**
  * A CHWN map's windows: [C, kh·kw, oh·ow, N], one Gather of the padded map's cells (each a block of N floats) by
  * the constant table of windowCells. `fill` pads (0 for a convolution, the lowest float for a max-pool).
  */
-function gatheredWindows(
-  g: GraphWriter,
-  x: string,
-  k: number[],
-  st: number[],
-  pads: number[],
-  [h, w]: number[],
-  [oh, ow]: number[],
-  c: number,
-  name: string,
-  fill = 0,
-) {
+function gatheredWindows(g: GraphWriter, x: string, { k, st, pads, inSize: [h, w], outSize: [oh, ow], channels }: WindowedMap, name: string, fill = 0) {
   const [hp, wp] = [h + pads[0] + pads[2], w + pads[1] + pads[3]];
   const padded = pads.some((p) => p > 0)
     ? g.node('Pad', [x, i64(g, `${name}.pads`, spatialPads('chwn', pads)), g.constant(`${name}.fill`, [], [fill])], `${name}.x_padded`)
     : x;
-  const cells = g.node('Reshape', [padded, i64(g, `${name}.cells_shape`, [c, hp * wp, -1])], `${name}.cells`);
+  const cells = g.node('Reshape', [padded, i64(g, `${name}.cells_shape`, [channels, hp * wp, -1])], `${name}.cells`);
   const table = g.constant(`${name}.window_cells`, [k[0] * k[1], oh * ow], windowCells(k, st, [oh, ow], wp), ONNX_DTYPE.INT64);
   return { cells, windows: g.node('Gather', [cells, table], `${name}.windows`, [intAttr('axis', 1)]), paddedSize: [hp, wp] };
 }
 
 /** The patches of a CHWN map as columns [C·kh·kw, oh·ow·N] (channel-major, then tap). */
-function gatheredPatches(g: GraphWriter, x: string, k: number[], st: number[], pads: number[], inSize: number[], outSize: number[], c: number, name: string) {
-  const { windows } = gatheredWindows(g, x, k, st, pads, inSize, outSize, c, name);
-  return g.node('Reshape', [windows, i64(g, `${name}.cols_shape`, [c * k[0] * k[1], -1])], `${name}.cols`);
+function gatheredPatches(g: GraphWriter, x: string, map: WindowedMap, name: string) {
+  const { windows } = gatheredWindows(g, x, map, name);
+  return g.node('Reshape', [windows, i64(g, `${name}.cols_shape`, [map.channels * map.k[0] * map.k[1], -1])], `${name}.cols`);
 }
 
 /**
@@ -487,7 +488,7 @@ function gatheredMaxPool(s: LayerStep, k: number[], st: number[]): Written {
   const [oh, ow] = s.outShape;
   const pads = windowPads(s, k, st);
   const lowest = -3.4028234663852886e38;
-  const { cells, windows, paddedSize } = gatheredWindows(g, s.inputs[0], k, st, pads, [h, w], [oh, ow], c, name, lowest);
+  const { cells, windows, paddedSize } = gatheredWindows(g, s.inputs[0], { k, st, pads, inSize: [h, w], outSize: [oh, ow], channels: c }, name, lowest);
   const maxima = g.node('ReduceMax', [windows], `${name}.maxima`, [intsAttr('axes', [1]), intAttr('keepdims', 0)]);
   return {
     out: g.node('Reshape', [maxima, i64(g, `${name}.map_shape`, [c, oh, ow, -1])], name),
