@@ -92,6 +92,8 @@ interface LayerStep {
   outShape: number[];
   /** The layer's i-th weight: a graph input when it learns (its gradient then goes to `addGradient`), else a constant. */
   weight(i: number): { tensor: string; learns: boolean };
+  /** Whether the i-th weight learns (without writing it into the graph). */
+  learns(i: number): boolean;
   /** The i-th weight (an HWIO kernel) in another layout, fed alongside it (or a constant) rather than rearranged in the graph. */
   kernelAs(i: number, layout: KernelLayout): string;
   /** The gradient of the layer's i-th weight (in `layout` where it is not the weight's own). */
@@ -190,7 +192,8 @@ function conv(s: LayerStep): Written {
   const { k, st, pads } = convolutionWindow(s);
   const strided = st[0] !== 1 || st[1] !== 1;
   if (strided && s.needsInputGradient(0)) cnhwOnly(s, 'a strided input gradient');
-  const kernel = s.weight(0);
+  // Not written into the graph unless used: CHWN reads a frozen kernel only in other layouts.
+  const kernelLearns = s.learns(0);
   const bias = config.useBias === false ? undefined : s.weight(1);
   const [h, w, c] = s.inShapes[0];
   const [oh, ow, o] = s.outShape;
@@ -204,7 +207,7 @@ function conv(s: LayerStep): Written {
     : im2col(g, x, k, st, pads, [oh, ow], c, name);
   const kernel2d = g.node(
     'Reshape',
-    [chwn ? s.kernelAs(0, 'ihwo') : kernel.tensor, i64(g, `${name}.kernel_2d_shape`, [k[0] * k[1] * c, o])],
+    [chwn ? s.kernelAs(0, 'ihwo') : s.weight(0).tensor, i64(g, `${name}.kernel_2d_shape`, [k[0] * k[1] * c, o])],
     `${name}.kernel_2d`,
   );
   const product = g.node('Gemm', [kernel2d, cols, ...biasColumn], `${name}_gemm`, [intAttr('transA', 1)]);
@@ -216,7 +219,7 @@ function conv(s: LayerStep): Written {
       const dz = act.back(dy);
       if (bias?.learns) s.addGradient(1, sumOver(g, dz, [1, 2, 3], `${name}.bias_grad`));
       const dz2d = g.node('Reshape', [dz, i64(g, `${name}.dz_2d_shape`, [o, -1])], `${name}.dz_2d`);
-      if (kernel.learns) {
+      if (kernelLearns) {
         // The patches first: ONNX Runtime packs the second operand, and dz is the smaller one.
         const dw = g.node('Gemm', [cols, dz2d], `${name}.kernel_grad_2d`, [intAttr('transB', 1)]);
         const shape = chwn ? [c, k[0], k[1], o] : [k[0], k[1], c, o];
@@ -787,6 +790,7 @@ export function exportGradientGraph(lossModel: tfl.LayersModel, trainable: tf.Va
         if (at !== undefined) return { tensor: `w:${at}`, learns: true };
         return { tensor: g.constant(`${layer.name}.w${i}`, v.shape, v.dataSync() as Float32Array), learns: false };
       },
+      learns: (i) => variables[i] !== undefined && index.has(variables[i].name),
       kernelAs(i, layout) {
         const v = variables[i];
         const shape = kernelShapeIn(v.shape, layout);
