@@ -20,6 +20,7 @@ import {
   type MapLayout,
 } from '../model/onnx/gradient-graph';
 import { createOrtSession, onnxRuntime, type OrtTensor } from '../runtime/onnx-runtime';
+import { InspectorError } from '../../../shared/errors';
 
 export interface OnnxGradients {
   /** The threads ONNX Runtime computes on. */
@@ -64,10 +65,12 @@ export async function startOnnxGradients(
   if (process.env.CNN_INSPECTOR_TRAIN_ENGINE === 'tfjs') return fallback('CNN_INSPECTOR_TRAIN_ENGINE=tfjs');
   const ort = onnxRuntime();
   if (!ort.module) return fallback(ort.reason ?? 'ONNX Runtime is not available');
-  const runBytes = options.runBytes ?? RUN_BYTES;
+  // Images per run of the graph (a batch larger runs in slices); the layout is chosen for the runs' size.
+  const perRun = Math.max(1, Math.floor((options.runBytes ?? RUN_BYTES) / (4 * gradientFloatsPerImage(lossModel))));
+  const layout = options.layout ?? (Math.min(options.batchSize ?? 0, perRun) >= CHWN_FROM_BATCH ? 'chwn' : 'cnhw');
   let graph: GradientGraph;
   try {
-    graph = exportInLayout(lossModel, trainable, options.layout ?? preferredLayout(lossModel, options.batchSize ?? 0, runBytes));
+    graph = exportInLayout(lossModel, trainable, layout);
   } catch (error) {
     return fallback(error instanceof Error ? error.message : String(error));
   }
@@ -80,7 +83,6 @@ export async function startOnnxGradients(
   }
   const { session, threads } = started;
   const float = (data: Float32Array, dims: number[]) => new module.Tensor('float32', data, dims);
-  const perRun = Math.max(1, Math.floor(runBytes / (4 * graph.floatsPerImage)));
   /** One run of the graph on a slice of a batch. */
   const run = async (weightFeeds: Record<string, OrtTensor>, x: Float32Array, shape: number[], y: Int32Array, random: () => number) => {
     const n = shape[0];
@@ -128,18 +130,13 @@ export async function startOnnxGradients(
   };
 }
 
-/** CHWN where each run holds at least CHWN_FROM_BATCH images. */
-function preferredLayout(lossModel: tfl.LayersModel, batchSize: number, runBytes: number): MapLayout {
-  const perRun = Math.floor(runBytes / (4 * gradientFloatsPerImage(lossModel)));
-  return Math.min(batchSize, perRun) >= CHWN_FROM_BATCH ? 'chwn' : 'cnhw';
-}
-
-/** The graph in `layout`, or in CNHW where a layer has no CHWN rule. */
+/** The graph in `layout`, or in CNHW where a layer has no CHWN rule (a refusal; any other error is not retried). */
 function exportInLayout(lossModel: tfl.LayersModel, trainable: tf.Variable[], layout: MapLayout): GradientGraph {
   if (layout === 'cnhw') return exportGradientGraph(lossModel, trainable, 'cnhw');
   try {
     return exportGradientGraph(lossModel, trainable, layout);
-  } catch {
+  } catch (error) {
+    if (!(error instanceof InspectorError && error.code === 'MODEL_UNSUPPORTED_OP')) throw error;
     return exportGradientGraph(lossModel, trainable, 'cnhw');
   }
 }

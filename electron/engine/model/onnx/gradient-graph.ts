@@ -236,6 +236,12 @@ function conv(s: LayerStep): Written {
   };
 }
 
+/** The pads of a stride-1 convolution's input gradient: what the kernel overhangs the output gradient by. */
+const transposePads = (k: number[], pads: number[]) => [k[0] - 1 - pads[0], k[1] - 1 - pads[1], k[0] - 1 - pads[2], k[1] - 1 - pads[3]];
+
+/** The lowest float: −∞ padding written as a finite value. */
+const LOWEST_FLOAT = -3.4028234663852886e38;
+
 /** For each window tap (row-major) and output position (row-major), the cell of the padded map it reads. */
 function windowCells(k: number[], st: number[], [oh, ow]: number[], paddedWidth: number): number[] {
   const cells: number[] = [];
@@ -280,7 +286,7 @@ function gatheredPatches(g: GraphWriter, x: string, map: WindowedMap, name: stri
  * cache-sized pieces, where gathering them whole would write O·kh·kw floats per cell first.
  */
 function volumeTransposeConv(g: GraphWriter, dz: string, flipped: string, k: number[], pads: number[], [h, w]: number[], c: number, name: string): string {
-  const backPads = [k[0] - 1 - pads[0], k[1] - 1 - pads[1], k[0] - 1 - pads[2], k[1] - 1 - pads[3]];
+  const backPads = transposePads(k, pads);
   const padded = backPads.some((p) => p > 0) ? g.node('Pad', [dz, i64(g, `${name}.dz_pads`, spatialPads('chwn', backPads))], `${name}.dz_padded`) : dz;
   const volume = g.node('Unsqueeze', [padded, i64(g, `${name}.volume_axis`, [0])], `${name}.dz_volume`);
   const kernel = g.node('Unsqueeze', [flipped, i64(g, `${name}.depth_axis`, [4])], `${name}.flipped_volume`);
@@ -403,7 +409,7 @@ function stackedTransposeConv(
   group: number,
   name: string,
 ): string {
-  const backPads = [k[0] - 1 - pads[0], k[1] - 1 - pads[1], k[0] - 1 - pads[2], k[1] - 1 - pads[3]];
+  const backPads = transposePads(k, pads);
   const [oh, ow] = [h + pads[0] + pads[2] - k[0] + 1, w + pads[1] + pads[3] - k[1] + 1];
   return stackedConv(g, dz, flipped, { k, st: [1, 1], pads: backPads, group, inSize: [oh, ow], outSize: [h, w], channels: [o, c] }, `${name}.x_grad`);
 }
@@ -490,8 +496,7 @@ function gatheredMaxPool(s: LayerStep, k: number[], st: number[]): Written {
   const [h, w, c] = s.inShapes[0];
   const [oh, ow] = s.outShape;
   const pads = windowPads(s, k, st);
-  const lowest = -3.4028234663852886e38;
-  const { cells, windows, paddedSize } = gatheredWindows(g, s.inputs[0], { k, st, pads, inSize: [h, w], outSize: [oh, ow], channels: c }, name, lowest);
+  const { cells, windows, paddedSize } = gatheredWindows(g, s.inputs[0], { k, st, pads, inSize: [h, w], outSize: [oh, ow], channels: c }, name, LOWEST_FLOAT);
   const maxima = g.node('ReduceMax', [windows], `${name}.maxima`, [intsAttr('axes', [1]), intAttr('keepdims', 0)]);
   return {
     out: g.node('Reshape', [maxima, i64(g, `${name}.map_shape`, [c, oh, ow, -1])], name),
@@ -499,8 +504,8 @@ function gatheredMaxPool(s: LayerStep, k: number[], st: number[]): Written {
       if (!s.needsInputGradient(0)) return [undefined];
       const tap = g.node('ArgMax', [windows], `${name}.argmax`, [intAttr('axis', 1), intAttr('keepdims', 0), intAttr('select_last_index', 0)]);
       const wp = paddedSize[1];
-      const tapOffsets = [];
-      for (let a = 0; a < k[0]; a++) for (let b = 0; b < k[1]; b++) tapOffsets.push(a * wp + b);
+      // A window's cell = its first cell + its tap's offset from there.
+      const tapOffsets = windowCells(k, st, [1, 1], wp);
       const windowStarts = windowCells([1, 1], st, [oh, ow], wp);
       const cell = g.node(
         'Add',
@@ -654,7 +659,7 @@ function padding(s: LayerStep): Written {
   const { g, config, name } = s;
   const [[t, b], [l, r]] = paddingPairs(config.padding);
   const raw = s.layer.getClassName() === 'ConstantPadding2D' ? config.value : 0;
-  const value = raw === '-Infinity' ? -3.4028234663852886e38 : raw === 'Infinity' ? 3.4028234663852886e38 : Number(raw);
+  const value = raw === '-Infinity' ? LOWEST_FLOAT : raw === 'Infinity' ? -LOWEST_FLOAT : Number(raw);
   const out = g.node('Pad', [s.inputs[0], i64(g, `${name}.pads`, spatialPads(s.layout, [t, l, b, r])), g.constant(`${name}.value`, [], [value])], name);
   const [h, w] = s.inShapes[0];
   return {
