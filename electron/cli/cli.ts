@@ -90,7 +90,8 @@ export function cliMain(): void {
         errno?.syscall && errno.path && ['mkdir', 'open', 'write', 'rename', 'copyfile'].includes(errno.syscall) ? writeError(error, errno.path) : error,
       );
       process.stderr.write(`error ${info.code}: ${info.message.replace(/\s*\n\s*/g, ' ')}\n`);
-      process.exit(info.code === 'UNKNOWN_COMMAND' || info.code === 'BAD_ARGUMENT' ? 2 : 1);
+      // 130: what a shell reports for a program ended by Ctrl-C.
+      process.exit(info.code === 'UNKNOWN_COMMAND' || info.code === 'BAD_ARGUMENT' ? 2 : info.code === 'JOB_CANCELLED' ? 130 : 1);
     },
   );
 }

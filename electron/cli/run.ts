@@ -5,61 +5,23 @@ import { csvText } from '../../shared/csv';
 import { InspectorError, toErrorInfo } from '../../shared/errors';
 import { validateJobParams } from '../../shared/param-checks';
 import type { Table } from '../../shared/result-tables';
-import { makeJobContext, type JobContext } from '../engine/base/job-context';
 import type { EngineCore } from '../engine/core';
 import { readFileBytes } from '../engine/data/image';
 import { required, type Flags } from './args';
+import { withJobContext } from './progress';
 
 export const tableCsv = (t: Table): string => csvText(t.header, t.rows);
 
-/** A job the way the app runs it: its parameters checked, then through the engine's job registry and cache. */
-export function runJob<K extends JobKind>(
-  core: EngineCore,
-  kind: K,
-  params: JobParams[K],
-  ctx: JobContext = makeJobContext(
-    () => undefined,
-    () => false,
-  ),
-): Promise<JobResults[K]> {
+/** A job the way the app runs it: its parameters checked, then through the engine's job registry and cache, with the CLI's progress line and Ctrl-C. */
+export function runJob<K extends JobKind>(core: EngineCore, kind: K, params: JobParams[K], flags: Flags): Promise<JobResults[K]> {
   validateJobParams(kind, params);
-  return core.runJob(kind, params, ctx);
+  return withJobContext(flags, (ctx) => core.runJob(kind, params, ctx));
 }
 
 export async function loadImage(core: EngineCore, flags: Flags) {
   const file = required(flags, 'image');
   await core.addUpload('cli', path.basename(file), readFileBytes(file));
   return { source: 'upload' as const, id: 'cli' };
-}
-
-/**
- * A training job's context for the CLI: progress on stderr with --progress; Ctrl-C (or SIGTERM) pauses after the
- * current batch, saving the run; a second Ctrl-C quits at once (the last finished epoch is still saved).
- */
-export function trainingContext(flags: Flags): { ctx: JobContext; done(): void } {
-  let pause = false;
-  const onSignal = () => {
-    if (pause) process.exit(130);
-    pause = true;
-    process.stderr.write('\nPausing after this batch… (Ctrl-C again to quit at once)\n');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const ctx = makeJobContext(
-    (_done, _total, message) => {
-      if (flags.progress) process.stderr.write(`\r${message}`);
-    },
-    () => false,
-    undefined,
-    () => pause,
-  );
-  return {
-    ctx,
-    done: () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
 }
 
 /** A paused run's error says how to carry on. */

@@ -34,7 +34,7 @@ export const USAGE = `cnn-inspect <command> [options]
   collect-merge --model M --data DIR --parts D0,D1,… --out-dir D   the shards joined: exactly what one collect writes,
               kept where the analyze commands on M and DIR find it
   topk        --model M --data DIR --layer L [--k 9] --out-dir D [--shard i/n] [--no-patches]
-  atlas       --model M --data DIR [--layer L1,L2,…] [--k 9] [--units N] --out-dir D [--progress]
+  atlas       --model M --data DIR [--layer L1,L2,…] [--k 9] [--units N] --out-dir D
               sheets/<layer>/unit<N>.png and layers/<layer>.json; --units N: each layer's first N units only
   topk-merge  --parts D1,D2,… --out-dir D
   export      --model M --format onnx|tfjs --out PATH      (PATH: a .onnx file, or a folder for TF.js)
@@ -42,7 +42,9 @@ export const USAGE = `cnn-inspect <command> [options]
   report      --model M --data DIR [--layers L1,L2] [--gmc-layer L] [--probe-layers L1,L2] --out R.html [--pdf R.pdf]
               --pdf: printed by a Chromium-family browser if one is installed (CHROMIUM_PATH), else said so
   zoo list    [--mirror URL] [--catalog F]                  the model zoo's networks (AlexNet, ZFNet, VGG, GoogLeNet, ResNet…)
-  zoo get NAME [--mirror URL] [--file F] [--progress]       download one (resumable; SHA-256 checked) or copy in one fetched by hand
+  zoo get NAME [--mirror URL] [--file F]                    download one (resumable; SHA-256 checked) or copy in one fetched by hand
 M: an ONNX model (.onnx), a Keras model (.h5, .keras), a TF.js Layers model.json (or its folder); "default" for
    the bundled model; zoo:NAME for a downloaded zoo network (ImageNet labels and preprocessing already set).
-I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor exactly.`;
+I: PNG/JPEG/WebP/TIFF/GIF, or a .npy float32 [H,W,C] used as the input tensor exactly.
+--progress (any command that runs a job): on stderr, what it is doing, how far it is and the time left from the
+   measured pace — redrawn on a terminal, a line every 10 s in a log. Ctrl-C cancels a job (finetune: pauses it).`;

@@ -1,9 +1,9 @@
 import { InspectorError } from '../../shared/errors';
-import { makeJobContext } from '../engine/base/job-context';
 import { readRegularFile } from '../engine/files/safe-files';
 import { activeZooCatalog, findZooEntry, parseZooCatalog } from '../engine/zoo/catalog';
 import { downloadZooModel, listZoo } from '../engine/zoo/download';
 import type { Flags } from './args';
+import { withJobContext } from './progress';
 
 /** `zoo list` and `zoo get NAME`: the model zoo's networks, fetched with progress on stderr; Ctrl-C keeps the part. */
 export async function runZoo(flags: Flags, rest: string[], out: (s: string) => void): Promise<void> {
@@ -19,20 +19,9 @@ export async function runZoo(flags: Flags, rest: string[], out: (s: string) => v
     return;
   }
   if (action !== 'get' || !name) throw new InspectorError('BAD_ARGUMENT', 'Usage: cnn-inspect zoo list | cnn-inspect zoo get NAME [--mirror URL] [--file F]');
-  let cancelled = false;
-  const onSignal = () => {
-    cancelled = true;
-  };
-  process.on('SIGINT', onSignal);
-  const ctx = makeJobContext(
-    (_d, _t, message) => flags.progress !== undefined && process.stderr.write(`\r${message}\x1b[K`),
-    () => cancelled,
+  const entry = findZooEntry(name, catalog);
+  const result = await withJobContext(flags, (ctx) =>
+    downloadZooModel(entry, ctx, { ...options, ...(typeof flags.file === 'string' ? { from: flags.file } : {}) }),
   );
-  try {
-    const result = await downloadZooModel(findZooEntry(name, catalog), ctx, { ...options, ...(typeof flags.file === 'string' ? { from: flags.file } : {}) });
-    if (flags.progress !== undefined) process.stderr.write('\n');
-    out(`${JSON.stringify(result)}\n`);
-  } finally {
-    process.off('SIGINT', onSignal);
-  }
+  out(`${JSON.stringify(result)}\n`);
 }

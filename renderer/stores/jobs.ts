@@ -12,15 +12,14 @@ import type {
   OcclusionMaps,
   TrainingMetrics,
 } from '../../shared/contract';
+import { trackProgress, type PaceTrack } from '../../shared/time-left';
 import { api } from '../api';
 import { useAppStore } from './app';
 
-export interface JobView {
+export interface JobView extends PaceTrack {
   jobId: string;
   kind: JobKind;
   status: JobStatus;
-  done: number;
-  total: number;
   message: string;
   result?: JobResults[JobKind];
   /** Training curves, from progress events that carry metrics. */
@@ -34,31 +33,6 @@ export interface JobView {
   context: string;
   /** The same in words ("ZF-Fashion · my-shapes"), to say where a result that is not shown came from. */
   contextLabel?: string;
-  /** When the first progress report came, and how far along it was then (for the time-left estimate). */
-  startedAt?: number;
-  doneAtStart?: number;
-  /** Recent progress reports [time, done], for the pace of the last minute (the first 10 % of a job is often not its pace). */
-  pace?: Array<[number, number]>;
-}
-
-/** How far back the time-left estimate looks: a job whose steps slow down (an atlas's projections after its pass) is judged by now. */
-const PACE_WINDOW_MS = 60_000;
-
-/**
- * "about 3 min left" from the pace of the last minute (from the start while the job is younger): measured, so a job
- * that sped through its first part and then slowed says so. Undefined until there is enough to go on.
- */
-export function timeLeft(job: JobView, now = Date.now()): string | undefined {
-  if (job.startedAt === undefined || !job.total) return undefined;
-  const recent = (job.pace ?? []).filter(([t]) => t <= now && t >= now - PACE_WINDOW_MS);
-  const [since, doneThen] = job.startedAt >= now - PACE_WINDOW_MS || recent.length < 2 ? [job.startedAt, job.doneAtStart ?? 0] : recent[0];
-  if (job.done <= doneThen) return undefined;
-  const elapsed = (now - since) / 1000;
-  if (elapsed < 2) return undefined;
-  const seconds = (elapsed * (job.total - job.done)) / (job.done - doneThen);
-  if (seconds < 60) return `about ${Math.max(5, Math.round(seconds / 5) * 5)} s left`;
-  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min left`;
-  return `about ${(seconds / 3600).toFixed(1)} h left`;
 }
 
 /** What a job's result will depend on, taken when the job starts (or first shows up), as a key and in words. */
@@ -150,17 +124,7 @@ export const useJobsStore = defineStore('jobs', {
       }
       job.status = 'running';
       if (event.sharedBy) job.shared = true;
-      // A job whose count changes its unit (a resumed run replays its passes, then counts batches) measures its pace
-      // afresh from there: rates across the two units would make the estimate nonsense.
-      if (job.startedAt === undefined || (job.total && event.total !== job.total)) {
-        job.startedAt = Date.now();
-        job.doneAtStart = event.done;
-        job.pace = [];
-      }
-      job.done = event.done;
-      job.total = event.total;
-      const t = Date.now();
-      job.pace = [...(job.pace ?? []).filter(([at]) => at >= t - 2 * PACE_WINDOW_MS), [t, event.done]];
+      trackProgress(job, event.done, event.total, Date.now());
       job.message = event.message;
       if (event.metrics) job.metrics.push(event.metrics);
     },

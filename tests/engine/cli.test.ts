@@ -2,7 +2,7 @@
  * The `cnn-inspect` CLI as a user runs it (the built bundle, a child process): JSON on stdout, .npy outputs,
  * and every bad input in tests/fixtures/manifest.json answered with its exact error code.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -117,6 +117,33 @@ describe('cnn-inspect on a model the project did not train (functional, RGB, no 
 });
 
 describe('cnn-inspect on the bundled model', () => {
+  it('--progress says what a job is doing and how far it is; Ctrl-C cancels it (JOB_CANCELLED, exit 130)', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-cancel-'));
+    try {
+      const child = spawn(process.execPath, [CLI, 'atlas', '--model', 'default', '--data', 'resources/samples', '--out-dir', out, '--progress'], {
+        cwd: ROOT,
+        env: { ...process.env, CNN_INSPECTOR_BACKEND: 'wasm' },
+      });
+      let stderr = '';
+      let stdout = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (/ · \d+ %/.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      const code = await new Promise((resolve) => child.on('exit', resolve));
+      // Not a terminal: plain lines (no carriage returns), the job's words then the share done.
+      expect(stderr).toMatch(/^Measuring how long the atlas will take on this computer… · 0 %$/m);
+      expect(stderr).not.toContain('\r');
+      expect(stderr).toContain('Cancelling… (Ctrl-C again to quit at once)');
+      expect(stderr).toMatch(/^error JOB_CANCELLED: /m);
+      expect(code).toBe(130);
+      expect(stdout).toBe('');
+    } finally {
+      fs.rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('atlas builds the sheets of the chosen layers into a folder, saying up front how long it takes', async () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-atlas-'));
     try {

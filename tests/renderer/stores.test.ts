@@ -8,7 +8,8 @@ import type { ActivationMaps, AppState, Inspector, JobFinished, JobProgress } fr
 import { InspectorError } from '../../shared/errors';
 import { setApi } from '../../renderer/api';
 import { useAppStore } from '../../renderer/stores/app';
-import { timeLeft, useJobsStore } from '../../renderer/stores/jobs';
+import { useJobsStore } from '../../renderer/stores/jobs';
+import { timeLeft } from '../../shared/time-left';
 import { useSelectionStore } from '../../renderer/stores/selection';
 
 function fakeInspector(overrides: Partial<Inspector> = {}): Inspector & { calls: string[] } {

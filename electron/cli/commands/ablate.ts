@@ -2,10 +2,9 @@
 import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
 import { ablationTable } from '../../../shared/result-tables';
-import { makeJobContext } from '../../engine/base/job-context';
 import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, parseVariants, positiveInt, required } from '../args';
-import { tableCsv } from '../run';
+import { runJob, tableCsv } from '../run';
 
 export async function runAblate(cx: CommandContext): Promise<void> {
   const { core, print, flags } = cx;
@@ -13,7 +12,8 @@ export async function runAblate(cx: CommandContext): Promise<void> {
   const outFile = required(flags, 'out');
   const start = flags.start === undefined ? undefined : flags.start;
   if (start !== undefined && start !== 'scratch' && start !== 'pretrained') throw new InspectorError('BAD_ARGUMENT', '--start must be scratch or pretrained');
-  const r = await core.runJob(
+  const r = await runJob(
+    core,
     'ablation',
     {
       variants: parseVariants(required(flags, 'variants')),
@@ -22,12 +22,7 @@ export async function runAblate(cx: CommandContext): Promise<void> {
       seed: positiveInt(flags, 'seed', 1),
       ...(start ? { start } : {}),
     },
-    makeJobContext(
-      (_done, _total, message) => {
-        if (flags.progress) process.stderr.write(`\r${message}`);
-      },
-      () => false,
-    ),
+    flags,
   );
   writeFileAtomic(outFile, tableCsv(ablationTable(r)));
   print({

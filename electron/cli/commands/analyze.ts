@@ -15,7 +15,6 @@ import {
 } from '../../../shared/result-tables';
 import { PR_RECALLS } from '../../engine/analyses/selectivity';
 import { ABLATIONS } from '../../engine/analyses/probe';
-import { makeJobContext } from '../../engine/base/job-context';
 import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, positiveInt, required } from '../args';
 import { runJob, tableCsv } from '../run';
@@ -28,17 +27,13 @@ export async function runAnalyze(cx: CommandContext): Promise<void> {
     throw new InspectorError('UNKNOWN_COMMAND', `analyze needs one of ${analyses.join(', ')}${what ? ` (got "${what}")` : ''}`);
   await core.openDataset(required(flags, 'data'));
   const outFile = required(flags, 'out');
-  const quiet = makeJobContext(
-    () => undefined,
-    () => false,
-  );
   if (what === 'sparsity') {
-    const { rows, skipped } = await runJob(core, 'sparsity', { layers: typeof flags.layers === 'string' ? flags.layers.split(',') : undefined }, quiet);
+    const { rows, skipped } = await runJob(core, 'sparsity', { layers: typeof flags.layers === 'string' ? flags.layers.split(',') : undefined }, flags);
     writeFileAtomic(outFile, tableCsv(sparsityTable({ rows })));
     print({ analysis: what, rows, skipped, out: path.resolve(outFile) });
   } else if (what === 'selectivity') {
     const layer = required(flags, 'layer');
-    const { aue } = (await runJob(core, 'selectivity', { layers: [layer] }, quiet)).layers[0];
+    const { aue } = (await runJob(core, 'selectivity', { layers: [layer] }, flags)).layers[0];
     writeFileAtomic(outFile, tableCsv(selectivityTable([{ layer, aue }], false)));
     const sorted = [...aue].sort((a, b) => a - b);
     print({
@@ -50,7 +45,7 @@ export async function runAnalyze(cx: CommandContext): Promise<void> {
       out: path.resolve(outFile),
     });
   } else if (what === 'distributed') {
-    const r = await core.runJob('distributedCode', { layer: required(flags, 'layer') }, quiet);
+    const r = await runJob(core, 'distributedCode', { layer: required(flags, 'layer') }, flags);
     writeFileAtomic(outFile, tableCsv(distributedCodeTable(r)));
     const offDiagonal = r.overlap.flatMap((row, i) => row.filter((_, j) => j !== i));
     print({
@@ -66,14 +61,15 @@ export async function runAnalyze(cx: CommandContext): Promise<void> {
   } else if (what === 'images-per-class') {
     const counts = typeof flags.counts === 'string' ? flags.counts.split(',').map(Number) : undefined;
     if (counts?.some((k) => !Number.isInteger(k) || k < 1)) throw new InspectorError('BAD_ARGUMENT', '--counts are whole numbers of images per class');
-    const r = await core.runJob(
+    const r = await runJob(
+      core,
       'imagesPerClass',
       {
         ...(counts ? { counts } : {}),
         seeds: positiveInt(flags, 'seeds', 3),
         ...(flags.scratch ? { scratch: true, scratchSeeds: positiveInt(flags, 'scratch-seeds', 1) } : {}),
       },
-      quiet,
+      flags,
     );
     writeFileAtomic(outFile, tableCsv(imagesPerClassTable(r)));
     print({
@@ -86,7 +82,8 @@ export async function runAnalyze(cx: CommandContext): Promise<void> {
     });
   } else if (what === 'compare') {
     const other = required(flags, 'other');
-    const r = await core.runJob(
+    const r = await runJob(
+      core,
       'compareModels',
       {
         other: other === 'default' ? 'bundled:default' : other,
@@ -94,7 +91,7 @@ export async function runAnalyze(cx: CommandContext): Promise<void> {
         selectivity: !flags['no-selectivity'],
         probes: !flags['no-probe'],
       },
-      quiet,
+      flags,
     );
     writeFileAtomic(outFile, tableCsv(comparisonTable(r)));
     print({
@@ -107,22 +104,23 @@ export async function runAnalyze(cx: CommandContext): Promise<void> {
       out: path.resolve(outFile),
     });
   } else if (what === 'probe-training') {
-    const r = await core.runJob(
+    const r = await runJob(
+      core,
       'probeTraining',
       { ...(typeof flags.layers === 'string' ? { layers: flags.layers.split(',') } : {}), seeds: positiveInt(flags, 'seeds', 1) },
-      quiet,
+      flags,
     );
     writeFileAtomic(outFile, tableCsv(probeTrainingTable(r)));
     print({ analysis: what, checkpoints: r.checkpoints, layers: r.layers, converged_at: r.convergedAt, out: path.resolve(outFile) });
   } else if (what === 'probe') {
     const ablations = typeof flags.ablations === 'string' ? (flags.ablations.split(',') as ProbeAblation[]) : undefined;
     if (ablations?.some((a) => !ABLATIONS.includes(a))) throw new InspectorError('BAD_ARGUMENT', `--ablations are ${ABLATIONS.join(', ')}`);
-    const { rows } = await core.runJob('probe', { layers: required(flags, 'layers').split(','), ablations, seeds: positiveInt(flags, 'seeds', 3) }, quiet);
+    const { rows } = await runJob(core, 'probe', { layers: required(flags, 'layers').split(','), ablations, seeds: positiveInt(flags, 'seeds', 3) }, flags);
     writeFileAtomic(outFile, tableCsv(probeTable(rows)));
     print({ analysis: what, rows, out: path.resolve(outFile) });
   } else {
     const layer = required(flags, 'layer');
-    const { ap, classes, curves } = await runJob(core, 'gmc', { layer }, quiet);
+    const { ap, classes, curves } = await runJob(core, 'gmc', { layer }, flags);
     writeFileAtomic(outFile, tableCsv(grandmotherTable({ classes, ap })));
     const curvesFile = typeof flags.curves === 'string' ? flags.curves : undefined;
     if (curvesFile) {

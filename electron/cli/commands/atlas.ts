@@ -6,26 +6,19 @@
  */
 import * as path from 'node:path';
 import { buildAtlas } from '../../engine/analyses/atlas';
-import { makeJobContext } from '../../engine/base/job-context';
 import { type CommandContext, positiveInt, required } from '../args';
+import { withJobContext } from '../progress';
 
 export async function runAtlas(cx: CommandContext): Promise<void> {
   const { core, print, flags } = cx;
   const dataset = await core.openDataset(required(flags, 'data'));
   const outDir = required(flags, 'out-dir');
   const layers = typeof flags.layer === 'string' ? flags.layer.split(',').filter(Boolean) : undefined;
-  const summary = await buildAtlas(
-    core.requireModel(),
-    core.requireDataset(),
-    outDir,
-    { k: positiveInt(flags, 'k', 9), ...(layers ? { layers } : {}), ...(flags.units !== undefined ? { unitsPerLayer: positiveInt(flags, 'units', 1) } : {}) },
-    makeJobContext(
-      (_done, _total, message) => {
-        if (flags.progress) process.stderr.write(`\r${message}\u001b[K`);
-      },
-      () => false,
-    ),
-  );
-  if (flags.progress) process.stderr.write('\n');
+  const options = {
+    k: positiveInt(flags, 'k', 9),
+    ...(layers ? { layers } : {}),
+    ...(flags.units !== undefined ? { unitsPerLayer: positiveInt(flags, 'units', 1) } : {}),
+  };
+  const summary = await withJobContext(flags, (ctx) => buildAtlas(core.requireModel(), core.requireDataset(), outDir, options, ctx));
   print({ ...summary, dataset: dataset.name, out: path.resolve(outDir) });
 }

@@ -1,24 +1,17 @@
 /** `cnn-inspect check-data`: look-alike images within and across the classes of a folder. */
 import * as path from 'node:path';
 import { csvText } from '../../../shared/csv';
-import { makeJobContext } from '../../engine/base/job-context';
 import { EngineCore } from '../../engine/core';
 import { writeFileAtomic } from '../../engine/files/atomic';
 import { required, type Flags } from '../args';
+import { runJob } from '../run';
 
 /** Needs no model: the folder's images compared with each other. */
 export async function runCheckData(flags: Flags, out: (text: string) => void): Promise<void> {
   const checker = new EngineCore();
   await checker.init();
   await checker.openDataset(required(flags, 'data'));
-  const r = await checker.runJob(
-    'datasetReport',
-    {},
-    makeJobContext(
-      () => undefined,
-      () => false,
-    ),
-  );
+  const r = await runJob(checker, 'datasetReport', {}, flags);
   const outFile = required(flags, 'out');
   writeFileAtomic(
     outFile,

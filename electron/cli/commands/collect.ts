@@ -6,24 +6,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CollectedActivations } from '../../../shared/contract';
-import { makeJobContext } from '../../engine/base/job-context';
 import { describeActivations, mergeCollections } from '../../engine/features/collect';
 import { type CommandContext, parseShard, required } from '../args';
+import { runJob } from '../run';
 
 export async function runCollect(cx: CommandContext): Promise<void> {
   const { core, print, flags } = cx;
   await core.openDataset(required(flags, 'data'));
   const layers = required(flags, 'layers').split(',');
   const outDir = path.resolve(required(flags, 'out-dir'));
-  const progress = makeJobContext(
-    (_done, _total, message) => {
-      if (flags.progress) process.stderr.write(`\r${message}`);
-    },
-    () => false,
-  );
   const maps = flags.float16 ? { mapsDtype: 'float16' as const } : flags.maps ? { mapsDtype: 'float32' as const } : {};
   const shard = typeof flags.shard === 'string' ? { shard: parseShard(flags.shard) } : {};
-  const r = await core.runJob('collectActivations', { layers, maps: Boolean(flags.maps), ...maps, ...shard }, progress);
+  const r = await runJob(core, 'collectActivations', { layers, maps: Boolean(flags.maps), ...maps, ...shard }, flags);
   print(placeCollection(r, outDir));
 }
 

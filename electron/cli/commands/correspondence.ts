@@ -4,23 +4,20 @@ import * as path from 'node:path';
 import { parseCsv } from '../../../shared/csv';
 import { InspectorError } from '../../../shared/errors';
 import { correspondenceTable } from '../../../shared/result-tables';
-import { makeJobContext } from '../../engine/base/job-context';
 import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, positiveInt, required } from '../args';
-import { tableCsv } from '../run';
+import { runJob, tableCsv } from '../run';
 
 export async function runCorrespondence(cx: CommandContext): Promise<void> {
   const { core, print, flags } = cx;
   await core.openDataset(required(flags, 'data'));
   const { images, parts } = readBoxesCsv(required(flags, 'boxes'), core.listImages({ offset: 0, limit: Number.MAX_SAFE_INTEGER }).images);
   const draws = flags.random === undefined ? undefined : positiveInt(flags, 'random', 5);
-  const r = await core.runJob(
+  const r = await runJob(
+    core,
     'correspondence',
     { images, parts, layers: typeof flags.layers === 'string' ? flags.layers.split(',') : undefined, randomDraws: draws },
-    makeJobContext(
-      () => undefined,
-      () => false,
-    ),
+    flags,
   );
   const outFile = required(flags, 'out');
   writeFileAtomic(outFile, tableCsv(correspondenceTable(r)));

@@ -2,9 +2,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
-import { makeJobContext } from '../../engine/base/job-context';
 import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, required } from '../args';
+import { runJob } from '../run';
 
 export async function runEvolution(cx: CommandContext): Promise<void> {
   const { core, print, flags } = cx;
@@ -15,14 +15,7 @@ export async function runEvolution(cx: CommandContext): Promise<void> {
     units = flags.units.split(',').map(Number);
     if (units.some((u) => !Number.isInteger(u))) throw new InspectorError('BAD_ARGUMENT', '--units must be a comma-separated list of unit numbers');
   }
-  const r = await core.runJob(
-    'evolution',
-    { layer: typeof flags.layer === 'string' ? flags.layer : undefined, units },
-    makeJobContext(
-      () => undefined,
-      () => false,
-    ),
-  );
+  const r = await runJob(core, 'evolution', { layer: typeof flags.layer === 'string' ? flags.layer : undefined, units }, flags);
   const cells = r.cells.map((cell) => {
     const base = `unit${cell.unit}_${cell.checkpoint}`;
     fs.mkdirSync(outDir, { recursive: true });

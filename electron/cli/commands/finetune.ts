@@ -4,10 +4,11 @@ import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
 import { EngineCore } from '../../engine/core';
 import { resumeFinetuneRun, startFinetuneRun } from '../../engine/train/fine-tuning-run';
-import { STRATEGIES, type Strategy } from '../../engine/train/finetune';
+import { STRATEGIES, type FinetuneOptions, type Strategy } from '../../engine/train/finetune';
 import { runsRoot } from '../../engine/train/run-store';
 import { type CommandContext, type Flags, parseMultipliers, positiveInt, required } from '../args';
-import { finetuneJson, pausable, trainingContext } from '../run';
+import { withJobContext } from '../progress';
+import { finetuneJson, pausable } from '../run';
 
 export async function runFinetune(cx: CommandContext): Promise<void> {
   const { core, print, flags } = cx;
@@ -17,37 +18,28 @@ export async function runFinetune(cx: CommandContext): Promise<void> {
   const outDir = path.resolve(required(flags, 'out'));
   const lr = flags.lr === undefined ? undefined : Number(flags.lr);
   if (lr !== undefined && !(lr > 0)) throw new InspectorError('BAD_ARGUMENT', '--lr must be a positive number');
-  const training = trainingContext(flags);
-  try {
-    const r = await pausable(
-      startFinetuneRun(
-        core.requireModel(),
-        core.requireDataset(),
-        {
-          strategy,
-          epochs: positiveInt(flags, 'epochs', 10),
-          batchSize: positiveInt(flags, 'batch', 32),
-          learningRate: lr,
-          seed: positiveInt(flags, 'seed', 1),
-          flip: !flags['no-flip'],
-          earlyStopping: !flags['no-early-stop'],
-          ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}),
-          ...(typeof flags.test === 'string' ? { testFraction: Number(flags.test) } : {}),
-          ...(typeof flags['lr-mult'] === 'string' ? { layerMultipliers: parseMultipliers(flags['lr-mult']) } : {}),
-          ...(flags['no-augment'] ? { augment: false } : {}),
-          ...(flags['no-crop'] ? { crop: false } : {}),
-          ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}),
-          ...(flags.classifier === 'svm' || flags.classifier === 'softmax' ? { classifier: flags.classifier } : {}),
-        },
-        outDir,
-        training.ctx,
-      ),
-      outDir,
-    );
-    print(finetuneJson(r));
-  } finally {
-    training.done();
-  }
+  const settings: FinetuneOptions = {
+    strategy,
+    epochs: positiveInt(flags, 'epochs', 10),
+    batchSize: positiveInt(flags, 'batch', 32),
+    learningRate: lr,
+    seed: positiveInt(flags, 'seed', 1),
+    flip: !flags['no-flip'],
+    earlyStopping: !flags['no-early-stop'],
+    ...(typeof flags.holdout === 'string' ? { validationFraction: Number(flags.holdout) } : {}),
+    ...(typeof flags.test === 'string' ? { testFraction: Number(flags.test) } : {}),
+    ...(typeof flags['lr-mult'] === 'string' ? { layerMultipliers: parseMultipliers(flags['lr-mult']) } : {}),
+    ...(flags['no-augment'] ? { augment: false } : {}),
+    ...(flags['no-crop'] ? { crop: false } : {}),
+    ...(flags.optimizer === 'adam' || flags.optimizer === 'sgd' ? { optimizer: flags.optimizer } : {}),
+    ...(flags.classifier === 'svm' || flags.classifier === 'softmax' ? { classifier: flags.classifier } : {}),
+  };
+  const r = await withJobContext(
+    flags,
+    (ctx) => pausable(startFinetuneRun(core.requireModel(), core.requireDataset(), settings, outDir, ctx), outDir),
+    'pause',
+  );
+  print(finetuneJson(r));
 }
 
 /** `finetune --resume RUN`: a paused or interrupted run carried on (a folder, or a run's name as `runs` lists them). */
@@ -56,10 +48,6 @@ export async function runResume(flags: Flags, out: (text: string) => void): Prom
   const dir = fs.existsSync(named) || named.includes('/') ? path.resolve(named) : path.join(runsRoot(), named);
   const resumer = new EngineCore();
   await resumer.init();
-  const training = trainingContext(flags);
-  try {
-    out(`${JSON.stringify(finetuneJson(await pausable(resumeFinetuneRun(dir, training.ctx), dir)))}\n`);
-  } finally {
-    training.done();
-  }
+  const r = await withJobContext(flags, (ctx) => pausable(resumeFinetuneRun(dir, ctx), dir), 'pause');
+  out(`${JSON.stringify(finetuneJson(r))}\n`);
 }

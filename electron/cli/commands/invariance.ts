@@ -2,7 +2,6 @@
 import * as path from 'node:path';
 import { InspectorError } from '../../../shared/errors';
 import { invarianceTable } from '../../../shared/result-tables';
-import { makeJobContext } from '../../engine/base/job-context';
 import { writeFileAtomic } from '../../engine/files/atomic';
 import { type CommandContext, required } from '../args';
 import { runJob, tableCsv } from '../run';
@@ -31,10 +30,7 @@ export async function runInvariance(cx: CommandContext): Promise<void> {
       scales: list('scales'),
       rotations: list('rotations'),
     },
-    makeJobContext(
-      () => undefined,
-      () => false,
-    ),
+    flags,
   );
   writeFileAtomic(outFile, tableCsv(invarianceTable(r)));
   print({ low_layer: r.lowLayer, high_layer: r.highLayer, images: r.images.map((i) => i.label), out: path.resolve(outFile) });

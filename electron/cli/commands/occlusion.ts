@@ -19,7 +19,12 @@ export async function runOcclusion(cx: CommandContext): Promise<void> {
   const classIndex = flags.class === undefined ? undefined : integer('class');
   const outDir = required(flags, 'out-dir');
   const image = await loadImage(core, flags);
-  const r = await runJob(core, 'occlusion', { image, patch, stride, fill, classIndex, layer: typeof flags.layer === 'string' ? flags.layer : undefined });
+  const r = await runJob(
+    core,
+    'occlusion',
+    { image, patch, stride, fill, classIndex, layer: typeof flags.layer === 'string' ? flags.layer : undefined },
+    flags,
+  );
   writeNpy(path.join(outDir, 'probability.npy'), { shape: r.grid, data: r.probability });
   writeNpy(path.join(outDir, 'top_label.npy'), { shape: r.grid, data: r.topLabel });
   writeNpy(path.join(outDir, 'feature.npy'), { shape: r.grid, data: r.feature });

@@ -1,21 +1,19 @@
 /** `cnn-inspect report`: the printable HTML report of the Agrawal analyses (and a PDF where a Chromium-family browser is installed). */
 import * as path from 'node:path';
-import { makeJobContext } from '../../engine/base/job-context';
 import { writeFileAtomic } from '../../engine/files/atomic';
 import { htmlToPdf } from '../../engine/files/pdf';
 import { type CommandContext, required } from '../args';
+import { runJob } from '../run';
 
 export async function runReport(cx: CommandContext): Promise<void> {
   const { core, print, flags } = cx;
   await core.openDataset(required(flags, 'data'));
   const list = (name: string) => (typeof flags[name] === 'string' ? (flags[name] as string).split(',') : undefined);
-  const { html } = await core.runJob(
+  const { html } = await runJob(
+    core,
     'report',
     { layers: list('layers'), gmcLayer: typeof flags['gmc-layer'] === 'string' ? flags['gmc-layer'] : undefined, probeLayers: list('probe-layers') },
-    makeJobContext(
-      () => undefined,
-      () => false,
-    ),
+    flags,
   );
   const outFile = required(flags, 'out');
   writeFileAtomic(outFile, html);
