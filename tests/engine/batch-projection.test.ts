@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { projectUnit, projectUnitBatch, projectUnitFast } from '../../electron/engine/analyses/projection';
 import { maxRelError } from '../helpers/numeric';
 import { atlasCandidateLayers, buildAtlas } from '../../electron/engine/analyses/atlas';
@@ -19,6 +20,8 @@ import { initBackend } from '../../electron/engine/backend';
 import { makeJobContext } from '../../electron/engine/base/job-context';
 import { openDataset } from '../../electron/engine/data/dataset';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
+import { exportDeconvnetOnnx } from '../../electron/engine/model/onnx/deconvnet';
+import { fileSystemSaver } from '../../electron/engine/model/tfjs-io';
 import { batchDeconvnet, switchedDeconvnet, type ProjectionSeed } from '../../electron/engine/runtime/batch-projection';
 import { onnxRuntime, resetOnnxRuntimeForTests } from '../../electron/engine/runtime/onnx-runtime';
 import { releaseBatchSessions } from '../../electron/engine/runtime/batch-forward';
@@ -123,6 +126,46 @@ describe.skipIf(!hasOrt)('batched deconvnet on ONNX Runtime', () => {
     const inputs = inputsFor(loaded, 2, 5);
     for (const layer of ['conv1', 'layer1.0.conv2', 'layer2.0.downsample.0', 'layer4.1.conv2']) {
       const { rel, maxAbs } = await compareLayer(loaded, layer, [0, 7], inputs);
+      expect(maxAbs, layer).toBeGreaterThan(0);
+      expect(rel, layer).toBeLessThan(1e-5);
+    }
+  });
+
+  it('unpools windows that cannot overlap (2×2 pools, an odd map padded "same") with MaxUnpool, to the same numbers', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pools2x2-'));
+    try {
+      const m = tfl.sequential();
+      m.add(tfl.layers.conv2d({ name: 'c1', inputShape: [15, 15, 3], filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }));
+      m.add(tfl.layers.maxPooling2d({ name: 'p1', poolSize: 2 })); // 15 → 7 ("valid")
+      m.add(tfl.layers.conv2d({ name: 'c2', filters: 8, kernelSize: 3, padding: 'same', activation: 'relu' }));
+      m.add(tfl.layers.maxPooling2d({ name: 'p2', poolSize: 2, padding: 'same' })); // 7 → 4: the last row and column padded
+      m.add(tfl.layers.conv2d({ name: 'c3', filters: 5, kernelSize: 2, activation: 'relu' }));
+      await m.save(fileSystemSaver(dir));
+      m.dispose();
+      const loaded = await open(path.join(dir, 'model.json'));
+      const graph = Buffer.from(exportDeconvnetOnnx(loaded.model, 'c3')).toString('latin1');
+      // Both pools unpooled by MaxUnpool; the one scatter left places the seeds.
+      // (NodeProto's op_type: field 4, a length-delimited string.)
+      const count = (op: string) => graph.split(`\u0022${String.fromCharCode(op.length)}${op}`).length - 1;
+      expect([count('MaxUnpool'), count('ScatterElements')]).toEqual([2, 1]);
+      const inputs = inputsFor(loaded, 3, 13);
+      for (const layer of ['c2', 'c3']) {
+        const { rel, maxAbs } = await compareLayer(loaded, layer, [0, 1, 4], inputs);
+        expect(maxAbs, layer).toBeGreaterThan(0);
+        expect(rel, layer).toBeLessThan(1e-5);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  const vgg = path.join(path.dirname(resnet), 'vgg11.onnx');
+  it.skipIf(!fs.existsSync(vgg))('equals it on torchvision VGG-11 (five 2×2 pools, unpooled by MaxUnpool)', async () => {
+    const loaded = await open(vgg);
+    const inputs = inputsFor(loaded, 2, 3);
+    const convs = atlasCandidateLayers(loaded).filter((l) => loaded.summary.layers.find((x) => x.name === l)!.outputShape.length === 3);
+    for (const layer of [convs[2], convs[convs.length - 1]]) {
+      const { rel, maxAbs } = await compareLayer(loaded, layer, [0, 5], inputs);
       expect(maxAbs, layer).toBeGreaterThan(0);
       expect(rel, layer).toBeLessThan(1e-5);
     }
