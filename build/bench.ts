@@ -113,6 +113,17 @@ async function zfProjectionBench(zf: ReturnType<typeof buildZfNet224>): Promise<
   const engine = (await projectUnitFast(zfLoaded, zfInput, 'conv5', 0, 'deconv')).engine;
   const tfjsTimes = await latency((unit) => projectUnit(zfLoaded, zfInput, 'conv5', unit, 'deconv'));
   print({ name: 'deconv projection latency p50, ZFNet-224 conv5, per-unit tfjs path (the fallback)', value: round(tfjsTimes[10], 1), unit: 'ms' });
+  const guided = await latency((unit) => projectUnitFast(zfLoaded, zfInput, 'conv5', unit, 'guided'));
+  const guidedEngine = (await projectUnitFast(zfLoaded, zfInput, 'conv5', 0, 'guided')).engine;
+  const guidedTfjs = await latency((unit) => projectUnit(zfLoaded, zfInput, 'conv5', unit, 'guided'));
+  print({
+    name: `guided backprop latency p50 of 20 units, ZFNet-224 conv5 (one image, ${guidedEngine})`,
+    value: round(guided[10], 1),
+    unit: 'ms',
+    peer: 'the per-unit tfjs path (the fallback, and the only path before)',
+    peer_value: round(guidedTfjs[10], 1),
+    ratio: round(guidedTfjs[10] / guided[10], 2),
+  });
   await releaseBatchSessions(zfLoaded);
   zfLoaded.dispose();
   fs.rmSync(zfDir, { recursive: true, force: true });

@@ -20,6 +20,7 @@ import { initBackend } from '../../electron/engine/backend';
 import { makeJobContext } from '../../electron/engine/base/job-context';
 import { openDataset } from '../../electron/engine/data/dataset';
 import { openModel, type LoadedModel } from '../../electron/engine/model/loaded-model';
+import { PROJECTION_METHODS } from '../../shared/contract';
 import { exportDeconvnetOnnx } from '../../electron/engine/model/onnx/deconvnet';
 import { fileSystemSaver } from '../../electron/engine/model/tfjs-io';
 import { batchDeconvnet, switchedDeconvnet, type ProjectionSeed } from '../../electron/engine/runtime/batch-projection';
@@ -210,29 +211,59 @@ describe.skipIf(!hasOrt)('batched deconvnet on ONNX Runtime', () => {
     }
   });
 
-  it('the interactive projection (ONNX Runtime for the deconvnet) equals the per-unit path, layer after layer', async () => {
+  it('the interactive projection (ONNX Runtime, all three methods) equals the per-unit path, layer after layer', async () => {
     const loaded = await open(path.join(ROOT, 'tests/fixtures/onnx/residual-concat.onnx'));
     const [x] = inputsFor(loaded, 1, 21);
     const before = tf.memory().numTensors;
-    for (const [layer, position] of [
-      ['stem', undefined],
-      ['branch3', [1, 2]],
-      ['stem', [4, 0]],
-    ] as const) {
-      const fast = await projectUnitFast(loaded, x, layer, 1, 'deconv', position ? [...position] : undefined);
-      const ref = projectUnit(loaded, x, layer, 1, 'deconv', position ? [...position] : undefined);
-      expect(fast.engine).toBe('onnxruntime');
-      expect(fast.position).toEqual(ref.position);
-      expect(fast.value).toBeCloseTo(ref.value, 5);
-      expect(maxRelError(fast.data, ref.data), layer).toBeLessThan(1e-5);
-    }
+    let live = 0;
+    for (const method of PROJECTION_METHODS)
+      for (const [layer, position] of [
+        ['stem', undefined],
+        ['branch3', [1, 2]],
+        ['stem', [4, 0]],
+      ] as const) {
+        const fast = await projectUnitFast(loaded, x, layer, 1, method, position ? [...position] : undefined);
+        const ref = projectUnit(loaded, x, layer, 1, method, position ? [...position] : undefined);
+        expect(fast.engine, method).toBe('onnxruntime');
+        expect(fast.position).toEqual(ref.position);
+        expect(fast.value).toBeCloseTo(ref.value, 5);
+        expect(maxRelError(fast.data, ref.data), `${method} ${layer}`).toBeLessThan(1e-5);
+        if (ref.data.some((v) => v !== 0)) live++;
+      }
+    expect(live).toBeGreaterThanOrEqual(6); // real signals compared, not only dead units
     expect(tf.memory().numTensors).toBe(before);
-    // Gradient and guided backprop stay on tfjs: the very same numbers.
-    const guided = await projectUnitFast(loaded, x, 'branch1', 0, 'guided');
-    expect(guided.engine).toBe('tfjs');
-    expect(guided.data).toEqual(projectUnit(loaded, x, 'branch1', 0, 'guided').data);
     await expect(projectUnitFast(loaded, x, 'stem', 999, 'deconv')).rejects.toMatchObject({ code: 'UNIT_OUT_OF_RANGE' });
     await expect(projectUnitFast(loaded, x, 'stem', 0, 'deconv', [99, 0])).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(projectUnitFast(loaded, x, 'stem', 0, 'sideways' as never)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+  });
+
+  it('gradient and guided backprop on ONNX Runtime equal the per-unit path on the bundled model and ResNet-18', async () => {
+    const models = [path.join(ROOT, 'resources/model/model.json'), ...(fs.existsSync(resnet) ? [resnet] : [])];
+    for (const file of models) {
+      const loaded = await open(file);
+      const [x] = inputsFor(loaded, 1, 17);
+      const convs = atlasCandidateLayers(loaded).filter((l) => loaded.summary.layers.find((i) => i.name === l)!.outputShape.length === 3);
+      for (const method of ['gradient', 'guided'] as const)
+        for (const layer of [convs[1], convs[convs.length - 1]]) {
+          // The first unit whose projection is not all zeros (a dead unit would compare nothing).
+          const unit = [0, 1, 2, 3, 4, 5, 6, 7].find((u) => projectUnit(loaded, x, layer, u, method).data.some((v) => v !== 0));
+          expect(unit, `${method} ${layer}: a live unit`).toBeDefined();
+          const fast = await projectUnitFast(loaded, x, layer, unit!, method);
+          expect(fast.engine, `${method} ${layer}`).toBe('onnxruntime');
+          expect(maxRelError(fast.data, projectUnit(loaded, x, layer, unit!, method).data), `${method} ${layer}`).toBeLessThan(1e-5);
+        }
+    }
+  });
+
+  it('gradient and guided backprop through a layer they have no rule for (batch norm, leaky ReLU) stay on tfjs', async () => {
+    const loaded = await open(path.join(ROOT, 'tests/fixtures/onnx/cnn-ops.onnx'));
+    const [x] = inputsFor(loaded, 1, 5);
+    const { deconvnet, reason } = await batchDeconvnet(loaded, 'conv2', 'batch', 'guided');
+    expect(deconvnet).toBeUndefined();
+    expect(reason).toMatch(/no guided rule for it/);
+    const guided = await projectUnitFast(loaded, x, 'conv2', 0, 'guided');
+    expect(guided.engine).toBe('tfjs');
+    expect(guided.data).toEqual(projectUnit(loaded, x, 'conv2', 0, 'guided').data);
   });
 
   it('refuses, with the reason, a layer below which its rules do not reach', async () => {

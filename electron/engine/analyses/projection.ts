@@ -276,6 +276,10 @@ export function chooseSeed(
   return { at: p * units + unit, value: values[p * units + unit], position: spatial ? [Math.floor(p / width), p % width] : [] };
 }
 
+function checkMethod(method: ProjectionMethod): void {
+  if (!PROJECTION_METHODS.includes(method)) throw new InspectorError('BAD_ARGUMENT', `Unknown method "${method}" (deconv, gradient or guided)`);
+}
+
 /**
  * Projects unit `unit` of `layerName` for one preprocessed input [H,W,C], at `position` or at the unit's strongest
  * activation (largest value; first in row-major order on ties).
@@ -292,9 +296,9 @@ export function projectUnit(
 }
 
 /**
- * The projection the app and the CLI show: the deconvnet on ONNX Runtime where it can run (a few times faster on a
- * big network), else — and for gradient and guided backprop — the per-unit tfjs path. Both give the same numbers
- * (tests/engine/batch-projection.test.ts).
+ * The projection the app and the CLI show: on ONNX Runtime where its graph can run (a few times faster on a big
+ * network; gradient and guided backprop through the layers whose rules it has), else the per-unit tfjs path. Both
+ * give the same numbers (tests/engine/batch-projection.test.ts).
  */
 export async function projectUnitFast(
   loaded: LoadedModel,
@@ -304,8 +308,15 @@ export async function projectUnitFast(
   method: ProjectionMethod,
   position?: number[],
 ): Promise<Projection> {
-  if (method === 'deconv' && loaded.summary.inputShape.length === 3) {
-    const done = await projectOnOnnxRuntime(loaded, input, layerName, (values, shape) => ({ unit, ...chooseSeed(values, shape, layerName, unit, position) }));
+  checkMethod(method);
+  if (loaded.summary.inputShape.length === 3) {
+    const done = await projectOnOnnxRuntime(
+      loaded,
+      input,
+      layerName,
+      (values, shape) => ({ unit, ...chooseSeed(values, shape, layerName, unit, position) }),
+      method,
+    );
     if (done) {
       const { value, position: at } = done.seed;
       return { layer: layerName, unit, method, position: at, value, shape: [...loaded.summary.inputShape], data: done.data, engine: 'onnxruntime' };
@@ -326,7 +337,7 @@ export function projectUnitBatch(
   method: ProjectionMethod,
   positions: Array<number[] | undefined> = [],
 ): Projection[] {
-  if (!PROJECTION_METHODS.includes(method)) throw new InspectorError('BAD_ARGUMENT', `Unknown method "${method}" (deconv, gradient or guided)`);
+  checkMethod(method);
   const steps = subgraphTo(loaded.model, layerName);
   const [h, w, c] = loaded.summary.inputShape;
   const n = inputs.length;

@@ -7,6 +7,7 @@
 import type { LoadedModel } from '../model/loaded-model';
 import { exportDeconvnetFromSwitchesOnnx, exportDeconvnetOnnx, exportSwitchesOnnx, poolsBelow } from '../model/onnx/deconvnet';
 import { exportOnnx } from '../model/onnx/export';
+import { PROJECTION_METHODS, type ProjectionMethod } from '../../../shared/contract';
 import { InspectorError } from '../../../shared/errors';
 import { cachedOrtSession, releaseOrtSession } from './batch-forward';
 import { onnxRuntime, type OrtSession, type OrtTensor } from './onnx-runtime';
@@ -59,17 +60,26 @@ function seedFeeds(ort: Ort, seeds: ProjectionSeed[], loaded: LoadedModel, layer
   };
 }
 
+/** The session key of a layer's projection graph for one user and method. */
+const graphKey = (user: string, layer: string, method: ProjectionMethod) => `${method === 'deconv' ? 'deconvnet' : method}\u0001${user}\u0001${layer}`;
+
 /**
- * ONNX Runtime's deconvnet of `layer`, or the reason it cannot be used. Each `user` (a batch job, the interactive
- * view) has its own session, so one releasing it never pulls it from under the other.
+ * ONNX Runtime's deconvnet of `layer` (or, with `method`, its plain or guided backprop: seeds of value 1, as the
+ * per-unit path takes them), or the reason it cannot be used. Each `user` (a batch job, the interactive view) has
+ * its own session, so one releasing it never pulls it from under the other.
  */
-export async function batchDeconvnet(loaded: LoadedModel, layer: string, user = 'batch'): Promise<{ deconvnet?: BatchDeconvnet; reason?: string }> {
+export async function batchDeconvnet(
+  loaded: LoadedModel,
+  layer: string,
+  user = 'batch',
+  method: ProjectionMethod = 'deconv',
+): Promise<{ deconvnet?: BatchDeconvnet; reason?: string }> {
   const { module: ort, reason } = onnxRuntime();
   if (!ort) return { reason };
-  const key = `deconvnet\u0001${user}\u0001${layer}`;
+  const key = graphKey(user, layer, method);
   let opened: Awaited<ReturnType<typeof cachedOrtSession>>;
   try {
-    opened = await cachedOrtSession(loaded, key, () => exportDeconvnetOnnx(loaded.model, layer));
+    opened = await cachedOrtSession(loaded, key, () => exportDeconvnetOnnx(loaded.model, layer, method));
   } catch (error) {
     return { reason: error instanceof Error ? error.message : String(error) };
   }
@@ -188,21 +198,22 @@ export class SwitchCache {
 
 /**
  * The interactive views' recent layers per model, latest last: their sessions are kept for the next click (several,
- * for a classroom's students on different layers), older ones freed.
+ * for a classroom's students on different layers) with a graph per method asked for, older ones freed.
  */
 const recentLayers = new WeakMap<LoadedModel, string[]>();
 const KEEP_LAYERS = 3;
 
 /**
- * One deconvnet projection for the interactive views on ONNX Runtime: the layer's output from a forward session,
- * the seed chosen from it by `choose`, then the layer's deconvnet graph. Undefined where ONNX Runtime or the graph
- * cannot be used (the caller then runs the per-unit tfjs path).
+ * One projection for the interactive views on ONNX Runtime: the layer's output from a forward session, the seed
+ * chosen from it by `choose`, then the layer's deconvnet (or backprop) graph. Undefined where ONNX Runtime or the
+ * graph cannot be used (the caller then runs the per-unit tfjs path).
  */
 export async function projectOnOnnxRuntime<T>(
   loaded: LoadedModel,
   input: Float32Array,
   layer: string,
   choose: (values: Float32Array, shape: number[]) => T & ProjectionSeed,
+  method: ProjectionMethod = 'deconv',
 ): Promise<{ seed: T & ProjectionSeed; data: Float32Array } | undefined> {
   const { module: ort } = onnxRuntime();
   if (!ort) return undefined;
@@ -210,9 +221,9 @@ export async function projectOnOnnxRuntime<T>(
   recentLayers.set(loaded, recent.slice(-KEEP_LAYERS));
   for (const old of recent.slice(0, -KEEP_LAYERS)) {
     await releaseOrtSession(loaded, `interactive\u0001${old}`);
-    await releaseOrtSession(loaded, `deconvnet\u0001interactive\u0001${old}`);
+    for (const m of PROJECTION_METHODS) await releaseOrtSession(loaded, graphKey('interactive', old, m));
   }
-  const { deconvnet } = await batchDeconvnet(loaded, layer, 'interactive');
+  const { deconvnet } = await batchDeconvnet(loaded, layer, 'interactive', method);
   if (!deconvnet) return undefined;
   let session: OrtSession;
   try {
@@ -225,5 +236,6 @@ export async function projectOnOnnxRuntime<T>(
   const results = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [1, ...loaded.summary.inputShape]) });
   const activation = results[`layer:${layer}`];
   const seed = choose(activation.data, [...activation.dims].slice(1));
-  return { seed, data: Float32Array.from(await deconvnet.project(input, [seed])) };
+  const from = method === 'deconv' ? seed : { ...seed, value: 1 };
+  return { seed, data: Float32Array.from(await deconvnet.project(input, [from])) };
 }

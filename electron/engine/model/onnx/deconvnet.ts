@@ -9,6 +9,9 @@
  * (no bias), unpooling through the switches (a scatter-add, so overlapping windows that chose the same input add
  * up, as in the per-unit path; MaxUnpool where windows cannot overlap), crops for paddings, pass-through for
  * normalisations and dropout, copies down both sides of a residual add and a split at a concatenation.
+ * Guided backprop and the plain gradient (exportDeconvnetOnnx's `method`) are the same way down with the forward
+ * pass to the layer: ReLUs open where their forward output was positive, LRN and channel affines by their
+ * vector–Jacobian products (see WayDown).
  *
  * Inputs: `input` [N, H, W, C] (NHWC, preprocessed), `seed_at` int64 [N, 1] — the seed's flat index in one
  * sample's NCHW output (channel·h·w + y·w + x; the unit for a dense layer), `seed_value` [N, 1].
@@ -16,9 +19,11 @@
  * A layer the rules do not cover is refused with MODEL_UNSUPPORTED_OP, and callers use the per-unit path.
  */
 import * as tfl from '@tensorflow/tfjs-layers';
+import type { ProjectionMethod } from '../../../../shared/contract';
 import { InspectorError } from '../../../../shared/errors';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
 import {
+  channelAffine,
   GraphWriter,
   inboundLayers,
   layersBelow,
@@ -73,6 +78,36 @@ interface StepDown {
   /** The signal rectified as a fused activation asks (ReLU) or passed as it is (linear); others are refused. */
   rectified(act: unknown): string;
 }
+
+/**
+ * How the signal crosses a ReLU: the deconvnet rectifies it; plain backprop keeps it where the forward output was
+ * positive; guided backprop does both (analyses/projection.ts's reluRule). The last two need the forward pass up
+ * to the layer (`forward`: each layer's NCHW output).
+ */
+interface WayDown {
+  method: ProjectionMethod;
+  forward?: Map<string, string>;
+}
+
+/**
+ * The layer types whose gradient and guided rules are the deconvnet's own with ReLUs as `WayDown` says (the
+ * reference's rules, not a generic VJP); VJP_RULES adds the layers the deconvnet passes the signal through.
+ */
+const BACKPROP_RULES: ReadonlySet<string> = new Set([
+  'Conv2D',
+  'Dense',
+  'Activation',
+  'ReLU',
+  'MaxPooling2D',
+  'ZeroPadding2D',
+  'ConstantPadding2D',
+  'Flatten',
+  'Add',
+  'Average',
+  'Concatenate',
+  'Dropout',
+  'SpatialDropout2D',
+]);
 
 /** Conv2D, GroupedConv2D, DepthwiseConv2D: the transpose of the convolution with its own kernel. */
 function convDown(e: StepDown): string[] {
@@ -202,7 +237,58 @@ function mergeDown(e: StepDown): string[] {
 }
 
 /** ZF rectify the signal at every ReLU-like unit on the way down (leaky and parametric too), as the per-unit path does. */
-const reluDown = (e: StepDown): string[] => [e.g.node('Relu', [e.signal], `${e.name}.down_relu`)];
+const reluDown = (e: StepDown): string[] => [e.rectified('relu')];
+
+/**
+ * LRN's vector–Jacobian product (the deconvnet passes the signal through it): TF's LRN, y = x · scale^−β with
+ * scale = bias + α · Σ x² over the 2r + 1 nearest channels, so dx = dy · scale^−β − 2αβ · x · Σ dy · y / scale over
+ * the same channels (the window is symmetric). The sums: a band matrix times the NCHW map read as [N, C, h·w].
+ */
+function lrnBack(e: StepDown, forward: Map<string, string>): string[] {
+  const { g, config, name, signal, layer } = e;
+  const c = e.inShapes[0][2];
+  const r = Number(config.depthRadius);
+  const [alpha, beta, bias] = [Number(config.alpha), Number(config.beta), Number(config.bias)];
+  const band = new Float32Array(c * c);
+  for (let i = 0; i < c; i++) for (let j = Math.max(0, i - r); j <= Math.min(c - 1, i + r); j++) band[i * c + j] = 1;
+  const bandName = g.constant(`${name}.band`, [c, c], band);
+  const x = forward.get(inboundLayers(layer)[0].name)!;
+  const shape = g.node('Shape', [x], `${name}.x_shape`);
+  const rows = g.constant(`${name}.rows`, [3], [0, c, -1], ONNX_DTYPE.INT64);
+  const windowSum = (t: string, what: string) =>
+    g.node('Reshape', [g.node('MatMul', [bandName, g.node('Reshape', [t, rows], `${name}.${what}_rows`)], `${name}.${what}_band`), shape], `${name}.${what}`);
+  const sums = windowSum(g.node('Mul', [x, x], `${name}.sq`), 'sums');
+  const scale = g.node(
+    'Add',
+    [g.node('Mul', [sums, g.constant(`${name}.alpha`, [], [alpha])], `${name}.a_sums`), g.constant(`${name}.bias`, [], [bias])],
+    `${name}.scale`,
+  );
+  const factor = g.node(
+    'Exp',
+    [g.node('Mul', [g.node('Log', [scale], `${name}.log_scale`), g.constant(`${name}.neg_beta`, [], [-beta])], `${name}.log_factor`)],
+    `${name}.factor`,
+  );
+  const y = forward.get(name)!;
+  const spread = windowSum(g.node('Div', [g.node('Mul', [signal, y], `${name}.dy_y`), scale], `${name}.t`), 'spread');
+  const cross = g.node('Mul', [g.node('Mul', [x, spread], `${name}.x_spread`), g.constant(`${name}.two_ab`, [], [2 * alpha * beta])], `${name}.cross`);
+  return [g.node('Sub', [g.node('Mul', [signal, factor], `${name}.direct`), cross], `${name}.down`)];
+}
+
+/** ChannelAffine, Rescaling, Normalization: the signal times each channel's scale (the deconvnet passes it through). */
+function affineBack(e: StepDown): string[] {
+  const shape = e.inShapes[0];
+  const c = shape[shape.length - 1];
+  const dims = shape.length === 3 ? [1, c, 1, 1] : [1, c];
+  return [e.g.node('Mul', [e.signal, e.g.constant(`${e.name}.scale`, dims, channelAffine(e.layer, c).scale)], `${e.name}.down`)];
+}
+
+/** Backprop's rules for layers the deconvnet passes the signal through unchanged. */
+const VJP_RULES: Record<string, (e: StepDown, forward: Map<string, string>) => string[]> = {
+  LRN: lrnBack,
+  ChannelAffine: affineBack,
+  Rescaling: affineBack,
+  Normalization: affineBack,
+};
 
 /** Layer class → its rule for the way down (the pass-through layers aside). */
 const DOWN_RULES: Record<string, (e: StepDown) => string[]> = {
@@ -224,18 +310,38 @@ const DOWN_RULES: Record<string, (e: StepDown) => string[]> = {
 };
 
 /** Nodes for one layer's step down: the signal at its output (NCHW) → the signal at each of its inputs. */
-function stepDown(g: GraphWriter, layer: tfl.layers.Layer, signal: string, inShapes: number[][], switches: Map<string, string>, batch: string): string[] {
+function stepDown(
+  g: GraphWriter,
+  layer: tfl.layers.Layer,
+  signal: string,
+  inShapes: number[][],
+  switches: Map<string, string>,
+  batch: string,
+  how: WayDown,
+): string[] {
   const type = layer.getClassName();
-  if (DECONV_PASS_THROUGH.has(type)) return [signal];
+  const backprop = how.method !== 'deconv';
+  // Backprop passes a layer the reference takes a generic vector–Jacobian product of (normalisations, leaky
+  // ReLUs, depthwise kernels…) to tfjs: refused here.
+  if (backprop && !BACKPROP_RULES.has(type) && !VJP_RULES[type]) return refuse(layer, `no ${how.method} rule for it in the batched projections`);
+  const name = layer.name;
+  const config = layer.getConfig() as Record<string, unknown>;
+  const vjpRule = backprop ? VJP_RULES[type] : undefined;
+  if (vjpRule) return vjpRule({ g, layer, type, config, name, signal, inShapes, switches, batch, rectified: () => signal }, how.forward!);
+  if (DECONV_PASS_THROUGH.has(type) || type === 'Dropout' || type === 'SpatialDropout2D') return [signal];
   const rule = DOWN_RULES[type];
   if (!rule) return refuse(layer, 'no rule for it in the batched deconvnet');
-  const name = layer.name;
   const rectified = (act: unknown): string => {
     if (act === undefined || act === null || act === 'linear') return signal;
-    if (act === 'relu') return g.node('Relu', [signal], `${name}.down_relu`);
-    return refuse(layer, `the deconvnet passes through ReLU layers only, not ${String(act)}`);
+    if (act !== 'relu') return refuse(layer, `the batched projections pass through ReLU layers only, not ${String(act)}`);
+    if (!backprop) return g.node('Relu', [signal], `${name}.down_relu`);
+    const open = g.node('Cast', [g.node('Greater', [how.forward!.get(name)!, g.constant(`${name}.zero`, [], [0])], `${name}.was_on`)], `${name}.open`, [
+      intAttr('to', ONNX_DTYPE.FLOAT),
+    ]);
+    const passed = how.method === 'guided' ? g.node('Relu', [signal], `${name}.down_relu`) : signal;
+    return g.node('Mul', [passed, open], `${name}.down_${how.method}`);
   };
-  return rule({ g, layer, type, config: layer.getConfig() as Record<string, unknown>, name, signal, inShapes, switches, batch, rectified });
+  return rule({ g, layer, type, config, name, signal, inShapes, switches, batch, rectified });
 }
 
 /**
@@ -307,9 +413,14 @@ function writeForwardToSwitches(
 ): { switches: Map<string, string>; written: WrittenLayers } {
   const forward = new Set<string>();
   for (const p of pools) for (const a of layersBelow(model, p.name)) forward.add(a);
+  return writeForwardTo(g, model, forward);
+}
+
+/** The forward pass of the layers `only`, recording the switches of its pools. */
+function writeForwardTo(g: GraphWriter, model: tfl.LayersModel, only: Set<string>): { switches: Map<string, string>; written: WrittenLayers } {
   const switches = new Map<string, string>();
-  const written = writeLayers(g, model, { nhwcInput: true, only: forward, switches });
-  if (written.inputShape.length !== 3) throw new InspectorError('MODEL_UNSUPPORTED_OP', 'The batched deconvnet needs an image input');
+  const written = writeLayers(g, model, { nhwcInput: true, only, switches });
+  if (written.inputShape.length !== 3) throw new InspectorError('MODEL_UNSUPPORTED_OP', 'The batched projections need an image input');
   return { switches, written };
 }
 
@@ -321,6 +432,7 @@ function writeWayDown(
   order: tfl.layers.Layer[],
   switches: Map<string, string>,
   batch: string,
+  how: WayDown = { method: 'deconv' },
 ): string {
   const inputLayer = model.inputs[0].sourceLayer as tfl.layers.Layer;
   const layerShape = shapeOf(model.getLayer(layerName).output as tfl.SymbolicTensor);
@@ -336,7 +448,7 @@ function writeWayDown(
     if (!signal) continue;
     const inbound = inboundLayers(layer);
     const inShapes = inbound.map((l) => shapeOf(l.output as tfl.SymbolicTensor));
-    stepDown(g, layer, signal, inShapes, switches, batch).forEach((s, j) => {
+    stepDown(g, layer, signal, inShapes, switches, batch, how).forEach((s, j) => {
       const from = inbound[j].name;
       signals.set(from, [...(signals.get(from) ?? []), s]);
     });
@@ -364,12 +476,18 @@ function encodeDeconvGraph(g: GraphWriter, name: string, inputs: ValueInfo[], ou
 
 const SEED_INPUTS = [valueInfo('seed_at', ONNX_DTYPE.INT64, ['N', 1]), valueInfo('seed_value', ONNX_DTYPE.FLOAT, ['N', 1])];
 
-/** The deconvnet of `layerName` (see the file comment) as ONNX bytes. */
-export function exportDeconvnetOnnx(model: tfl.LayersModel, layerName: string): Uint8Array {
+/**
+ * The deconvnet of `layerName` (see the file comment) as ONNX bytes; with `method` gradient or guided, plain or
+ * guided backprop instead (seeded with 1 by the caller, as the per-unit path does), for the layers whose rules are
+ * the reference's own (BACKPROP_RULES).
+ */
+export function exportDeconvnetOnnx(model: tfl.LayersModel, layerName: string, method: ProjectionMethod = 'deconv'): Uint8Array {
   const { order, pools } = belowLayer(model, layerName);
   const g = new GraphWriter();
-  const { switches, written } = writeForwardToSwitches(g, model, pools);
-  const atInput = writeWayDown(g, model, layerName, order, switches, batchOf(g, 'seed_value', 'batch'));
+  // Backprop's ReLUs need every forward output below the layer; the deconvnet only the pools' switches.
+  const { switches, written } = method === 'deconv' ? writeForwardToSwitches(g, model, pools) : writeForwardTo(g, model, layersBelow(model, layerName));
+  const how = { method, forward: written.tensorOf };
+  const atInput = writeWayDown(g, model, layerName, order, switches, batchOf(g, 'seed_value', 'batch'), how);
   g.node('Transpose', [atInput], 'projection', [intsAttr('perm', [0, 2, 3, 1])], 'projection');
   const shape = ['N', ...written.inputShape];
   return encodeDeconvGraph(

@@ -423,25 +423,26 @@ function exportLRN(e: LayerExport): string {
   return out;
 }
 
+/** The per-channel scale and offset of a ChannelAffine, Rescaling or Normalization layer (y = x · scale + offset). */
+export function channelAffine(layer: tfl.layers.Layer, c: number): { scale: Float32Array; offset: Float32Array } {
+  const type = layer.getClassName();
+  const config = layer.getConfig() as Record<string, unknown>;
+  if (type === 'Rescaling') return { scale: new Float32Array(c).fill(Number(config.scale)), offset: new Float32Array(c).fill(Number(config.offset ?? 0)) };
+  if (type === 'Normalization') {
+    const [mean, variance] = weightData(layer);
+    const scale = Float32Array.from(variance.data, (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
+    return { scale, offset: Float32Array.from(mean.data, (m, i) => -m * scale[i]) };
+  }
+  const [s, o] = weightData(layer);
+  return { scale: s.data, offset: o.data };
+}
+
 /** ChannelAffine, Rescaling, Normalization. */
 function exportChannelAffine(e: LayerExport): string {
-  const { g, layer, type, config, x, inShape, name } = e;
+  const { g, layer, x, inShape, name } = e;
   const c = inShape[inShape.length - 1];
   const dims = inShape.length === 3 ? [1, c, 1, 1] : [1, c];
-  let scale: Float32Array;
-  let offset: Float32Array;
-  if (type === 'Rescaling') {
-    scale = new Float32Array(c).fill(Number(config.scale));
-    offset = new Float32Array(c).fill(Number(config.offset ?? 0));
-  } else if (type === 'Normalization') {
-    const [mean, variance] = weightData(layer);
-    scale = Float32Array.from(variance.data, (v) => 1 / Math.max(Math.sqrt(v), 1e-7));
-    offset = Float32Array.from(mean.data, (m, i) => -m * scale[i]);
-  } else {
-    const [s, o] = weightData(layer);
-    scale = s.data;
-    offset = o.data;
-  }
+  const { scale, offset } = channelAffine(layer, c);
   const scaled = g.node('Mul', [x, g.constant(`${name}.scale`, dims, scale)], `${name}_scale`);
   const out = g.node('Add', [scaled, g.constant(`${name}.offset`, dims, offset)], name);
   return out;
