@@ -21,6 +21,7 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ProjectionMethod } from '../../../../shared/contract';
 import { InspectorError } from '../../../../shared/errors';
+import { lrnTerms } from './lrn-terms';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
 import {
   channelAffine,
@@ -239,39 +240,11 @@ function mergeDown(e: StepDown): string[] {
 /** ZF rectify the signal at every ReLU-like unit on the way down (leaky and parametric too), as the per-unit path does. */
 const reluDown = (e: StepDown): string[] => [e.rectified('relu')];
 
-/**
- * LRN's vector–Jacobian product (the deconvnet passes the signal through it): TF's LRN, y = x · scale^−β with
- * scale = bias + α · Σ x² over the 2r + 1 nearest channels, so dx = dy · scale^−β − 2αβ · x · Σ dy · y / scale over
- * the same channels (the window is symmetric). The sums: a band matrix times the NCHW map read as [N, C, h·w].
- */
+/** LRN's vector–Jacobian product (lrn-terms.ts; the deconvnet passes the signal through it), on NCHW maps. */
 function lrnBack(e: StepDown, forward: Map<string, string>): string[] {
-  const { g, config, name, signal, layer } = e;
   const c = e.inShapes[0][2];
-  const r = Number(config.depthRadius);
-  const [alpha, beta, bias] = [Number(config.alpha), Number(config.beta), Number(config.bias)];
-  const band = new Float32Array(c * c);
-  for (let i = 0; i < c; i++) for (let j = Math.max(0, i - r); j <= Math.min(c - 1, i + r); j++) band[i * c + j] = 1;
-  const bandName = g.constant(`${name}.band`, [c, c], band);
-  const x = forward.get(inboundLayers(layer)[0].name)!;
-  const shape = g.node('Shape', [x], `${name}.x_shape`);
-  const rows = g.constant(`${name}.rows`, [3], [0, c, -1], ONNX_DTYPE.INT64);
-  const windowSum = (t: string, what: string) =>
-    g.node('Reshape', [g.node('MatMul', [bandName, g.node('Reshape', [t, rows], `${name}.${what}_rows`)], `${name}.${what}_band`), shape], `${name}.${what}`);
-  const sums = windowSum(g.node('Mul', [x, x], `${name}.sq`), 'sums');
-  const scale = g.node(
-    'Add',
-    [g.node('Mul', [sums, g.constant(`${name}.alpha`, [], [alpha])], `${name}.a_sums`), g.constant(`${name}.bias`, [], [bias])],
-    `${name}.scale`,
-  );
-  const factor = g.node(
-    'Exp',
-    [g.node('Mul', [g.node('Log', [scale], `${name}.log_scale`), g.constant(`${name}.neg_beta`, [], [-beta])], `${name}.log_factor`)],
-    `${name}.factor`,
-  );
-  const y = forward.get(name)!;
-  const spread = windowSum(g.node('Div', [g.node('Mul', [signal, y], `${name}.dy_y`), scale], `${name}.t`), 'spread');
-  const cross = g.node('Mul', [g.node('Mul', [x, spread], `${name}.x_spread`), g.constant(`${name}.two_ab`, [], [2 * alpha * beta])], `${name}.cross`);
-  return [g.node('Sub', [g.node('Mul', [signal, factor], `${name}.direct`), cross], `${name}.down`)];
+  const terms = lrnTerms(e.g, e.name, forward.get(inboundLayers(e.layer)[0].name)!, c, e.config, [0, c, -1]);
+  return [terms.inputGradient(e.signal, forward.get(e.name)!)];
 }
 
 /** ChannelAffine, Rescaling, Normalization: the signal times each channel's scale (the deconvnet passes it through). */

@@ -29,6 +29,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { InspectorError } from '../../../../shared/errors';
+import { lrnTerms } from './lrn-terms';
 import { encodeOnnxModel, ONNX_DTYPE } from './proto';
 import { GraphWriter, inboundLayers, intAttr, intsAttr, pair, paddingPairs, samePads, shapeOf, stringAttr } from './export';
 
@@ -531,42 +532,15 @@ function gatheredMaxPool(s: LayerStep, k: number[], st: number[]): Written {
   };
 }
 
-/** TF's LRN: y = x · (bias + alpha · Σ x² over the 2r + 1 nearest channels)^−beta, written out for its gradient. */
+/** TF's LRN (lrn-terms.ts), its channel sums over the CNHW map read as [C, N·h·w]. */
 function lrn(s: LayerStep): Written {
   const { g, config, name } = s;
-  const c = s.inShapes[0][2];
-  const r = Number(config.depthRadius);
-  const [alpha, beta, bias] = [Number(config.alpha), Number(config.beta), Number(config.bias)];
-  // The window sums over channels: the band matrix times the CNHW map read as [C, N·h·w] (the band is symmetric,
-  // so the same product sums backwards).
-  const band = new Float32Array(c * c);
-  for (let i = 0; i < c; i++) for (let j = Math.max(0, i - r); j <= Math.min(c - 1, i + r); j++) band[i * c + j] = 1;
-  const bandName = g.constant(`${name}.band`, [c, c], band);
   const x = s.inputs[0];
-  const shape = g.node('Shape', [x], `${name}.shape`);
-  const rows = i64(g, `${name}.rows`, [c, -1]);
-  const windowSum = (t: string, what: string) =>
-    g.node('Reshape', [g.node('MatMul', [bandName, g.node('Reshape', [t, rows], `${name}.${what}_rows`)], `${name}.${what}_band`), shape], `${name}.${what}`);
-  const sums = windowSum(g.node('Mul', [x, x], `${name}.sq`), 'sums');
-  const scale = g.node(
-    'Add',
-    [g.node('Mul', [sums, g.constant(`${name}.alpha`, [], [alpha])], `${name}.a_sums`), g.constant(`${name}.bias`, [], [bias])],
-    `${name}.scale`,
-  );
-  // scale^−beta as exp(−beta · ln scale) (scale ≥ bias > 0): ONNX Runtime's Pow calls pow() cell by cell, twice as slow.
-  const logScale = g.node('Log', [scale], `${name}.log_scale`);
-  const factor = g.node('Exp', [g.node('Mul', [logScale, g.constant(`${name}.neg_beta`, [], [-beta])], `${name}.log_factor`)], `${name}.factor`);
-  const out = g.node('Mul', [x, factor], name);
+  const terms = lrnTerms(g, name, x, s.inShapes[0][2], config, [s.inShapes[0][2], -1]);
+  const out = g.node('Mul', [x, terms.factor], name);
   return {
     out,
-    back(dy) {
-      if (!s.needsInputGradient(0)) return [undefined];
-      // dx_j = dy_j · factor_j − 2·alpha·beta · x_j · Σ_{c near j} dy_c · y_c / scale_c
-      const t = g.node('Div', [g.node('Mul', [dy, out], `${name}.dy_y`), scale], `${name}.t`);
-      const spread = windowSum(t, 'spread');
-      const cross = g.node('Mul', [g.node('Mul', [x, spread], `${name}.x_spread`), g.constant(`${name}.two_ab`, [], [2 * alpha * beta])], `${name}.cross`);
-      return [g.node('Sub', [g.node('Mul', [dy, factor], `${name}.direct`), cross], `${name}.x_grad`)];
-    },
+    back: (dy) => [s.needsInputGradient(0) ? terms.inputGradient(dy, out) : undefined],
   };
 }
 
