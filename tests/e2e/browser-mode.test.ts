@@ -74,6 +74,8 @@ describe('browser mode in Chromium', () => {
     await page.locator('[role="dialog"]').focus();
     await page.keyboard.press('ArrowRight');
     await expect(page.locator('[role="dialog"] h2').textContent()).resolves.toMatch(/unit 6/);
+    // Each projection faded (aria-busy) until unit 6's own has come.
+    await expect.poll(() => page.locator('canvas[data-projection][aria-busy="false"]').count(), { timeout: 30_000 }).toBe(3);
     await page.screenshot({ path: path.join(OUT, 'browser-unit-detail.png') });
     await page.keyboard.press('Escape');
     await expect.poll(() => page.locator('[role="dialog"]').count()).toBe(0);
