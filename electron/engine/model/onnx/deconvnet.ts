@@ -301,7 +301,8 @@ function stepDown(
   const config = layer.getConfig() as Record<string, unknown>;
   const vjpRule = backprop ? VJP_RULES[type] : undefined;
   if (vjpRule) return vjpRule({ g, layer, type, config, name, signal, inShapes, switches, batch, rectified: () => signal }, how.forward!);
-  if (DECONV_PASS_THROUGH.has(type) || type === 'Dropout' || type === 'SpatialDropout2D') return [signal];
+  // (Dropout and SpatialDropout2D, the backprop rules' pass-throughs, are among them.)
+  if (DECONV_PASS_THROUGH.has(type)) return [signal];
   const rule = DOWN_RULES[type];
   if (!rule) return refuse(layer, 'no rule for it in the batched deconvnet');
   const rectified = (act: unknown): string => {
